@@ -1,0 +1,287 @@
+"""The history: the append-only record of every operation, and the only contract between the
+network half of the tester and its analysis half.
+
+Records follow Jepsen's meanings. An ``invoke`` record is appended before a request is sent and
+a completion (``ok``, ``fail`` or ``info``) after it ends:
+
+- ``ok``: the operation took effect;
+- ``fail``: it certainly did not (an explicit rejection, or a connect error before any byte left);
+- ``info``: unknown (timeout, connection lost after sending, cancellation, 5xx). A refresh that
+  ended ``info`` may have rotated its token, so checkers treat it as "maybe consumed".
+
+Appends are synchronous, so no other task can run between a response and its record, and every
+record is streamed to the JSONL sink as it is appended: an interrupted run still leaves its
+history on disk. Tokens never appear here, only fingerprints (see ``stress.fingerprint``).
+
+The first line of a history file is a :class:`Header`; every further line is an :class:`Op`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Literal
+
+import msgspec
+
+from stress.errors import HistoryError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Claims",
+    "Header",
+    "History",
+    "Op",
+    "OpKind",
+    "OpType",
+    "Operation",
+    "Outcome",
+    "load_history",
+]
+
+FORMAT_VERSION = 1
+
+OpKind = Literal["login", "refresh", "use", "revoke", "probe"]
+OpType = Literal["invoke", "ok", "fail", "info"]
+Outcome = Literal["ok", "fail", "info"]
+
+
+class Claims(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Access-token claims that checkers need; decoded without verification by the client."""
+
+    jti: str | None = None
+    sub: str | None = None
+    sid: str | None = None
+    iat: int | None = None
+    nbf: int | None = None
+    exp: int | None = None
+    verified: bool | None = None
+    verify_error: str | None = None
+
+
+class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """One history record: an invocation or a completion.
+
+    ``time_ns`` is ``time.monotonic_ns()`` when the record was made: for an invoke, just before
+    the request's first (or, for held-back sends, last) byte left; for a completion, when the
+    response was complete. Invoke fields say what was asked (``presented``, ``burst``,
+    ``target``, ``step``); completion fields say what came back.
+    """
+
+    index: int
+    type: OpType
+    process: int
+    session: int
+    kind: OpKind
+    time_ns: int
+    # What was presented: the refresh-token fingerprint for refresh/probe/revoke, the
+    # access-token fingerprint for use.
+    presented: str | None = None
+    # Refresh-token fingerprint returned by login/refresh/probe (the lineage successor).
+    returned: str | None = None
+    # Access-token fingerprint returned by login/refresh/probe.
+    access: str | None = None
+    status: int | None = None
+    error: str | None = None
+    claims: Claims | None = None
+    # Ops of one synchronised burst share a burst id; ``engine`` names its sync engine.
+    burst: int | None = None
+    engine: str | None = None
+    target: str | None = None
+    # Name of the scenario step (or of the client profile action) that produced the op.
+    step: str | None = None
+    # For a retry after a lost response: the index of the invoke whose response was lost.
+    retry_of: int | None = None
+    # Server-reported monotonic arrival time (``X-Arrival-Ns``), when the target sends one.
+    arrival_ns: int | None = None
+
+
+class Header(msgspec.Struct, frozen=True, kw_only=True):
+    """First line of a history file: enough context to analyse it without the scenario."""
+
+    format: int = FORMAT_VERSION
+    scenario: str
+    policy: str
+    grace_seconds: float
+    targets: list[str]
+    seed: int
+    started_unix: float
+
+
+class Operation(msgspec.Struct, frozen=True, kw_only=True):
+    """An invoke paired with its completion; ``done`` is None when the run ended first.
+
+    Checkers work on these: an operation whose completion is missing is indeterminate, exactly
+    like one that completed ``info``.
+    """
+
+    invoke: Op
+    done: Op | None
+
+    @property
+    def index(self) -> int:
+        return self.invoke.index
+
+    @property
+    def kind(self) -> OpKind:
+        return self.invoke.kind
+
+    @property
+    def process(self) -> int:
+        return self.invoke.process
+
+    @property
+    def session(self) -> int:
+        return self.invoke.session
+
+    @property
+    def presented(self) -> str | None:
+        return self.invoke.presented
+
+    @property
+    def burst(self) -> int | None:
+        return self.invoke.burst
+
+    @property
+    def send_ns(self) -> int:
+        return self.invoke.time_ns
+
+    @property
+    def recv_ns(self) -> int | None:
+        return self.done.time_ns if self.done is not None else None
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.done is None or self.done.type == "invoke":
+            return "info"
+        return self.done.type
+
+    @property
+    def returned(self) -> str | None:
+        return self.done.returned if self.done is not None else None
+
+    @property
+    def access(self) -> str | None:
+        return self.done.access if self.done is not None else None
+
+    @property
+    def status(self) -> int | None:
+        return self.done.status if self.done is not None else None
+
+    @property
+    def error(self) -> str | None:
+        return self.done.error if self.done is not None else None
+
+    @property
+    def claims(self) -> Claims | None:
+        return self.done.claims if self.done is not None else None
+
+    @property
+    def latency_ns(self) -> int | None:
+        if self.done is None:
+            return None
+        return self.done.time_ns - self.invoke.time_ns
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class History:
+    """Append-only op log with invoke/completion pairing, optionally streamed to a JSONL sink.
+
+    ``append`` is synchronous on purpose: the runner records a completion in the same step as
+    it receives the response, so no other task can interleave between the two.
+    """
+
+    def __init__(self, header: Header, sink: IO[bytes] | None = None) -> None:
+        self.header = header
+        self._ops: list[Op] = []
+        self._open: dict[int, int] = {}  # process -> index of its pending invoke
+        self._sink = sink
+        if sink is not None:
+            sink.write(_encoder.encode(header) + b"\n")
+            sink.flush()
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self._ops)
+
+    @property
+    def ops(self) -> list[Op]:
+        return list(self._ops)
+
+    def next_index(self) -> int:
+        return len(self._ops)
+
+    def append(self, op: Op) -> Op:
+        """Append a record; enforces one pending invoke per process and dense indices."""
+        if op.index != len(self._ops):
+            raise ValueError(f"op index {op.index} is not the next index {len(self._ops)}")
+        if op.type == "invoke":
+            if op.process in self._open:
+                raise ValueError(f"process {op.process} invoked twice without completing")
+            self._open[op.process] = op.index
+        elif self._open.pop(op.process, None) is None:
+            raise ValueError(f"process {op.process} completed an op it never invoked")
+        self._ops.append(op)
+        if self._sink is not None:
+            self._sink.write(_encoder.encode(op) + b"\n")
+            # Flushed per record: a crash must not lose what was already observed.
+            self._sink.flush()
+        return op
+
+    def pending(self) -> list[int]:
+        """Indices of invokes that have no completion yet."""
+        return sorted(self._open.values())
+
+    def operations(self) -> list[Operation]:
+        """Pair every invoke with its completion, in invoke order."""
+        return pair_operations(self._ops)
+
+
+def pair_operations(ops: Iterable[Op]) -> list[Operation]:
+    """Pair invokes with completions by process, in invoke order; unmatched invokes get None."""
+    pending: dict[int, Op] = {}
+    done: dict[int, Op] = {}
+    invokes: list[Op] = []
+    for op in ops:
+        if op.type == "invoke":
+            pending[op.process] = op
+            invokes.append(op)
+        else:
+            invoke = pending.pop(op.process, None)
+            if invoke is not None:
+                done[invoke.index] = op
+    return [Operation(invoke=i, done=done.get(i.index)) for i in invokes]
+
+
+def load_history(path: Path) -> History:
+    """Read a JSONL history written by :class:`History`; errors name the file and line."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
+    if not lines:
+        raise HistoryError(f"{path}: empty file, expected a history header on line 1")
+    try:
+        header = msgspec.json.decode(lines[0], type=Header)
+    except msgspec.DecodeError as exc:
+        raise HistoryError(f"{path}:1: not an auth-stress history header: {exc}") from exc
+    if header.format != FORMAT_VERSION:
+        raise HistoryError(
+            f"{path}:1: history format {header.format} is not supported "
+            f"(this version reads format {FORMAT_VERSION})"
+        )
+    history = History(header)
+    decoder = msgspec.json.Decoder(Op)
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            op = decoder.decode(line)
+            history.append(op)
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise HistoryError(f"{path}:{number}: invalid op record: {exc}") from exc
+    return history

@@ -1,0 +1,254 @@
+"""Scenario files: the declarative description of a run, loaded and validated strictly.
+
+A scenario is TOML. Validation rejects unknown keys and never coerces types, and every error
+names the file, the key path, what was expected and what was found, because a CI job that runs
+the wrong scenario silently is worse than one that stops.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from stress.errors import ScenarioError
+
+__all__ = [
+    "AuthSpec",
+    "LoginStep",
+    "PolicySpec",
+    "ProbeStep",
+    "RefreshStep",
+    "ReplayStep",
+    "RequestSpec",
+    "RevokeStep",
+    "RunSpec",
+    "Scenario",
+    "SleepStep",
+    "Step",
+    "SyncEngineName",
+    "TargetSpec",
+    "ThresholdSpec",
+    "UseStep",
+    "load_scenario",
+    "parse_scenario",
+]
+
+SyncEngineName = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegative = Annotated[float, Meta(ge=0)]
+Positive = Annotated[float, Meta(gt=0)]
+
+
+class _Strict(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base for every scenario table: unknown keys are errors, not typos to ignore."""
+
+
+class RequestSpec(_Strict):
+    """One HTTP request template for custom APIs.
+
+    Strings in ``form``, ``json`` and ``headers`` may hold placeholders: ``{refresh_token}``,
+    ``{access_token}``, ``{username}``, ``{password}``, ``{n}`` (session number).
+    """
+
+    path: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    form: dict[str, str] | None = None
+    json: dict[str, Any] | None = None
+    headers: dict[str, str] = {}
+
+
+class TargetSpec(_Strict):
+    """How to talk to the target: its kind, endpoints and where tokens live.
+
+    ``oauth2``: RFC 6749 token endpoint (form-encoded), endpoints discovered through RFC 8414 or
+    OpenID discovery unless given. ``json``: custom JSON endpoints described by request templates
+    and response field paths. ``cookie``: like ``json`` but the refresh token travels in the
+    cookie named ``refresh_cookie``.
+    """
+
+    kind: Literal["oauth2", "json", "cookie"]
+    base_url: str | None = None
+    # oauth2
+    discovery: bool = True
+    token_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    jwks_uri: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_auth: Literal["none", "body", "basic"] = "none"
+    scope: str | None = None
+    # protected resource for `use` (all kinds): GET with the access token as a Bearer token
+    resource: str | None = None
+    # json / cookie
+    login: RequestSpec | None = None
+    refresh: RequestSpec | None = None
+    revoke: RequestSpec | None = None
+    access_token_path: str = "access_token"
+    refresh_token_path: str | None = "refresh_token"
+    refresh_cookie: str | None = None
+    # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
+    documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
+
+    def __post_init__(self) -> None:
+        if self.kind == "cookie" and not self.refresh_cookie:
+            raise ValueError("target.kind = 'cookie' needs target.refresh_cookie (the cookie name)")
+        if self.kind in ("json", "cookie") and self.refresh is None:
+            raise ValueError(f"target.kind = '{self.kind}' needs a [target.refresh] request")
+        if self.client_secret_env is not None and self.client_auth == "none":
+            raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
+
+
+class AuthSpec(_Strict):
+    """How each session gets its first token pair.
+
+    ``password``: the OAuth 2.0 password grant (or the ``target.login`` request for custom APIs)
+    with ``username`` formatted per session (``user{n}``). ``mint``: run ``command`` (``{n}``
+    substituted) which prints a JSON object with ``access_token`` and ``refresh_token``.
+    """
+
+    mode: Literal["password", "mint"] = "password"
+    username: str = "user{n}"
+    password: str | None = None
+    password_env: str | None = None
+    command: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode == "mint" and not self.command:
+            raise ValueError("auth.mode = 'mint' needs auth.command (argv list)")
+        if self.mode == "password" and self.password is None and self.password_env is None:
+            raise ValueError("auth.mode = 'password' needs auth.password or auth.password_env")
+
+
+class PolicySpec(_Strict):
+    """What the target promises under concurrent reuse (DESIGN.md, "policy")."""
+
+    kind: Literal["strict", "idempotent", "overlap", "none"]
+    grace_seconds: NonNegative = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind in ("idempotent", "overlap") and self.grace_seconds <= 0:
+            raise ValueError(f"policy '{self.kind}' needs policy.grace_seconds > 0")
+        if self.kind == "strict" and self.grace_seconds > 0:
+            raise ValueError("policy 'strict' means single use: policy.grace_seconds must be 0")
+
+
+class ThresholdSpec(_Strict):
+    p50_ms: Positive | None = None
+    p95_ms: Positive | None = None
+    p99_ms: Positive | None = None
+    max_error_rate: Annotated[float, Meta(ge=0, le=1)] | None = None
+
+
+class LoginStep(_Strict, tag_field="op", tag="login"):
+    """Log the session in (first pair), starting a new token family."""
+
+
+class RefreshStep(_Strict, tag_field="op", tag="refresh"):
+    """Refresh the session's current token, ``parallel`` times at once with one sync engine.
+
+    ``revoke = true`` adds one more request in the same burst that revokes the family
+    (logout racing the refreshes). ``lost_response`` makes the first request of the burst drop
+    its connection after sending and retry with the same token (FAPI 2.0 retry).
+    """
+
+    parallel: Annotated[int, Meta(ge=1, le=1024)] = 1
+    sync: SyncEngineName = "auto"
+    revoke: bool = False
+    lost_response: bool = False
+
+
+class ReplayStep(_Strict, tag_field="op", tag="replay"):
+    """Present an older refresh token: ``age = 1`` is the immediate predecessor."""
+
+    age: PositiveInt = 1
+    parallel: Annotated[int, Meta(ge=1, le=1024)] = 1
+    sync: SyncEngineName = "auto"
+
+
+class UseStep(_Strict, tag_field="op", tag="use"):
+    """Call the protected resource with the session's current access token."""
+
+
+class RevokeStep(_Strict, tag_field="op", tag="revoke"):
+    """Revoke the session's current refresh token (its family), as a logout does."""
+
+
+class SleepStep(_Strict, tag_field="op", tag="sleep"):
+    seconds: Annotated[float, Meta(ge=0, le=3600)]
+
+
+class ProbeStep(_Strict, tag_field="op", tag="probe"):
+    """Refresh the session's current token to see whether its family is still alive."""
+
+
+Step = LoginStep | RefreshStep | ReplayStep | UseStep | RevokeStep | SleepStep | ProbeStep
+
+
+class RunSpec(_Strict):
+    """Size and bounds of a run: every run is bounded in op count and wall time."""
+
+    sessions: Annotated[int, Meta(ge=1, le=100_000)] = 1
+    concurrency: Annotated[int, Meta(ge=1, le=10_000)] | None = None
+    rounds: Annotated[int, Meta(ge=1, le=100_000)] = 1
+    op_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    max_ops: Annotated[int, Meta(ge=1, le=10_000_000)] = 100_000
+    max_seconds: Annotated[float, Meta(gt=0, le=86_400)] = 300.0
+    seed: int = 0
+    probe_at_end: bool = True
+    max_info_ratio: Annotated[float, Meta(ge=0, le=1)] = 0.5
+
+
+class Scenario(_Strict):
+    name: str
+    target: TargetSpec
+    auth: AuthSpec
+    policy: PolicySpec
+    steps: Annotated[list[Step], Meta(min_length=1)]
+    description: str = ""
+    run: RunSpec = RunSpec()
+    thresholds: dict[Literal["login", "refresh", "use", "revoke", "probe"], ThresholdSpec] = {}
+
+    def __post_init__(self) -> None:
+        kinds = {type(step) for step in self.steps}
+        if kinds & {RefreshStep, ReplayStep, UseStep, RevokeStep, ProbeStep} and (
+            type(self.steps[0]) is not LoginStep
+        ):
+            raise ValueError("steps: the first step must be {op = 'login'} (sessions need a pair)")
+        if UseStep in kinds and self.target.resource is None:
+            raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
+
+
+_PATH = re.compile(r"`\$(?P<path>[^`]*)`")
+
+
+def _key_path(message: str) -> str:
+    """Turn msgspec's ``$.steps[2].parallel`` into the TOML-ish ``steps[2].parallel``."""
+    return _PATH.sub(lambda m: f"`{m.group('path').lstrip('.') or '(top level)'}`", message)
+
+
+def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
+    """Validate an already-parsed TOML document; ``source`` names it in errors."""
+    try:
+        return msgspec.convert(data, type=Scenario, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ScenarioError(f"{source}: {_key_path(str(exc))}") from exc
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path}: no such scenario file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read scenario: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_scenario(data, str(path))
