@@ -94,6 +94,9 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     retry_of: int | None = None
     # Server-reported monotonic arrival time (``X-Arrival-Ns``), when the target sends one.
     arrival_ns: int | None = None
+    # On a completion: when the request's final byte actually left. A synchronised burst
+    # records its invokes before warming up and releasing, so this is the precise send time.
+    sent_ns: int | None = None
 
 
 class Header(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +147,9 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def send_ns(self) -> int:
+        """When the request left: the completion's ``sent_ns`` if known, else the invoke time."""
+        if self.done is not None and self.done.sent_ns is not None:
+            return self.done.sent_ns
         return self.invoke.time_ns
 
     @property
