@@ -1,0 +1,171 @@
+"""Command line of the reference server: parse options, start Redis if needed, run granian.
+
+Why this module exists: ``python -m reference_server`` (and ``auth-stress serve`` through
+``stress.launcher``) must start a complete, correctly configured server with one command. Bad
+options exit with status 2 and a clear message.
+
+Serving: granian with the ASGI interface and HTTP "auto", so HTTP/1.1 and HTTP/2 cleartext with
+prior knowledge both work on one port. Options reach the worker processes as environment
+variables (``Settings.to_env``). Without ``--redis-url`` and ``REDIS_URL`` an embedded Redis is
+started and stopped with the server. Without ``--signing-key`` a fresh Ed25519 key is generated,
+and the first replica to start stores it in Redis (``SET NX``) so that every worker and every
+replica on the same Redis signs with the same key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+
+from .embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from .logs import configure_logging
+from .settings import Settings, SettingsError, Strategy
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("reference_server.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (argparse exits with status 2 on usage errors)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_server",
+        description="Reference OAuth 2.0 refresh-token rotation server (Starlette on granian).",
+    )
+    add = parser.add_argument
+    add(
+        "--strategy",
+        choices=[s.value for s in Strategy],
+        default=Strategy.ATOMIC.value,
+        help="concurrency control for refresh and revocation (default: atomic)",
+    )
+    add("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    add("--port", type=int, default=8000, help="port to bind (default: 8000)")
+    add("--workers", type=int, default=1, help="granian worker processes (default: 1)")
+    add(
+        "--redis-url",
+        default=None,
+        help="Redis URL (default: $REDIS_URL, else an embedded Redis is started)",
+    )
+    add(
+        "--grace",
+        type=float,
+        default=2.0,
+        help="seconds in which the previous refresh token replays the same successor; 0 = strict",
+    )
+    add("--access-ttl", type=int, default=300, help="access token lifetime in seconds")
+    add(
+        "--refresh-ttl",
+        type=int,
+        default=86400,
+        help="refresh token inactivity lifetime in seconds",
+    )
+    add(
+        "--inject-delay-ms",
+        type=int,
+        default=0,
+        help="TEST ONLY fault: sleep between the decision read and the commit "
+        "(naive, local-lock, redis-lock; atomic has no such gap)",
+    )
+    add("--lease-ms", type=int, default=2000, help="redis-lock lease duration in ms")
+    add(
+        "--lock-wait-ms",
+        type=int,
+        default=2000,
+        help="redis-lock maximum wait for the lease before answering 503",
+    )
+    add(
+        "--issuer",
+        default="http://auth-stress.reference",
+        help="JWT iss (shared by replicas; default: http://auth-stress.reference)",
+    )
+    add("--audience", default="auth-stress-api", help="JWT aud (default: auth-stress-api)")
+    add(
+        "--signing-key",
+        default="",
+        metavar="PATH",
+        help="Ed25519 private key PEM (default: generated, shared through Redis)",
+    )
+    add(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level; info logs one JSON line per request",
+    )
+    return parser
+
+
+def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
+    if not 1 <= args.port <= 65535:
+        parser.error("--port must be in 1..65535")
+    if args.workers < 1:
+        parser.error("--workers must be >= 1")
+    if args.signing_key and not os.path.isfile(args.signing_key):
+        parser.error(f"--signing-key: no such file: {args.signing_key}")
+    try:
+        return Settings(
+            redis_url=args.redis_url or os.environ.get("REDIS_URL") or "embedded",
+            strategy=Strategy(args.strategy),
+            grace=args.grace,
+            access_ttl=args.access_ttl,
+            refresh_ttl=args.refresh_ttl,
+            issuer=args.issuer,
+            audience=args.audience,
+            inject_delay_ms=args.inject_delay_ms,
+            lease_ms=args.lease_ms,
+            lock_wait_ms=args.lock_wait_ms,
+            signing_key_path=os.path.abspath(args.signing_key) if args.signing_key else "",
+            log_level=args.log_level,
+        )
+    except SettingsError as exc:
+        parser.error(str(exc))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until SIGINT/SIGTERM; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = _settings(parser, args)
+    configure_logging(settings.log_level)
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
+    with contextlib.ExitStack() as stack:
+        if settings.redis_url == "embedded":
+            try:
+                redis = stack.enter_context(EmbeddedRedis())
+            except EmbeddedRedisError:
+                logger.exception("cannot start the embedded Redis")
+                return 1
+            settings = dataclasses.replace(settings, redis_url=redis.url)
+        os.environ.update(settings.to_env())
+        logger.info(
+            "serving",
+            extra={
+                "host": args.host,
+                "port": args.port,
+                "workers": args.workers,
+                "strategy": settings.strategy.value,
+                "redis_url": settings.redis_url,
+            },
+        )
+        Granian(
+            target="reference_server.app:create_app",
+            factory=True,
+            address=args.host,
+            port=args.port,
+            interface=Interfaces.ASGI,
+            http=HTTPModes.auto,
+            workers=args.workers,
+            websockets=False,
+            log_access=False,
+        ).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

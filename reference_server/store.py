@@ -1,0 +1,470 @@
+"""Redis token store with four interchangeable concurrency-control strategies.
+
+Why this module exists: the point of the reference server is to show that the *same* rotation
+policy (``rotation``) is correct or broken depending only on how the read and the write of a
+refresh are kept together. The strategies:
+
+- ``naive``: read, decide, write, with awaits in between; concurrent refreshes of one token fork
+  the family or trip reuse detection (it exists to be caught);
+- ``local-lock``: the naive path under a per-family ``asyncio.Lock``; correct in one process,
+  broken with several processes or replicas;
+- ``redis-lock``: a per-family lease (``SET NX PX`` with a unique value, Lua compare-and-delete
+  release) for single flight; after acquiring, the state is re-read so the winner's result
+  serves the grace replay; the commit is a Lua compare-and-set on the family generation (the
+  fencing token), so an expired lease cannot fork the family. A bounded wait ends in
+  ``LockTimeout`` (503 with Retry-After);
+- ``atomic``: one Lua script decides and commits in one round trip.
+
+Revocation goes through the same path as refresh in every strategy. Redis connection errors and
+timeouts surface as ``StoreUnavailable`` (503). This is the only module that imports ``redis``.
+
+Key layout (all keys of a family share the hash tag ``{fam:<id>}``; every key has a TTL):
+``{fam:<id>}:state`` hash, ``{fam:<id>}:used`` set of rotated-away hashes,
+``{fam:<id>}:succ`` sealed successor (TTL = grace), ``{fam:<id>}:lock`` lease (TTL = lease).
+The signing key shared by replicas is ``auth-stress:signing-key:v1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.typing import EncodableT, FieldT
+
+from . import scripts
+from .rotation import FamilyState, Outcome, RevokeOutcome, Snapshot, decide_refresh, decide_revoke
+from .settings import Settings, Strategy
+from .tokens import new_family_id, new_refresh_token, seal_successor, token_hash
+
+__all__ = [
+    "SIGNING_KEY_NAME",
+    "LockTimeout",
+    "RefreshResult",
+    "StoreUnavailable",
+    "TokenStore",
+    "connect",
+    "create_store",
+]
+
+SIGNING_KEY_NAME = "auth-stress:signing-key:v1"
+_SIGNING_KEY_TTL_S = 90 * 86400
+_CAS_ATTEMPTS = 3
+_UNAVAILABLE = (ConnectionError, TimeoutError, BusyLoadingError, OSError)
+
+
+class StoreUnavailable(Exception):
+    """Redis could not be reached or did not answer in time (maps to 503)."""
+
+
+class LockTimeout(Exception):
+    """The family lease was not acquired within the bounded wait (maps to 503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """What a refresh decided; ``sealed`` is the successor sealed under the presented token."""
+
+    outcome: Outcome
+    subject: str = ""
+    scope: str = ""
+    sealed: str = ""
+    lock_wait_ms: float = 0.0
+
+
+@contextlib.contextmanager
+def _translate() -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def connect(settings: Settings) -> aioredis.Redis:
+    """A client with short socket timeouts and no retries (a refresh is not idempotent)."""
+    return aioredis.Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+def _keys(family_id: str) -> list[str]:
+    tag = "{fam:" + family_id + "}"
+    return [f"{tag}:state", f"{tag}:used", f"{tag}:succ"]
+
+
+def _lock_key(family_id: str) -> str:
+    return "{fam:" + family_id + "}:lock"
+
+
+def _state(raw: dict[str, str]) -> FamilyState | None:
+    if "gen" not in raw:
+        return None
+    return FamilyState(
+        generation=int(raw["gen"]),
+        current=raw.get("cur", ""),
+        previous=raw.get("prev", ""),
+        rotated_at_ms=int(raw.get("rot", "0")),
+        revoked=raw.get("revoked") == "1",
+        client_id=raw.get("client", ""),
+        subject=raw.get("sub", ""),
+        scope=raw.get("scope", ""),
+    )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class TokenStore:
+    """Base: family creation, reads, plain writes and revocation-state checks (naive path).
+
+    Subclasses override ``refresh`` and ``revoke`` to change only concurrency control.
+    """
+
+    strategy: Strategy = Strategy.NAIVE
+
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        self.redis = client
+        self.settings = settings
+        self._ttl_ms = settings.refresh_ttl * 1000
+        self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
+
+    async def close(self) -> None:
+        """Close the Redis connection pool."""
+        await self.redis.aclose()
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        with _translate():
+            return bool(await self.redis.ping())
+
+    async def shared_signing_key(self, candidate_pem: bytes) -> bytes:
+        """The PEM every replica on this Redis uses: ``candidate_pem`` if it is the first."""
+        with _translate():
+            await self.redis.set(SIGNING_KEY_NAME, candidate_pem.decode(), nx=True)
+            await self.redis.expire(SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S)
+            stored = await self.redis.get(SIGNING_KEY_NAME)
+        return str(stored).encode() if stored else candidate_pem
+
+    async def create_family(self, *, subject: str, client_id: str, scope: str) -> tuple[str, str]:
+        """Start a family for a login; returns (family id, first refresh token)."""
+        family_id = new_family_id()
+        token = new_refresh_token(family_id)
+        state_key = _keys(family_id)[0]
+        fields: dict[FieldT, EncodableT] = {
+            "gen": "1",
+            "cur": token_hash(token),
+            "prev": "",
+            "rot": "0",
+            "revoked": "0",
+            "client": client_id,
+            "sub": subject,
+            "scope": scope,
+        }
+        with _translate():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(state_key, mapping=fields)
+                pipe.pexpire(state_key, self._ttl_ms)
+                await pipe.execute()
+        return family_id, token
+
+    async def family_active(self, family_id: str) -> bool:
+        """True when the family exists and is not revoked (checked by the protected API)."""
+        with _translate():
+            revoked = await self.redis.hget(_keys(family_id)[0], "revoked")
+        return revoked == "0"
+
+    async def refresh(
+        self, family_id: str, presented_token: str, new_token: str, client_id: str
+    ) -> RefreshResult:
+        """Decide and apply a refresh (naive: read, decide, write; racy by design)."""
+        with _translate():
+            return await self._read_decide_write(family_id, presented_token, new_token, client_id)
+
+    async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
+        """Revoke the family of a token (RFC 7009); ``None`` revokes by family id."""
+        with _translate():
+            return await self._read_decide_revoke(family_id, presented_hash, client_id)
+
+    # -- building blocks -------------------------------------------------------------------
+
+    async def _snapshot(self, family_id: str, presented: str) -> Snapshot:
+        state_key, used_key, succ_key = _keys(family_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(state_key)
+            pipe.sismember(used_key, presented)
+            pipe.get(succ_key)
+            raw, known, sealed = await pipe.execute()
+        return Snapshot(state=_state(raw), known=bool(known), has_successor=sealed is not None)
+
+    async def _sealed_successor(self, family_id: str) -> str:
+        sealed = await self.redis.get(_keys(family_id)[2])
+        return str(sealed) if sealed is not None else ""
+
+    async def _inject_delay(self) -> None:
+        if self.settings.inject_delay_ms:
+            await asyncio.sleep(self.settings.inject_delay_ms / 1000)
+
+    async def _read_decide_write(
+        self, family_id: str, presented_token: str, new_token: str, client_id: str
+    ) -> RefreshResult:
+        presented = token_hash(presented_token)
+        snap = await self._snapshot(family_id, presented)
+        now = _now_ms()
+        outcome = decide_refresh(
+            snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
+        )
+        state = snap.state
+        subject, scope = (state.subject, state.scope) if state else ("", "")
+        if outcome is Outcome.ROTATED and state is not None:
+            await self._inject_delay()
+            sealed = seal_successor(presented_token, new_token)
+            await self._write_rotation(
+                family_id, state.generation + 1, presented, token_hash(new_token), sealed, now
+            )
+            return RefreshResult(outcome, subject, scope, sealed)
+        if outcome is Outcome.REPLAYED:
+            return RefreshResult(outcome, subject, scope, await self._sealed_successor(family_id))
+        if outcome is Outcome.REUSE_DETECTED and state is not None:
+            await self._inject_delay()
+            await self._write_revocation(family_id, state.generation + 1)
+        return RefreshResult(outcome, subject, scope)
+
+    async def _write_rotation(
+        self,
+        family_id: str,
+        generation: int,
+        presented: str,
+        new_hash: str,
+        sealed: str,
+        now_ms: int,
+    ) -> None:
+        state_key, used_key, succ_key = _keys(family_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                state_key,
+                mapping={
+                    "gen": str(generation),
+                    "cur": new_hash,
+                    "prev": presented,
+                    "rot": str(now_ms),
+                },
+            )
+            pipe.pexpire(state_key, self._ttl_ms)
+            pipe.sadd(used_key, presented)
+            pipe.pexpire(used_key, self._ttl_ms)
+            if self.settings.grace_ms > 0:
+                pipe.set(succ_key, sealed, px=self.settings.grace_ms)
+            else:
+                pipe.delete(succ_key)
+            await pipe.execute()
+
+    async def _write_revocation(self, family_id: str, generation: int) -> None:
+        state_key, used_key, succ_key = _keys(family_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(state_key, mapping={"revoked": "1", "gen": str(generation)})
+            pipe.pexpire(state_key, self._revoked_ttl_ms)
+            pipe.pexpire(used_key, self._revoked_ttl_ms)
+            pipe.delete(succ_key)
+            await pipe.execute()
+
+    async def _read_decide_revoke(
+        self, family_id: str, presented: str | None, client_id: str
+    ) -> str:
+        snap = await self._snapshot(family_id, presented or "")
+        outcome = decide_revoke(snap, presented, client_id=client_id)
+        if outcome is RevokeOutcome.REVOKED and snap.state is not None:
+            await self._inject_delay()
+            await self._write_revocation(family_id, snap.state.generation + 1)
+        return outcome.value
+
+
+class LocalLockStore(TokenStore):
+    """The naive path under a per-family ``asyncio.Lock`` (one process only)."""
+
+    strategy = Strategy.LOCAL_LOCK
+
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        super().__init__(client, settings)
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, family_id: str) -> AsyncIterator[float]:
+        lock, users = self._locks.get(family_id, (asyncio.Lock(), 0))
+        self._locks[family_id] = (lock, users + 1)
+        started = time.perf_counter()
+        try:
+            async with lock:
+                yield (time.perf_counter() - started) * 1000
+        finally:
+            lock, users = self._locks[family_id]
+            if users <= 1:
+                del self._locks[family_id]
+            else:
+                self._locks[family_id] = (lock, users - 1)
+
+    async def refresh(
+        self, family_id: str, presented_token: str, new_token: str, client_id: str
+    ) -> RefreshResult:
+        async with self._locked(family_id) as waited:
+            result = await super().refresh(family_id, presented_token, new_token, client_id)
+        return _with_wait(result, waited)
+
+    async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
+        async with self._locked(family_id):
+            return await super().revoke(family_id, presented_hash, client_id)
+
+
+def _with_wait(result: RefreshResult, waited_ms: float) -> RefreshResult:
+    return RefreshResult(result.outcome, result.subject, result.scope, result.sealed, waited_ms)
+
+
+class _ScriptStore(TokenStore):
+    """Registers the Lua scripts (EVALSHA, reloaded by redis-py on NOSCRIPT)."""
+
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        super().__init__(client, settings)
+        self._refresh_script = client.register_script(scripts.REFRESH)
+        self._revoke_script = client.register_script(scripts.REVOKE)
+        self._commit_script = client.register_script(scripts.CAS_COMMIT)
+        self._release_script = client.register_script(scripts.LEASE_RELEASE)
+
+    async def _revoke_atomic(self, family_id: str, presented: str | None, client_id: str) -> str:
+        args: list[EncodableT] = [presented or "", client_id, self._revoked_ttl_ms]
+        return str(await self._revoke_script(keys=_keys(family_id), args=args))
+
+
+class RedisLockStore(_ScriptStore):
+    """Lease for single flight, fenced Lua compare-and-set for correctness."""
+
+    strategy = Strategy.REDIS_LOCK
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, family_id: str) -> AsyncIterator[float]:
+        key, value = _lock_key(family_id), secrets.token_hex(16)
+        started = time.perf_counter()
+        deadline = started + self.settings.lock_wait_ms / 1000
+        pause = 0.001
+        while not await self.redis.set(key, value, nx=True, px=self.settings.lease_ms):
+            if time.perf_counter() >= deadline:
+                raise LockTimeout(f"lease not acquired within {self.settings.lock_wait_ms} ms")
+            await asyncio.sleep(pause * (0.5 + secrets.randbelow(1000) / 1000))
+            pause = min(pause * 2, 0.02)
+        try:
+            yield (time.perf_counter() - started) * 1000
+        finally:
+            # A failed release is harmless: the lease expires on its own.
+            with contextlib.suppress(*_UNAVAILABLE):
+                await self._release_script(keys=[key], args=[value])
+
+    async def refresh(
+        self, family_id: str, presented_token: str, new_token: str, client_id: str
+    ) -> RefreshResult:
+        with _translate():
+            async with self._leased(family_id) as waited:
+                result = await self._fenced_refresh(
+                    family_id, presented_token, new_token, client_id
+                )
+        return _with_wait(result, waited)
+
+    async def _fenced_refresh(
+        self, family_id: str, presented_token: str, new_token: str, client_id: str
+    ) -> RefreshResult:
+        presented = token_hash(presented_token)
+        for _ in range(_CAS_ATTEMPTS):
+            snap = await self._snapshot(family_id, presented)
+            now = _now_ms()
+            outcome = decide_refresh(
+                snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
+            )
+            state = snap.state
+            subject, scope = (state.subject, state.scope) if state else ("", "")
+            if outcome is Outcome.REPLAYED:
+                sealed = await self._sealed_successor(family_id)
+                return RefreshResult(outcome, subject, scope, sealed)
+            if outcome is Outcome.REUSE_DETECTED:
+                await self._inject_delay()
+                await self._revoke_atomic(family_id, None, client_id)
+                return RefreshResult(outcome, subject, scope)
+            if outcome is not Outcome.ROTATED or state is None:
+                return RefreshResult(outcome, subject, scope)
+            await self._inject_delay()
+            sealed = seal_successor(presented_token, new_token)
+            args: list[EncodableT] = [
+                str(state.generation),
+                presented,
+                token_hash(new_token),
+                sealed,
+                now,
+                self.settings.grace_ms,
+                self._ttl_ms,
+            ]
+            if await self._commit_script(keys=_keys(family_id), args=args):
+                return RefreshResult(outcome, subject, scope, sealed)
+            # Fenced out: someone committed since our read (our lease expired). Decide again.
+        raise StoreUnavailable(f"compare-and-set lost {_CAS_ATTEMPTS} times in a row")
+
+    async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
+        with _translate():
+            async with self._leased(family_id):
+                return await self._revoke_atomic(family_id, presented_hash, client_id)
+
+
+class AtomicStore(_ScriptStore):
+    """One Lua script per refresh or revocation: decision and commit in one round trip."""
+
+    strategy = Strategy.ATOMIC
+
+    async def refresh(
+        self, family_id: str, presented_token: str, new_token: str, client_id: str
+    ) -> RefreshResult:
+        presented = token_hash(presented_token)
+        sealed = seal_successor(presented_token, new_token)
+        args: list[EncodableT] = [
+            presented,
+            token_hash(new_token),
+            sealed,
+            _now_ms(),
+            self.settings.grace_ms,
+            self._ttl_ms,
+            client_id,
+            self._revoked_ttl_ms,
+        ]
+        with _translate():
+            reply = await self._refresh_script(keys=_keys(family_id), args=args)
+        outcome = Outcome(str(reply[0]))
+        subject, scope = str(reply[1]), str(reply[2])
+        if outcome is Outcome.ROTATED:
+            return RefreshResult(outcome, subject, scope, sealed)
+        if outcome is Outcome.REPLAYED:
+            return RefreshResult(outcome, subject, scope, str(reply[4]))
+        return RefreshResult(outcome, subject, scope)
+
+    async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
+        with _translate():
+            return await self._revoke_atomic(family_id, presented_hash, client_id)
+
+
+_STORES: dict[Strategy, Callable[[aioredis.Redis, Settings], TokenStore]] = {
+    Strategy.NAIVE: TokenStore,
+    Strategy.LOCAL_LOCK: LocalLockStore,
+    Strategy.REDIS_LOCK: RedisLockStore,
+    Strategy.ATOMIC: AtomicStore,
+}
+
+
+def create_store(settings: Settings) -> TokenStore:
+    """The store for ``settings.strategy`` on a fresh Redis client."""
+    return _STORES[settings.strategy](connect(settings), settings)
