@@ -1,0 +1,129 @@
+"""Console rendering of a :class:`RunReport` with rich: what a person reads after a run.
+
+The order follows the questions a reader asks: what was run and how tightly did the bursts
+arrive (header), what happened (summary table), which rules held (checker table), how exactly
+was a rule broken and how to see it again (each finding's timeline and reproducer lines), and
+finally the verdict. It renders identically without colour (``Console(no_color=True)``), so CI
+logs and tests read the same text; timeline lines are printed unwrapped so they stay greppable.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from stress.checkers.base import Finding, Verdict
+from stress.report.model import RunReport
+from stress.report.stats import SpreadSummary
+from stress.report.timeline import explain_witness, format_duration, render_timeline
+
+__all__ = ["render_report", "verdict_style"]
+
+_STYLES: dict[Verdict, str] = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
+
+
+def verdict_style(verdict: Verdict) -> str:
+    """The rich style for a verdict: green pass, red fail, yellow unknown."""
+    return _STYLES[verdict]
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _spread(ns: int | None) -> str:
+    return "n/a" if ns is None else format_duration(ns)
+
+
+def _spread_line(spread: SpreadSummary | None) -> str:
+    if spread is None:
+        return "no synchronised bursts"
+    release = f"p50 {_spread(spread.release_p50_ns)} max {_spread(spread.release_max_ns)}"
+    arrival = f"p50 {_spread(spread.arrival_p50_ns)} max {_spread(spread.arrival_max_ns)}"
+    engines = ", ".join(spread.engines)
+    return (
+        f"{spread.bursts} burst(s), engine {engines}; "
+        f"release spread {release}; arrival spread {arrival}"
+    )
+
+
+def _plain(console: Console, text: str, style: str = "") -> None:
+    console.print(Text(text, style=style), soft_wrap=True)
+
+
+def _header(report: RunReport, console: Console) -> None:
+    path = f" ({report.scenario_path})" if report.scenario_path else ""
+    _plain(console, f"scenario  {report.scenario}{path}", "bold")
+    _plain(console, f"targets   {', '.join(report.targets) or '-'}")
+    _plain(console, f"policy    {report.policy}, grace {report.grace_seconds:g}s")
+    _plain(console, f"bursts    {_spread_line(report.stats.spread)}")
+    _plain(console, f"wall time {report.wall_seconds:.1f}s")
+    if report.inconclusive_reason:
+        _plain(console, f"INCONCLUSIVE: {report.inconclusive_reason}", "bold yellow")
+
+
+def _summary_table(report: RunReport) -> Table:
+    table = Table(title="operations", title_justify="left")
+    for name in ("kind", "ok", "fail", "info", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="left" if name == "kind" else "right")
+    for k in report.stats.kinds:
+        table.add_row(
+            k.kind, str(k.ok), str(k.fail), str(k.info), _ms(k.p50_ms), _ms(k.p95_ms), _ms(k.p99_ms)
+        )
+    if report.stats.statuses:
+        statuses = ", ".join(f"{code}: {n}" for code, n in report.stats.statuses)
+        table.caption = f"HTTP statuses  {statuses}"
+        table.caption_justify = "left"
+    return table
+
+
+def _checker_table(report: RunReport) -> Table:
+    table = Table(title="checkers", title_justify="left")
+    table.add_column("checker")
+    table.add_column("verdict")
+    table.add_column("findings", justify="right")
+    table.add_column("notes")
+    for r in report.results:
+        verdict = Text(r.verdict, style=verdict_style(r.verdict))
+        table.add_row(r.checker, verdict, str(len(r.findings)), "; ".join(r.notes))
+    return table
+
+
+def _finding(report: RunReport, finding: Finding, number: int, console: Console) -> None:
+    style = "bold red" if finding.severity == "error" else "bold yellow"
+    _plain(console, f"finding {number}: {finding.checker} ({finding.severity})", style)
+    _plain(console, f"  {finding.message}")
+    steps = explain_witness(report.operations, finding)
+    if steps:
+        for line in render_timeline(steps):
+            _plain(console, f"    {line}")
+    else:
+        _plain(console, f"    witness ops {list(finding.witness)} are not in the history")
+    lines = [*report.reproduce]
+    if finding in report.curl:
+        lines.append(report.curl[finding])
+    if lines:
+        _plain(console, "  reproduce with:")
+        for line in lines:
+            _plain(console, f"    {line}")
+
+
+def render_report(report: RunReport, console: Console) -> None:
+    """Print the whole report to ``console``."""
+    _header(report, console)
+    console.print()
+    console.print(_summary_table(report))
+    console.print()
+    console.print(_checker_table(report))
+    for number, finding in enumerate(report.findings, start=1):
+        console.print()
+        _finding(report, finding, number, console)
+    console.print()
+    counts = f"{len(report.findings)} finding(s), {report.stats.total} ops"
+    reason = f" ({report.inconclusive_reason})" if report.inconclusive_reason else ""
+    _plain(
+        console,
+        f"verdict: {report.verdict.upper()}{reason}, {counts}",
+        verdict_style(report.verdict),
+    )

@@ -1,0 +1,136 @@
+"""The report model: one immutable value that every renderer (console, JSON, JUnit, HTML) reads.
+
+Building the report is kept apart from rendering it so that the verdict, the exit code and the
+reproducer lines are decided once, in one pure function, and every output format agrees on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from stress.checkers.base import CheckResult, Finding, Verdict, combine
+from stress.history import Operation
+from stress.report.stats import BurstInfo, RunStats, compute_stats, summarize_bursts
+from stress.report.timeline import (
+    RequestDescriber,
+    curl_command,
+    explain_witness,
+    key_operation,
+)
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_PASS",
+    "EXIT_UNKNOWN",
+    "BurstInfo",
+    "RunReport",
+    "build_report",
+    "exit_code",
+]
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_UNKNOWN = 3
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything known about one run once the checkers have spoken.
+
+    ``verdict`` is the combined checker verdict, raised to ``unknown`` when the run was
+    inconclusive (``inconclusive_reason`` set) and nothing failed, or when no checker ran.
+    ``curl`` maps a finding to the curl line of its key request, when a describer was given.
+    """
+
+    scenario: str
+    scenario_path: str | None
+    targets: list[str]
+    policy: str
+    grace_seconds: float
+    bursts: list[BurstInfo]
+    results: list[CheckResult]
+    verdict: Verdict
+    inconclusive_reason: str | None
+    stats: RunStats
+    wall_seconds: float
+    started_unix: float
+    reproduce: list[str]
+    operations: list[Operation]
+    curl: dict[Finding, str] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """All findings of all checkers, in checker order."""
+        return [f for r in self.results for f in r.findings]
+
+
+def _verdict(results: Sequence[CheckResult], inconclusive_reason: str | None) -> Verdict:
+    verdict = combine([r.verdict for r in results])
+    if verdict == "pass" and (inconclusive_reason is not None or not results):
+        # A pass on a partial history, or with nothing checked, proves nothing.
+        return "unknown"
+    return verdict
+
+
+def build_report(
+    *,
+    scenario: str,
+    targets: Sequence[str],
+    policy: str,
+    grace_seconds: float,
+    results: Sequence[CheckResult],
+    operations: Sequence[Operation],
+    wall_seconds: float,
+    started_unix: float,
+    reproduce: Sequence[str] = (),
+    scenario_path: str | None = None,
+    inconclusive_reason: str | None = None,
+    bursts: Sequence[BurstInfo] | None = None,
+    describe: RequestDescriber | None = None,
+) -> RunReport:
+    """Assemble a :class:`RunReport`; pure.
+
+    ``bursts`` defaults to the bursts derived from the operations; pass the engine's own
+    summary when it knows more (notes, release spreads measured inside the engine).
+    ``describe`` maps an operation to its request, to render a curl line per finding.
+
+    >>> report = build_report(scenario="s", targets=[], policy="strict", grace_seconds=0,
+    ...     results=[], operations=[], wall_seconds=0, started_unix=0)
+    >>> report.verdict, exit_code(report)
+    ('unknown', 3)
+    """
+    burst_infos = list(bursts) if bursts is not None else summarize_bursts(operations)
+    curl: dict[Finding, str] = {}
+    if describe is not None:
+        for result in results:
+            for finding in result.findings:
+                key = key_operation(explain_witness(operations, finding))
+                if key is not None:
+                    curl[finding] = curl_command(key, describe)
+    return RunReport(
+        scenario=scenario,
+        scenario_path=scenario_path,
+        targets=list(targets),
+        policy=policy,
+        grace_seconds=grace_seconds,
+        bursts=burst_infos,
+        results=list(results),
+        verdict=_verdict(results, inconclusive_reason),
+        inconclusive_reason=inconclusive_reason,
+        stats=compute_stats(operations, burst_infos),
+        wall_seconds=wall_seconds,
+        started_unix=started_unix,
+        reproduce=list(reproduce),
+        operations=list(operations),
+        curl=curl,
+    )
+
+
+def exit_code(report: RunReport) -> int:
+    """0 pass, 1 a violation was found, 3 unknown or inconclusive (DESIGN.md's exit codes)."""
+    if report.verdict == "fail":
+        return EXIT_FAIL
+    if report.verdict == "unknown":
+        return EXIT_UNKNOWN
+    return EXIT_PASS
