@@ -1,0 +1,96 @@
+"""The control plane: endpoint discovery (RFC 8414 / OpenID Connect Discovery) and the JWKS.
+
+These few requests happen once per run, before any burst, so they use httpx, whose API serves
+well here and whose speed does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from stress.errors import TargetError
+from stress.scenario import TargetSpec
+from stress.target import Endpoints
+
+__all__ = ["discover", "fetch_jwks"]
+
+logger = logging.getLogger(__name__)
+
+WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+
+
+async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> Endpoints:
+    """Resolve the endpoints: explicit settings win, discovery fills the rest for ``oauth2``."""
+    metadata: dict[str, Any] = {}
+    needs_discovery = (
+        spec.kind == "oauth2"
+        and spec.discovery
+        and (
+            spec.token_endpoint is None or spec.jwks_uri is None or spec.revocation_endpoint is None
+        )
+    )
+    if needs_discovery:
+        metadata = await _metadata(client, base)
+    refresh_path = spec.refresh.path if spec.refresh is not None else None
+    token = spec.token_endpoint or metadata.get("token_endpoint") or refresh_path
+    if spec.kind == "oauth2" and token is None:
+        raise TargetError(
+            f"{base}: no token endpoint: discovery found none; set target.token_endpoint"
+        )
+    return Endpoints(
+        token=_as_str(token),
+        revocation=_as_str(spec.revocation_endpoint or metadata.get("revocation_endpoint")),
+        jwks=_as_str(spec.jwks_uri or metadata.get("jwks_uri")),
+        resource=spec.resource,
+    )
+
+
+async def fetch_jwks(client: httpx.AsyncClient, base: str, jwks: str) -> dict[str, Any] | None:
+    """Fetch the JSON Web Key Set; None (logged) when it cannot be had, so claims go unverified."""
+    url = urljoin(base, jwks)
+    try:
+        response = await client.get(url)
+        response.raise_for_status()
+        document = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        logger.warning(
+            "jwks unavailable, access tokens will not be verified",
+            extra={"url": url, "error_type": type(exc).__name__, "error": str(exc)},
+        )
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        logger.warning("jwks document has no 'keys' list", extra={"url": url})
+        return None
+    return document
+
+
+async def _metadata(client: httpx.AsyncClient, base: str) -> dict[str, Any]:
+    last_status: str = ""
+    for path in WELL_KNOWN:
+        url = urljoin(base, path)
+        try:
+            response = await client.get(url)
+        except httpx.ConnectError as exc:
+            raise TargetError(f"{base}: target unreachable: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise TargetError(f"{base}: discovery failed at {url}: {exc!r}") from exc
+        if response.status_code == 200:
+            try:
+                document = response.json()
+            except ValueError as exc:
+                raise TargetError(f"{url}: discovery document is not JSON") from exc
+            if isinstance(document, dict):
+                return document
+        last_status = f"{url} answered {response.status_code}"
+    raise TargetError(
+        f"{base}: discovery found no metadata ({last_status}); set target.token_endpoint "
+        "or target.discovery = false"
+    )
+
+
+def _as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,541 @@
+"""The runner: interprets a scenario against a target and records every operation.
+
+One anyio task group holds a task per session; each session walks its steps, and a refresh step
+with ``parallel = N`` becomes one synchronised burst from N processes (tabs). Invokes are
+appended before a request leaves and completions after its outcome is known, synchronously, so
+the history is exact; it is streamed to disk as it grows. The runner knows nothing about
+checking: it returns the history and why the run ended, and the checkers judge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+from anyio.abc import CancelScope
+
+from stress.claims import ClaimReader
+from stress.errors import ScenarioError
+from stress.fingerprint import Fingerprinter
+from stress.history import History, Op, OpKind
+from stress.report.stats import BurstInfo
+from stress.scenario import (
+    LoginStep,
+    ProbeStep,
+    RefreshStep,
+    ReplayStep,
+    RevokeStep,
+    Scenario,
+    SleepStep,
+    Step,
+    UseStep,
+)
+from stress.session import SessionState
+from stress.target import Parsed, TargetProfile, TokenPair
+from stress.wire import WireClient, WireOutcome, WireRequest
+
+__all__ = ["ProgressCallback", "RunOutcome", "Runner", "planned_ops"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+EndReason = Literal["completed", "time-bound", "op-bound", "interrupted", "target-unreachable"]
+
+# Consecutive connect failures (nothing sent) after which the target is declared dead.
+UNREACHABLE_AFTER = 20
+
+
+@dataclass
+class RunOutcome:
+    """Why the run ended and what the engine measured; the history itself is the main result."""
+
+    end: EndReason = "completed"
+    detail: str | None = None
+    bursts: list[BurstInfo] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    @property
+    def inconclusive_reason(self) -> str | None:
+        """Interrupted or unreachable runs prove nothing by passing; bounds are normal ends."""
+        if self.end == "interrupted":
+            return "interrupted"
+        if self.end == "target-unreachable":
+            return f"target unreachable: {self.detail}"
+        return None
+
+
+def _step_ops(step: Step) -> int:
+    if isinstance(step, RefreshStep):
+        return step.parallel + int(step.revoke) + int(step.lost_response)
+    if isinstance(step, ReplayStep):
+        return step.parallel
+    return 0 if isinstance(step, SleepStep) else 1
+
+
+def planned_ops(scenario: Scenario) -> int:
+    """How many operations the scenario plans (before final probes), for progress display."""
+    per_round = sum(_step_ops(step) for step in scenario.steps)
+    return min(scenario.run.sessions * scenario.run.rounds * per_round, scenario.run.max_ops)
+
+
+class _Stop(Exception):
+    """Raised inside a session when the run's op bound is reached."""
+
+
+class Runner:
+    """Drives one scenario; construct, then ``await run()``."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        profile: TargetProfile,
+        targets: Sequence[str],
+        client: WireClient,
+        history: History,
+        claims: ClaimReader,
+        *,
+        engine: str | None = None,
+        fingerprint: Fingerprinter | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        if not targets:
+            raise ValueError("at least one target base URL is needed")
+        self.scenario = scenario
+        self.profile = profile
+        self.targets = list(targets)
+        self.client = client
+        self.history = history
+        self.claims = claims
+        self.engine_override = engine
+        self.fp = fingerprint or Fingerprinter()
+        self.progress = progress
+        self.outcome = RunOutcome()
+        self._next_process = 0
+        self._next_burst = 0
+        self._started_ops = 0
+        self._done_ops = 0
+        self._connect_failures = 0
+        self._answered = 0
+        self._planned = planned_ops(scenario)
+        self._scope: CancelScope | None = None
+        self._password = self._resolve_password()
+
+    # -- top level -----------------------------------------------------------------------
+
+    async def run(self) -> RunOutcome:
+        """Run every session, then probe the leaves; never raises for target trouble."""
+        started = time.monotonic()
+        run = self.scenario.run
+        sessions = [SessionState(n=n, tabs=[]) for n in range(run.sessions)]
+        limiter = anyio.CapacityLimiter(run.concurrency or run.sessions)
+        try:
+            async with anyio.create_task_group() as outer:
+                outer.start_soon(self._watch_signals, outer.cancel_scope)
+                with anyio.move_on_after(run.max_seconds) as bound:
+                    self._scope = bound
+                    async with anyio.create_task_group() as tg:
+                        for state in sessions:
+                            tg.start_soon(self._session, state, limiter)
+                if bound.cancelled_caught and self.outcome.end == "completed":
+                    self.outcome.end = "time-bound"
+                self._close_pending("time bound reached")
+                if run.probe_at_end and self.outcome.end in ("completed", "time-bound", "op-bound"):
+                    with anyio.move_on_after(max(run.op_timeout_seconds * 4, 10.0)):
+                        await self._probe_all(sessions)
+                outer.cancel_scope.cancel()
+        finally:
+            # Whatever stopped us (Ctrl-C, a crash), every open invoke gets its info completion.
+            self._close_pending("run stopped")
+            self.outcome.wall_seconds = time.monotonic() - started
+        return self.outcome
+
+    async def _watch_signals(self, scope: CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                logger.warning("interrupted: stopping the run and writing what was recorded")
+                self.outcome.end = "interrupted"
+                scope.cancel()
+                return
+
+    def _stop(self, end: EndReason, detail: str | None = None) -> None:
+        if self.outcome.end == "completed":
+            self.outcome.end = end
+            self.outcome.detail = detail
+        if self._scope is not None:
+            self._scope.cancel()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def _session(self, state: SessionState, limiter: anyio.CapacityLimiter) -> None:
+        async with limiter:
+            try:
+                for _ in range(self.scenario.run.rounds):
+                    for step in self.scenario.steps:
+                        if not await self._step(state, step):
+                            break
+            except _Stop:
+                return
+
+    async def _step(self, state: SessionState, step: Step) -> bool:
+        """Run one step; False ends the session's round (no pair to continue with)."""
+        if isinstance(step, SleepStep):
+            await anyio.sleep(step.seconds)
+            return True
+        if isinstance(step, LoginStep):
+            return await self._login(state)
+        token = state.current
+        if token is None:
+            return False
+        if isinstance(step, RefreshStep):
+            await self._refresh_burst(state, step, token)
+        elif isinstance(step, ReplayStep):
+            await self._replay(state, step)
+        elif isinstance(step, UseStep):
+            await self._use(state)
+        elif isinstance(step, RevokeStep):
+            await self._single(
+                state, "revoke", self.profile.revoke(self._base(state), token), token
+            )
+        elif isinstance(step, ProbeStep):
+            await self._single(
+                state, "probe", self.profile.refresh(self._base(state), token), token
+            )
+        return True
+
+    def _base(self, state: SessionState, i: int = 0) -> str:
+        return self.targets[(state.n + i) % len(self.targets)]
+
+    def _tab(self, state: SessionState, i: int) -> int:
+        while len(state.tabs) <= i:
+            state.tabs.append(self._new_process())
+        return state.tabs[i]
+
+    def _new_process(self) -> int:
+        self._next_process += 1
+        return self._next_process - 1
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def _login(self, state: SessionState) -> bool:
+        auth = self.scenario.auth
+        if auth.mode == "mint":
+            return await self._mint(state)
+        username = auth.username.replace("{n}", str(state.n))
+        request = self.profile.login(self._base(state), username, self._password, state.n)
+        parsed = await self._single(state, "login", request, None)
+        if parsed.outcome != "ok" or parsed.tokens is None:
+            return False
+        state.start_family(parsed.tokens.refresh, parsed.tokens.access, self.fp)
+        return parsed.tokens.refresh is not None
+
+    async def _mint(self, state: SessionState) -> bool:
+        command = [arg.replace("{n}", str(state.n)) for arg in self.scenario.auth.command or []]
+        process = self._tab(state, 0)
+        invoke = self._invoke(process, state, "login", None, step="mint")
+        try:
+            with anyio.fail_after(self.scenario.run.op_timeout_seconds):
+                result = await anyio.run_process(command, check=False)
+            document = json.loads(result.stdout)
+            pair = TokenPair(access=document["access_token"], refresh=document["refresh_token"])
+            if result.returncode != 0 or not isinstance(pair.refresh, str):
+                raise ValueError(f"exit status {result.returncode}")
+        except (OSError, ValueError, KeyError, TypeError, TimeoutError) as exc:
+            logger.error(
+                "mint command failed",
+                extra={"command": command[0] if command else "", "error_type": type(exc).__name__},
+                exc_info=exc,
+            )
+            self._append_completion(invoke, "fail", None, None, error=f"mint: {type(exc).__name__}")
+            return False
+        self._append_completion(invoke, "ok", pair, None)
+        state.start_family(pair.refresh, pair.access, self.fp)
+        return True
+
+    async def _use(self, state: SessionState) -> None:
+        if state.access is None:
+            return
+        request = self.profile.use(self._base(state), state.access)
+        await self._single(state, "use", request, state.access)
+
+    async def _single(
+        self, state: SessionState, kind: OpKind, request: WireRequest, presented: str | None
+    ) -> Parsed:
+        self._count()
+        process = self._tab(state, 0)
+        invoke = self._invoke(process, state, kind, presented, target=_origin(request.url))
+        outcome = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
+        parsed = self._complete(state, invoke, outcome, 0)
+        if kind in ("probe", "refresh") and parsed.outcome == "ok" and parsed.tokens is not None:
+            state.adopt(parsed.tokens.refresh, parsed.tokens.access, self.fp)
+        return parsed
+
+    async def _refresh_burst(self, state: SessionState, step: RefreshStep, token: str) -> None:
+        if step.lost_response:
+            await self._lost_response(state, token)
+            token = state.current or token
+        requests: list[tuple[OpKind, WireRequest]] = [
+            ("refresh", self.profile.refresh(self._base(state, i), token))
+            for i in range(step.parallel)
+        ]
+        if step.revoke:
+            requests.append(
+                ("revoke", self.profile.revoke(self._base(state, step.parallel), token))
+            )
+        results = await self._burst(state, requests, token, step.sync, "refresh")
+        successors: list[tuple[int, TokenPair]] = []
+        for (kind, _), (outcome, parsed) in zip(requests, results, strict=True):
+            if kind == "refresh" and parsed.outcome == "ok" and parsed.tokens is not None:
+                successors.append((outcome.recv_ns, parsed.tokens))
+                if parsed.tokens.refresh is not None:
+                    state.note_issued(parsed.tokens.refresh, self.fp)
+        if successors:
+            # Like a client that stores whichever answer lands first, the others stay leaves.
+            first = min(successors, key=lambda pair: pair[0])[1]
+            state.adopt(first.refresh, first.access, self.fp)
+
+    async def _replay(self, state: SessionState, step: ReplayStep) -> None:
+        if len(state.chain) <= step.age:
+            logger.info(
+                "replay skipped: the session has no token that old",
+                extra={"session": state.n, "age": step.age, "chain": len(state.chain)},
+            )
+            return
+        token = state.chain[-1 - step.age]
+        requests: list[tuple[OpKind, WireRequest]] = [
+            ("refresh", self.profile.refresh(self._base(state, i), token))
+            for i in range(step.parallel)
+        ]
+        for _, parsed in await self._burst(state, requests, token, step.sync, "replay"):
+            # An attacker's successor is recorded (it is a leaf to probe) but never adopted.
+            if parsed.outcome == "ok" and parsed.tokens and parsed.tokens.refresh is not None:
+                state.note_issued(parsed.tokens.refresh, self.fp)
+
+    async def _lost_response(self, state: SessionState, token: str) -> None:
+        """Send a refresh, drop the connection unread, then retry with the same token."""
+        self._count()
+        request = self.profile.refresh(self._base(state), token)
+        process = self._tab(state, 0)
+        invoke = self._invoke(process, state, "refresh", token, step="lost-response")
+        outcome = await self.client.request_and_drop(
+            request, timeout=self.scenario.run.op_timeout_seconds
+        )
+        self._complete(state, invoke, outcome, 0)
+        self._count()
+        process = self._tab(state, 0)
+        retry = self._invoke(process, state, "refresh", token, step="retry", retry_of=invoke.index)
+        outcome = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
+        parsed = self._complete(state, retry, outcome, 0)
+        if parsed.outcome == "ok" and parsed.tokens is not None:
+            state.adopt(parsed.tokens.refresh, parsed.tokens.access, self.fp)
+
+    async def _burst(
+        self,
+        state: SessionState,
+        requests: list[tuple[OpKind, WireRequest]],
+        token: str,
+        sync: str,
+        step: str,
+    ) -> list[tuple[WireOutcome, Parsed]]:
+        engine = self.engine_override or sync
+        burst = self._next_burst
+        self._next_burst += 1
+        invokes = []
+        for i, (kind, request) in enumerate(requests):
+            self._count()
+            invokes.append(
+                self._invoke(
+                    self._tab(state, i),
+                    state,
+                    kind,
+                    token,
+                    burst=burst,
+                    engine=engine,
+                    target=_origin(request.url),
+                    step=step if kind == "refresh" else "revoke",
+                )
+            )
+        result = await self.client.burst(
+            [request for _, request in requests],
+            engine=engine,
+            timeout=self.scenario.run.op_timeout_seconds,
+        )
+        parsed_all = []
+        for i, (invoke, outcome) in enumerate(zip(invokes, result.outcomes, strict=True)):
+            parsed_all.append((outcome, self._complete(state, invoke, outcome, i)))
+        arrivals = [a for a in (_arrival(o) for o in result.outcomes) if a is not None]
+        self.outcome.bursts.append(
+            BurstInfo(
+                burst=burst,
+                engine=result.engine,
+                size=len(requests),
+                release_spread_ns=result.release_spread_ns,
+                arrival_spread_ns=max(arrivals) - min(arrivals) if len(arrivals) > 1 else None,
+                notes=result.notes,
+            )
+        )
+        return parsed_all
+
+    # -- final probes --------------------------------------------------------------------
+
+    async def _probe_all(self, sessions: list[SessionState]) -> None:
+        """Probe every leaf once the run has quiesced: which tokens are still alive?"""
+        limiter = anyio.CapacityLimiter(min(64, max(1, len(sessions))))
+
+        async def probe(state: SessionState) -> None:
+            async with limiter:
+                for token in state.leaves():
+                    request = self.profile.refresh(self._base(state), token)
+                    process = self._tab(state, 0)
+                    invoke = self._invoke(process, state, "probe", token, step="final-probe")
+                    outcome = await self.client.request(
+                        request, timeout=self.scenario.run.op_timeout_seconds
+                    )
+                    self._complete(state, invoke, outcome, 0)
+
+        async with anyio.create_task_group() as tg:
+            for state in sessions:
+                tg.start_soon(probe, state)
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _count(self) -> None:
+        if self._started_ops >= self.scenario.run.max_ops:
+            self._stop("op-bound", f"max_ops = {self.scenario.run.max_ops} reached")
+            raise _Stop
+        self._started_ops += 1
+
+    def _invoke(
+        self,
+        process: int,
+        state: SessionState,
+        kind: OpKind,
+        presented: str | None,
+        *,
+        burst: int | None = None,
+        engine: str | None = None,
+        target: str | None = None,
+        step: str | None = None,
+        retry_of: int | None = None,
+    ) -> Op:
+        return self.history.append(
+            Op(
+                index=self.history.next_index(),
+                type="invoke",
+                process=process,
+                session=state.n,
+                kind=kind,
+                time_ns=time.monotonic_ns(),
+                presented=self.fp(presented) if presented is not None else None,
+                burst=burst,
+                engine=engine,
+                target=target,
+                step=step or kind,
+                retry_of=retry_of,
+            )
+        )
+
+    def _complete(self, state: SessionState, invoke: Op, outcome: WireOutcome, tab: int) -> Parsed:
+        if outcome.response is None:
+            kind = "fail" if not outcome.sent else "info"
+            parsed = Parsed(kind, None, outcome.error or "error")
+            self._note_connect(outcome)
+        else:
+            self._connect_failures = 0
+            self._answered += 1
+            if invoke.kind in ("login", "refresh", "probe"):
+                parsed = self.profile.parse_tokens(outcome.response)
+            else:
+                parsed = self.profile.parse_plain(outcome.response)
+        if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:
+            state.consumed.add(invoke.presented)
+        self._append_completion(invoke, parsed.outcome, parsed.tokens, outcome, error=parsed.error)
+        if parsed.outcome == "info" and tab < len(state.tabs):
+            # Jepsen's rule: a process whose op is indeterminate is never reused.
+            state.tabs[tab] = self._new_process()
+        return parsed
+
+    def _append_completion(
+        self,
+        invoke: Op,
+        outcome: Literal["ok", "fail", "info"],
+        tokens: TokenPair | None,
+        wire: WireOutcome | None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        returned = access = None
+        claims = None
+        if tokens is not None:
+            if tokens.refresh is not None:
+                returned = self.fp(tokens.refresh)
+            elif invoke.presented is not None and invoke.kind != "login":
+                returned = invoke.presented  # no new refresh token: the old one stays valid
+            if tokens.access is not None:
+                access = self.fp(tokens.access)
+                claims = self.claims.read(tokens.access)
+        self.history.append(
+            Op(
+                index=self.history.next_index(),
+                type=outcome,
+                process=invoke.process,
+                session=invoke.session,
+                kind=invoke.kind,
+                time_ns=wire.recv_ns if wire is not None else time.monotonic_ns(),
+                sent_ns=wire.send_ns if wire is not None and wire.sent else None,
+                status=wire.response.status if wire and wire.response else None,
+                error=error if outcome != "ok" else None,
+                returned=returned,
+                access=access,
+                claims=claims,
+                arrival_ns=_arrival(wire) if wire is not None else None,
+            )
+        )
+        self._done_ops += 1
+        if self.progress is not None:
+            self.progress(self._done_ops, self._planned)
+
+    def _close_pending(self, why: str) -> None:
+        for index in self.history.pending():
+            invoke = self.history.ops[index]
+            self._append_completion(invoke, "info", None, None, error=f"indeterminate: {why}")
+
+    def _note_connect(self, outcome: WireOutcome) -> None:
+        if outcome.sent:
+            return
+        self._connect_failures += 1
+        # Nothing ever answered, or the target stopped answering: no verdict is possible.
+        if self._connect_failures >= UNREACHABLE_AFTER or self._answered == 0:
+            detail = f"{_origin(outcome.request.url)}: {outcome.error_detail or outcome.error}"
+            self._stop("target-unreachable", detail)
+
+    def _resolve_password(self) -> str:
+        auth = self.scenario.auth
+        if auth.mode != "password":
+            return ""
+        if auth.password_env is not None:
+            value = os.environ.get(auth.password_env)
+            if value is None:
+                raise ScenarioError(
+                    f"auth.password_env: environment variable {auth.password_env} is not set"
+                )
+            return value
+        return auth.password or ""
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _arrival(outcome: WireOutcome) -> int | None:
+    if outcome.response is None:
+        return None
+    value = outcome.response.header("x-arrival-ns")
+    return int(value) if value is not None and value.isdigit() else None

@@ -1,0 +1,260 @@
+"""Target profiles: how to build each request and read each response for one kind of target.
+
+A scenario's ``[target]`` table, plus discovery, becomes a :class:`TargetProfile`: pure request
+builders (``refresh``, ``revoke``, ``use``, ``login``) producing wire requests, and one parser
+that reads a token response into a pair or a rejection. Nothing here does I/O, so the same
+profile serves the burst engine and unit tests, and nothing assumes the reference server: OAuth
+2.0 servers, custom JSON APIs and cookie-based APIs differ only in these templates.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Literal
+from urllib.parse import quote, urlencode, urljoin
+
+from stress.errors import ScenarioError
+from stress.scenario import RequestSpec, TargetSpec
+from stress.wire import WireRequest, WireResponse
+
+__all__ = ["Endpoints", "Parsed", "TargetProfile", "TokenPair", "json_path"]
+
+JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
+FORM_HEADERS = (
+    ("content-type", "application/x-www-form-urlencoded"),
+    ("accept", "application/json"),
+)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Absolute-or-relative endpoint paths after discovery; None when the target has none."""
+
+    token: str | None
+    revocation: str | None
+    jwks: str | None
+    resource: str | None
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """Raw tokens held in memory only; ``refresh`` None means the server issued none."""
+
+    access: str | None
+    refresh: str | None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """How one response classifies (DESIGN.md op record): ok, fail (rejected) or info."""
+
+    outcome: Literal["ok", "fail", "info"]
+    tokens: TokenPair | None
+    error: str | None
+
+
+def json_path(document: Any, path: str) -> Any:
+    """Follow a dotted path (``data.tokens.0.refresh``) through JSON objects and arrays."""
+    node = document
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _fill(template: Any, values: Mapping[str, str]) -> Any:
+    """Substitute ``{name}`` placeholders in every string of a template, recursively."""
+    if isinstance(template, str):
+        out = template
+        for key, value in values.items():
+            out = out.replace("{" + key + "}", value)
+        return out
+    if isinstance(template, dict):
+        return {k: _fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values) for v in template]
+    return template
+
+
+class TargetProfile:
+    """Request builders and the response parser for one target kind and base URL set."""
+
+    def __init__(self, spec: TargetSpec, endpoints: Endpoints) -> None:
+        self.spec = spec
+        self.endpoints = endpoints
+        self._client_secret: str | None = None
+        if spec.client_secret_env is not None:
+            secret = os.environ.get(spec.client_secret_env)
+            if secret is None:
+                raise ScenarioError(
+                    f"target.client_secret_env: environment variable "
+                    f"{spec.client_secret_env} is not set"
+                )
+            self._client_secret = secret
+
+    # -- request builders ---------------------------------------------------------------
+
+    def login(self, base: str, username: str, password: str, n: int) -> WireRequest:
+        values = {"username": username, "password": password, "n": str(n)}
+        if self.spec.kind == "oauth2" and self.spec.login is None:
+            form = {"grant_type": "password", "username": username, "password": password}
+            return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
+        if self.spec.login is None:
+            raise ScenarioError(
+                "target.login: auth.mode = 'password' on a custom target needs a "
+                "[target.login] request (or use auth.mode = 'mint')"
+            )
+        return self._templated(base, self.spec.login, values, cookie=None)
+
+    def refresh(self, base: str, refresh_token: str) -> WireRequest:
+        if self.spec.kind == "oauth2" and self.spec.refresh is None:
+            form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+            return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
+        assert self.spec.refresh is not None  # validated by TargetSpec
+        return self._templated(
+            base, self.spec.refresh, {"refresh_token": refresh_token}, cookie=refresh_token
+        )
+
+    def revoke(self, base: str, refresh_token: str) -> WireRequest:
+        if self.spec.revoke is not None:
+            values = {"refresh_token": refresh_token}
+            return self._templated(base, self.spec.revoke, values, cookie=refresh_token)
+        if self.spec.kind == "oauth2":
+            endpoint = self._require(self.endpoints.revocation, "revocation")
+            form = {"token": refresh_token, "token_type_hint": "refresh_token"}
+            return self._oauth_form(base, endpoint, form)
+        raise ScenarioError("target.revoke: revoke steps on a custom target need [target.revoke]")
+
+    def use(self, base: str, access_token: str) -> WireRequest:
+        resource = self._require(self.endpoints.resource, "resource")
+        headers = (("authorization", f"Bearer {access_token}"), ("accept", "application/json"))
+        return WireRequest(method="GET", url=urljoin(base, resource), headers=headers)
+
+    @property
+    def can_revoke(self) -> bool:
+        return self.spec.revoke is not None or (
+            self.spec.kind == "oauth2" and self.endpoints.revocation is not None
+        )
+
+    # -- response parsing ---------------------------------------------------------------
+
+    def parse_tokens(self, response: WireResponse) -> Parsed:
+        """Classify a login/refresh response; a 2xx without an access token is ``info``."""
+        early = self.classify_status(response)
+        if early is not None:
+            return early
+        document = _decode_json(response.body)
+        access = json_path(document, self.spec.access_token_path) if document else None
+        refresh: Any = None
+        if self.spec.kind == "cookie":
+            refresh = _set_cookie(response, self.spec.refresh_cookie or "")
+        elif self.spec.refresh_token_path is not None and document:
+            refresh = json_path(document, self.spec.refresh_token_path)
+        if not isinstance(access, str) or not access:
+            return Parsed("info", None, "malformed-response: no access token in 2xx body")
+        if refresh is not None and (not isinstance(refresh, str) or not refresh):
+            return Parsed("info", None, "malformed-response: refresh token is not a string")
+        return Parsed("ok", TokenPair(access=access, refresh=refresh), None)
+
+    def parse_plain(self, response: WireResponse) -> Parsed:
+        """Classify a use/revoke response: 2xx ok, 4xx rejected, 5xx unknown."""
+        early = self.classify_status(response)
+        return early if early is not None else Parsed("ok", None, None)
+
+    @staticmethod
+    def classify_status(response: WireResponse) -> Parsed | None:
+        """Non-2xx: 4xx is an explicit rejection; 5xx (and 408) leave the effect unknown."""
+        status = response.status
+        if 200 <= status < 300:
+            return None
+        document = _decode_json(response.body)
+        error = json_path(document, "error") if isinstance(document, dict) else None
+        label = error if isinstance(error, str) and error else f"http-{status}"
+        if status >= 500 or status == 408:
+            return Parsed("info", None, label)
+        return Parsed("fail", None, label)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _require(self, endpoint: str | None, name: str) -> str:
+        if endpoint is None:
+            raise ScenarioError(
+                f"target: no {name} endpoint: set target.{name}_endpoint "
+                f"(or target.{name}) or enable discovery"
+                if name != "resource"
+                else "target.resource: the protected API path is not set"
+            )
+        return endpoint
+
+    def _oauth_form(self, base: str, endpoint: str, form: dict[str, str]) -> WireRequest:
+        headers = list(FORM_HEADERS)
+        if self.spec.scope and form.get("grant_type") == "password":
+            form["scope"] = self.spec.scope
+        client_id = self.spec.client_id
+        if self.spec.client_auth == "basic" and client_id is not None:
+            raw = f"{quote(client_id, safe='')}:{quote(self._client_secret or '', safe='')}"
+            headers.append(("authorization", "Basic " + base64.b64encode(raw.encode()).decode()))
+        elif client_id is not None:
+            form["client_id"] = client_id
+            if self.spec.client_auth == "body" and self._client_secret is not None:
+                form["client_secret"] = self._client_secret
+        body = urlencode(form).encode()
+        return WireRequest(
+            method="POST", url=urljoin(base, endpoint), headers=tuple(headers), body=body
+        )
+
+    def _templated(
+        self, base: str, spec: RequestSpec, values: Mapping[str, str], cookie: str | None
+    ) -> WireRequest:
+        headers = [(k.lower(), _fill(v, values)) for k, v in spec.headers.items()]
+        body = b""
+        if spec.json is not None:
+            body = json.dumps(_fill(spec.json, values), separators=(",", ":")).encode()
+            headers.extend(h for h in JSON_HEADERS if h[0] not in dict(headers))
+        elif spec.form is not None:
+            body = urlencode(_fill(spec.form, values)).encode()
+            headers.extend(h for h in FORM_HEADERS if h[0] not in dict(headers))
+        if self.spec.kind == "cookie" and cookie is not None and self.spec.refresh_cookie:
+            headers.append(("cookie", f"{self.spec.refresh_cookie}={cookie}"))
+        return WireRequest(
+            method=spec.method,
+            url=urljoin(base, _fill(spec.path, values)),
+            headers=tuple(headers),
+            body=body,
+        )
+
+
+def _decode_json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _set_cookie(response: WireResponse, name: str) -> str | None:
+    """The value a response sets for cookie ``name``; None if it sets none or clears it."""
+    for header, value in response.headers:
+        if header != "set-cookie":
+            continue
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(value)
+        except CookieError:
+            continue
+        morsel = jar.get(name)
+        if morsel is None:
+            continue
+        max_age = morsel["max-age"]
+        if not morsel.value or (max_age and max_age.lstrip("-").isdigit() and int(max_age) <= 0):
+            return None
+        return morsel.value
+    return None
