@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from stress.checkers.base import Finding
 from stress.history import Operation
 from stress.report.annotate import annotate, short_fp
+from stress.report.stats import service_latency_ns
 
 __all__ = [
     "RequestDescriber",
@@ -105,8 +106,9 @@ def _result(op: Operation) -> str:
     else:
         if op.outcome != "ok" and op.error:
             parts.append(f"[{op.error[:40]}]")
-        if op.latency_ns is not None:
-            parts.append(f"({format_duration(op.latency_ns)})")
+        latency = service_latency_ns(op)
+        if latency is not None:
+            parts.append(f"({format_duration(latency)})")
     return " ".join(parts)
 
 

@@ -87,3 +87,20 @@ def test_spread_summary(operations: list[Operation]) -> None:
     assert spread is not None
     assert (spread.bursts, spread.engines) == (1, ("barrier",))
     assert (spread.release_max_ns, spread.arrival_max_ns) == (500_000, 300)
+
+
+def test_latency_counts_from_the_actual_send_not_the_invoke() -> None:
+    op = Operation(
+        invoke=Op(index=0, type="invoke", process=1, session=0, kind="refresh", time_ns=0),
+        done=Op(
+            index=1,
+            type="ok",
+            process=1,
+            session=0,
+            kind="refresh",
+            time_ns=50_000_000,
+            sent_ns=40_000_000,
+        ),
+    )
+    (refresh,) = compute_stats([op]).kinds
+    assert refresh.p50_ms == 10.0
