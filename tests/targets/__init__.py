@@ -1,0 +1,1 @@
+"""Independent targets written for the tests, unlike the reference server in style and API."""

@@ -1,0 +1,151 @@
+"""A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
+
+It is a second, independent target: the tester must catch its bugs without knowing anything
+about it beyond the scenario file. Two variants:
+
+- ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
+  ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
+  awaits the "database", then writes the successor, so concurrent refreshes all pass the check and
+  each mint a different successor (a fork).
+- ``cookie``: the refresh token travels in the HttpOnly cookie ``rt``. Its bug is the opposite:
+  strict reuse detection with no grace, so when two tabs refresh at once the loser is treated as
+  a thief and the whole family is revoked (the user is logged out), although the app documents
+  a 10 s multi-tab grace window.
+
+Run: ``python -m tests.targets.express_style --variant body --port 8123``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+USERS = {f"user{n}@example.com" for n in range(10_000)}
+
+
+@dataclass
+class Family:
+    user: str
+    current: str
+    used: set[str] = field(default_factory=set)
+    revoked: bool = False
+
+
+@dataclass
+class Store:
+    families: dict[str, Family] = field(default_factory=dict)
+    by_token: dict[str, str] = field(default_factory=dict)
+    access: dict[str, str] = field(default_factory=dict)
+
+    def issue(self, family_id: str) -> tuple[str, str]:
+        refresh = secrets.token_urlsafe(24)
+        access = secrets.token_urlsafe(24)
+        self.by_token[refresh] = family_id
+        self.access[access] = family_id
+        return refresh, access
+
+
+def build_app(variant: str) -> Starlette:
+    store = Store()
+
+    def tokens_response(refresh: str, access: str) -> Response:
+        if variant == "cookie":
+            response = JSONResponse({"accessToken": access, "expiresIn": 900})
+            response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            return response
+        return JSONResponse({"accessToken": access, "refreshToken": refresh, "expiresIn": 900})
+
+    async def login(request: Request) -> Response:
+        body = await request.json()
+        if body.get("email") not in USERS or body.get("password") != "hunter2":
+            return JSONResponse({"message": "Invalid credentials"}, status_code=401)
+        family_id = secrets.token_hex(8)
+        refresh, access = store.issue(family_id)
+        store.families[family_id] = Family(user=body["email"], current=refresh)
+        return tokens_response(refresh, access)
+
+    async def refresh(request: Request) -> Response:
+        if variant == "cookie":
+            token = request.cookies.get("rt")
+        else:
+            token = (await request.json()).get("refreshToken")
+        family_id = store.by_token.get(token or "")
+        if family_id is None:
+            return JSONResponse({"message": "Invalid refresh token"}, status_code=401)
+        family = store.families[family_id]
+        if family.revoked:
+            return JSONResponse({"message": "Session revoked"}, status_code=401)
+        if variant == "cookie":
+            if token in family.used:
+                family.revoked = True  # reuse detected, no grace: log everyone out
+                return JSONResponse({"message": "Token reuse detected"}, status_code=401)
+            family.used.add(token)
+        elif token != family.current:
+            return JSONResponse({"message": "Refresh token already used"}, status_code=401)
+        await asyncio.sleep(0.003)  # "SELECT ... " then "UPDATE ..." without a lock
+        new_refresh, access = store.issue(family_id)
+        family.current = new_refresh
+        return tokens_response(new_refresh, access)
+
+    async def logout(request: Request) -> Response:
+        token = (
+            request.cookies.get("rt")
+            if variant == "cookie"
+            else ((await request.json()).get("refreshToken"))
+        )
+        family_id = store.by_token.get(token or "")
+        if family_id is not None:
+            store.families[family_id].revoked = True
+        return Response(status_code=204)
+
+    async def profile(request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        family_id = store.access.get(header.removeprefix("Bearer "))
+        if family_id is None or store.families[family_id].revoked:
+            return JSONResponse({"message": "Unauthorized"}, status_code=401)
+        return JSONResponse({"email": store.families[family_id].user, "ts": time.time()})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/auth/login", login, methods=["POST"]),
+            Route("/auth/refresh", refresh, methods=["POST"]),
+            Route("/auth/logout", logout, methods=["POST"]),
+            Route("/api/profile", profile, methods=["GET"]),
+            Route("/healthz", health, methods=["GET"]),
+        ]
+    )
+
+
+body_app = build_app("body")
+cookie_app = build_app("cookie")
+
+
+def main() -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variant", choices=["body", "cookie"], default="body")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    Granian(
+        f"tests.targets.express_style:{args.variant}_app",
+        address="127.0.0.1",
+        port=args.port,
+        interface=Interfaces.ASGI,
+    ).serve()
+
+
+if __name__ == "__main__":
+    main()
