@@ -29,23 +29,24 @@ def _ok_refreshes(ops: Sequence[Operation]) -> list[Operation]:
 
 
 def _fork(ops: Sequence[Operation]) -> dict[int, str]:
+    # Rule 1: a token with two distinct successors (refreshes and probes both rotate).
     comments: dict[int, str] = {}
     successors: dict[str, list[str]] = {}
-    for op in _ok_refreshes(ops):
-        if op.presented is None or op.returned is None:
+    for op in ops:
+        if op.kind not in ("refresh", "probe") or op.outcome != "ok":
+            continue
+        if op.presented is None or op.returned in (None, op.presented):
             continue
         seen = successors.setdefault(op.presented, [])
         if op.returned not in seen:
             seen.append(op.returned)
             if len(seen) > 1:
                 comments[op.index] = f"{short_fp(op.presented)} has {len(seen)} successors"
-    if comments:
-        return comments
-    # The "two live successors" form: probes that found two tokens of one family alive.
-    alive = [op for op in ops if op.kind in ("probe", "use") and op.outcome == "ok"]
-    if len(alive) > 1:
+    # Rule 2: two leaves of one family both alive after quiescence.
+    alive = [op for op in ops if op.kind == "probe" and op.outcome == "ok"]
+    if len({op.presented for op in alive}) > 1:
         for op in alive:
-            comments[op.index] = f"{short_fp(op.presented)} still alive"
+            comments.setdefault(op.index, f"{short_fp(op.presented)} still alive")
     return comments
 
 
