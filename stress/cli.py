@@ -23,7 +23,7 @@ from stress.execute import RunOptions, analyze_history, run_scenario
 from stress.logs import setup_logging
 from stress.report import RunReport, exit_code, render_report, write_json, write_junit
 from stress.scenario import Scenario, load_scenario
-from stress.wire import run_async
+from stress.wire import run as run_async
 
 __all__ = ["app", "main"]
 

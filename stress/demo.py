@@ -22,7 +22,7 @@ from stress.execute import RunOptions, run_scenario
 from stress.launcher import RedisProcess, ServerProcess
 from stress.report import RunReport, verdict_style
 from stress.scenario import Scenario, load_scenario
-from stress.wire import run_async
+from stress.wire import run as run_async
 
 __all__ = ["DEMO_CASES", "DemoCase", "DemoRow", "demo_scenario_path", "render_demo", "run_demo"]
 

@@ -1,0 +1,108 @@
+"""Scenario validation: strict types, unknown keys, cross-field rules, clear messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stress.errors import ScenarioError
+from stress.scenario import RefreshStep, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+VALID = """
+name = "t"
+[target]
+kind = "oauth2"
+base_url = "http://127.0.0.1:1"
+[auth]
+password = "pw"
+[policy]
+kind = "idempotent"
+grace_seconds = 2
+[[steps]]
+op = "login"
+[[steps]]
+op = "refresh"
+parallel = 4
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_valid_scenario_loads(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, VALID))
+    assert scenario.policy.grace_seconds == 2.0
+    assert isinstance(scenario.steps[1], RefreshStep)
+    assert scenario.steps[1].parallel == 4
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_scenarios_are_valid(path: Path) -> None:
+    assert load_scenario(path).name
+
+
+def test_wrong_type_names_key_and_types(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID.replace("parallel = 4", 'parallel = "4"'))
+    assert "s.toml" in message
+    assert "steps[1].parallel" in message
+    assert "Expected `int`, got `str`" in message
+
+
+def test_unknown_key_is_rejected(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID.replace("parallel = 4", "paralel = 4"))
+    assert "unknown field `paralel`" in message
+    assert "steps[1]" in message
+
+
+def test_missing_target(tmp_path: Path) -> None:
+    text = VALID.replace('[target]\nkind = "oauth2"\nbase_url = "http://127.0.0.1:1"\n', "")
+    assert "missing required field `target`" in error_of(tmp_path, text)
+
+
+def test_bad_toml_reports_line(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID + "\nthis is = = not toml\n")
+    assert "not valid TOML" in message
+    assert "line" in message
+
+
+def test_no_float_to_int_coercion(tmp_path: Path) -> None:
+    assert "Expected `int`" in error_of(tmp_path, VALID.replace("parallel = 4", "parallel = 4.0"))
+
+
+def test_unknown_step_op(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID.replace('op = "refresh"', 'op = "refrsh"'))
+    assert "refrsh" in message
+
+
+def test_policy_rules(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID.replace("grace_seconds = 2", "grace_seconds = 0"))
+    assert "needs policy.grace_seconds > 0" in message
+    strict = VALID.replace('kind = "idempotent"', 'kind = "strict"')
+    assert "single use" in error_of(tmp_path, strict)
+
+
+def test_cookie_target_needs_cookie_name(tmp_path: Path) -> None:
+    text = VALID.replace('kind = "oauth2"', 'kind = "cookie"')
+    assert "refresh_cookie" in error_of(tmp_path, text)
+
+
+def test_first_step_must_log_in(tmp_path: Path) -> None:
+    text = VALID.replace('[[steps]]\nop = "login"\n', "")
+    assert "first step must be" in error_of(tmp_path, text)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "absent.toml")

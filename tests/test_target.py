@@ -1,0 +1,145 @@
+"""Target profiles: request building and response classification, for every target kind."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+import msgspec
+import pytest
+
+from stress.scenario import TargetSpec
+from stress.target import Endpoints, TargetProfile, json_path
+from stress.wire import WireResponse
+
+BASE = "http://127.0.0.1:9/"
+ENDPOINTS = Endpoints(token="/oauth/token", revocation="/oauth/revoke", jwks=None, resource="/me")
+
+
+def spec(**fields: object) -> TargetSpec:
+    return msgspec.convert(fields, type=TargetSpec)
+
+
+def response(
+    status: int, body: object = None, headers: tuple[tuple[str, str], ...] = ()
+) -> WireResponse:
+    raw = json.dumps(body).encode() if body is not None else b""
+    return WireResponse(status=status, headers=headers, body=raw, http_version="1.1")
+
+
+def test_oauth2_refresh_is_form_encoded_with_client_id() -> None:
+    profile = TargetProfile(spec(kind="oauth2", client_id="app"), ENDPOINTS)
+    request = profile.refresh(BASE, "tok/+=")
+    assert request.method == "POST"
+    assert request.url == "http://127.0.0.1:9/oauth/token"
+    assert dict(request.headers)["content-type"] == "application/x-www-form-urlencoded"
+    form = parse_qs(request.body.decode())
+    assert form == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["tok/+="],
+        "client_id": ["app"],
+    }
+
+
+def test_oauth2_basic_client_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET", "s3:cr/t")
+    profile = TargetProfile(
+        spec(kind="oauth2", client_id="app", client_auth="basic", client_secret_env="SECRET"),
+        ENDPOINTS,
+    )
+    request = profile.refresh(BASE, "tok")
+    assert dict(request.headers)["authorization"].startswith("Basic ")
+    assert "client_id" not in parse_qs(request.body.decode())
+
+
+def test_oauth2_revoke_uses_rfc7009_form() -> None:
+    request = TargetProfile(spec(kind="oauth2"), ENDPOINTS).revoke(BASE, "tok")
+    assert request.url.endswith("/oauth/revoke")
+    assert parse_qs(request.body.decode()) == {
+        "token": ["tok"],
+        "token_type_hint": ["refresh_token"],
+    }
+
+
+def test_json_template_substitutes_tokens() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="json",
+            refresh={"path": "/auth/refresh", "json": {"refreshToken": "{refresh_token}"}},
+            access_token_path="data.accessToken",
+            refresh_token_path="data.refreshToken",
+        ),
+        ENDPOINTS,
+    )
+    request = profile.refresh(BASE, 'a"b')
+    assert json.loads(request.body) == {"refreshToken": 'a"b'}
+    parsed = profile.parse_tokens(
+        response(200, {"data": {"accessToken": "A", "refreshToken": "R"}})
+    )
+    assert parsed.outcome == "ok"
+    assert parsed.tokens is not None
+    assert (parsed.tokens.access, parsed.tokens.refresh) == ("A", "R")
+
+
+def test_cookie_target_sends_and_reads_cookie() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="cookie",
+            refresh={"path": "/auth/refresh"},
+            refresh_cookie="rt",
+            access_token_path="accessToken",
+        ),
+        ENDPOINTS,
+    )
+    request = profile.refresh(BASE, "old")
+    assert ("cookie", "rt=old") in request.headers
+    answer = response(
+        200,
+        {"accessToken": "A"},
+        (("set-cookie", "other=x; Path=/"), ("set-cookie", "rt=new; HttpOnly; Path=/auth")),
+    )
+    parsed = profile.parse_tokens(answer)
+    assert parsed.tokens is not None
+    assert parsed.tokens.refresh == "new"
+    cleared = response(200, {"accessToken": "A"}, (("set-cookie", "rt=; Max-Age=0"),))
+    tokens = profile.parse_tokens(cleared).tokens
+    assert tokens is not None
+    assert tokens.refresh is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome", "error"),
+    [
+        (400, {"error": "invalid_grant"}, "fail", "invalid_grant"),
+        (401, {"message": "nope"}, "fail", "http-401"),
+        (403, None, "fail", "http-403"),
+        (500, None, "info", "http-500"),
+        (503, {"error": "temporarily_unavailable"}, "info", "temporarily_unavailable"),
+        (408, None, "info", "http-408"),
+    ],
+)
+def test_status_classification(status: int, body: object, outcome: str, error: str) -> None:
+    parsed = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(response(status, body))
+    assert (parsed.outcome, parsed.error) == (outcome, error)
+
+
+def test_2xx_without_access_token_is_indeterminate() -> None:
+    parsed = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(response(200, {"x": 1}))
+    assert parsed.outcome == "info"
+    assert parsed.error is not None
+    assert "malformed" in parsed.error
+
+
+def test_oauth2_response_without_refresh_token_keeps_none() -> None:
+    parsed = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(
+        response(200, {"access_token": "A", "token_type": "Bearer"})
+    )
+    assert parsed.tokens is not None
+    assert parsed.tokens.refresh is None
+
+
+def test_json_path_handles_arrays_and_missing() -> None:
+    document = {"a": [{"b": "x"}]}
+    assert json_path(document, "a.0.b") == "x"
+    assert json_path(document, "a.1.b") is None
+    assert json_path(document, "z") is None
