@@ -201,6 +201,8 @@ async def _refresh_grant(
     result = await store.refresh(family_id, presented, new_refresh_token(family_id), client_id)
     outcome = result.outcome
     state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome=outcome.value)
+    if result.fenced_out:
+        state.metrics.inc("auth_ref_fenced_commits_rejected_total", result.fenced_out)
     if result.lock_wait_ms:
         state.metrics.inc("auth_ref_lock_wait_seconds_sum", result.lock_wait_ms / 1000)
         state.metrics.inc("auth_ref_lock_wait_seconds_count")

@@ -22,6 +22,10 @@ _HELP: dict[str, tuple[str, str]] = {
     "auth_ref_lock_wait_seconds_sum": ("counter", "Total time spent waiting for family locks."),
     "auth_ref_lock_wait_seconds_count": ("counter", "Number of family lock acquisitions."),
     "auth_ref_lock_timeouts_total": ("counter", "Lock waits that ended in 503."),
+    "auth_ref_fenced_commits_rejected_total": (
+        "counter",
+        "redis-lock commits refused by the generation compare-and-set (lease had expired).",
+    ),
     "auth_ref_redis_errors_total": ("counter", "Redis errors that ended in 503."),
 }
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -77,6 +78,7 @@ class RefreshResult:
     scope: str = ""
     sealed: str = ""
     lock_wait_ms: float = 0.0
+    fenced_out: int = 0
 
 
 @contextlib.contextmanager
@@ -328,7 +330,7 @@ class LocalLockStore(TokenStore):
 
 
 def _with_wait(result: RefreshResult, waited_ms: float) -> RefreshResult:
-    return RefreshResult(result.outcome, result.subject, result.scope, result.sealed, waited_ms)
+    return dataclasses.replace(result, lock_wait_ms=waited_ms)
 
 
 class _ScriptStore(TokenStore):
@@ -383,7 +385,7 @@ class RedisLockStore(_ScriptStore):
         self, family_id: str, presented_token: str, new_token: str, client_id: str
     ) -> RefreshResult:
         presented = token_hash(presented_token)
-        for _ in range(_CAS_ATTEMPTS):
+        for attempt in range(_CAS_ATTEMPTS):
             snap = await self._snapshot(family_id, presented)
             now = _now_ms()
             outcome = decide_refresh(
@@ -393,13 +395,13 @@ class RedisLockStore(_ScriptStore):
             subject, scope = (state.subject, state.scope) if state else ("", "")
             if outcome is Outcome.REPLAYED:
                 sealed = await self._sealed_successor(family_id)
-                return RefreshResult(outcome, subject, scope, sealed)
+                return RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
             if outcome is Outcome.REUSE_DETECTED:
                 await self._inject_delay()
                 await self._revoke_atomic(family_id, None, client_id)
-                return RefreshResult(outcome, subject, scope)
+                return RefreshResult(outcome, subject, scope, fenced_out=attempt)
             if outcome is not Outcome.ROTATED or state is None:
-                return RefreshResult(outcome, subject, scope)
+                return RefreshResult(outcome, subject, scope, fenced_out=attempt)
             await self._inject_delay()
             sealed = seal_successor(presented_token, new_token)
             args: list[EncodableT] = [
@@ -412,7 +414,7 @@ class RedisLockStore(_ScriptStore):
                 self._ttl_ms,
             ]
             if await self._commit_script(keys=_keys(family_id), args=args):
-                return RefreshResult(outcome, subject, scope, sealed)
+                return RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
             # Fenced out: someone committed since our read (our lease expired). Decide again.
         raise StoreUnavailable(f"compare-and-set lost {_CAS_ATTEMPTS} times in a row")
 

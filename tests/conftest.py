@@ -1,0 +1,104 @@
+"""Session fixtures: a real Redis and real reference-server processes, started once.
+
+Why this file exists: integration tests need real processes, but starting them is the slow part
+of the suite, so servers are cached per configuration for the whole session (at most
+``ServerFactory.max_running`` alive at once) and stopped at the end.
+
+Fixtures:
+
+- ``redis_url`` (session): ``$REDIS_URL`` if set, else a ``RedisProcess`` started for the session.
+- ``server_factory`` (session): ``server_factory(strategy, *, replica="a", grace=1.0,
+  workers=1, extra_args=(), redis_url=None) -> ServerProcess``; the same arguments return the
+  same running server; a different ``replica`` name gives a second process with the same
+  configuration on the same Redis.
+- ``log_dir`` (session): a directory for child-process logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from stress.launcher import RedisProcess, ServerProcess
+
+__all__ = ["ServerFactory"]
+
+
+class ServerFactory:
+    """Starts reference servers on demand and caches them by configuration."""
+
+    max_running = 6
+
+    def __init__(self, redis_url: str, log_dir: Path) -> None:
+        self.redis_url = redis_url
+        self.log_dir = log_dir
+        self._servers: OrderedDict[tuple[object, ...], ServerProcess] = OrderedDict()
+
+    def __call__(
+        self,
+        strategy: str,
+        *,
+        replica: str = "a",
+        grace: float = 1.0,
+        workers: int = 1,
+        extra_args: Sequence[str] = (),
+        redis_url: str | None = None,
+    ) -> ServerProcess:
+        url = redis_url or self.redis_url
+        key = (strategy, replica, grace, workers, tuple(extra_args), url)
+        server = self._servers.get(key)
+        if server is not None and server.running:
+            self._servers.move_to_end(key)
+            return server
+        while len(self._servers) >= self.max_running:
+            _, oldest = self._servers.popitem(last=False)
+            oldest.stop()
+        name = "-".join([strategy, replica, str(len(os.listdir(self.log_dir)))])
+        server = ServerProcess(
+            strategy,
+            redis_url=url,
+            workers=workers,
+            grace=grace,
+            extra_args=extra_args,
+            log_path=self.log_dir / f"{name}.log",
+        )
+        server.start()
+        self._servers[key] = server
+        return server
+
+    def close(self) -> None:
+        """Stop every server."""
+        while self._servers:
+            _, server = self._servers.popitem()
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory for child-process logs of this session."""
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def redis_url(log_dir: Path) -> Iterator[str]:
+    """``$REDIS_URL`` if set, else a session-wide embedded Redis."""
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    with RedisProcess(log_path=log_dir / "redis.log") as redis:
+        yield redis.url
+
+
+@pytest.fixture(scope="session")
+def server_factory(redis_url: str, log_dir: Path) -> Iterator[ServerFactory]:
+    """Cached reference-server processes on the session Redis."""
+    factory = ServerFactory(redis_url, log_dir)
+    try:
+        yield factory
+    finally:
+        factory.close()
