@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -42,9 +42,11 @@ async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> En
             f"{base}: no token endpoint: discovery found none; set target.token_endpoint"
         )
     return Endpoints(
-        token=_as_str(token),
-        revocation=_as_str(spec.revocation_endpoint or metadata.get("revocation_endpoint")),
-        jwks=_as_str(spec.jwks_uri or metadata.get("jwks_uri")),
+        token=_relative(_as_str(token), base),
+        revocation=_relative(
+            _as_str(spec.revocation_endpoint or metadata.get("revocation_endpoint")), base
+        ),
+        jwks=_relative(_as_str(spec.jwks_uri or metadata.get("jwks_uri")), base),
         resource=spec.resource,
     )
 
@@ -90,6 +92,20 @@ async def _metadata(client: httpx.AsyncClient, base: str) -> dict[str, Any]:
         f"{base}: discovery found no metadata ({last_status}); set target.token_endpoint "
         "or target.discovery = false"
     )
+
+
+def _relative(endpoint: str | None, base: str) -> str | None:
+    """Make an endpoint on the discovered origin relative, so each replica gets its own copy.
+
+    Metadata names absolute URLs on the replica that answered discovery; a burst spread over
+    several ``--target`` replicas must send each request to its own replica's endpoint.
+    """
+    if endpoint is None:
+        return None
+    parts, origin = urlsplit(endpoint), urlsplit(base)
+    if parts.scheme == origin.scheme and parts.netloc.lower() == origin.netloc.lower():
+        return urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return endpoint
 
 
 def _as_str(value: Any) -> str | None:
