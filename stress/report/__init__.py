@@ -2,13 +2,14 @@
 
 One immutable :class:`RunReport` is built by :func:`build_report`; renderers read it: the rich
 console (:func:`render_report`), ``--json`` (:func:`write_json`), ``--junit``
-(:func:`write_junit`). Everything here is pure apart from the file writers; nothing touches the
-network.
+(:func:`write_junit`) and ``--html`` (:func:`write_html`). Everything here is pure apart from
+the file writers; nothing touches the network.
 """
 
 from __future__ import annotations
 
 from stress.report.console import render_report, verdict_style
+from stress.report.html import render_html, write_html
 from stress.report.json_report import report_document, write_json
 from stress.report.junit import junit_element, write_junit
 from stress.report.model import (
@@ -49,10 +50,12 @@ __all__ = [
     "explain_witness",
     "junit_element",
     "key_operation",
+    "render_html",
     "render_report",
     "render_timeline",
     "report_document",
     "verdict_style",
+    "write_html",
     "write_json",
     "write_junit",
 ]
