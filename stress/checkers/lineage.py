@@ -1,0 +1,172 @@
+"""The token lineage: which refresh token became which, and which tokens form one family.
+
+Every checker that reasons about rotation needs the same picture, so it is built once here from
+the operations alone. A login's returned refresh token is a root; an ``ok`` refresh or probe that
+presented ``r`` and returned ``r'`` (``r' != r``) adds the edge ``r -> r'``. A family is a
+connected component of that graph, so families are derived from lineage and never from sessions
+(a session may log in twice, and a buggy server may hand one session's successor to another).
+
+Refreshes that ended ``info`` add no edge: their successor, if any, was never seen.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from stress.history import Operation
+
+__all__ = ["ROTATING_KINDS", "Lineage", "build_lineage", "short"]
+
+# Kinds whose ``presented`` is a refresh token and whose ``ok`` may return a successor.
+ROTATING_KINDS = frozenset({"refresh", "probe"})
+
+
+def short(fp: str | None) -> str:
+    """The first 8 characters of a fingerprint, as messages name tokens."""
+    return "?" if fp is None else fp[:8]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The refresh-token graph of one history, with lookups the checkers share."""
+
+    ops: tuple[Operation, ...]
+    by_index: dict[int, Operation]
+    # token -> family id (the earliest-issued token of its connected component)
+    family: dict[str, str]
+    # child -> parent, and parent -> children in the order they were first returned
+    parent: dict[str, str]
+    children: dict[str, tuple[str, ...]]
+    # token -> index of the first op that returned it (login, refresh or probe)
+    minted_by: dict[str, int]
+    # token -> refresh/probe ops presenting it, in invoke order
+    presenting: dict[str, tuple[Operation, ...]]
+    # access-token fingerprint -> refresh token returned with it
+    access_to_refresh: dict[str, str]
+
+    def family_of(self, token: str | None) -> str | None:
+        """The family of a refresh token, or None when the history never issued it."""
+        return None if token is None else self.family.get(token)
+
+    def family_of_op(self, op: Operation) -> str | None:
+        """The family an operation acted on (``use`` maps through its access token)."""
+        if op.kind == "login":
+            return self.family_of(op.returned)
+        if op.kind == "use":
+            refresh = self.access_to_refresh.get(op.presented or "")
+            return self.family_of(refresh)
+        return self.family_of(op.presented)
+
+    def descendants(self, token: str) -> Iterator[str]:
+        """Every token derived from ``token`` by refreshes, depth first, excluding itself."""
+        stack = list(self.children.get(token, ()))
+        seen: set[str] = {token}
+        while stack:
+            t = stack.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            yield t
+            stack.extend(self.children.get(t, ()))
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """True when ``newer`` was derived from ``older`` through one or more refreshes."""
+        seen: set[str] = set()
+        t = self.parent.get(newer)
+        while t is not None and t not in seen:
+            if t == older:
+                return True
+            seen.add(t)
+            t = self.parent.get(t)
+        return False
+
+    def chain(self, older: str, newer: str) -> list[int]:
+        """Indices of the ops that minted each token on the path ``older -> ... -> newer``."""
+        path: list[int] = []
+        t: str | None = newer
+        seen: set[str] = set()
+        while t is not None and t != older and t not in seen:
+            seen.add(t)
+            minted = self.minted_by.get(t)
+            if minted is not None:
+                path.append(minted)
+            t = self.parent.get(t)
+        return sorted(path)
+
+
+def _is_edge(op: Operation) -> bool:
+    return (
+        op.kind in ROTATING_KINDS
+        and op.outcome == "ok"
+        and op.presented is not None
+        and op.returned is not None
+        and op.returned != op.presented
+    )
+
+
+def build_lineage(ops: Sequence[Operation]) -> Lineage:
+    """Build the lineage graph and families from paired operations."""
+    ordered = tuple(sorted(ops, key=lambda o: o.index))
+    parent: dict[str, str] = {}
+    children: dict[str, list[str]] = defaultdict(list)
+    minted_by: dict[str, int] = {}
+    presenting: dict[str, list[Operation]] = defaultdict(list)
+    access_to_refresh: dict[str, str] = {}
+    # Union-find over tokens; the representative is the token issued first.
+    uf: dict[str, str] = {}
+    first_seen: dict[str, int] = {}
+
+    def find(t: str) -> str:
+        root = t
+        while uf[root] != root:
+            root = uf[root]
+        while uf[t] != root:
+            uf[t], t = root, uf[t]
+        return root
+
+    def add(t: str, index: int) -> None:
+        if t not in uf:
+            uf[t] = t
+            first_seen[t] = index
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            return
+        if first_seen[rb] < first_seen[ra]:
+            ra, rb = rb, ra
+        uf[rb] = ra
+
+    for op in ordered:
+        if op.kind in ROTATING_KINDS and op.presented is not None:
+            presenting[op.presented].append(op)
+            add(op.presented, op.index)
+        if op.outcome != "ok" or op.kind not in ("login", "refresh", "probe"):
+            continue
+        if op.returned is not None:
+            add(op.returned, op.index)
+            minted_by.setdefault(op.returned, op.index)
+            if op.access is not None:
+                access_to_refresh.setdefault(op.access, op.returned)
+        presented, returned = op.presented, op.returned
+        if _is_edge(op) and presented is not None and returned is not None:
+            parent.setdefault(returned, presented)
+            if returned not in children[presented]:
+                children[presented].append(returned)
+            union(presented, returned)
+        elif op.kind != "login" and op.access is not None and presented is not None:
+            # A non-rotating refresh: its access token belongs to the presented token's family.
+            access_to_refresh.setdefault(op.access, presented)
+
+    return Lineage(
+        ops=ordered,
+        by_index={op.index: op for op in ordered},
+        family={t: find(t) for t in uf},
+        parent=parent,
+        children={k: tuple(v) for k, v in children.items()},
+        minted_by=minted_by,
+        presenting={k: tuple(v) for k, v in presenting.items()},
+        access_to_refresh=access_to_refresh,
+    )

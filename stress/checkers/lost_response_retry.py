@@ -1,0 +1,67 @@
+"""Checker ``lost-response-retry``: a client that lost a response retried in time and was refused.
+
+FAPI 2.0 allows rotation only if "retrying the request (with the previous refresh token) will
+succeed" when the client lost the response (ROTATION.md invariant 5). The runner marks such a
+retry with ``retry_of``. Under ``idempotent``/``overlap`` with ``W > 0`` the retry must not be
+rejected when it completed certainly within ``W`` of the earliest possible rotation of the
+token, unless the family may already have been revoked or reused, or the retried token's
+successor was already presented. A retry that returned a different successor under
+``idempotent`` is a fork and is reported by ``fork``, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.grace import Grace, possibly_effective
+from stress.checkers.judging import answer, finding, rejected, verdict
+from stress.checkers.lineage import build_lineage, short
+from stress.history import Operation
+
+__all__ = ["CHECKER_ID", "check"]
+
+CHECKER_ID = "lost-response-retry"
+
+
+def _violation(grace: Grace, ctx: CheckContext, retry: Operation) -> Finding | None:
+    retry_of = retry.invoke.retry_of
+    lost = grace.lineage.by_index.get(retry_of) if retry_of is not None else None
+    token = retry.presented
+    if lost is None or token is None or lost.presented != token or lost.outcome == "fail":
+        return None
+    if not rejected(retry, ctx) or retry.recv_ns is None or not grace.certainly_within(retry):
+        return None
+    family = grace.lineage.family_of(token)
+    if family is None:
+        return None
+    horizon = retry.recv_ns
+    if grace.family_revoked_before(family, horizon) is not None:
+        return None
+    if grace.reuse_before(family, horizon, exclude=frozenset({retry.index, lost.index})):
+        return None
+    for child in grace.lineage.children.get(token, ()):
+        if any(
+            possibly_effective(o) and o.send_ns < horizon
+            for o in grace.lineage.presenting.get(child, ())
+        ):
+            return None
+    return finding(
+        CHECKER_ID,
+        f"retry op {retry.index} of refresh({short(token)}) after the lost response of op "
+        f"{lost.index} was rejected ({answer(retry)}) within the grace window",
+        (lost, retry),
+    )
+
+
+def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
+    """Report lost-response retries rejected within the grace window."""
+    lineage = build_lineage(ops)
+    grace = Grace.of(lineage, ctx)
+    retries = [o for o in lineage.ops if o.kind == "refresh" and o.invoke.retry_of is not None]
+    if ctx.policy not in ("idempotent", "overlap") or grace.window <= 0:
+        note = f"off under policy {ctx.policy} with a {grace.window} ns window: retries may fail"
+        return CheckResult(CHECKER_ID, "pass", notes=(note,))
+    notes = [] if retries else ["no lost-response retries in the history"]
+    findings = [f for r in retries if (f := _violation(grace, ctx, r)) is not None]
+    return verdict(CHECKER_ID, findings, ctx, retries, notes)

@@ -1,0 +1,72 @@
+"""Checker ``reuse-not-revoking``: reuse was detected, yet the family lives on.
+
+RFC 9700 §4.14.2 says that on reuse the server "will revoke the active refresh token" and OAuth
+2.1 adds the grant (ROTATION.md invariant 7). The proof: a refresh presenting a certainly stale
+token (rotated more than ``W`` earlier, or a grandparent of the head, see ``Grace.stale_proof``)
+was rejected, and afterwards an op that certainly started after that rejection completed still
+refreshed a token of the same family. Many servers do not revoke (Spring Authorization Server,
+simplejwt), so the message says which behaviour was expected. Off under ``none``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.grace import Grace
+from stress.checkers.judging import answer, finding, rejected, verdict
+from stress.checkers.lineage import ROTATING_KINDS, build_lineage, short
+from stress.history import Operation
+
+__all__ = ["CHECKER_ID", "check"]
+
+CHECKER_ID = "reuse-not-revoking"
+
+
+def _survivor(grace: Grace, family: str, after: int) -> Operation | None:
+    for op in grace.lineage.ops:
+        if (
+            op.kind in ROTATING_KINDS
+            and op.outcome == "ok"
+            and op.send_ns > after
+            and grace.lineage.family_of(op.presented) == family
+        ):
+            return op
+    return None
+
+
+def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
+    """Report families that still refresh after a rejected stale reuse."""
+    lineage = build_lineage(ops)
+    grace = Grace.of(lineage, ctx)
+    if ctx.policy == "none":
+        return CheckResult(CHECKER_ID, "pass", notes=("off under policy none: no rotation",))
+    findings: list[Finding] = []
+    reported: set[str] = set()
+    relevant: list[Operation] = []
+    for op in lineage.ops:
+        if op.kind not in ROTATING_KINDS or op.presented is None:
+            continue
+        family = lineage.family_of(op.presented)
+        proof = grace.stale_proof(op)
+        if proof is None or family is None:
+            continue
+        relevant.append(op)
+        if family in reported or not rejected(op, ctx) or op.recv_ns is None:
+            continue
+        survivor = _survivor(grace, family, op.recv_ns)
+        if survivor is None:
+            continue
+        reported.add(family)
+        findings.append(
+            finding(
+                CHECKER_ID,
+                f"reuse of stale {short(op.presented)} was rejected at op {op.index} "
+                f"({answer(op)}) but family {short(family)} still refreshed "
+                f"{short(survivor.presented)} at op {survivor.index}; RFC 9700 expects the "
+                "server to revoke the family on reuse (some servers, e.g. Spring AS, do not)",
+                (*proof, op, survivor),
+            )
+        )
+    notes = [] if relevant else ["no certainly stale reuse in the history"]
+    return verdict(CHECKER_ID, findings, ctx, relevant, notes)

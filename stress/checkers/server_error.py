@@ -1,0 +1,66 @@
+"""Checker ``server-error``: the target answered with a server error under contention.
+
+Losing requests must get a deterministic 4xx (RFC 6749 §5.2; ROTATION.md invariant 11). Rules:
+
+- 5xx other than 503 (500, 502, 504, ...): error. The server crashed or could not decide, which
+  is how Hydra's and django-oauth-toolkit's refresh races surfaced.
+- 503: warning. It is the overload answer a well-behaved target gives when its store is down
+  (with Retry-After); the history does not record headers, so every 503 is treated that way.
+- a status in ``documented_statuses``, or an undocumented 409 or 429: warning (reported, not
+  failed). Other 4xx are rejections and are judged by the rotation checkers.
+
+Findings are grouped per (kind, status): the witness is the first such op and the message gives
+the count. Every op with a status is relevant, so this checker never answers ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stress.checkers.base import CheckContext, CheckResult, Finding, Severity, Verdict
+from stress.checkers.judging import RETRYABLE_STATUSES, finding
+from stress.history import Operation
+
+__all__ = ["CHECKER_ID", "check"]
+
+CHECKER_ID = "server-error"
+
+OVERLOAD_STATUS = 503
+
+
+def _severity(status: int, ctx: CheckContext) -> Severity | None:
+    if status in ctx.documented_statuses or status == OVERLOAD_STATUS:
+        return "warning"
+    if status >= 500:
+        return "error"
+    if status in RETRYABLE_STATUSES:
+        return "warning"
+    return None
+
+
+def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
+    """Report 5xx answers (errors) and documented or retryable statuses (warnings)."""
+    groups: dict[tuple[str, int], list[Operation]] = {}
+    for op in sorted(ops, key=lambda o: (o.send_ns, o.index)):
+        status = op.status
+        if status is not None and _severity(status, ctx) is not None:
+            groups.setdefault((op.kind, status), []).append(op)
+    findings: list[Finding] = []
+    for (kind, status), group in groups.items():
+        severity = _severity(status, ctx)
+        if severity is None:
+            continue
+        why = "documented" if status in ctx.documented_statuses else "undocumented"
+        first = group[0]
+        findings.append(
+            finding(
+                CHECKER_ID,
+                f"{kind} answered {status} ({why}) {len(group)} time(s), first at op "
+                f"{first.index}" + (f": {first.error}" if first.error else ""),
+                (first,),
+                severity,
+            )
+        )
+    findings.sort(key=lambda f: (f.witness, f.message))
+    verdict: Verdict = "fail" if any(f.severity == "error" for f in findings) else "pass"
+    return CheckResult(CHECKER_ID, verdict, tuple(findings))

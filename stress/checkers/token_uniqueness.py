@@ -1,0 +1,102 @@
+"""Checker ``token-uniqueness``: two requests were handed the same token or ``jti``.
+
+RFC 7519 §4.1.7 and ROTATION.md invariant 10: no two distinct requests receive the same access
+token, refresh token or ``jti`` (Spring AS issue 913 handed identical access tokens to
+simultaneous requests). Allowed repeats:
+
+- an idempotent replay: two refreshes presenting the same token returning the same refresh
+  successor (any policy; whether the replay should have been accepted is judged elsewhere), and,
+  under ``idempotent`` only, the same access token and ``jti`` for such a replay;
+- a refresh handing back the token it was given (no rotation). That is the contract under
+  ``none``; under a rotating policy it is reported as a warning.
+
+A ``jti`` repeat is only reported when the access tokens differ, so one duplicate token yields one
+finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.judging import finding, verdict
+from stress.checkers.lineage import build_lineage, short
+from stress.history import Operation
+
+__all__ = ["CHECKER_ID", "check"]
+
+CHECKER_ID = "token-uniqueness"
+
+_ISSUING = ("login", "refresh", "probe")
+
+
+def _same_request(a: Operation, b: Operation) -> bool:
+    """Both are refreshes or probes of the same token: a replay of one request."""
+    return a.kind != "login" and b.kind != "login" and a.presented == b.presented
+
+
+def _duplicates(
+    ops: list[Operation],
+    value: Callable[[Operation], str | None],
+    label: str,
+    allowed: Callable[[Operation, Operation], bool],
+) -> list[Finding]:
+    first: dict[str, Operation] = {}
+    findings: list[Finding] = []
+    reported: set[str] = set()
+    for op in ops:
+        v = value(op)
+        if v is None:
+            continue
+        earlier = first.setdefault(v, op)
+        if earlier is op or v in reported or allowed(earlier, op):
+            continue
+        reported.add(v)
+        findings.append(
+            finding(
+                CHECKER_ID,
+                f"{label} {short(v)} was returned to op {earlier.index} ({earlier.kind}) "
+                f"and again to op {op.index} ({op.kind})",
+                (earlier, op),
+            )
+        )
+    return findings
+
+
+def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
+    """Report access tokens, refresh tokens and ``jti`` values issued twice."""
+    lineage = build_lineage(ops)
+    issued = sorted(
+        (o for o in lineage.ops if o.kind in _ISSUING and o.outcome == "ok"),
+        key=lambda o: (o.recv_ns or 0, o.index),
+    )
+    idempotent = ctx.policy == "idempotent"
+    findings: list[Finding] = []
+    rotating = [o for o in issued if o.kind == "login" or o.returned != o.presented]
+    findings += _duplicates(rotating, lambda o: o.returned, "refresh token", _same_request)
+    if ctx.policy != "none":
+        findings += [
+            finding(
+                CHECKER_ID,
+                f"{o.kind} op {o.index} returned the refresh token it presented "
+                f"({short(o.presented)}): the server does not rotate under policy {ctx.policy}",
+                (o,),
+                "warning",
+            )
+            for o in issued
+            if o.kind != "login" and o.returned is not None and o.returned == o.presented
+        ]
+
+    def replay(a: Operation, b: Operation) -> bool:
+        return idempotent and _same_request(a, b)
+
+    def same_token_or_replay(a: Operation, b: Operation) -> bool:
+        # The same access token twice is already reported above; its jti repeats with it.
+        return replay(a, b) or (a.access is not None and a.access == b.access)
+
+    findings += _duplicates(issued, lambda o: o.access, "access token", replay)
+    findings += _duplicates(
+        issued, lambda o: o.claims.jti if o.claims else None, "jti", same_token_or_replay
+    )
+    notes = [] if issued else ["no tokens were issued"]
+    return verdict(CHECKER_ID, findings, ctx, [o for o in lineage.ops if o.kind in _ISSUING], notes)

@@ -1,0 +1,1 @@
+"""Checker tests on hand-written histories."""
