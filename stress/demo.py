@@ -19,7 +19,7 @@ from rich.table import Table
 
 from stress.errors import LaunchError
 from stress.execute import RunOptions, run_scenario
-from stress.launcher import RedisProcess, ServerProcess
+from stress.launcher import LauncherError, RedisProcess, ServerProcess
 from stress.report import RunReport, verdict_style
 from stress.scenario import Scenario, load_scenario
 from stress.wire import run as run_async
@@ -70,11 +70,19 @@ def run_demo(status: Console) -> list[DemoRow]:
     scenario = load_scenario(path)
     runs = Path("runs") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     rows = []
-    with RedisProcess() as redis:
-        for case in DEMO_CASES:
-            status.print(f"[dim]demo:[/] {case.strategy} x{case.replicas} ...", highlight=False)
-            rows.append(_run_case(case, scenario, path, redis.url, runs))
+    try:
+        with RedisProcess(log_path=_log(runs, "redis.log")) as redis:
+            for case in DEMO_CASES:
+                status.print(f"[dim]demo:[/] {case.strategy} x{case.replicas} ...", highlight=False)
+                rows.append(_run_case(case, scenario, path, redis.url, runs))
+    except LauncherError as exc:
+        raise LaunchError(str(exc)) from exc
     return rows
+
+
+def _log(runs: Path, name: str) -> Path:
+    runs.mkdir(parents=True, exist_ok=True)
+    return runs / name
 
 
 def _run_case(
@@ -88,14 +96,14 @@ def _run_case(
                     strategy=case.strategy,
                     redis_url=redis_url,
                     grace=scenario.policy.grace_seconds,
-                    log_path=runs / f"{label}-server{i}.log",
+                    log_path=_log(runs, f"{label}-server{i}.log"),
                 )
             )
             for i in range(case.replicas)
         ]
         options = RunOptions(
             scenario_path=path,
-            targets=[server.base_url for server in servers],
+            targets=[server.url for server in servers],
             history_path=runs / f"{label}.history.jsonl",
         )
         report, history = run_async(run_scenario, scenario, options, None)
