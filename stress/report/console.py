@@ -109,16 +109,27 @@ def _finding(report: RunReport, finding: Finding, number: int, console: Console)
             _plain(console, f"    {line}")
 
 
-def render_report(report: RunReport, console: Console) -> None:
-    """Print the whole report to ``console``."""
+def render_report(report: RunReport, console: Console, max_findings: int = 10) -> None:
+    """Print the whole report to ``console``.
+
+    At most ``max_findings`` findings per checker are printed in full (a naive server under a
+    storm forks hundreds of times); the JSON report always holds them all.
+    """
     _header(report, console)
     console.print()
     console.print(_summary_table(report))
     console.print()
     console.print(_checker_table(report))
-    for number, finding in enumerate(report.findings, start=1):
-        console.print()
-        _finding(report, finding, number, console)
+    number = 0
+    for result in report.results:
+        for finding in result.findings[:max_findings]:
+            number += 1
+            console.print()
+            _finding(report, finding, number, console)
+        hidden = len(result.findings) - max_findings
+        if hidden > 0:
+            console.print()
+            _plain(console, f"... {hidden} more {result.checker} finding(s), all in --json")
     console.print()
     counts = f"{len(report.findings)} finding(s), {report.stats.total} ops"
     reason = f" ({report.inconclusive_reason})" if report.inconclusive_reason else ""

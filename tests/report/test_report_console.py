@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from rich.console import Console
 
+from stress.checkers.base import Finding
 from stress.report import RunReport, explain_witness, render_report, render_timeline
 
 
@@ -55,3 +57,20 @@ def test_inconclusive_report_names_the_reason(inconclusive_report: RunReport) ->
     out = _render(inconclusive_report)
     assert "INCONCLUSIVE: interrupted" in out
     assert out.rstrip().splitlines()[-1].startswith("verdict: UNKNOWN (interrupted)")
+
+
+def test_many_findings_are_capped_per_checker(passing_report: RunReport) -> None:
+    (fork, *rest) = passing_report.results
+    findings = tuple(
+        Finding(checker="fork", severity="error", message=f"fork number {i}", witness=(2, 3))
+        for i in range(5)
+    )
+    report = replace(
+        passing_report, results=[replace(fork, verdict="fail", findings=findings), *rest]
+    )
+    buffer = io.StringIO()
+    render_report(report, Console(file=buffer, no_color=True, width=120), max_findings=2)
+    out = buffer.getvalue()
+    assert "fork number 1" in out
+    assert "fork number 2" not in out
+    assert "... 3 more fork finding(s), all in --json" in out
