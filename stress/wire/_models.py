@@ -1,0 +1,122 @@
+"""The values that cross the wire client's boundary: requests in, outcomes out.
+
+They are frozen dataclasses with no behaviour, so the runner can record them without knowing
+anything about sockets. An :class:`Origin` is the key of the connection pool: one per
+``scheme://host:port``, which is also what a server replica is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+__all__ = [
+    "ENGINES",
+    "BurstResult",
+    "Engine",
+    "ErrorClass",
+    "HTTP2Mode",
+    "Origin",
+    "WireOutcome",
+    "WireRequest",
+    "WireResponse",
+    "split_url",
+]
+
+Engine = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
+ENGINES: tuple[Engine, ...] = ("none", "barrier", "last-byte", "single-packet", "auto")
+HTTP2Mode = Literal["auto", "never", "always"]
+ErrorClass = Literal["connect", "tls", "timeout", "reset", "protocol", "refused"]
+"""Short error classes. ``connect``, ``tls`` and ``refused`` come with ``sent=False``: ``refused``
+is an HTTP/2 stream the server promised it never processed (REFUSED_STREAM, or above the
+GOAWAY last-stream-id), which is as certain a non-effect as a refused TCP connection."""
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """One HTTP request; ``url`` is absolute (``http(s)://host:port/path?query``)."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    """A complete response. Header names are lower-case; repeated headers (Set-Cookie) are kept."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    http_version: str
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class WireOutcome:
+    """What happened to one request, in the terms the history needs.
+
+    ``send_ns`` is ``time.monotonic_ns()`` when the request's final byte was handed to the kernel
+    (0 when it never was); ``recv_ns`` when the response completed or the error happened.
+    ``sent`` is False only when the server certainly did not see the request (connect or TLS
+    failure, refused stream): the runner records ``fail``. An error with ``sent=True`` is ``info``.
+    """
+
+    request: WireRequest
+    response: WireResponse | None
+    send_ns: int
+    recv_ns: int
+    sent: bool
+    error: ErrorClass | None = None
+    error_detail: str | None = None
+
+
+@dataclass(frozen=True)
+class BurstResult:
+    """The outcomes of one burst, in request order, and how the burst was released."""
+
+    outcomes: list[WireOutcome]
+    engine: str
+    release_spread_ns: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """``scheme://host:port``: the unit of connection pooling (one per server replica)."""
+
+    scheme: Literal["http", "https"]
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> str:
+        """The Host / :authority value, without the port when it is the scheme's default."""
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}"
+
+
+def split_url(url: str) -> tuple[Origin, str]:
+    """Split an absolute URL into its origin and its request target (path plus query)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target = f"{target}?{parts.query}"
+    return Origin(scheme, parts.hostname, port), target
