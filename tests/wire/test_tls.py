@@ -1,0 +1,75 @@
+"""TLS on the wire client: a self-signed certificate trusted through ``ca_file`` or ``insecure``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stress.wire import WireClient, WireRequest
+
+from .conftest import start_tls_server
+
+pytestmark = pytest.mark.anyio
+
+BODY = b"grant_type=refresh_token&refresh_token=abc"
+
+
+@pytest.mark.parametrize(("alpn", "version"), [(["http/1.1"], "HTTP/1.1"), (["h2"], "HTTP/2")])
+async def test_ca_file_trusts_self_signed(
+    cert_files: tuple[Path, Path], alpn: list[str], version: str
+) -> None:
+    server, info = await start_tls_server(cert_files, alpn)
+    try:
+        async with WireClient(ca_file=str(cert_files[0])) as client:
+            outcome = await client.request(WireRequest("GET", info.url("/")), timeout=5)
+            again = await client.request(WireRequest("GET", info.url("/")), timeout=5)
+            assert client.statistics().connections_opened == 1
+    finally:
+        server.close()
+    assert outcome.error is None
+    assert outcome.response is not None
+    assert outcome.response.http_version == version
+    assert again.response is not None
+
+
+async def test_insecure_skips_verification(cert_files: tuple[Path, Path]) -> None:
+    server, info = await start_tls_server(cert_files, ["h2", "http/1.1"])
+    try:
+        async with WireClient(insecure=True) as client:
+            outcome = await client.request(WireRequest("GET", info.url("/")), timeout=5)
+    finally:
+        server.close()
+    assert outcome.response is not None
+    assert outcome.response.status == 200
+
+
+async def test_untrusted_certificate_fails_unsent(cert_files: tuple[Path, Path]) -> None:
+    server, info = await start_tls_server(cert_files, ["http/1.1"])
+    try:
+        async with WireClient() as client:
+            outcome = await client.request(WireRequest("POST", info.url("/t"), (), BODY), timeout=5)
+    finally:
+        server.close()
+    assert outcome.sent is False
+    assert outcome.error == "tls"
+    assert outcome.error_detail is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.error_detail
+
+
+@pytest.mark.parametrize(
+    ("alpn", "engine"), [(["http/1.1"], "last-byte"), (["h2"], "single-packet")]
+)
+async def test_tight_engines_over_tls(
+    cert_files: tuple[Path, Path], alpn: list[str], engine: str
+) -> None:
+    server, info = await start_tls_server(cert_files, alpn)
+    try:
+        async with WireClient(ca_file=str(cert_files[0]), settle=0.005) as client:
+            reqs = [WireRequest("POST", info.url("/token"), (), BODY)] * 4
+            result = await client.burst(reqs, engine="auto", timeout=5)
+    finally:
+        server.close()
+    assert result.engine == engine
+    assert all(o.error is None and o.response is not None for o in result.outcomes)
+    assert len(info.rec.arrivals) == 4
