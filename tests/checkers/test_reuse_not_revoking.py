@@ -1,0 +1,67 @@
+"""reuse-not-revoking: a rejected stale reuse must take the family down with it."""
+
+from __future__ import annotations
+
+from stress.checkers import reuse_not_revoking as reuse
+
+from .histories import History, ctx
+
+
+def _rejected_replay(h: History, replay_at: float = 500) -> tuple[int, int]:
+    h.login(p=0, returned="A", t=(0, 1))
+    rot = h.refresh(p=1, presented="A", returned="B", t=(2, 5))
+    replay = h.refresh(p=2, presented="A", t=(replay_at, replay_at + 2), o="fail", step="replay")
+    return rot, replay
+
+
+def test_family_still_refreshing_after_rejected_reuse_is_caught() -> None:
+    h = History()
+    rot, replay = _rejected_replay(h)
+    alive = h.probe(p=3, presented="B", returned="C", t=(510, 511))
+    result = reuse.check(h.operations(), ctx("idempotent", 100))
+    assert result.verdict == "fail"
+    assert result.findings[0].severity == "error"
+    assert result.findings[0].witness == (rot, replay, alive)
+    assert "RFC 9700" in result.findings[0].message
+    assert "family A still refreshed B" in result.findings[0].message
+
+
+def test_family_revoked_after_reuse_passes() -> None:
+    h = History()
+    _rejected_replay(h)
+    h.probe(p=3, presented="B", t=(510, 511), o="fail")
+    result = reuse.check(h.operations(), ctx("strict"))
+    assert result.verdict == "pass"
+    assert result.findings == ()
+
+
+def test_concurrent_survivor_may_linearise_before_the_rejection() -> None:
+    h = History()
+    _rejected_replay(h)
+    h.refresh(p=3, presented="B", returned="C", t=(501, 510))  # sent before the rejection ended
+    assert reuse.check(h.operations(), ctx("strict")).verdict == "pass"
+
+
+def test_rejection_inside_window_is_not_reuse_detection() -> None:
+    h = History()
+    _rejected_replay(h, replay_at=50)
+    h.probe(p=3, presented="B", returned="C", t=(510, 511))
+    assert reuse.check(h.operations(), ctx("overlap", 100)).verdict == "pass"
+
+
+def test_timed_out_replay_is_no_alarm() -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=1, presented="A", returned="B", t=(2, 5))
+    h.refresh(p=2, presented="A", t=(500, 900), o="info", step="replay")
+    h.probe(p=3, presented="B", returned="C", t=(910, 911))
+    result = reuse.check(h.operations(), ctx("strict"))
+    assert result.findings == ()
+    assert result.verdict == "unknown"
+
+
+def test_off_under_none() -> None:
+    h = History()
+    _rejected_replay(h)
+    h.probe(p=3, presented="B", returned="C", t=(510, 511))
+    assert reuse.check(h.operations(), ctx("none")).verdict == "pass"

@@ -1,0 +1,76 @@
+"""threshold: nearest-rank latency percentiles and error rates per op kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from stress.checkers import threshold
+from stress.checkers.base import Threshold
+
+from .histories import History, ctx
+
+
+def _refreshes(h: History, latencies_ms: list[float]) -> list[int]:
+    return [
+        h.refresh(p=i, presented=f"T{i}", returned=f"U{i}", t=(0, ms))
+        for i, ms in enumerate(latencies_ms)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("percentile", "n", "expected"), [(50, 10, 4), (95, 10, 9), (99, 100, 98), (50, 1, 0)]
+)
+def test_nearest_rank(percentile: float, n: int, expected: int) -> None:
+    assert threshold.nearest_rank(list(range(n)), percentile) == expected
+
+
+def test_latency_over_limit_is_caught_with_the_op_at_rank() -> None:
+    h = History()
+    ops = _refreshes(h, [1, 2, 3, 4, 50])
+    result = threshold.check(
+        h.operations(), ctx("strict", thresholds={"refresh": Threshold(p50_ms=10, p95_ms=20)})
+    )
+    assert result.verdict == "fail"
+    assert [f.witness for f in result.findings] == [(ops[4],)]
+    assert result.findings[0].message == "refresh p95 latency 50.0 ms exceeds 20 ms over 5 ok ops"
+
+
+def test_within_limits_passes() -> None:
+    h = History()
+    _refreshes(h, [1, 2, 3])
+    limits = {"refresh": Threshold(p50_ms=5, p99_ms=5, max_error_rate=0.0)}
+    result = threshold.check(h.operations(), ctx("strict", thresholds=limits))
+    assert result.verdict == "pass"
+    assert result.findings == ()
+
+
+def test_error_rate_counts_fail_and_info() -> None:
+    h = History()
+    _refreshes(h, [1, 2])
+    bad = h.refresh(p=7, presented="X", t=(0, 3), o="fail")
+    h.refresh(p=8, presented="Y", t=(0, None))
+    limits = {"refresh": Threshold(max_error_rate=0.25)}
+    result = threshold.check(h.operations(), ctx("strict", thresholds=limits))
+    assert result.verdict == "fail"
+    assert result.findings[0].witness == (bad,)
+    assert "error rate 50.0% (2/4)" in result.findings[0].message
+
+
+def test_slow_indeterminate_ops_do_not_count_as_latency() -> None:
+    h = History()
+    _refreshes(h, [1, 2])
+    h.refresh(p=8, presented="Y", t=(0, 5000), o="info")
+    limits = {"refresh": Threshold(p99_ms=10)}
+    assert threshold.check(h.operations(), ctx("strict", thresholds=limits)).verdict == "pass"
+
+
+def test_kind_without_completed_ops_is_noted() -> None:
+    h = History()
+    h.use(p=0, presented="T", t=(0, None))
+    limits = {"use": Threshold(p50_ms=1), "revoke": Threshold(p50_ms=1)}
+    result = threshold.check(h.operations(), ctx("strict", thresholds=limits))
+    assert result.verdict == "pass"
+    assert result.notes == (
+        "use: no completed ok ops, latency not checked",
+        "revoke: no ops, thresholds not checked",
+    )
