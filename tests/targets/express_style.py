@@ -12,13 +12,15 @@ about it beyond the scenario file. Two variants:
   a thief and the whole family is revoked (the user is logged out), although the app documents
   a 10 s multi-tab grace window.
 
-Run: ``python -m tests.targets.express_style --variant body --port 8123``.
+Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
+``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -44,17 +46,22 @@ class Store:
     families: dict[str, Family] = field(default_factory=dict)
     by_token: dict[str, str] = field(default_factory=dict)
     access: dict[str, str] = field(default_factory=dict)
+    # Test hook: every issued token is appended here, so a test can prove none leaks.
+    token_log: str | None = None
 
     def issue(self, family_id: str) -> tuple[str, str]:
         refresh = secrets.token_urlsafe(24)
         access = secrets.token_urlsafe(24)
         self.by_token[refresh] = family_id
         self.access[access] = family_id
+        if self.token_log is not None:
+            with open(self.token_log, "a", encoding="utf-8") as log:
+                log.write(f"{refresh}\n{access}\n")
         return refresh, access
 
 
-def build_app(variant: str) -> Starlette:
-    store = Store()
+def build_app(variant: str, token_log: str | None = None) -> Starlette:
+    store = Store(token_log=token_log)
 
     def tokens_response(refresh: str, access: str) -> Response:
         if variant == "cookie":
@@ -127,8 +134,8 @@ def build_app(variant: str) -> Starlette:
     )
 
 
-body_app = build_app("body")
-cookie_app = build_app("cookie")
+body_app = build_app("body", os.environ.get("EXPRESS_TOKEN_LOG"))
+cookie_app = build_app("cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

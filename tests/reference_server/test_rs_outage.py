@@ -1,0 +1,48 @@
+"""Redis stopped mid-run: 503 with Retry-After, never 500, and recovery after restart."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ServerFactory
+from support.oauth import login, me, refresh
+
+from stress.launcher import RedisProcess
+
+LOGIN = {"grant_type": "password", "username": "user1", "password": "password"}
+
+
+@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="needs a Redis it may stop")
+@pytest.mark.parametrize("strategy", ["atomic", "redis-lock"])
+def test_redis_outage_gives_503_then_recovers(
+    server_factory: ServerFactory, log_dir: Path, strategy: str
+) -> None:
+    with RedisProcess(log_path=log_dir / f"outage-{strategy}.log") as redis:
+        server = server_factory(strategy, replica="outage", redis_url=redis.url)
+        with httpx.Client(timeout=10.0) as http:
+            tokens = login(http, server.url)
+            redis.stop()
+            replies = [refresh(http, server.url, tokens["refresh_token"]) for _ in range(5)]
+            replies.append(me(http, server.url, tokens["access_token"]))
+            replies.append(http.post(f"{server.url}/oauth/token", data=LOGIN))
+            for resp in replies:
+                assert resp.status_code == 503, resp.text
+                assert resp.headers["retry-after"] == "1"
+                assert resp.json()["error"] == "temporarily_unavailable"
+            assert http.get(f"{server.url}/healthz").status_code == 200
+            redis.start()
+            deadline = time.monotonic() + 10
+            status = 0
+            while time.monotonic() < deadline and status != 200:
+                resp = http.post(f"{server.url}/oauth/token", data=LOGIN)
+                status = resp.status_code
+                assert status in (200, 503)
+            assert status == 200
+            fresh = resp.json()
+            assert refresh(http, server.url, fresh["refresh_token"]).status_code == 200
+        server.stop()
+    assert '"status":500' not in server.log_text()

@@ -1,0 +1,79 @@
+"""Pure rotation-policy table: no server, no Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from reference_server.rotation import (
+    FamilyState,
+    Outcome,
+    RevokeOutcome,
+    Snapshot,
+    decide_refresh,
+    decide_revoke,
+)
+
+GRACE = 2000
+STATE = FamilyState(
+    generation=3,
+    current="cur",
+    previous="prev",
+    rotated_at_ms=10_000,
+    revoked=False,
+    client_id="demo-client",
+    subject="user1",
+    scope="api",
+)
+
+
+def snap(state: FamilyState | None = STATE, known: bool = False, succ: bool = True) -> Snapshot:
+    return Snapshot(state=state, known=known, has_successor=succ)
+
+
+def decide(s: Snapshot, presented: str, now: int = 10_500, grace: int = GRACE) -> Outcome:
+    return decide_refresh(s, presented, client_id="demo-client", now_ms=now, grace_ms=grace)
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "presented", "now", "grace", "expected"),
+    [
+        (snap(), "cur", 10_500, GRACE, Outcome.ROTATED),
+        (snap(), "prev", 10_500, GRACE, Outcome.REPLAYED),
+        (snap(), "prev", 12_000, GRACE, Outcome.REPLAYED),
+        (snap(), "prev", 12_001, GRACE, Outcome.REUSE_DETECTED),
+        (snap(succ=False), "prev", 10_500, GRACE, Outcome.REUSE_DETECTED),
+        (snap(), "prev", 10_000, 0, Outcome.REUSE_DETECTED),
+        (snap(known=True), "grandparent", 10_500, GRACE, Outcome.REUSE_DETECTED),
+        (snap(), "forged", 10_500, GRACE, Outcome.UNKNOWN_TOKEN),
+        (snap(state=None), "cur", 10_500, GRACE, Outcome.UNKNOWN_TOKEN),
+    ],
+)
+def test_refresh_table(
+    snapshot: Snapshot, presented: str, now: int, grace: int, expected: Outcome
+) -> None:
+    assert decide(snapshot, presented, now, grace) is expected
+
+
+def test_revoked_family_never_comes_back() -> None:
+    revoked = FamilyState(**{**_fields(STATE), "revoked": True})
+    for presented in ("cur", "prev"):
+        assert decide(snap(revoked), presented) is Outcome.FAMILY_REVOKED
+
+
+def test_foreign_client_cannot_trigger_reuse_detection() -> None:
+    outcome = decide_refresh(snap(known=True), "prev", client_id="other", now_ms=99_999, grace_ms=0)
+    assert outcome is Outcome.WRONG_CLIENT
+    assert not outcome.succeeded
+
+
+def test_revoke_table() -> None:
+    assert decide_revoke(snap(), "cur", client_id="demo-client") is RevokeOutcome.REVOKED
+    assert decide_revoke(snap(known=True), "old", client_id="demo-client") is RevokeOutcome.REVOKED
+    assert decide_revoke(snap(), None, client_id="demo-client") is RevokeOutcome.REVOKED
+    assert decide_revoke(snap(), "forged", client_id="demo-client") is RevokeOutcome.UNKNOWN_TOKEN
+    assert decide_revoke(snap(), "cur", client_id="x") is RevokeOutcome.WRONG_CLIENT
+    assert decide_revoke(snap(None), "cur", client_id="demo-client") is RevokeOutcome.UNKNOWN_TOKEN
+
+
+def _fields(state: FamilyState) -> dict[str, object]:
+    return {name: getattr(state, name) for name in FamilyState.__slots__}

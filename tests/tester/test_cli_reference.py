@@ -1,0 +1,94 @@
+"""The shipped scenarios against the reference server's strategies, through the real CLI.
+
+Each strategy runs as a real process on a real Redis; the tester reaches it over HTTP only.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ServerFactory
+
+from tester.conftest import SCENARIOS, CliRunner
+
+pytestmark = pytest.mark.integration
+
+MULTI_TAB = str(SCENARIOS / "multi-tab-burst.toml")
+
+
+def test_naive_is_caught(cli: CliRunner, server_factory: ServerFactory) -> None:
+    server = server_factory("naive", grace=5.0)
+    result = cli("run", MULTI_TAB, "--target", server.url)
+    assert result.code == 1, result.stdout + result.stderr
+    assert result.report is not None
+    assert result.report["verdict"] == "fail"
+    checkers = {f["checker"] for f in result.report["findings"]}
+    assert checkers & {"fork", "sibling-invalidation"}, checkers
+    assert "finding" in result.stdout
+    assert "auth-stress analyze" in result.stdout
+
+
+@pytest.mark.parametrize("strategy", ["atomic", "redis-lock"])
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_correct_strategies_pass(
+    cli: CliRunner, server_factory: ServerFactory, strategy: str, replicas: int
+) -> None:
+    servers = [server_factory(strategy, grace=5.0, replica=name) for name in ("a", "b")[:replicas]]
+    targets = [arg for server in servers for arg in ("--target", server.url)]
+    result = cli("run", MULTI_TAB, *targets)
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.report is not None
+    assert result.report["verdict"] == "pass"
+    assert len(result.report["targets"]) == replicas
+
+
+def test_local_lock_two_replicas_is_caught(cli: CliRunner, server_factory: ServerFactory) -> None:
+    servers = [server_factory("local-lock", grace=5.0, replica=name) for name in ("a", "b")]
+    result = cli("run", MULTI_TAB, "--target", servers[0].url, "--target", servers[1].url)
+    assert result.code == 1, result.stdout + result.stderr
+    assert result.findings("fork") or result.findings("sibling-invalidation")
+
+
+def test_replay_after_grace_revokes_family_without_violation(
+    cli: CliRunner, server_factory: ServerFactory
+) -> None:
+    server = server_factory("atomic", grace=1.0)
+    result = cli("run", str(SCENARIOS / "replay-after-grace.toml"), "--target", server.url)
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.report is not None
+    stats = result.report["stats"]["kinds"]
+    sessions = 4
+    # Every replay was rejected (reuse detected) ...
+    assert stats["refresh"]["fail"] == sessions
+    # ... and the family was revoked: neither the mid-run probe nor the final probes succeed.
+    assert stats["probe"]["ok"] == 0
+    assert stats["probe"]["fail"] >= sessions
+
+
+def test_strict_policy_with_zero_grace(cli: CliRunner, server_factory: ServerFactory) -> None:
+    scenario = str(SCENARIOS / "strict-burst.toml")
+    correct = cli("run", scenario, "--target", server_factory("atomic", grace=0.0).url)
+    assert correct.code == 0, correct.stdout + correct.stderr
+    assert correct.report is not None
+    assert correct.report["policy"] == "strict"
+    # Losers of each burst were rejected, which strict rules allow.
+    refresh = correct.report["stats"]["kinds"]["refresh"]
+    assert refresh["fail"] > 0
+    assert not correct.findings("sibling-invalidation")
+    naive = cli("run", scenario, "--target", server_factory("naive", grace=0.0).url)
+    assert naive.code == 1, naive.stdout + naive.stderr
+    assert naive.findings("fork")
+
+
+def test_analyze_reproduces_the_verdict_offline(
+    cli: CliRunner, server_factory: ServerFactory, tmp_path: object
+) -> None:
+    server = server_factory("naive", grace=5.0)
+    live = cli("run", MULTI_TAB, "--target", server.url)
+    assert live.code == 1
+    history = [line for line in live.stderr.splitlines() if line.startswith("history:")]
+    assert history, live.stderr
+    offline = cli("analyze", history[-1].split(":", 1)[1].strip(), "--scenario", MULTI_TAB)
+    assert offline.code == 1, offline.stdout + offline.stderr
+    assert offline.report is not None
+    assert live.report is not None
+    assert len(offline.report["findings"]) == len(live.report["findings"])
