@@ -17,8 +17,10 @@ checkers from blaming the server for a rejection it was entitled to make.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from stress.checkers.base import CheckContext, Policy
 from stress.checkers.lineage import ROTATING_KINDS, Lineage
@@ -167,15 +169,30 @@ class Grace:
             for o in self.lineage.presenting.get(child, ())
         )
 
+    @cached_property
+    def _revokes(self) -> dict[str, list[Operation]]:
+        """Revokes that may have taken effect, per family, earliest send first."""
+        found: dict[str, list[Operation]] = defaultdict(list)
+        for o in self.lineage.ops:
+            family = self.lineage.family_of(o.presented)
+            if o.kind == "revoke" and possibly_effective(o) and family is not None:
+                found[family].append(o)
+        return {k: sorted(v, key=lambda o: (o.send_ns, o.index)) for k, v in found.items()}
+
+    @cached_property
+    def _reuses(self) -> dict[str, list[Operation]]:
+        """Possibly stale reuses, per family, earliest send first."""
+        found: dict[str, list[Operation]] = defaultdict(list)
+        for o in self.lineage.ops:
+            family = self.lineage.family_of(o.presented)
+            if family is not None and self.possible_reuse(o):
+                found[family].append(o)
+        return {k: sorted(v, key=lambda o: (o.send_ns, o.index)) for k, v in found.items()}
+
     def family_revoked_before(self, family: str, horizon: int | None) -> Operation | None:
         """A revoke of ``family`` that may have taken effect before ``horizon`` (None: ever)."""
-        for o in self.lineage.ops:
-            if (
-                o.kind == "revoke"
-                and possibly_effective(o)
-                and self.lineage.family_of(o.presented) == family
-                and (horizon is None or o.send_ns < horizon)
-            ):
+        for o in self._revokes.get(family, ()):
+            if horizon is None or o.send_ns < horizon:
                 return o
         return None
 
@@ -183,12 +200,9 @@ class Grace:
         self, family: str, horizon: int | None, exclude: frozenset[int] = frozenset()
     ) -> Operation | None:
         """An op in ``family`` that may have been a stale reuse, sent before ``horizon``."""
-        for o in self.lineage.ops:
-            if (
-                o.index not in exclude
-                and (horizon is None or o.send_ns < horizon)
-                and self.lineage.family_of(o.presented) == family
-                and self.possible_reuse(o)
-            ):
+        for o in self._reuses.get(family, ()):
+            if horizon is not None and o.send_ns >= horizon:
+                break
+            if o.index not in exclude:
                 return o
         return None

@@ -81,13 +81,15 @@ def _rejected_member(
     return None
 
 
-def _evidence(lineage: Lineage, ctx: CheckContext, op: Operation) -> Operation | None:
+def _evidence(
+    lineage: Lineage, ctx: CheckContext, op: Operation, uses_of: dict[str, list[Operation]]
+) -> Operation | None:
     """The first presentation of the successor ``op`` returned, if it was rejected."""
     token = op.returned
     if token is None:
         return None
     refreshes = list(lineage.presenting.get(token, ()))
-    uses = [o for o in lineage.ops if o.kind == "use" and op.access and o.presented == op.access]
+    uses = uses_of.get(op.access, []) if op.access is not None else []
     candidates = sorted([*refreshes, *uses], key=lambda o: (o.send_ns, o.index))
     if not candidates:
         return None
@@ -100,7 +102,12 @@ def _evidence(lineage: Lineage, ctx: CheckContext, op: Operation) -> Operation |
 
 
 def _unusable(
-    grace: Grace, ctx: CheckContext, token: str, family: str, members: list[Operation]
+    grace: Grace,
+    ctx: CheckContext,
+    token: str,
+    family: str,
+    members: list[Operation],
+    uses_of: dict[str, list[Operation]],
 ) -> Finding | None:
     winners = [o for o in members if o.outcome == "ok" and o.returned not in (None, token)]
     completed = [o for o in members if o.recv_ns is not None]
@@ -110,7 +117,7 @@ def _unusable(
     for op in winners:
         if op.returned is None or op.returned in seen:
             continue
-        evidence = _evidence(grace.lineage, ctx, op)
+        evidence = _evidence(grace.lineage, ctx, op, uses_of)
         if evidence is None:
             return None
         seen[op.returned] = evidence
@@ -138,6 +145,10 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
         note = "off: no grace window, so losers of a burst may be rejected (strict rules)"
         return CheckResult(CHECKER_ID, "pass", notes=(note,))
     notes = [] if bursts else ["no bursts of concurrent refreshes of one token"]
+    uses_of: dict[str, list[Operation]] = defaultdict(list)
+    for op in lineage.ops:
+        if op.kind == "use" and op.presented is not None:
+            uses_of[op.presented].append(op)
     findings: list[Finding] = []
     for token, members in bursts:
         family = lineage.family_of(token)
@@ -145,7 +156,9 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
             continue
         for found in (
             _rejected_member(grace, ctx, token, family, members),
-            _unusable(grace, ctx, token, family, members) if ctx.policy != "none" else None,
+            _unusable(grace, ctx, token, family, members, uses_of)
+            if ctx.policy != "none"
+            else None,
         ):
             if found is not None:
                 findings.append(found)
