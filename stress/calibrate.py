@@ -1,0 +1,180 @@
+"""How tightly each sync engine lands a burst: server-side arrival spread per engine and size.
+
+A race is only found if the requests reach the server inside its window, so the tester
+measures its own precision instead of assuming it. With no target, a timestamping server is
+started on loopback in a child process (:mod:`stress.wire.timestamp_server`); with a target,
+it must answer with ``X-Arrival-Ns`` (the reference server does). For every engine and burst
+size N the spread (last arrival minus first) of several bursts is summarised as median and p95.
+
+Usage::
+
+    report = await calibrate()                  # built-in server
+    report = await calibrate("http://127.0.0.1:8000/healthz")
+    json.dumps(report.to_json())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stress.wire import BurstResult, HTTP2Mode, WireClient, WireRequest
+from stress.wire.timestamp_server import start_in_process
+
+__all__ = [
+    "DEFAULT_ENGINES",
+    "DEFAULT_SIZES",
+    "Calibration",
+    "EngineSpread",
+    "arrival_spread_ns",
+    "calibrate",
+    "measure_engine",
+]
+
+DEFAULT_ENGINES: tuple[str, ...] = ("none", "barrier", "last-byte", "single-packet")
+DEFAULT_SIZES: tuple[int, ...] = (2, 8, 32, 128)
+ARRIVAL_HEADER = "x-arrival-ns"
+
+
+@dataclass(frozen=True)
+class EngineSpread:
+    """Spreads measured for one engine at one burst size (microseconds; None if unknown)."""
+
+    engine: str
+    used: str
+    n: int
+    bursts: int
+    arrival_median_us: float | None
+    arrival_p95_us: float | None
+    release_median_us: float
+    errors: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A calibration run: the target measured and one :class:`EngineSpread` per engine and N."""
+
+    target: str
+    built_in: bool
+    results: tuple[EngineSpread, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``--json`` writes)."""
+        return {
+            "target": self.target,
+            "built_in": self.built_in,
+            "results": [asdict(result) for result in self.results],
+        }
+
+
+def arrival_spread_ns(result: BurstResult) -> int | None:
+    """Last minus first ``X-Arrival-Ns`` of a burst's responses; None when none carry it."""
+    arrivals = []
+    for outcome in result.outcomes:
+        value = outcome.response.header(ARRIVAL_HEADER) if outcome.response else None
+        if value is not None and value.isdigit():
+            arrivals.append(int(value))
+    if len(arrivals) < 2:
+        return None
+    return max(arrivals) - min(arrivals)
+
+
+def _percentile(values: Sequence[int], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return float(ordered[index])
+
+
+async def measure_engine(
+    client: WireClient,
+    request: WireRequest,
+    *,
+    engine: str,
+    n: int,
+    bursts: int,
+    op_timeout: float,
+) -> EngineSpread:
+    """Run one warm-up burst and ``bursts`` measured bursts of ``n`` copies of ``request``."""
+    await client.burst([request] * n, engine=engine, timeout=op_timeout)
+    spreads: list[int] = []
+    releases: list[int] = []
+    errors = 0
+    notes: set[str] = set()
+    used = engine
+    for _ in range(bursts):
+        result = await client.burst([request] * n, engine=engine, timeout=op_timeout)
+        used = result.engine
+        notes.update(result.notes)
+        errors += sum(1 for o in result.outcomes if o.error is not None)
+        releases.append(result.release_spread_ns)
+        spread = arrival_spread_ns(result)
+        if spread is not None:
+            spreads.append(spread)
+    if not spreads:
+        notes.add(f"no {ARRIVAL_HEADER} header in the responses: arrival spread unknown")
+    return EngineSpread(
+        engine=engine,
+        used=used,
+        n=n,
+        bursts=bursts,
+        arrival_median_us=statistics.median(spreads) / 1000 if spreads else None,
+        arrival_p95_us=_percentile(spreads, 0.95) / 1000 if spreads else None,
+        release_median_us=statistics.median(releases) / 1000,
+        errors=errors,
+        notes=tuple(sorted(notes)),
+    )
+
+
+@contextlib.contextmanager
+def _target(url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    with start_in_process() as base:
+        yield f"{base}/calibrate"
+
+
+def _http2_mode(engine: str) -> HTTP2Mode:
+    """single-packet (and auto) may use HTTP/2; the other engines are measured on HTTP/1.1."""
+    return "auto" if engine in ("single-packet", "auto") else "never"
+
+
+async def calibrate(
+    target: str | None = None,
+    *,
+    engines: Sequence[str] = DEFAULT_ENGINES,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    bursts: int = 7,
+    op_timeout: float = 10.0,
+    settle: float = 0.005,
+    ca_file: str | None = None,
+    insecure: bool = False,
+) -> Calibration:
+    """Measure every engine at every burst size against ``target`` (or the built-in server).
+
+    ``target`` is a full URL answered with ``X-Arrival-Ns``; it receives GET requests. Each
+    engine gets its own client, so connection pools do not leak between engines.
+    """
+    results: list[EngineSpread] = []
+    with _target(target) as url:
+        request = WireRequest("GET", url)
+        for engine in engines:
+            async with WireClient(
+                http2=_http2_mode(engine), settle=settle, ca_file=ca_file, insecure=insecure
+            ) as client:
+                for n in sizes:
+                    results.append(
+                        await measure_engine(
+                            client,
+                            request,
+                            engine=engine,
+                            n=n,
+                            bursts=bursts,
+                            op_timeout=op_timeout,
+                        )
+                    )
+    return Calibration(target=target or "built-in", built_in=target is None, results=tuple(results))
