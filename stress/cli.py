@@ -135,7 +135,7 @@ def run(
         except ScenarioError as exc:
             raise _fail(EXIT_USAGE, str(exc)) from None
     _emit(report, json_out, junit)
-    stderr.print(f"history: {path}", highlight=False)
+    stderr.print(f"history: {path}", highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code(report))
 
 

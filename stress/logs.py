@@ -18,6 +18,10 @@ __all__ = ["JsonFormatter", "setup_logging"]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
+# Protocol libraries log headers and URLs at debug/info level, and those carry tokens (cookies,
+# Authorization, query strings). They are held at warning whatever --log-level says.
+_CHATTY = ("hpack", "h2", "h11", "httpcore", "httpx")
+
 
 class JsonFormatter(logging.Formatter):
     """Formats a record and its ``extra`` fields as one JSON line."""
@@ -50,3 +54,5 @@ def setup_logging(level: str = "warning", file: Path | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
