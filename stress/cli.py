@@ -197,7 +197,7 @@ def demo(
     try:
         rows = run_demo(stderr)
     except LaunchError as exc:
-        raise _fail(EXIT_INCONCLUSIVE, str(exc)) from None
+        raise _fail(EXIT_INTERNAL, str(exc)) from None
     raise typer.Exit(render_demo(rows, stdout))
 
 

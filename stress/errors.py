@@ -1,12 +1,12 @@
 """The tester's exception tree, caught in one place: the CLI maps each branch to an exit code.
 
-    StressError                 base; never raised itself
-    ├── ScenarioError           a scenario file is unreadable or invalid          -> exit 2
-    ├── HistoryError            a saved history is unreadable or invalid          -> exit 2
-    ├── TargetError             the target cannot be reached or misbehaves so
-    │                           badly that no verdict is possible                 -> exit 3
-    └── LaunchError             a child process (Redis, reference server) failed
-                                to start                                          -> exit 4
+StressError                 base; never raised itself
+├── ScenarioError           a scenario file is unreadable or invalid          -> exit 2
+├── HistoryError            a saved history is unreadable or invalid          -> exit 2
+├── TargetError             the target cannot be reached or misbehaves so
+│                           badly that no verdict is possible                 -> exit 3
+└── LaunchError             a child process (Redis, reference server) failed
+                            to start                                          -> exit 4
 """
 
 from __future__ import annotations
