@@ -81,14 +81,17 @@ return 'revoked'
 )
 
 # The fenced commit of redis-lock: rotate only if the generation read under the lease is still
-# current (the fencing token), the presented token is still current and the family is live.
-# ARGV: expected gen, presented hash, new hash, sealed, now ms, grace ms, ttl ms. Returns 1/0.
+# current (the fencing token), the presented token is still current and the family is live; on
+# success also release the lease if still ours (saves a round trip). KEYS[4] = lease.
+# ARGV: expected gen, presented hash, new hash, sealed, now ms, grace ms, ttl ms, lease value.
+# Returns 1 (committed, lease released if ours) or 0 (fenced out, lease untouched).
 CAS_COMMIT = (
     _ROTATE
     + """
 local f = redis.call('HMGET', KEYS[1], 'gen', 'cur', 'revoked')
 if f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] == '1' then return 0 end
 rotate(tonumber(f[1]) + 1, ARGV[2], ARGV[3], ARGV[5], ARGV[4], ARGV[6], ARGV[7])
+if redis.call('GET', KEYS[4]) == ARGV[8] then redis.call('DEL', KEYS[4]) end
 return 1
 """
 )

@@ -9,10 +9,11 @@ refresh are kept together. The strategies:
 - ``local-lock``: the naive path under a per-family ``asyncio.Lock``; correct in one process,
   broken with several processes or replicas;
 - ``redis-lock``: a per-family lease (``SET NX PX`` with a unique value, Lua compare-and-delete
-  release) for single flight; after acquiring, the state is re-read so the winner's result
-  serves the grace replay; the commit is a Lua compare-and-set on the family generation (the
-  fencing token), so an expired lease cannot fork the family. A bounded wait ends in
-  ``LockTimeout`` (503 with Retry-After);
+  release) for single flight; the lease try and the state read share one pipelined round trip,
+  and a waiter reads again with each try, so the winner's result serves its grace replay; the
+  commit is a Lua compare-and-set on the family generation (the fencing token) that also
+  releases the lease, so an expired lease cannot fork the family and a refresh costs two round
+  trips. A bounded wait ends in ``LockTimeout`` (503 with Retry-After);
 - ``atomic``: one Lua script decides and commits in one round trip.
 
 Revocation goes through the same path as refresh in every strategy. Redis connection errors and
@@ -202,18 +203,25 @@ class TokenStore:
 
     # -- building blocks -------------------------------------------------------------------
 
-    async def _snapshot(self, family_id: str, presented: str) -> Snapshot:
+    async def _snapshot(
+        self, family_id: str, presented: str, lease: tuple[str, str, int] | None = None
+    ) -> tuple[Snapshot, str, bool]:
+        """One round trip: state, membership, sealed successor (and optionally a lease try).
+
+        Returns (snapshot, sealed successor or "", lease acquired).
+        """
         state_key, used_key, succ_key = _keys(family_id)
         async with self.redis.pipeline(transaction=False) as pipe:
+            if lease is not None:
+                pipe.set(lease[0], lease[1], nx=True, px=lease[2])
             pipe.hgetall(state_key)
             pipe.sismember(used_key, presented)
             pipe.get(succ_key)
-            raw, known, sealed = await pipe.execute()
-        return Snapshot(state=_state(raw), known=bool(known), has_successor=sealed is not None)
-
-    async def _sealed_successor(self, family_id: str) -> str:
-        sealed = await self.redis.get(_keys(family_id)[2])
-        return str(sealed) if sealed is not None else ""
+            replies = await pipe.execute()
+        acquired = bool(replies.pop(0)) if lease is not None else True
+        raw, known, sealed = replies
+        snap = Snapshot(state=_state(raw), known=bool(known), has_successor=sealed is not None)
+        return snap, str(sealed) if sealed is not None else "", acquired
 
     async def _inject_delay(self) -> None:
         if self.settings.inject_delay_ms:
@@ -223,7 +231,7 @@ class TokenStore:
         self, family_id: str, presented_token: str, new_token: str, client_id: str
     ) -> RefreshResult:
         presented = token_hash(presented_token)
-        snap = await self._snapshot(family_id, presented)
+        snap, stored, _ = await self._snapshot(family_id, presented)
         now = _now_ms()
         outcome = decide_refresh(
             snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
@@ -238,7 +246,7 @@ class TokenStore:
             )
             return RefreshResult(outcome, subject, scope, sealed)
         if outcome is Outcome.REPLAYED:
-            return RefreshResult(outcome, subject, scope, await self._sealed_successor(family_id))
+            return RefreshResult(outcome, subject, scope, stored)
         if outcome is Outcome.REUSE_DETECTED and state is not None:
             await self._inject_delay()
             await self._write_revocation(family_id, state.generation + 1)
@@ -285,7 +293,7 @@ class TokenStore:
     async def _read_decide_revoke(
         self, family_id: str, presented: str | None, client_id: str
     ) -> str:
-        snap = await self._snapshot(family_id, presented or "")
+        snap, _, _ = await self._snapshot(family_id, presented or "")
         outcome = decide_revoke(snap, presented, client_id=client_id)
         if outcome is RevokeOutcome.REVOKED and snap.state is not None:
             await self._inject_delay()
@@ -353,40 +361,66 @@ class RedisLockStore(_ScriptStore):
 
     strategy = Strategy.REDIS_LOCK
 
-    @contextlib.asynccontextmanager
-    async def _leased(self, family_id: str) -> AsyncIterator[float]:
-        key, value = _lock_key(family_id), secrets.token_hex(16)
+    async def _acquire(
+        self, family_id: str, presented: str, value: str
+    ) -> tuple[Snapshot, str, float]:
+        """Take the lease and read the family in the same round trip; bounded wait.
+
+        Returns (snapshot, sealed successor, ms waited). The read taken with a *failed* try is
+        discarded: waiters re-read after acquiring, so the winner's commit serves their replay.
+        """
+        lease = (_lock_key(family_id), value, self.settings.lease_ms)
         started = time.perf_counter()
         deadline = started + self.settings.lock_wait_ms / 1000
         pause = 0.001
-        while not await self.redis.set(key, value, nx=True, px=self.settings.lease_ms):
+        while True:
+            snap, sealed, acquired = await self._snapshot(family_id, presented, lease)
+            if acquired:
+                return snap, sealed, (time.perf_counter() - started) * 1000
             if time.perf_counter() >= deadline:
                 raise LockTimeout(f"lease not acquired within {self.settings.lock_wait_ms} ms")
             await asyncio.sleep(pause * (0.5 + secrets.randbelow(1000) / 1000))
             pause = min(pause * 2, 0.02)
-        try:
-            yield (time.perf_counter() - started) * 1000
-        finally:
-            # A failed release is harmless: the lease expires on its own.
-            with contextlib.suppress(*_UNAVAILABLE):
-                await self._release_script(keys=[key], args=[value])
+
+    async def _release(self, family_id: str, value: str) -> None:
+        # A failed release is harmless: the lease expires on its own.
+        with contextlib.suppress(*_UNAVAILABLE):
+            await self._release_script(keys=[_lock_key(family_id)], args=[value])
 
     async def refresh(
         self, family_id: str, presented_token: str, new_token: str, client_id: str
     ) -> RefreshResult:
+        value = secrets.token_hex(16)
         with _translate():
-            async with self._leased(family_id) as waited:
-                result = await self._fenced_refresh(
-                    family_id, presented_token, new_token, client_id
+            snap, stored, waited = await self._acquire(
+                family_id, token_hash(presented_token), value
+            )
+            released = False
+            try:
+                result, released = await self._fenced_refresh(
+                    family_id, presented_token, new_token, client_id, value, snap, stored
                 )
+            finally:
+                if not released:
+                    await self._release(family_id, value)
         return _with_wait(result, waited)
 
     async def _fenced_refresh(
-        self, family_id: str, presented_token: str, new_token: str, client_id: str
-    ) -> RefreshResult:
+        self,
+        family_id: str,
+        presented_token: str,
+        new_token: str,
+        client_id: str,
+        lease_value: str,
+        snap: Snapshot,
+        stored: str,
+    ) -> tuple[RefreshResult, bool]:
+        """Decide, then commit by generation compare-and-set; returns (result, lease released)."""
         presented = token_hash(presented_token)
+        keys = [*_keys(family_id), _lock_key(family_id)]
         for attempt in range(_CAS_ATTEMPTS):
-            snap = await self._snapshot(family_id, presented)
+            if attempt:
+                snap, stored, _ = await self._snapshot(family_id, presented)
             now = _now_ms()
             outcome = decide_refresh(
                 snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
@@ -394,14 +428,13 @@ class RedisLockStore(_ScriptStore):
             state = snap.state
             subject, scope = (state.subject, state.scope) if state else ("", "")
             if outcome is Outcome.REPLAYED:
-                sealed = await self._sealed_successor(family_id)
-                return RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
+                return RefreshResult(outcome, subject, scope, stored, fenced_out=attempt), False
             if outcome is Outcome.REUSE_DETECTED:
                 await self._inject_delay()
                 await self._revoke_atomic(family_id, None, client_id)
-                return RefreshResult(outcome, subject, scope, fenced_out=attempt)
+                return RefreshResult(outcome, subject, scope, fenced_out=attempt), False
             if outcome is not Outcome.ROTATED or state is None:
-                return RefreshResult(outcome, subject, scope, fenced_out=attempt)
+                return RefreshResult(outcome, subject, scope, fenced_out=attempt), False
             await self._inject_delay()
             sealed = seal_successor(presented_token, new_token)
             args: list[EncodableT] = [
@@ -412,16 +445,22 @@ class RedisLockStore(_ScriptStore):
                 now,
                 self.settings.grace_ms,
                 self._ttl_ms,
+                lease_value,
             ]
-            if await self._commit_script(keys=_keys(family_id), args=args):
-                return RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
+            if await self._commit_script(keys=keys, args=args):
+                result = RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
+                return result, True
             # Fenced out: someone committed since our read (our lease expired). Decide again.
         raise StoreUnavailable(f"compare-and-set lost {_CAS_ATTEMPTS} times in a row")
 
     async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
+        value = secrets.token_hex(16)
         with _translate():
-            async with self._leased(family_id):
+            await self._acquire(family_id, presented_hash or "", value)
+            try:
                 return await self._revoke_atomic(family_id, presented_hash, client_id)
+            finally:
+                await self._release(family_id, value)
 
 
 class AtomicStore(_ScriptStore):

@@ -1,0 +1,206 @@
+"""Benchmark: refresh throughput and latency per strategy beside /healthz, two replicas.
+
+Why this script exists: issue 2 sets a goal (``atomic`` >= 1/2 and ``redis-lock`` >= 1/3 of the
+same servers' ``/healthz`` throughput) and the README shows the table this prints.
+
+One run starts one embedded Redis and, per strategy, two single-worker replicas on it. The
+client is a raw-socket keep-alive HTTP/1.1 client (h11 parsing) on anyio with uvloop; each
+connection owns one family and refreshes it sequentially with its latest token, connections are
+spread evenly over both replicas. Servers run with ``--log-level warning`` (no per-request log
+line) for both the refresh and the healthz measurements. Everything (client, servers, Redis)
+shares this machine, so the numbers are a comparison, not a capacity figure.
+
+Usage::
+
+    .venv/bin/python benchmarks/reference_server.py [--seconds 3] [--strategies atomic,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import anyio
+import h11
+from anyio.abc import SocketStream
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from stress.launcher import RedisProcess, ServerProcess
+
+__all__ = ["main"]
+
+STRATEGIES = ["naive", "local-lock", "redis-lock", "atomic"]
+CONCURRENCY = (1, 32)
+
+
+@dataclass
+class Result:
+    """Completed requests and their latencies (seconds) in one measurement."""
+
+    count: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, stream: SocketStream, host: str) -> None:
+        self.stream = stream
+        self.host = host
+        self.h11 = h11.Connection(h11.CLIENT)
+
+    async def request(
+        self, method: str, path: str, body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = [("host", self.host), ("content-length", str(len(body)))]
+        if body:
+            headers.append(("content-type", "application/x-www-form-urlencoded"))
+        data = self.h11.send(h11.Request(method=method, target=path, headers=headers)) or b""
+        data += self.h11.send(h11.Data(data=body)) or b""
+        data += self.h11.send(h11.EndOfMessage()) or b""
+        await self.stream.send(data)
+        status, resp_headers, chunks = 0, {}, []
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                self.h11.receive_data(await self.stream.receive(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                resp_headers = {k.decode(): v.decode() for k, v in event.headers}
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self.h11.start_next_cycle()
+                return status, resp_headers, b"".join(chunks)
+            else:
+                raise ConnectionError(f"unexpected {event!r}")
+
+
+async def _login(conn: Conn, state: dict[str, str], index: int) -> None:
+    body = urlencode({"grant_type": "password", "username": f"user{index}", "password": "password"})
+    status, _, raw = await conn.request("POST", "/oauth/token", body.encode())
+    if status != 200:
+        raise RuntimeError(f"login failed: {status} {raw[:200]!r}")
+    state["rt"] = json.loads(raw)["refresh_token"]
+
+
+async def _refresh(conn: Conn, state: dict[str, str]) -> bool:
+    body = urlencode({"grant_type": "refresh_token", "refresh_token": state["rt"]})
+    status, _, raw = await conn.request("POST", "/oauth/token", body.encode())
+    if status == 200:
+        state["rt"] = json.loads(raw)["refresh_token"]
+        return True
+    return False
+
+
+async def _healthz(conn: Conn, state: dict[str, str]) -> bool:
+    status, _, _ = await conn.request("GET", "/healthz")
+    return status == 200
+
+
+async def measure(
+    servers: list[ServerProcess], kind: str, concurrency: int, seconds: float
+) -> Result:
+    """Run ``concurrency`` connections for ``seconds`` doing ``kind`` ('refresh'/'healthz')."""
+    latencies: list[float] = []
+    counts = {"ok": 0, "err": 0}
+    op = _refresh if kind == "refresh" else _healthz
+    started = anyio.Event()
+    deadline = [0.0]
+
+    async def worker(index: int) -> None:
+        server = servers[index % len(servers)]
+        stream = await anyio.connect_tcp(server.host, server.port)
+        async with stream:
+            conn = Conn(stream, f"{server.host}:{server.port}")
+            state: dict[str, str] = {}
+            if kind == "refresh":
+                await _login(conn, state, index)
+            await started.wait()
+            while (now := time.perf_counter()) < deadline[0]:
+                ok = await op(conn, state)
+                latencies.append(time.perf_counter() - now)
+                counts["ok" if ok else "err"] += 1
+
+    async with anyio.create_task_group() as tg:
+        for i in range(concurrency):
+            tg.start_soon(worker, i)
+        await anyio.sleep(0.3)  # connections and logins done
+        t0 = time.perf_counter()
+        deadline[0] = t0 + seconds
+        started.set()
+    elapsed = time.perf_counter() - t0
+    return Result(counts["ok"], elapsed, latencies, counts["err"])
+
+
+def run_strategy(strategy: str, redis_url: str, seconds: float) -> list[tuple[int, Result, Result]]:
+    """Both measurements at each concurrency for one strategy on two fresh replicas."""
+    extra = ["--log-level", "warning"]
+    servers = [
+        ServerProcess(strategy, redis_url=redis_url, grace=2.0, extra_args=extra) for _ in range(2)
+    ]
+    rows = []
+    try:
+        for server in servers:
+            server.start()
+        for concurrency in CONCURRENCY:
+            options = {"use_uvloop": True}
+            refresh = anyio.run(
+                measure, servers, "refresh", concurrency, seconds, backend_options=options
+            )
+            health = anyio.run(
+                measure, servers, "healthz", concurrency, seconds, backend_options=options
+            )
+            rows.append((concurrency, refresh, health))
+    finally:
+        for server in servers:
+            server.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    args = parser.parse_args(argv)
+    lines = [
+        "| strategy | conc. | refresh/s | p50 ms | p99 ms | errors | /healthz/s | "
+        "healthz p50 ms | refresh ÷ healthz |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    with RedisProcess() as redis:
+        for strategy in args.strategies.split(","):
+            for concurrency, ref, health in run_strategy(strategy, redis.url, args.seconds):
+                lines.append(
+                    f"| {strategy} | {concurrency} | {ref.rate:,.0f} | {ref.pct(0.5):.2f} | "
+                    f"{ref.pct(0.99):.2f} | {ref.errors} | {health.rate:,.0f} | "
+                    f"{health.pct(0.5):.2f} | {ref.rate / health.rate:.2f} |"
+                )
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(
+        f"\n2 replicas x 1 granian worker, one embedded Redis, {args.seconds:g} s per cell, "
+        f"client, servers and Redis share this host ({os.cpu_count()} cores).\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
