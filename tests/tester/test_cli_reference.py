@@ -5,12 +5,17 @@ Each strategy runs as a real process on a real Redis; the tester reaches it over
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
-from conftest import ServerFactory
 
 from tester.conftest import SCENARIOS, CliRunner
 
 pytestmark = pytest.mark.integration
+
+# The session fixture of tests/conftest.py: (strategy, *, replica, grace, ...) -> ServerProcess.
+ServerFactory = Callable[..., Any]
 
 MULTI_TAB = str(SCENARIOS / "multi-tab-burst.toml")
 
