@@ -11,7 +11,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from stress.execute import RunOptions, analyze_history, run_scenario
 from stress.logs import setup_logging
 from stress.report import RunReport, exit_code, render_report, write_json, write_junit
 from stress.scenario import Scenario, load_scenario
+from stress.wire import HTTP2Mode
 from stress.wire import run as run_async
 
 __all__ = ["app", "main"]
@@ -112,7 +113,7 @@ def run(
         history_path=history,
         ca_file=ca_file,
         insecure=insecure,
-        http2=http2,
+        http2=cast(HTTP2Mode, http2),
     )
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -28,7 +28,7 @@ from stress.report.timeline import RequestDescriber, RequestShape
 from stress.runner import ProgressCallback, Runner
 from stress.scenario import Scenario
 from stress.target import TargetProfile
-from stress.wire import WireClient, WireRequest
+from stress.wire import HTTP2Mode, WireClient, WireRequest
 
 __all__ = ["RunOptions", "analyze_history", "check_context", "run_scenario"]
 
@@ -47,7 +47,7 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     ca_file: str | None = None
     insecure: bool = False
-    http2: str = "auto"
+    http2: HTTP2Mode = "auto"
     extra_argv: Sequence[str] = field(default_factory=tuple)
 
 

@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio
-from anyio.abc import CancelScope
+from anyio import CancelScope
 
 from stress.claims import ClaimReader
 from stress.errors import ScenarioError
 from stress.fingerprint import Fingerprinter
 from stress.history import History, Op, OpKind
+from stress.load import run_load
 from stress.report.stats import BurstInfo
 from stress.scenario import (
+    LoadStep,
     LoginStep,
     ProbeStep,
     RefreshStep,
@@ -76,6 +78,8 @@ def _step_ops(step: Step) -> int:
         return step.parallel + int(step.revoke) + int(step.lost_response)
     if isinstance(step, ReplayStep):
         return step.parallel
+    if isinstance(step, LoadStep):
+        return 0  # open-ended until its duration ends; the op bound still applies
     return 0 if isinstance(step, SleepStep) else 1
 
 
@@ -207,7 +211,26 @@ class Runner:
             await self._single(
                 state, "probe", self.profile.refresh(self._base(state), token), token
             )
+        elif isinstance(step, LoadStep):
+            await run_load(self, state, step)
         return True
+
+    # -- primitives for traffic generators (stress.load) ---------------------------------
+
+    async def refresh_once(self, state: SessionState, *, step: str = "load") -> Parsed | None:
+        """One plain refresh of the session's current token; None when it holds none."""
+        token = state.current
+        if token is None:
+            return None
+        request = self.profile.refresh(self._base(state), token)
+        return await self._single(state, "refresh", request, token, step=step)
+
+    async def use_once(self, state: SessionState, *, step: str = "load") -> Parsed | None:
+        """One call of the protected resource; None when the session has no access token."""
+        if state.access is None:
+            return None
+        request = self.profile.use(self._base(state), state.access)
+        return await self._single(state, "use", request, state.access, step=step)
 
     def _base(self, state: SessionState, i: int = 0) -> str:
         return self.targets[(state.n + i) % len(self.targets)]
@@ -259,17 +282,22 @@ class Runner:
         return True
 
     async def _use(self, state: SessionState) -> None:
-        if state.access is None:
-            return
-        request = self.profile.use(self._base(state), state.access)
-        await self._single(state, "use", request, state.access)
+        await self.use_once(state, step="use")
 
     async def _single(
-        self, state: SessionState, kind: OpKind, request: WireRequest, presented: str | None
+        self,
+        state: SessionState,
+        kind: OpKind,
+        request: WireRequest,
+        presented: str | None,
+        *,
+        step: str | None = None,
     ) -> Parsed:
         self._count()
         process = self._tab(state, 0)
-        invoke = self._invoke(process, state, kind, presented, target=_origin(request.url))
+        invoke = self._invoke(
+            process, state, kind, presented, target=_origin(request.url), step=step
+        )
         outcome = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
         parsed = self._complete(state, invoke, outcome, 0)
         if kind in ("probe", "refresh") and parsed.outcome == "ok" and parsed.tokens is not None:
@@ -318,15 +346,27 @@ class Runner:
                 state.note_issued(parsed.tokens.refresh, self.fp)
 
     async def _lost_response(self, state: SessionState, token: str) -> None:
-        """Send a refresh, drop the connection unread, then retry with the same token."""
+        """Send a refresh whose response is lost, then retry with the same token (FAPI 2.0).
+
+        The server sends its answer in full and commits whatever it commits; the client never
+        reads it (as when a mobile connection drops), so the op is recorded ``info`` with no
+        tokens: the checkers must treat the token as maybe consumed.
+        """
         self._count()
         request = self.profile.refresh(self._base(state), token)
         process = self._tab(state, 0)
         invoke = self._invoke(process, state, "refresh", token, step="lost-response")
-        outcome = await self.client.request_and_drop(
-            request, timeout=self.scenario.run.op_timeout_seconds
+        answered = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
+        lost = WireOutcome(
+            request=request,
+            response=None,
+            send_ns=answered.send_ns,
+            recv_ns=answered.recv_ns,
+            sent=answered.sent,
+            error=answered.error,
+            error_detail="response discarded: simulated lost response",
         )
-        self._complete(state, invoke, outcome, 0)
+        self._complete(state, invoke, lost, 0)
         self._count()
         process = self._tab(state, 0)
         retry = self._invoke(process, state, "refresh", token, step="retry", retry_of=invoke.index)
@@ -443,8 +483,8 @@ class Runner:
 
     def _complete(self, state: SessionState, invoke: Op, outcome: WireOutcome, tab: int) -> Parsed:
         if outcome.response is None:
-            kind = "fail" if not outcome.sent else "info"
-            parsed = Parsed(kind, None, outcome.error or "error")
+            error = outcome.error or ("response-lost" if outcome.sent else "error")
+            parsed = Parsed("info" if outcome.sent else "fail", None, error)
             self._note_connect(outcome)
         else:
             self._connect_failures = 0

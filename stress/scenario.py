@@ -19,6 +19,7 @@ from stress.errors import ScenarioError
 
 __all__ = [
     "AuthSpec",
+    "LoadStep",
     "LoginStep",
     "PolicySpec",
     "ProbeStep",
@@ -48,7 +49,7 @@ class _Strict(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Base for every scenario table: unknown keys are errors, not typos to ignore."""
 
 
-class RequestSpec(_Strict):
+class RequestSpec(_Strict, frozen=True):
     """One HTTP request template for custom APIs.
 
     Strings in ``form``, ``json`` and ``headers`` may hold placeholders: ``{refresh_token}``,
@@ -62,7 +63,7 @@ class RequestSpec(_Strict):
     headers: dict[str, str] = {}
 
 
-class TargetSpec(_Strict):
+class TargetSpec(_Strict, frozen=True):
     """How to talk to the target: its kind, endpoints and where tokens live.
 
     ``oauth2``: RFC 6749 token endpoint (form-encoded), endpoints discovered through RFC 8414 or
@@ -103,7 +104,7 @@ class TargetSpec(_Strict):
             raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
 
 
-class AuthSpec(_Strict):
+class AuthSpec(_Strict, frozen=True):
     """How each session gets its first token pair.
 
     ``password``: the OAuth 2.0 password grant (or the ``target.login`` request for custom APIs)
@@ -124,7 +125,7 @@ class AuthSpec(_Strict):
             raise ValueError("auth.mode = 'password' needs auth.password or auth.password_env")
 
 
-class PolicySpec(_Strict):
+class PolicySpec(_Strict, frozen=True):
     """What the target promises under concurrent reuse (DESIGN.md, "policy")."""
 
     kind: Literal["strict", "idempotent", "overlap", "none"]
@@ -137,18 +138,18 @@ class PolicySpec(_Strict):
             raise ValueError("policy 'strict' means single use: policy.grace_seconds must be 0")
 
 
-class ThresholdSpec(_Strict):
+class ThresholdSpec(_Strict, frozen=True):
     p50_ms: Positive | None = None
     p95_ms: Positive | None = None
     p99_ms: Positive | None = None
     max_error_rate: Annotated[float, Meta(ge=0, le=1)] | None = None
 
 
-class LoginStep(_Strict, tag_field="op", tag="login"):
+class LoginStep(_Strict, frozen=True, tag_field="op", tag="login"):
     """Log the session in (first pair), starting a new token family."""
 
 
-class RefreshStep(_Strict, tag_field="op", tag="refresh"):
+class RefreshStep(_Strict, frozen=True, tag_field="op", tag="refresh"):
     """Refresh the session's current token, ``parallel`` times at once with one sync engine.
 
     ``revoke = true`` adds one more request in the same burst that revokes the family
@@ -162,7 +163,7 @@ class RefreshStep(_Strict, tag_field="op", tag="refresh"):
     lost_response: bool = False
 
 
-class ReplayStep(_Strict, tag_field="op", tag="replay"):
+class ReplayStep(_Strict, frozen=True, tag_field="op", tag="replay"):
     """Present an older refresh token: ``age = 1`` is the immediate predecessor."""
 
     age: PositiveInt = 1
@@ -170,26 +171,48 @@ class ReplayStep(_Strict, tag_field="op", tag="replay"):
     sync: SyncEngineName = "auto"
 
 
-class UseStep(_Strict, tag_field="op", tag="use"):
+class UseStep(_Strict, frozen=True, tag_field="op", tag="use"):
     """Call the protected resource with the session's current access token."""
 
 
-class RevokeStep(_Strict, tag_field="op", tag="revoke"):
+class RevokeStep(_Strict, frozen=True, tag_field="op", tag="revoke"):
     """Revoke the session's current refresh token (its family), as a logout does."""
 
 
-class SleepStep(_Strict, tag_field="op", tag="sleep"):
+class SleepStep(_Strict, frozen=True, tag_field="op", tag="sleep"):
     seconds: Annotated[float, Meta(ge=0, le=3600)]
 
 
-class ProbeStep(_Strict, tag_field="op", tag="probe"):
+class ProbeStep(_Strict, frozen=True, tag_field="op", tag="probe"):
     """Refresh the session's current token to see whether its family is still alive."""
 
 
-Step = LoginStep | RefreshStep | ReplayStep | UseStep | RevokeStep | SleepStep | ProbeStep
+class LoadStep(_Strict, frozen=True, tag_field="op", tag="load"):
+    """Sustained traffic: refresh/use cycles for ``duration_seconds``.
+
+    Without ``rate`` every session loops back to back (closed model, ``think_seconds`` apart);
+    with ``rate`` operations arrive at that many per second across all sessions (open model),
+    whether or not earlier ones have finished. ``mix`` weighs the operation kinds.
+    """
+
+    duration_seconds: Annotated[float, Meta(gt=0, le=86_400)]
+    rate: Annotated[float, Meta(gt=0, le=1_000_000)] | None = None
+    think_seconds: Annotated[float, Meta(ge=0, le=3600)] = 0.0
+    mix: dict[Literal["refresh", "use"], Annotated[int, Meta(ge=0)]] = msgspec.field(
+        default_factory=lambda: {"refresh": 1, "use": 1}
+    )
+
+    def __post_init__(self) -> None:
+        if not any(self.mix.values()):
+            raise ValueError("load.mix needs at least one operation kind with a weight above 0")
 
 
-class RunSpec(_Strict):
+Step = (
+    LoginStep | RefreshStep | ReplayStep | UseStep | RevokeStep | SleepStep | ProbeStep | LoadStep
+)
+
+
+class RunSpec(_Strict, frozen=True):
     """Size and bounds of a run: every run is bounded in op count and wall time."""
 
     sessions: Annotated[int, Meta(ge=1, le=100_000)] = 1
@@ -203,7 +226,7 @@ class RunSpec(_Strict):
     max_info_ratio: Annotated[float, Meta(ge=0, le=1)] = 0.5
 
 
-class Scenario(_Strict):
+class Scenario(_Strict, frozen=True):
     name: str
     target: TargetSpec
     auth: AuthSpec
@@ -215,11 +238,14 @@ class Scenario(_Strict):
 
     def __post_init__(self) -> None:
         kinds = {type(step) for step in self.steps}
-        if kinds & {RefreshStep, ReplayStep, UseStep, RevokeStep, ProbeStep} and (
+        if kinds & {RefreshStep, ReplayStep, UseStep, RevokeStep, ProbeStep, LoadStep} and (
             type(self.steps[0]) is not LoginStep
         ):
             raise ValueError("steps: the first step must be {op = 'login'} (sessions need a pair)")
-        if UseStep in kinds and self.target.resource is None:
+        uses_resource = UseStep in kinds or any(
+            isinstance(step, LoadStep) and step.mix.get("use") for step in self.steps
+        )
+        if uses_resource and self.target.resource is None:
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
 
 

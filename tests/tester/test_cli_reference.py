@@ -97,3 +97,13 @@ def test_analyze_reproduces_the_verdict_offline(
     assert offline.report is not None
     assert live.report is not None
     assert len(offline.report["findings"]) == len(live.report["findings"])
+
+
+def test_lost_response_retry(cli: CliRunner, server_factory: ServerFactory) -> None:
+    scenario = str(SCENARIOS / "lost-response-retry.toml")
+    graceful = cli("run", scenario, "--target", server_factory("atomic", grace=5.0).url)
+    assert graceful.code == 0, graceful.stdout + graceful.stderr
+    # A strict server declared idempotent: the retry is rejected and the checker says so.
+    strict = cli("run", scenario, "--target", server_factory("atomic", grace=0.0).url)
+    assert strict.code == 1, strict.stdout + strict.stderr
+    assert strict.findings("lost-response-retry")
