@@ -21,7 +21,14 @@ from stress import __version__
 from stress.errors import HistoryError, LaunchError, ScenarioError, StressError, TargetError
 from stress.execute import RunOptions, analyze_history, run_scenario
 from stress.logs import setup_logging
-from stress.report import RunReport, exit_code, render_report, write_json, write_junit
+from stress.report import (
+    RunReport,
+    exit_code,
+    render_report,
+    write_html,
+    write_json,
+    write_junit,
+)
 from stress.scenario import Scenario, load_scenario
 from stress.wire import HTTP2Mode
 from stress.wire import run as run_async
@@ -53,12 +60,16 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _emit(report: RunReport, json_path: Path | None, junit_path: Path | None) -> None:
+def _emit(
+    report: RunReport, json_path: Path | None, junit_path: Path | None, html_path: Path | None
+) -> None:
     render_report(report, stdout)
     if json_path is not None:
         write_json(report, json_path)
     if junit_path is not None:
         write_junit(report, junit_path)
+    if html_path is not None:
+        write_html(report, html_path)
 
 
 @app.command()
@@ -78,6 +89,7 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     history: Annotated[
         Path | None, typer.Option(help="Where to stream the JSONL history (default: runs/).")
     ] = None,
@@ -135,7 +147,7 @@ def run(
             raise _fail(EXIT_INCONCLUSIVE, str(exc)) from None
         except ScenarioError as exc:
             raise _fail(EXIT_USAGE, str(exc)) from None
-    _emit(report, json_out, junit)
+    _emit(report, json_out, junit, html)
     stderr.print(f"history: {path}", highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code(report))
 
@@ -164,6 +176,7 @@ def analyze(
     scenario: Annotated[Path, typer.Option(help="The scenario the history was recorded with.")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Re-run the checkers on a saved history, without touching the network."""
@@ -173,7 +186,7 @@ def analyze(
         report = analyze_history(history, loaded, scenario)
     except HistoryError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
-    _emit(report, json_out, junit)
+    _emit(report, json_out, junit, html)
     raise typer.Exit(exit_code(report))
 
 
