@@ -198,7 +198,8 @@ async def _refresh_grant(
     if family_id is None:
         state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome="malformed")
         raise OAuthError(400, "invalid_grant", "malformed refresh token")
-    result = await store.refresh(family_id, presented, new_refresh_token(family_id), client_id)
+    new_token = new_refresh_token(family_id)
+    result = await store.refresh(family_id, presented, new_token, client_id)
     outcome = result.outcome
     state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome=outcome.value)
     if result.fenced_out:
@@ -223,7 +224,9 @@ async def _refresh_grant(
     scope = result.scope
     if "scope" in fields:
         _scope(fields["scope"], frozenset(scope.split()), scope)
-    successor = open_successor(presented, result.sealed)
+    # A replay returns the successor stored sealed under the presented token.
+    rotated = outcome is Outcome.ROTATED
+    successor = new_token if rotated else open_successor(presented, result.sealed)
     return _token_response(
         state,
         key,
