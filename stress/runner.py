@@ -75,7 +75,7 @@ class RunOutcome:
 
 def _step_ops(step: Step) -> int:
     if isinstance(step, RefreshStep):
-        return step.parallel + int(step.revoke) + int(step.lost_response)
+        return step.requests + int(step.revoke) + int(step.profile == "lost-response-retry")
     if isinstance(step, ReplayStep):
         return step.parallel
     if isinstance(step, LoadStep):
@@ -305,18 +305,18 @@ class Runner:
         return parsed
 
     async def _refresh_burst(self, state: SessionState, step: RefreshStep, token: str) -> None:
-        if step.lost_response:
+        if step.profile == "lost-response-retry":
             await self._lost_response(state, token)
-            token = state.current or token
+            return
         requests: list[tuple[OpKind, WireRequest]] = [
             ("refresh", self.profile.refresh(self._base(state, i), token))
-            for i in range(step.parallel)
+            for i in range(step.requests)
         ]
         if step.revoke:
             requests.append(
-                ("revoke", self.profile.revoke(self._base(state, step.parallel), token))
+                ("revoke", self.profile.revoke(self._base(state, step.requests), token))
             )
-        results = await self._burst(state, requests, token, step.sync, "refresh")
+        results = await self._burst(state, requests, token, step.sync, step.profile)
         successors: list[tuple[int, TokenPair]] = []
         for (kind, _), (outcome, parsed) in zip(requests, results, strict=True):
             if kind == "refresh" and parsed.outcome == "ok" and parsed.tokens is not None:
@@ -324,9 +324,12 @@ class Runner:
                 if parsed.tokens.refresh is not None:
                     state.note_issued(parsed.tokens.refresh, self.fp)
         if successors:
-            # Like a client that stores whichever answer lands first, the others stay leaves.
-            first = min(successors, key=lambda pair: pair[0])[1]
-            state.adopt(first.refresh, first.access, self.fp)
+            successors.sort(key=lambda pair: pair[0])
+            # Tabs sharing storage and fanned-out server requests keep the last answer that
+            # lands (last write wins); a single caller keeps the first. The others stay leaves.
+            keep_last = step.profile in ("multi-tab", "server-fan-out")
+            kept = successors[-1 if keep_last else 0][1]
+            state.adopt(kept.refresh, kept.access, self.fp)
 
     async def _replay(self, state: SessionState, step: ReplayStep) -> None:
         if len(state.chain) <= step.age:

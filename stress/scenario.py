@@ -19,6 +19,7 @@ from stress.errors import ScenarioError
 
 __all__ = [
     "AuthSpec",
+    "ClientProfile",
     "LoadStep",
     "LoginStep",
     "PolicySpec",
@@ -40,6 +41,21 @@ __all__ = [
 ]
 
 SyncEngineName = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
+ClientProfile = Literal[
+    "naive-parallel", "single-flight", "multi-tab", "lost-response-retry", "server-fan-out"
+]
+"""How a real client issues refreshes (ROTATION.md, client-side mitigations):
+
+- ``naive-parallel``: every caller sends its own refresh; the first answer to land is kept.
+- ``single-flight``: callers inside one tab share one in-flight refresh (a promise cache or a
+  Web Lock); ``tabs`` independent tabs still race each other.
+- ``multi-tab``: independent tabs share one stored token (localStorage); each refreshes, and the
+  last answer to land overwrites the others in storage.
+- ``lost-response-retry``: the response to the refresh is lost (a dropped mobile connection),
+  so the client retries with the same token; FAPI 2.0 requires the retry to succeed.
+- ``server-fan-out``: a server-rendered page makes many backend requests that carry the same
+  refresh cookie; each refreshes and the browser keeps the last Set-Cookie.
+"""
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -150,17 +166,35 @@ class LoginStep(_Strict, frozen=True, tag_field="op", tag="login"):
 
 
 class RefreshStep(_Strict, frozen=True, tag_field="op", tag="refresh"):
-    """Refresh the session's current token, ``parallel`` times at once with one sync engine.
+    """``parallel`` callers need a refresh of the session's token at the same moment.
 
-    ``revoke = true`` adds one more request in the same burst that revokes the family
-    (logout racing the refreshes). ``lost_response`` makes the first request of the burst drop
-    its connection after sending and retry with the same token (FAPI 2.0 retry).
+    ``profile`` says how a real client turns those callers into requests
+    (see :data:`ClientProfile`); the requests go out as one burst with the ``sync`` engine.
+    ``revoke = true`` adds one more request to the burst that revokes the family (a logout
+    racing the refreshes).
     """
 
     parallel: Annotated[int, Meta(ge=1, le=1024)] = 1
+    profile: ClientProfile = "naive-parallel"
+    tabs: Annotated[int, Meta(ge=1, le=1024)] = 1
     sync: SyncEngineName = "auto"
     revoke: bool = False
-    lost_response: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tabs > 1 and self.profile != "single-flight":
+            raise ValueError("refresh.tabs only applies to profile 'single-flight'")
+        if self.tabs > self.parallel:
+            raise ValueError("refresh.tabs cannot exceed refresh.parallel (callers)")
+        if self.profile == "lost-response-retry" and (self.parallel != 1 or self.revoke):
+            raise ValueError(
+                "profile 'lost-response-retry' is one request and its retry: "
+                "parallel must be 1 and revoke false"
+            )
+
+    @property
+    def requests(self) -> int:
+        """How many refresh requests the profile turns the callers into."""
+        return self.tabs if self.profile == "single-flight" else self.parallel
 
 
 class ReplayStep(_Strict, frozen=True, tag_field="op", tag="replay"):

@@ -96,17 +96,14 @@ def _finding(report: RunReport, finding: Finding, number: int, console: Console)
     _plain(console, f"  {finding.message}")
     steps = explain_witness(report.operations, finding)
     if steps:
+        found_by = sorted({s.op.invoke.step for s in steps if s.op.invoke.step})
+        _plain(console, f"  found by: {', '.join(found_by)}")
         for line in render_timeline(steps):
             _plain(console, f"    {line}")
     else:
         _plain(console, f"    witness ops {list(finding.witness)} are not in the history")
-    lines = [*report.reproduce]
     if finding in report.curl:
-        lines.append(report.curl[finding])
-    if lines:
-        _plain(console, "  reproduce with:")
-        for line in lines:
-            _plain(console, f"    {line}")
+        _plain(console, f"  key request: {report.curl[finding]}")
 
 
 def render_report(report: RunReport, console: Console, max_findings: int = 10) -> None:
@@ -130,6 +127,11 @@ def render_report(report: RunReport, console: Console, max_findings: int = 10) -
         if hidden > 0:
             console.print()
             _plain(console, f"... {hidden} more {result.checker} finding(s), all in --json")
+    if report.findings and report.reproduce:
+        console.print()
+        _plain(console, "reproduce with:")
+        for line in report.reproduce:
+            _plain(console, f"  {line}")
     console.print()
     counts = f"{len(report.findings)} finding(s), {report.stats.total} ops"
     reason = f" ({report.inconclusive_reason})" if report.inconclusive_reason else ""

@@ -33,6 +33,7 @@ def _step(step: WitnessStep) -> dict[str, Any]:
         "process": op.process,
         "session": op.session,
         "kind": op.kind,
+        "step": op.invoke.step,
         "presented": op.presented,
         "outcome": op.outcome,
         "status": op.status,
@@ -45,11 +46,13 @@ def _step(step: WitnessStep) -> dict[str, Any]:
 
 
 def _finding(report: RunReport, finding: Finding) -> dict[str, Any]:
+    steps = explain_witness(report.operations, finding)
     return {
         "checker": finding.checker,
         "severity": finding.severity,
         "message": finding.message,
-        "witness": [_step(s) for s in explain_witness(report.operations, finding)],
+        "found_by": sorted({s.op.invoke.step for s in steps if s.op.invoke.step}),
+        "witness": [_step(s) for s in steps],
         "curl": report.curl.get(finding),
     }
 

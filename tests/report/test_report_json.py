@@ -63,10 +63,11 @@ def test_failing_report_round_trips(failing_report: RunReport, tmp_path: Path) -
     (finding,) = doc["findings"]
     assert [finding[k] for k in ("checker", "severity")] == ["fork", "error"]
     assert [w["index"] for w in finding["witness"]] == [0, 2, 3]
+    assert finding["found_by"] == sorted({w["step"] for w in finding["witness"] if w["step"]})
     assert [w["send_ms"] for w in finding["witness"]] == [0.0, 10.0, 10.3]
     assert finding["witness"][2]["comment"].endswith("has 2 successors")
     assert list(finding["witness"][0]) == [
-        "index", "process", "session", "kind", "presented", "outcome", "status", "returned",
+        "index", "process", "session", "kind", "step", "presented", "outcome", "status", "returned",
         "error", "send_ms", "recv_ms", "comment",
     ]  # fmt: skip
     assert doc["engine"]["bursts"][0]["release_spread_ms"] == 0.5

@@ -6,6 +6,7 @@ Each strategy runs as a real process on a real Redis; the tester reaches it over
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +108,64 @@ def test_lost_response_retry(cli: CliRunner, server_factory: ServerFactory) -> N
     strict = cli("run", scenario, "--target", server_factory("atomic", grace=0.0).url)
     assert strict.code == 1, strict.stdout + strict.stderr
     assert strict.findings("lost-response-retry")
+
+
+PROFILE_SCENARIO = """
+name = "profile-{profile}"
+[target]
+kind = "oauth2"
+client_id = "demo-client"
+resource = "/api/me"
+[auth]
+password = "password"
+[policy]
+kind = "idempotent"
+grace_seconds = 5
+[run]
+sessions = 6
+[[steps]]
+op = "login"
+[[steps]]
+op = "refresh"
+parallel = 8
+profile = "{profile}"
+{extra}
+[[steps]]
+op = "use"
+[[steps]]
+op = "refresh"
+"""
+
+
+@pytest.mark.parametrize(
+    ("profile", "extra", "caught"),
+    [
+        ("naive-parallel", "", True),
+        ("multi-tab", "", True),
+        ("server-fan-out", "", True),
+        # One in-flight refresh per tab: a single tab never races itself...
+        ("single-flight", "", False),
+        # ... but several tabs, each single-flighting, still race each other.
+        ("single-flight", "tabs = 4", True),
+    ],
+)
+def test_client_profiles_against_naive(
+    cli: CliRunner,
+    server_factory: ServerFactory,
+    tmp_path: Path,
+    profile: str,
+    extra: str,
+    caught: bool,
+) -> None:
+    path = tmp_path / "profile.toml"
+    path.write_text(PROFILE_SCENARIO.format(profile=profile, extra=extra))
+    result = cli("run", str(path), "--target", server_factory("naive", grace=5.0).url)
+    assert result.code == (1 if caught else 0), result.stdout + result.stderr
+    assert result.report is not None
+    if caught:
+        assert all(profile in f["found_by"] for f in result.report["findings"]), result.report[
+            "findings"
+        ][0]["found_by"]
+    else:
+        refreshes = result.report["stats"]["kinds"]["refresh"]
+        assert refreshes["ok"] + refreshes["fail"] == 6 * 2  # one request per burst, then one
