@@ -106,8 +106,8 @@ def _run_case(
             targets=[server.url for server in servers],
             history_path=runs / f"{label}.history.jsonl",
         )
-        report, history = run_async(run_scenario, scenario, options, None)
-    return DemoRow(case=case, report=report, history=history)
+        result = run_async(run_scenario, scenario, options, None)
+    return DemoRow(case=case, report=result.report, history=result.history_path)
 
 
 def render_demo(rows: list[DemoRow], console: Console) -> int:

@@ -30,7 +30,7 @@ from stress.scenario import Scenario
 from stress.target import TargetProfile
 from stress.wire import HTTP2Mode, WireClient, WireRequest
 
-__all__ = ["RunOptions", "analyze_history", "check_context", "run_scenario"]
+__all__ = ["RunOptions", "RunResult", "analyze_history", "check_context", "run_scenario"]
 
 _MARK = "AUTHSTRESSTOKENPLACEHOLDER"
 
@@ -111,10 +111,19 @@ def _describer(profile: TargetProfile, targets: list[str]) -> RequestDescriber:
     return describe
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its report, where its history is, and whether the tester crashed."""
+
+    report: RunReport
+    history_path: Path
+    crashed: bool
+
+
 async def run_scenario(
     scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
-) -> tuple[RunReport, Path]:
-    """Run a scenario end to end; returns the report and where the history was written."""
+) -> RunResult:
+    """Run a scenario end to end: discover, drive, check, and build the report."""
     targets = _targets(scenario, options)
     verify: bool | str = False if options.insecure else (options.ca_file or True)
     async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
@@ -168,7 +177,7 @@ async def run_scenario(
         bursts=outcome.bursts,
         describe=_describer(profile, targets),
     )
-    return report, path
+    return RunResult(report=report, history_path=path, crashed=outcome.end == "crashed")
 
 
 def _reproduce(options: RunOptions, targets: list[str], seed: int, history: Path) -> list[str]:

@@ -48,7 +48,9 @@ __all__ = ["ProgressCallback", "RunOutcome", "Runner", "planned_ops"]
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
-EndReason = Literal["completed", "time-bound", "op-bound", "interrupted", "target-unreachable"]
+EndReason = Literal[
+    "completed", "time-bound", "op-bound", "interrupted", "target-unreachable", "crashed"
+]
 
 # Consecutive connect failures (nothing sent) after which the target is declared dead.
 UNREACHABLE_AFTER = 20
@@ -70,6 +72,8 @@ class RunOutcome:
             return "interrupted"
         if self.end == "target-unreachable":
             return f"target unreachable: {self.detail}"
+        if self.end == "crashed":
+            return f"internal error: {self.detail}"
         return None
 
 
@@ -154,6 +158,12 @@ class Runner:
                     with anyio.move_on_after(max(run.op_timeout_seconds * 4, 10.0)):
                         await self._probe_all(sessions)
                 outer.cancel_scope.cancel()
+        except Exception as exc:
+            # A bug of ours must not lose what was observed: log it, keep the history, and let
+            # the report say the run is inconclusive (the CLI exits 4).
+            logger.exception("the runner crashed; the partial history is kept")
+            self.outcome.end = "crashed"
+            self.outcome.detail = f"{type(exc).__name__}: {exc}"
         finally:
             # Whatever stopped us (Ctrl-C, a crash), every open invoke gets its info completion.
             self._close_pending("run stopped")

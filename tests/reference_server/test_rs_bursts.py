@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from conftest import ServerFactory
 from support.burst import BurstClient, form_post
 from support.oauth import login, refresh
+from support.servers import ServerFactory
 
 from stress.launcher import ServerProcess
 

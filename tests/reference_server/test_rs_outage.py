@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ServerFactory
 from support.oauth import login, me, refresh
+from support.servers import ServerFactory
 
 from stress.launcher import RedisProcess
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import ServerFactory
 from support.oauth import login, me, refresh, revoke
+from support.servers import ServerFactory
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -7,9 +7,9 @@ import time
 import httpx
 import jwt
 import pytest
-from conftest import ServerFactory
 from support.burst import BurstClient, form_post
 from support.oauth import login, me, refresh, revoke
+from support.servers import ServerFactory
 
 STRATEGIES = ["naive", "local-lock", "redis-lock", "atomic"]
 GRACE = 1.0

@@ -5,18 +5,14 @@ Each strategy runs as a real process on a real Redis; the tester reaches it over
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.servers import ServerFactory
 
 from tester.conftest import SCENARIOS, CliRunner
 
 pytestmark = pytest.mark.integration
-
-# The session fixture of tests/conftest.py: (strategy, *, replica, grace, ...) -> ServerProcess.
-ServerFactory = Callable[..., Any]
 
 MULTI_TAB = str(SCENARIOS / "multi-tab-burst.toml")
 
