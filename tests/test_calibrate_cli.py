@@ -1,0 +1,94 @@
+"""``auth-stress calibrate`` as a real process: built-in server, unmeasurable targets, bad usage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from stress.cli import app
+from stress.cli_calibrate import parse_engines, parse_sizes
+from stress.launcher import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The session fixture of tests/conftest.py: (strategy, *, grace, ...) -> ServerProcess.
+ServerFactory = Callable[..., Any]
+
+
+def _calibrate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stress", "calibrate", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+
+
+def test_option_parsing() -> None:
+    assert parse_sizes("2, 8,32") == (2, 8, 32)
+    for bad in ("1", "0,2", "x", "2,,8", "4096"):
+        with pytest.raises(ValueError, match="--sizes"):
+            parse_sizes(bad)
+    assert parse_engines(["last-byte,none", "last-byte"]) == ("last-byte", "none")
+    assert parse_engines([]) == ("none", "barrier", "last-byte", "single-packet")
+    with pytest.raises(ValueError, match="--engine 'fast'"):
+        parse_engines(["fast"])
+
+
+def test_built_in_server_table_and_json(tmp_path: Path) -> None:
+    out = tmp_path / "calibration.json"
+    proc = _calibrate(
+        "--engine", "last-byte,single-packet", "--sizes", "2,4", "--bursts", "2",
+        "--json", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["built_in"] is True
+    rows = [(r["engine"], r["n"]) for r in doc["results"]]
+    assert rows == [("last-byte", 2), ("last-byte", 4), ("single-packet", 2), ("single-packet", 4)]
+    for row in doc["results"]:
+        assert row["errors"] == 0
+        assert 0 <= row["arrival_median_us"] <= row["arrival_p95_us"]
+    assert "arrival median us" in proc.stdout
+    assert "single-packet" in proc.stdout
+
+
+def test_unreachable_target_exits_3() -> None:
+    proc = _calibrate("--target", f"http://127.0.0.1:{free_port()}/x", "--bursts", "1")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "unreachable" in proc.stderr
+
+
+@pytest.mark.integration
+def test_target_without_arrival_header_exits_3(server_factory: ServerFactory) -> None:
+    server = server_factory("atomic", grace=5.0)
+    proc = _calibrate("--target", server.url + "/healthz", "--sizes", "2", "--bursts", "1")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "X-Arrival-Ns" in proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--sizes", "2,abc"), "--sizes"),
+        (("--engine", "warp"), "--engine"),
+        (("--target", "ftp://127.0.0.1/"), "--target"),
+        (("--bursts", "0"), "--bursts"),
+    ],
+)
+def test_usage_errors_exit_2(args: tuple[str, ...], message: str) -> None:
+    # Usage is checked before anything starts, so the command runs in-process here.
+    result = CliRunner().invoke(app, ["calibrate", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
