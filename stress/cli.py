@@ -143,14 +143,17 @@ def run(
             bar.update(task, completed=done, total=max(planned, done))
 
         try:
-            report, path = run_async(run_scenario, loaded, options, advance)
+            result = run_async(run_scenario, loaded, options, advance)
         except TargetError as exc:
             raise _fail(EXIT_INCONCLUSIVE, str(exc)) from None
+        except KeyboardInterrupt:
+            # Only before the runner takes over signals (discovery): nothing was recorded yet.
+            raise _fail(EXIT_INCONCLUSIVE, "interrupted before the run started") from None
         except ScenarioError as exc:
             raise _fail(EXIT_USAGE, str(exc)) from None
-    _emit(report, json_out, junit, html)
-    stderr.print(f"history: {path}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exit_code(report))
+    _emit(result.report, json_out, junit, html)
+    stderr.print(f"history: {result.history_path}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INTERNAL if result.crashed else exit_code(result.report))
 
 
 @app.command()
