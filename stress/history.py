@@ -18,6 +18,7 @@ The first line of a history file is a :class:`Header`; every further line is an 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Literal
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 OpKind = Literal["login", "refresh", "use", "revoke", "probe"]
 OpType = Literal["invoke", "ok", "fail", "info"]
@@ -266,9 +269,10 @@ def pair_operations(ops: Iterable[Op]) -> list[Operation]:
 def load_history(path: Path) -> History:
     """Read a JSONL history written by :class:`History`; errors name the file and line."""
     try:
-        lines = path.read_bytes().splitlines()
+        raw = path.read_bytes()
     except OSError as exc:
         raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
+    lines = raw.splitlines()
     if not lines:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
     try:
@@ -282,12 +286,20 @@ def load_history(path: Path) -> History:
         )
     history = History(header)
     decoder = msgspec.json.Decoder(Op)
+    last = len(lines)
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         try:
             op = decoder.decode(line)
-            history.append(op)
-        except (msgspec.DecodeError, ValueError) as exc:
+        except msgspec.DecodeError as exc:
+            if number == last and not raw.endswith(b"\n"):
+                # The writer died mid-line: everything before it is intact and still evidence.
+                logger.warning("history %s ends with a truncated record; ignoring it", path)
+                break
             raise HistoryError(f"{path}:{number}: invalid op record: {exc}") from exc
+        try:
+            history.append(op)
+        except ValueError as exc:
+            raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
     return history

@@ -1,0 +1,117 @@
+"""The history: append rules, pairing, streaming to disk and reading back."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from stress.errors import HistoryError
+from stress.history import Header, History, Op, load_history, pair_operations
+
+HEADER = Header(
+    scenario="s", policy="strict", grace_seconds=0, targets=["http://t/"], seed=1, started_unix=0
+)
+
+
+def invoke(index: int, process: int, t: int, presented: str = "A") -> Op:
+    return Op(index=index, type="invoke", process=process, session=0, kind="refresh",
+              time_ns=t, presented=presented)  # fmt: skip
+
+
+def done(index: int, process: int, t: int, kind: str = "ok", returned: str | None = "B") -> Op:
+    return Op(index=index, type=kind, process=process, session=0, kind="refresh",  # type: ignore[arg-type]
+              time_ns=t, returned=returned)  # fmt: skip
+
+
+def test_pairs_concurrent_ops_by_process() -> None:
+    history = History(HEADER)
+    history.append(invoke(0, 1, 10))
+    history.append(invoke(1, 2, 11))
+    history.append(done(2, 2, 20, "fail", None))
+    history.append(done(3, 1, 25))
+    first, second = history.operations()
+    assert (first.process, first.outcome, first.returned, first.latency_ns) == (1, "ok", "B", 15)
+    assert (second.process, second.outcome, second.status) == (2, "fail", None)
+
+
+def test_missing_completion_is_indeterminate() -> None:
+    (op,) = pair_operations([invoke(0, 1, 10)])
+    assert op.outcome == "info"
+    assert op.recv_ns is None
+
+
+def test_sent_ns_on_completion_is_the_send_time() -> None:
+    completion = Op(index=1, type="ok", process=1, session=0, kind="refresh", time_ns=50,
+                    sent_ns=30)  # fmt: skip
+    (op,) = pair_operations([invoke(0, 1, 10), completion])
+    assert op.send_ns == 30
+
+
+@pytest.mark.parametrize(
+    ("ops", "message"),
+    [
+        ([invoke(0, 1, 1), invoke(1, 1, 2)], "invoked twice"),
+        ([done(0, 1, 1)], "never invoked"),
+        ([invoke(1, 1, 1)], "not the next index"),
+    ],
+)
+def test_append_rejects_inconsistent_records(ops: list[Op], message: str) -> None:
+    history = History(HEADER)
+    for op in ops[:-1]:
+        history.append(op)
+    with pytest.raises(ValueError, match=message):
+        history.append(ops[-1])
+
+
+def test_streams_every_record_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    with path.open("wb") as sink:
+        history = History(HEADER, sink)
+        history.append(invoke(0, 1, 10))
+        # Already on disk before the run ends: an interrupted run keeps what it observed.
+        assert len(path.read_bytes().splitlines()) == 2
+        history.append(done(1, 1, 20))
+    loaded = load_history(path)
+    assert loaded.header == HEADER
+    assert loaded.ops == history.ops
+
+
+def test_truncated_last_line_is_ignored(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    history = History(HEADER, sink)
+    history.append(invoke(0, 1, 10))
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(sink.getvalue() + b'{"index":1,"type":"o')
+    assert len(load_history(path)) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"not json\n", ":1: not an auth-stress history header"),
+        (b'{"format":99,"scenario":"s","policy":"strict","grace_seconds":0,"targets":[],'
+         b'"seed":0,"started_unix":0}\n', "format 99 is not supported"),
+    ],
+)  # fmt: skip
+def test_bad_files_name_file_and_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(HistoryError, match=message):
+        load_history(path)
+
+
+def test_bad_record_in_the_middle_names_its_line(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    History(HEADER, sink)
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(sink.getvalue() + b'{"index": "x"}\n' + b"{}\n")
+    with pytest.raises(HistoryError, match=r"h.jsonl:2: invalid op record"):
+        load_history(path)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(HistoryError, match="cannot read history"):
+        load_history(Path("/nonexistent/history.jsonl"))
