@@ -49,7 +49,13 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 EndReason = Literal[
-    "completed", "time-bound", "op-bound", "interrupted", "target-unreachable", "crashed"
+    "completed",
+    "time-bound",
+    "op-bound",
+    "interrupted",
+    "target-unreachable",
+    "login-failed",
+    "crashed",
 ]
 
 # Consecutive connect failures (nothing sent) after which the target is declared dead.
@@ -72,6 +78,8 @@ class RunOutcome:
             return "interrupted"
         if self.end == "target-unreachable":
             return f"target unreachable: {self.detail}"
+        if self.end == "login-failed":
+            return f"no session could log in: {self.detail}"
         if self.end == "crashed":
             return f"internal error: {self.detail}"
         return None
@@ -131,6 +139,9 @@ class Runner:
         self._done_ops = 0
         self._connect_failures = 0
         self._answered = 0
+        self._logins = 0
+        self._families = 0
+        self._login_problem: str | None = None
         self._planned = planned_ops(scenario)
         self._scope: CancelScope | None = None
         self._password = self._resolve_password()
@@ -153,6 +164,8 @@ class Runner:
                             tg.start_soon(self._session, state, limiter)
                 if bound.cancelled_caught and self.outcome.end == "completed":
                     self.outcome.end = "time-bound"
+                if self._logins and not self._families and self.outcome.end != "interrupted":
+                    self._stop("login-failed", self._login_problem)
                 self._close_pending("time bound reached")
                 if run.probe_at_end and self.outcome.end in ("completed", "time-bound", "op-bound"):
                     with anyio.move_on_after(max(run.op_timeout_seconds * 4, 10.0)):
@@ -262,15 +275,25 @@ class Runner:
             return await self._mint(state)
         username = auth.username.replace("{n}", str(state.n))
         request = self.profile.login(self._base(state), username, self._password, state.n)
+        self._logins += 1
         parsed = await self._single(state, "login", request, None)
         if parsed.outcome != "ok" or parsed.tokens is None:
+            self._login_problem = f"login answered {parsed.outcome} ({parsed.error})"
+            return False
+        if parsed.tokens.refresh is None:
+            self._login_problem = (
+                "login succeeded but returned no refresh token "
+                "(does the client need a scope such as offline_access?)"
+            )
             return False
         state.start_family(parsed.tokens.refresh, parsed.tokens.access, self.fp)
-        return parsed.tokens.refresh is not None
+        self._families += 1
+        return True
 
     async def _mint(self, state: SessionState) -> bool:
         command = [arg.replace("{n}", str(state.n)) for arg in self.scenario.auth.command or []]
         process = self._tab(state, 0)
+        self._logins += 1
         invoke = self._invoke(process, state, "login", None, step="mint")
         try:
             with anyio.fail_after(self.scenario.run.op_timeout_seconds):
@@ -279,6 +302,7 @@ class Runner:
             pair = TokenPair(access=document["access_token"], refresh=document["refresh_token"])
             if result.returncode != 0 or not isinstance(pair.refresh, str):
                 raise ValueError(f"exit status {result.returncode}")
+            self._families += 1
         except (OSError, ValueError, KeyError, TypeError, TimeoutError) as exc:
             logger.error(
                 "mint command failed",
@@ -286,6 +310,7 @@ class Runner:
                 exc_info=exc,
             )
             self._append_completion(invoke, "fail", None, None, error=f"mint: {type(exc).__name__}")
+            self._login_problem = f"mint command failed: {type(exc).__name__}: {exc}"
             return False
         self._append_completion(invoke, "ok", pair, None)
         state.start_family(pair.refresh, pair.access, self.fp)
