@@ -19,7 +19,7 @@ from rich.table import Table
 
 from stress.errors import LaunchError
 from stress.execute import RunOptions, run_scenario
-from stress.launcher import LauncherError, RedisProcess, ServerProcess
+from stress.launcher import RedisProcess, ServerProcess
 from stress.report import RunReport, verdict_style
 from stress.scenario import Scenario, load_scenario
 from stress.wire import run as run_async
@@ -70,13 +70,10 @@ def run_demo(status: Console) -> list[DemoRow]:
     scenario = load_scenario(path)
     runs = Path("runs") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     rows = []
-    try:
-        with RedisProcess(log_path=_log(runs, "redis.log")) as redis:
-            for case in DEMO_CASES:
-                status.print(f"[dim]demo:[/] {case.strategy} x{case.replicas} ...", highlight=False)
-                rows.append(_run_case(case, scenario, path, redis.url, runs))
-    except LauncherError as exc:
-        raise LaunchError(str(exc)) from exc
+    with RedisProcess(log_path=_log(runs, "redis.log")) as redis:
+        for case in DEMO_CASES:
+            status.print(f"[dim]demo:[/] {case.strategy} x{case.replicas} ...", highlight=False)
+            rows.append(_run_case(case, scenario, path, redis.url, runs))
     return rows
 
 

@@ -29,13 +29,15 @@ from types import TracebackType
 
 import httpx
 
+from stress.errors import LaunchError
+
 __all__ = ["LauncherError", "RedisProcess", "ServerProcess", "free_port"]
 
 _STOP_TIMEOUT_S = 5.0
 _TAIL_LINES = 30
 
 
-class LauncherError(RuntimeError):
+class LauncherError(LaunchError):
     """A child process did not start, or died while starting."""
 
 
