@@ -87,7 +87,8 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     status: int | None = None
     error: str | None = None
     claims: Claims | None = None
-    # Ops of one synchronised burst share a burst id; ``engine`` names its sync engine.
+    # Ops of one synchronised burst share a burst id. ``engine`` names its sync engine: on the
+    # invoke the one asked for (e.g. ``auto``), on the completion the one actually used.
     burst: int | None = None
     engine: str | None = None
     target: str | None = None
@@ -147,6 +148,13 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def burst(self) -> int | None:
         return self.invoke.burst
+
+    @property
+    def engine(self) -> str | None:
+        """The sync engine actually used (the completion's), else the one asked for."""
+        if self.done is not None and self.done.engine is not None:
+            return self.done.engine
+        return self.invoke.engine
 
     @property
     def send_ns(self) -> int:

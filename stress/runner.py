@@ -446,7 +446,8 @@ class Runner:
         )
         parsed_all = []
         for i, (invoke, outcome) in enumerate(zip(invokes, result.outcomes, strict=True)):
-            parsed_all.append((outcome, self._complete(state, invoke, outcome, i)))
+            parsed = self._complete(state, invoke, outcome, i, engine=result.engine)
+            parsed_all.append((outcome, parsed))
         arrivals = [a for a in (_arrival(o) for o in result.outcomes) if a is not None]
         self.outcome.bursts.append(
             BurstInfo(
@@ -519,7 +520,15 @@ class Runner:
             )
         )
 
-    def _complete(self, state: SessionState, invoke: Op, outcome: WireOutcome, tab: int) -> Parsed:
+    def _complete(
+        self,
+        state: SessionState,
+        invoke: Op,
+        outcome: WireOutcome,
+        tab: int,
+        *,
+        engine: str | None = None,
+    ) -> Parsed:
         if outcome.response is None:
             error = outcome.error or ("response-lost" if outcome.sent else "error")
             parsed = Parsed("info" if outcome.sent else "fail", None, error)
@@ -533,7 +542,9 @@ class Runner:
                 parsed = self.profile.parse_plain(outcome.response)
         if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:
             state.consumed.add(invoke.presented)
-        self._append_completion(invoke, parsed.outcome, parsed.tokens, outcome, error=parsed.error)
+        self._append_completion(
+            invoke, parsed.outcome, parsed.tokens, outcome, error=parsed.error, engine=engine
+        )
         if parsed.outcome == "info" and tab < len(state.tabs):
             # Jepsen's rule: a process whose op is indeterminate is never reused.
             state.tabs[tab] = self._new_process()
@@ -547,6 +558,7 @@ class Runner:
         wire: WireOutcome | None,
         *,
         error: str | None = None,
+        engine: str | None = None,
     ) -> None:
         returned = access = None
         claims = None
@@ -573,6 +585,7 @@ class Runner:
                 access=access,
                 claims=claims,
                 arrival_ns=_arrival(wire) if wire is not None else None,
+                engine=engine,
             )
         )
         self._done_ops += 1

@@ -155,7 +155,7 @@ def summarize_bursts(operations: Sequence[Operation]) -> list[BurstInfo]:
         notes: list[str] = []
         if 0 < len(arrivals) < len(ops):
             notes.append(f"arrival time known for {len(arrivals)}/{len(ops)} requests")
-        engines = sorted({op.invoke.engine or "none" for op in ops})
+        engines = sorted({op.engine or "none" for op in ops})
         infos.append(
             BurstInfo(
                 burst=burst,
