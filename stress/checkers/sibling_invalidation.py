@@ -73,10 +73,13 @@ def _rejected_member(
             continue
         winner = next((o for o in members if o.outcome == "ok"), None)
         why = "within the grace window" if rivals else "though nothing else consumed it"
+        # With no rival, the op that handed out the token is the other half of the proof.
+        minted_index = grace.lineage.minted_by.get(token)
+        minted = grace.lineage.by_index.get(minted_index) if minted_index is not None else None
         return finding(
             CHECKER_ID,
             f"burst {q.burst}: refresh({short(token)}) op {q.index} rejected ({answer(q)}) {why}",
-            [o for o in (winner, q) if o is not None],
+            [o for o in (winner or minted, q) if o is not None],
         )
     return None
 

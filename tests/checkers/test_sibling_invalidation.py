@@ -57,12 +57,14 @@ def test_rejection_that_may_be_after_window_is_ambiguous() -> None:
 
 def test_burst_all_failed_on_fresh_token_is_caught() -> None:
     h = History()
-    h.login(p=0, returned="A", t=(0, 1))
-    h.refresh(p=1, presented="A", t=(2, 5), o="fail", burst=1)
+    login = h.login(p=0, returned="A", t=(0, 1))
+    first = h.refresh(p=1, presented="A", t=(2, 5), o="fail", burst=1)
     h.refresh(p=2, presented="A", t=(2, 5), o="fail", burst=1)
     result = sibling.check(h.operations(), ctx("overlap", 10))
     assert result.verdict == "fail"
     assert "though nothing else consumed it" in result.findings[0].message
+    # The witness shows where the token came from, and its rejection.
+    assert result.findings[0].witness == (login, first)
 
 
 def test_burst_after_earlier_reuse_is_excused() -> None:
