@@ -7,12 +7,16 @@ It is the tester's data plane (httpx stays the control plane: discovery, login, 
                                        timeout=5)
         burst = await client.burst([refresh] * 8, engine="auto", timeout=5)
 
-Outcomes never raise for network trouble: every error becomes a :class:`WireOutcome` whose
-``sent`` flag tells the runner whether the server may have seen the request.
+Single requests to cleartext HTTP/1.1 origins run on protocol callbacks parsed by llhttp
+(:mod:`stress.wire._h1_protocol`), the cheap path sustained load needs; bursts, https and HEAD
+use socket connections parsed by h11. Outcomes never raise for network trouble: every error
+becomes a :class:`WireOutcome` whose ``sent`` flag tells the runner whether the server may
+have seen the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +26,13 @@ from typing import get_args
 import anyio
 
 from stress.wire._burst import Slot, run_burst
+from stress.wire._h1_protocol import exchange, handles
 from stress.wire._http1 import encode_request
 from stress.wire._models import (
     BurstResult,
     Engine,
     HTTP2Mode,
+    Origin,
     WireOutcome,
     WireRequest,
     split_url,
@@ -35,6 +41,8 @@ from stress.wire._pool import Pool
 from stress.wire._transport import WireFailure
 
 __all__ = ["ClientStatistics", "WireClient"]
+
+_URL_CACHE_SIZE = 4096  # distinct URLs whose split is remembered (a run uses a handful)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class WireClient:
         if http2 not in get_args(HTTP2Mode):
             raise ValueError(f"http2 must be one of {get_args(HTTP2Mode)}, not {http2!r}")
         self._pool = Pool(ca_file=ca_file, insecure=insecure, http2=http2)
+        self._urls: dict[str, tuple[Origin, str]] = {}
         self.settle = settle
 
     async def __aenter__(self) -> WireClient:
@@ -88,7 +97,33 @@ class WireClient:
 
     async def request(self, req: WireRequest, *, timeout: float) -> WireOutcome:  # noqa: ASYNC109
         """Send one request on a pooled keep-alive connection and read its response."""
-        origin, target = split_url(req.url)
+        split = self._urls.get(req.url)
+        if split is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            split = self._urls[req.url] = split_url(req.url)
+        origin, target = split
+        if handles(origin, req) and (
+            self._pool.http2 == "never" or self._pool.known_protocol(origin) == "h1"
+        ):
+            # HTTP/1.1 on a protocol-callback connection (see stress.wire._h1_protocol).
+            data = encode_request(req, origin, target)
+            deadline = asyncio.get_running_loop().time() + timeout
+            conn = self._pool.take_fast(origin)
+            if conn is None:
+                try:
+                    with anyio.fail_after(timeout):
+                        conn = await self._pool.open_fast(origin)
+                except TimeoutError:
+                    detail = f"no progress within {timeout:g}s"
+                    return WireOutcome(req, None, 0, time.monotonic_ns(), False, "connect", detail)
+                except WireFailure as exc:
+                    now = time.monotonic_ns()
+                    return WireOutcome(req, None, 0, now, False, exc.kind, exc.detail)
+            conn.deadline, conn.budget = deadline, timeout
+            outcome = await exchange(conn, req, data, self._pool.watchdog)
+            self._pool.put_fast(conn)
+            return outcome
         slot = Slot(0, req, origin, target)
         await self._exchange(slot, timeout)
         assert slot.outcome is not None

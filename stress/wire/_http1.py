@@ -9,6 +9,8 @@ chunked or Content-Length bodies, HEAD, ``Connection: close`` and keep-alive reu
 
 from __future__ import annotations
 
+import re
+
 import h11
 
 from stress.wire._models import Origin, WireRequest, WireResponse
@@ -17,24 +19,30 @@ from stress.wire._transport import Transport, WireFailure
 __all__ = ["H1Connection", "encode_request"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_FORBIDDEN = re.compile("[\r\n\0]")
 
 
 def encode_request(req: WireRequest, origin: Origin, target: str) -> bytes:
     """The exact HTTP/1.1 bytes of ``req``: Host first, Content-Length added when needed."""
     method = req.method.upper()
-    lines = [f"{method} {target} HTTP/1.1"]
-    names = {name.lower() for name, _ in req.headers}
-    if "host" not in names:
-        lines.append(f"Host: {origin.authority}")
+    host = framed = False
+    parts = [method, " ", target, " HTTP/1.1\r\n"]
     for name, value in req.headers:
-        if any(c in name or c in value for c in "\r\n\0") or not name:
+        if not name or _FORBIDDEN.search(name) or _FORBIDDEN.search(value):
             raise ValueError(f"invalid header {name!r}")
-        lines.append(f"{name}: {value}")
-    framed = "content-length" in names or "transfer-encoding" in names
+        lower = name.lower()
+        if lower == "host":
+            host = True
+        elif lower == "content-length" or lower == "transfer-encoding":
+            framed = True
+        parts += (name, ": ", value, "\r\n")
+    if not host:
+        parts[4:4] = ("Host: ", origin.authority, "\r\n")
     if not framed and (req.body or method in _BODY_METHODS):
-        lines.append(f"Content-Length: {len(req.body)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head + req.body
+        parts += ("Content-Length: ", str(len(req.body)), "\r\n")
+    parts.append("\r\n")
+    head = "".join(parts).encode("latin-1")
+    return head + req.body if req.body else head
 
 
 class H1Connection:

@@ -8,6 +8,7 @@ anything about sockets. An :class:`Origin` is the key of the connection pool: on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -98,7 +99,7 @@ class Origin:
     host: str
     port: int
 
-    @property
+    @cached_property
     def authority(self) -> str:
         """The Host / :authority value, without the port when it is the scheme's default."""
         default = 443 if self.scheme == "https" else 80

@@ -1,11 +1,14 @@
 """Keep-alive connections per origin, and which protocol each origin speaks.
 
-HTTP/1.1 connections are checked out one request at a time and returned when h11 says they can
-be reused; a connection the peer has closed (or that holds unread bytes) is dropped when it is
-next taken. Each HTTP/2 origin has one shared connection, replaced when it dies or receives
-GOAWAY. The protocol of an origin is learnt once: ALPN for https; for http with
-``http2="auto"`` a prior-knowledge probe (preface + SETTINGS: a server that answers with its own
-SETTINGS speaks h2c, anything else is HTTP/1.1 and the probe connection is dropped).
+HTTP/1.1 connections are checked out one request at a time and returned when their parser says they
+can be reused; a connection the peer has closed (or that holds unread bytes) is dropped when it is
+next taken. Single requests on cleartext origins use protocol-callback connections
+(:mod:`stress.wire._h1_protocol`), kept in their own idle list: the burst engines need the socket
+connections (:class:`H1Connection`), whose sends they control byte by byte. Each HTTP/2 origin has
+one shared connection, replaced when it dies or receives GOAWAY. The protocol of an origin is learnt
+once: ALPN for https; for http with ``http2="auto"`` a prior-knowledge probe (preface + SETTINGS: a
+server that answers with its own SETTINGS speaks h2c, anything else is HTTP/1.1 and the probe
+connection is dropped).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Literal
 
 import anyio
 
+from stress.wire._h1_protocol import H1Protocol, Watchdog, open_connection
 from stress.wire._http1 import H1Connection
 from stress.wire._http2 import H2Connection
 from stress.wire._models import HTTP2Mode, Origin
@@ -31,6 +35,7 @@ _PROBE_TIMEOUT = 2.0
 class _OriginState:
     protocol: Protocol | None = None
     idle: list[H1Connection] = field(default_factory=list)
+    idle_fast: list[H1Protocol] = field(default_factory=list)
     h2: H2Connection | None = None
     retired: list[H2Connection] = field(default_factory=list)
     lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -46,6 +51,7 @@ class Pool:
         self._contexts: dict[tuple[str, ...], ssl.SSLContext] = {}
         self._origins: dict[Origin, _OriginState] = {}
         self.connections_opened = 0
+        self.watchdog = Watchdog()
 
     def _state(self, origin: Origin) -> _OriginState:
         state = self._origins.get(origin)
@@ -142,9 +148,44 @@ class Pool:
             return
         self._state(conn.origin).idle.append(conn)
 
+    def known_protocol(self, origin: Origin) -> Protocol | None:
+        """The origin's protocol if already learnt (a dictionary look-up, no await)."""
+        state = self._origins.get(origin)
+        return None if state is None else state.protocol
+
+    def take_fast(self, origin: Origin) -> H1Protocol | None:
+        """An idle reusable protocol-callback connection to ``origin``, or None."""
+        state = self._origins.get(origin)
+        if state is None:
+            return None
+        idle = state.idle_fast
+        while idle:
+            conn = idle.pop()
+            if conn.reusable:
+                return conn
+        return None
+
+    async def open_fast(self, origin: Origin) -> H1Protocol:
+        """A new protocol-callback connection (cleartext HTTP/1.1) to ``origin``."""
+        conn = await open_connection(origin)
+        self.connections_opened += 1
+        conn.idle = self._state(origin).idle_fast
+        return conn
+
+    @staticmethod
+    def put_fast(conn: H1Protocol) -> None:
+        """Give a protocol-callback connection back after a complete exchange."""
+        if conn.reusable and conn.idle is not None:
+            conn.idle.append(conn)
+        else:
+            conn.close()
+
     def close(self) -> None:
         """Close every connection."""
         for state in self._origins.values():
+            for fast in state.idle_fast:
+                fast.close()
+            state.idle_fast.clear()
             for conn in state.idle:
                 conn.close()
             state.idle.clear()

@@ -23,7 +23,7 @@ import anyio
 
 from stress.wire._models import ErrorClass, Origin
 
-__all__ = ["Transport", "WireFailure", "make_ssl_context"]
+__all__ = ["Transport", "WireFailure", "connect_socket", "make_ssl_context"]
 
 _READ_SIZE = 256 * 1024
 
@@ -65,7 +65,7 @@ class Transport:
     @classmethod
     async def connect(cls, origin: Origin, context: ssl.SSLContext | None) -> Transport:
         """Connect (TCP_NODELAY) and, when ``context`` is given, finish the TLS handshake."""
-        sock = await _connect_socket(origin.host, origin.port)
+        sock = await connect_socket(origin.host, origin.port)
         transport = cls(sock)
         if context is None:
             return transport
@@ -206,7 +206,7 @@ class Transport:
             self._sock.close()
 
 
-async def _connect_socket(host: str, port: int) -> socket.socket:
+async def connect_socket(host: str, port: int) -> socket.socket:
     """A connected non-blocking TCP socket; IP literals skip the resolver (and its thread)."""
     try:
         addresses: list[tuple[int, tuple[str, int]]] = [
