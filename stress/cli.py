@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stress import __version__
 from stress.cli_calibrate import calibrate_command
+from stress.cli_init import init_command
 from stress.errors import HistoryError, LaunchError, ScenarioError, StressError, TargetError
 from stress.execute import RunOptions, analyze_history, run_scenario
 from stress.logs import setup_logging
@@ -233,6 +234,7 @@ def _load(path: Path) -> Scenario:
 
 
 app.command(name="calibrate")(calibrate_command)
+app.command(name="init")(init_command)
 
 
 def main() -> None:

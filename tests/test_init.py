@@ -1,0 +1,140 @@
+"""``auth-stress init`` through the real CLI against a real reference server.
+
+The written file must be accepted by ``auth-stress check`` and, run as is, pass against a
+correct server: a starter that needs fixing before it works is not a starter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stress.launcher import free_port
+
+pytestmark = pytest.mark.integration
+
+ServerFactory = Callable[..., Any]
+
+
+def auth_stress(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stress", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture
+def atomic_url(server_factory: ServerFactory) -> str:
+    return str(server_factory("atomic", grace=5.0).url)
+
+
+def test_flags_and_yes_write_a_scenario_that_checks_and_passes(
+    atomic_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "scenarios" / "mine.toml"
+    made = auth_stress(
+        "init", "--target", atomic_url, "--output", str(out), "--client-id", "demo-client",
+        "--password-env", "MY_TEST_PASSWORD", "--resource", "/api/me", "--yes",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert f"wrote {out}" in made.stdout
+    assert "/oauth/token" in made.stderr  # what discovery found is shown
+    data = tomllib.loads(out.read_text())
+    assert data["name"] == "mine"
+    assert data["target"]["base_url"] == atomic_url
+    assert data["target"]["client_id"] == "demo-client"
+    assert data["auth"] == {"username": "user{n}", "password_env": "MY_TEST_PASSWORD"}
+    assert data["policy"] == {"kind": "idempotent", "grace_seconds": 5}
+    assert [s["op"] for s in data["steps"]] == ["login", "refresh", "use", "refresh", "use"]
+    assert "#   token       /oauth/token" in out.read_text()
+
+    checked = auth_stress("check", str(out), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--history", str(tmp_path / "h.jsonl"),
+        cwd=tmp_path, env={"MY_TEST_PASSWORD": "password"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "verdict: PASS" in ran.stdout
+
+
+def test_prompts_ask_for_what_flags_did_not_give(atomic_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "strict.toml"
+    # client id, user template, password env, policy, grace, resource
+    answers = "demo-client\nalice{n}\nPW\nstrict\n0\n\n"
+    made = auth_stress("init", "--target", atomic_url, "--output", str(out), cwd=tmp_path,
+                       stdin=answers)  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Policy" in made.stdout
+    data = tomllib.loads(out.read_text())
+    assert data["target"]["client_id"] == "demo-client"
+    assert "resource" not in data["target"]
+    assert data["auth"] == {"username": "alice{n}", "password_env": "PW"}
+    assert data["policy"] == {"kind": "strict", "grace_seconds": 0}
+    assert auth_stress("check", str(out), cwd=tmp_path).returncode == 0
+
+
+def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "taken.toml"
+    out.write_text("# mine\n")
+    refused = auth_stress("init", "--target", atomic_url, "--output", str(out), "--yes",
+                          cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2
+    assert "exists" in refused.stderr
+    assert "--force" in refused.stderr
+    assert out.read_text() == "# mine\n"
+    forced = auth_stress("init", "--target", atomic_url, "--output", str(out), "--yes",
+                         "--force", cwd=tmp_path)  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_text().startswith("# Starter scenario")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--policy", "sometimes"), "--policy 'sometimes'"),
+        (("--policy", "strict", "--grace", "5"), "grace_seconds must be 0"),
+        (("--grace", "-1"), "--grace -1"),
+        (("--password-env", "not a var"), "not an environment variable name"),
+    ],
+)
+def test_bad_answers_are_usage_errors(
+    atomic_url: str, tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    out = tmp_path / "bad.toml"
+    result = auth_stress("init", "--target", atomic_url, "--output", str(out), "--yes", *flags,
+                         cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr.replace("\n", " ")
+    assert not out.exists()
+
+
+def test_unreachable_target_exits_3(tmp_path: Path) -> None:
+    out = tmp_path / "never.toml"
+    url = f"http://127.0.0.1:{free_port()}"
+    result = auth_stress("init", "--target", url, "--output", str(out), "--yes", cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "unreachable" in result.stderr
+    assert not out.exists()
+
+
+def test_not_a_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = auth_stress("init", "--target", "localhost:8000", "--yes", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected an http:// or https:// base URL" in result.stderr
