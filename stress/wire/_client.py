@@ -16,7 +16,6 @@ have seen the request.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import get_args
 import anyio
 
 from stress.wire._burst import Slot, run_burst
-from stress.wire._h1_protocol import exchange, handles
+from stress.wire._h1_protocol import H1Protocol, exchange, handles
 from stress.wire._http1 import encode_request
 from stress.wire._models import (
     BurstResult,
@@ -42,7 +41,10 @@ from stress.wire._transport import WireFailure
 
 __all__ = ["ClientStatistics", "WireClient"]
 
-_URL_CACHE_SIZE = 4096  # distinct URLs whose split is remembered (a run uses a handful)
+_ROUTE_CACHE_SIZE = 4096  # distinct URLs whose route is remembered (a run uses a handful)
+_Route = tuple[Origin, str, "list[H1Protocol] | None"]
+"""A URL's origin, request target and, when single requests there use the protocol-callback
+path, the idle list of that origin's connections."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class WireClient:
         if http2 not in get_args(HTTP2Mode):
             raise ValueError(f"http2 must be one of {get_args(HTTP2Mode)}, not {http2!r}")
         self._pool = Pool(ca_file=ca_file, insecure=insecure, http2=http2)
-        self._urls: dict[str, tuple[Origin, str]] = {}
+        self._routes: dict[str, _Route] = {}
         self.settle = settle
 
     async def __aenter__(self) -> WireClient:
@@ -97,19 +99,19 @@ class WireClient:
 
     async def request(self, req: WireRequest, *, timeout: float) -> WireOutcome:  # noqa: ASYNC109
         """Send one request on a pooled keep-alive connection and read its response."""
-        split = self._urls.get(req.url)
-        if split is None:
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
-            split = self._urls[req.url] = split_url(req.url)
-        origin, target = split
-        if handles(origin, req) and (
-            self._pool.http2 == "never" or self._pool.known_protocol(origin) == "h1"
-        ):
+        route = self._routes.get(req.url)
+        if route is None:
+            route = self._route(req.url)
+        origin, target, idle = route
+        if idle is not None and handles(origin, req):
             # HTTP/1.1 on a protocol-callback connection (see stress.wire._h1_protocol).
             data = encode_request(req, origin, target)
-            deadline = asyncio.get_running_loop().time() + timeout
-            conn = self._pool.take_fast(origin)
+            conn = None
+            while idle:
+                conn = idle.pop()
+                if conn.reusable:
+                    break
+                conn = None
             if conn is None:
                 try:
                     with anyio.fail_after(timeout):
@@ -120,14 +122,26 @@ class WireClient:
                 except WireFailure as exc:
                     now = time.monotonic_ns()
                     return WireOutcome(req, None, 0, now, False, exc.kind, exc.detail)
-            conn.deadline, conn.budget = deadline, timeout
+            conn.deadline, conn.budget = conn.loop.time() + timeout, timeout
             outcome = await exchange(conn, req, data, self._pool.watchdog)
-            self._pool.put_fast(conn)
+            if conn.reusable:
+                idle.append(conn)
             return outcome
         slot = Slot(0, req, origin, target)
         await self._exchange(slot, timeout)
         assert slot.outcome is not None
         return slot.outcome
+
+    def _route(self, url: str) -> _Route:
+        """Split ``url``; remember it once its origin's protocol is settled."""
+        origin, target = split_url(url)
+        settled, idle = self._pool.fast_idle(origin)
+        route = (origin, target, idle)
+        if settled:
+            if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[url] = route
+        return route
 
     async def burst(
         self,

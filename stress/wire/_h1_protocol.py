@@ -78,6 +78,12 @@ class Watchdog:
             self._armed = False
 
 
+_NAMES: dict[bytes, str] = {}
+"""Header names as sent -> lower-case str: a server repeats the same few names on every
+response, so each is decoded once (bounded by :data:`_NAMES_SIZE`)."""
+_NAMES_SIZE = 512
+
+
 class _Unexpected(Exception):
     """Raised inside a parser callback when the peer sends a message nobody asked for."""
 
@@ -100,7 +106,7 @@ class H1Protocol(asyncio.Protocol):
         self.requests_completed = 0
         self.deadline = 0.0  # loop time when the exchange in flight times out
         self.budget = 0.0
-        self.idle: list[H1Protocol] | None = None  # the pool list it returns to
+        self.loop = asyncio.get_running_loop()
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -160,7 +166,12 @@ class H1Protocol(asyncio.Protocol):
         self._in_body = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_NAMES) < _NAMES_SIZE:
+                _NAMES[name] = key
+        self._headers.append((key, value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._in_body = True
@@ -233,7 +244,7 @@ async def exchange(
     """
     transport = conn.transport
     assert transport is not None
-    loop = asyncio.get_running_loop()
+    loop = conn.loop
     waiter: asyncio.Future[WireResponse] = loop.create_future()
     conn._waiter = waiter
     watchdog.watch(conn)

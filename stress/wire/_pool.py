@@ -148,37 +148,25 @@ class Pool:
             return
         self._state(conn.origin).idle.append(conn)
 
-    def known_protocol(self, origin: Origin) -> Protocol | None:
-        """The origin's protocol if already learnt (a dictionary look-up, no await)."""
-        state = self._origins.get(origin)
-        return None if state is None else state.protocol
+    def fast_idle(self, origin: Origin) -> tuple[bool, list[H1Protocol] | None]:
+        """Whether single requests to ``origin`` use protocol-callback connections.
 
-    def take_fast(self, origin: Origin) -> H1Protocol | None:
-        """An idle reusable protocol-callback connection to ``origin``, or None."""
-        state = self._origins.get(origin)
-        if state is None:
-            return None
-        idle = state.idle_fast
-        while idle:
-            conn = idle.pop()
-            if conn.reusable:
-                return conn
-        return None
+        Returns ``(settled, idle)``: ``idle`` is the origin's list of idle protocol-callback
+        connections when they are used (cleartext HTTP/1.1), else None; ``settled`` is False
+        while the origin's protocol is still to be discovered (the answer may change).
+        """
+        if origin.scheme != "http":
+            return True, None
+        state = self._state(origin)
+        if self.http2 == "never" or state.protocol == "h1":
+            return True, state.idle_fast
+        return state.protocol is not None, None
 
     async def open_fast(self, origin: Origin) -> H1Protocol:
         """A new protocol-callback connection (cleartext HTTP/1.1) to ``origin``."""
         conn = await open_connection(origin)
         self.connections_opened += 1
-        conn.idle = self._state(origin).idle_fast
         return conn
-
-    @staticmethod
-    def put_fast(conn: H1Protocol) -> None:
-        """Give a protocol-callback connection back after a complete exchange."""
-        if conn.reusable and conn.idle is not None:
-            conn.idle.append(conn)
-        else:
-            conn.close()
 
     def close(self) -> None:
         """Close every connection."""
