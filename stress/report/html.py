@@ -16,6 +16,7 @@ from pathlib import Path
 
 from stress import __version__
 from stress.checkers.base import Finding
+from stress.history import Operation
 from stress.report._atomic import write_atomic
 from stress.report.annotate import short_fp
 from stress.report.model import RunReport
@@ -30,16 +31,29 @@ from stress.report.timeline import (
 __all__ = ["render_html", "write_html"]
 
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1040px;color:#222;padding:0 1em}
+h1{font-size:1.4em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+h3{font-size:1.05em;margin:1.4em 0 .3em}h4{margin:.2em 0}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{display:inline-block;padding:2px 12px;border-radius:4px;color:#fff;font-weight:bold}
 .pass{background:#2e7d32}.fail{background:#c62828}.unknown{background:#b26a00}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto}
-.finding{border-left:4px solid #c62828;padding-left:12px;margin:1.5em 0}
+pre.curl{white-space:pre-wrap;word-break:break-all}
+.finding{border-left:4px solid #c62828;padding-left:12px;margin:1em 0 1.5em}
 .finding.warning{border-left-color:#b26a00}
-svg text{font:11px monospace}
+.meaning{background:#fff3f3;border:1px solid #f3c5c5;padding:6px 10px;border-radius:4px}
+.message{font-weight:600}.found-by{color:#555;margin:.2em 0}
+.legend{color:#444;font-size:13px}
+.key{display:inline-block;width:22px;height:10px;border:1px solid;vertical-align:middle}
+.key.ok{background:#90caf9;border-color:#1565c0}.key.fail{background:#ffcc80;border-color:#e65100}
+.key.info{background:#e0e0e0;border:1px dashed #616161}
+.key.violation{background:#ef9a9a;border:2px solid #b71c1c}
+svg text{font:11px ui-monospace,monospace;fill:#222}
+svg text.lane{font-weight:bold}svg text.tick,svg text.sub{fill:#666;font-size:10px}
+svg text.bad{fill:#b71c1c;font-weight:bold}
+.lane-bg{fill:#f7f9fc}.axis{stroke:#999}
+.origin{fill:#fffde7;stroke:#9e9d24}
 .bar{fill:#90caf9;stroke:#1565c0}.bar.fail{fill:#ffcc80;stroke:#e65100}
 .bar.info{fill:#e0e0e0;stroke:#616161;stroke-dasharray:3 2}
 .bar.violation{fill:#ef9a9a;stroke:#b71c1c;stroke-width:2}
@@ -67,9 +81,44 @@ document.querySelectorAll('[data-tokens]').forEach(function (el) {
 
 _E = html.escape
 
-_LANE_H = 34
-_LEFT = 60
-_WIDTH = 900
+_LANE_H = 40
+_LEFT = 50  # lane labels
+_ORIGIN_W = 170  # column of tokens minted before the witness starts
+_WIDTH = 1000
+_AXIS_H = 28
+
+# What each checker's finding means for users, shown above its findings.
+_MEANING: dict[str, str] = {
+    "fork": "One refresh token was exchanged more than once and each exchange minted a different "
+    "successor: rotation is defeated, a stolen token keeps a live branch of its own.",
+    "sibling-invalidation": "Concurrent refreshes of one token, all inside the grace window, "
+    "left the family unusable: the legitimate user is logged out by their own tabs.",
+    "lost-response-retry": "A retry with the previous token after a lost response failed: "
+    "flaky networks log users out (FAPI 2.0 requires the retry to succeed).",
+    "stale-reuse-accepted": "A token that should have been retired was accepted: a stolen old "
+    "refresh token still works.",
+    "reuse-not-revoking": "Reuse was detected but the family's current token still works: theft "
+    "goes unpunished.",
+    "revocation-race": "A token survived its revocation, or was minted by a refresh racing it: "
+    "'log out' does not log out.",
+    "token-uniqueness": "Two requests received the same token or jti.",
+    "jwt-claims": "An access token failed verification or contradicts its family's claims.",
+    "server-error": "The target answered 5xx (or an undocumented status) under concurrency.",
+    "threshold": "A latency or error-rate limit declared by the scenario was exceeded.",
+}
+
+# Findings drawn in full per checker; the rest are listed by message.
+_DRAWN_PER_CHECKER = 3
+
+_LEGEND = (
+    '<p class="legend">How to read a timeline: one lane per process (a browser tab, a retry); '
+    "each request is a bar from the moment it was sent to the moment its answer arrived, "
+    '<span class="key ok"></span> ok, <span class="key fail"></span> rejected, '
+    '<span class="key info"></span> no answer (maybe applied), '
+    '<span class="key violation"></span> the request that breaks the rule. '
+    "Arrows follow a refresh token from where it was issued to every request that presented "
+    "it; the red arrow is the violating edge. Token names are fingerprints, never tokens.</p>"
+)
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
@@ -106,23 +155,56 @@ def _defs() -> str:
     )
 
 
-def _witness_svg(steps: Sequence[WitnessStep]) -> str:
-    """One lane per process, one bar per op, arrows along lineage edges."""
+def _ticks(span_ns: int) -> list[int]:
+    """Round tick positions (1, 2 or 5 times a power of ten) covering ``0..span_ns``."""
+    raw = max(span_ns / 5, 1)
+    power = 10 ** (len(str(int(raw))) - 1)
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return list(range(0, span_ns + 1, int(step)))
+
+
+def _origins(
+    report: RunReport, steps: Sequence[WitnessStep]
+) -> dict[str, tuple[Operation | None, list[int]]]:
+    """Tokens presented in the witness but minted before it: token -> (minting op, lanes)."""
+    minted_inside = {s.op.returned for s in steps if s.op.outcome == "ok" and s.op.returned}
+    wanted = {
+        s.op.presented for s in steps if s.op.presented and s.op.presented not in minted_inside
+    }
+    found: dict[str, Operation] = {}
+    for op in report.operations:
+        if (
+            op.returned in wanted
+            and op.outcome == "ok"
+            and op.returned not in found
+            and op.presented != op.returned
+        ):
+            found[op.returned] = op
+    return {token: (found.get(token), []) for token in sorted(wanted)}
+
+
+def _witness_svg(steps: Sequence[WitnessStep], report: RunReport | None = None) -> str:
+    """One lane per process, one bar per op, arrows along lineage edges, a time axis."""
     lanes: dict[int, int] = {}
     for step in steps:
         lanes.setdefault(step.op.process, len(lanes))
+    origins = _origins(report, steps) if report is not None else {}
     end = max(
         (s.recv_offset_ns if s.recv_offset_ns is not None else s.send_offset_ns for s in steps),
         default=0,
     )
     span = max(end, 1)
-    plot = _WIDTH - _LEFT - 20
+    left = _LEFT + (_ORIGIN_W if origins else 0)
     no_reply_w = 30
+    plot = _WIDTH - left - 20 - no_reply_w
 
     def x(ns: int) -> float:
-        return _LEFT + ns / span * (plot - no_reply_w)
+        return left + ns / span * plot
 
-    height = len(lanes) * _LANE_H + 30
+    def lane_y(process: int) -> int:
+        return lanes[process] * _LANE_H + 10
+
+    height = len(lanes) * _LANE_H + 10 + _AXIS_H
     parts = [
         f'<svg class="timeline" width="{_WIDTH}" height="{height}" '
         f'viewBox="0 0 {_WIDTH} {height}" xmlns="http://www.w3.org/2000/svg">',
@@ -130,15 +212,39 @@ def _witness_svg(steps: Sequence[WitnessStep]) -> str:
     ]
     for process, lane in lanes.items():
         y = lane * _LANE_H + 10
-        parts.append(f'<text x="4" y="{y + 16}">p{process}</text>')
+        if lane % 2:
+            parts.append(
+                f'<rect class="lane-bg" x="0" y="{y - 4}" width="{_WIDTH}" height="{_LANE_H}"/>'
+            )
+        parts.append(f'<text class="lane" x="4" y="{y + 14}">p{process}</text>')
+    axis_y = len(lanes) * _LANE_H + 10
+    parts.append(f'<line class="axis" x1="{left}" x2="{x(span):.1f}" y1="{axis_y}" y2="{axis_y}"/>')
+    for tick in _ticks(span):
+        tx = x(tick)
         parts.append(
-            f'<line x1="{_LEFT}" x2="{_WIDTH - 10}" y1="{y + _LANE_H - 6}" '
-            f'y2="{y + _LANE_H - 6}" stroke="#eee"/>'
+            f'<line class="axis" x1="{tx:.1f}" x2="{tx:.1f}" y1="{axis_y}" y2="{axis_y + 4}"/>'
+            f'<text class="tick" x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle">'
+            f"+{_E(format_duration(tick))}</text>"
         )
-    ends: dict[str, tuple[float, float]] = {}  # returned token -> (x, y) where it appeared
+    ends: dict[str, tuple[float, float]] = {}  # token -> (x, y) where it appeared
+    # Tokens minted before the witness: a node in the origin column, beside its first user.
+    for token, (minter, _) in origins.items():
+        users = [s for s in steps if s.op.presented == token]
+        ys = [lane_y(s.op.process) for s in users]
+        cy = (min(ys) + max(ys)) / 2 + 10 if ys else 20
+        where = f"{minter.kind} op {minter.index}, p{minter.process}" if minter else "earlier"
+        parts.append(
+            f'<g data-tokens="{_E(short_fp(token))}"><title>{_E(token[:16])}: issued by '
+            f"{_E(where)}</title>"
+            f'<rect class="origin" x="{_LEFT:.1f}" y="{cy - 14:.1f}" width="{_ORIGIN_W - 30}" '
+            f'height="28" rx="4"/>'
+            f'<text x="{_LEFT + 6:.1f}" y="{cy - 2:.1f}">token {_E(short_fp(token))}</text>'
+            f'<text class="sub" x="{_LEFT + 6:.1f}" y="{cy + 10:.1f}">from {_E(where)}</text></g>'
+        )
+        ends[token] = (_LEFT + _ORIGIN_W - 30, cy)
     for step in steps:
         op = step.op
-        y = lanes[op.process] * _LANE_H + 10
+        y = lane_y(op.process)
         x0 = x(step.send_offset_ns)
         x1 = x(step.recv_offset_ns) if step.recv_offset_ns is not None else x0 + no_reply_w
         classes = ["bar"]
@@ -148,35 +254,47 @@ def _witness_svg(steps: Sequence[WitnessStep]) -> str:
             classes.append("violation")
         width = max(x1 - x0, 2)
         # Labels of ops near the right edge end at the bar's end instead of running off.
-        near_edge = x0 > _WIDTH - 320
+        near_edge = x0 > _WIDTH - 360
         anchor = f'x="{x1:.1f}" text-anchor="end"' if near_edge else f'x="{x0:.1f}"'
         tokens = " ".join(short_fp(t) for t in (op.presented, op.returned) if t)
         label = f"{op.kind}({short_fp(op.presented) if op.presented else ''})"
         if op.returned:
             label += f" \u2192 {short_fp(op.returned)}"
         status = f" {op.status}" if op.status is not None and op.outcome != "ok" else ""
-        title = f"#{op.index} p{op.process} {label} {op.outcome}{status}"
+        latency = (
+            ""
+            if step.recv_offset_ns is None
+            else format_duration(step.recv_offset_ns - step.send_offset_ns)
+        )
+        title = f"#{op.index} p{op.process} {label} {op.outcome}{status} {latency}"
         if step.comment:
             title += f"  # {step.comment}"
+        text = f"{label} {op.outcome}{status}"
+        bad = ' class="bad"' if step.comment else ""
+        if step.comment:
+            text += f"  \u2190 {step.comment}"
         parts.append(
-            f'<g data-tokens="{_E(tokens)}"><title>{_E(title)}</title>'
+            f'<g class="op" data-op="{op.index}" data-tokens="{_E(tokens)}">'
+            f"<title>{_E(title)}</title>"
             f'<rect class="{" ".join(classes)}" x="{x0:.1f}" y="{y + 4}" width="{width:.1f}" '
             f'height="12" rx="2"/>'
-            f'<text {anchor} y="{y + 27}">{_E(label)} {_E(op.outcome + status)}</text></g>'
+            f'<text {anchor} y="{y + 29}"{bad}>'
+            f"{_E(text)}</text></g>"
         )
-        if op.returned and op.outcome == "ok":
+        if op.returned and op.outcome == "ok" and op.returned != op.presented:
             ends.setdefault(op.returned, (x1, y + 10))
     for step in steps:
         op = step.op
         if op.presented is None or op.presented not in ends:
             continue
         sx, sy = ends[op.presented]
-        tx, ty = x(step.send_offset_ns), lanes[op.process] * _LANE_H + 20
-        if (sx, sy) == (tx, ty):
+        tx, ty = x(step.send_offset_ns), lane_y(op.process) + 10
+        if (round(sx, 1), sy) == (round(tx, 1), ty):
             continue
         css = "lineage violation" if step.comment else "lineage"
+        bend = max(20.0, (tx - sx) / 2)
         parts.append(
-            f'<path class="{css}" d="M{sx:.1f},{sy} C{sx + 20:.1f},{sy} {tx - 20:.1f},{ty} '
+            f'<path class="{css}" d="M{sx:.1f},{sy} C{sx + bend:.1f},{sy} {tx - bend:.1f},{ty} '
             f'{tx:.1f},{ty}"/>'
         )
     parts.append("</svg>")
@@ -210,20 +328,52 @@ def _histogram(values_ms: Sequence[float], bins: int = 20) -> str:
 
 def _finding(report: RunReport, finding: Finding, number: int) -> str:
     steps = explain_witness(report.operations, finding)
-    reproduce = [*report.reproduce]
-    if finding in report.curl:
-        reproduce.append(report.curl[finding])
     parts = [
         f'<div class="finding {_E(finding.severity)}">',
-        f"<h3>{number}. {_E(finding.checker)} ({_E(finding.severity)})</h3>",
-        f"<p>{_E(finding.message)}</p>",
+        f"<h4>{number}. {_E(finding.checker)} ({_E(finding.severity)})</h4>",
+        f'<p class="message">{_E(finding.message)}</p>',
     ]
     if steps:
-        parts.append(_witness_svg(steps))
+        found_by = sorted({s.op.invoke.step for s in steps if s.op.invoke.step})
+        if found_by:
+            parts.append(f'<p class="found-by">found by: {_E(", ".join(found_by))}</p>')
+        parts.append(_witness_svg(steps, report))
         parts.append(f'<pre class="witness">{_E(chr(10).join(render_timeline(steps)))}</pre>')
-    if reproduce:
-        parts.append(f"<p>Reproduce with:</p><pre>{_E(chr(10).join(reproduce))}</pre>")
+    if finding in report.curl:
+        parts.append(f'<p>Key request:</p><pre class="curl">{_E(report.curl[finding])}</pre>')
     parts.append("</div>")
+    return "".join(parts)
+
+
+def _findings_section(report: RunReport) -> str:
+    """Per checker: what it means, the first findings drawn, the rest listed."""
+    if not report.findings:
+        return "<p>None.</p>"
+    parts = [_LEGEND]
+    number = 0
+    for result in report.results:
+        if not result.findings:
+            continue
+        parts.append(
+            f'<h3 id="checker-{_E(result.checker)}">{_E(result.checker)}: '
+            f"{len(result.findings)} finding(s)</h3>"
+        )
+        meaning = _MEANING.get(result.checker)
+        if meaning:
+            parts.append(f'<p class="meaning">{_E(meaning)}</p>')
+        for finding in result.findings[:_DRAWN_PER_CHECKER]:
+            number += 1
+            parts.append(_finding(report, finding, number))
+        rest = result.findings[_DRAWN_PER_CHECKER:]
+        if rest:
+            items = "".join(f"<li>{_E(f.message)}</li>" for f in rest)
+            parts.append(
+                f"<details><summary>{len(rest)} more {_E(result.checker)} finding(s)</summary>"
+                f"<ul>{items}</ul></details>"
+            )
+            number += len(rest)
+    if report.reproduce:
+        parts.append(f"<h3>Reproduce</h3><pre>{_E(chr(10).join(report.reproduce))}</pre>")
     return "".join(parts)
 
 
@@ -277,6 +427,11 @@ def _burst_section(report: RunReport) -> str:
     )
 
 
+def _by_checker(report: RunReport) -> str:
+    counts = [f"{r.checker} {len(r.findings)}" for r in report.results if r.findings]
+    return f": {', '.join(counts)}" if counts else ""
+
+
 def render_html(report: RunReport) -> str:
     """The whole report as one HTML document."""
     title = f"auth-stress: {report.scenario}: {report.verdict}"
@@ -309,7 +464,7 @@ def render_html(report: RunReport) -> str:
         [[r.checker, r.verdict, str(len(r.findings)), "; ".join(r.notes)] for r in report.results],
         numeric_from=2,
     )
-    findings = "".join(_finding(report, f, n) for n, f in enumerate(report.findings, start=1))
+    findings = _findings_section(report)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -317,10 +472,10 @@ def render_html(report: RunReport) -> str:
         f"<h1>auth-stress report: {_E(report.scenario)}</h1>"
         f'<p><span class="verdict {_E(report.verdict)}" id="verdict">'
         f"{_E(report.verdict.upper())}</span> {_E(reason)} "
-        f"{len(report.findings)} finding(s)</p>"
+        f"{len(report.findings)} finding(s){_E(_by_checker(report))}</p>"
         f"{info}<h2>Operations</h2>{summary}<p>HTTP statuses: {_E(statuses)}</p>"
         f"<h2>Checkers</h2>{checkers}"
-        f'<h2>Findings</h2><div id="findings">{findings or "<p>None.</p>"}</div>'
+        f'<h2>Findings</h2><div id="findings">{findings}</div>'
         f"<h2>Latency</h2>{_latency_section(report)}"
         f"<h2>Bursts</h2>{_burst_section(report)}"
         f"<footer><p>auth-stress {_E(__version__)}</p></footer>"
