@@ -28,7 +28,15 @@ from typing import cast
 
 import httptools
 
-from stress.wire._models import ErrorClass, Origin, WireOutcome, WireRequest, WireResponse
+from stress.wire._models import (
+    ErrorClass,
+    Origin,
+    WireOutcome,
+    WireRequest,
+    WireResponse,
+    completed,
+    response,
+)
 from stress.wire._transport import WireFailure, connect_socket
 
 __all__ = ["H1Protocol", "Watchdog", "exchange", "handles", "open_connection"]
@@ -191,7 +199,7 @@ class H1Protocol(asyncio.Protocol):
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self.requests_completed += 1
         if waiter is not None and not waiter.done():
-            waiter.set_result(WireResponse(status, tuple(self._headers), body, "HTTP/1.1"))
+            waiter.set_result(response(status, tuple(self._headers), body, "HTTP/1.1"))
         self._headers = []
 
     # -- used by exchange() ----------------------------------------------------------------
@@ -255,7 +263,7 @@ async def exchange(
             conn._drained = loop.create_future()
             await conn._drained
         send_ns = time.monotonic_ns()
-        response = await waiter
+        answer = await waiter
     except (TimeoutError, WireFailure) as exc:
         conn.close()
         if waiter.done() and not waiter.cancelled():
@@ -269,4 +277,4 @@ async def exchange(
     finally:
         watchdog.unwatch(conn)
         conn._waiter = conn._drained = None
-    return WireOutcome(req, response, send_ns, time.monotonic_ns(), True)
+    return completed(req, answer, send_ns, time.monotonic_ns())

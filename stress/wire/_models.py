@@ -22,6 +22,8 @@ __all__ = [
     "WireOutcome",
     "WireRequest",
     "WireResponse",
+    "completed",
+    "response",
     "split_url",
 ]
 
@@ -79,6 +81,44 @@ class WireOutcome:
     sent: bool
     error: ErrorClass | None = None
     error_detail: str | None = None
+
+
+_new = object.__new__
+
+
+def response(
+    status: int, headers: tuple[tuple[str, str], ...], body: bytes, http_version: str
+) -> WireResponse:
+    """``WireResponse(status, headers, body, http_version)``, built for the sustained path.
+
+    Why: a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+    measured at about 1.5 us per object, a tenth of a request's client CPU on the keep-alive
+    path. Filling the instance dict directly gives an equal object in a fifth of the time; these
+    classes have no ``__slots__`` and no ``__post_init__``, and a test compares both ways.
+    """
+    made: WireResponse = _new(WireResponse)
+    fields = made.__dict__
+    fields["status"] = status
+    fields["headers"] = headers
+    fields["body"] = body
+    fields["http_version"] = http_version
+    return made
+
+
+def completed(
+    request: WireRequest, answer: WireResponse, send_ns: int, recv_ns: int
+) -> WireOutcome:
+    """``WireOutcome(request, answer, send_ns, recv_ns, True)``, built as :func:`response` is."""
+    made: WireOutcome = _new(WireOutcome)
+    fields = made.__dict__
+    fields["request"] = request
+    fields["response"] = answer
+    fields["send_ns"] = send_ns
+    fields["recv_ns"] = recv_ns
+    fields["sent"] = True
+    fields["error"] = None
+    fields["error_detail"] = None
+    return made
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ sends: bodies delimited by EOF, bad framing, unsolicited responses, slow readers
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 import anyio
 import pytest
 
-from stress.wire import WireClient, WireRequest
+from stress.wire import WireClient, WireOutcome, WireRequest, WireResponse
+from stress.wire._models import completed, response
 
 pytestmark = pytest.mark.anyio
 
@@ -241,3 +243,13 @@ async def test_many_concurrent_requests_share_few_connections(
                 tg.start_soon(loop)
         assert client.statistics().connections_opened == 8
     assert statuses == [200] * 400
+
+
+def test_fast_constructors_equal_the_dataclass_ones() -> None:
+    req = WireRequest("GET", "http://127.0.0.1:1/x")
+    made = response(200, (("a", "b"),), b"ok", "HTTP/1.1")
+    assert made == WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1")
+    assert completed(req, made, 1, 2) == WireOutcome(req, made, 1, 2, True)
+    assert hash(made) == hash(WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.status = 500  # type: ignore[misc]
