@@ -90,16 +90,28 @@ def _translate() -> Iterator[None]:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
+# Connections one server process keeps to Redis. Requests beyond it wait (bounded by the
+# Redis timeout, then 503) instead of failing at once as redis-py's default pool does.
+MAX_REDIS_CONNECTIONS = 256
+
+
 def connect(settings: Settings) -> aioredis.Redis:
-    """A client with short socket timeouts and no retries (a refresh is not idempotent)."""
-    return aioredis.Redis.from_url(
+    """A client with short socket timeouts and no retries (a refresh is not idempotent).
+
+    The pool blocks when all connections are busy: a burst of hundreds of refreshes queues for
+    a connection for up to the Redis timeout rather than turning into 503s.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=MAX_REDIS_CONNECTIONS,
+        timeout=settings.redis_timeout,
         decode_responses=True,
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 def _keys(family_id: str) -> list[str]:
@@ -146,7 +158,9 @@ class TokenStore:
 
     async def close(self) -> None:
         """Close the Redis connection pool."""
+        # The client does not own a pool it was given: close both.
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
 
     async def ping(self) -> bool:
         """True when Redis answers."""
