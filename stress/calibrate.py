@@ -6,10 +6,21 @@ started on loopback in a child process (:mod:`stress.wire.timestamp_server`); wi
 it must answer with ``X-Arrival-Ns`` (the reference server does). For every engine and burst
 size N the spread (last arrival minus first) of several bursts is summarised as median and p95.
 
+The probe request is a GET by default. A target may stamp arrivals only where the work
+happens (the reference server stamps ``POST /oauth/token`` and ``/oauth/revoke``, not GET
+routes), so :class:`Probe` can carry a method, a body and a Content-Type; a rejection (400 for a
+made-up refresh token) still carries the stamp, and the refresh path is what a race needs
+measured.
+
 Usage::
 
     report = await calibrate()                  # built-in server
     report = await calibrate("http://127.0.0.1:8000/healthz")
+    report = await calibrate(
+        "http://127.0.0.1:8000/oauth/token",
+        probe=Probe("POST", b"grant_type=refresh_token&refresh_token=calibration",
+                    "application/x-www-form-urlencoded"),
+    )
     json.dumps(report.to_json())
 """
 
@@ -29,6 +40,7 @@ __all__ = [
     "DEFAULT_SIZES",
     "Calibration",
     "EngineSpread",
+    "Probe",
     "arrival_spread_ns",
     "calibrate",
     "measure_engine",
@@ -54,6 +66,30 @@ class EngineSpread:
     notes: tuple[str, ...] = ()
 
 
+BODY_METHODS: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")
+METHODS: tuple[str, ...] = ("GET", *BODY_METHODS)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The request every burst repeats: method, body and Content-Type (none for a bare GET)."""
+
+    method: str = "GET"
+    body: bytes = b""
+    content_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r}: expected one of {', '.join(METHODS)}")
+        if self.body and self.method not in BODY_METHODS:
+            raise ValueError(f"a body needs one of {', '.join(BODY_METHODS)}, not {self.method}")
+
+    def request(self, url: str) -> WireRequest:
+        """The wire request for ``url``."""
+        headers = (("Content-Type", self.content_type),) if self.content_type else ()
+        return WireRequest(self.method, url, headers, self.body)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """A calibration run: the target measured and one :class:`EngineSpread` per engine and N."""
@@ -61,12 +97,14 @@ class Calibration:
     target: str
     built_in: bool
     results: tuple[EngineSpread, ...]
+    method: str = "GET"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` writes)."""
         return {
             "target": self.target,
             "built_in": self.built_in,
+            "method": self.method,
             "results": [asdict(result) for result in self.results],
         }
 
@@ -153,15 +191,18 @@ async def calibrate(
     settle: float = 0.005,
     ca_file: str | None = None,
     insecure: bool = False,
+    probe: Probe | None = None,
 ) -> Calibration:
     """Measure every engine at every burst size against ``target`` (or the built-in server).
 
-    ``target`` is a full URL answered with ``X-Arrival-Ns``; it receives GET requests. Each
-    engine gets its own client, so connection pools do not leak between engines.
+    ``target`` is a full URL answered with ``X-Arrival-Ns``; it receives ``probe`` requests
+    (default: GET without a body). Each engine gets its own client, so connection pools do not
+    leak between engines.
     """
+    probe = probe or Probe()
     results: list[EngineSpread] = []
     with _target(target) as url:
-        request = WireRequest("GET", url)
+        request = probe.request(url)
         for engine in engines:
             async with WireClient(
                 http2=_http2_mode(engine), settle=settle, ca_file=ca_file, insecure=insecure
@@ -177,4 +218,9 @@ async def calibrate(
                             op_timeout=op_timeout,
                         )
                     )
-    return Calibration(target=target or "built-in", built_in=target is None, results=tuple(results))
+    return Calibration(
+        target=target or "built-in",
+        built_in=target is None,
+        results=tuple(results),
+        method=probe.method,
+    )

@@ -6,6 +6,10 @@ their target (which must answer with ``X-Arrival-Ns``). This module only parses 
 that the target can be measured at all, calls :func:`stress.calibrate.calibrate` and renders
 the result; it is registered in :mod:`stress.cli`.
 
+Targets that stamp arrivals only on POST (the reference server's ``/oauth/token``) are measured
+with ``--method POST --body ... --content-type ...``; the reply may be an error status, only the
+header matters.
+
 Exit codes: 0 measured · 2 usage error · 3 the target is unreachable or sends no
 ``X-Arrival-Ns`` (nothing to measure, so no figure would mean anything).
 """
@@ -21,12 +25,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stress.calibrate import ARRIVAL_HEADER, DEFAULT_ENGINES, Calibration, calibrate
+from stress.calibrate import ARRIVAL_HEADER, DEFAULT_ENGINES, METHODS, Calibration, Probe, calibrate
 from stress.logs import setup_logging
-from stress.wire import WireClient, WireRequest
+from stress.wire import WireClient
 from stress.wire import run as run_async
 
-__all__ = ["calibrate_command", "parse_engines", "parse_sizes", "render_calibration"]
+__all__ = [
+    "calibrate_command",
+    "parse_engines",
+    "parse_probe",
+    "parse_sizes",
+    "render_calibration",
+]
 
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
@@ -61,17 +71,32 @@ def parse_engines(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(engines)) or DEFAULT_ENGINES
 
 
-async def _probe(url: str, ca_file: str | None, insecure: bool) -> str | None:
+def parse_probe(method: str, body: str | None, content_type: str | None) -> Probe:
+    """The calibration request from ``--method/--body/--content-type``; ``ValueError`` if bad."""
+    try:
+        return Probe(method.upper(), (body or "").encode("utf-8"), content_type)
+    except ValueError as exc:
+        option = "--body" if "body" in str(exc) else "--method"
+        raise ValueError(f"{option}: {exc}") from None
+
+
+async def _probe(url: str, probe: Probe, ca_file: str | None, insecure: bool) -> str | None:
     """Why ``url`` cannot be calibrated against, or None when it answers with the header."""
     async with WireClient(http2="never", ca_file=ca_file, insecure=insecure) as client:
-        outcome = await client.request(WireRequest("GET", url), timeout=5.0)
+        outcome = await client.request(probe.request(url), timeout=5.0)
     if outcome.response is None:
         return f"target unreachable: {url}: {outcome.error_detail or outcome.error}"
     if outcome.response.header(ARRIVAL_HEADER) is None:
+        hint = (
+            "a target may stamp only some routes, e.g. --method POST --body ... on its token "
+            "endpoint"
+            if probe.method == "GET"
+            else "check the route"
+        )
         return (
-            f"target {url} answered GET with {outcome.response.status} but no X-Arrival-Ns "
-            "header, so arrival spreads cannot be measured there (calibrate sends GET "
-            "requests; omit --target to measure the engines on the built-in server)"
+            f"target {url} answered {probe.method} with {outcome.response.status} but no "
+            f"X-Arrival-Ns header, so arrival spreads cannot be measured there ({hint}; omit "
+            "--target to measure the engines on the built-in server)"
         )
     return None
 
@@ -82,7 +107,10 @@ def _us(value: float | None) -> str:
 
 def render_calibration(report: Calibration, console: Console) -> None:
     """One row per engine and burst size: arrival and release spreads, errors and notes."""
-    table = Table(title=f"Burst precision against {report.target}", title_justify="left")
+    title = f"Burst precision against {report.target}"
+    if report.method != "GET":
+        title += f" ({report.method})"
+    table = Table(title=title, title_justify="left")
     table.add_column("engine", no_wrap=True)
     for name in ("N", "bursts", "arrival median us", "arrival p95 us", "release median us"):
         table.add_column(name, justify="right")
@@ -107,9 +135,20 @@ def calibrate_command(
     target: Annotated[
         str | None,
         typer.Option(
-            help="Full URL that answers GET with X-Arrival-Ns; default: a built-in "
-            "timestamping server on 127.0.0.1."
+            help="Full URL that answers the calibration request with X-Arrival-Ns; default: "
+            "a built-in timestamping server on 127.0.0.1."
         ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help=f"Calibration request method: {', '.join(METHODS)}.")
+    ] = "GET",
+    body: Annotated[
+        str | None,
+        typer.Option(help="Request body (UTF-8), e.g. a refresh-token form; needs POST/PUT/PATCH."),
+    ] = None,
+    content_type: Annotated[
+        str | None,
+        typer.Option(help="Content-Type header, e.g. application/x-www-form-urlencoded."),
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
     engine: Annotated[
@@ -130,16 +169,17 @@ def calibrate_command(
     try:
         size_list = parse_sizes(sizes)
         engines = parse_engines(engine or [])
+        probe = parse_probe(method, body, content_type)
     except ValueError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
     if target is not None and not re.match(r"^https?://[^/\s]+", target):
         raise _fail(EXIT_USAGE, f"--target {target!r}: expected an http:// or https:// URL")
     setup_logging(log_level)
     if target is not None:
-        problem = run_async(_probe, target, ca_file, insecure)
+        problem = run_async(_probe, target, probe, ca_file, insecure)
         if problem is not None:
             raise _fail(EXIT_INCONCLUSIVE, problem)
-    report = run_async(_calibrate, target, engines, size_list, bursts, ca_file, insecure)
+    report = run_async(_calibrate, target, engines, size_list, bursts, probe, ca_file, insecure)
     render_calibration(report, stdout)
     if json_out is not None:
         json_out.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -150,9 +190,16 @@ async def _calibrate(
     engines: tuple[str, ...],
     sizes: tuple[int, ...],
     bursts: int,
+    probe: Probe,
     ca_file: str | None,
     insecure: bool,
 ) -> Calibration:
     return await calibrate(
-        target, engines=engines, sizes=sizes, bursts=bursts, ca_file=ca_file, insecure=insecure
+        target,
+        engines=engines,
+        sizes=sizes,
+        bursts=bursts,
+        ca_file=ca_file,
+        insecure=insecure,
+        probe=probe,
     )

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from stress.calibrate import Probe
 from stress.cli import app
-from stress.cli_calibrate import parse_engines, parse_sizes
+from stress.cli_calibrate import parse_engines, parse_probe, parse_sizes
 from stress.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,9 +79,57 @@ def test_target_without_arrival_header_exits_3(server_factory: ServerFactory) ->
     assert proc.stdout == ""
 
 
+def test_probe_parsing() -> None:
+    form = parse_probe("post", "grant_type=x", "application/x-www-form-urlencoded")
+    assert form == Probe("POST", b"grant_type=x", "application/x-www-form-urlencoded")
+    request = form.request("http://127.0.0.1:1/oauth/token")
+    assert (request.method, request.body) == ("POST", b"grant_type=x")
+    assert request.headers == (("Content-Type", "application/x-www-form-urlencoded"),)
+    assert parse_probe("GET", None, None).request("http://127.0.0.1:1/").headers == ()
+    with pytest.raises(ValueError, match="--body"):
+        parse_probe("GET", "x=1", None)
+    with pytest.raises(ValueError, match="--method"):
+        parse_probe("TRACE", None, None)
+
+
+@pytest.mark.integration
+def test_post_calibration_against_reference_token_endpoint(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    # The reference server stamps X-Arrival-Ns only on POST /oauth/token and /oauth/revoke;
+    # a made-up refresh token is rejected (400) and the rejection still carries the stamp.
+    server = server_factory("atomic", grace=5.0)
+    out = tmp_path / "post.json"
+    proc = _calibrate(
+        "--target", server.url + "/oauth/token",
+        "--method", "POST",
+        "--body", "grant_type=refresh_token&refresh_token=calibration",
+        "--content-type", "application/x-www-form-urlencoded",
+        "--engine", "last-byte", "--sizes", "2", "--bursts", "2", "--json", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert (doc["built_in"], doc["method"]) == (False, "POST")
+    (row,) = doc["results"]
+    assert (row["engine"], row["n"], row["errors"]) == ("last-byte", 2, 0)
+    assert row["arrival_median_us"] is not None
+    assert 0 <= row["arrival_median_us"] <= row["arrival_p95_us"]
+    assert "(POST)" in proc.stdout
+
+
+@pytest.mark.integration
+def test_get_on_token_endpoint_suggests_post(server_factory: ServerFactory) -> None:
+    server = server_factory("atomic", grace=5.0)
+    proc = _calibrate("--target", server.url + "/oauth/token", "--sizes", "2", "--bursts", "1")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "--method POST" in " ".join(proc.stderr.split())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (("--body", "x=1"), "--body"),
+        (("--method", "TRACE"), "--method"),
         (("--sizes", "2,abc"), "--sizes"),
         (("--engine", "warp"), "--engine"),
         (("--target", "ftp://127.0.0.1/"), "--target"),
