@@ -318,8 +318,12 @@ async def _single_packet_wave(
     conns: list[H2Connection] = []
     for slot, conn in wave:
         try:
-            stream = conn.open_stream(slot.request, slot.target)
             with anyio.fail_after(budget):
+                if conn.free_slots == 0:
+                    # Concurrent bursts share the connection and took the slots this wave was
+                    # planned with: wait for one rather than exceed the peer's stream limit.
+                    await conn.wait_slot()
+                stream = conn.open_stream(slot.request, slot.target)
                 await conn.send_prefix_data(stream)
         except (WireFailure, TimeoutError) as exc:
             slot.fail(exc if isinstance(exc, WireFailure) else WireFailure("timeout", "window"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from stress.wire import WireClient, WireRequest
@@ -105,6 +106,27 @@ async def test_burst_above_stream_limit_runs_in_waves() -> None:
     assert all(o.error is None for o in result.outcomes)
     assert any("3 waves" in note and "4 concurrent streams" in note for note in result.notes)
     assert len(info.rec.arrivals) == 10
+
+
+async def test_concurrent_bursts_share_the_stream_limit() -> None:
+    """Bursts from several sessions at once on one connection never exceed the peer's limit."""
+    server, info = await start_h2_server(max_streams=4)
+    results = []
+    try:
+        reqs = [WireRequest("POST", info.url("/token"), (), BODY)] * 3
+        async with WireClient(http2="always", settle=0.002) as client:
+
+            async def one() -> None:
+                results.append(await client.burst(reqs, engine="single-packet", timeout=5))
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(one)
+    finally:
+        server.close()
+    assert len(results) == 5
+    assert all(o.error is None for r in results for o in r.outcomes)
+    assert len(info.rec.arrivals) == 15
 
 
 @pytest.mark.parametrize("engine", ["none", "barrier"])
