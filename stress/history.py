@@ -29,6 +29,7 @@ from stress.errors import HistoryError
 
 __all__ = [
     "FORMAT_VERSION",
+    "RUN_STOPPED",
     "Claims",
     "Header",
     "History",
@@ -41,6 +42,10 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+
+# Error text of the ``info`` completions the runner writes for requests still in flight when a
+# run stops (interrupt, time bound, crash): unknown outcomes, but not the target's doing.
+RUN_STOPPED = "run-stopped"
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +197,11 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def claims(self) -> Claims | None:
         return self.done.claims if self.done is not None else None
+
+    @property
+    def stopped_by_run(self) -> bool:
+        """True when the runner, not the target, ended this op (see :data:`RUN_STOPPED`)."""
+        return self.done is None or (self.done.error or "").startswith(RUN_STOPPED)
 
     @property
     def latency_ns(self) -> int | None:

@@ -24,7 +24,7 @@ from anyio import CancelScope
 from stress.claims import ClaimReader
 from stress.errors import ScenarioError
 from stress.fingerprint import Fingerprinter
-from stress.history import History, Op, OpKind
+from stress.history import RUN_STOPPED, History, Op, OpKind
 from stress.load import run_load
 from stress.report.stats import BurstInfo
 from stress.scenario import (
@@ -595,7 +595,7 @@ class Runner:
     def _close_pending(self, why: str) -> None:
         for index in self.history.pending():
             invoke = self.history.ops[index]
-            self._append_completion(invoke, "info", None, None, error=f"indeterminate: {why}")
+            self._append_completion(invoke, "info", None, None, error=f"{RUN_STOPPED}: {why}")
 
     def _note_connect(self, outcome: WireOutcome) -> None:
         if outcome.sent:

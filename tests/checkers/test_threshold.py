@@ -6,6 +6,7 @@ import pytest
 
 from stress.checkers import threshold
 from stress.checkers.base import Threshold
+from stress.history import RUN_STOPPED
 
 from .histories import History, ctx
 
@@ -48,12 +49,22 @@ def test_error_rate_counts_fail_and_info() -> None:
     h = History()
     _refreshes(h, [1, 2])
     bad = h.refresh(p=7, presented="X", t=(0, 3), o="fail")
-    h.refresh(p=8, presented="Y", t=(0, None))
+    h.refresh(p=8, presented="Y", t=(0, 9), o="info", error="timeout")
     limits = {"refresh": Threshold(max_error_rate=0.25)}
     result = threshold.check(h.operations(), ctx("strict", thresholds=limits))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (bad,)
     assert "error rate 50.0% (2/4)" in result.findings[0].message
+
+
+def test_ops_cut_short_by_the_run_itself_do_not_count() -> None:
+    """Ctrl-C or a time bound leaves in-flight ops unknown: not the target's error rate."""
+    h = History()
+    _refreshes(h, [1, 2])
+    h.refresh(p=7, presented="X", t=(0, 9), o="info", error=f"{RUN_STOPPED}: interrupted")
+    h.refresh(p=8, presented="Y", t=(0, None))  # the tester died before writing a completion
+    limits = {"refresh": Threshold(max_error_rate=0.1)}
+    assert threshold.check(h.operations(), ctx("strict", thresholds=limits)).verdict == "pass"
 
 
 def test_slow_indeterminate_ops_do_not_count_as_latency() -> None:
@@ -66,7 +77,7 @@ def test_slow_indeterminate_ops_do_not_count_as_latency() -> None:
 
 def test_kind_without_completed_ops_is_noted() -> None:
     h = History()
-    h.use(p=0, presented="T", t=(0, None))
+    h.use(p=0, presented="T", t=(0, 30), o="info", error="timeout")
     limits = {"use": Threshold(p50_ms=1), "revoke": Threshold(p50_ms=1)}
     result = threshold.check(h.operations(), ctx("strict", thresholds=limits))
     assert result.verdict == "pass"
