@@ -166,7 +166,7 @@ class Runner:
                     self.outcome.end = "time-bound"
                 if self._logins and not self._families and self.outcome.end != "interrupted":
                     self._stop("login-failed", self._login_problem)
-                self._close_pending("time bound reached")
+                self._close_pending(self.outcome.end)
                 if run.probe_at_end and self.outcome.end in ("completed", "time-bound", "op-bound"):
                     with anyio.move_on_after(max(run.op_timeout_seconds * 4, 10.0)):
                         await self._probe_all(sessions)
@@ -179,7 +179,7 @@ class Runner:
             self.outcome.detail = f"{type(exc).__name__}: {exc}"
         finally:
             # Whatever stopped us (Ctrl-C, a crash), every open invoke gets its info completion.
-            self._close_pending("run stopped")
+            self._close_pending(self.outcome.end)
             self.outcome.wall_seconds = time.monotonic() - started
         return self.outcome
 
