@@ -62,6 +62,13 @@ class WireClient:
     says the origin speaks it, ``never`` sticks to HTTP/1.1, ``always`` requires h2.
     ``settle`` is the pause between sending the request prefixes and releasing the final
     bytes/frames in the last-byte and single-packet engines (seconds).
+
+    ``http1_requests`` (opt-in, with ``http2="auto"``): single requests to cleartext origins use
+    HTTP/1.1 keep-alive even where the origin also speaks h2c, while bursts still use what
+    ``http2`` selects (single-packet needs h2). Why: a single request over h2 goes through the
+    pure-Python h2 state machine and costs about 6x the CPU of the HTTP/1.1 protocol-callback
+    path, which matters for sustained load against h2c servers such as the reference server.
+    Only for origins that speak HTTP/1.1 too (prior-knowledge-only h2c servers do not).
     """
 
     def __init__(
@@ -71,10 +78,14 @@ class WireClient:
         insecure: bool = False,
         http2: HTTP2Mode = "auto",
         settle: float = 0.005,
+        http1_requests: bool = False,
     ) -> None:
         if http2 not in get_args(HTTP2Mode):
             raise ValueError(f"http2 must be one of {get_args(HTTP2Mode)}, not {http2!r}")
+        if http1_requests and http2 == "always":
+            raise ValueError("http1_requests needs http2='auto' (or 'never'), not 'always'")
         self._pool = Pool(ca_file=ca_file, insecure=insecure, http2=http2)
+        self._pool.http1_requests = http1_requests
         self._routes: dict[str, _Route] = {}
         self.settle = settle
 

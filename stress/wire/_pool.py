@@ -52,6 +52,7 @@ class Pool:
         self._origins: dict[Origin, _OriginState] = {}
         self.connections_opened = 0
         self.watchdog = Watchdog()
+        self.http1_requests = False  # single cleartext requests on HTTP/1.1 even if h2c is spoken
 
     def _state(self, origin: Origin) -> _OriginState:
         state = self._origins.get(origin)
@@ -158,7 +159,7 @@ class Pool:
         if origin.scheme != "http":
             return True, None
         state = self._state(origin)
-        if self.http2 == "never" or state.protocol == "h1":
+        if self.http2 == "never" or self.http1_requests or state.protocol == "h1":
             return True, state.idle_fast
         return state.protocol is not None, None
 

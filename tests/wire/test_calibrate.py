@@ -48,3 +48,28 @@ async def test_target_without_arrival_header_is_unknown(h1_server: Server) -> No
     (result,) = report.results
     assert result.arrival_median_us is None
     assert any("x-arrival-ns" in note for note in result.notes)
+
+
+async def test_http1_requests_beside_single_packet_bursts() -> None:
+    # The timestamping server speaks h2c and HTTP/1.1 on one port: with http1_requests single
+    # requests take HTTP/1.1 keep-alive while bursts still go out as single-packet over h2.
+    with start_in_process() as base:
+        async with WireClient(http2="auto", http1_requests=True) as client:
+            first = await client.request(WireRequest("GET", f"{base}/x"), timeout=5)
+            burst = await client.burst(
+                [WireRequest("GET", f"{base}/x")] * 4, engine="auto", timeout=5
+            )
+            again = await client.request(WireRequest("GET", f"{base}/x"), timeout=5)
+        async with WireClient(http2="auto") as default:
+            negotiated = await default.request(WireRequest("GET", f"{base}/x"), timeout=5)
+    assert first.response is not None
+    assert again.response is not None
+    assert (first.response.http_version, again.response.http_version) == ("HTTP/1.1",) * 2
+    assert burst.engine == "single-packet"
+    assert all(
+        o.response is not None and o.response.http_version == "HTTP/2" for o in burst.outcomes
+    )
+    assert negotiated.response is not None
+    assert negotiated.response.http_version == "HTTP/2"
+    with pytest.raises(ValueError, match="http1_requests"):
+        WireClient(http2="always", http1_requests=True)
