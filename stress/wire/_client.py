@@ -25,7 +25,7 @@ from typing import get_args
 import anyio
 
 from stress.wire._burst import Slot, run_burst
-from stress.wire._h1_protocol import H1Protocol, exchange, handles
+from stress.wire._h1_protocol import H1Protocol, exchange
 from stress.wire._http1 import encode_request
 from stress.wire._models import (
     BurstResult,
@@ -114,7 +114,7 @@ class WireClient:
         if route is None:
             route = self._route(req.url)
         origin, target, idle = route
-        if idle is not None and handles(origin, req):
+        if idle is not None and req.method.upper() != "HEAD":  # HEAD: h11 knows it has no body
             # HTTP/1.1 on a protocol-callback connection (see stress.wire._h1_protocol).
             data = encode_request(req, origin, target)
             conn = None

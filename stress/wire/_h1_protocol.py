@@ -11,7 +11,7 @@ request costs one ``write`` and one awaited future. The burst engines keep the s
 must hand pre-encoded (pre-encrypted) final bytes to the kernel in a loop with nothing else in
 it, which an asyncio transport cannot promise, and their precision does not depend on parse cost.
 
-Scope, chosen by :func:`handles`: cleartext ``http://`` origins and every method but HEAD
+Scope (the client decides): cleartext ``http://`` origins and every method but HEAD
 (httptools cannot tell llhttp that a response has no body because of the request method; h11
 can, so HEAD stays on the socket path, as does https).
 
@@ -39,15 +39,10 @@ from stress.wire._models import (
 )
 from stress.wire._transport import WireFailure, connect_socket
 
-__all__ = ["H1Protocol", "Watchdog", "exchange", "handles", "open_connection"]
+__all__ = ["H1Protocol", "Watchdog", "exchange", "open_connection"]
 
 TICK = 0.01
 """How often in-flight exchanges are checked against their deadlines (seconds)."""
-
-
-def handles(origin: Origin, req: WireRequest) -> bool:
-    """True when ``req`` to ``origin`` may use this path (cleartext, not HEAD)."""
-    return origin.scheme == "http" and req.method.upper() != "HEAD"
 
 
 class Watchdog:
@@ -60,30 +55,25 @@ class Watchdog:
     """
 
     def __init__(self) -> None:
-        self._inflight: set[H1Protocol] = set()
-        self._armed = False
+        self.inflight: set[H1Protocol] = set()
+        """Connections with an exchange in flight: add, then :meth:`arm` unless ``armed``."""
+        self.armed = False
 
-    def watch(self, conn: H1Protocol) -> None:
-        """Watch ``conn``'s exchange (its ``deadline`` and ``budget`` are set)."""
-        self._inflight.add(conn)
-        if not self._armed:
-            self._armed = True
-            asyncio.get_running_loop().call_later(TICK, self._tick)
-
-    def unwatch(self, conn: H1Protocol) -> None:
-        """Stop watching ``conn`` (its exchange ended)."""
-        self._inflight.discard(conn)
+    def arm(self) -> None:
+        """Start ticking (call after adding to an empty :attr:`inflight`)."""
+        self.armed = True
+        asyncio.get_running_loop().call_later(TICK, self._tick)
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
-        for conn in [c for c in self._inflight if c.deadline <= now]:
-            self._inflight.discard(conn)
+        for conn in [c for c in self.inflight if c.deadline <= now]:
+            self.inflight.discard(conn)
             conn.expire()
-        if self._inflight:
+        if self.inflight:
             loop.call_later(TICK, self._tick)
         else:
-            self._armed = False
+            self.armed = False
 
 
 _NAMES: dict[bytes, str] = {}
@@ -255,7 +245,10 @@ async def exchange(
     loop = conn.loop
     waiter: asyncio.Future[WireResponse] = loop.create_future()
     conn._waiter = waiter
-    watchdog.watch(conn)
+    inflight = watchdog.inflight
+    inflight.add(conn)
+    if not watchdog.armed:
+        watchdog.arm()
     send_ns = 0
     try:
         transport.write(data)
@@ -275,6 +268,6 @@ async def exchange(
         conn.close()
         raise
     finally:
-        watchdog.unwatch(conn)
+        inflight.discard(conn)
         conn._waiter = conn._drained = None
     return completed(req, answer, send_ns, time.monotonic_ns())
