@@ -5,8 +5,10 @@ within 150 us and at least 20x tighter than naive httpx ``gather``, and last-byt
 1.2 ms. One run starts the built-in timestamping server (stress.wire.timestamp_server) in a
 child process and, against that same server, measures every wire engine and an httpx
 ``AsyncClient`` (warmed with N concurrent requests, then ``asyncio.gather`` of N posts). The
-spread of a burst is its last minus first server-side ``X-Arrival-Ns``. Client and server share
-this machine (and it is shared with other work), so compare figures within one run only.
+spread of a burst is its last minus first server-side ``X-Arrival-Ns``; beside it, the client's
+own release spread (last minus first ``send_ns``: how long the engine's release loop took),
+which is what a change to the client can move. Client and server share this machine (and it is
+shared with other work), so compare figures within one run only.
 
 Usage::
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import platform
 import statistics
 import sys
 from pathlib import Path
@@ -49,8 +53,12 @@ async def _httpx_gather(url: str, n: int, bursts: int) -> list[int]:
         return [await burst() for _ in range(bursts)]
 
 
-async def _measure(n: int, bursts: int) -> list[tuple[str, float, float]]:
-    rows: list[tuple[str, float, float]] = []
+Row = tuple[str, float, float, float | None]
+"""name, median and p95 arrival spread, median client-side release spread (us; None: httpx)."""
+
+
+async def _measure(n: int, bursts: int) -> list[Row]:
+    rows: list[Row] = []
     with start_in_process() as base:
         url = f"{base}/token"
         request = WireRequest("POST", url, (("content-type", "x"),), BODY)
@@ -62,26 +70,42 @@ async def _measure(n: int, bursts: int) -> list[tuple[str, float, float]]:
                 )
             assert spread.arrival_median_us is not None
             assert spread.arrival_p95_us is not None
-            rows.append((f"wire {spread.used}", spread.arrival_median_us, spread.arrival_p95_us))
+            rows.append(
+                (
+                    f"wire {spread.used}",
+                    spread.arrival_median_us,
+                    spread.arrival_p95_us,
+                    spread.release_median_us,
+                )
+            )
         spreads = sorted(await _httpx_gather(url, n, bursts))
         p95 = spreads[min(len(spreads) - 1, round(0.95 * (len(spreads) - 1)))]
-        rows.append(("httpx gather (naive)", statistics.median(spreads) / 1000, p95 / 1000))
+        rows.append(("httpx gather (naive)", statistics.median(spreads) / 1000, p95 / 1000, None))
     return rows
 
 
-def _table(rows: list[tuple[str, float, float]], n: int, bursts: int) -> str:
+def _machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{platform.node()}: nproc {os.cpu_count()}, load average {load}"
+
+
+def _table(rows: list[Row], n: int, bursts: int, before: str, after: str) -> str:
     baseline = rows[-1][1]
     lines = [
         f"Arrival spread at N={n}, {bursts} bursts each, built-in timestamping server",
+        f"Machine before: {before}",
+        f"Machine after:  {after}",
         "",
-        "| client / engine | median spread (us) | p95 spread (us) | vs httpx gather (median) |",
-        "|---|---:|---:|---:|",
+        "| client / engine | median spread (us) | p95 spread (us) | vs httpx gather (median) "
+        "| client release spread, median (us) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for name, median, p95 in rows:
+    for name, median, p95, release in rows:
         ratio = "inf" if median == 0 else f"{baseline / median:.1f}x tighter"
         if name.startswith("httpx"):
             ratio = "1.0x"
-        lines.append(f"| {name} | {median:.1f} | {p95:.1f} | {ratio} |")
+        shown = "-" if release is None else f"{release:.1f}"
+        lines.append(f"| {name} | {median:.1f} | {p95:.1f} | {ratio} | {shown} |")
     return "\n".join(lines) + "\n"
 
 
@@ -92,10 +116,14 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=15)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    before = _machine()
     rows = run(_measure, args.n, args.bursts)
-    sys.stdout.write(_table(rows, args.n, args.bursts))
+    sys.stdout.write(_table(rows, args.n, args.bursts, before, _machine()))
     if args.json is not None:
-        doc = [{"name": name, "median_us": med, "p95_us": p95} for name, med, p95 in rows]
+        doc = [
+            {"name": name, "median_us": med, "p95_us": p95, "release_median_us": release}
+            for name, med, p95, release in rows
+        ]
         args.json.write_text(json.dumps(doc, indent=2))
 
 
