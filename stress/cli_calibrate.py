@@ -144,7 +144,7 @@ def calibrate_command(
     ] = "GET",
     body: Annotated[
         str | None,
-        typer.Option(help="Request body (UTF-8), e.g. a refresh-token form; needs POST/PUT/PATCH."),
+        typer.Option(help="Request body (UTF-8), e.g. a refresh-token form; not with GET."),
     ] = None,
     content_type: Annotated[
         str | None,
