@@ -253,3 +253,28 @@ def test_fast_constructors_equal_the_dataclass_ones() -> None:
     assert hash(made) == hash(WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.status = 500  # type: ignore[misc]
+
+
+async def test_deadline_ends_a_silent_exchange(
+    scripted: Callable[[Script], Awaitable[Scripted]],
+) -> None:
+    # One watchdog timer serves every exchange: the deadline fires within a tick or two.
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, _: Scripted) -> None:
+        head = await read_request(r)
+        if head.startswith(b"GET /silent"):
+            await r.read()  # never answers
+        w.write(OK)
+        await w.drain()
+        await r.read()
+
+    server = await scripted(script)
+    async with WireClient(http2="never") as client:
+        started = time.monotonic()
+        silent = await client.request(WireRequest("GET", server.url("/silent")), timeout=0.2)
+        elapsed = time.monotonic() - started
+        after = await client.request(WireRequest("GET", server.url("/fine")), timeout=2)
+        assert client.statistics().connections_opened == 2
+    assert (silent.sent, silent.error, silent.response) == (True, "timeout", None)
+    assert 0.19 <= elapsed < 1.0  # uvloop's clock has millisecond resolution
+    assert silent.error_detail == "no progress within 0.2s"
+    assert after.error is None
