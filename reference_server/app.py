@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import jwt
+import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -103,7 +104,7 @@ def _token_response(
     client_id: str,
     refresh_token: str,
     arrival_ns: int,
-) -> JSONResponse:
+) -> Response:
     settings = state.settings
     access = key.issue(
         subject=subject,
@@ -114,7 +115,7 @@ def _token_response(
         issuer=settings.issuer,
         audience=settings.audience,
     )
-    body = {
+    body: dict[str, str | int] = {
         "access_token": access.token,
         "token_type": "Bearer",
         "expires_in": settings.access_ttl,
@@ -122,7 +123,8 @@ def _token_response(
         "scope": scope,
     }
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", "X-Arrival-Ns": str(arrival_ns)}
-    return JSONResponse(body, headers=headers)
+    # msgspec: the same compact JSON as JSONResponse's json.dumps, several times faster.
+    return Response(msgspec.json.encode(body), headers=headers, media_type="application/json")
 
 
 async def token_endpoint(request: Request) -> Response:

@@ -43,13 +43,20 @@ class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: defaultdict[tuple[str, str], float] = defaultdict(float)
+        # Series keys by (name, label items as passed): formatting labels costs more than the
+        # increment, and a process only ever sees a few dozen series.
+        self._series: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, str]] = {}
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         """Add ``amount`` to the counter ``name`` with ``labels``."""
-        if name not in _HELP:
-            raise KeyError(name)
+        series = self._series.get((name, tuple(labels.items())))
+        if series is None:
+            if name not in _HELP:
+                raise KeyError(name)
+            series = (name, _labels(labels))
+            self._series[(name, tuple(labels.items()))] = series
         with self._lock:
-            self._values[(name, _labels(labels))] += amount
+            self._values[series] += amount
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of one counter (0 if never incremented)."""
