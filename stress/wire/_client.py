@@ -16,6 +16,7 @@ have seen the request.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,6 +118,8 @@ class WireClient:
         if idle is not None and req.method.upper() != "HEAD":  # HEAD: h11 knows it has no body
             # HTTP/1.1 on a protocol-callback connection (see stress.wire._h1_protocol).
             data = encode_request(req, origin, target)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout  # the budget covers connecting too
             conn = None
             while idle:
                 conn = idle.pop()
@@ -133,7 +136,7 @@ class WireClient:
                 except WireFailure as exc:
                     now = time.monotonic_ns()
                     return WireOutcome(req, None, 0, now, False, exc.kind, exc.detail)
-            conn.deadline, conn.budget = conn.loop.time() + timeout, timeout
+            conn.deadline, conn.budget = deadline, timeout
             outcome = await exchange(conn, req, data, self._pool.watchdog)
             if conn.reusable:
                 idle.append(conn)

@@ -56,24 +56,26 @@ class Watchdog:
 
     def __init__(self) -> None:
         self.inflight: set[H1Protocol] = set()
-        """Connections with an exchange in flight: add, then :meth:`arm` unless ``armed``."""
-        self.armed = False
+        """Connections with an exchange in flight: add, then :meth:`arm` unless ticking."""
+        self.ticking: asyncio.AbstractEventLoop | None = None
+        """The loop whose timer is armed (None when idle; a client may outlive a loop)."""
 
-    def arm(self) -> None:
-        """Start ticking (call after adding to an empty :attr:`inflight`)."""
-        self.armed = True
-        asyncio.get_running_loop().call_later(TICK, self._tick)
+    def arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start ticking on ``loop`` (call when :attr:`ticking` is not ``loop``)."""
+        self.ticking = loop
+        loop.call_later(TICK, self._tick, loop)
 
-    def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.ticking is not loop:
+            return  # superseded by a timer on a newer loop
         now = loop.time()
         for conn in [c for c in self.inflight if c.deadline <= now]:
             self.inflight.discard(conn)
             conn.expire()
         if self.inflight:
-            loop.call_later(TICK, self._tick)
+            loop.call_later(TICK, self._tick, loop)
         else:
-            self.armed = False
+            self.ticking = None
 
 
 _NAMES: dict[bytes, str] = {}
@@ -247,8 +249,8 @@ async def exchange(
     conn._waiter = waiter
     inflight = watchdog.inflight
     inflight.add(conn)
-    if not watchdog.armed:
-        watchdog.arm()
+    if watchdog.ticking is not loop:
+        watchdog.arm(loop)
     send_ns = 0
     try:
         transport.write(data)
