@@ -144,8 +144,13 @@ async def run_scenario(
     )
     with path.open("wb") as sink:
         history = History(header, sink)
+        # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
+        # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
         async with WireClient(
-            ca_file=options.ca_file, insecure=options.insecure, http2=options.http2
+            ca_file=options.ca_file,
+            insecure=options.insecure,
+            http2=options.http2,
+            http1_requests=options.http2 != "always",
         ) as client:
             runner = Runner(
                 scenario,
