@@ -110,30 +110,23 @@ def _run_case(
 def render_demo(rows: list[DemoRow], console: Console) -> int:
     """Print the comparison table; 0 when every case got the verdict it must get, else 1."""
     table = Table(title="auth-stress demo: multi-tab burst against each strategy")
-    for column in (
-        "strategy",
-        "replicas",
-        "verdict",
-        "expected",
-        "findings",
-        "refresh p50",
-        "refresh p99",
-        "wall",
-    ):
-        table.add_column(column)
+    table.add_column("server", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("must", no_wrap=True)
+    table.add_column("findings", no_wrap=True)
+    table.add_column("refresh p50/p99", no_wrap=True, justify="right")
     for row in rows:
         counts = Counter(f.checker for f in row.report.findings if f.severity == "error")
         refresh = next((k for k in row.report.stats.kinds if k.kind == "refresh"), None)
         verdict = row.report.verdict
+        replicas = f" x{row.case.replicas}" if row.case.replicas > 1 else ""
         table.add_row(
-            row.case.strategy,
-            str(row.case.replicas),
+            row.case.strategy + replicas,
             f"[{verdict_style(verdict)}]{verdict}[/]",
-            row.case.expected + ("" if row.as_expected else "  [bold red]MISMATCH[/]"),
-            ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-",
-            _ms(refresh.p50_ms if refresh else None),
-            _ms(refresh.p99_ms if refresh else None),
-            f"{row.report.wall_seconds:.1f}s",
+            row.case.expected + ("" if row.as_expected else " [bold red]MISMATCH[/]"),
+            "\n".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+            f"{_ms(refresh.p50_ms if refresh else None)} / "
+            f"{_ms(refresh.p99_ms if refresh else None)}",
         )
     console.print(table)
     if rows:
@@ -148,4 +141,4 @@ def render_demo(rows: list[DemoRow], console: Console) -> int:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} ms"
+    return "-" if value is None else f"{value:.0f}ms"
