@@ -8,7 +8,10 @@ client is a raw-socket keep-alive HTTP/1.1 client (h11 parsing) on anyio with uv
 connection owns one family and refreshes it sequentially with its latest token, connections are
 spread evenly over both replicas. Servers run with ``--log-level warning`` (no per-request log
 line) for both the refresh and the healthz measurements. Everything (client, servers, Redis)
-shares this machine, so the numbers are a comparison, not a capacity figure.
+shares this machine, so the numbers are a comparison, not a capacity figure. To show where
+the time goes, a second table gives the CPU time per completed request of the client, the two
+server process trees and Redis (from /proc, Linux only), and the load averages are printed
+before and after.
 
 Usage::
 
@@ -40,6 +43,38 @@ STRATEGIES = ["naive", "local-lock", "redis-lock", "atomic"]
 CONCURRENCY = (1, 32)
 
 
+def _process_cpu() -> dict[str, float]:
+    """CPU seconds used so far by this process ("client") and its descendants, by the kind of
+    the child they descend from ("server" or "redis"); empty where /proc is missing."""
+    if not os.path.isdir("/proc"):
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    command: dict[int, bytes] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                fields = stat.read().rsplit(")", 1)[1].split()
+                command[int(entry)] = cmd.read()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    me = os.getpid()
+    totals = {"client": time.process_time(), "server": 0.0, "redis": 0.0}
+    for pid, used in cpu.items():
+        child, up = pid, parent.get(pid, 0)
+        while up not in (me, 0, 1) and up in parent:
+            child, up = up, parent[up]
+        if up == me:
+            kind = "redis" if b"embedded_redis" in command.get(child, b"") else "server"
+            totals[kind] += used
+    return totals
+
+
 @dataclass
 class Result:
     """Completed requests and their latencies (seconds) in one measurement."""
@@ -48,6 +83,13 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    cpu: dict[str, float]
+
+    def cpu_us(self, kind: str) -> str:
+        """CPU microseconds of ``kind`` per completed request, or '?' without /proc."""
+        if kind not in self.cpu or not self.count:
+            return "?"
+        return f"{self.cpu[kind] / self.count * 1e6:,.0f}"
 
     @property
     def rate(self) -> float:
@@ -143,11 +185,14 @@ async def measure(
         for i in range(concurrency):
             tg.start_soon(worker, i)
         await anyio.sleep(0.3)  # connections and logins done
+        cpu0 = _process_cpu()
         t0 = time.perf_counter()
         deadline[0] = t0 + seconds
         started.set()
     elapsed = time.perf_counter() - t0
-    return Result(counts["ok"], elapsed, latencies, counts["err"])
+    cpu1 = _process_cpu()
+    used = {kind: cpu1[kind] - cpu0[kind] for kind in cpu1 if kind in cpu0}
+    return Result(counts["ok"], elapsed, latencies, counts["err"], used)
 
 
 def run_strategy(strategy: str, redis_url: str, seconds: float) -> list[tuple[int, Result, Result]]:
@@ -186,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         "healthz p50 ms | refresh ÷ healthz |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    cpu_lines = [
+        "| strategy | conc. | refresh: client | servers | Redis | healthz: client | servers |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    load_before = os.getloadavg()
     with RedisProcess() as redis:
         for strategy in args.strategies.split(","):
             for concurrency, ref, health in run_strategy(strategy, redis.url, args.seconds):
@@ -194,10 +244,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ref.pct(0.99):.2f} | {ref.errors} | {health.rate:,.0f} | "
                     f"{health.pct(0.5):.2f} | {ref.rate / health.rate:.2f} |"
                 )
+                cpu_lines.append(
+                    f"| {strategy} | {concurrency} | {ref.cpu_us('client')} | "
+                    f"{ref.cpu_us('server')} | {ref.cpu_us('redis')} | "
+                    f"{health.cpu_us('client')} | {health.cpu_us('server')} |"
+                )
+    load_after = os.getloadavg()
     sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\nCPU us per request (both server replicas summed):\n\n")
+    sys.stdout.write("\n".join(cpu_lines) + "\n")
     sys.stdout.write(
         f"\n2 replicas x 1 granian worker, one embedded Redis, {args.seconds:g} s per cell, "
-        f"client, servers and Redis share this host ({os.cpu_count()} cores).\n"
+        f"client, servers and Redis share this host ({os.cpu_count()} cores); load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after.\n"
     )
     return 0
 
