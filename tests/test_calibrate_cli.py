@@ -6,11 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.servers import ServerFactory
 from typer.testing import CliRunner
 
 from stress.calibrate import Probe
@@ -19,9 +18,6 @@ from stress.cli_calibrate import parse_engines, parse_probe, parse_sizes
 from stress.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# The session fixture of tests/conftest.py: (strategy, *, grace, ...) -> ServerProcess.
-ServerFactory = Callable[..., Any]
 
 
 def _calibrate(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,17 +10,14 @@ import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.servers import ServerFactory
 
 from stress.launcher import free_port
 
 pytestmark = pytest.mark.integration
-
-ServerFactory = Callable[..., Any]
 
 
 def auth_stress(

@@ -11,20 +11,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.servers import ServerFactory
 
 from stress.load import ArrivalSchedule, LoadWindow
 from stress.scenario import LoadStep
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The session fixture of tests/conftest.py: (strategy, *, grace, ...) -> ServerProcess.
-ServerFactory = Callable[..., Any]
 
 SCENARIO = """
 name = "load"

@@ -9,11 +9,10 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.servers import ServerFactory
 
 from stress.launcher import free_port
 
@@ -22,7 +21,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
-ServerFactory = Callable[..., Any]
 
 # A project file that pytest must not mistake for a scenario (and that configures no pytest).
 PYPROJECT = """\

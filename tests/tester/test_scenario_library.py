@@ -15,19 +15,17 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.servers import ServerFactory
 
 from stress.scenario import load_scenario
 from tester.conftest import SCENARIOS, CliResult, CliRunner
 
 pytestmark = pytest.mark.integration
 
-# The session fixture of tests/conftest.py: (strategy, *, replica, grace, ...) -> ServerProcess.
-ServerFactory = Callable[..., Any]
 
 # Checkers through which a naive (read-then-write) server shows its race.
 RACE = frozenset({"fork", "sibling-invalidation", "revocation-race", "token-uniqueness"})
