@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from .logs import configure_logging
 from .metrics import Metrics
-from .middleware import LOG_SCOPE_KEY, RequestLogMiddleware
+from .middleware import LOG_SCOPE_KEY, RequestLogMiddleware, access_log_enabled
 from .oauth import OAuthError, authenticate_client, error_response, read_form
 from .rotation import Outcome
 from .settings import Settings
@@ -82,7 +82,8 @@ def _state(request: Request) -> tuple[_State, TokenStore, SigningKey]:
 
 
 def _log(request: Request, **fields: Any) -> None:
-    request.scope.setdefault(LOG_SCOPE_KEY, {}).update(fields)
+    if access_log_enabled():
+        request.scope.setdefault(LOG_SCOPE_KEY, {}).update(fields)
 
 
 def _scope(requested: str | None, allowed: frozenset[str], default: str) -> str:
@@ -209,13 +210,14 @@ async def _refresh_grant(
     if result.lock_wait_ms:
         state.metrics.inc("auth_ref_lock_wait_seconds_sum", result.lock_wait_ms / 1000)
         state.metrics.inc("auth_ref_lock_wait_seconds_count")
-    _log(
-        request,
-        outcome=outcome.value,
-        family=fingerprint(family_id),
-        presented=fingerprint(token_hash(presented)),
-        lock_wait_ms=round(result.lock_wait_ms, 3),
-    )
+    if access_log_enabled():  # three hashes per refresh that only the access line needs
+        _log(
+            request,
+            outcome=outcome.value,
+            family=fingerprint(family_id),
+            presented=fingerprint(token_hash(presented)),
+            lock_wait_ms=round(result.lock_wait_ms, 3),
+        )
     if not outcome.succeeded:
         if outcome is Outcome.REUSE_DETECTED:
             state.metrics.inc("auth_ref_reuse_detections_total", strategy=store.strategy)

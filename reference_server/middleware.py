@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import Metrics
 
-__all__ = ["LOG_SCOPE_KEY", "RequestLogMiddleware"]
+__all__ = ["LOG_SCOPE_KEY", "RequestLogMiddleware", "access_log_enabled"]
 
 LOG_SCOPE_KEY = "auth_ref_log"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -35,6 +35,12 @@ _KNOWN_PATHS = frozenset(
     }
 )
 logger = logging.getLogger("reference_server.access")
+
+
+def access_log_enabled() -> bool:
+    """True when the per-request line is written (level info or lower): callers skip building
+    its fields otherwise."""
+    return logger.isEnabledFor(logging.INFO)
 
 
 class RequestLogMiddleware:
