@@ -1,13 +1,15 @@
-"""A minimal pipelined RESP2 client for the refresh hot path.
+"""A minimal pipelined RESP2 client for the token store.
 
-Why this module exists: redis-py spends about 120 us of Python per command here (connection
+Why this module exists: redis-py spent about 120 us of Python per command here (connection
 pool checkout, retry wrapper, per-argument encoders, timeout context managers, a layered
-parser), several times the cost of the Lua script it runs. The refresh path needs only EVALSHA
-and one small pipeline, so this client does just that: one connection per process on asyncio
-protocol callbacks, commands written as they come, replies matched to callers in order (Redis
-answers in order on a connection), so concurrent requests share the socket without a pool.
+parser), several times the cost of the Lua script a refresh runs. The store needs only plain
+commands, pipelines and EVALSHA, so this client does just that: one connection per process on
+asyncio protocol callbacks, replies matched to callers in order (Redis answers in order on a
+connection), so concurrent requests share the socket without a pool, and commands queued in
+one loop iteration leave in one write. A pipeline's commands are contiguous on the wire, so
+MULTI ... EXEC in one pipeline is a transaction.
 
-Failure model, the same as the redis-py client it sits beside: no retries (a refresh is not
+Failure model, the same as the redis-py client it replaced: no retries (a refresh is not
 idempotent). A reply that takes longer than ``timeout`` fails its caller with ``TimeoutError``
 and aborts the connection, because what the server did with the in-flight commands is unknown;
 every other caller waiting on that connection gets ``ConnectionError``; the next command

@@ -17,10 +17,9 @@ refresh are kept together. The strategies:
 - ``atomic``: one Lua script decides and commits in one round trip.
 
 Revocation goes through the same path as refresh in every strategy. Redis connection errors and
-timeouts surface as ``StoreUnavailable`` (503). This is the only module that imports ``redis``.
-The per-refresh commands (the state read, the Lua scripts) go through ``resp.RespClient``, a
-pipelined client about 4x cheaper per command than redis-py; logins, writes of the naive path
-and the signing key use redis-py.
+timeouts surface as ``StoreUnavailable`` (503). Every command goes through ``resp.RespClient``:
+one pipelined connection per process, about 4x cheaper per command than redis-py's pooled
+client, and with no pool to run out of, a burst of hundreds of refreshes just queues on it.
 
 Key layout (all keys of a family share the hash tag ``{fam:<id>}``; every key has a TTL):
 ``{fam:<id>}:state`` hash, ``{fam:<id>}:used`` set of rotated-away hashes,
@@ -38,12 +37,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
-from redis.typing import EncodableT, FieldT
-
 from . import scripts
 from .resp import Reply, RespClient, Script
 from .rotation import FamilyState, Outcome, RevokeOutcome, Snapshot, decide_refresh, decide_revoke
@@ -56,14 +49,14 @@ __all__ = [
     "RefreshResult",
     "StoreUnavailable",
     "TokenStore",
-    "connect",
     "create_store",
 ]
 
 SIGNING_KEY_NAME = "auth-stress:signing-key:v1"
 _SIGNING_KEY_TTL_S = 90 * 86400
 _CAS_ATTEMPTS = 3
-_UNAVAILABLE = (ConnectionError, TimeoutError, BusyLoadingError, OSError)
+# Refused or lost connections, timeouts and LOADING replies (resp.RespUnavailable).
+_UNAVAILABLE = (OSError,)
 _REFRESH = Script(scripts.REFRESH)
 _REVOKE = Script(scripts.REVOKE)
 _CAS_COMMIT = Script(scripts.CAS_COMMIT)
@@ -96,30 +89,6 @@ def _translate() -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
-# Connections one server process keeps to Redis. Requests beyond it wait (bounded by the
-# Redis timeout, then 503) instead of failing at once as redis-py's default pool does.
-MAX_REDIS_CONNECTIONS = 256
-
-
-def connect(settings: Settings) -> aioredis.Redis:
-    """A client with short socket timeouts and no retries (a refresh is not idempotent).
-
-    The pool blocks when all connections are busy: a burst of hundreds of refreshes queues for
-    a connection for up to the Redis timeout rather than turning into 503s.
-    """
-    pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=MAX_REDIS_CONNECTIONS,
-        timeout=settings.redis_timeout,
-        decode_responses=True,
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
-    return aioredis.Redis(connection_pool=pool)
 
 
 def _keys(family_id: str) -> list[str]:
@@ -165,31 +134,33 @@ class TokenStore:
 
     strategy: Strategy = Strategy.NAIVE
 
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
-        self.redis = client
+    def __init__(self, settings: Settings) -> None:
         self.resp = RespClient(settings.redis_url, settings.redis_timeout)
         self.settings = settings
         self._ttl_ms = settings.refresh_ttl * 1000
         self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
 
     async def close(self) -> None:
-        """Close the Redis connection pool."""
-        # The client does not own a pool it was given: close both.
+        """Close the Redis connection."""
         await self.resp.close()
-        await self.redis.aclose()
-        await self.redis.connection_pool.disconnect()
 
     async def ping(self) -> bool:
         """True when Redis answers."""
         with _translate():
-            return bool(await self.redis.ping())
+            return await self.resp.execute("PING") == "PONG"
 
     async def shared_signing_key(self, candidate_pem: bytes) -> bytes:
         """The PEM every replica on this Redis uses: ``candidate_pem`` if it is the first."""
         with _translate():
-            await self.redis.set(SIGNING_KEY_NAME, candidate_pem.decode(), nx=True)
-            await self.redis.expire(SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S)
-            stored = await self.redis.get(SIGNING_KEY_NAME)
+            _, _, stored = _checked(
+                await self.resp.pipeline(
+                    [
+                        ["SET", SIGNING_KEY_NAME, candidate_pem.decode(), "NX"],
+                        ["EXPIRE", SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S],
+                        ["GET", SIGNING_KEY_NAME],
+                    ]
+                )
+            )
         return str(stored).encode() if stored else candidate_pem
 
     async def create_family(self, *, subject: str, client_id: str, scope: str) -> tuple[str, str]:
@@ -197,27 +168,18 @@ class TokenStore:
         family_id = new_family_id()
         token = new_refresh_token(family_id)
         state_key = _keys(family_id)[0]
-        fields: dict[FieldT, EncodableT] = {
-            "gen": "1",
-            "cur": token_hash(token),
-            "prev": "",
-            "rot": "0",
-            "revoked": "0",
-            "client": client_id,
-            "sub": subject,
-            "scope": scope,
-        }
+        fields = ["gen", "1", "cur", token_hash(token), "prev", "", "rot", "0", "revoked", "0"]
+        fields += ["client", client_id, "sub", subject, "scope", scope]
         with _translate():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(state_key, mapping=fields)
-                pipe.pexpire(state_key, self._ttl_ms)
-                await pipe.execute()
+            await self._transaction(
+                [["HSET", state_key, *fields], ["PEXPIRE", state_key, self._ttl_ms]]
+            )
         return family_id, token
 
     async def family_active(self, family_id: str) -> bool:
         """True when the family exists and is not revoked (checked by the protected API)."""
         with _translate():
-            revoked = await self.redis.hget(_keys(family_id)[0], "revoked")
+            revoked = await self.resp.execute("HGET", _keys(family_id)[0], "revoked")
         return revoked == "0"
 
     async def refresh(
@@ -233,6 +195,10 @@ class TokenStore:
             return await self._read_decide_revoke(family_id, presented_hash, client_id)
 
     # -- building blocks -------------------------------------------------------------------
+
+    async def _transaction(self, commands: list[list[str | int]]) -> None:
+        """``commands`` inside MULTI/EXEC, in one round trip; raises on any error reply."""
+        _checked(await self.resp.pipeline([["MULTI"], *commands, ["EXEC"]]))
 
     async def _snapshot(
         self, family_id: str, presented: str, lease: tuple[str, str, int] | None = None
@@ -296,33 +262,29 @@ class TokenStore:
         now_ms: int,
     ) -> None:
         state_key, used_key, succ_key = _keys(family_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                state_key,
-                mapping={
-                    "gen": str(generation),
-                    "cur": new_hash,
-                    "prev": presented,
-                    "rot": str(now_ms),
-                },
-            )
-            pipe.pexpire(state_key, self._ttl_ms)
-            pipe.sadd(used_key, presented)
-            pipe.pexpire(used_key, self._ttl_ms)
-            if self.settings.grace_ms > 0:
-                pipe.set(succ_key, sealed, px=self.settings.grace_ms)
-            else:
-                pipe.delete(succ_key)
-            await pipe.execute()
+        rotation: list[str | int] = ["gen", generation, "cur", new_hash, "prev", presented]
+        rotation += ["rot", now_ms]
+        grace_ms = self.settings.grace_ms
+        await self._transaction(
+            [
+                ["HSET", state_key, *rotation],
+                ["PEXPIRE", state_key, self._ttl_ms],
+                ["SADD", used_key, presented],
+                ["PEXPIRE", used_key, self._ttl_ms],
+                ["SET", succ_key, sealed, "PX", grace_ms] if grace_ms > 0 else ["DEL", succ_key],
+            ]
+        )
 
     async def _write_revocation(self, family_id: str, generation: int) -> None:
         state_key, used_key, succ_key = _keys(family_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(state_key, mapping={"revoked": "1", "gen": str(generation)})
-            pipe.pexpire(state_key, self._revoked_ttl_ms)
-            pipe.pexpire(used_key, self._revoked_ttl_ms)
-            pipe.delete(succ_key)
-            await pipe.execute()
+        await self._transaction(
+            [
+                ["HSET", state_key, "revoked", "1", "gen", generation],
+                ["PEXPIRE", state_key, self._revoked_ttl_ms],
+                ["PEXPIRE", used_key, self._revoked_ttl_ms],
+                ["DEL", succ_key],
+            ]
+        )
 
     async def _read_decide_revoke(
         self, family_id: str, presented: str | None, client_id: str
@@ -340,8 +302,8 @@ class LocalLockStore(TokenStore):
 
     strategy = Strategy.LOCAL_LOCK
 
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
-        super().__init__(client, settings)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
@@ -526,7 +488,7 @@ class AtomicStore(_ScriptStore):
             return await self._revoke_atomic(family_id, presented_hash, client_id)
 
 
-_STORES: dict[Strategy, Callable[[aioredis.Redis, Settings], TokenStore]] = {
+_STORES: dict[Strategy, Callable[[Settings], TokenStore]] = {
     Strategy.NAIVE: TokenStore,
     Strategy.LOCAL_LOCK: LocalLockStore,
     Strategy.REDIS_LOCK: RedisLockStore,
@@ -536,4 +498,4 @@ _STORES: dict[Strategy, Callable[[aioredis.Redis, Settings], TokenStore]] = {
 
 def create_store(settings: Settings) -> TokenStore:
     """The store for ``settings.strategy`` on a fresh Redis client."""
-    return _STORES[settings.strategy](connect(settings), settings)
+    return _STORES[settings.strategy](settings)
