@@ -17,9 +17,7 @@ refresh are kept together. The strategies:
 - ``atomic``: one Lua script decides and commits in one round trip.
 
 Revocation goes through the same path as refresh in every strategy. Redis connection errors and
-timeouts surface as ``StoreUnavailable`` (503). Every command goes through ``resp.RespClient``:
-one pipelined connection per process, about 4x cheaper per command than redis-py's pooled
-client, and with no pool to run out of, a burst of hundreds of refreshes just queues on it.
+timeouts surface as ``StoreUnavailable`` (503). This is the only module that imports ``redis``.
 
 Key layout (all keys of a family share the hash tag ``{fam:<id>}``; every key has a TTL):
 ``{fam:<id>}:state`` hash, ``{fam:<id>}:used`` set of rotated-away hashes,
@@ -37,8 +35,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.typing import EncodableT, FieldT
+
 from . import scripts
-from .resp import Reply, RespClient, Script
 from .rotation import FamilyState, Outcome, RevokeOutcome, Snapshot, decide_refresh, decide_revoke
 from .settings import Settings, Strategy
 from .tokens import new_family_id, new_refresh_token, seal_successor, token_hash
@@ -49,18 +52,14 @@ __all__ = [
     "RefreshResult",
     "StoreUnavailable",
     "TokenStore",
+    "connect",
     "create_store",
 ]
 
 SIGNING_KEY_NAME = "auth-stress:signing-key:v1"
 _SIGNING_KEY_TTL_S = 90 * 86400
 _CAS_ATTEMPTS = 3
-# Refused or lost connections, timeouts and LOADING replies (resp.RespUnavailable).
-_UNAVAILABLE = (OSError,)
-_REFRESH = Script(scripts.REFRESH)
-_REVOKE = Script(scripts.REVOKE)
-_CAS_COMMIT = Script(scripts.CAS_COMMIT)
-_LEASE_RELEASE = Script(scripts.LEASE_RELEASE)
+_UNAVAILABLE = (ConnectionError, TimeoutError, BusyLoadingError, OSError)
 
 
 class StoreUnavailable(Exception):
@@ -91,6 +90,30 @@ def _translate() -> Iterator[None]:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
+# Connections one server process keeps to Redis. Requests beyond it wait (bounded by the
+# Redis timeout, then 503) instead of failing at once as redis-py's default pool does.
+MAX_REDIS_CONNECTIONS = 256
+
+
+def connect(settings: Settings) -> aioredis.Redis:
+    """A client with short socket timeouts and no retries (a refresh is not idempotent).
+
+    The pool blocks when all connections are busy: a burst of hundreds of refreshes queues for
+    a connection for up to the Redis timeout rather than turning into 503s.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=MAX_REDIS_CONNECTIONS,
+        timeout=settings.redis_timeout,
+        decode_responses=True,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
 def _keys(family_id: str) -> list[str]:
     tag = "{fam:" + family_id + "}"
     return [f"{tag}:state", f"{tag}:used", f"{tag}:succ"]
@@ -115,13 +138,6 @@ def _state(raw: dict[str, str]) -> FamilyState | None:
     )
 
 
-def _checked(replies: list[Reply]) -> list[Reply]:
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
-
-
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -134,33 +150,29 @@ class TokenStore:
 
     strategy: Strategy = Strategy.NAIVE
 
-    def __init__(self, settings: Settings) -> None:
-        self.resp = RespClient(settings.redis_url, settings.redis_timeout)
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        self.redis = client
         self.settings = settings
         self._ttl_ms = settings.refresh_ttl * 1000
         self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
 
     async def close(self) -> None:
-        """Close the Redis connection."""
-        await self.resp.close()
+        """Close the Redis connection pool."""
+        # The client does not own a pool it was given: close both.
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
 
     async def ping(self) -> bool:
         """True when Redis answers."""
         with _translate():
-            return await self.resp.execute("PING") == "PONG"
+            return bool(await self.redis.ping())
 
     async def shared_signing_key(self, candidate_pem: bytes) -> bytes:
         """The PEM every replica on this Redis uses: ``candidate_pem`` if it is the first."""
         with _translate():
-            _, _, stored = _checked(
-                await self.resp.pipeline(
-                    [
-                        ["SET", SIGNING_KEY_NAME, candidate_pem.decode(), "NX"],
-                        ["EXPIRE", SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S],
-                        ["GET", SIGNING_KEY_NAME],
-                    ]
-                )
-            )
+            await self.redis.set(SIGNING_KEY_NAME, candidate_pem.decode(), nx=True)
+            await self.redis.expire(SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S)
+            stored = await self.redis.get(SIGNING_KEY_NAME)
         return str(stored).encode() if stored else candidate_pem
 
     async def create_family(self, *, subject: str, client_id: str, scope: str) -> tuple[str, str]:
@@ -168,18 +180,27 @@ class TokenStore:
         family_id = new_family_id()
         token = new_refresh_token(family_id)
         state_key = _keys(family_id)[0]
-        fields = ["gen", "1", "cur", token_hash(token), "prev", "", "rot", "0", "revoked", "0"]
-        fields += ["client", client_id, "sub", subject, "scope", scope]
+        fields: dict[FieldT, EncodableT] = {
+            "gen": "1",
+            "cur": token_hash(token),
+            "prev": "",
+            "rot": "0",
+            "revoked": "0",
+            "client": client_id,
+            "sub": subject,
+            "scope": scope,
+        }
         with _translate():
-            await self._transaction(
-                [["HSET", state_key, *fields], ["PEXPIRE", state_key, self._ttl_ms]]
-            )
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(state_key, mapping=fields)
+                pipe.pexpire(state_key, self._ttl_ms)
+                await pipe.execute()
         return family_id, token
 
     async def family_active(self, family_id: str) -> bool:
         """True when the family exists and is not revoked (checked by the protected API)."""
         with _translate():
-            revoked = await self.resp.execute("HGET", _keys(family_id)[0], "revoked")
+            revoked = await self.redis.hget(_keys(family_id)[0], "revoked")
         return revoked == "0"
 
     async def refresh(
@@ -196,10 +217,6 @@ class TokenStore:
 
     # -- building blocks -------------------------------------------------------------------
 
-    async def _transaction(self, commands: list[list[str | int]]) -> None:
-        """``commands`` inside MULTI/EXEC, in one round trip; raises on any error reply."""
-        _checked(await self.resp.pipeline([["MULTI"], *commands, ["EXEC"]]))
-
     async def _snapshot(
         self, family_id: str, presented: str, lease: tuple[str, str, int] | None = None
     ) -> tuple[Snapshot, str, bool]:
@@ -208,18 +225,15 @@ class TokenStore:
         Returns (snapshot, sealed successor or "", lease acquired).
         """
         state_key, used_key, succ_key = _keys(family_id)
-        commands: list[list[str | int]] = [
-            ["HGETALL", state_key],
-            ["SISMEMBER", used_key, presented],
-            ["GET", succ_key],
-        ]
-        if lease is not None:
-            commands.insert(0, ["SET", lease[0], lease[1], "NX", "PX", lease[2]])
-        replies = _checked(await self.resp.pipeline(commands))
-        acquired = replies.pop(0) is not None if lease is not None else True
-        flat, known, sealed = replies
-        assert isinstance(flat, list)
-        raw = {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if lease is not None:
+                pipe.set(lease[0], lease[1], nx=True, px=lease[2])
+            pipe.hgetall(state_key)
+            pipe.sismember(used_key, presented)
+            pipe.get(succ_key)
+            replies = await pipe.execute()
+        acquired = bool(replies.pop(0)) if lease is not None else True
+        raw, known, sealed = replies
         snap = Snapshot(state=_state(raw), known=bool(known), has_successor=sealed is not None)
         return snap, str(sealed) if sealed is not None else "", acquired
 
@@ -262,29 +276,33 @@ class TokenStore:
         now_ms: int,
     ) -> None:
         state_key, used_key, succ_key = _keys(family_id)
-        rotation: list[str | int] = ["gen", generation, "cur", new_hash, "prev", presented]
-        rotation += ["rot", now_ms]
-        grace_ms = self.settings.grace_ms
-        await self._transaction(
-            [
-                ["HSET", state_key, *rotation],
-                ["PEXPIRE", state_key, self._ttl_ms],
-                ["SADD", used_key, presented],
-                ["PEXPIRE", used_key, self._ttl_ms],
-                ["SET", succ_key, sealed, "PX", grace_ms] if grace_ms > 0 else ["DEL", succ_key],
-            ]
-        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                state_key,
+                mapping={
+                    "gen": str(generation),
+                    "cur": new_hash,
+                    "prev": presented,
+                    "rot": str(now_ms),
+                },
+            )
+            pipe.pexpire(state_key, self._ttl_ms)
+            pipe.sadd(used_key, presented)
+            pipe.pexpire(used_key, self._ttl_ms)
+            if self.settings.grace_ms > 0:
+                pipe.set(succ_key, sealed, px=self.settings.grace_ms)
+            else:
+                pipe.delete(succ_key)
+            await pipe.execute()
 
     async def _write_revocation(self, family_id: str, generation: int) -> None:
         state_key, used_key, succ_key = _keys(family_id)
-        await self._transaction(
-            [
-                ["HSET", state_key, "revoked", "1", "gen", generation],
-                ["PEXPIRE", state_key, self._revoked_ttl_ms],
-                ["PEXPIRE", used_key, self._revoked_ttl_ms],
-                ["DEL", succ_key],
-            ]
-        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(state_key, mapping={"revoked": "1", "gen": str(generation)})
+            pipe.pexpire(state_key, self._revoked_ttl_ms)
+            pipe.pexpire(used_key, self._revoked_ttl_ms)
+            pipe.delete(succ_key)
+            await pipe.execute()
 
     async def _read_decide_revoke(
         self, family_id: str, presented: str | None, client_id: str
@@ -302,8 +320,8 @@ class LocalLockStore(TokenStore):
 
     strategy = Strategy.LOCAL_LOCK
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        super().__init__(client, settings)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
@@ -338,11 +356,18 @@ def _with_wait(result: RefreshResult, waited_ms: float) -> RefreshResult:
 
 
 class _ScriptStore(TokenStore):
-    """Runs the Lua scripts by EVALSHA (``RespClient`` sends the source on NOSCRIPT)."""
+    """Registers the Lua scripts (EVALSHA, reloaded by redis-py on NOSCRIPT)."""
+
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+        super().__init__(client, settings)
+        self._refresh_script = client.register_script(scripts.REFRESH)
+        self._revoke_script = client.register_script(scripts.REVOKE)
+        self._commit_script = client.register_script(scripts.CAS_COMMIT)
+        self._release_script = client.register_script(scripts.LEASE_RELEASE)
 
     async def _revoke_atomic(self, family_id: str, presented: str | None, client_id: str) -> str:
-        args: list[str | int] = [presented or "", client_id, self._revoked_ttl_ms]
-        return str(await self.resp.evalsha(_REVOKE, _keys(family_id), args))
+        args: list[EncodableT] = [presented or "", client_id, self._revoked_ttl_ms]
+        return str(await self._revoke_script(keys=_keys(family_id), args=args))
 
 
 class RedisLockStore(_ScriptStore):
@@ -374,7 +399,7 @@ class RedisLockStore(_ScriptStore):
     async def _release(self, family_id: str, value: str) -> None:
         # A failed release is harmless: the lease expires on its own.
         with contextlib.suppress(*_UNAVAILABLE):
-            await self.resp.evalsha(_LEASE_RELEASE, [_lock_key(family_id)], [value])
+            await self._release_script(keys=[_lock_key(family_id)], args=[value])
 
     async def refresh(
         self, family_id: str, presented_token: str, new_token: str, client_id: str
@@ -426,7 +451,7 @@ class RedisLockStore(_ScriptStore):
                 return RefreshResult(outcome, subject, scope, fenced_out=attempt), False
             await self._inject_delay()
             sealed = seal_successor(presented_token, new_token)
-            args: list[str | int] = [
+            args: list[EncodableT] = [
                 str(state.generation),
                 presented,
                 token_hash(new_token),
@@ -436,7 +461,7 @@ class RedisLockStore(_ScriptStore):
                 self._ttl_ms,
                 lease_value,
             ]
-            if await self.resp.evalsha(_CAS_COMMIT, keys, args):
+            if await self._commit_script(keys=keys, args=args):
                 result = RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
                 return result, True
             # Fenced out: someone committed since our read (our lease expired). Decide again.
@@ -462,7 +487,7 @@ class AtomicStore(_ScriptStore):
     ) -> RefreshResult:
         presented = token_hash(presented_token)
         sealed = seal_successor(presented_token, new_token)
-        args: list[str | int] = [
+        args: list[EncodableT] = [
             presented,
             token_hash(new_token),
             sealed,
@@ -473,8 +498,7 @@ class AtomicStore(_ScriptStore):
             self._revoked_ttl_ms,
         ]
         with _translate():
-            reply = await self.resp.evalsha(_REFRESH, _keys(family_id), args)
-        assert isinstance(reply, list)
+            reply = await self._refresh_script(keys=_keys(family_id), args=args)
         outcome = Outcome(str(reply[0]))
         subject, scope = str(reply[1]), str(reply[2])
         if outcome is Outcome.ROTATED:
@@ -488,7 +512,7 @@ class AtomicStore(_ScriptStore):
             return await self._revoke_atomic(family_id, presented_hash, client_id)
 
 
-_STORES: dict[Strategy, Callable[[Settings], TokenStore]] = {
+_STORES: dict[Strategy, Callable[[aioredis.Redis, Settings], TokenStore]] = {
     Strategy.NAIVE: TokenStore,
     Strategy.LOCAL_LOCK: LocalLockStore,
     Strategy.REDIS_LOCK: RedisLockStore,
@@ -498,4 +522,4 @@ _STORES: dict[Strategy, Callable[[Settings], TokenStore]] = {
 
 def create_store(settings: Settings) -> TokenStore:
     """The store for ``settings.strategy`` on a fresh Redis client."""
-    return _STORES[settings.strategy](settings)
+    return _STORES[settings.strategy](connect(settings), settings)
