@@ -181,6 +181,7 @@ async def run_scenario(
         inconclusive_reason=outcome.inconclusive_reason,
         bursts=outcome.bursts,
         describe=_describer(profile, targets),
+        notes=outcome.notes,
     )
     return RunResult(report=report, history_path=path, crashed=outcome.end == "crashed")
 

@@ -177,7 +177,7 @@ def _join(runner: Runner, step: LoadStep) -> LoadWindow:
     return window
 
 
-def _leave(step: LoadStep, window: LoadWindow) -> None:
+def _leave(runner: Runner, step: LoadStep, window: LoadWindow) -> None:
     window.participants -= 1
     if window.participants > 0 or not window.close():
         return
@@ -191,6 +191,12 @@ def _leave(step: LoadStep, window: LoadWindow) -> None:
     }
     if window.missed:
         logger.warning("open-model load: arrivals missed, every session was busy", extra=extra)
+        # The report says it too: a rate the sessions could not keep up with is a finding
+        # about the run's configuration (or the target's latency), not noise to bury in a log.
+        runner.outcome.notes.append(
+            f"load at {step.rate:g} ops/s: {window.missed} of {window.arrivals} arrivals found "
+            "every session busy and were not sent (add sessions or lower the rate)"
+        )
     else:
         logger.info("open-model load window ended", extra=extra)
 
@@ -230,7 +236,7 @@ async def _open(runner: Runner, state: SessionState, step: LoadStep) -> None:
                 window.unserved()
                 return
     finally:
-        _leave(step, window)
+        _leave(runner, step, window)
 
 
 async def run_load(runner: Runner, state: SessionState, step: LoadStep) -> None:

@@ -70,6 +70,8 @@ class RunOutcome:
     detail: str | None = None
     bursts: list[BurstInfo] = field(default_factory=list)
     wall_seconds: float = 0.0
+    # Things the run noticed that are not checker findings, for the report.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def inconclusive_reason(self) -> str | None:

@@ -164,3 +164,6 @@ def test_overload_counts_missed_arrivals_and_stops_at_the_op_bound(
     assert len(warnings) == 1, run.stderr
     assert warnings[0]["missed"] > warnings[0]["served"] > 0
     assert warnings[0]["arrivals"] == warnings[0]["missed"] + warnings[0]["served"]
+    # The report carries it too, not only the log.
+    (note,) = run.report["notes"]
+    assert f"{warnings[0]['missed']} of {warnings[0]['arrivals']} arrivals" in note

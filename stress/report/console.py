@@ -59,6 +59,8 @@ def _header(report: RunReport, console: Console) -> None:
     _plain(console, f"policy    {report.policy}, grace {report.grace_seconds:g}s")
     _plain(console, f"bursts    {_spread_line(report.stats.spread)}")
     _plain(console, f"wall time {report.wall_seconds:.1f}s")
+    for note in report.notes:
+        _plain(console, f"note      {note}", "yellow")
     if report.inconclusive_reason:
         _plain(console, f"INCONCLUSIVE: {report.inconclusive_reason}", "bold yellow")
 

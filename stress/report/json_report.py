@@ -105,6 +105,7 @@ def report_document(report: RunReport) -> dict[str, Any]:
     return {
         "verdict": report.verdict,
         "inconclusive_reason": report.inconclusive_reason,
+        "notes": list(report.notes),
         "findings": [_finding(report, f) for f in report.findings],
         "checkers": {r.checker: r.verdict for r in report.results},
         "checker_notes": {r.checker: list(r.notes) for r in report.results if r.notes},

@@ -58,6 +58,9 @@ class RunReport:
     reproduce: list[str]
     operations: list[Operation]
     curl: dict[Finding, str] = field(default_factory=dict)
+    # What the run itself noticed and the checkers cannot see (e.g. open-model arrivals that
+    # found every session busy): shown with the report, never part of the verdict.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -88,6 +91,7 @@ def build_report(
     inconclusive_reason: str | None = None,
     bursts: Sequence[BurstInfo] | None = None,
     describe: RequestDescriber | None = None,
+    notes: Sequence[str] = (),
 ) -> RunReport:
     """Assemble a :class:`RunReport`; pure.
 
@@ -124,6 +128,7 @@ def build_report(
         reproduce=list(reproduce),
         operations=list(operations),
         curl=curl,
+        notes=list(notes),
     )
 
 

@@ -13,6 +13,7 @@ from stress.report import RunReport, report_document, write_json
 TOP_LEVEL_KEYS = [
     "verdict",
     "inconclusive_reason",
+    "notes",
     "findings",
     "checkers",
     "checker_notes",
