@@ -8,7 +8,8 @@ Two rules (RFC 9700 §4.14.2; ROTATION.md invariants 1 and 3):
 - all policies: at quiescence, ok probes of two distinct leaves of one family (neither derived from
   the other) prove two live heads. Under ``overlap`` siblings minted inside the window are
   allowed to live until the window closes, so both probes must start certainly after ``W``
-  past both mintings. Under ``none`` a probe that handed back its own token does not count.
+  past both mintings. Under ``none`` a probe that handed back its own token does not count, and
+  live leaves of a server that mints new tokens but keeps old ones valid are only a warning.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
             for t in (p.presented, q.presented)
             if t is not None and (i := lineage.minted_by.get(t)) is not None
         ]
+        # Under ``none`` the target promised no rotation at all; one that mints new tokens and
+        # keeps the old ones valid (Keycloak's default) does what it says: worth a warning.
         findings.append(
             finding(
                 CHECKER_ID,
@@ -84,6 +87,7 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
                 f"{short(p.presented)} (probe op {p.index}) and {short(q.presented)} "
                 f"(probe op {q.index})",
                 (*mints, p, q),
+                severity="warning" if ctx.policy == "none" else "error",
             )
         )
     return findings

@@ -78,6 +78,19 @@ def test_none_policy_probe_returning_same_token_is_not_a_fork() -> None:
     assert fork.check(h.operations(), ctx("none")).verdict == "pass"
 
 
+def test_none_policy_server_minting_new_tokens_keeps_old_alive_is_a_warning() -> None:
+    """Keycloak's default: every refresh returns a new token and the old ones stay valid."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=1, presented="A", returned="B", t=(2, 5), burst=1)
+    h.refresh(p=2, presented="A", returned="C", t=(2, 6), burst=1)
+    h.probe(p=3, presented="B", returned="D", t=(200, 201))
+    h.probe(p=4, presented="C", returned="E", t=(202, 203))
+    result = fork.check(h.operations(), ctx("none"))
+    assert result.verdict == "pass"
+    assert [f.severity for f in result.findings] == ["warning"]
+
+
 def test_info_refreshes_give_no_false_fork() -> None:
     h = History()
     h.login(p=0, returned="A", t=(0, 1))
