@@ -294,6 +294,7 @@ class Runner:
 
     async def _mint(self, state: SessionState) -> bool:
         command = [arg.replace("{n}", str(state.n)) for arg in self.scenario.auth.command or []]
+        self._count()
         process = self._tab(state, 0)
         self._logins += 1
         invoke = self._invoke(process, state, "login", None, step="mint")
@@ -329,11 +330,18 @@ class Runner:
         presented: str | None,
         *,
         step: str | None = None,
+        retry_of: int | None = None,
     ) -> Parsed:
         self._count()
         process = self._tab(state, 0)
         invoke = self._invoke(
-            process, state, kind, presented, target=_origin(request.url), step=step
+            process,
+            state,
+            kind,
+            presented,
+            target=_origin(request.url),
+            step=step,
+            retry_of=retry_of,
         )
         outcome = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
         parsed = self._complete(state, invoke, outcome, 0)
@@ -407,13 +415,7 @@ class Runner:
             error_detail="response discarded: simulated lost response",
         )
         self._complete(state, invoke, lost, 0)
-        self._count()
-        process = self._tab(state, 0)
-        retry = self._invoke(process, state, "refresh", token, step="retry", retry_of=invoke.index)
-        outcome = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
-        parsed = self._complete(state, retry, outcome, 0)
-        if parsed.outcome == "ok" and parsed.tokens is not None:
-            state.adopt(parsed.tokens.refresh, parsed.tokens.access, self.fp)
+        await self._single(state, "refresh", request, token, step="retry", retry_of=invoke.index)
 
     async def _burst(
         self,

@@ -35,7 +35,7 @@ class SessionState:
         self.chain = [refresh] if refresh is not None else []
         self.access = access
         if refresh is not None:
-            self.issued[fp(refresh)] = refresh
+            self.note_issued(refresh, fp)
 
     def note_issued(self, token: str, fp: Callable[[str], str]) -> None:
         self.issued[fp(token)] = token
@@ -44,7 +44,7 @@ class SessionState:
         """Keep a successor as the current token, as a client writing it to storage does."""
         if refresh is not None and refresh != self.current:
             self.chain.append(refresh)
-            self.issued[fp(refresh)] = refresh
+            self.note_issued(refresh, fp)
         if access is not None:
             self.access = access
 
