@@ -16,8 +16,10 @@ refresh are kept together. The strategies:
   trips. A bounded wait ends in ``LockTimeout`` (503 with Retry-After);
 - ``atomic``: one Lua script decides and commits in one round trip.
 
-Revocation goes through the same path as refresh in every strategy. Redis connection errors and
-timeouts surface as ``StoreUnavailable`` (503). This is the only module that imports ``redis``.
+Revocation goes through the same path as refresh in every strategy. Every Redis round trip goes
+through ``_round_trip``: it waits for one of a bounded number of connection slots and for the
+reply within the Redis timeout, and turns connection errors and timeouts into
+``StoreUnavailable`` (503). This is the only module that imports ``redis``.
 
 Key layout (all keys of a family share the hash tag ``{fam:<id>}``; every key has a TTL):
 ``{fam:<id>}:state`` hash, ``{fam:<id>}:used`` set of rotated-away hashes,
@@ -32,13 +34,16 @@ import contextlib
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.connection import HiredisRespSerializer
+from redis.exceptions import BusyLoadingError, ConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from . import scripts
@@ -59,7 +64,8 @@ __all__ = [
 SIGNING_KEY_NAME = "auth-stress:signing-key:v1"
 _SIGNING_KEY_TTL_S = 90 * 86400
 _CAS_ATTEMPTS = 3
-_UNAVAILABLE = (ConnectionError, TimeoutError, BusyLoadingError, OSError)
+_UNAVAILABLE = (ConnectionError, RedisTimeoutError, TimeoutError, BusyLoadingError, OSError)
+_T = TypeVar("_T")
 
 
 class StoreUnavailable(Exception):
@@ -82,31 +88,39 @@ class RefreshResult:
     fenced_out: int = 0
 
 
-@contextlib.contextmanager
-def _translate() -> Iterator[None]:
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
-# Connections one server process keeps to Redis. Requests beyond it wait (bounded by the
-# Redis timeout, then 503) instead of failing at once as redis-py's default pool does.
+# Connections one server process keeps to Redis. Round trips beyond it wait for a slot (bounded
+# by the Redis timeout, then 503) instead of failing at once as redis-py's plain pool does.
 MAX_REDIS_CONNECTIONS = 256
 
 
-def connect(settings: Settings) -> aioredis.Redis:
-    """A client with short socket timeouts and no retries (a refresh is not idempotent).
+class _HiredisPackedConnection(aioredis.Connection):
+    """redis-py's asyncio connection, packing commands with hiredis like its sync twin.
 
-    The pool blocks when all connections are busy: a burst of hundreds of refreshes queues for
-    a connection for up to the Redis timeout rather than turning into 503s.
+    redis-py's synchronous ``Connection`` packs commands with hiredis when it is installed; the
+    asyncio one always uses the pure-Python packer, which costs more per argument than the Lua
+    script it sends takes to run. This reuses redis-py's own hiredis serializer.
     """
-    pool = aioredis.BlockingConnectionPool.from_url(
+
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        # redis-py annotates ``pack(*args: List)`` although it takes the arguments themselves.
+        packed: list[bytes] = self._serializer.pack(*args)  # type: ignore[arg-type]
+        return packed
+
+
+def connect(settings: Settings) -> aioredis.Redis:
+    """A client with no retries (a refresh is not idempotent) and no per-read timeout.
+
+    The store bounds each round trip as a whole (``TokenStore._round_trip``): one deadline per
+    round trip costs less than redis-py's deadline on the send and on every read, and the slots
+    it waits for keep the pool below ``MAX_REDIS_CONNECTIONS``.
+    """
+    pool = aioredis.ConnectionPool.from_url(
         settings.redis_url,
+        connection_class=_HiredisPackedConnection,
         max_connections=MAX_REDIS_CONNECTIONS,
-        timeout=settings.redis_timeout,
         decode_responses=True,
-        socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
@@ -155,6 +169,20 @@ class TokenStore:
         self.settings = settings
         self._ttl_ms = settings.refresh_ttl * 1000
         self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
+        self._slots = asyncio.Semaphore(MAX_REDIS_CONNECTIONS)
+
+    async def _round_trip(self, call: Awaitable[_T]) -> _T:
+        """Await one Redis command or pipeline within the Redis timeout, slot wait included.
+
+        A timeout cancels the call, and redis-py then drops the connection (a reply may still
+        be in flight on it). Connection errors and timeouts become ``StoreUnavailable``.
+        """
+        try:
+            async with asyncio.timeout(self.settings.redis_timeout):
+                async with self._slots:
+                    return await call
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
         """Close the Redis connection pool."""
@@ -164,15 +192,13 @@ class TokenStore:
 
     async def ping(self) -> bool:
         """True when Redis answers."""
-        with _translate():
-            return bool(await self.redis.ping())
+        return bool(await self._round_trip(self.redis.ping()))
 
     async def shared_signing_key(self, candidate_pem: bytes) -> bytes:
         """The PEM every replica on this Redis uses: ``candidate_pem`` if it is the first."""
-        with _translate():
-            await self.redis.set(SIGNING_KEY_NAME, candidate_pem.decode(), nx=True)
-            await self.redis.expire(SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S)
-            stored = await self.redis.get(SIGNING_KEY_NAME)
+        await self._round_trip(self.redis.set(SIGNING_KEY_NAME, candidate_pem.decode(), nx=True))
+        await self._round_trip(self.redis.expire(SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S))
+        stored = await self._round_trip(self.redis.get(SIGNING_KEY_NAME))
         return str(stored).encode() if stored else candidate_pem
 
     async def create_family(self, *, subject: str, client_id: str, scope: str) -> tuple[str, str]:
@@ -190,30 +216,26 @@ class TokenStore:
             "sub": subject,
             "scope": scope,
         }
-        with _translate():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(state_key, mapping=fields)
-                pipe.pexpire(state_key, self._ttl_ms)
-                await pipe.execute()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(state_key, mapping=fields)
+            pipe.pexpire(state_key, self._ttl_ms)
+            await self._round_trip(pipe.execute())
         return family_id, token
 
     async def family_active(self, family_id: str) -> bool:
         """True when the family exists and is not revoked (checked by the protected API)."""
-        with _translate():
-            revoked = await self.redis.hget(_keys(family_id)[0], "revoked")
+        revoked = await self._round_trip(self.redis.hget(_keys(family_id)[0], "revoked"))
         return revoked == "0"
 
     async def refresh(
         self, family_id: str, presented_token: str, new_token: str, client_id: str
     ) -> RefreshResult:
         """Decide and apply a refresh (naive: read, decide, write; racy by design)."""
-        with _translate():
-            return await self._read_decide_write(family_id, presented_token, new_token, client_id)
+        return await self._read_decide_write(family_id, presented_token, new_token, client_id)
 
     async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
         """Revoke the family of a token (RFC 7009); ``None`` revokes by family id."""
-        with _translate():
-            return await self._read_decide_revoke(family_id, presented_hash, client_id)
+        return await self._read_decide_revoke(family_id, presented_hash, client_id)
 
     # -- building blocks -------------------------------------------------------------------
 
@@ -231,7 +253,7 @@ class TokenStore:
             pipe.hgetall(state_key)
             pipe.sismember(used_key, presented)
             pipe.get(succ_key)
-            replies = await pipe.execute()
+            replies = await self._round_trip(pipe.execute())
         acquired = bool(replies.pop(0)) if lease is not None else True
         raw, known, sealed = replies
         snap = Snapshot(state=_state(raw), known=bool(known), has_successor=sealed is not None)
@@ -293,7 +315,7 @@ class TokenStore:
                 pipe.set(succ_key, sealed, px=self.settings.grace_ms)
             else:
                 pipe.delete(succ_key)
-            await pipe.execute()
+            await self._round_trip(pipe.execute())
 
     async def _write_revocation(self, family_id: str, generation: int) -> None:
         state_key, used_key, succ_key = _keys(family_id)
@@ -302,7 +324,7 @@ class TokenStore:
             pipe.pexpire(state_key, self._revoked_ttl_ms)
             pipe.pexpire(used_key, self._revoked_ttl_ms)
             pipe.delete(succ_key)
-            await pipe.execute()
+            await self._round_trip(pipe.execute())
 
     async def _read_decide_revoke(
         self, family_id: str, presented: str | None, client_id: str
@@ -367,7 +389,7 @@ class _ScriptStore(TokenStore):
 
     async def _revoke_atomic(self, family_id: str, presented: str | None, client_id: str) -> str:
         args: list[EncodableT] = [presented or "", client_id, self._revoked_ttl_ms]
-        return str(await self._revoke_script(keys=_keys(family_id), args=args))
+        return str(await self._round_trip(self._revoke_script(keys=_keys(family_id), args=args)))
 
 
 class RedisLockStore(_ScriptStore):
@@ -398,25 +420,22 @@ class RedisLockStore(_ScriptStore):
 
     async def _release(self, family_id: str, value: str) -> None:
         # A failed release is harmless: the lease expires on its own.
-        with contextlib.suppress(*_UNAVAILABLE):
-            await self._release_script(keys=[_lock_key(family_id)], args=[value])
+        with contextlib.suppress(StoreUnavailable):
+            await self._round_trip(self._release_script(keys=[_lock_key(family_id)], args=[value]))
 
     async def refresh(
         self, family_id: str, presented_token: str, new_token: str, client_id: str
     ) -> RefreshResult:
         value = secrets.token_hex(16)
-        with _translate():
-            snap, stored, waited = await self._acquire(
-                family_id, token_hash(presented_token), value
+        snap, stored, waited = await self._acquire(family_id, token_hash(presented_token), value)
+        released = False
+        try:
+            result, released = await self._fenced_refresh(
+                family_id, presented_token, new_token, client_id, value, snap, stored
             )
-            released = False
-            try:
-                result, released = await self._fenced_refresh(
-                    family_id, presented_token, new_token, client_id, value, snap, stored
-                )
-            finally:
-                if not released:
-                    await self._release(family_id, value)
+        finally:
+            if not released:
+                await self._release(family_id, value)
         return _with_wait(result, waited)
 
     async def _fenced_refresh(
@@ -461,7 +480,7 @@ class RedisLockStore(_ScriptStore):
                 self._ttl_ms,
                 lease_value,
             ]
-            if await self._commit_script(keys=keys, args=args):
+            if await self._round_trip(self._commit_script(keys=keys, args=args)):
                 result = RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
                 return result, True
             # Fenced out: someone committed since our read (our lease expired). Decide again.
@@ -469,12 +488,11 @@ class RedisLockStore(_ScriptStore):
 
     async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
         value = secrets.token_hex(16)
-        with _translate():
-            await self._acquire(family_id, presented_hash or "", value)
-            try:
-                return await self._revoke_atomic(family_id, presented_hash, client_id)
-            finally:
-                await self._release(family_id, value)
+        await self._acquire(family_id, presented_hash or "", value)
+        try:
+            return await self._revoke_atomic(family_id, presented_hash, client_id)
+        finally:
+            await self._release(family_id, value)
 
 
 class AtomicStore(_ScriptStore):
@@ -497,8 +515,7 @@ class AtomicStore(_ScriptStore):
             client_id,
             self._revoked_ttl_ms,
         ]
-        with _translate():
-            reply = await self._refresh_script(keys=_keys(family_id), args=args)
+        reply = await self._round_trip(self._refresh_script(keys=_keys(family_id), args=args))
         outcome = Outcome(str(reply[0]))
         subject, scope = str(reply[1]), str(reply[2])
         if outcome is Outcome.ROTATED:
@@ -508,8 +525,7 @@ class AtomicStore(_ScriptStore):
         return RefreshResult(outcome, subject, scope)
 
     async def revoke(self, family_id: str, presented_hash: str | None, client_id: str) -> str:
-        with _translate():
-            return await self._revoke_atomic(family_id, presented_hash, client_id)
+        return await self._revoke_atomic(family_id, presented_hash, client_id)
 
 
 _STORES: dict[Strategy, Callable[[aioredis.Redis, Settings], TokenStore]] = {
