@@ -15,6 +15,7 @@ had the whole request body, for burst calibration (comparable only within one ho
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .keyring import KeyRing
 from .logs import configure_logging
 from .metrics import Metrics
 from .middleware import LOG_SCOPE_KEY, RequestLogMiddleware, access_log_enabled
@@ -71,14 +73,14 @@ class _State:
         self.settings = settings
         self.metrics = metrics
         self.store: TokenStore | None = None
-        self.key: SigningKey | None = None
+        self.keyring: KeyRing | None = None
 
 
-def _state(request: Request) -> tuple[_State, TokenStore, SigningKey]:
+def _state(request: Request) -> tuple[_State, TokenStore, KeyRing]:
     state: _State = request.app.state.ref
-    if state.store is None or state.key is None:
+    if state.store is None or state.keyring is None:
         raise StoreUnavailable("server is starting")
-    return state, state.store, state.key
+    return state, state.store, state.keyring
 
 
 def _log(request: Request, **fields: Any) -> None:
@@ -130,7 +132,8 @@ def _token_response(
 
 async def token_endpoint(request: Request) -> Response:
     """RFC 6749 token endpoint: password and refresh_token grants."""
-    state, store, key = _state(request)
+    state, store, keyring = _state(request)
+    key = keyring.own
     arrival: dict[str, str] = {}
     try:
         form = await read_form(request, state.settings.max_body_bytes)
@@ -245,7 +248,7 @@ async def _refresh_grant(
 
 async def revoke_endpoint(request: Request) -> Response:
     """RFC 7009: revoking a refresh (or access) token revokes its family; 200 for unknown."""
-    state, store, key = _state(request)
+    state, store, keyring = _state(request)
     arrival: dict[str, str] = {}
     try:
         form = await read_form(request, state.settings.max_body_bytes)
@@ -260,7 +263,7 @@ async def revoke_endpoint(request: Request) -> Response:
             outcome = await store.revoke(family_id, token_hash(token), client_id)
         else:
             with contextlib.suppress(jwt.InvalidTokenError):
-                claims = key.verify(
+                claims = await keyring.verify(
                     token, issuer=state.settings.issuer, audience=state.settings.audience
                 )
                 family_id = str(claims["sid"])
@@ -286,7 +289,7 @@ def _bearer_error(status: int, error: str | None, description: str) -> JSONRespo
 
 async def me_endpoint(request: Request) -> Response:
     """Protected resource: a valid access token of a live family gets its claims back."""
-    state, store, key = _state(request)
+    state, store, keyring = _state(request)
     header = request.headers.get("authorization")
     if header is None:
         _log(request, outcome="no_token")
@@ -300,7 +303,9 @@ async def me_endpoint(request: Request) -> Response:
         _log(request, outcome="malformed_header")
         return _bearer_error(400, "invalid_request", "malformed Authorization header")
     try:
-        claims = key.verify(token, issuer=state.settings.issuer, audience=state.settings.audience)
+        claims = await keyring.verify(
+            token, issuer=state.settings.issuer, audience=state.settings.audience
+        )
     except jwt.InvalidTokenError as exc:
         _log(request, outcome="invalid_token", reason=type(exc).__name__)
         return _bearer_error(401, "invalid_token", "the access token is invalid or expired")
@@ -348,9 +353,12 @@ async def metadata_endpoint(request: Request) -> Response:
 
 
 async def jwks_endpoint(request: Request) -> Response:
-    """The public signing key (RFC 7517)."""
-    _, _, key = _state(request)
-    return JSONResponse(key.jwks(), headers={"Cache-Control": "public, max-age=60"})
+    """The public signing keys of every live replica (RFC 7517); the last known set while
+    Redis is out, since verifying needs no Redis."""
+    _, _, keyring = _state(request)
+    with contextlib.suppress(StoreUnavailable):
+        await keyring.refresh()
+    return JSONResponse(keyring.jwks(), headers={"Cache-Control": "public, max-age=60"})
 
 
 async def healthz_endpoint(request: Request) -> Response:
@@ -387,11 +395,11 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=500)
 
 
-async def _load_key(settings: Settings, store: TokenStore) -> SigningKey:
+async def _load_key(settings: Settings) -> SigningKey:
     if settings.signing_key_path:
         pem = await anyio.Path(settings.signing_key_path).read_bytes()
         return SigningKey.from_pem(pem)
-    return SigningKey.from_pem(await store.shared_signing_key(generate_private_key_pem()))
+    return SigningKey.from_pem(generate_private_key_pem())
 
 
 def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
@@ -404,13 +412,26 @@ def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = create_store(settings)
+        renewal: asyncio.Task[None] | None = None
         try:
-            ref.key = await _load_key(settings, store)
-            ref.store = store
-            logger.info("started", extra={"strategy": settings.strategy.value, "kid": ref.key.kid})
+            keyring = KeyRing(await _load_key(settings), store, settings.access_ttl)
+            if not settings.inject_unpublished_key:
+                try:
+                    await keyring.publish()
+                except StoreUnavailable as exc:  # the renewal task publishes once Redis is back
+                    logger.warning("signing key not published yet", extra={"error": str(exc)})
+                renewal = asyncio.create_task(keyring.keep_published())
+            ref.keyring, ref.store = keyring, store
+            logger.info(
+                "started", extra={"strategy": settings.strategy.value, "kid": keyring.own.kid}
+            )
             yield
         finally:
             ref.store = None
+            if renewal is not None:
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
             await store.close()
 
     app = Starlette(

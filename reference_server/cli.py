@@ -7,9 +7,10 @@ options exit with status 2 and a clear message.
 Serving: granian with the ASGI interface and HTTP "auto", so HTTP/1.1 and HTTP/2 cleartext with
 prior knowledge both work on one port. Options reach the worker processes as environment
 variables (``Settings.to_env``). Without ``--redis-url`` and ``REDIS_URL`` an embedded Redis is
-started and stopped with the server. Without ``--signing-key`` a fresh Ed25519 key is generated,
-and the first replica to start stores it in Redis (``SET NX``) so that every worker and every
-replica on the same Redis signs with the same key.
+started and stopped with the server. Without ``--signing-key`` the server generates one Ed25519
+key for all its workers, kept in a private temporary file for as long as it runs, so that a
+JWKS fetched from any worker already lists the key every worker signs with. Replicas on one Redis
+verify each other's tokens through the JWKS index they publish there (``keyring``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ import dataclasses
 import logging
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from .embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from .logs import configure_logging
 from .settings import Settings, SettingsError, Strategy
+from .tokens import generate_private_key_pem
 
 __all__ = ["build_parser", "main"]
 
@@ -71,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="TEST ONLY fault: sleep between the decision read and the commit "
         "(naive, local-lock, redis-lock; atomic has no such gap)",
     )
+    add(
+        "--inject-unpublished-key",
+        action="store_true",
+        help="TEST ONLY fault: sign access tokens with a key that is never published in the "
+        "JWKS (a replica its peers and clients cannot verify)",
+    )
     add("--lease-ms", type=int, default=2000, help="redis-lock lease duration in ms")
     add(
         "--lock-wait-ms",
@@ -88,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--signing-key",
         default="",
         metavar="PATH",
-        help="Ed25519 private key PEM (default: generated, shared through Redis)",
+        help="Ed25519 private key PEM (default: one generated for this server's workers)",
     )
     add(
         "--log-level",
@@ -116,6 +126,7 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
             issuer=args.issuer,
             audience=args.audience,
             inject_delay_ms=args.inject_delay_ms,
+            inject_unpublished_key=args.inject_unpublished_key,
             lease_ms=args.lease_ms,
             lock_wait_ms=args.lock_wait_ms,
             signing_key_path=os.path.abspath(args.signing_key) if args.signing_key else "",
@@ -123,6 +134,14 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
         )
     except SettingsError as exc:
         parser.error(str(exc))
+
+
+def _write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` readable by this user only (the directory is private too)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                 logger.exception("cannot start the embedded Redis")
                 return 1
             settings = dataclasses.replace(settings, redis_url=redis.url)
+        if not settings.signing_key_path:
+            key_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="auth-stress-key-"))
+            key_path = _write_private(Path(key_dir) / "signing-key.pem", generate_private_key_pem())
+            settings = dataclasses.replace(settings, signing_key_path=str(key_path))
         os.environ.update(settings.to_env())
         logger.info(
             "serving",

@@ -12,7 +12,7 @@ scope.
 
 from __future__ import annotations
 
-__all__ = ["CAS_COMMIT", "LEASE_RELEASE", "REFRESH", "REVOKE"]
+__all__ = ["CAS_COMMIT", "JWK_PUBLISH", "LEASE_RELEASE", "REFRESH", "REVOKE"]
 
 # Shared tail: rotate the family (fields and TTLs); used by REFRESH and CAS_COMMIT.
 _ROTATE = """
@@ -100,4 +100,16 @@ return 1
 LEASE_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# Publish one public JWK in the replicas' shared index (a sorted set scored by expiry in ms),
+# drop expired entries, let the index expire with its last entry, and return the live entries.
+# KEYS[1] = index. ARGV: JWK JSON, now ms, lifetime ms.
+JWK_PUBLISH = """
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 """

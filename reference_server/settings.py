@@ -35,7 +35,8 @@ class Settings:
     """Every option of one server instance (all workers share it).
 
     ``grace`` is the idempotent-replay window in seconds (0 = strict single use);
-    ``inject_delay_ms`` is a test-only fault: a sleep between the decision read and the commit.
+    ``inject_delay_ms`` is a test-only fault: a sleep between the decision read and the commit;
+    ``inject_unpublished_key`` is another: sign with a key that never goes into the JWKS index.
     """
 
     redis_url: str
@@ -46,6 +47,7 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "auth-stress-api"
     inject_delay_ms: int = 0
+    inject_unpublished_key: bool = False
     lease_ms: int = 2000
     lock_wait_ms: int = 2000
     max_body_bytes: int = 8192
@@ -91,6 +93,8 @@ class Settings:
                 values[f.name] = float(raw)
             elif f.type == "int":
                 values[f.name] = int(raw)
+            elif f.type == "bool":
+                values[f.name] = raw == "True"
             else:
                 values[f.name] = raw
         if "redis_url" not in values:

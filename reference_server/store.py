@@ -24,7 +24,7 @@ reply within the Redis timeout, and turns connection errors and timeouts into
 Key layout (all keys of a family share the hash tag ``{fam:<id>}``; every key has a TTL):
 ``{fam:<id>}:state`` hash, ``{fam:<id>}:used`` set of rotated-away hashes,
 ``{fam:<id>}:succ`` sealed successor (TTL = grace), ``{fam:<id>}:lock`` lease (TTL = lease).
-The signing key shared by replicas is ``auth-stress:signing-key:v1``.
+The replicas' public signing keys are indexed in ``auth-stress:jwks:v1`` (see ``keyring``).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from .settings import Settings, Strategy
 from .tokens import new_family_id, new_refresh_token, seal_successor, token_hash
 
 __all__ = [
-    "SIGNING_KEY_NAME",
+    "JWKS_INDEX",
     "LockTimeout",
     "RefreshResult",
     "StoreUnavailable",
@@ -61,8 +61,7 @@ __all__ = [
     "create_store",
 ]
 
-SIGNING_KEY_NAME = "auth-stress:signing-key:v1"
-_SIGNING_KEY_TTL_S = 90 * 86400
+JWKS_INDEX = "auth-stress:jwks:v1"
 _CAS_ATTEMPTS = 3
 _UNAVAILABLE = (ConnectionError, RedisTimeoutError, TimeoutError, BusyLoadingError, OSError)
 _T = TypeVar("_T")
@@ -170,6 +169,7 @@ class TokenStore:
         self._ttl_ms = settings.refresh_ttl * 1000
         self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
         self._slots = asyncio.Semaphore(MAX_REDIS_CONNECTIONS)
+        self._jwk_publish = client.register_script(scripts.JWK_PUBLISH)
 
     async def _round_trip(self, call: Awaitable[_T]) -> _T:
         """Await one Redis command or pipeline within the Redis timeout, slot wait included.
@@ -194,12 +194,16 @@ class TokenStore:
         """True when Redis answers."""
         return bool(await self._round_trip(self.redis.ping()))
 
-    async def shared_signing_key(self, candidate_pem: bytes) -> bytes:
-        """The PEM every replica on this Redis uses: ``candidate_pem`` if it is the first."""
-        await self._round_trip(self.redis.set(SIGNING_KEY_NAME, candidate_pem.decode(), nx=True))
-        await self._round_trip(self.redis.expire(SIGNING_KEY_NAME, _SIGNING_KEY_TTL_S))
-        stored = await self._round_trip(self.redis.get(SIGNING_KEY_NAME))
-        return str(stored).encode() if stored else candidate_pem
+    async def publish_jwk(self, jwk: str, lifetime_ms: int) -> list[str]:
+        """Add or renew ``jwk`` in the shared index for ``lifetime_ms``; returns the live JWKs."""
+        args: list[EncodableT] = [jwk, _now_ms(), lifetime_ms]
+        entries = await self._round_trip(self._jwk_publish(keys=[JWKS_INDEX], args=args))
+        return [str(entry) for entry in entries]
+
+    async def live_jwks(self) -> list[str]:
+        """The JWKs in the shared index that have not expired."""
+        entries = await self._round_trip(self.redis.zrangebyscore(JWKS_INDEX, _now_ms(), "+inf"))
+        return [str(entry) for entry in entries]
 
     async def create_family(self, *, subject: str, client_id: str, scope: str) -> tuple[str, str]:
         """Start a family for a login; returns (family id, first refresh token)."""

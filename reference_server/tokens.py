@@ -42,8 +42,10 @@ __all__ = [
     "new_refresh_token",
     "open_successor",
     "parse_refresh_token",
+    "public_key_from_jwk",
     "seal_successor",
     "token_hash",
+    "verify_access_token",
 ]
 
 ACCESS_TOKEN_ALG = "EdDSA"
@@ -153,10 +155,19 @@ class SigningKey:
             raise ValueError("signing key must be an Ed25519 private key")
         return cls(key)
 
-    def jwks(self) -> dict[str, Any]:
-        """The public key as an RFC 7517 JWK Set."""
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The key that verifies this key's signatures."""
+        return self._public
+
+    def jwk(self) -> dict[str, str]:
+        """The public key as an RFC 7517 JWK."""
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": self._x}
-        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": ACCESS_TOKEN_ALG}]}
+        return {**jwk, "kid": self.kid, "use": "sig", "alg": ACCESS_TOKEN_ALG}
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key alone as an RFC 7517 JWK Set."""
+        return {"keys": [self.jwk()]}
 
     def issue(
         self,
@@ -191,13 +202,28 @@ class SigningKey:
         return AccessToken(token=token, claims=claims)
 
     def verify(self, token: str, *, issuer: str, audience: str) -> dict[str, Any]:
-        """Verify signature (EdDSA only), iss, aud, exp, nbf; raises jwt.InvalidTokenError."""
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            self._public,
-            algorithms=[ACCESS_TOKEN_ALG],
-            issuer=issuer,
-            audience=audience,
-            options={"require": ["iss", "aud", "sub", "sid", "exp", "iat", "nbf", "jti"]},
-        )
-        return claims
+        """Verify a token signed by this key; see ``verify_access_token``."""
+        return verify_access_token(token, self._public, issuer=issuer, audience=audience)
+
+
+def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:
+    """The Ed25519 key of an OKP JWK; raises ValueError for anything else."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not isinstance(jwk.get("x"), str):
+        raise ValueError("not an Ed25519 OKP JWK")
+    raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def verify_access_token(
+    token: str, public_key: Ed25519PublicKey, *, issuer: str, audience: str
+) -> dict[str, Any]:
+    """Verify signature (EdDSA only), iss, aud, exp, nbf; raises jwt.InvalidTokenError."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        public_key,
+        algorithms=[ACCESS_TOKEN_ALG],
+        issuer=issuer,
+        audience=audience,
+        options={"require": ["iss", "aud", "sub", "sid", "exp", "iat", "nbf", "jti"]},
+    )
+    return claims

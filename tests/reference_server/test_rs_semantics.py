@@ -15,12 +15,6 @@ STRATEGIES = ["naive", "local-lock", "redis-lock", "atomic"]
 GRACE = 1.0
 
 
-@pytest.fixture
-def http() -> httpx.Client:
-    with httpx.Client(timeout=10.0) as client:
-        yield client
-
-
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_grace_replay_returns_same_successor(
     server_factory: ServerFactory, http: httpx.Client, strategy: str
@@ -152,7 +146,7 @@ def test_access_tokens_verify_against_jwks(
     meta = http.get(f"{server.url}/.well-known/oauth-authorization-server").json()
     assert meta["token_endpoint"] == f"{server.url}/oauth/token"
     jwks = http.get(meta["jwks_uri"]).json()
-    assert jwks == http.get(f"{other.url}/.well-known/jwks.json").json()  # one key per Redis
+    assert jwks == http.get(f"{other.url}/.well-known/jwks.json").json()  # one index per Redis
     tokens = login(http, server.url, user="user42")
     header = jwt.get_unverified_header(tokens["access_token"])
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])

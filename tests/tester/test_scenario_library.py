@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.servers import ServerFactory
 
 from stress.scenario import load_scenario
@@ -205,15 +203,7 @@ def test_catches_its_bug(
     for replica in "ab"[: bug.replicas]:
         extra: tuple[str, ...] = ()
         if bug.foreign_key_on_replica_b and replica == "b":
-            key = tmp_path / "foreign-signing-key.pem"
-            key.write_bytes(
-                Ed25519PrivateKey.generate().private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-            extra = ("--signing-key", str(key))
+            extra = ("--inject-unpublished-key",)
         servers.append(
             server_factory(bug.strategy, grace=bug.grace, replica=replica, extra_args=extra)
         )
