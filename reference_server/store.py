@@ -19,7 +19,9 @@ refresh are kept together. The strategies:
 Revocation goes through the same path as refresh in every strategy. Every Redis round trip goes
 through ``_round_trip``: it waits for one of a bounded number of connection slots and for the
 reply within the Redis timeout, and turns connection errors and timeouts into
-``StoreUnavailable`` (503). This is the only module that imports ``redis``.
+``StoreUnavailable`` (503). The reads and script runs of a refresh go through ``autopipeline``,
+so concurrent requests share round trips; multi-command writes (MULTI/EXEC) go alone. With
+``autopipeline``, this is the only module that imports ``redis``.
 
 Key layout (all keys of a family share the hash tag ``{fam:<id>}``; every key has a TTL):
 ``{fam:<id>}:state`` hash, ``{fam:<id>}:used`` set of rotated-away hashes,
@@ -36,17 +38,19 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.connection import HiredisRespSerializer
-from redis.exceptions import BusyLoadingError, ConnectionError
+from redis.exceptions import BusyLoadingError, ConnectionError, NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from . import scripts
+from .autopipeline import AutoPipeline, Command
 from .rotation import FamilyState, Outcome, RevokeOutcome, Snapshot, decide_refresh, decide_revoke
 from .settings import Settings, Strategy
 from .tokens import new_family_id, new_refresh_token, seal_successor, token_hash
@@ -170,6 +174,7 @@ class TokenStore:
         self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
         self._slots = asyncio.Semaphore(MAX_REDIS_CONNECTIONS)
         self._jwk_publish = client.register_script(scripts.JWK_PUBLISH)
+        self._batch = AutoPipeline(client, self._round_trip)
 
     async def _round_trip(self, call: Awaitable[_T]) -> _T:
         """Await one Redis command or pipeline within the Redis timeout, slot wait included.
@@ -197,7 +202,7 @@ class TokenStore:
     async def publish_jwk(self, jwk: str, lifetime_ms: int) -> list[str]:
         """Add or renew ``jwk`` in the shared index for ``lifetime_ms``; returns the live JWKs."""
         args: list[EncodableT] = [jwk, _now_ms(), lifetime_ms]
-        entries = await self._round_trip(self._jwk_publish(keys=[JWKS_INDEX], args=args))
+        entries = await self._eval(self._jwk_publish, [JWKS_INDEX], args)
         return [str(entry) for entry in entries]
 
     async def live_jwks(self) -> list[str]:
@@ -228,7 +233,7 @@ class TokenStore:
 
     async def family_active(self, family_id: str) -> bool:
         """True when the family exists and is not revoked (checked by the protected API)."""
-        revoked = await self._round_trip(self.redis.hget(_keys(family_id)[0], "revoked"))
+        revoked: str | None = await self._batch.call("HGET", _keys(family_id)[0], "revoked")
         return revoked == "0"
 
     async def refresh(
@@ -251,17 +256,27 @@ class TokenStore:
         Returns (snapshot, sealed successor or "", lease acquired).
         """
         state_key, used_key, succ_key = _keys(family_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            if lease is not None:
-                pipe.set(lease[0], lease[1], nx=True, px=lease[2])
-            pipe.hgetall(state_key)
-            pipe.sismember(used_key, presented)
-            pipe.get(succ_key)
-            replies = await self._round_trip(pipe.execute())
+        commands: list[Command] = [
+            ("HGETALL", state_key),
+            ("SISMEMBER", used_key, presented),
+            ("GET", succ_key),
+        ]
+        if lease is not None:
+            commands.insert(0, ("SET", lease[0], lease[1], "NX", "PX", lease[2]))
+        replies = await self._batch.submit(commands)
         acquired = bool(replies.pop(0)) if lease is not None else True
         raw, known, sealed = replies
         snap = Snapshot(state=_state(raw), known=bool(known), has_successor=sealed is not None)
         return snap, str(sealed) if sealed is not None else "", acquired
+
+    async def _eval(self, script: AsyncScript, keys: list[str], args: list[EncodableT]) -> Any:
+        """Run a registered Lua script by its SHA, loading it first if Redis lost it."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await self._batch.call(*command)
+        except NoScriptError:  # Redis restarted or its script cache was flushed
+            await self._round_trip(self.redis.script_load(script.script))
+            return await self._batch.call(*command)
 
     async def _inject_delay(self) -> None:
         if self.settings.inject_delay_ms:
@@ -393,7 +408,7 @@ class _ScriptStore(TokenStore):
 
     async def _revoke_atomic(self, family_id: str, presented: str | None, client_id: str) -> str:
         args: list[EncodableT] = [presented or "", client_id, self._revoked_ttl_ms]
-        return str(await self._round_trip(self._revoke_script(keys=_keys(family_id), args=args)))
+        return str(await self._eval(self._revoke_script, _keys(family_id), args))
 
 
 class RedisLockStore(_ScriptStore):
@@ -425,7 +440,7 @@ class RedisLockStore(_ScriptStore):
     async def _release(self, family_id: str, value: str) -> None:
         # A failed release is harmless: the lease expires on its own.
         with contextlib.suppress(StoreUnavailable):
-            await self._round_trip(self._release_script(keys=[_lock_key(family_id)], args=[value]))
+            await self._eval(self._release_script, [_lock_key(family_id)], [value])
 
     async def refresh(
         self, family_id: str, presented_token: str, new_token: str, client_id: str
@@ -484,7 +499,7 @@ class RedisLockStore(_ScriptStore):
                 self._ttl_ms,
                 lease_value,
             ]
-            if await self._round_trip(self._commit_script(keys=keys, args=args)):
+            if await self._eval(self._commit_script, keys, args):
                 result = RefreshResult(outcome, subject, scope, sealed, fenced_out=attempt)
                 return result, True
             # Fenced out: someone committed since our read (our lease expired). Decide again.
@@ -519,7 +534,7 @@ class AtomicStore(_ScriptStore):
             client_id,
             self._revoked_ttl_ms,
         ]
-        reply = await self._round_trip(self._refresh_script(keys=_keys(family_id), args=args))
+        reply = await self._eval(self._refresh_script, _keys(family_id), args)
         outcome = Outcome(str(reply[0]))
         subject, scope = str(reply[1]), str(reply[2])
         if outcome is Outcome.ROTATED:

@@ -1,0 +1,103 @@
+"""Auto-pipelining: the Redis commands that concurrent requests issue in one event-loop turn
+travel together in one round trip.
+
+Why this module exists: redis-py's asyncio client takes a pooled connection, writes, waits and
+parses for every command, and on this server that client-side work costs more than the Lua
+script the command carries. Under load many requests reach Redis in the same event-loop turn, so
+their commands are queued and sent at the end of the turn as one redis-py pipeline, which pays
+that work once per batch. The pipeline is not a transaction: each queued command is atomic on
+its own in Redis (a Lua script runs whole), commands are sent in the order they were issued, and
+each caller gets exactly its own replies or error. ioredis calls this auto-pipelining;
+redis-py's asyncio client does not have it. A lone request still makes one round trip at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+from redis.typing import EncodableT
+
+__all__ = ["AutoPipeline", "Command"]
+
+Command = Sequence[EncodableT]
+
+
+class AutoPipeline:
+    """Batches commands per event-loop turn and sends each batch as one redis-py pipeline.
+
+    A batch is sent by a task of its own, so a caller that gives up (a timeout, a client that
+    disconnects) never takes the other callers' replies with it. ``send`` awaits one batch's
+    round trip: the store passes its bounded round trip (connection slot, deadline, error
+    translation), so a batch fails or times out as one round trip would, and every caller in it
+    receives that error.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, send: Callable[[Awaitable[Any]], Awaitable[Any]]
+    ) -> None:
+        self._client = client
+        self._send = send
+        self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
+        self._batches: set[asyncio.Task[None]] = set()
+
+    async def call(self, *command: EncodableT) -> Any:
+        """One command's reply; a Redis error reply is raised."""
+        return (await self.submit([command]))[0]
+
+    async def submit(self, commands: Sequence[Command]) -> list[Any]:
+        """Replies to ``commands`` (sent back to back, in order); the first error is raised."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._flush)
+        self._queued.append((commands, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._queued = self._queued, []
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._batches.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._batches.discard)
+
+    async def _run(self, batch: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]) -> None:
+        try:
+            replies = await self._send(self._request(batch))
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutdown): so are the callers
+            for _, future in batch:
+                future.cancel()
+            raise
+        start = 0
+        for commands, future in batch:
+            theirs = replies[start : start + len(commands)]
+            start += len(commands)
+            if future.done():  # the caller gave up
+                continue
+            error = next((reply for reply in theirs if isinstance(reply, Exception)), None)
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(theirs)
+
+    async def _request(self, batch: list[tuple[Sequence[Command], Any]]) -> list[Any]:
+        """The replies to every command of ``batch``; Redis error replies in place."""
+        if len(batch) == 1 and len(batch[0][0]) == 1:  # a lone command needs no pipeline
+            command = batch[0][0][0]
+            try:
+                return [await self._client.execute_command(*command)]  # type: ignore[no-untyped-call]
+            except ResponseError as exc:
+                return [exc]
+        pipe = self._client.pipeline(transaction=False)
+        for commands, _ in batch:
+            for command in commands:
+                pipe.execute_command(*command)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies

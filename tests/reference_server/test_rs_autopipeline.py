@@ -1,0 +1,125 @@
+"""Auto-pipelining against a real Redis: batching, per-caller replies and errors, give-ups,
+failed round trips, and scripts that Redis has forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError, ResponseError
+
+from reference_server.autopipeline import AutoPipeline
+from reference_server.settings import Settings, Strategy
+from reference_server.store import create_store
+from reference_server.tokens import new_refresh_token
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Counting:
+    """The round trip the store would pass, counting how many batches went out."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    async def __call__(self, call: Awaitable[Any]) -> Any:
+        self.batches += 1
+        return await call
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield redis
+    await redis.aclose()
+
+
+def _key() -> str:
+    return f"test:autopipeline:{secrets.token_hex(8)}"
+
+
+async def test_concurrent_calls_share_one_round_trip(client: aioredis.Redis) -> None:
+    send = Counting()
+    batch = AutoPipeline(client, send)
+    keys = [_key() for _ in range(20)]
+    replies = await asyncio.gather(*(batch.call("INCRBY", key, i) for i, key in enumerate(keys)))
+    assert replies == list(range(20))
+    assert send.batches == 1
+    assert await batch.call("GET", keys[7]) == "7"
+    assert send.batches == 2  # a lone call goes out at once, by itself
+    await client.delete(*keys)
+
+
+async def test_grouped_commands_come_back_in_order(client: aioredis.Redis) -> None:
+    batch = AutoPipeline(client, Counting())
+    key = _key()
+    first, second = await asyncio.gather(
+        batch.submit([("SET", key, "a"), ("GET", key)]),
+        batch.submit([("APPEND", key, "b"), ("GET", key), ("DEL", key)]),
+    )
+    assert first == [True, "a"]
+    assert second == [2, "ab", 1]
+
+
+async def test_an_error_reply_reaches_only_its_caller(client: aioredis.Redis) -> None:
+    batch = AutoPipeline(client, Counting())
+    wrong, right = _key(), _key()
+    await client.hset(wrong, "field", "value")
+    results = await asyncio.gather(
+        batch.call("INCR", wrong), batch.call("INCR", right), return_exceptions=True
+    )
+    assert isinstance(results[0], ResponseError)
+    assert "WRONGTYPE" in str(results[0])
+    assert results[1] == 1
+    await client.delete(wrong, right)
+
+
+async def test_a_caller_that_gives_up_leaves_the_others_their_replies(
+    client: aioredis.Redis,
+) -> None:
+    batch = AutoPipeline(client, Counting())
+    keys = [_key() for _ in range(3)]
+    tasks = [asyncio.create_task(batch.call("INCR", key)) for key in keys]
+    await asyncio.sleep(0)  # all three are queued, the batch is not sent yet
+    tasks[1].cancel()
+    assert await tasks[0] == 1
+    assert await tasks[2] == 1
+    assert tasks[1].cancelled()
+    # Already queued when its caller left, the command still ran: like a request whose
+    # client hangs up after sending it.
+    assert await client.get(keys[1]) == "1"
+    await client.delete(*keys)
+
+
+async def test_a_failed_round_trip_fails_every_caller(free_tcp_port: int) -> None:
+    dead = aioredis.Redis(host="127.0.0.1", port=free_tcp_port, socket_connect_timeout=1)
+    batch = AutoPipeline(dead, Counting())
+    results = await asyncio.gather(
+        batch.call("GET", "a"), batch.call("GET", "b"), return_exceptions=True
+    )
+    assert all(isinstance(result, ConnectionError) for result in results), results
+    await dead.aclose()
+
+
+async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> None:
+    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=0)
+    store = create_store(settings)
+    try:
+        family, token = await store.create_family(subject="u", client_id="c", scope="api")
+        for _ in range(2):
+            await store.redis.script_flush()  # as after a restart: every SHA is unknown
+            successor = new_refresh_token(family)
+            result = await store.refresh(family, token, successor, "c")
+            assert result.outcome.value == "rotated"
+            token = successor
+    finally:
+        await store.close()
