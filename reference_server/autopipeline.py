@@ -8,7 +8,8 @@ their commands are queued and sent at the end of the turn as one redis-py pipeli
 that work once per batch. The pipeline is not a transaction: each queued command is atomic on
 its own in Redis (a Lua script runs whole), commands are sent in the order they were issued, and
 each caller gets exactly its own replies or error. ioredis calls this auto-pipelining;
-redis-py's asyncio client does not have it. A lone request still makes one round trip at once.
+redis-py's asyncio client does not have it. When nothing else is in flight a request sends its
+commands at once, itself, so a lone request pays nothing for the batching.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ class AutoPipeline:
     """
 
     def __init__(
-        self, client: aioredis.Redis, send: Callable[[Awaitable[Any]], Awaitable[Any]]
+        self, client: aioredis.Redis, send: Callable[[Awaitable[list[Any]]], Awaitable[list[Any]]]
     ) -> None:
         self._client = client
         self._send = send
         self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
         self._batches: set[asyncio.Task[None]] = set()
+        self._alone = 0  # round trips sent by their callers directly, still in flight
 
     async def call(self, *command: EncodableT) -> Any:
         """One command's reply; a Redis error reply is raised."""
@@ -50,12 +52,27 @@ class AutoPipeline:
 
     async def submit(self, commands: Sequence[Command]) -> list[Any]:
         """Replies to ``commands`` (sent back to back, in order); the first error is raised."""
+        if not self._queued and not self._batches and not self._alone:
+            return await self._send_alone(commands)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
         if not self._queued:
             loop.call_soon(self._flush)
         self._queued.append((commands, future))
         return await future
+
+    async def _send_alone(self, commands: Sequence[Command]) -> list[Any]:
+        """Nothing is in flight: send at once from the caller's own task (no queue, no extra
+        task). Callers that come while this is in flight are queued and batched."""
+        self._alone += 1
+        try:
+            replies = await self._send(self._request([(commands, None)]))
+        finally:
+            self._alone -= 1
+        error = next((reply for reply in replies if isinstance(reply, Exception)), None)
+        if error is not None:
+            raise error
+        return replies
 
     def _flush(self) -> None:
         batch, self._queued = self._queued, []
