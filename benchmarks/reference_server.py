@@ -15,6 +15,10 @@ the time goes, a second table gives the CPU time per completed request of the cl
 server process trees and Redis (from /proc, Linux only), and the load averages are printed
 before and after.
 
+The pseudo-strategy ``ceiling`` serves ``benchmarks/ceiling_app.py`` instead: the token
+endpoint's form read, token minting, Ed25519 signature and response with no store at all, beside
+its own ``/healthz``. Its ratio bounds what any Redis-backed strategy can reach on this machine.
+
 Usage::
 
     .venv/bin/python benchmarks/reference_server.py [--seconds 2] [--rounds 3] [--strategies ...]
@@ -23,11 +27,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -38,11 +45,12 @@ from anyio.abc import SocketStream
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stress.launcher import RedisProcess, ServerProcess
+from stress.launcher import RedisProcess, ServerProcess, free_port
 
 __all__ = ["main"]
 
-STRATEGIES = ["naive", "local-lock", "redis-lock", "atomic"]
+STRATEGIES = ["naive", "local-lock", "redis-lock", "atomic", "ceiling"]
+HERE = Path(__file__).resolve().parent
 CONCURRENCY = (1, 32)
 
 
@@ -172,8 +180,54 @@ async def _healthz(conn: Conn, state: dict[str, str]) -> bool:
     return status == 200
 
 
+@dataclass
+class Endpoint:
+    """Where a server listens."""
+
+    host: str
+    port: int
+
+
+@contextlib.contextmanager
+def ceiling_servers(count: int) -> Iterator[list[Endpoint]]:
+    """``count`` granian processes serving ``ceiling_app``, each ready once /healthz answers."""
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    ports = [free_port() for _ in range(count)]
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"]
+    tail = ["--workers", "1", "--no-ws", "--log-level", "warning", "benchmarks.ceiling_app:app"]
+    procs = [
+        subprocess.Popen([*argv, "--port", str(port), *tail], cwd=HERE.parent, env=env)
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            _wait_ready(port)
+        yield [Endpoint("127.0.0.1", port) for port in ports]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+def _wait_ready(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            anyio.run(_healthz_once, port)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"ceiling app on port {port} did not answer /healthz")
+
+
+async def _healthz_once(port: int) -> None:
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        if not await _healthz(Conn(stream, f"127.0.0.1:{port}"), {}):
+            raise OSError("not ready")
+
+
 async def measure(
-    servers: list[ServerProcess], kind: str, concurrency: int, seconds: float
+    servers: Sequence[Endpoint | ServerProcess], kind: str, concurrency: int, seconds: float
 ) -> Result:
     """Run ``concurrency`` connections for ``seconds`` doing ``kind`` ('refresh'/'healthz')."""
     latencies: list[float] = []
@@ -219,15 +273,20 @@ def run_strategy(
     """``rounds`` paired measurements (refresh, healthz) at each concurrency, on two fresh
     replicas; the order within a pair alternates so that drift in the machine's load does not
     always favour the same side."""
-    extra = ["--log-level", "warning"]
-    servers = [
-        ServerProcess(strategy, redis_url=redis_url, grace=2.0, extra_args=extra) for _ in range(2)
-    ]
-    rows = []
-    options = {"use_uvloop": True}
-    try:
-        for server in servers:
-            server.start()
+    with contextlib.ExitStack() as stack:
+        servers: Sequence[Endpoint | ServerProcess]
+        if strategy == "ceiling":
+            servers = stack.enter_context(ceiling_servers(2))
+        else:
+            extra = ["--log-level", "warning"]
+            servers = [
+                stack.enter_context(
+                    ServerProcess(strategy, redis_url=redis_url, grace=2.0, extra_args=extra)
+                )
+                for _ in range(2)
+            ]
+        rows = []
+        options = {"use_uvloop": True}
         for concurrency in CONCURRENCY:
             pairs: list[Round] = []
             for index in range(rounds):
@@ -240,9 +299,6 @@ def run_strategy(
                 }
                 pairs.append((done["refresh"], done["healthz"]))
             rows.append((concurrency, pairs))
-    finally:
-        for server in servers:
-            server.stop()
     return rows
 
 
