@@ -15,16 +15,18 @@ commands at once, itself, so a lone request pays nothing for the batching.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
-__all__ = ["AutoPipeline", "Command"]
+__all__ = ["AutoPipeline", "Command", "Sender"]
 
 Command = Sequence[EncodableT]
+# Awaits one round trip (the store's bounded ``_round_trip``).
+Sender = Callable[[Coroutine[Any, Any, list[Any]]], Awaitable[list[Any]]]
 
 
 class AutoPipeline:
@@ -37,9 +39,7 @@ class AutoPipeline:
     receives that error.
     """
 
-    def __init__(
-        self, client: aioredis.Redis, send: Callable[[Awaitable[list[Any]]], Awaitable[list[Any]]]
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, send: Sender) -> None:
         self._client = client
         self._send = send
         self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []

@@ -36,7 +36,7 @@ import contextlib
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -188,6 +188,9 @@ class TokenStore:
                     return await call
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if isinstance(call, Coroutine):  # not started if the deadline passed in the slot wait
+                call.close()
 
     async def close(self) -> None:
         """Close the Redis connection pool."""

@@ -4,8 +4,10 @@ failed round trips, and scripts that Redis has forgotten."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
-from collections.abc import AsyncIterator, Awaitable
+import warnings
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from redis.exceptions import ConnectionError, ResponseError
 
 from reference_server.autopipeline import AutoPipeline
 from reference_server.settings import Settings, Strategy
-from reference_server.store import create_store
+from reference_server.store import StoreUnavailable, create_store
 from reference_server.tokens import new_refresh_token
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +33,7 @@ class Counting:
     def __init__(self) -> None:
         self.batches = 0
 
-    async def __call__(self, call: Awaitable[Any]) -> Any:
+    async def __call__(self, call: Coroutine[Any, Any, Any]) -> Any:
         self.batches += 1
         return await call
 
@@ -128,5 +130,21 @@ async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> No
             result = await store.refresh(family, token, successor, "c")
             assert result.outcome.value == "rotated"
             token = successor
+    finally:
+        await store.close()
+
+
+async def test_no_free_connection_slot_within_the_timeout_is_unavailable(redis_url: str) -> None:
+    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, redis_timeout=0.05)
+    store = create_store(settings)
+    store._slots = asyncio.Semaphore(0)  # every connection busy
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(StoreUnavailable, match="TimeoutError"):
+                await store.ping()
+            gc.collect()
+        # The command that never got a slot is closed, not left to warn "never awaited".
+        assert not [w for w in caught if "never awaited" in str(w.message)]
     finally:
         await store.close()
