@@ -353,8 +353,8 @@ async def metadata_endpoint(request: Request) -> Response:
 
 
 async def jwks_endpoint(request: Request) -> Response:
-    """The public signing keys of every live replica (RFC 7517); the last known set while
-    Redis is out, since verifying needs no Redis."""
+    """The public signing keys of every live replica (RFC 7517); while Redis is out, the last
+    set read from it, so that clients can still verify the tokens they hold."""
     _, _, keyring = _state(request)
     with contextlib.suppress(StoreUnavailable):
         await keyring.refresh()

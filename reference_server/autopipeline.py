@@ -32,8 +32,10 @@ Sender = Callable[[Coroutine[Any, Any, list[Any]]], Awaitable[list[Any]]]
 class AutoPipeline:
     """Batches commands per event-loop turn and sends each batch as one redis-py pipeline.
 
-    A batch is sent by a task of its own, so a caller that gives up (a timeout, a client that
-    disconnects) never takes the other callers' replies with it. ``send`` awaits one batch's
+    A request that finds nothing in flight sends its commands itself, at once. Otherwise its
+    commands wait for the end of the turn, and the batch is sent by a task of its own, so a
+    caller that gives up (a timeout, a client that disconnects) never takes the other callers'
+    replies with it. ``send`` awaits one batch's
     round trip: the store passes its bounded round trip (connection slot, deadline, error
     translation), so a batch fails or times out as one round trip would, and every caller in it
     receives that error.
