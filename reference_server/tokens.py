@@ -124,14 +124,14 @@ class AccessToken:
 
 
 class SigningKey:
-    """An Ed25519 key that signs access tokens and publishes itself as a JWKS.
+    """An Ed25519 key that signs access tokens and publishes its public half as a JWK.
 
     Usage::
 
         key = SigningKey.from_pem(generate_private_key_pem())
         at = key.issue(subject="user1", family_id=sid, scope="api", client_id="demo-client",
                        ttl=300, issuer=iss, audience=aud)
-        claims = key.verify(at.token, issuer=iss, audience=aud)
+        claims = verify_access_token(at.token, key.public_key, issuer=iss, audience=aud)
     """
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
@@ -165,10 +165,6 @@ class SigningKey:
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": self._x}
         return {**jwk, "kid": self.kid, "use": "sig", "alg": ACCESS_TOKEN_ALG}
 
-    def jwks(self) -> dict[str, Any]:
-        """The public key alone as an RFC 7517 JWK Set."""
-        return {"keys": [self.jwk()]}
-
     def issue(
         self,
         *,
@@ -200,10 +196,6 @@ class SigningKey:
         signature = self._private.sign(signing_input.encode("ascii"))
         token = signing_input + "." + _b64(signature)
         return AccessToken(token=token, claims=claims)
-
-    def verify(self, token: str, *, issuer: str, audience: str) -> dict[str, Any]:
-        """Verify a token signed by this key; see ``verify_access_token``."""
-        return verify_access_token(token, self._public, issuer=issuer, audience=audience)
 
 
 def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:

@@ -13,7 +13,13 @@ import jwt
 import pytest
 
 from reference_server.oauth import _parse_form
-from reference_server.tokens import ACCESS_TOKEN_ALG, SigningKey, generate_private_key_pem
+from reference_server.tokens import (
+    ACCESS_TOKEN_ALG,
+    SigningKey,
+    generate_private_key_pem,
+    public_key_from_jwk,
+    verify_access_token,
+)
 
 FORMS = ["", "a=1", "a=1&b=2", "a=&b=", "a", "a=1&&b=2", "a=1&", "&", "=", "=x", "a==b",
          "a=1&b=%41", "a=+1", "x=1&" * 31 + "y=2", "x=1&" * 32 + "y=2", "é=ü"]  # fmt: skip
@@ -46,11 +52,14 @@ def test_hand_built_jws_is_what_pyjwt_verifies() -> None:
     )
     header = jwt.get_unverified_header(issued.token)
     assert header == {"alg": ACCESS_TOKEN_ALG, "kid": key.kid, "typ": "JWT"}
-    assert key.verify(issued.token, issuer="iss", audience="aud") == issued.claims
-    public = jwt.PyJWK(key.jwks()["keys"][0])
+    public_key = public_key_from_jwk(key.jwk())  # the published form verifies too
+    assert verify_access_token(issued.token, public_key, issuer="iss", audience="aud") == (
+        issued.claims
+    )
+    public = jwt.PyJWK(key.jwk())
     claims = jwt.decode(issued.token, public, algorithms=["EdDSA"], audience="aud")
     assert claims == issued.claims
     tampered = issued.token[:-4] + ("AAAA" if not issued.token.endswith("AAAA") else "BBBB")
     with pytest.raises(jwt.InvalidSignatureError):
-        key.verify(tampered, issuer="iss", audience="aud")
+        verify_access_token(tampered, key.public_key, issuer="iss", audience="aud")
     assert json.loads(jwt.utils.base64url_decode(issued.token.split(".")[1])) == issued.claims
