@@ -281,6 +281,18 @@ class TokenStore:
             await self._round_trip(self.redis.script_load(script.script))
             return await self._batch.call(*command)
 
+    def _decide(
+        self, snap: Snapshot, presented: str, client_id: str
+    ) -> tuple[Outcome, int, str, str]:
+        """The policy's answer for ``snap`` now: (outcome, now in ms, subject, scope)."""
+        now = _now_ms()
+        outcome = decide_refresh(
+            snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
+        )
+        state = snap.state
+        subject, scope = (state.subject, state.scope) if state else ("", "")
+        return outcome, now, subject, scope
+
     async def _inject_delay(self) -> None:
         if self.settings.inject_delay_ms:
             await asyncio.sleep(self.settings.inject_delay_ms / 1000)
@@ -290,12 +302,8 @@ class TokenStore:
     ) -> RefreshResult:
         presented = token_hash(presented_token)
         snap, stored, _ = await self._snapshot(family_id, presented)
-        now = _now_ms()
-        outcome = decide_refresh(
-            snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
-        )
+        outcome, now, subject, scope = self._decide(snap, presented, client_id)
         state = snap.state
-        subject, scope = (state.subject, state.scope) if state else ("", "")
         if outcome is Outcome.ROTATED and state is not None:
             await self._inject_delay()
             sealed = seal_successor(presented_token, new_token)
@@ -476,12 +484,8 @@ class RedisLockStore(_ScriptStore):
         for attempt in range(_CAS_ATTEMPTS):
             if attempt:
                 snap, stored, _ = await self._snapshot(family_id, presented)
-            now = _now_ms()
-            outcome = decide_refresh(
-                snap, presented, client_id=client_id, now_ms=now, grace_ms=self.settings.grace_ms
-            )
+            outcome, now, subject, scope = self._decide(snap, presented, client_id)
             state = snap.state
-            subject, scope = (state.subject, state.scope) if state else ("", "")
             if outcome is Outcome.REPLAYED:
                 return RefreshResult(outcome, subject, scope, stored, fenced_out=attempt), False
             if outcome is Outcome.REUSE_DETECTED:
