@@ -92,7 +92,7 @@ def _run_case(
                 ServerProcess(
                     strategy=case.strategy,
                     redis_url=redis_url,
-                    grace=scenario.policy.grace_seconds,
+                    grace=scenario.policy.model().grace_seconds,
                     log_path=_log(runs, f"{label}-server{i}.log"),
                 )
             )

@@ -54,8 +54,7 @@ class RunOptions:
 def check_context(scenario: Scenario) -> CheckContext:
     """The promises the checkers hold the target to, from the scenario."""
     return CheckContext(
-        policy=scenario.policy.kind,
-        grace_ns=int(scenario.policy.grace_seconds * 1e9),
+        policy=scenario.policy.model(),
         thresholds={
             kind: Threshold(t.p50_ms, t.p95_ms, t.p99_ms, t.max_error_rate)
             for kind, t in scenario.thresholds.items()
@@ -136,8 +135,7 @@ async def run_scenario(
     seed = options.seed if options.seed is not None else scenario.run.seed
     header = Header(
         scenario=scenario.name,
-        policy=scenario.policy.kind,
-        grace_seconds=scenario.policy.grace_seconds,
+        policy=scenario.policy.model(),
         targets=targets,
         seed=seed,
         started_unix=time.time(),
@@ -171,8 +169,7 @@ async def run_scenario(
         scenario=scenario.name,
         scenario_path=str(options.scenario_path) if options.scenario_path else None,
         targets=targets,
-        policy=scenario.policy.kind,
-        grace_seconds=scenario.policy.grace_seconds,
+        policy=scenario.policy.model(),
         results=results,
         operations=operations,
         wall_seconds=outcome.wall_seconds,
@@ -214,8 +211,7 @@ def analyze_history(history_path: Path, scenario: Scenario, scenario_path: Path)
         scenario=scenario.name,
         scenario_path=str(scenario_path),
         targets=history.header.targets,
-        policy=scenario.policy.kind,
-        grace_seconds=scenario.policy.grace_seconds,
+        policy=scenario.policy.model(),
         results=results,
         operations=operations,
         wall_seconds=0.0,

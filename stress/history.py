@@ -26,9 +26,11 @@ from typing import IO, Literal
 import msgspec
 
 from stress.errors import HistoryError
+from stress.policy import Policy, PresetName, preset
 
 __all__ = [
     "FORMAT_VERSION",
+    "REPLAY_STEP",
     "RUN_STOPPED",
     "Claims",
     "Header",
@@ -38,10 +40,13 @@ __all__ = [
     "OpType",
     "Operation",
     "Outcome",
+    "Phase",
     "load_history",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 named the policy by its preset and grace; format 2 records every policy field.
+_READABLE_FORMATS = (1, 2)
 
 # Error text of the ``info`` completions the runner writes for requests still in flight when a
 # run stops (interrupt, time bound, crash): unknown outcomes, but not the target's doing.
@@ -49,7 +54,14 @@ RUN_STOPPED = "run-stopped"
 
 logger = logging.getLogger(__name__)
 
+# The step name of requests that present an older token on purpose, as an attacker (or a
+# replaying proxy) would: their effects are never the legitimate holder's doing.
+REPLAY_STEP = "replay"
+
 OpKind = Literal["login", "refresh", "use", "revoke", "probe"]
+Phase = Literal["step", "burst", "load", "final-probe"]
+"""Where in a run an op happened: a scenario step, a synchronised burst, sustained load, or the
+probes of every leaf token once the run is quiet."""
 OpType = Literal["invoke", "ok", "fail", "info"]
 Outcome = Literal["ok", "fail", "info"]
 
@@ -99,8 +111,12 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     target: str | None = None
     # Name of the scenario step (or of the client profile action) that produced the op.
     step: str | None = None
-    # For a retry after a lost response: the index of the invoke whose response was lost.
+    # For a retry: the index of the invoke it retries (a lost response, or a 503/429 that said
+    # Retry-After).
     retry_of: int | None = None
+    phase: Phase | None = None
+    # On a completion: the server's Retry-After, in seconds, when it sent one.
+    retry_after: float | None = None
     # Server-reported monotonic arrival time (``X-Arrival-Ns``), when the target sends one.
     arrival_ns: int | None = None
     # On a completion: when the request's final byte actually left. A synchronised burst
@@ -113,8 +129,7 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
 
     format: int = FORMAT_VERSION
     scenario: str
-    policy: str
-    grace_seconds: float
+    policy: Policy
     targets: list[str]
     seed: int
     started_unix: float
@@ -153,6 +168,14 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def burst(self) -> int | None:
         return self.invoke.burst
+
+    @property
+    def phase(self) -> Phase | None:
+        return self.invoke.phase
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.done.retry_after if self.done is not None else None
 
     @property
     def engine(self) -> str | None:
@@ -293,15 +316,7 @@ def load_history(path: Path) -> History:
     lines = raw.splitlines()
     if not lines:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
-    try:
-        header = msgspec.json.decode(lines[0], type=Header)
-    except msgspec.DecodeError as exc:
-        raise HistoryError(f"{path}:1: not an auth-stress history header: {exc}") from exc
-    if header.format != FORMAT_VERSION:
-        raise HistoryError(
-            f"{path}:1: history format {header.format} is not supported "
-            f"(this version reads format {FORMAT_VERSION})"
-        )
+    header = _decode_header(path, lines[0])
     history = History(header)
     decoder = msgspec.json.Decoder(Op)
     last = len(lines)
@@ -321,3 +336,37 @@ def load_history(path: Path) -> History:
         except ValueError as exc:
             raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
     return history
+
+
+class _HeaderV1(msgspec.Struct, frozen=True, kw_only=True):
+    format: int
+    scenario: str
+    policy: PresetName
+    grace_seconds: float
+    targets: list[str]
+    seed: int
+    started_unix: float
+
+
+def _decode_header(path: Path, line: bytes) -> Header:
+    """Decode the header of any readable format into the current :class:`Header`."""
+    try:
+        version = msgspec.json.decode(line, type=dict[str, object]).get("format")
+        if version not in _READABLE_FORMATS:
+            raise HistoryError(
+                f"{path}:1: history format {version} is not supported (this version reads "
+                f"formats {', '.join(map(str, _READABLE_FORMATS))})"
+            )
+        if version == FORMAT_VERSION:
+            return msgspec.json.decode(line, type=Header)
+        old = msgspec.json.decode(line, type=_HeaderV1)
+    except msgspec.DecodeError as exc:
+        raise HistoryError(f"{path}:1: not an auth-stress history header: {exc}") from exc
+    grace = old.grace_seconds if old.policy in ("idempotent", "overlap") else 0.0
+    return Header(
+        scenario=old.scenario,
+        policy=preset(old.policy, grace),
+        targets=old.targets,
+        seed=old.seed,
+        started_unix=old.started_unix,
+    )

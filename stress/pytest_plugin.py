@@ -192,8 +192,7 @@ def failure_text(scenario: Scenario, report: RunReport, history: Path) -> str:
         f"auth-stress: {scenario.name}: {report.verdict.upper()}"
         + (f" ({report.inconclusive_reason})" if report.inconclusive_reason else "")
         + f", {len(report.findings)} finding(s), {report.stats.total} ops",
-        f"targets: {', '.join(report.targets)}; policy {report.policy}, "
-        f"grace {report.grace_seconds:g}s",
+        f"targets: {', '.join(report.targets)}; policy {report.policy.describe()}",
     ]
     unknown = [r for r in report.results if r.verdict == "unknown"]
     for result in unknown:

@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from stress.errors import ScenarioError
+from stress.policy import Invariant, Policy, PresetName, Replay, ReuseScope, resolve_policy
 
 __all__ = [
     "AuthSpec",
@@ -142,16 +143,33 @@ class AuthSpec(_Strict, frozen=True):
 
 
 class PolicySpec(_Strict, frozen=True):
-    """What the target promises under concurrent reuse (DESIGN.md, "policy")."""
+    """What the target promises under concurrent reuse: a preset and/or explicit fields.
 
-    kind: Literal["strict", "idempotent", "overlap", "none"]
-    grace_seconds: NonNegative = 0.0
+    See :mod:`stress.policy` for the meaning of each field; ``auth-stress policy`` measures them.
+    """
+
+    kind: PresetName | None = None
+    grace_seconds: NonNegative | None = None
+    replay: Replay | None = None
+    generations: Annotated[int, Meta(ge=0, le=100)] | None = None
+    reuse_revokes: ReuseScope | None = None
+    refresh_revokes_access: bool = False
+    relax: list[Invariant] = []
 
     def __post_init__(self) -> None:
-        if self.kind in ("idempotent", "overlap") and self.grace_seconds <= 0:
-            raise ValueError(f"policy '{self.kind}' needs policy.grace_seconds > 0")
-        if self.kind == "strict" and self.grace_seconds > 0:
-            raise ValueError("policy 'strict' means single use: policy.grace_seconds must be 0")
+        self.model()  # raises ValueError naming the contradicting field
+
+    def model(self) -> Policy:
+        """The explicit policy the checkers judge against."""
+        return resolve_policy(
+            self.kind,
+            grace_seconds=self.grace_seconds,
+            replay=self.replay,
+            generations=self.generations,
+            reuse_revokes=self.reuse_revokes,
+            refresh_revokes_access=self.refresh_revokes_access,
+            relax=tuple(dict.fromkeys(self.relax)),
+        )
 
 
 class ThresholdSpec(_Strict, frozen=True):

@@ -9,10 +9,9 @@ import pytest
 
 from stress.errors import HistoryError
 from stress.history import Header, History, Op, load_history, pair_operations
+from stress.policy import Policy, preset
 
-HEADER = Header(
-    scenario="s", policy="strict", grace_seconds=0, targets=["http://t/"], seed=1, started_unix=0
-)
+HEADER = Header(scenario="s", policy=Policy(), targets=["http://t/"], seed=1, started_unix=0)
 
 
 def invoke(index: int, process: int, t: int, presented: str = "A") -> Op:
@@ -115,3 +114,23 @@ def test_bad_record_in_the_middle_names_its_line(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(HistoryError, match="cannot read history"):
         load_history(Path("/nonexistent/history.jsonl"))
+
+
+def test_a_format_1_history_is_read_with_its_preset_expanded(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(
+        b'{"format":1,"scenario":"s","policy":"idempotent","grace_seconds":2.5,'
+        b'"targets":["http://t/"],"seed":3,"started_unix":0}\n'
+    )
+    header = load_history(path).header
+    assert header.policy == preset("idempotent", 2.5)
+    assert (header.format, header.seed, header.targets) == (2, 3, ["http://t/"])
+
+
+def test_the_header_records_every_policy_field(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    policy = Policy(grace_seconds=2, replay="access-only", generations=3, reuse_revokes="user")
+    History(Header(scenario="s", policy=policy, targets=[], seed=0, started_unix=0), sink)
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(sink.getvalue())
+    assert load_history(path).header.policy == policy

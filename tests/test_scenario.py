@@ -43,7 +43,7 @@ def error_of(tmp_path: Path, text: str) -> str:
 
 def test_valid_scenario_loads(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, VALID))
-    assert scenario.policy.grace_seconds == 2.0
+    assert scenario.policy.model().grace_seconds == 2.0
     assert isinstance(scenario.steps[1], RefreshStep)
     assert scenario.steps[1].parallel == 4
 
@@ -106,3 +106,35 @@ def test_first_step_must_log_in(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="no such scenario file"):
         load_scenario(tmp_path / "absent.toml")
+
+
+POLICY = 'kind = "idempotent"\ngrace_seconds = 2'
+
+
+def test_policy_fields_without_a_preset(tmp_path: Path) -> None:
+    fields = (
+        'replay = "access-only"\ngrace_seconds = 5\ngenerations = 2\nreuse_revokes = "user"\n'
+        'refresh_revokes_access = true\nrelax = ["self-inflicted-logout"]'
+    )
+    policy = load_scenario(write(tmp_path, VALID.replace(POLICY, fields))).policy.model()
+    assert (policy.replay, policy.grace_seconds, policy.generations) == ("access-only", 5.0, 2)
+    assert (policy.reuse_revokes, policy.refresh_revokes_access) == ("user", True)
+    assert policy.relax == ("self-inflicted-logout",)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ('kind = "strict"\ngrace_seconds = 3', "policy.grace_seconds must be 0, found 3"),
+        ('kind = "idempotent"\nreplay = "new-pair"\ngrace_seconds = 1', "drop policy.kind"),
+        ("grace_seconds = 3", "say what a replay inside the window returns"),
+        ('replay = "same-pair"', "needs policy.grace_seconds > 0"),
+        ('kind = "none"\nreplay = "same-pair"', "policy 'none' means no rotation"),
+        ('kind = "overlap"\ngrace_seconds = 1\ngenerations = 0', "at least the immediate"),
+        ('kind = "strict"\nrelax = ["forks"]', "`policy.relax[0]`"),
+    ],
+)
+def test_contradicting_policy_fields_name_the_field(
+    tmp_path: Path, policy: str, message: str
+) -> None:
+    assert message in error_of(tmp_path, VALID.replace(POLICY, policy))

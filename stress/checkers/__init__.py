@@ -1,4 +1,4 @@
-"""The ten checkers, by stable id, and the safe way to run them.
+"""The checkers, by stable id, and the safe way to run them.
 
 Each checker is a pure function of the paired operations and the declared policy (see
 ``stress.checkers.base``). ``run_checkers`` is Jepsen's ``check-safe``: a checker that raises
@@ -12,11 +12,14 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from stress.checkers import (
+    dead_successor,
     fork,
     jwt_claims,
     lost_response_retry,
+    retry_later_logout,
     reuse_not_revoking,
     revocation_race,
+    self_inflicted_logout,
     server_error,
     sibling_invalidation,
     stale_reuse_accepted,
@@ -32,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 CHECKERS: dict[str, Checker] = {
     fork.CHECKER_ID: fork.check,
+    self_inflicted_logout.CHECKER_ID: self_inflicted_logout.check,
+    dead_successor.CHECKER_ID: dead_successor.check,
+    retry_later_logout.CHECKER_ID: retry_later_logout.check,
     sibling_invalidation.CHECKER_ID: sibling_invalidation.check,
     lost_response_retry.CHECKER_ID: lost_response_retry.check,
     stale_reuse_accepted.CHECKER_ID: stale_reuse_accepted.check,

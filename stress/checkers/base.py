@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stress.history import Operation
+from stress.policy import Policy
 
 __all__ = [
     "CheckContext",
     "CheckResult",
     "Checker",
     "Finding",
-    "Policy",
     "Severity",
     "Threshold",
     "Verdict",
@@ -27,7 +27,6 @@ __all__ = [
 
 Verdict = Literal["pass", "fail", "unknown"]
 Severity = Literal["error", "warning"]
-Policy = Literal["strict", "idempotent", "overlap", "none"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,9 @@ class CheckContext:
 
     ``documented_statuses`` are non-2xx statuses the target documents for concurrency
     (for example 409 "too many concurrent refreshes" or 429): reported, not failed.
-    ``jwks`` is the target's JSON Web Key Set when one is known, for jwt-claims.
     """
 
     policy: Policy
-    grace_ns: int = 0
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     documented_statuses: frozenset[int] = frozenset()
     max_info_ratio: float = 0.5

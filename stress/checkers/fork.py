@@ -1,24 +1,26 @@
 """Checker ``fork``: one refresh token grew two live branches.
 
-Two rules (RFC 9700 §4.14.2; ROTATION.md invariants 1 and 3):
+An invariant: it holds under every policy, and a scenario can only relax it to a warning
+explicitly (``policy.relax``). Two rules (RFC 9700 §4.14.2; ROTATION.md invariants 1 and 3):
 
-- ``strict``/``idempotent``: a token has two distinct successors among ``ok`` refreshes and
-  probes. Under ``idempotent`` a replay inside the window must return the same successor, so a
-  distinct one is a fork too.
+- every rotating policy except ``replay = "new-pair"``: a token has two distinct successors among
+  ``ok`` refreshes and probes, neither descending from the other. A replay inside the window
+  must return the successor already issued (or the family's head, or an access token only), so
+  a distinct one is a fork.
 - all policies: at quiescence, ok probes of two distinct leaves of one family (neither derived from
-  the other) prove two live heads. Under ``overlap`` siblings minted inside the window are
+  the other) prove two live heads. Under ``new-pair`` siblings minted inside the window are
   allowed to live until the window closes, so both probes must start certainly after ``W``
-  past both mintings. Under ``none`` a probe that handed back its own token does not count, and
-  live leaves of a server that mints new tokens but keeps old ones valid are only a warning.
+  past both mintings. Without rotation a probe that handed back its own token does not count,
+  and live leaves of a server that mints new tokens but keeps old ones valid are a warning.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from stress.checkers.base import CheckContext, CheckResult, Finding
-from stress.checkers.grace import effective_window
 from stress.checkers.judging import finding, verdict
 from stress.checkers.lineage import ROTATING_KINDS, Lineage, build_lineage, short
 from stress.history import Operation
@@ -28,22 +30,34 @@ __all__ = ["CHECKER_ID", "check"]
 CHECKER_ID = "fork"
 
 
-def _two_successors(lineage: Lineage) -> list[Finding]:
+def _successors(lineage: Lineage) -> list[Finding]:
+    """Tokens with more than one successor where neither successor descends from the other.
+
+    A replay answered with the family's current head (a descendant of the first successor)
+    extends one chain; it is not a second branch.
+    """
     findings: list[Finding] = []
     for token, ops in lineage.presenting.items():
         first_by_successor: dict[str, Operation] = {}
         for op in sorted(ops, key=lambda o: (o.send_ns, o.index)):
-            if op.outcome == "ok" and op.returned is not None and op.returned != token:
-                first_by_successor.setdefault(op.returned, op)
+            successor = op.returned
+            if op.outcome != "ok" or successor is None or successor == token:
+                continue
+            if successor in first_by_successor or any(
+                lineage.is_ancestor(seen, successor) or lineage.is_ancestor(successor, seen)
+                for seen in first_by_successor
+            ):
+                continue
+            first_by_successor[successor] = op
         if len(first_by_successor) < 2:
             continue
-        a, b = list(first_by_successor.values())[:2]
+        branches = list(first_by_successor.values())
+        listed = ", ".join(f"{short(o.returned)} (op {o.index})" for o in branches)
         findings.append(
             finding(
                 CHECKER_ID,
-                f"{short(token)} has two successors: {short(a.returned)} (op {a.index}) "
-                f"and {short(b.returned)} (op {b.index})",
-                (a, b),
+                f"{short(token)} has {len(branches)} successors: {listed}",
+                branches,
             )
         )
     return findings
@@ -56,20 +70,21 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
         for op in lineage.ops
         if op.kind == "refresh" and op.outcome == "ok" and op.returned not in (None, op.presented)
     }
-    window = effective_window(ctx)
+    window = ctx.policy.window_ns
+    rotates = ctx.policy.rotates
     live: dict[str, list[Operation]] = defaultdict(list)
     for op in lineage.ops:
         token = op.presented
         if op.kind != "probe" or op.outcome != "ok" or token is None or token in refreshed:
             continue
-        if ctx.policy == "none" and op.returned in (None, token):
+        if not rotates and op.returned in (None, token):
             continue
         family = lineage.family_of(token)
         if family is not None and all(p.presented != token for p in live[family]):
             live[family].append(op)
     findings: list[Finding] = []
     for family, probes in live.items():
-        pair = _first_fork_pair(lineage, probes, ctx.policy == "overlap", window)
+        pair = _first_fork_pair(lineage, probes, ctx.policy.replay == "new-pair", window)
         if pair is None:
             continue
         p, q = pair
@@ -78,8 +93,8 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
             for t in (p.presented, q.presented)
             if t is not None and (i := lineage.minted_by.get(t)) is not None
         ]
-        # Under ``none`` the target promised no rotation at all; one that mints new tokens and
-        # keeps the old ones valid (Keycloak's default) does what it says: worth a warning.
+        # A target that promised no rotation at all but mints new tokens and keeps the old ones
+        # valid (Keycloak's default) does what it says: worth a warning.
         findings.append(
             finding(
                 CHECKER_ID,
@@ -87,7 +102,7 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
                 f"{short(p.presented)} (probe op {p.index}) and {short(q.presented)} "
                 f"(probe op {q.index})",
                 (*mints, p, q),
-                severity="warning" if ctx.policy == "none" else "error",
+                severity="warning" if not rotates or ctx.policy.relaxed("fork") else "error",
             )
         )
     return findings
@@ -123,8 +138,11 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     lineage = build_lineage(ops)
     findings: list[Finding] = []
     notes: list[str] = []
-    if ctx.policy in ("strict", "idempotent"):
-        findings.extend(_two_successors(lineage))
+    if ctx.policy.one_successor:
+        findings.extend(
+            replace(f, severity="warning") if ctx.policy.relaxed("fork") else f
+            for f in _successors(lineage)
+        )
     findings.extend(_live_forks(lineage, ctx))
     relevant = [o for o in lineage.ops if o.kind in ROTATING_KINDS]
     if not any(o.kind == "probe" for o in relevant):

@@ -8,8 +8,10 @@ any refresh that may have consumed ``r`` (``ok`` or ``info``) and the earliest c
 - certainly after it iff ``q.send - latest_possible_rotation > W``;
 - otherwise ambiguous, and checkers stay silent.
 
-Under ``strict`` the window is 0 whatever the scenario says: single use has no grace. Under
-``none`` a refresh consumes its token only if the server actually returned a different one.
+``W`` is the policy's window: 0 when the policy accepts no replay. Without rotation a refresh
+consumes its token only if the server actually returned a different one. A replay may go
+``policy.depth`` generations back; a token further behind the family's head is stale whatever
+the clock says.
 
 This module also answers the "was the family already legitimately killed?" questions that keep
 checkers from blaming the server for a rejection it was entitled to make.
@@ -18,20 +20,16 @@ checkers from blaming the server for a rejection it was entitled to make.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from stress.checkers.base import CheckContext, Policy
+from stress.checkers.base import CheckContext
 from stress.checkers.lineage import ROTATING_KINDS, Lineage
 from stress.history import Operation
+from stress.policy import Policy
 
-__all__ = ["Grace", "effective_window", "possibly_effective"]
-
-
-def effective_window(ctx: CheckContext) -> int:
-    """The grace window in ns that the declared policy grants (0 under strict)."""
-    return 0 if ctx.policy == "strict" else max(ctx.grace_ns, 0)
+__all__ = ["Grace", "possibly_effective"]
 
 
 def possibly_effective(op: Operation) -> bool:
@@ -49,13 +47,13 @@ class Grace:
 
     @classmethod
     def of(cls, lineage: Lineage, ctx: CheckContext) -> Grace:
-        return cls(lineage=lineage, policy=ctx.policy, window=effective_window(ctx))
+        return cls(lineage=lineage, policy=ctx.policy, window=ctx.policy.window_ns)
 
     def consumes(self, op: Operation) -> bool:
         """True when ``op`` certainly consumed its presented refresh token."""
         if op.kind not in ROTATING_KINDS or op.outcome != "ok":
             return False
-        if self.policy == "none":
+        if not self.policy.rotates:
             return op.returned is not None and op.returned != op.presented
         return True
 
@@ -96,50 +94,87 @@ class Grace:
                 return consumer
         return None
 
-    def stale_ancestor(self, op: Operation) -> tuple[Operation, Operation] | None:
-        """``(mint, consume)`` proving ``op`` presented a token older than the newest's parent.
+    def _children_before(self, token: str, op: Operation) -> list[str]:
+        """Children of ``token`` minted by another op that may precede ``op``."""
+        found = []
+        for child in self.lineage.children.get(token, ()):
+            mint = self.lineage.by_index[self.lineage.minted_by[child]]
+            if mint.index != op.index and (op.recv_ns is None or mint.send_ns < op.recv_ns):
+                found.append(child)
+        return found
 
-        The presented token ``r`` had a child ``c`` that was itself consumed before ``op`` was
-        sent, so ``r`` is a grandparent of the family's head whatever the window. Under
-        ``overlap`` a sibling child minted inside the window may still be the live head, so
-        every child that may precede ``op`` must have been consumed, and a maybe-consumed
-        (``info``) refresh of ``r`` could have minted an unseen live child: then no verdict.
+    def consumed_before(self, token: str, op: Operation) -> Operation | None:
+        """The first op that certainly consumed ``token`` before ``op`` was sent."""
+        done = [c for c in self.consumers(token) if (c.recv_ns or 0) < op.send_ns]
+        return done[0] if done else None
+
+    def stale_ancestor(self, op: Operation) -> tuple[Operation, ...] | None:
+        """Mints and a consume proving ``op`` presented a token too many generations back.
+
+        The presented token ``r`` has a descendant ``policy.depth`` generations down that was
+        itself consumed before ``op`` was sent, so ``r`` is further behind the family's head
+        than any replay may go, whatever the window. Under ``new-pair`` a sibling minted
+        inside the window may still be a live head, so every descendant that may precede
+        ``op`` down to that depth must have been consumed, and a maybe-consumed (``info``)
+        presentation on the way could have minted an unseen live child: then no verdict.
         """
         token = op.presented
         if token is None or op.kind not in ROTATING_KINDS:
             return None
-        horizon = op.recv_ns if op.recv_ns is not None else None
-        proofs: list[tuple[Operation, Operation]] = []
-        for child in self.lineage.children.get(token, ()):
+        if self.policy.replay != "new-pair":
+            return self._stale_path(token, op, self.policy.depth)
+        return self._stale_everywhere(token, op, self.policy.depth)
+
+    def _stale_path(self, token: str, op: Operation, depth: int) -> tuple[Operation, ...] | None:
+        """One chain ``token -> ... -> d`` of ``depth`` mints whose last token was consumed."""
+        for child in self._children_before(token, op):
             mint = self.lineage.by_index[self.lineage.minted_by[child]]
-            if mint.index == op.index:
+            if depth == 1:
+                consume = self.consumed_before(child, op)
+                if consume is not None:
+                    return (mint, consume)
                 continue
-            if horizon is not None and mint.send_ns >= horizon:
-                continue
-            done = [c for c in self.consumers(child) if (c.recv_ns or 0) < op.send_ns]
-            if done:
-                proofs.append((mint, done[0]))
-            elif self.policy == "overlap":
-                return None
-        if not proofs:
+            deeper = self._stale_path(child, op, depth - 1)
+            if deeper is not None:
+                return (mint, *deeper)
+        return None
+
+    def _stale_everywhere(
+        self, token: str, op: Operation, depth: int
+    ) -> tuple[Operation, ...] | None:
+        """Like :meth:`_stale_path`, but every branch down to ``depth`` must be consumed."""
+        unseen = [
+            o
+            for o in self.lineage.presenting.get(token, ())
+            if o.index != op.index and o.outcome == "info" and o.send_ns < (op.recv_ns or 0)
+        ]
+        children = self._children_before(token, op)
+        if unseen or op.recv_ns is None or not children:
             return None
-        if self.policy == "overlap":
-            unseen = [
-                o
-                for o in self.lineage.presenting.get(token, ())
-                if o.index != op.index and o.outcome == "info" and o.send_ns < (horizon or 0)
-            ]
-            if unseen or horizon is None:
+        proof: tuple[Operation, ...] | None = None
+        for child in children:
+            mint = self.lineage.by_index[self.lineage.minted_by[child]]
+            consume = self.consumed_before(child, op)
+            if consume is None:
                 return None
-        return proofs[0]
+            branch = (mint, consume) if depth == 1 else self._stale_everywhere(child, op, depth - 1)
+            if branch is None:
+                return None
+            proof = proof or ((mint, *branch) if depth > 1 else branch)
+        return proof
 
     def stale_proof(self, op: Operation) -> tuple[Operation, ...] | None:
         """Ops (excluding ``op``) proving that ``op`` certainly presented a stale token."""
         consumer = self.stale_after_window(op)
         if consumer is not None:
             return (consumer,)
-        ancestor = self.stale_ancestor(op)
-        return ancestor if ancestor is not None else None
+        return self.stale_ancestor(op)
+
+    def _descendants_at(self, token: str, depth: int) -> list[str]:
+        level = [token]
+        for _ in range(depth):
+            level = [c for t in level for c in self.lineage.children.get(t, ())]
+        return level
 
     def possible_reuse(self, op: Operation) -> bool:
         """True when ``op`` may have presented an already-rotated token outside the grace.
@@ -160,13 +195,14 @@ class Grace:
         ]
         if not earlier:
             return False
-        if self.policy in ("strict", "none") or not self.certainly_within(op):
+        if not self.policy.accepts_replay or not self.certainly_within(op):
             return True
-        # Within the window, reuse is still reuse when a child of the token may have rotated.
+        # Within the window, a replay is still reuse when the head may have moved further on
+        # than the policy's generations reach.
         return any(
             possibly_effective(o) and (horizon is None or o.send_ns < horizon)
-            for child in self.lineage.children.get(token, ())
-            for o in self.lineage.presenting.get(child, ())
+            for deep in self._descendants_at(token, self.policy.depth)
+            for o in self.lineage.presenting.get(deep, ())
         )
 
     @cached_property
@@ -181,11 +217,15 @@ class Grace:
 
     @cached_property
     def _reuses(self) -> dict[str, list[Operation]]:
-        """Possibly stale reuses, per family, earliest send first."""
+        """Possibly stale reuses that may have set off reuse detection, per family.
+
+        A presentation the server accepted (``ok``) was not treated as reuse, whatever else it
+        proves, so only rejected and indeterminate ones count. Earliest send first.
+        """
         found: dict[str, list[Operation]] = defaultdict(list)
         for o in self.lineage.ops:
             family = self.lineage.family_of(o.presented)
-            if family is not None and self.possible_reuse(o):
+            if family is not None and o.outcome != "ok" and self.possible_reuse(o):
                 found[family].append(o)
         return {k: sorted(v, key=lambda o: (o.send_ns, o.index)) for k, v in found.items()}
 
@@ -197,12 +237,31 @@ class Grace:
         return None
 
     def reuse_before(
-        self, family: str, horizon: int | None, exclude: frozenset[int] = frozenset()
+        self, family: str, horizon: int | None, exclude: Iterable[int] = ()
     ) -> Operation | None:
-        """An op in ``family`` that may have been a stale reuse, sent before ``horizon``."""
-        for o in self._reuses.get(family, ()):
-            if horizon is not None and o.send_ns >= horizon:
-                break
-            if o.index not in exclude:
-                return o
-        return None
+        """A possibly stale reuse sent before ``horizon`` that may have revoked ``family``.
+
+        Which reuses count follows ``policy.reuse_revokes``: those in the family, those in any
+        family of the same user, or none at all when reuse revokes nothing.
+        """
+        if self.policy.reuse_revokes == "nothing":
+            return None
+        skip = frozenset(exclude)
+        scope = (
+            [family] if self.policy.reuse_revokes == "family" else self.lineage.same_user(family)
+        )
+        found = [
+            o
+            for f in scope
+            for o in self._reuses.get(f, ())
+            if (horizon is None or o.send_ns < horizon) and o.index not in skip
+        ]
+        return min(found, key=lambda o: (o.send_ns, o.index)) if found else None
+
+    def killed_before(
+        self, family: str, horizon: int | None, exclude: Iterable[int] = ()
+    ) -> Operation | None:
+        """A revoke or a stale reuse that may have legitimately killed ``family`` by ``horizon``."""
+        return self.family_revoked_before(family, horizon) or self.reuse_before(
+            family, horizon, exclude
+        )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from stress.history import Operation
 
-__all__ = ["ROTATING_KINDS", "Lineage", "build_lineage", "short"]
+__all__ = ["ROTATING_KINDS", "Burst", "Lineage", "build_lineage", "refresh_bursts", "short"]
 
 # Kinds whose ``presented`` is a refresh token and whose ``ok`` may return a successor.
 ROTATING_KINDS = frozenset({"refresh", "probe"})
@@ -45,6 +45,8 @@ class Lineage:
     presenting: dict[str, tuple[Operation, ...]]
     # access-token fingerprint -> refresh token returned with it
     access_to_refresh: dict[str, str]
+    # family -> the ``sub`` claim of its access tokens, when the tokens are readable JWTs
+    subject: dict[str, str]
 
     def family_of(self, token: str | None) -> str | None:
         """The family of a refresh token, or None when the history never issued it."""
@@ -58,6 +60,12 @@ class Lineage:
             refresh = self.access_to_refresh.get(op.presented or "")
             return self.family_of(refresh)
         return self.family_of(op.presented)
+
+    def same_user(self, family: str) -> list[str]:
+        """Families that may belong to the user of ``family`` (all, when subjects are unknown)."""
+        sub = self.subject.get(family)
+        families = dict.fromkeys(self.family.values())
+        return [f for f in families if sub is None or self.subject.get(f) in (None, sub)]
 
     def descendants(self, token: str) -> Iterator[str]:
         """Every token derived from ``token`` by refreshes, depth first, excluding itself."""
@@ -94,6 +102,28 @@ class Lineage:
                 path.append(minted)
             t = self.parent.get(t)
         return sorted(path)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Two or more refreshes of one token sent as one synchronised burst."""
+
+    id: int
+    token: str
+    members: tuple[Operation, ...]
+
+
+def refresh_bursts(lineage: Lineage) -> list[Burst]:
+    """Every burst of two or more refreshes presenting the same token, in invoke order."""
+    groups: dict[tuple[int, str], list[Operation]] = defaultdict(list)
+    for op in lineage.ops:
+        if op.kind == "refresh" and op.burst is not None and op.presented is not None:
+            groups[(op.burst, op.presented)].append(op)
+    return [
+        Burst(id=burst, token=token, members=tuple(members))
+        for (burst, token), members in groups.items()
+        if len(members) >= 2
+    ]
 
 
 def _is_edge(op: Operation) -> bool:
@@ -160,13 +190,21 @@ def build_lineage(ops: Sequence[Operation]) -> Lineage:
             # A non-rotating refresh: its access token belongs to the presented token's family.
             access_to_refresh.setdefault(op.access, presented)
 
+    family = {t: find(t) for t in uf}
+    subject: dict[str, str] = {}
+    for op in ordered:
+        if op.outcome == "ok" and op.claims is not None and op.claims.sub is not None:
+            owner = family.get(op.returned or "") or family.get(op.presented or "")
+            if owner is not None:
+                subject.setdefault(owner, op.claims.sub)
     return Lineage(
         ops=ordered,
         by_index={op.index: op for op in ordered},
-        family={t: find(t) for t in uf},
+        family=family,
         parent=parent,
         children={k: tuple(v) for k, v in children.items()},
         minted_by=minted_by,
         presenting={k: tuple(v) for k, v in presenting.items()},
         access_to_refresh=access_to_refresh,
+        subject=subject,
     )

@@ -2,11 +2,11 @@
 
 FAPI 2.0 allows rotation only if "retrying the request (with the previous refresh token) will
 succeed" when the client lost the response (ROTATION.md invariant 5). The runner marks such a
-retry with ``retry_of``. Under ``idempotent``/``overlap`` with ``W > 0`` the retry must not be
-rejected when it completed certainly within ``W`` of the earliest possible rotation of the
-token, unless the family may already have been revoked or reused, or the retried token's
-successor was already presented. A retry that returned a different successor under
-``idempotent`` is a fork and is reported by ``fork``, not here.
+retry with ``retry_of``. When the policy accepts replays inside a window ``W > 0`` the retry
+must not be rejected when it completed certainly within ``W`` of the earliest possible rotation
+of the token, unless the family may already have been revoked or reused, or the retried token's
+successor was already presented. A retry that returned a different successor where the policy
+allows one successor is a fork and is reported by ``fork``, not here.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ def _violation(grace: Grace, ctx: CheckContext, retry: Operation) -> Finding | N
     if family is None:
         return None
     horizon = retry.recv_ns
-    if grace.family_revoked_before(family, horizon) is not None:
-        return None
-    if grace.reuse_before(family, horizon, exclude=frozenset({retry.index, lost.index})):
+    if grace.killed_before(family, horizon, exclude=(retry.index, lost.index)) is not None:
         return None
     for child in grace.lineage.children.get(token, ()):
         if any(
@@ -59,8 +57,10 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     lineage = build_lineage(ops)
     grace = Grace.of(lineage, ctx)
     retries = [o for o in lineage.ops if o.kind == "refresh" and o.invoke.retry_of is not None]
-    if ctx.policy not in ("idempotent", "overlap") or grace.window <= 0:
-        note = f"off under policy {ctx.policy} with a {grace.window} ns window: retries may fail"
+    if not ctx.policy.accepts_replay:
+        note = (
+            f"off under policy {ctx.policy.describe()}: it accepts no replay, so retries may fail"
+        )
         return CheckResult(CHECKER_ID, "pass", notes=(note,))
     notes = [] if retries else ["no lost-response retries in the history"]
     findings = [f for r in retries if (f := _violation(grace, ctx, r)) is not None]

@@ -2,10 +2,11 @@
 
 RFC 9700 §4.14.2 says that on reuse the server "will revoke the active refresh token" and OAuth
 2.1 adds the grant (ROTATION.md invariant 7). The proof: a refresh presenting a certainly stale
-token (rotated more than ``W`` earlier, or a grandparent of the head, see ``Grace.stale_proof``)
-was rejected, and afterwards an op that certainly started after that rejection completed still
-refreshed a token of the same family. Many servers do not revoke (Spring Authorization Server,
-simplejwt), so the message says which behaviour was expected. Off under ``none``.
+token (rotated more than ``W`` earlier, or too many generations behind the head, see
+``Grace.stale_proof``) was rejected, and afterwards an op that certainly started after that
+rejection completed still refreshed a token of the same family. Many servers do not revoke
+(Spring Authorization Server, simplejwt): they declare ``policy.reuse_revokes = "nothing"``,
+and the rule is off for them, as it is without rotation.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Report families that still refresh after a rejected stale reuse."""
     lineage = build_lineage(ops)
     grace = Grace.of(lineage, ctx)
-    if ctx.policy == "none":
-        return CheckResult(CHECKER_ID, "pass", notes=("off under policy none: no rotation",))
+    if not ctx.policy.rotates or ctx.policy.reuse_revokes == "nothing":
+        note = f"off under policy {ctx.policy.describe()}: reuse is not promised to revoke"
+        return CheckResult(CHECKER_ID, "pass", notes=(note,))
     findings: list[Finding] = []
     reported: set[str] = set()
     relevant: list[Operation] = []
@@ -63,8 +65,9 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
                 CHECKER_ID,
                 f"reuse of stale {short(op.presented)} was rejected at op {op.index} "
                 f"({answer(op)}) but family {short(family)} still refreshed "
-                f"{short(survivor.presented)} at op {survivor.index}; RFC 9700 expects the "
-                "server to revoke the family on reuse (some servers, e.g. Spring AS, do not)",
+                f"{short(survivor.presented)} at op {survivor.index}; the policy says reuse "
+                f"revokes the {ctx.policy.reuse_revokes} (RFC 9700), declare "
+                "reuse_revokes = 'nothing' for a server that only rejects",
                 (*proof, op, survivor),
             )
         )

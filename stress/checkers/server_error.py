@@ -10,7 +10,8 @@ Losing requests must get a deterministic 4xx (RFC 6749 §5.2; ROTATION.md invari
   failed). Other 4xx are rejections and are judged by the rotation checkers.
 
 Findings are grouped per (kind, status): the witness is the first such op and the message gives
-the count. Every op with a status is relevant, so this checker never answers ``unknown``.
+the count and the phases of the run they happened in (a burst, a step, sustained load, or the
+final probes). Every op with a status is relevant, so this checker never answers ``unknown``.
 """
 
 from __future__ import annotations
@@ -52,11 +53,12 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
             continue
         why = "documented" if status in ctx.documented_statuses else "undocumented"
         first = group[0]
+        phases = ", ".join(dict.fromkeys(o.phase or "step" for o in group))
         findings.append(
             finding(
                 CHECKER_ID,
-                f"{kind} answered {status} ({why}) {len(group)} time(s), first at op "
-                f"{first.index}" + (f": {first.error}" if first.error else ""),
+                f"{kind} answered {status} ({why}) {len(group)} time(s) during {phases}, first "
+                f"at op {first.index}" + (f": {first.error}" if first.error else ""),
                 (first,),
                 severity,
             )

@@ -3,14 +3,16 @@
 An ``ok`` refresh or probe presenting ``r`` is a violation when (ROTATION.md invariants 1, 6, 7):
 
 - ``r`` had been consumed by a refresh that completed more than ``W`` before this op was sent
-  (``W`` is 0 under ``strict``, so any op started after a completed rotation counts); or
-- ``r`` is older than the immediate predecessor of the family's head: a child of ``r`` had itself
-  been consumed before this op was sent (see ``Grace.stale_ancestor`` for ``overlap``).
+  (``W`` is 0 when the policy accepts no replay, so any op started after a completed rotation
+  counts); or
+- ``r`` is further behind the family's head than ``policy.generations`` allows: a descendant
+  that many generations down had itself been consumed before this op was sent (see
+  ``Grace.stale_ancestor`` for ``new-pair``).
 
 Concurrent ops may linearise either way, so only ops that started after the proving rotation
-*completed* are judged. Under ``none`` nothing is promised: if the server rotated anyway and
+*completed* are judged. Without rotation nothing is promised: if the server rotated anyway and
 still accepted the old token, that is reported as a warning (Keycloak's default hands out new
-refresh tokens while the old ones stay valid, which is ``none`` in effect).
+refresh tokens while the old ones stay valid, which is no rotation in effect).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _violation(grace: Grace, op: Operation) -> Finding | None:
     token = op.presented
     if op.outcome != "ok" or token is None:
         return None
-    severity: Severity = "warning" if grace.policy == "none" else "error"
+    severity: Severity = "error" if grace.policy.rotates else "warning"
     consumer = grace.stale_after_window(op)
     if consumer is not None:
         gap_ms = (op.send_ns - (consumer.recv_ns or 0)) / 1e6
@@ -45,12 +47,15 @@ def _violation(grace: Grace, op: Operation) -> Finding | None:
         )
     ancestor = grace.stale_ancestor(op)
     if ancestor is not None:
-        mint, consume = ancestor
+        *mints, consume = ancestor
+        behind = len(mints) + 1
         return finding(
             CHECKER_ID,
-            f"{op.kind}({short(token)}) op {op.index} accepted although its successor "
-            f"{short(mint.returned)} (op {mint.index}) was already rotated by op {consume.index}",
-            (mint, consume, op),
+            f"{op.kind}({short(token)}) op {op.index} accepted although it was {behind} "
+            f"generations behind: {short(mints[-1].returned)} (op {mints[-1].index}) was "
+            f"already rotated by op {consume.index} (the policy accepts "
+            f"{grace.policy.generations} generation(s) back)",
+            (*mints, consume, op),
             severity,
         )
     return None
@@ -63,6 +68,6 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     relevant = [o for o in lineage.ops if o.kind in ROTATING_KINDS]
     findings = [f for o in relevant if (f := _violation(grace, o)) is not None]
     notes: list[str] = []
-    if ctx.policy == "none":
-        notes.append("policy none: reuse of rotated tokens is reported as warnings only")
+    if not ctx.policy.rotates:
+        notes.append("no rotation promised: reuse of rotated tokens is reported as warnings only")
     return verdict(CHECKER_ID, findings, ctx, relevant, notes)

@@ -2,13 +2,16 @@
 
 RFC 7519 §4.1.7 and ROTATION.md invariant 10: no two distinct requests receive the same access
 token, refresh token or ``jti`` (Spring AS issue 913 handed identical access tokens to
-simultaneous requests). Allowed repeats:
+simultaneous requests). Allowed repeats, under every policy:
 
-- an idempotent replay: two refreshes presenting the same token returning the same refresh
-  successor (any policy; whether the replay should have been accepted is judged elsewhere), and,
-  under ``idempotent`` only, the same access token and ``jti`` for such a replay;
-- a refresh handing back the token it was given (no rotation). That is the contract under
-  ``none``; under a rotating policy it is reported as a warning.
+- a replay answered with the pair already issued: refreshes presenting the same token (or an
+  ancestor of it, answered with the family's head) that got the same refresh token back, with
+  the same access token or a fresh one. Handing every concurrent presenter of one token the same
+  successor pair is the safe outcome; whether the replay should have been accepted at all is
+  judged by the rotation checkers;
+- a refresh handing back the token it was given (no rotation). That is the contract of a
+  policy without rotation; under a rotating policy it is reported as a warning, unless the
+  token had already been rotated (then it is a replay answered with an access token only).
 
 A ``jti`` repeat is only reported when the access tokens differ, so one duplicate token yields one
 finding.
@@ -20,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from stress.checkers.base import CheckContext, CheckResult, Finding
 from stress.checkers.judging import finding, verdict
-from stress.checkers.lineage import build_lineage, short
+from stress.checkers.lineage import Lineage, build_lineage, short
 from stress.history import Operation
 
 __all__ = ["CHECKER_ID", "check"]
@@ -30,9 +33,16 @@ CHECKER_ID = "token-uniqueness"
 _ISSUING = ("login", "refresh", "probe")
 
 
-def _same_request(a: Operation, b: Operation) -> bool:
-    """Both are refreshes or probes of the same token: a replay of one request."""
-    return a.kind != "login" and b.kind != "login" and a.presented == b.presented
+def _replay(lineage: Lineage, a: Operation, b: Operation) -> bool:
+    """Both refreshed one lineage and got the same refresh token back: one pair, replayed."""
+    if a.kind == "login" or b.kind == "login" or a.returned != b.returned:
+        return False
+    first, second = a.presented, b.presented
+    if first is None or second is None:
+        return False
+    return (
+        first == second or lineage.is_ancestor(first, second) or lineage.is_ancestor(second, first)
+    )
 
 
 def _duplicates(
@@ -70,25 +80,29 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
         (o for o in lineage.ops if o.kind in _ISSUING and o.outcome == "ok"),
         key=lambda o: (o.recv_ns or 0, o.index),
     )
-    idempotent = ctx.policy == "idempotent"
     findings: list[Finding] = []
+
+    def replay(a: Operation, b: Operation) -> bool:
+        return _replay(lineage, a, b)
+
     rotating = [o for o in issued if o.kind == "login" or o.returned != o.presented]
-    findings += _duplicates(rotating, lambda o: o.returned, "refresh token", _same_request)
-    if ctx.policy != "none":
+    findings += _duplicates(rotating, lambda o: o.returned, "refresh token", replay)
+    if ctx.policy.rotates:
         findings += [
             finding(
                 CHECKER_ID,
                 f"{o.kind} op {o.index} returned the refresh token it presented "
-                f"({short(o.presented)}): the server does not rotate under policy {ctx.policy}",
+                f"({short(o.presented)}): the server does not rotate, though the policy "
+                f"({ctx.policy.describe()}) says it does",
                 (o,),
                 "warning",
             )
             for o in issued
-            if o.kind != "login" and o.returned is not None and o.returned == o.presented
+            if o.kind != "login"
+            and o.returned is not None
+            and o.returned == o.presented
+            and not lineage.children.get(o.presented)
         ]
-
-    def replay(a: Operation, b: Operation) -> bool:
-        return idempotent and _same_request(a, b)
 
     def same_token_or_replay(a: Operation, b: Operation) -> bool:
         # The same access token twice is already reported above; its jti repeats with it.

@@ -56,7 +56,7 @@ def _header(report: RunReport, console: Console) -> None:
     path = f" ({report.scenario_path})" if report.scenario_path else ""
     _plain(console, f"scenario  {report.scenario}{path}", "bold")
     _plain(console, f"targets   {', '.join(report.targets) or '-'}")
-    _plain(console, f"policy    {report.policy}, grace {report.grace_seconds:g}s")
+    _plain(console, f"policy    {report.policy.describe()}")
     _plain(console, f"bursts    {_spread_line(report.stats.spread)}")
     _plain(console, f"wall time {report.wall_seconds:.1f}s")
     for note in report.notes:

@@ -437,14 +437,13 @@ def render_html(report: RunReport) -> str:
     title = f"auth-stress: {report.scenario}: {report.verdict}"
     reason = f" ({report.inconclusive_reason})" if report.inconclusive_reason else ""
     info = _table(
-        ["scenario", "path", "targets", "policy", "grace", "wall time", "ops"],
+        ["scenario", "path", "targets", "policy", "wall time", "ops"],
         [
             [
                 report.scenario,
                 report.scenario_path or "-",
                 ", ".join(report.targets),
-                report.policy,
-                f"{report.grace_seconds:g}s",
+                report.policy.describe(),
                 f"{report.wall_seconds:.1f}s",
                 str(report.stats.total),
             ]

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from stress import __version__
 from stress.checkers.base import Finding
 from stress.report._atomic import write_atomic
@@ -113,8 +115,7 @@ def report_document(report: RunReport) -> dict[str, Any]:
         "scenario": report.scenario,
         "scenario_path": report.scenario_path,
         "targets": list(report.targets),
-        "policy": report.policy,
-        "grace_seconds": report.grace_seconds,
+        "policy": {**msgspec.structs.asdict(report.policy), "relax": list(report.policy.relax)},
         "engine": {
             "summary": _spread(report.stats.spread),
             "bursts": [_burst(b) for b in report.bursts],

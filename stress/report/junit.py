@@ -93,8 +93,7 @@ def junit_element(report: RunReport) -> ET.Element:
     props = ET.SubElement(suite, "properties")
     context = {
         "verdict": report.verdict,
-        "policy": report.policy,
-        "grace_seconds": f"{report.grace_seconds:g}",
+        "policy": report.policy.describe(),
         "targets": " ".join(report.targets),
         "scenario_path": report.scenario_path or "",
         "inconclusive_reason": report.inconclusive_reason or "",

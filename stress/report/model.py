@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from stress.checkers.base import CheckResult, Finding, Verdict, combine
 from stress.history import Operation
+from stress.policy import Policy
 from stress.report.stats import BurstInfo, RunStats, compute_stats, summarize_bursts
 from stress.report.timeline import (
     RequestDescriber,
@@ -46,8 +47,7 @@ class RunReport:
     scenario: str
     scenario_path: str | None
     targets: list[str]
-    policy: str
-    grace_seconds: float
+    policy: Policy
     bursts: list[BurstInfo]
     results: list[CheckResult]
     verdict: Verdict
@@ -80,8 +80,7 @@ def build_report(
     *,
     scenario: str,
     targets: Sequence[str],
-    policy: str,
-    grace_seconds: float,
+    policy: Policy,
     results: Sequence[CheckResult],
     operations: Sequence[Operation],
     wall_seconds: float,
@@ -99,7 +98,7 @@ def build_report(
     summary when it knows more (notes, release spreads measured inside the engine).
     ``describe`` maps an operation to its request, to render a curl line per finding.
 
-    >>> report = build_report(scenario="s", targets=[], policy="strict", grace_seconds=0,
+    >>> report = build_report(scenario="s", targets=[], policy=Policy(),
     ...     results=[], operations=[], wall_seconds=0, started_unix=0)
     >>> report.verdict, exit_code(report)
     ('unknown', 3)
@@ -117,7 +116,6 @@ def build_report(
         scenario_path=scenario_path,
         targets=list(targets),
         policy=policy,
-        grace_seconds=grace_seconds,
         bursts=burst_infos,
         results=list(results),
         verdict=_verdict(results, inconclusive_reason),

@@ -12,8 +12,9 @@ is what witnesses name::
 
 from __future__ import annotations
 
-from stress.checkers.base import CheckContext, Policy, Threshold
+from stress.checkers.base import CheckContext, Threshold
 from stress.history import Claims, Op, Operation, OpKind, Outcome
+from stress.policy import Policy, PresetName, preset
 
 __all__ = ["MS", "History", "ctx"]
 
@@ -22,17 +23,16 @@ _DONE_OFFSET = 1_000_000
 
 
 def ctx(
-    policy: Policy,
+    policy: PresetName | Policy,
     grace_ms: float = 0,
     *,
     thresholds: dict[str, Threshold] | None = None,
     documented: frozenset[int] = frozenset(),
     max_info_ratio: float = 0.5,
 ) -> CheckContext:
-    """A check context with the grace window given in milliseconds."""
+    """A check context for a preset with the grace window in milliseconds, or for a policy."""
     return CheckContext(
-        policy=policy,
-        grace_ns=int(grace_ms * MS),
+        policy=policy if isinstance(policy, Policy) else preset(policy, grace_ms / 1000),
         thresholds=thresholds or {},
         documented_statuses=documented,
         max_info_ratio=max_info_ratio,
@@ -65,6 +65,7 @@ class History:
         burst: int | None = None,
         retry_of: int | None = None,
         step: str | None = None,
+        retry_after: float | None = None,
     ) -> int:
         index = len(self._ops)
         send, recv = t
@@ -100,6 +101,7 @@ class History:
                 status=status,
                 error=error,
                 claims=claims if o == "ok" else None,
+                retry_after=retry_after,
             )
         self._ops.append(Operation(invoke=invoke, done=done))
         return index

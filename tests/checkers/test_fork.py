@@ -15,7 +15,7 @@ def test_two_successors_under_strict_is_a_fork() -> None:
     result = fork.check(h.operations(), ctx("strict"))
     assert result.verdict == "fail"
     assert [f.witness for f in result.findings] == [(b, c)]
-    assert "A has two successors: B (op 1) and C (op 2)" in result.findings[0].message
+    assert "A has 2 successors: B (op 1), C (op 2)" in result.findings[0].message
 
 
 def test_idempotent_replay_with_same_successor_passes() -> None:
@@ -110,3 +110,23 @@ def test_mostly_indeterminate_history_is_unknown() -> None:
     h.refresh(p=2, presented="A", t=(2, None), burst=1)
     h.refresh(p=3, presented="A", returned="B", t=(2, 5), burst=1)
     assert fork.check(h.operations(), ctx("strict")).verdict == "unknown"
+
+
+def test_every_successor_of_a_burst_is_counted() -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    for p in range(1, 9):
+        h.refresh(p=p, presented="A", returned=f"S{p}", t=(2, 5 + p), burst=1)
+    [found] = fork.check(h.operations(), ctx("strict")).findings
+    assert found.message.startswith("A has 8 successors: S1 (op 1), S2 (op 2), ")
+    assert len(found.witness) == 8
+
+
+def test_a_replay_answered_with_the_familys_head_is_no_second_branch() -> None:
+    # A server that accepts several generations back answers the grandparent with the head.
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", t=(2, 3))
+    h.refresh(p=0, presented="B", returned="C", t=(4, 5))
+    h.refresh(p=1, presented="A", returned="C", t=(6, 7), step="replay")
+    assert fork.check(h.operations(), ctx("idempotent", 100)).findings == ()

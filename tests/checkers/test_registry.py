@@ -15,6 +15,9 @@ from .histories import History, ctx
 
 IDS = [
     "fork",
+    "self-inflicted-logout",
+    "dead-successor",
+    "retry-later-logout",
     "sibling-invalidation",
     "lost-response-retry",
     "stale-reuse-accepted",

@@ -17,7 +17,7 @@ def test_500_is_an_error_grouped_by_kind_and_status() -> None:
     assert len(result.findings) == 1
     assert result.findings[0].witness == (first,)
     assert result.findings[0].message == (
-        "refresh answered 500 (undocumented) 2 time(s), first at op 1: server_error"
+        "refresh answered 500 (undocumented) 2 time(s) during step, first at op 1: server_error"
     )
 
 

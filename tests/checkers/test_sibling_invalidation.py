@@ -86,29 +86,6 @@ def test_burst_after_revoke_is_excused() -> None:
     assert sibling.check(h.operations(), ctx("idempotent", 100)).verdict == "pass"
 
 
-def test_successors_all_rejected_later_leaves_family_unusable() -> None:
-    h = History()
-    h.login(p=0, returned="A", t=(0, 1))
-    a = h.refresh(p=1, presented="A", returned="B", t=(2, 5), burst=1)
-    b = h.refresh(p=2, presented="A", returned="C", t=(2, 6), burst=1)
-    pb = h.probe(p=3, presented="B", t=(200, 201), o="fail")
-    pc = h.probe(p=4, presented="C", t=(202, 203), o="fail")
-    result = sibling.check(h.operations(), ctx("overlap", 100))
-    assert result.verdict == "fail"
-    assert result.findings[0].witness == (a, b, pb, pc)
-    assert "unusable" in result.findings[0].message
-
-
-def test_successor_probe_that_timed_out_is_not_evidence() -> None:
-    h = History()
-    h.login(p=0, returned="A", t=(0, 1))
-    h.refresh(p=1, presented="A", returned="B", t=(2, 5), burst=1)
-    h.refresh(p=2, presented="A", returned="C", t=(2, 6), burst=1)
-    h.probe(p=3, presented="B", t=(200, 201), o="fail")
-    h.probe(p=4, presented="C", t=(202, 900), o="info")
-    assert sibling.check(h.operations(), ctx("overlap", 100)).verdict == "pass"
-
-
 def test_info_sibling_is_no_alarm() -> None:
     h = History()
     h.login(p=0, returned="A", t=(0, 1))

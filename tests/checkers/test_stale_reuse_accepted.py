@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stress.checkers import stale_reuse_accepted as stale
+from stress.policy import resolve_policy
 
 from .histories import History, ctx
 
@@ -71,7 +72,9 @@ def test_grandparent_inside_window_is_caught() -> None:
     result = stale.check(h.operations(), ctx("overlap", 1000))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (mint, consume, reuse)
-    assert "successor B (op 1) was already rotated by op 2" in result.findings[0].message
+    assert (
+        "2 generations behind: B (op 1) was already rotated by op 2" in result.findings[0].message
+    )
 
 
 def test_overlap_grandparent_with_unseen_sibling_is_ambiguous() -> None:
@@ -112,3 +115,19 @@ def test_none_policy_rotating_server_accepting_old_token_is_a_warning() -> None:
     result = stale.check(h.operations(), ctx("none"))
     assert result.verdict == "pass"
     assert [f.severity for f in result.findings] == ["warning"]
+
+
+def test_generations_set_how_far_back_a_replay_inside_the_window_may_go() -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", t=(2, 3))
+    h.refresh(p=0, presented="B", returned="C", t=(4, 5))
+    h.refresh(p=0, presented="C", returned="D", t=(6, 7))
+    grandparent = h.refresh(p=1, presented="B", returned="D", t=(10, 11), step="replay")
+    great = h.refresh(p=2, presented="A", returned="D", t=(12, 13), step="replay")
+    two = resolve_policy(replay="same-pair", grace_seconds=1, generations=2)
+    result = stale.check(h.operations(), ctx(two))
+    assert [f.witness[-1] for f in result.findings] == [great]
+    assert "3 generations behind" in result.findings[0].message
+    one = stale.check(h.operations(), ctx("idempotent", 1000))
+    assert sorted(f.witness[-1] for f in one.findings) == [grandparent, great]

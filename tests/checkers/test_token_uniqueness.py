@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from stress.checkers import token_uniqueness as uniq
 from stress.history import Claims
 
@@ -48,14 +50,38 @@ def test_same_access_token_for_different_presented_tokens_is_caught_even_idempot
     assert uniq.check(h.operations(), ctx("idempotent", 100)).verdict == "fail"
 
 
-def test_replayed_access_token_outside_idempotent_is_caught() -> None:
+@pytest.mark.parametrize("policy", ["strict", "idempotent", "overlap"])
+def test_one_identical_pair_for_every_concurrent_presenter_is_no_finding(policy: str) -> None:
+    # A row lock that hands the pair it just minted to every request that waited on it: the
+    # safe outcome under any policy, not a uniqueness violation.
     h = History()
     h.login(p=0, returned="A", t=(0, 1))
-    h.refresh(p=1, presented="A", returned="B", access="T", t=(2, 5))
-    h.refresh(p=2, presented="A", returned="B", access="T", t=(6, 8))
-    result = uniq.check(h.operations(), ctx("strict"))
+    for p in range(1, 9):
+        h.refresh(p=p, presented="A", returned="B", access="T", t=(2, 5 + p), burst=1)
+    result = uniq.check(h.operations(), ctx(policy, 100))  # type: ignore[arg-type]
+    assert result.verdict == "pass"
+    assert result.findings == ()
+
+
+def test_same_access_token_with_different_refresh_tokens_is_caught() -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    first = h.refresh(p=1, presented="A", returned="B", access="T", t=(2, 5), burst=1)
+    second = h.refresh(p=2, presented="A", returned="C", access="T", t=(2, 6), burst=1)
+    result = uniq.check(h.operations(), ctx("overlap", 100))
     assert result.verdict == "fail"
-    assert len(result.findings) == 1  # the refresh-token repeat is a replay of one pair
+    assert [f.witness for f in result.findings] == [(first, second)]
+    assert result.findings[0].message.startswith("access token T ")
+
+
+def test_replay_of_an_ancestor_answered_with_the_head_pair_is_no_finding() -> None:
+    # Servers that accept several generations back answer an old token with the current pair.
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", t=(2, 3))
+    h.refresh(p=0, presented="B", returned="C", access="TC", t=(4, 5))
+    h.refresh(p=1, presented="A", returned="C", access="TC", t=(6, 7), step="replay")
+    assert uniq.check(h.operations(), ctx("idempotent", 100)).verdict == "pass"
 
 
 def test_repeated_jti_on_distinct_tokens_is_caught() -> None:

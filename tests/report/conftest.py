@@ -14,6 +14,7 @@ import pytest
 from stress.checkers.base import CheckResult, Finding
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History, Op, Operation
+from stress.policy import Policy
 from stress.report import RequestShape, RunReport, build_report
 
 FP = Fingerprinter(key=b"k" * 32)
@@ -39,8 +40,7 @@ def burst_history() -> list[Operation]:
     history = History(
         Header(
             scenario="multi-tab",
-            policy="strict",
-            grace_seconds=0.0,
+            policy=Policy(),
             targets=["http://127.0.0.1:8000"],
             seed=7,
             started_unix=1_700_000_000.0,
@@ -82,8 +82,7 @@ def make_report(results: list[CheckResult], **overrides: object) -> RunReport:
         "scenario": "multi-tab",
         "scenario_path": "scenarios/multi_tab.toml",
         "targets": ["http://127.0.0.1:8000"],
-        "policy": "strict",
-        "grace_seconds": 0.0,
+        "policy": Policy(),
         "results": results,
         "operations": burst_history(),
         "wall_seconds": 1.25,

@@ -28,7 +28,7 @@ def test_failing_report_shows_timeline_and_reproducer(
     assert failing_report.reproduce[0] in out
     assert failing_report.curl[finding] in out
     assert "scenario  multi-tab (scenarios/multi_tab.toml)" in out
-    assert "policy    strict, grace 0s" in out
+    assert "policy    strict\n" in out
     assert "release spread p50 500.0us max 500.0us; arrival spread p50 300ns max 300ns" in out
     assert out.rstrip().splitlines()[-1].startswith("verdict: FAIL, 1 finding(s), 4 ops")
     assert not any(token in out for token in tokens.values())

@@ -22,7 +22,6 @@ TOP_LEVEL_KEYS = [
     "scenario_path",
     "targets",
     "policy",
-    "grace_seconds",
     "engine",
     "reproduce",
     "started_unix",
@@ -54,6 +53,15 @@ def test_failing_report_round_trips(failing_report: RunReport, tmp_path: Path) -
     assert doc == report_document(failing_report)
     assert list(doc) == TOP_LEVEL_KEYS
     assert doc["verdict"] == "fail"
+    assert doc["policy"] == {
+        "rotates": True,
+        "grace_seconds": 0.0,
+        "replay": "rejected",
+        "generations": 0,
+        "reuse_revokes": "family",
+        "refresh_revokes_access": False,
+        "relax": [],
+    }
     assert doc["checkers"] == {
         "fork": "fail",
         "sibling-invalidation": "pass",

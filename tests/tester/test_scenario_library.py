@@ -159,7 +159,7 @@ def test_passes_against_atomic(
     name: str, cli: CliRunner, server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     case = LIBRARY[name]
-    grace = load_scenario(SCENARIOS / case.file).policy.grace_seconds
+    grace = load_scenario(SCENARIOS / case.file).policy.model().grace_seconds
     servers = [server_factory("atomic", grace=grace, replica=r) for r in "ab"[: case.replicas]]
     result = cli(
         "run", _scenario_path(case, tmp_path), *_targets([s.url for s in servers]), timeout=120
@@ -177,7 +177,7 @@ def test_fails_against_naive(
     name: str, cli: CliRunner, server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     case = LIBRARY[name]
-    grace = load_scenario(SCENARIOS / case.file).policy.grace_seconds
+    grace = load_scenario(SCENARIOS / case.file).policy.model().grace_seconds
     servers = [server_factory(NAIVE, grace=grace, replica=r) for r in "ab"[: case.replicas]]
     result = cli(
         "run", _scenario_path(case, tmp_path), *_targets([s.url for s in servers]), timeout=120

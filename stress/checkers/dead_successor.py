@@ -1,0 +1,106 @@
+"""Checker ``dead-successor``: a 200 handed out a refresh token that never worked.
+
+An invariant: it holds under every policy (a scenario may only relax it to a warning, with
+``policy.relax``). A login or refresh that answers 200 promises that the refresh token it
+returns works. Last-write-wins stores break that promise under concurrency: two refreshes both
+pass the "is this the current token?" check, each writes its successor over the other, and the
+one written first is dead although nobody ever used it; the client that kept it is logged out.
+
+The proof: op ``m`` returned token ``t``; ``t``'s first presentation was rejected and no later
+one worked; and nothing legitimately retired ``t`` before that rejection: no revoke of its
+family, no possibly stale reuse in it (as ``policy.reuse_revokes`` scopes it), and no other
+branch of the family moved on (under ``new-pair`` refreshing one sibling retires the others;
+under any other policy a second branch is already a ``fork``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Sequence
+
+from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.grace import Grace, possibly_effective
+from stress.checkers.judging import answer, finding, verdict
+from stress.checkers.lineage import ROTATING_KINDS, build_lineage, short
+from stress.checkers.self_inflicted_logout import dead_at_next_use
+from stress.history import Operation
+
+__all__ = ["CHECKER_ID", "check"]
+
+CHECKER_ID = "dead-successor"
+
+_ISSUING = frozenset({"login", "refresh", "probe"})
+
+
+def _advances(grace: Grace) -> dict[str, tuple[list[int], list[Operation]]]:
+    """Per family, the sends (sorted) and ops of every presentation that may have rotated."""
+    lineage = grace.lineage
+    per_family: dict[str, list[Operation]] = defaultdict(list)
+    for o in lineage.ops:
+        family = lineage.family_of(o.presented)
+        if o.kind in ROTATING_KINDS and possibly_effective(o) and family is not None:
+            per_family[family].append(o)
+    index: dict[str, tuple[list[int], list[Operation]]] = {}
+    for family, ops in per_family.items():
+        ops.sort(key=lambda o: (o.send_ns, o.index))
+        index[family] = ([o.send_ns for o in ops], ops)
+    return index
+
+
+def _moved_on(
+    grace: Grace,
+    advances: dict[str, tuple[list[int], list[Operation]]],
+    token: str,
+    since: int,
+    until: int,
+) -> bool:
+    """True when another branch of ``token``'s family may have advanced in ``[since, until)``."""
+    lineage = grace.lineage
+    family = lineage.family_of(token)
+    sends, ops = advances.get(family or "", ([], []))
+    return any(
+        o.presented != token and not lineage.is_ancestor(o.presented or "", token)
+        for o in ops[bisect_left(sends, since) : bisect_left(sends, until)]
+    )
+
+
+def _dead(
+    grace: Grace,
+    ctx: CheckContext,
+    advances: dict[str, tuple[list[int], list[Operation]]],
+    mint: Operation,
+) -> Finding | None:
+    token = mint.returned
+    if token is None or token == mint.presented or grace.lineage.minted_by.get(token) != mint.index:
+        return None
+    rejection = dead_at_next_use(grace.lineage, ctx, token)
+    family = grace.lineage.family_of(token)
+    if rejection is None or rejection.recv_ns is None or family is None:
+        return None
+    horizon = rejection.recv_ns
+    if grace.killed_before(family, horizon, exclude=(rejection.index,)) is not None:
+        return None
+    if _moved_on(grace, advances, token, mint.send_ns, horizon):
+        return None
+    return finding(
+        CHECKER_ID,
+        f"{mint.kind} op {mint.index} answered 200 with refresh token {short(token)}, which "
+        f"was rejected the first time it was presented (op {rejection.index}: "
+        f"{answer(rejection)}) although nothing had used it, revoked its family or moved the "
+        "family on",
+        (mint, rejection),
+        "warning" if ctx.policy.relaxed("dead-successor") else "error",
+    )
+
+
+def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
+    """Report refresh tokens handed out by a 200 that were dead before anyone used them."""
+    lineage = build_lineage(ops)
+    grace = Grace.of(lineage, ctx)
+    issued = [o for o in lineage.ops if o.kind in _ISSUING and o.outcome == "ok"]
+    advances = _advances(grace)
+    findings = [f for o in issued if (f := _dead(grace, ctx, advances, o)) is not None]
+    notes = [] if issued else ["no refresh tokens were handed out"]
+    presented = [o for o in lineage.ops if o.kind in ROTATING_KINDS]
+    return verdict(CHECKER_ID, findings, ctx, presented, notes)

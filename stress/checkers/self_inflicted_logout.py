@@ -1,0 +1,113 @@
+"""Checker ``self-inflicted-logout``: the holder's own concurrent refreshes left no working token.
+
+An invariant: it holds under every policy (a scenario may only relax it to a warning, with
+``policy.relax``). A burst of concurrent refreshes of one token by its legitimate holder (tabs
+whose interceptors fire at once, a retrying SDK) must leave the user at least one working
+token. Under single use the losers may be rejected, but the family must survive; a server whose
+reuse detection counts the holder's own tabs as a thief and revokes the family logs the user
+out (node oidc-provider with a duplicated request, supabase/auth-js#213).
+
+The proof: every token the burst handed out (the presented token itself when every member was
+rejected) was rejected the first time it was presented afterwards, by a later step or by the
+final probe, and never worked again; and nothing else explains it: no
+revoke of the family and no possibly stale reuse outside the burst (as ``policy.reuse_revokes``
+scopes it). Bursts that replay an older token on purpose, or race a revoke (a logout), are not
+the holder's refreshes; a burst with an indeterminate member and no winner proves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.grace import Grace, possibly_effective
+from stress.checkers.judging import answer, finding, rejected, verdict
+from stress.checkers.lineage import Burst, Lineage, build_lineage, refresh_bursts, short
+from stress.history import REPLAY_STEP, Operation
+
+__all__ = ["CHECKER_ID", "check", "dead_at_next_use"]
+
+CHECKER_ID = "self-inflicted-logout"
+
+
+def dead_at_next_use(
+    lineage: Lineage,
+    ctx: CheckContext,
+    token: str,
+    after: int | None = None,
+    skip: frozenset[int] = frozenset(),
+) -> Operation | None:
+    """The rejection proving ``token`` was dead from its next presentation (at or after ``after``).
+
+    None when it was never presented again, or when any presentation from then on succeeded or
+    ended indeterminate: a token that works later was not dead (a burst may lose every request
+    to a server that rejects concurrent refreshes, and the token still works afterwards).
+    """
+    later = sorted(
+        (
+            o
+            for o in lineage.presenting.get(token, ())
+            if o.index not in skip and (after is None or o.send_ns >= after)
+        ),
+        key=lambda o: (o.send_ns, o.index),
+    )
+    if not later:
+        return None
+    first = later[0]
+    if not rejected(first, ctx) or first.recv_ns is None:
+        return None
+    if any(possibly_effective(o) for o in later):
+        return None
+    return first
+
+
+def _holders_burst(lineage: Lineage, burst: Burst) -> bool:
+    """True for the legitimate holder's refreshes: no replay of an older token, no revoke."""
+    if any(o.invoke.step == REPLAY_STEP for o in burst.members):
+        return False
+    return not any(o.kind == "revoke" and o.burst == burst.id for o in lineage.ops)
+
+
+def _logout(grace: Grace, ctx: CheckContext, burst: Burst) -> Finding | None:
+    lineage = grace.lineage
+    members = burst.members
+    family = lineage.family_of(burst.token)
+    if family is None or any(o.recv_ns is None for o in members):
+        return None
+    winners = [o for o in members if o.outcome == "ok"]
+    if not winners and any(o.outcome == "info" for o in members):
+        return None
+    held = list(dict.fromkeys(o.returned or burst.token for o in winners)) or [burst.token]
+    end = max(o.recv_ns or 0 for o in members)
+    skip = frozenset(o.index for o in members)
+    evidence: list[Operation] = []
+    for token in held:
+        dead = dead_at_next_use(lineage, ctx, token, end if token == burst.token else None, skip)
+        if dead is None:
+            return None
+        evidence.append(dead)
+    horizon = max(e.recv_ns or 0 for e in evidence)
+    if grace.killed_before(family, horizon, skip | {e.index for e in evidence}) is not None:
+        return None
+    losers = [o for o in members if rejected(o, ctx)]
+    dead_list = ", ".join(f"{short(e.presented)} (op {e.index}: {answer(e)})" for e in evidence)
+    outcome = f"{len(winners)} succeeded, {len(losers)} rejected"
+    return finding(
+        CHECKER_ID,
+        f"burst {burst.id}: {len(members)} concurrent refreshes of {short(burst.token)} by its "
+        f"holder ({outcome}) left no working token: {dead_list} rejected when next presented; "
+        "the user was logged out by their own concurrent refreshes",
+        [*winners, *losers[:1], *evidence],
+        "warning" if ctx.policy.relaxed("self-inflicted-logout") else "error",
+    )
+
+
+def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
+    """Report bursts of the holder's own refreshes after which no token of theirs worked."""
+    lineage = build_lineage(ops)
+    grace = Grace.of(lineage, ctx)
+    found = [b for b in refresh_bursts(lineage) if _holders_burst(lineage, b)]
+    notes = [] if found else ["no bursts of the holder's concurrent refreshes of one token"]
+    findings = [f for b in found if (f := _logout(grace, ctx, b)) is not None]
+    relevant = [o for b in found for o in b.members]
+    return verdict(CHECKER_ID, findings, ctx, relevant, notes)
