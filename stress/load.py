@@ -204,7 +204,7 @@ def _leave(runner: Runner, step: LoadStep, window: LoadWindow) -> None:
 async def _one(runner: Runner, state: SessionState, kind: LoadKind) -> bool:
     """One op of ``kind``; False when the session has nothing to present any more."""
     if kind == "refresh":
-        return await runner.refresh_once(state, step="load") is not None
+        return await runner.refresh_once(state) is not None
     return await runner.use_once(state, step="load") is not None
 
 

@@ -24,7 +24,7 @@ from anyio import CancelScope
 from stress.claims import ClaimReader
 from stress.errors import ScenarioError
 from stress.fingerprint import Fingerprinter
-from stress.history import RUN_STOPPED, History, Op, OpKind
+from stress.history import REPLAY_STEP, RUN_STOPPED, History, Op, OpKind, Phase
 from stress.load import run_load
 from stress.report.stats import BurstInfo
 from stress.scenario import (
@@ -41,7 +41,7 @@ from stress.scenario import (
 )
 from stress.session import SessionState
 from stress.target import Parsed, TargetProfile, TokenPair
-from stress.wire import WireClient, WireOutcome, WireRequest
+from stress.wire import Wire, WireOutcome, WireRequest
 
 __all__ = ["ProgressCallback", "RunOutcome", "Runner", "planned_ops"]
 
@@ -115,7 +115,7 @@ class Runner:
         scenario: Scenario,
         profile: TargetProfile,
         targets: Sequence[str],
-        client: WireClient,
+        client: Wire,
         history: History,
         claims: ClaimReader,
         *,
@@ -242,20 +242,22 @@ class Runner:
 
     # -- primitives for traffic generators (stress.load) ---------------------------------
 
-    async def refresh_once(self, state: SessionState, *, step: str = "load") -> Parsed | None:
-        """One plain refresh of the session's current token; None when it holds none."""
+    async def refresh_once(self, state: SessionState) -> Parsed | None:
+        """One refresh of the session's current token under load; None when it holds none."""
         token = state.current
         if token is None:
             return None
         request = self.profile.refresh(self._base(state), token)
-        return await self._single(state, "refresh", request, token, step=step)
+        return await self._obedient_refresh(state, request, token, step="load", phase="load")
 
-    async def use_once(self, state: SessionState, *, step: str = "load") -> Parsed | None:
+    async def use_once(
+        self, state: SessionState, *, step: str = "load", phase: Phase = "load"
+    ) -> Parsed | None:
         """One call of the protected resource; None when the session has no access token."""
         if state.access is None:
             return None
         request = self.profile.use(self._base(state), state.access)
-        return await self._single(state, "use", request, state.access, step=step)
+        return await self._single(state, "use", request, state.access, step=step, phase=phase)
 
     def _base(self, state: SessionState, i: int = 0) -> str:
         return self.targets[(state.n + i) % len(self.targets)]
@@ -320,7 +322,7 @@ class Runner:
         return True
 
     async def _use(self, state: SessionState) -> None:
-        await self.use_once(state, step="use")
+        await self.use_once(state, step="use", phase="step")
 
     async def _single(
         self,
@@ -331,22 +333,92 @@ class Runner:
         *,
         step: str | None = None,
         retry_of: int | None = None,
+        tab: int = 0,
+        phase: Phase = "step",
     ) -> Parsed:
+        return (
+            await self._send(
+                state, kind, request, presented, step=step, retry_of=retry_of, tab=tab, phase=phase
+            )
+        )[1]
+
+    async def _send(
+        self,
+        state: SessionState,
+        kind: OpKind,
+        request: WireRequest,
+        presented: str | None,
+        *,
+        step: str | None,
+        retry_of: int | None,
+        tab: int,
+        phase: Phase,
+        adopt: bool = True,
+    ) -> tuple[Op, Parsed]:
+        """One recorded request from the session's tab ``tab``: (its invoke, its outcome)."""
         self._count()
-        process = self._tab(state, 0)
         invoke = self._invoke(
-            process,
+            self._tab(state, tab),
             state,
             kind,
             presented,
             target=_origin(request.url),
             step=step,
             retry_of=retry_of,
+            phase=phase,
         )
         outcome = await self.client.request(request, timeout=self.scenario.run.op_timeout_seconds)
-        parsed = self._complete(state, invoke, outcome, 0)
-        if kind in ("probe", "refresh") and parsed.outcome == "ok" and parsed.tokens is not None:
+        parsed = self._complete(state, invoke, outcome, tab)
+        ok = kind in ("probe", "refresh") and parsed.outcome == "ok" and parsed.tokens is not None
+        if ok and adopt and parsed.tokens is not None:
             state.adopt(parsed.tokens.refresh, parsed.tokens.access, self.fp)
+        return invoke, parsed
+
+    def _wait_told(self, parsed: Parsed) -> float | None:
+        """How long to wait before retrying, when the answer said so and it is honoured."""
+        wait = parsed.retry_after
+        if parsed.outcome == "ok" or wait is None:
+            return None
+        return wait if wait <= self.scenario.run.retry_after_max_seconds else None
+
+    async def _obedient_refresh(
+        self,
+        state: SessionState,
+        request: WireRequest,
+        token: str,
+        *,
+        step: str,
+        phase: Phase,
+        tab: int = 0,
+        told: tuple[Op, Parsed] | None = None,
+        adopt: bool = True,
+    ) -> Parsed:
+        """A refresh that waits and retries with the same token as a 429/503 Retry-After says.
+
+        Real clients (SDK interceptors, mobile retry policies) do this, so a server must not
+        treat the retry as token reuse. ``told`` is an answer already received (a burst
+        member's), to retry rather than send anew. At most ``run.max_retries`` retries.
+        """
+        invoke, parsed = told or await self._send(
+            state, "refresh", request, token, step=step, retry_of=None, tab=tab, phase=phase,
+            adopt=adopt,
+        )  # fmt: skip
+        for _ in range(self.scenario.run.max_retries):
+            wait = self._wait_told(parsed)
+            if wait is None:
+                break
+            await anyio.sleep(wait)
+            invoke, parsed = await self._send(
+                state,
+                "refresh",
+                request,
+                token,
+                step="retry-after",
+                retry_of=invoke.index,
+                tab=tab,
+                phase=phase,
+                adopt=adopt,
+            )
         return parsed
 
     async def _refresh_burst(self, state: SessionState, step: RefreshStep, token: str) -> None:
@@ -362,10 +434,22 @@ class Runner:
                 ("revoke", self.profile.revoke(self._base(state, step.requests), token))
             )
         results = await self._burst(state, requests, token, step.sync, step.profile)
+        answers = [(outcome.recv_ns, parsed) for _, outcome, parsed in results]
+        told = [
+            (tab, member)
+            for tab, ((kind, _), member) in enumerate(zip(requests, results, strict=True))
+            if kind == "refresh" and self._wait_told(member[2]) is not None
+        ]
+        if told:
+            # Each tab told to come back later does so, on its own, as its interceptor would.
+            async with anyio.create_task_group() as tg:
+                for tab, (invoke, _, parsed) in told:
+                    tg.start_soon(self._retry_member, state, requests[tab][1], token, tab,
+                                  (invoke, parsed), answers)  # fmt: skip
         successors: list[tuple[int, TokenPair]] = []
-        for (kind, _), (outcome, parsed) in zip(requests, results, strict=True):
-            if kind == "refresh" and parsed.outcome == "ok" and parsed.tokens is not None:
-                successors.append((outcome.recv_ns, parsed.tokens))
+        for recv_ns, parsed in answers:
+            if parsed.outcome == "ok" and parsed.tokens is not None:
+                successors.append((recv_ns, parsed.tokens))
                 if parsed.tokens.refresh is not None:
                     state.note_issued(parsed.tokens.refresh, self.fp)
         if successors:
@@ -375,6 +459,22 @@ class Runner:
             keep_last = step.profile in ("multi-tab", "server-fan-out")
             kept = successors[-1 if keep_last else 0][1]
             state.adopt(kept.refresh, kept.access, self.fp)
+
+    async def _retry_member(
+        self,
+        state: SessionState,
+        request: WireRequest,
+        token: str,
+        tab: int,
+        told: tuple[Op, Parsed],
+        answers: list[tuple[int, Parsed]],
+    ) -> None:
+        """Retry one burst member as its Retry-After said; its final answer joins ``answers``."""
+        parsed = await self._obedient_refresh(
+            state, request, token, step="retry-after", phase="burst", tab=tab, told=told,
+            adopt=False,
+        )  # fmt: skip
+        answers.append((time.monotonic_ns(), parsed))
 
     async def _replay(self, state: SessionState, step: ReplayStep) -> None:
         if len(state.chain) <= step.age:
@@ -388,7 +488,7 @@ class Runner:
             ("refresh", self.profile.refresh(self._base(state, i), token))
             for i in range(step.parallel)
         ]
-        for _, parsed in await self._burst(state, requests, token, step.sync, "replay"):
+        for _, _, parsed in await self._burst(state, requests, token, step.sync, REPLAY_STEP):
             # An attacker's successor is recorded (it is a leaf to probe) but never adopted.
             if parsed.outcome == "ok" and parsed.tokens and parsed.tokens.refresh is not None:
                 state.note_issued(parsed.tokens.refresh, self.fp)
@@ -424,7 +524,7 @@ class Runner:
         token: str,
         sync: str,
         step: str,
-    ) -> list[tuple[WireOutcome, Parsed]]:
+    ) -> list[tuple[Op, WireOutcome, Parsed]]:
         engine = self.engine_override or sync
         burst = self._next_burst
         self._next_burst += 1
@@ -441,6 +541,7 @@ class Runner:
                     engine=engine,
                     target=_origin(request.url),
                     step=step if kind == "refresh" else "revoke",
+                    phase="burst",
                 )
             )
         result = await self.client.burst(
@@ -451,7 +552,7 @@ class Runner:
         parsed_all = []
         for i, (invoke, outcome) in enumerate(zip(invokes, result.outcomes, strict=True)):
             parsed = self._complete(state, invoke, outcome, i, engine=result.engine)
-            parsed_all.append((outcome, parsed))
+            parsed_all.append((invoke, outcome, parsed))
         arrivals = [a for a in (_arrival(o) for o in result.outcomes) if a is not None]
         self.outcome.bursts.append(
             BurstInfo(
@@ -469,14 +570,16 @@ class Runner:
 
     async def _probe_all(self, sessions: list[SessionState]) -> None:
         """Probe every leaf once the run has quiesced: which tokens are still alive?"""
-        limiter = anyio.CapacityLimiter(min(64, max(1, len(sessions))))
+        limiter = anyio.CapacityLimiter(self.scenario.run.probe_concurrency)
 
         async def probe(state: SessionState) -> None:
             async with limiter:
                 for token in state.leaves():
                     request = self.profile.refresh(self._base(state), token)
                     process = self._tab(state, 0)
-                    invoke = self._invoke(process, state, "probe", token, step="final-probe")
+                    invoke = self._invoke(
+                        process, state, "probe", token, step="final-probe", phase="final-probe"
+                    )
                     outcome = await self.client.request(
                         request, timeout=self.scenario.run.op_timeout_seconds
                     )
@@ -506,6 +609,7 @@ class Runner:
         target: str | None = None,
         step: str | None = None,
         retry_of: int | None = None,
+        phase: Phase = "step",
     ) -> Op:
         return self.history.append(
             Op(
@@ -521,6 +625,7 @@ class Runner:
                 target=target,
                 step=step or kind,
                 retry_of=retry_of,
+                phase=phase,
             )
         )
 
@@ -547,7 +652,13 @@ class Runner:
         if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:
             state.consumed.add(invoke.presented)
         self._append_completion(
-            invoke, parsed.outcome, parsed.tokens, outcome, error=parsed.error, engine=engine
+            invoke,
+            parsed.outcome,
+            parsed.tokens,
+            outcome,
+            error=parsed.error,
+            engine=engine,
+            retry_after=parsed.retry_after,
         )
         if parsed.outcome == "info" and tab < len(state.tabs):
             # Jepsen's rule: a process whose op is indeterminate is never reused.
@@ -563,6 +674,7 @@ class Runner:
         *,
         error: str | None = None,
         engine: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         returned = access = None
         claims = None
@@ -590,6 +702,7 @@ class Runner:
                 claims=claims,
                 arrival_ns=_arrival(wire) if wire is not None else None,
                 engine=engine,
+                retry_after=retry_after,
             )
         )
         self._done_ops += 1

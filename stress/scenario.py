@@ -275,7 +275,14 @@ class RunSpec(_Strict, frozen=True):
     max_seconds: Annotated[float, Meta(gt=0, le=86_400)] = 300.0
     seed: int = 0
     probe_at_end: bool = True
+    # Final probes in flight at once across sessions (each session probes its leaves in turn).
+    probe_concurrency: Annotated[int, Meta(ge=1, le=1024)] = 16
     max_info_ratio: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    # A refresh answered 429/503 with Retry-After is retried with the same token after the
+    # wait, as a well-behaved client does, up to max_retries times; waits longer than
+    # retry_after_max_seconds are not honoured (0 turns retrying off).
+    retry_after_max_seconds: Annotated[float, Meta(ge=0, le=600)] = 10.0
+    max_retries: Annotated[int, Meta(ge=0, le=10)] = 2
 
 
 class Scenario(_Strict, frozen=True):

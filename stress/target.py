@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urljoin
@@ -22,7 +24,18 @@ from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
 from stress.wire import WireRequest, WireResponse
 
-__all__ = ["Endpoints", "Parsed", "TargetProfile", "TokenPair", "json_path"]
+__all__ = [
+    "RETRY_LATER_STATUSES",
+    "Endpoints",
+    "Parsed",
+    "TargetProfile",
+    "TokenPair",
+    "json_path",
+    "retry_after",
+]
+
+# Statuses whose Retry-After a well-behaved client honours by waiting and trying again.
+RETRY_LATER_STATUSES = frozenset({429, 503})
 
 JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
 FORM_HEADERS = (
@@ -56,6 +69,8 @@ class Parsed:
     outcome: Literal["ok", "fail", "info"]
     tokens: TokenPair | None
     error: str | None
+    # Seconds a 429/503 asked the client to wait before trying again (Retry-After).
+    retry_after: float | None = None
 
 
 def json_path(document: Any, path: str) -> Any:
@@ -179,9 +194,10 @@ class TargetProfile:
         document = _decode_json(response.body)
         error = json_path(document, "error") if isinstance(document, dict) else None
         label = error if isinstance(error, str) and error else f"http-{status}"
+        wait = retry_after(response)
         if status >= 500 or status == 408:
-            return Parsed("info", None, label)
-        return Parsed("fail", None, label)
+            return Parsed("info", None, label, wait)
+        return Parsed("fail", None, label, wait)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -231,6 +247,26 @@ class TargetProfile:
             headers=tuple(headers),
             body=body,
         )
+
+
+def retry_after(response: WireResponse, now: float | None = None) -> float | None:
+    """Seconds a 429 or 503 asks the client to wait (RFC 9110 §10.2.3), or None.
+
+    ``Retry-After`` is either delta-seconds or an HTTP-date; ``now`` (Unix seconds, default the
+    clock) is what an HTTP-date is measured from. A date in the past means "now" (0 s).
+    """
+    if response.status not in RETRY_LATER_STATUSES:
+        return None
+    value = (response.header("retry-after") or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _decode_json(body: bytes) -> Any:

@@ -19,7 +19,9 @@ from stress.wire._models import (
     WireRequest,
     WireResponse,
 )
+from stress.wire._protocol import Wire
 from stress.wire._runtime import backend_options, run
+from stress.wire.scripted import ScriptedError, ScriptedWire
 
 __all__ = [
     "ENGINES",
@@ -28,6 +30,9 @@ __all__ = [
     "Engine",
     "ErrorClass",
     "HTTP2Mode",
+    "ScriptedError",
+    "ScriptedWire",
+    "Wire",
     "WireClient",
     "WireOutcome",
     "WireRequest",
