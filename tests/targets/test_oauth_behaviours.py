@@ -25,7 +25,7 @@ from support.targets import ROOT, TargetSpec
 
 pytestmark = pytest.mark.integration
 
-GRACE = 0.8  # the window of the grace behaviours here; in-window steps take milliseconds
+GRACE = 0.6  # the window of the grace behaviours here; in-window steps take milliseconds
 AFTER_GRACE = GRACE + 0.2
 SLOW_DB = 0.25
 BURST = 8
