@@ -12,6 +12,9 @@ Fixtures:
   same running server; a different ``replica`` name gives a second process with the same
   configuration on the same Redis.
 - ``log_dir`` (session): a directory for child-process logs.
+- ``oauth_target`` (module, from ``support.targets``): an OAuth behaviour target
+  (tests/targets/oauth_behaviours) as a real process; parametrize it indirectly with a
+  ``TargetSpec``; it yields the base URL.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import pytest
 from support.servers import ServerFactory
 
 from stress.launcher import RedisProcess
+
+pytest_plugins = ["support.targets"]
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from support.targets import serving
 
 from stress.launcher import free_port
 
@@ -76,32 +76,7 @@ def express_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     port = free_port()
     token_log = tmp_path / "issued-tokens.txt"
     log = tmp_path / f"express-{variant}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.targets.express_style", "--variant", variant,
-             "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "EXPRESS_TOKEN_LOG": str(token_log)},
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"express target did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    argv = [sys.executable, "-m", "tests.targets.express_style", "--variant", variant]
+    env = {"EXPRESS_TOKEN_LOG": str(token_log)}
+    with serving([*argv, "--port", str(port)], port, log, name="express target", env=env) as url:
         yield ExpressTarget(url=url, token_log=token_log, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -1,0 +1,65 @@
+"""Command line: ``python -m tests.targets.oauth_behaviours --behaviour NAME --port PORT``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import fields
+
+from .app import BEHAVIOURS, CONFIG_ENV, config_env
+from .behaviour import Options
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.targets.oauth_behaviours",
+        description="A small OAuth 2.0 server with one real refresh-rotation behaviour.",
+    )
+    parser.add_argument("--behaviour", choices=sorted(BEHAVIOURS), required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--grace", type=float, help="grace window in seconds (default 2.0)")
+    parser.add_argument("--generations", type=int, help="generations accepted back (default 2)")
+    parser.add_argument(
+        "--reuse-revokes",
+        choices=["family", "user", "nothing"],
+        help="what reuse after the grace window revokes (default family)",
+    )
+    parser.add_argument(
+        "--db-latency",
+        type=float,
+        help="seconds between a refresh's read and its write (default 0.002)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        parser.error("--port must be in 1..65535")
+    given = {f.name: getattr(args, f.name) for f in fields(Options)}
+    given = {name: value for name, value in given.items() if value is not None}
+    uses = BEHAVIOURS[args.behaviour].uses | {"db_latency"}
+    for name in sorted(set(given) - uses):
+        parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")
+    if given.get("grace", 0) < 0 or given.get("db_latency", 0) < 0:
+        parser.error("--grace and --db-latency must be >= 0")
+    if given.get("generations", 1) < 1:
+        parser.error("--generations must be >= 1")
+    return args.behaviour, args.port, Options(**given)
+
+
+def main() -> None:
+    behaviour, port, options = parse_args()
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ[CONFIG_ENV] = config_env(behaviour, options)
+    Granian(
+        "tests.targets.oauth_behaviours.app:create_app",
+        factory=True,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.ASGI,
+        websockets=False,
+        log_access=False,
+    ).serve()
+
+
+if __name__ == "__main__":
+    main()

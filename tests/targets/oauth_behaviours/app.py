@@ -1,0 +1,54 @@
+"""The behaviours by name, and the app factory granian calls in its worker process.
+
+Why this module exists: granian imports the app in a worker process, so the CLI's choices reach
+it as one environment variable (``CONFIG_ENV``, JSON); ``create_app`` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+
+from starlette.applications import Starlette
+
+from .access_only import AccessOnly
+from .behaviour import Behaviour, Options
+from .generations import Generations
+from .idempotent import Idempotent
+from .last_write_wins import LastWriteWins
+from .overlap import Overlap
+from .revoke_access_on_refresh import RevokeAccessOnRefresh
+from .store import Store
+from .strict_revoke_family import StrictRevokeFamily
+from .strict_same_pair import StrictSamePair
+from .surface import build_app
+
+__all__ = ["BEHAVIOURS", "CONFIG_ENV", "config_env", "create_app"]
+
+CONFIG_ENV = "OAUTH_BEHAVIOUR_CONFIG"
+
+BEHAVIOURS: dict[str, type[Behaviour]] = {
+    cls.name: cls
+    for cls in (
+        StrictRevokeFamily,
+        StrictSamePair,
+        Idempotent,
+        Overlap,
+        AccessOnly,
+        Generations,
+        LastWriteWins,
+        RevokeAccessOnRefresh,
+    )
+}
+
+
+def config_env(behaviour: str, options: Options) -> str:
+    return json.dumps({"behaviour": behaviour, **asdict(options)})
+
+
+def create_app() -> Starlette:
+    config = json.loads(os.environ[CONFIG_ENV])
+    cls = BEHAVIOURS[config.pop("behaviour")]
+    options = Options(**config)
+    return build_app(cls(Store(options.db_latency), options))

@@ -1,0 +1,199 @@
+"""The HTTP surface every behaviour shares: RFC 6749 token endpoint, RFC 7009 revocation, RFC 8414
+metadata, a protected API and a health check.
+
+Why this module exists: the targets must differ only in their refresh policy, so parsing,
+client and user checks, error bodies and every endpoint other than the refresh decision live
+here, once. Every malformed request gets a 4xx with an RFC 6749 §5.2 body, never a 500. The
+metadata publishes nothing about the refresh policy: a tester has to measure it.
+
+Users ``user0`` .. ``user9999`` with password ``password``; one public client, ``demo-client``
+(a token request without ``client_id`` is taken as coming from it).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .behaviour import Behaviour, Issued, Rejected
+from .store import Store
+
+__all__ = ["CLIENT_ID", "PASSWORD", "build_app"]
+
+CLIENT_ID = "demo-client"
+PASSWORD = "password"
+SCOPES = frozenset({"api", "profile"})
+DEFAULT_SCOPE = "api"
+ACCESS_TOKEN_SECONDS = 900
+MAX_BODY = 8192
+_USER = re.compile(r"user(0|[1-9][0-9]{0,3})")
+_FORM = "application/x-www-form-urlencoded"
+_HINTS = ("refresh_token", "access_token")
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error response."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def response(self) -> JSONResponse:
+        body = {"error": self.error, "error_description": self.description}
+        return JSONResponse(body, status_code=self.status, headers=_NO_STORE)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A bounded ``application/x-www-form-urlencoded`` body; each parameter at most once."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != _FORM:
+        raise OAuthError("invalid_request", f"Content-Type must be {_FORM}")
+    body = b""
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise OAuthError("invalid_request", f"body larger than {MAX_BODY} bytes")
+    except ClientDisconnect as exc:
+        raise OAuthError("invalid_request", "the client went away mid-body") from exc
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=32)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise OAuthError("invalid_request", "malformed form body") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise OAuthError("invalid_request", f"parameter {key!r} repeated")
+        form[key] = value
+    return form
+
+
+def required(form: dict[str, str], name: str) -> str:
+    value = form.get(name, "")
+    if not value:
+        raise OAuthError("invalid_request", f"missing parameter {name!r}")
+    return value
+
+
+def check_client(request: Request, form: dict[str, str]) -> None:
+    """Only the public ``demo-client``: no credentials, and no other client id."""
+    if "authorization" in request.headers:
+        raise OAuthError("invalid_client", "demo-client is public: send no credentials", 401)
+    if form.get("client_id", CLIENT_ID) != CLIENT_ID:
+        raise OAuthError("invalid_client", "unknown client", 401)
+
+
+def granted_scope(form: dict[str, str]) -> str:
+    requested = form.get("scope", DEFAULT_SCOPE).split()
+    if not requested or not set(requested) <= SCOPES:
+        raise OAuthError("invalid_scope", f"scope must be a subset of {sorted(SCOPES)}")
+    return " ".join(sorted(set(requested)))
+
+
+def issued_response(issued: Issued) -> JSONResponse:
+    body: dict[str, object] = {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_SECONDS,
+        "scope": issued.scope,
+    }
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    return JSONResponse(body, headers=_NO_STORE)
+
+
+def build_app(behaviour: Behaviour) -> Starlette:
+    """The Starlette app serving ``behaviour`` over its store."""
+    store: Store = behaviour.store
+
+    def password_grant(form: dict[str, str]) -> Issued:
+        username, password = required(form, "username"), required(form, "password")
+        if not _USER.fullmatch(username) or password != PASSWORD:
+            raise OAuthError("invalid_grant", "wrong username or password")
+        return Issued.pair(store.login(username, granted_scope(form)))
+
+    async def refresh_grant(form: dict[str, str]) -> Issued:
+        presented = required(form, "refresh_token")
+        token = store.find(presented)
+        if token is not None and set(form.get("scope", token.family.scope).split()) != set(
+            token.family.scope.split()
+        ):
+            raise OAuthError("invalid_scope", "a refresh keeps the scope of the grant")
+        outcome = await behaviour.refresh(presented)
+        if isinstance(outcome, Rejected):
+            raise OAuthError("invalid_grant", outcome.description)
+        return outcome
+
+    async def token_endpoint(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            check_client(request, form)
+            grant_type = required(form, "grant_type")
+            if grant_type == "password":
+                return issued_response(password_grant(form))
+            if grant_type == "refresh_token":
+                return issued_response(await refresh_grant(form))
+            raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} not supported")
+        except OAuthError as exc:
+            return exc.response()
+
+    async def revoke_endpoint(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+            check_client(request, form)
+            token = required(form, "token")
+            if form.get("token_type_hint", _HINTS[0]) not in _HINTS:
+                raise OAuthError("unsupported_token_type", "token_type_hint not supported")
+        except OAuthError as exc:
+            return exc.response()
+        family = store.family_of(token)
+        if family is not None:
+            store.revoke(family)
+        return Response(status_code=200, headers=_NO_STORE)
+
+    async def me_endpoint(request: Request) -> Response:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        access = store.access_tokens.get(value) if scheme.lower() == "bearer" else None
+        if access is None or not access.live:
+            return JSONResponse(
+                {"error": "invalid_token"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return JSONResponse({"sub": access.family.user, "scope": access.family.scope})
+
+    async def metadata_endpoint(request: Request) -> Response:
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return JSONResponse(
+            {
+                "issuer": base,
+                "token_endpoint": f"{base}/oauth/token",
+                "revocation_endpoint": f"{base}/oauth/revoke",
+                "grant_types_supported": ["password", "refresh_token"],
+                "token_endpoint_auth_methods_supported": ["none"],
+                "revocation_endpoint_auth_methods_supported": ["none"],
+                "scopes_supported": sorted(SCOPES),
+            }
+        )
+
+    async def health_endpoint(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(
+        routes=[
+            Route("/.well-known/oauth-authorization-server", metadata_endpoint, methods=["GET"]),
+            Route("/oauth/token", token_endpoint, methods=["POST"]),
+            Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
+            Route("/api/me", me_endpoint, methods=["GET"]),
+            Route("/healthz", health_endpoint, methods=["GET"]),
+        ]
+    )
