@@ -77,7 +77,7 @@ def drive(steps: list[dict[str, Any]], endpoint: TokenEndpoint, **run: Any) -> l
 
 def test_a_refresh_told_to_retry_later_is_retried_with_the_same_token() -> None:
     ops = drive([{"op": "refresh"}, {"op": "probe"}], TokenEndpoint(busy=1))
-    login, told, retry, probe = ops
+    _login, told, retry, probe = ops
     assert (told.status, told.retry_after, told.outcome) == (503, 0.0, "info")
     assert retry.invoke.retry_of == told.index
     assert (retry.presented, retry.invoke.step, retry.outcome) == (
