@@ -7,12 +7,13 @@ token. Under single use the losers may be rejected, but the family must survive;
 reuse detection counts the holder's own tabs as a thief and revokes the family logs the user
 out (node oidc-provider with a duplicated request, supabase/auth-js#213).
 
-The proof: every token the burst handed out (the presented token itself when every member was
-rejected) was rejected the first time it was presented afterwards, by a later step or by the
-final probe, and never worked again; and nothing else explains it: no
-revoke of the family and no possibly stale reuse outside the burst (as ``policy.reuse_revokes``
-scopes it). Bursts that replay an older token on purpose, or race a revoke (a logout), are not
-the holder's refreshes; a burst with an indeterminate member and no winner proves nothing.
+The proof: at least one member succeeded, every token the burst handed out was rejected the
+first time it was presented afterwards, by a later step or by the final probe, and never worked
+again; and nothing else explains it: no revoke of the family and no possibly stale reuse
+outside the burst (as ``policy.reuse_revokes`` scopes it). A burst with no winner proves nothing
+about the burst: its token may have been dead before it (a token that never works is a
+``dead-successor``). Bursts that replay an older token on purpose, or race a revoke (a logout),
+are not the holder's refreshes.
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ def _logout(grace: Grace, ctx: CheckContext, burst: Burst) -> Finding | None:
     if family is None or any(o.recv_ns is None for o in members):
         return None
     winners = [o for o in members if o.outcome == "ok"]
-    if not winners and any(o.outcome == "info" for o in members):
+    if not winners:
         return None
-    held = list(dict.fromkeys(o.returned or burst.token for o in winners)) or [burst.token]
+    held = list(dict.fromkeys(o.returned or burst.token for o in winners))
     end = max(o.recv_ns or 0 for o in members)
     skip = frozenset(o.index for o in members)
     evidence: list[Operation] = []
