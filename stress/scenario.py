@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 
 from stress.errors import ScenarioError
 from stress.policy import Invariant, Policy, PresetName, Replay, ReuseScope, resolve_policy
+from stress.types import Engine, OpKind
 
 __all__ = [
     "AuthSpec",
@@ -41,22 +42,11 @@ __all__ = [
     "parse_scenario",
 ]
 
-SyncEngineName = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
+SyncEngineName = Engine
 ClientProfile = Literal[
     "naive-parallel", "single-flight", "multi-tab", "lost-response-retry", "server-fan-out"
 ]
-"""How a real client issues refreshes (ROTATION.md, client-side mitigations):
-
-- ``naive-parallel``: every caller sends its own refresh; the first answer to land is kept.
-- ``single-flight``: callers inside one tab share one in-flight refresh (a promise cache or a
-  Web Lock); ``tabs`` independent tabs still race each other.
-- ``multi-tab``: independent tabs share one stored token (localStorage); each refreshes, and the
-  last answer to land overwrites the others in storage.
-- ``lost-response-retry``: the response to the refresh is lost (a dropped mobile connection),
-  so the client retries with the same token; FAPI 2.0 requires the retry to succeed.
-- ``server-fan-out``: a server-rendered page makes many backend requests that carry the same
-  refresh cookie; each refreshes and the browser keeps the last Set-Cookie.
-"""
+"""How a real client issues refreshes; what each one does is :mod:`stress.drive.profiles`."""
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -209,11 +199,6 @@ class RefreshStep(_Strict, frozen=True, tag_field="op", tag="refresh"):
                 "parallel must be 1 and revoke false"
             )
 
-    @property
-    def requests(self) -> int:
-        """How many refresh requests the profile turns the callers into."""
-        return self.tabs if self.profile == "single-flight" else self.parallel
-
 
 class ReplayStep(_Strict, frozen=True, tag_field="op", tag="replay"):
     """Present an older refresh token: ``age = 1`` is the immediate predecessor."""
@@ -293,7 +278,7 @@ class Scenario(_Strict, frozen=True):
     steps: Annotated[list[Step], Meta(min_length=1)]
     description: str = ""
     run: RunSpec = RunSpec()
-    thresholds: dict[Literal["login", "refresh", "use", "revoke", "probe"], ThresholdSpec] = {}
+    thresholds: dict[OpKind, ThresholdSpec] = {}
 
     def __post_init__(self) -> None:
         kinds = {type(step) for step in self.steps}

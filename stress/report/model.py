@@ -19,6 +19,7 @@ from stress.report.timeline import (
     explain_witness,
     key_operation,
 )
+from stress.types import ExitCode
 
 __all__ = [
     "EXIT_FAIL",
@@ -30,9 +31,9 @@ __all__ = [
     "exit_code",
 ]
 
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_UNKNOWN = 3
+EXIT_PASS = ExitCode.PASS
+EXIT_FAIL = ExitCode.FAIL
+EXIT_UNKNOWN = ExitCode.INCONCLUSIVE
 
 
 @dataclass(frozen=True)
