@@ -7,7 +7,6 @@ the wrong scenario silently is worse than one that stops.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +16,7 @@ from msgspec import Meta, Struct
 
 from stress.errors import ScenarioError
 from stress.policy import Invariant, Policy, PresetName, Replay, ReuseScope, resolve_policy
+from stress.scenario_errors import explain
 from stress.types import Engine, OpKind
 
 __all__ = [
@@ -293,20 +293,12 @@ class Scenario(_Strict, frozen=True):
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
 
 
-_PATH = re.compile(r"`\$(?P<path>[^`]*)`")
-
-
-def _key_path(message: str) -> str:
-    """Turn msgspec's ``$.steps[2].parallel`` into the TOML-ish ``steps[2].parallel``."""
-    return _PATH.sub(lambda m: f"`{m.group('path').lstrip('.') or '(top level)'}`", message)
-
-
 def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     """Validate an already-parsed TOML document; ``source`` names it in errors."""
     try:
         return msgspec.convert(data, type=Scenario, strict=True)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{source}: {_key_path(str(exc))}") from exc
+        raise ScenarioError(f"{source}: {explain(exc, Scenario, data)}") from exc
 
 
 def load_scenario(path: Path) -> Scenario:
