@@ -19,19 +19,20 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
+import msgspec
 
 from stress.checkers import run_checkers
 from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
 from stress.discovery import discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
-from stress.errors import ScenarioError
+from stress.errors import ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History, Operation, load_history
 from stress.policy import Policy
 from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
-from stress.run_record import Checks, Limits, RequestTemplate, inconclusive_reason
+from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
 from stress.scenario import Scenario
 from stress.target import TargetProfile
 from stress.templates import request_templates
@@ -94,8 +95,10 @@ def checks_of(scenario: Scenario) -> Checks:
     )
 
 
-def check_context(policy: Policy, checks: Checks) -> CheckContext:
-    """The promises the checkers hold the target to."""
+def check_context(
+    policy: Policy, checks: Checks, dead_targets: dict[str, int] | None = None
+) -> CheckContext:
+    """The promises the checkers hold the target to (and the targets that died meanwhile)."""
     return CheckContext(
         policy=policy,
         thresholds={
@@ -104,6 +107,7 @@ def check_context(policy: Policy, checks: Checks) -> CheckContext:
         },
         documented_statuses=frozenset(checks.documented_statuses),
         max_info_ratio=checks.max_info_ratio,
+        dead_targets=dict(dead_targets or {}),
     )
 
 
@@ -145,16 +149,12 @@ def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
 async def run_scenario(
     scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
 ) -> RunResult:
-    """Run a scenario end to end: discover, drive (streaming the history), then judge it."""
+    """Run a scenario end to end: discover, drive (streaming the history), then judge it.
+
+    A target that cannot be reached before the first op still leaves a history (its run-end
+    record says why), so that every report asked for is written and says "inconclusive".
+    """
     targets = _targets(scenario, options)
-    verify: bool | str = False if options.insecure else (options.ca_file or True)
-    async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
-        endpoints = await discover(http, scenario.target, targets[0])
-        jwks = await fetch_jwks(http, targets[0], endpoints.jwks) if endpoints.jwks else None
-    profile = TargetProfile(scenario.target, endpoints)
-    templates = request_templates(scenario.target, endpoints, targets[0])
-    if scenario.auth.mode == "mint":
-        templates.pop("login", None)  # a mint login is a command, not a request
     path = _history_path(scenario, options)
     path.parent.mkdir(parents=True, exist_ok=True)
     seed = options.seed if options.seed is not None else scenario.run.seed
@@ -165,10 +165,25 @@ async def run_scenario(
         policy=scenario.policy.model(),
         checks=checks_of(scenario),
         targets=targets,
-        requests=templates,
         seed=seed,
         started_unix=time.time(),
     )
+    verify: bool | str = False if options.insecure else (options.ca_file or True)
+    try:
+        async with httpx.AsyncClient(
+            timeout=scenario.run.op_timeout_seconds, verify=verify
+        ) as http:
+            endpoints = await discover(http, scenario.target, targets[0])
+            jwks = await fetch_jwks(http, targets[0], endpoints.jwks) if endpoints.jwks else None
+    except TargetError as exc:
+        with path.open("wb") as sink:
+            History(header, sink).finish(RunEnd(end="target-unreachable", detail=str(exc)))
+        return RunResult(report=analyze_history(path), history_path=path, crashed=False)
+    profile = TargetProfile(scenario.target, endpoints)
+    requests = request_templates(
+        scenario.target, endpoints, targets[0], scenario.request_kinds()
+    )
+    header = msgspec.structs.replace(header, requests=requests)
     with path.open("wb") as sink:
         history = History(header, sink)
         # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
@@ -227,10 +242,11 @@ def analyze_history(path: Path, overrides: Overrides | None = None) -> RunReport
             f"judged under the promises of {overrides.source} (policy {policy.describe()}), "
             f"not the ones recorded (policy {header.policy.describe()})"
         )
-    results = run_checkers(operations, check_context(policy, checks))
+    end = history.end
+    dead = end.dead_targets if end is not None else {}
+    results = run_checkers(operations, check_context(policy, checks, dead))
     reproduce = [shlex.join(header.command)] if header.command else []
     reproduce.append(shlex.join(["auth-stress", "analyze", str(path)]))
-    end = history.end
     return build_report(
         scenario=header.scenario,
         scenario_path=header.scenario_path,

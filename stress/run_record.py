@@ -98,6 +98,9 @@ class RunEnd(msgspec.Struct, frozen=True, kw_only=True, tag="end", tag_field="re
     # session busy): shown with the report, never part of the verdict.
     notes: list[str] = []
     bursts: list[BurstRecord] = []
+    # Targets (origins) that stopped answering, with the monotonic ns their failures began:
+    # what was sent to them afterwards says nothing about the target's behaviour.
+    dead_targets: dict[str, int] = {}
 
 
 def inconclusive_reason(end: RunEnd | None) -> str | None:
@@ -112,4 +115,6 @@ def inconclusive_reason(end: RunEnd | None) -> str | None:
         return f"no session could log in: {end.detail}"
     if end.end == "crashed":
         return f"internal error: {end.detail}"
+    if end.dead_targets:
+        return f"target {', '.join(sorted(end.dead_targets))} stopped answering during the run"
     return None

@@ -291,6 +291,32 @@ class Scenario(_Strict, frozen=True):
         )
         if uses_resource and self.target.resource is None:
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
+        custom = self.target.kind != "oauth2"
+        if custom and self.auth.mode == "password" and self.target.login is None:
+            raise ValueError(
+                f"target.kind = '{self.target.kind}' with auth.mode = 'password' needs a "
+                "[target.login] request (or auth.mode = 'mint' with auth.command)"
+            )
+        revokes = RevokeStep in kinds or any(
+            isinstance(step, RefreshStep) and step.revoke for step in self.steps
+        )
+        if custom and revokes and self.target.revoke is None:
+            raise ValueError(
+                f"steps revoke tokens but target.kind = '{self.target.kind}' has no "
+                "[target.revoke] request"
+            )
+
+    def request_kinds(self) -> frozenset[str]:
+        """The kinds of request the steps send (login, refresh, probe, use, revoke)."""
+        kinds = {"refresh", "probe"}
+        if self.auth.mode == "password":
+            kinds.add("login")
+        for step in self.steps:
+            if isinstance(step, UseStep) or (isinstance(step, LoadStep) and step.mix.get("use")):
+                kinds.add("use")
+            if isinstance(step, RevokeStep) or (isinstance(step, RefreshStep) and step.revoke):
+                kinds.add("revoke")
+        return frozenset(kinds)
 
 
 def parse_scenario(data: dict[str, Any], source: str) -> Scenario:

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from stress.errors import ScenarioError
 from stress.run_record import RequestTemplate
 from stress.scenario import TargetSpec
 from stress.target import Endpoints, TargetProfile
@@ -57,9 +56,13 @@ def _template(request: WireRequest, token: str) -> RequestTemplate:
 
 
 def request_templates(
-    spec: TargetSpec, endpoints: Endpoints, base: str
+    spec: TargetSpec, endpoints: Endpoints, base: str, needed: frozenset[str]
 ) -> dict[str, RequestTemplate]:
-    """A template per op kind the target supports (login, refresh, probe, use, revoke)."""
+    """A template per op kind in ``needed``; raises ``ScenarioError`` for one the target lacks.
+
+    Building every request a run will send before it starts is what turns "no revocation
+    endpoint" into a usage error instead of a crash halfway through the run.
+    """
     profile = TargetProfile(spec, endpoints, client_secret="AUTHSTRESSSECRETMARK")
     mark = "AUTHSTRESSTOKENMARK"
     builders: dict[str, tuple[Callable[[], WireRequest], str]] = {
@@ -72,10 +75,8 @@ def request_templates(
         "use": (lambda: profile.use(base, mark), "$ACCESS_TOKEN"),
         "revoke": (lambda: profile.revoke(base, mark), "$REFRESH_TOKEN"),
     }
-    templates = {}
-    for kind, (build, token) in builders.items():
-        try:
-            templates[kind] = _template(build(), token)
-        except ScenarioError:
-            continue  # the target has no such request (no revocation endpoint, no resource)
-    return templates
+    return {
+        kind: _template(build(), token)
+        for kind, (build, token) in builders.items()
+        if kind in needed
+    }

@@ -45,12 +45,15 @@ class CheckContext:
 
     ``documented_statuses`` are non-2xx statuses the target documents for concurrency
     (for example 409 "too many concurrent refreshes" or 429): reported, not failed.
+    ``dead_targets`` maps a target origin that stopped answering to the monotonic ns its
+    failures began (from the history's run-end record).
     """
 
     policy: Policy
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     documented_statuses: frozenset[int] = frozenset()
     max_info_ratio: float = 0.5
+    dead_targets: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -78,8 +78,18 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Compare per-kind latency percentiles and error rates with the scenario's limits."""
     findings: list[Finding] = []
     notes: list[str] = []
-    # Ops the run itself cut short say nothing about the target's latency or error rate.
-    ordered = sorted((o for o in ops if not o.stopped_by_run), key=lambda o: (o.send_ns, o.index))
+    # Ops the run itself cut short, and ops sent to a target after it died, say nothing about
+    # the target's latency or error rate.
+    dead = ctx.dead_targets
+    ordered = sorted(
+        (
+            o
+            for o in ops
+            if not o.stopped_by_run
+            and not (o.invoke.target in dead and o.send_ns >= dead[o.invoke.target or ""])
+        ),
+        key=lambda o: (o.send_ns, o.index),
+    )
     for kind, threshold in ctx.thresholds.items():
         found, noted = _kind(kind, [o for o in ordered if o.kind == kind], threshold)
         findings.extend(found)

@@ -12,9 +12,8 @@ from typing import Annotated
 
 import typer
 
-from stress.cli.output import LogLevel, emit, fail, load
+from stress.cli.output import LogLevel, emit, fail, load, start_logging
 from stress.errors import HistoryError
-from stress.logs import setup_logging
 from stress.pipeline import Overrides, analyze_history, checks_of
 from stress.policy import PRESETS, PresetName, preset
 from stress.report import exit_code
@@ -59,7 +58,7 @@ def analyze_command(
     log_level: LogLevel = "warning",
 ) -> None:
     """Re-run the checkers on a saved history, without touching the network."""
-    setup_logging(log_level)
+    start_logging(log_level)
     if scenario is not None and policy is not None:
         raise fail(ExitCode.USAGE, "--scenario and --policy both override the policy: pick one")
     overrides = None

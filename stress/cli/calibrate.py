@@ -26,8 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stress.calibrate import ARRIVAL_HEADER, DEFAULT_ENGINES, METHODS, Calibration, Probe, calibrate
-from stress.cli.output import fail, stdout
-from stress.logs import setup_logging
+from stress.cli.output import fail, start_logging, stdout
 from stress.types import ExitCode
 from stress.wire import WireClient
 from stress.wire import run as run_async
@@ -166,7 +165,7 @@ def calibrate_command(
         raise fail(ExitCode.USAGE, str(exc)) from None
     if target is not None and not re.match(r"^https?://[^/\s]+", target):
         raise fail(ExitCode.USAGE, f"--target {target!r}: expected an http:// or https:// URL")
-    setup_logging(log_level)
+    start_logging(log_level)
     if target is not None:
         problem = run_async(_probe, target, probe, ca_file, insecure)
         if problem is not None:

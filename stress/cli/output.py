@@ -1,8 +1,9 @@
-"""What every command shares: the consoles, the one way to fail with an exit code, and the
-report files a command was asked to write."""
+"""What every command shares: the consoles, the one way to fail with an exit code, logging, and
+the report files a command was asked to write."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,24 +11,70 @@ import typer
 from rich.console import Console
 
 from stress.errors import ScenarioError
+from stress.logs import LEVELS, setup_logging
 from stress.report import RunReport, render_report, write_html, write_json, write_junit
 from stress.scenario import Scenario, load_scenario
 from stress.types import ExitCode
 
-__all__ = ["LogLevel", "emit", "fail", "load", "stderr", "stdout"]
+__all__ = [
+    "LogLevel",
+    "ReportPaths",
+    "emit",
+    "fail",
+    "load",
+    "prepare_outputs",
+    "start_logging",
+    "stderr",
+    "stdout",
+]
 
 stdout = Console()
 stderr = Console(stderr=True)
 
 LogLevel = Annotated[
-    str, typer.Option("--log-level", help="debug, info, warning or error (JSON lines on stderr).")
+    str,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help=f"{', '.join(LEVELS)} (JSON lines on stderr).",
+    ),
 ]
+ReportPaths = tuple[Path | None, Path | None, Path | None]
+"""The ``--json``, ``--junit`` and ``--html`` files asked for (None: not asked for)."""
 
 
 def fail(code: ExitCode, message: str) -> typer.Exit:
     """Print ``error: message`` on stderr (one line, no traceback); raise the result."""
     stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(int(code))
+
+
+def start_logging(level: str) -> None:
+    """Set up structured logging at ``level``, or exit 2 naming the levels there are."""
+    if level.lower() not in LEVELS:
+        raise fail(ExitCode.USAGE, f"--log-level {level!r}: expected one of {', '.join(LEVELS)}")
+    setup_logging(level)
+
+
+def prepare_outputs(paths: dict[str, Path | None]) -> None:
+    """Check every output path before any work starts, creating missing parent folders.
+
+    A run must not spend minutes and then fail to write what was asked for; ``paths`` maps an
+    option name (``--json``) to its file. Exits 2 with one line for the first unusable one.
+    """
+    for option, path in paths.items():
+        if path is None:
+            continue
+        if path.is_dir():
+            raise fail(ExitCode.USAGE, f"{option} {path}: is a folder; give a file name in it")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            message = f"{option} {path}: cannot create its folder: {reason}"
+            raise fail(ExitCode.USAGE, message) from None
+        if not os.access(path.parent, os.W_OK):
+            raise fail(ExitCode.USAGE, f"{option} {path}: its folder is not writable")
 
 
 def load(path: Path) -> Scenario:

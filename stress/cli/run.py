@@ -8,9 +8,8 @@ from typing import Annotated, cast
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stress.cli.output import LogLevel, emit, fail, load, stderr
+from stress.cli.output import LogLevel, emit, fail, load, start_logging, stderr
 from stress.errors import ScenarioError, TargetError
-from stress.logs import setup_logging
 from stress.pipeline import RunOptions, run_scenario
 from stress.report import exit_code
 from stress.types import ENGINES, ExitCode
@@ -48,7 +47,7 @@ def run_command(
     log_level: LogLevel = "warning",
 ) -> None:
     """Run a scenario against a target, check the history, report, and exit 0/1/3."""
-    setup_logging(log_level)
+    start_logging(log_level)
     if engine is not None and engine not in ENGINES:
         raise fail(ExitCode.USAGE, f"--engine {engine!r}: expected {', '.join(ENGINES)}")
     if http2 not in _HTTP2:

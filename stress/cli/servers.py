@@ -10,9 +10,8 @@ import sys
 
 import typer
 
-from stress.cli.output import LogLevel, fail, stderr, stdout
+from stress.cli.output import LogLevel, fail, start_logging, stderr, stdout
 from stress.errors import LaunchError
-from stress.logs import setup_logging
 from stress.types import ExitCode
 
 __all__ = ["demo_command", "serve_command"]
@@ -31,7 +30,7 @@ def demo_command(log_level: LogLevel = "warning") -> None:
     """Run the multi-tab burst against every reference-server strategy and compare."""
     from stress.demo import render_demo, run_demo
 
-    setup_logging(log_level)
+    start_logging(log_level)
     try:
         rows = run_demo(stderr)
     except LaunchError as exc:

@@ -23,7 +23,7 @@ from stress.wire import Wire, WireOutcome, WireRequest
 
 __all__ = ["UNREACHABLE_AFTER", "Actions", "origin"]
 
-# Consecutive connect failures (nothing sent) after which the target is declared dead.
+# Consecutive connect failures (nothing sent) after which a target is declared dead.
 UNREACHABLE_AFTER = 20
 
 
@@ -51,12 +51,19 @@ class Actions:
         self.targets = list(targets)
         self.run = run
         self._on_unreachable = on_unreachable
-        self._connect_failures = 0
-        self._answered = 0
+        # Per target origin: consecutive connect failures, and when it last answered.
+        self._failures: dict[str, int] = {}
+        self._answered: dict[str, int] = {}
+        # Targets that stopped answering, with the monotonic time of their last answer (or of
+        # the first attempt, for one that never answered): what was sent to them after it
+        # went into the dark and says nothing about the target's behaviour.
+        self.dead: dict[str, int] = {}
+        self._alive = list(self.targets)
 
     def base(self, state: SessionState, i: int = 0) -> str:
-        """The target the session's ``i``-th concurrent request goes to."""
-        return self.targets[(state.n + i) % len(self.targets)]
+        """The target the session's ``i``-th concurrent request goes to (a live one)."""
+        alive = self._alive or self.targets
+        return alive[(state.n + i) % len(alive)]
 
     # -- one request ---------------------------------------------------------------------
 
@@ -112,10 +119,11 @@ class Actions:
         if outcome.response is None:
             error = outcome.error or ("response-lost" if outcome.sent else "error")
             parsed = Parsed("info" if outcome.sent else "fail", None, error)
-            self._note_connect(outcome)
+            self._note_connect(invoke, outcome)
         else:
-            self._connect_failures = 0
-            self._answered += 1
+            where = origin(outcome.request.url)
+            self._failures.pop(where, None)
+            self._answered[where] = outcome.recv_ns
             if invoke.kind in ("login", "refresh", "probe"):
                 parsed = self.profile.parse_tokens(outcome.response)
             else:
@@ -135,14 +143,26 @@ class Actions:
             self.recorder.retire(state, tab)
         return parsed
 
-    def _note_connect(self, outcome: WireOutcome) -> None:
+    def _note_connect(self, invoke: Op, outcome: WireOutcome) -> None:
+        """Count connect failures per target; a target that stops answering is left out.
+
+        A target that never answered, or failed ``UNREACHABLE_AFTER`` connects in a row, is
+        dead: later requests go to the targets still alive, and when none is left the run
+        stops as unreachable (no verdict is possible).
+        """
         if outcome.sent:
             return
-        self._connect_failures += 1
-        # Nothing ever answered, or the target stopped answering: no verdict is possible.
-        if self._connect_failures >= UNREACHABLE_AFTER or self._answered == 0:
-            detail = outcome.error_detail or outcome.error
-            self._on_unreachable(f"{origin(outcome.request.url)}: {detail}")
+        where = origin(outcome.request.url)
+        if where in self.dead:
+            return
+        count = self._failures.get(where, 0) + 1
+        self._failures[where] = count
+        if count < UNREACHABLE_AFTER and where in self._answered:
+            return
+        self.dead[where] = self._answered.get(where, invoke.time_ns)
+        self._alive = [t for t in self._alive if origin(t) != where]
+        if not self._alive:
+            self._on_unreachable(f"{where}: {outcome.error_detail or outcome.error}")
 
     # -- refreshes that behave like real clients -------------------------------------------
 

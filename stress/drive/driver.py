@@ -115,6 +115,7 @@ class Driver:
         """Run every session, probe the leaves, write the run-end record; never raises for
         target trouble. A crash of the tester's own is logged and recorded as ``crashed``."""
         started = time.monotonic()
+        started_ns = time.monotonic_ns()
         run = self.scenario.run
         sessions = [SessionState(n=n, tabs=[]) for n in range(run.sessions)]
         limiter = anyio.CapacityLimiter(run.concurrency or run.sessions)
@@ -140,17 +141,27 @@ class Driver:
             # A bug of ours must not lose what was observed: log it, keep the history, and let
             # the run-end record say the run is inconclusive (the CLI exits 4).
             logger.exception("the driver crashed; the partial history is kept")
+            cause = _cause(exc)
             self._end = "crashed"
-            self._detail = f"{type(exc).__name__}: {exc}"
+            self._detail = f"{type(cause).__name__}: {cause}"
         finally:
             # Whatever stopped us (Ctrl-C, a crash), every open invoke gets its info completion.
             self.recorder.close_pending(self._end)
+            dead = self.actions.dead
+            survivors = len(self.actions.targets) - len(dead)
+            for where, since in dead.items():
+                after = (since - started_ns) / 1e9
+                rest = "the run went on with the others" if survivors else "none was left"
+                self.notes.append(
+                    f"target {where} stopped answering {after:.1f}s into the run; {rest}"
+                )
             end = RunEnd(
                 end=self._end,
                 detail=self._detail,
                 wall_seconds=time.monotonic() - started,
                 notes=list(self.notes),
                 bursts=list(self.bursts.records),
+                dead_targets=dict(dead),
             )
             self.recorder.finish(end)
         return end
@@ -214,3 +225,10 @@ class Driver:
         elif isinstance(step, LoadStep):
             await run_load(self.load, state, step)
         return True
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The first real error inside task-group wrappers, which say nothing to a reader."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
