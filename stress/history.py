@@ -250,18 +250,35 @@ class History:
     """Append-only op log with invoke/completion pairing, optionally streamed to a JSONL sink.
 
     ``append`` is synchronous on purpose: the runner records a completion in the same step as
-    it receives the response, so no other task can interleave between the two.
+    it receives the response, so no other task can interleave between the two. When the sink
+    fails (a full disk), recording goes on in memory and ``sink_error`` says why, so that what
+    was observed can still be judged.
     """
 
     def __init__(self, header: Header, sink: IO[bytes] | None = None) -> None:
         self.header = header
         self.end: RunEnd | None = None
+        self.sink_error: OSError | None = None
         self._ops: list[Op] = []
         self._open: dict[int, int] = {}  # process -> index of its pending invoke
         self._sink = sink
-        if sink is not None:
-            sink.write(_encoder.encode(header) + b"\n")
-            sink.flush()
+        self._write(header)
+
+    def _write(self, record: Header | Op | RunEnd) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink.write(_encoder.encode(record) + b"\n")
+            # Flushed per record: a crash must not lose what was already observed.
+            self._sink.flush()
+        except OSError as exc:
+            # Not a bug of ours but of the disk: said once here, and in one line by the CLI.
+            logger.warning(
+                "cannot write the history; recording goes on in memory",
+                extra={"error_type": type(exc).__name__, "error": str(exc)},
+            )
+            self.sink_error = exc
+            self._sink = None
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -289,10 +306,7 @@ class History:
         elif self._open.pop(op.process, None) is None:
             raise ValueError(f"process {op.process} completed an op it never invoked")
         self._ops.append(op)
-        if self._sink is not None:
-            self._sink.write(_encoder.encode(op) + b"\n")
-            # Flushed per record: a crash must not lose what was already observed.
-            self._sink.flush()
+        self._write(op)
         return op
 
     def finish(self, end: RunEnd) -> None:
@@ -300,9 +314,7 @@ class History:
         if self.end is not None:
             raise ValueError("the history already ended")
         self.end = end
-        if self._sink is not None:
-            self._sink.write(_encoder.encode(end) + b"\n")
-            self._sink.flush()
+        self._write(end)
 
     def pending(self) -> list[int]:
         """Indices of invokes that have no completion yet."""

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
+import anyio
 import httpx
 import msgspec
 
@@ -34,17 +37,21 @@ from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
 from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
 from stress.scenario import Scenario
-from stress.target import TargetProfile
+from stress.target import Endpoints, TargetProfile
 from stress.templates import request_templates
 from stress.wire import HTTP2Mode, WireClient
 
 __all__ = [
+    "Drive",
     "Overrides",
     "RunOptions",
     "RunResult",
     "analyze_history",
     "check_context",
     "checks_of",
+    "drive_scenario",
+    "judge",
+    "judge_drive",
     "run_scenario",
 ]
 
@@ -146,13 +153,49 @@ def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
     return [*argv, "--seed", str(seed)]
 
 
-async def run_scenario(
-    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
-) -> RunResult:
-    """Run a scenario end to end: discover, drive (streaming the history), then judge it.
+@dataclass(frozen=True)
+class Drive:
+    """What driving a scenario left: the history (on disk, and in memory) and how it ended."""
 
-    A target that cannot be reached before the first op still leaves a history (its run-end
-    record says why), so that every report asked for is written and says "inconclusive".
+    path: Path
+    history: History
+    end: RunEnd
+
+
+async def _discover_or_interrupt(
+    scenario: Scenario, base: str, verify: bool | str
+) -> tuple[Endpoints, dict[str, Any] | None] | TargetError | None:
+    """The target's endpoints and JWKS, why it cannot be used, or None when interrupted."""
+    found: list[tuple[Endpoints, dict[str, Any] | None] | TargetError] = []
+
+    async def discover_all(scope: anyio.CancelScope) -> None:
+        try:
+            async with httpx.AsyncClient(
+                timeout=scenario.run.op_timeout_seconds, verify=verify
+            ) as http:
+                endpoints = await discover(http, scenario.target, base)
+                jwks = await fetch_jwks(http, base, endpoints.jwks) if endpoints.jwks else None
+            found.append((endpoints, jwks))
+        except TargetError as exc:
+            found.append(exc)
+        scope.cancel()
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(discover_all, tg.cancel_scope)
+            async for _ in signals:
+                tg.cancel_scope.cancel()
+                break
+    return found[0] if found else None
+
+
+async def drive_scenario(
+    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
+) -> Drive:
+    """Discover the target and drive the scenario, streaming the history; judge nothing.
+
+    A target that cannot be used before the first op, or an interrupt during discovery, still
+    leaves a history whose run-end record says why, so every report asked for can be written.
     """
     targets = _targets(scenario, options)
     path = _history_path(scenario, options)
@@ -169,22 +212,16 @@ async def run_scenario(
         started_unix=time.time(),
     )
     verify: bool | str = False if options.insecure else (options.ca_file or True)
-    try:
-        async with httpx.AsyncClient(
-            timeout=scenario.run.op_timeout_seconds, verify=verify
-        ) as http:
-            endpoints = await discover(http, scenario.target, targets[0])
-            jwks = await fetch_jwks(http, targets[0], endpoints.jwks) if endpoints.jwks else None
-    except TargetError as exc:
-        with path.open("wb") as sink:
-            History(header, sink).finish(RunEnd(end="target-unreachable", detail=str(exc)))
-        return RunResult(report=analyze_history(path), history_path=path, crashed=False)
+    discovered = await _discover_or_interrupt(scenario, targets[0], verify)
+    if isinstance(discovered, TargetError):
+        return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))
+    if discovered is None:
+        return _ended(path, header, RunEnd(end="interrupted", detail="during discovery"))
+    endpoints, jwks = discovered
     profile = TargetProfile(scenario.target, endpoints)
-    requests = request_templates(
-        scenario.target, endpoints, targets[0], scenario.request_kinds()
-    )
+    requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
     header = msgspec.structs.replace(header, requests=requests)
-    with path.open("wb") as sink:
+    with _sink(path) as sink:
         history = History(header, sink)
         # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
         # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
@@ -207,7 +244,36 @@ async def run_scenario(
                 scenario_dir=options.scenario_path.parent if options.scenario_path else None,
             )
             end = await driver.run()
-    return RunResult(report=analyze_history(path), history_path=path, crashed=end.end == "crashed")
+    return Drive(path=path, history=history, end=end)
+
+
+def _ended(path: Path, header: Header, end: RunEnd) -> Drive:
+    with _sink(path) as sink:
+        history = History(header, sink)
+        history.finish(end)
+    return Drive(path=path, history=history, end=end)
+
+
+def _sink(path: Path) -> BinaryIO:
+    """The history file, unbuffered: each record is one write the history can see fail."""
+    return path.open("wb", buffering=0)
+
+
+def judge_drive(drive: Drive) -> RunReport:
+    """The verdict of a drive: that of its history file, or of its memory if the file failed."""
+    if drive.history.sink_error is None:
+        return analyze_history(drive.path)
+    return judge(drive.history, drive.path)
+
+
+async def run_scenario(
+    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
+) -> RunResult:
+    """Run a scenario end to end: discover, drive (streaming the history), then judge it."""
+    drive = await drive_scenario(scenario, options, progress)
+    return RunResult(
+        report=judge_drive(drive), history_path=drive.path, crashed=drive.end.end == "crashed"
+    )
 
 
 def _describer(header: Header) -> RequestDescriber:
@@ -230,11 +296,20 @@ def analyze_history(path: Path, overrides: Overrides | None = None) -> RunReport
 
     ``overrides`` judges it by other promises instead; the report says so.
     """
-    history = load_history(path)
+    return judge(load_history(path), path, overrides)
+
+
+def judge(history: History, path: Path, overrides: Overrides | None = None) -> RunReport:
+    """The checkers' verdict on ``history`` (read from ``path``) and the report built on it."""
     header = history.header
     operations = history.operations()
     policy, checks = header.policy, header.checks
     notes = list(history.end.notes) if history.end is not None else []
+    if history.sink_error is not None:
+        notes.append(
+            f"the history file {path} could not be written ({history.sink_error.strerror}); "
+            "this report was judged from what the run kept in memory"
+        )
     if overrides is not None:
         policy = overrides.policy or policy
         checks = overrides.checks or checks

@@ -34,12 +34,13 @@ EndReason = Literal[
     "interrupted",
     "target-unreachable",
     "login-failed",
+    "history-unwritable",
     "crashed",
 ]
 """Why a run ended. The bounds are normal ends; the rest leave a pass proving nothing."""
 
 INCONCLUSIVE_ENDS: frozenset[EndReason] = frozenset(
-    {"interrupted", "target-unreachable", "login-failed", "crashed"}
+    {"interrupted", "target-unreachable", "login-failed", "history-unwritable", "crashed"}
 )
 
 
@@ -113,6 +114,8 @@ def inconclusive_reason(end: RunEnd | None) -> str | None:
         return f"target unreachable: {end.detail}"
     if end.end == "login-failed":
         return f"no session could log in: {end.detail}"
+    if end.end == "history-unwritable":
+        return f"the history could not be written: {end.detail}"
     if end.end == "crashed":
         return f"internal error: {end.detail}"
     if end.dead_targets:

@@ -306,6 +306,11 @@ class Scenario(_Strict, frozen=True):
                 "[target.revoke] request"
             )
 
+    def secret_env_vars(self) -> list[str]:
+        """The environment variables holding secrets that a run of this scenario reads."""
+        names = [self.auth.password_env, self.target.client_secret_env]
+        return [name for name in names if name is not None]
+
     def request_kinds(self) -> frozenset[str]:
         """The kinds of request the steps send (login, refresh, probe, use, revoke)."""
         kinds = {"refresh", "probe"}

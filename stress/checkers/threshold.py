@@ -74,20 +74,24 @@ def _kind(kind: str, ops: list[Operation], threshold: Threshold) -> tuple[list[F
     return findings, notes
 
 
+def _ended_by_death(op: Operation, dead: dict[str, int]) -> bool:
+    """True for an op sent to a target after its last answer, or cut off without an answer
+    after it: the target was dying or dead, and the op measures nothing of it."""
+    since = dead.get(op.invoke.target or "")
+    if since is None:
+        return False
+    ended = op.recv_ns if op.recv_ns is not None else op.send_ns
+    return op.send_ns >= since or (op.status is None and ended >= since)
+
+
 def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Compare per-kind latency percentiles and error rates with the scenario's limits."""
     findings: list[Finding] = []
     notes: list[str] = []
-    # Ops the run itself cut short, and ops sent to a target after it died, say nothing about
-    # the target's latency or error rate.
-    dead = ctx.dead_targets
+    # Ops the run itself cut short, and ops a target's death ended, say nothing about the
+    # target's latency or error rate.
     ordered = sorted(
-        (
-            o
-            for o in ops
-            if not o.stopped_by_run
-            and not (o.invoke.target in dead and o.send_ns >= dead[o.invoke.target or ""])
-        ),
+        (o for o in ops if not o.stopped_by_run and not _ended_by_death(o, ctx.dead_targets)),
         key=lambda o: (o.send_ns, o.index),
     )
     for kind, threshold in ctx.thresholds.items():

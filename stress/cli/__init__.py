@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from stress import __version__
 from stress.cli.analyze import analyze_command
@@ -41,7 +43,9 @@ app.command(name="run")(run_command)
 app.command(name="check")(check_command)
 app.command(name="analyze")(analyze_command)
 app.command(
-    name="serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    name="serve",
+    add_help_option=False,  # --help goes to the server, which lists its own options
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )(serve_command)
 app.command(name="demo")(demo_command)
 app.command(name="calibrate")(calibrate_command)
@@ -54,14 +58,33 @@ def version() -> None:
     stdout.print(__version__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        stdout.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Find concurrency bugs in refresh-token rotation before production does."""
+
+
 def main() -> None:
     """Console-script entry point: map anything unexpected to exit 4 with a logged traceback."""
     try:
         app()
     except StressError as exc:  # a library error that escaped a command's own handling
-        stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(ExitCode.INTERNAL)
     except Exception as exc:
         logger.critical("internal error", exc_info=exc)
-        stderr.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        problem = escape(f"{type(exc).__name__}: {exc}")
+        stderr.print(f"[bold red]internal error:[/] {problem}", highlight=False)
         sys.exit(ExitCode.INTERNAL)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from stress.cli.output import LogLevel, emit, fail, load, start_logging
+from stress.cli.output import LogLevel, emit, fail, load, prepare_outputs, start_logging
 from stress.errors import HistoryError
 from stress.pipeline import Overrides, analyze_history, checks_of
 from stress.policy import PRESETS, PresetName, preset
@@ -72,9 +72,12 @@ def analyze_command(
             overrides = parse_policy(policy)
         except ValueError as exc:
             raise fail(ExitCode.USAGE, str(exc)) from None
+    prepare_outputs({"--json": json_out, "--junit": junit, "--html": html})
     try:
         report = analyze_history(history, overrides)
+        emit(report, json_out, junit, html)
     except HistoryError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
-    emit(report, json_out, junit, html)
+    except KeyboardInterrupt:
+        raise fail(ExitCode.INCONCLUSIVE, "interrupted before the analysis finished") from None
     raise typer.Exit(exit_code(report))

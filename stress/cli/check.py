@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from stress.cli.output import stderr, stdout
 from stress.errors import ScenarioError
@@ -25,8 +27,16 @@ def check_command(
             loaded = load_scenario(path)
         except ScenarioError as exc:
             bad += 1
-            stderr.print(f"[red]invalid[/] {exc}", highlight=False, soft_wrap=True)
-        else:
-            stdout.print(f"[green]ok[/] {path}: {loaded.name}", highlight=False)
+            stderr.print(f"[red]invalid[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            continue
+        stdout.print(f"[green]ok[/] {escape(f'{path}: {loaded.name}')}", highlight=False)
+        for name in loaded.secret_env_vars():
+            if name not in os.environ:
+                stderr.print(
+                    f"[yellow]warning[/] {escape(str(path))}: environment variable {name} is not "
+                    "set here; `run` needs it",
+                    highlight=False,
+                    soft_wrap=True,
+                )
     if bad:
         raise typer.Exit(ExitCode.USAGE)

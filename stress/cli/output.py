@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from stress.errors import ScenarioError
 from stress.logs import LEVELS, setup_logging
@@ -45,7 +46,7 @@ ReportPaths = tuple[Path | None, Path | None, Path | None]
 
 def fail(code: ExitCode, message: str) -> typer.Exit:
     """Print ``error: message`` on stderr (one line, no traceback); raise the result."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(int(code))
 
 

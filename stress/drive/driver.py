@@ -97,6 +97,7 @@ class Driver:
             max_ops=scenario.run.max_ops,
             planned=planned_ops(scenario),
             progress=progress,
+            on_unwritable=self._unwritable,
         )
         self.actions = Actions(
             self.recorder, wire, profile, targets, scenario.run, self._unreachable
@@ -183,6 +184,9 @@ class Driver:
 
     def _unreachable(self, detail: str) -> None:
         self._stop("target-unreachable", detail)
+
+    def _unwritable(self, error: OSError) -> None:
+        self._stop("history-unwritable", str(error.strerror or error))
 
     # -- sessions ------------------------------------------------------------------------
 

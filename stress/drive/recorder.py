@@ -44,8 +44,11 @@ class Recorder:
         max_ops: int,
         planned: int,
         progress: ProgressCallback | None = None,
+        on_unwritable: Callable[[OSError], None] | None = None,
     ) -> None:
+        """``on_unwritable`` is told once when the history can no longer be written."""
         self.history = history
+        self._on_unwritable = on_unwritable
         self.fp = fingerprint
         self.claims = claims
         self.max_ops = max_ops
@@ -95,6 +98,10 @@ class Recorder:
         phase: Phase = "step",
     ) -> Op:
         """Record that ``process`` is about to send an op presenting the raw token ``presented``."""
+        error = self.history.sink_error
+        if error is not None and self._on_unwritable is not None:
+            self._on_unwritable(error)
+            self._on_unwritable = None
         return self.history.append(
             Op(
                 index=self.history.next_index(),

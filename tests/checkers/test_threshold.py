@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from stress.checkers import threshold
 from stress.checkers.base import Threshold
 from stress.history import RUN_STOPPED
 
-from .histories import History, ctx
+from .histories import MS, History, ctx
 
 
 def _refreshes(h: History, latencies_ms: list[float]) -> list[int]:
@@ -85,3 +87,19 @@ def test_kind_without_completed_ops_is_noted() -> None:
         "use: no completed ok ops, latency not checked",
         "revoke: no ops, thresholds not checked",
     )
+
+
+def test_what_a_dead_targets_death_ended_is_not_counted() -> None:
+    h = History()
+    a, b = "http://127.0.0.1:1", "http://127.0.0.1:2"
+    h.refresh(p=0, presented="A", returned="B", t=(0, 5), target=a)
+    rejected = h.refresh(p=1, presented="X", t=(1, 4), o="fail", target=a)
+    h.refresh(p=2, presented="B", t=(4, 30), o="info", status=None, target=a)  # reset by death
+    h.refresh(p=3, presented="B", t=(40, 41), o="fail", status=None, target=a)  # refused
+    h.refresh(p=4, presented="C", returned="D", t=(40, 45), target=b)
+    limit = {"refresh": Threshold(max_error_rate=0.4)}
+    dead = ctx("strict", thresholds=limit)
+    judged = threshold.check(h.operations(), replace(dead, dead_targets={a: 5 * MS}))
+    assert judged.verdict == "pass"  # 1 rejection of 3 ops is within 40 %
+    assert threshold.check(h.operations(), dead).verdict == "fail"  # 3 of 5 without the cutoff
+    assert rejected == 1

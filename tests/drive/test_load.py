@@ -125,7 +125,7 @@ def test_open_model_holds_the_rate_and_passes(
 ) -> None:
     server = server_factory("atomic", grace=5.0)
     rate, duration = 40.0, 2.5
-    run = _run(tmp_path, server.url, sessions=4, duration=duration, model=f"rate = {rate}")
+    run = _run(tmp_path, server.url, sessions=12, duration=duration, model=f"rate = {rate}")
     assert run.code == 0, run.stderr
     assert run.report["verdict"] == "pass"
     invokes = run.load_invokes()

@@ -62,11 +62,14 @@ def test_no_raw_token_in_any_output(
 
 
 BROKEN = {
-    "wrong-type.toml": ('name = "x"\n[run]\nsessions = "ten"\n', "Expected `int`, got `str`"),
-    "unknown-key.toml": ('name = "x"\ncolour = 1\n', "unknown field `colour`"),
+    "wrong-type.toml": (
+        'name = "x"\n[run]\nsessions = "ten"\n',
+        "`run.sessions`: expected `int`, got `str`",
+    ),
+    "unknown-key.toml": ('name = "x"\ncolour = 1\n', "unknown key `colour` at the top level"),
     "no-target.toml": (
         'name = "x"\n[auth]\npassword = "p"\n[policy]\nkind = "strict"\n[[steps]]\nop = "login"\n',
-        "missing required field `target`",
+        "missing key `target` at the top level",
     ),
     "bad.toml": ("name = \n", "not valid TOML"),
 }
