@@ -17,10 +17,10 @@ from pathlib import Path
 from stress import __version__
 from stress.checkers.base import Finding
 from stress.history import Operation
+from stress.latency import timed
 from stress.report._atomic import write_atomic
 from stress.report.annotate import short_fp
 from stress.report.model import RunReport
-from stress.report.stats import service_latency_ns
 from stress.report.timeline import (
     WitnessStep,
     explain_witness,
@@ -379,14 +379,12 @@ def _findings_section(report: RunReport) -> str:
 
 def _latency_section(report: RunReport) -> str:
     by_kind: dict[str, list[float]] = {}
-    for op in report.operations:
-        latency = service_latency_ns(op)
-        if op.outcome in ("ok", "fail") and latency is not None:
-            by_kind.setdefault(op.kind, []).append(latency / 1e6)
+    for latency, op in timed(report.operations):
+        by_kind.setdefault(op.kind, []).append(latency / 1e6)
     if not by_kind:
-        return "<p>No completed operations.</p>"
+        return "<p>No completed ok operations.</p>"
     return "".join(
-        f"<h3>{_E(kind)} ({len(values)} ops)</h3>{_histogram(values)}"
+        f"<h3>{_E(kind)} ({len(values)} ok ops)</h3>{_histogram(values)}"
         for kind, values in by_kind.items()
     )
 

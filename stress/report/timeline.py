@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from stress.checkers.base import Finding
 from stress.history import Operation
+from stress.latency import service_latency_ns
 from stress.report.annotate import annotate, short_fp
-from stress.report.stats import service_latency_ns
 
 __all__ = [
     "RequestDescriber",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from stress.checkers import threshold
 from stress.checkers.base import Threshold
 from stress.history import RUN_STOPPED
@@ -16,13 +14,6 @@ def _refreshes(h: History, latencies_ms: list[float]) -> list[int]:
         h.refresh(p=i, presented=f"T{i}", returned=f"U{i}", t=(0, ms))
         for i, ms in enumerate(latencies_ms)
     ]
-
-
-@pytest.mark.parametrize(
-    ("percentile", "n", "expected"), [(50, 10, 4), (95, 10, 9), (99, 100, 98), (50, 1, 0)]
-)
-def test_nearest_rank(percentile: float, n: int, expected: int) -> None:
-    assert threshold.nearest_rank(list(range(n)), percentile) == expected
 
 
 def test_latency_over_limit_is_caught_with_the_op_at_rank() -> None:

@@ -38,7 +38,7 @@ def test_tables_show_counts_latency_and_checkers(failing_report: RunReport) -> N
     out = _render(failing_report)
     refresh_row = next(ln for ln in out.splitlines() if "refresh" in ln and "│" in ln)
     assert refresh_row.split("│")[1:8] == [
-        " refresh ", "  2 ", "    1 ", "    0 ", "    4.7 ", "    5.5 ", "    5.5 "
+        " refresh ", "  2 ", "    1 ", "    0 ", "    4.0 ", "    4.7 ", "    4.7 "
     ]  # fmt: skip
     fork_row = next(ln for ln in out.splitlines() if "│ fork " in ln)
     assert "fail" in fork_row
