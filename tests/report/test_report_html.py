@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from stress.checkers import CHECKERS
 from stress.report import RunReport
 from stress.report.html import render_html, write_html
 
@@ -70,6 +71,9 @@ def test_failing_report_draws_the_witness(
     # login -> p1 and login -> p2; the second is the violating edge.
     assert [a["class"] for a in arrows] == ["lineage", "lineage violation"]
     assert "has 2 successors" in text
+    assert "violation: " in text  # the key step's blame, in the timeline
+    assert CHECKERS["fork"].meaning in text
+    assert "fork (invariant): 1 finding" in text
     assert fps["C"][:8] in text
     assert not any(token in page for token in tokens.values())
 
