@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from stress.errors import LaunchError
-from stress.execute import RunOptions, run_scenario
 from stress.launcher import RedisProcess, ServerProcess
+from stress.pipeline import RunOptions, run_scenario
 from stress.report import RunReport, verdict_style
 from stress.scenario import Scenario, load_scenario
 from stress.wire import run as run_async

@@ -13,7 +13,8 @@ Appends are synchronous, so no other task can run between a response and its rec
 record is streamed to the JSONL sink as it is appended: an interrupted run still leaves its
 history on disk. Tokens never appear here, only fingerprints (see ``stress.fingerprint``).
 
-The first line of a history file is a :class:`Header`; every further line is an :class:`Op`.
+The first line of a history file is a :class:`Header`; every further line is an :class:`Op`,
+and a complete history ends with a :class:`stress.run_record.RunEnd`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import msgspec
 
 from stress.errors import HistoryError
 from stress.policy import Policy, PresetName, preset
+from stress.run_record import Checks, RequestTemplate, RunEnd
+from stress.types import OpKind
 
 __all__ = [
     "FORMAT_VERSION",
@@ -58,7 +61,6 @@ logger = logging.getLogger(__name__)
 # replaying proxy) would: their effects are never the legitimate holder's doing.
 REPLAY_STEP = "replay"
 
-OpKind = Literal["login", "refresh", "use", "revoke", "probe"]
 Phase = Literal["step", "burst", "load", "final-probe"]
 """Where in a run an op happened: a scenario step, a synchronised burst, sustained load, or the
 probes of every leaf token once the run is quiet."""
@@ -125,12 +127,20 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
 
 
 class Header(msgspec.Struct, frozen=True, kw_only=True):
-    """First line of a history file: enough context to analyse it without the scenario."""
+    """First line of a history file: enough context to analyse it without the scenario.
+
+    ``command`` is the command line that reproduces the run; ``requests`` the shape of each
+    kind of request (by op kind), for the reproducer lines of findings.
+    """
 
     format: int = FORMAT_VERSION
     scenario: str
+    scenario_path: str | None = None
+    command: list[str] = []
     policy: Policy
+    checks: Checks = Checks()
     targets: list[str]
+    requests: dict[str, RequestTemplate] = {}
     seed: int
     started_unix: float
 
@@ -245,6 +255,7 @@ class History:
 
     def __init__(self, header: Header, sink: IO[bytes] | None = None) -> None:
         self.header = header
+        self.end: RunEnd | None = None
         self._ops: list[Op] = []
         self._open: dict[int, int] = {}  # process -> index of its pending invoke
         self._sink = sink
@@ -267,6 +278,8 @@ class History:
 
     def append(self, op: Op) -> Op:
         """Append a record; enforces one pending invoke per process and dense indices."""
+        if self.end is not None:
+            raise ValueError(f"op {op.index} appended after the run-end record")
         if op.index != len(self._ops):
             raise ValueError(f"op index {op.index} is not the next index {len(self._ops)}")
         if op.type == "invoke":
@@ -281,6 +294,15 @@ class History:
             # Flushed per record: a crash must not lose what was already observed.
             self._sink.flush()
         return op
+
+    def finish(self, end: RunEnd) -> None:
+        """Write the run-end record: nothing may be appended after it."""
+        if self.end is not None:
+            raise ValueError("the history already ended")
+        self.end = end
+        if self._sink is not None:
+            self._sink.write(_encoder.encode(end) + b"\n")
+            self._sink.flush()
 
     def pending(self) -> list[int]:
         """Indices of invokes that have no completion yet."""
@@ -319,9 +341,16 @@ def load_history(path: Path) -> History:
     header = _decode_header(path, lines[0])
     history = History(header)
     decoder = msgspec.json.Decoder(Op)
+    ending = msgspec.json.Decoder(RunEnd)
     last = len(lines)
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
+            continue
+        if line.startswith(b'{"record":'):
+            try:
+                history.finish(ending.decode(line))
+            except (msgspec.DecodeError, ValueError) as exc:
+                raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
             continue
         try:
             op = decoder.decode(line)

@@ -2,7 +2,7 @@
 
 ``pytest scenarios/ --auth-stress-target URL`` collects every ``*.toml`` file that is a scenario
 (a TOML document with a ``[target]`` table and ``[[steps]]``) as one test item, runs it through
-:func:`stress.execute.run_scenario`, and fails the item with the findings and their witness
+:func:`stress.pipeline.run_scenario`, and fails the item with the findings and their witness
 timelines. An inconclusive run (target unreachable, interrupted, too many indeterminate ops)
 fails too, with its reason: a pass that proves nothing must not look green. pytest's own
 ``--junitxml`` then carries the result into CI.
@@ -29,9 +29,10 @@ import pytest
 
 from stress.checkers.judging import counted
 from stress.errors import ScenarioError, TargetError
-from stress.execute import RunOptions, run_scenario
+from stress.pipeline import RunOptions, run_scenario
 from stress.report import RunReport, checker_text, rest_hint, write_html, write_json
 from stress.scenario import Scenario, load_scenario
+from stress.types import ENGINES
 from stress.wire import run as run_async
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "pytest_collect_file",
 ]
 
-ENGINES = ("none", "barrier", "last-byte", "single-packet", "auto")
 # Findings printed in full per checker (a naive server forks hundreds of times in a storm);
 # the JSON report (--auth-stress-json-dir) has them all.
 MAX_PER_CHECKER = 3

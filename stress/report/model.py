@@ -16,6 +16,7 @@ from stress.history import Operation
 from stress.policy import Policy
 from stress.report.stats import BurstInfo, RunStats, compute_stats, summarize_bursts
 from stress.report.timeline import RequestDescriber, curl_command
+from stress.types import ExitCode
 
 __all__ = [
     "EXIT_FAIL",
@@ -27,9 +28,9 @@ __all__ = [
     "exit_code",
 ]
 
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_UNKNOWN = 3
+EXIT_PASS = ExitCode.PASS
+EXIT_FAIL = ExitCode.FAIL
+EXIT_UNKNOWN = ExitCode.INCONCLUSIVE
 
 
 @dataclass(frozen=True)

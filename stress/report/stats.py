@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from stress.history import Operation
 from stress.latency import percentile, timed
+from stress.run_record import BurstRecord
 
 __all__ = [
     "BurstInfo",
@@ -30,20 +31,8 @@ __all__ = [
 _KIND_ORDER = ("login", "refresh", "use", "revoke", "probe")
 
 
-@dataclass(frozen=True)
-class BurstInfo:
-    """One synchronised burst: its engine, size and measured spreads.
-
-    ``release_spread_ns`` is the spread of the client-side send times; ``arrival_spread_ns`` the
-    spread of server-reported arrival times (None when the target does not report them).
-    """
-
-    burst: int
-    engine: str
-    size: int
-    release_spread_ns: int | None
-    arrival_spread_ns: int | None
-    notes: tuple[str, ...] = ()
+# One burst's engine, size and spreads, as the history's run-end record keeps it.
+BurstInfo = BurstRecord
 
 
 @dataclass(frozen=True)

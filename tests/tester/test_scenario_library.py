@@ -145,6 +145,12 @@ def _explain(result: CliResult) -> str:
     return f"exit {result.code}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
 
 
+def _analyze_matches(cli: CliRunner, tmp_path: Path, result: CliResult) -> None:
+    """``analyze`` of the run's history, offline and without the scenario, is the same report."""
+    offline = cli("analyze", str(tmp_path / "history.jsonl"))
+    assert (offline.code, offline.report) == (result.code, result.report), _explain(offline)
+
+
 def test_every_shipped_scenario_is_in_the_table() -> None:
     shipped = {path.stem for path in SCENARIOS.glob("*.toml")}
     assert shipped - OTHER_TARGETS == set(LIBRARY), "add a row to LIBRARY for each new scenario"
@@ -170,6 +176,7 @@ def test_passes_against_atomic(
     # Not even a warning: a correct server gives the checkers nothing to say.
     assert result.report["findings"] == [], _explain(result)
     assert len(result.report["targets"]) == case.replicas
+    _analyze_matches(cli, tmp_path, result)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, c in LIBRARY.items() if c.catches_naive))
@@ -187,6 +194,7 @@ def test_fails_against_naive(
     assert result.report["verdict"] == "fail"
     checkers = {f["checker"] for f in result.report["findings"] if f["severity"] == "error"}
     assert checkers & RACE, checkers
+    _analyze_matches(cli, tmp_path, result)
 
 
 BUGS = [(name, bug) for name, case in sorted(LIBRARY.items()) for bug in case.bugs]

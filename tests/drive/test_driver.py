@@ -12,8 +12,8 @@ import anyio.lowlevel
 import pytest
 
 from stress.claims import ClaimReader
+from stress.drive import Driver
 from stress.history import Header, History, Operation
-from stress.runner import Runner
 from stress.scenario import parse_scenario
 from stress.target import Endpoints, TargetProfile
 from stress.wire import ScriptedWire, WireRequest, WireResponse
@@ -70,8 +70,8 @@ def drive(steps: list[dict[str, Any]], endpoint: TokenEndpoint, **run: Any) -> l
         Header(scenario="s", policy=loaded.policy.model(), targets=[BASE], seed=0, started_unix=0)
     )
     profile = TargetProfile(loaded.target, Endpoints("/token", None, None, None))
-    runner = Runner(loaded, profile, [BASE], ScriptedWire(endpoint), history, ClaimReader())
-    anyio.run(runner.run)
+    driver = Driver(loaded, profile, [BASE], ScriptedWire(endpoint), history, ClaimReader())
+    anyio.run(driver.run)
     return history.operations()
 
 

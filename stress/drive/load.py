@@ -2,9 +2,9 @@
 
 Races in token rotation also show up under ordinary sustained traffic, not only in crafted
 bursts, so a scenario can hold a steady load (``op = "load"``, :class:`stress.scenario.LoadStep`)
-and let the checkers judge the history as usual. The runner calls :func:`run_load` once per
-session; every operation goes through ``runner.refresh_once`` / ``runner.use_once``, so it is
-recorded like any other, and the runner's op bound (which raises to stop the run) propagates.
+and let the checkers judge the history as usual. The driver calls :func:`run_load` once per
+session; every operation goes through ``Actions.refresh_once`` / ``Actions.use_once``, so it is
+recorded like any other, and the run's op bound (which raises to stop the session) propagates.
 
 Two models:
 
@@ -23,10 +23,10 @@ aggregate rate silently drops when sessions start late or a ``run.concurrency`` 
 of them waiting. A shared schedule serves the rate with whichever sessions are present. It is
 pull-based, so no extra task is needed: an idle session claims the next unclaimed arrival and
 sleeps until its time; an arrival still unclaimed when its time has passed found no idle session
-and is missed. The schedule lives in a module-level ``WeakKeyDictionary`` keyed by the runner
-(and then by the step), so it dies with the run. A window opens when the first session reaches
-the step and lasts ``duration_seconds``; sessions arriving later join it (and leave at its end),
-sessions arriving after it ended open a new one (a later round). Poisson rather than uniform
+and is missed. The schedule lives in the run's :class:`LoadRun`, so it dies with the run. A
+window opens when the first session reaches the step and lasts ``duration_seconds``; sessions
+arriving later join it (and leave at its end), sessions arriving after it ended open a new one
+(a later round). Poisson rather than uniform
 spacing because independent users do not coordinate: the clumps a Poisson process makes are
 part of what a rotation endpoint must survive.
 """
@@ -36,19 +36,16 @@ from __future__ import annotations
 import logging
 import random
 import time
-import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import anyio
 
+from stress.drive.actions import Actions
+from stress.drive.session import SessionState
 from stress.scenario import LoadStep
-from stress.session import SessionState
 
-if TYPE_CHECKING:
-    from stress.runner import Runner
-
-__all__ = ["ArrivalSchedule", "LoadWindow", "run_load"]
+__all__ = ["ArrivalSchedule", "LoadRun", "LoadWindow", "run_load"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,39 +142,38 @@ class LoadWindow:
         return True
 
 
-_windows: weakref.WeakKeyDictionary[Runner, dict[int, LoadWindow]] = weakref.WeakKeyDictionary()
+@dataclass
+class LoadRun:
+    """What the load steps of one run share: its seed, its steps' open windows, its notes."""
+
+    actions: Actions
+    seed: int
+    steps: list[object]
+    notes: list[str]
+    windows: dict[int, LoadWindow] = field(default_factory=dict)
 
 
-def _seed(runner: Runner) -> int:
-    """The run's effective seed (``--seed`` overrides the scenario's, and lands in the header)."""
-    return runner.history.header.seed
-
-
-def _position(runner: Runner, step: LoadStep) -> int:
-    return next(i for i, each in enumerate(runner.scenario.steps) if each is step)
-
-
-def _join(runner: Runner, step: LoadStep) -> LoadWindow:
-    windows = _windows.setdefault(runner, {})
+def _join(run: LoadRun, step: LoadStep) -> LoadWindow:
     now = time.monotonic()
-    window = windows.get(id(step))
+    window = run.windows.get(id(step))
     if window is None or now >= window.end:
         epoch = 0 if window is None else window.epoch + 1
+        position = next(i for i, each in enumerate(run.steps) if each is step)
         # Same seed, same schedule: arrival times and kinds replay exactly (which session
         # serves each arrival still depends on the target's latency).
-        seed = (_seed(runner) * 1_000_003 + _position(runner, step)) * 1_009 + epoch
+        seed = (run.seed * 1_000_003 + position) * 1_009 + epoch
         window = LoadWindow(
             step=step,
             start=now,
             schedule=ArrivalSchedule(step.rate or 0.0, _kinds(step), seed),
             epoch=epoch,
         )
-        windows[id(step)] = window
+        run.windows[id(step)] = window
     window.participants += 1
     return window
 
 
-def _leave(runner: Runner, step: LoadStep, window: LoadWindow) -> None:
+def _leave(run: LoadRun, step: LoadStep, window: LoadWindow) -> None:
     window.participants -= 1
     if window.participants > 0 or not window.close():
         return
@@ -193,7 +189,7 @@ def _leave(runner: Runner, step: LoadStep, window: LoadWindow) -> None:
         logger.warning("open-model load: arrivals missed, every session was busy", extra=extra)
         # The report says it too: a rate the sessions could not keep up with is a finding
         # about the run's configuration (or the target's latency), not noise to bury in a log.
-        runner.outcome.notes.append(
+        run.notes.append(
             f"load at {step.rate:g} ops/s: {window.missed} of {window.arrivals} arrivals found "
             "every session busy and were not sent (add sessions or lower the rate)"
         )
@@ -201,28 +197,28 @@ def _leave(runner: Runner, step: LoadStep, window: LoadWindow) -> None:
         logger.info("open-model load window ended", extra=extra)
 
 
-async def _one(runner: Runner, state: SessionState, kind: LoadKind) -> bool:
+async def _one(run: LoadRun, state: SessionState, kind: LoadKind) -> bool:
     """One op of ``kind``; False when the session has nothing to present any more."""
     if kind == "refresh":
-        return await runner.refresh_once(state) is not None
-    return await runner.use_once(state, step="load") is not None
+        return await run.actions.refresh_once(state) is not None
+    return await run.actions.use_once(state) is not None
 
 
-async def _closed(runner: Runner, state: SessionState, step: LoadStep) -> None:
-    chooser = random.Random(_seed(runner) * 1_000_003 + state.n)
+async def _closed(run: LoadRun, state: SessionState, step: LoadStep) -> None:
+    chooser = random.Random(run.seed * 1_000_003 + state.n)
     kinds = _kinds(step)
     deadline = time.monotonic() + step.duration_seconds
     # An op in flight is never cancelled at the deadline: that would turn it into an
     # indeterminate (info) op for no reason; each op is bounded by the op timeout instead.
     while time.monotonic() < deadline:
-        if not await _one(runner, state, chooser.choice(kinds)):
+        if not await _one(run, state, chooser.choice(kinds)):
             return
         if step.think_seconds:
             await anyio.sleep(min(step.think_seconds, max(0.0, deadline - time.monotonic())))
 
 
-async def _open(runner: Runner, state: SessionState, step: LoadStep) -> None:
-    window = _join(runner, step)
+async def _open(run: LoadRun, state: SessionState, step: LoadStep) -> None:
+    window = _join(run, step)
     try:
         while True:
             arrival = window.claim(time.monotonic())
@@ -232,16 +228,16 @@ async def _open(runner: Runner, state: SessionState, step: LoadStep) -> None:
                 return
             at, kind = arrival
             await anyio.sleep(max(0.0, at - time.monotonic()))
-            if not await _one(runner, state, kind):
+            if not await _one(run, state, kind):
                 window.unserved()
                 return
     finally:
-        _leave(runner, step, window)
+        _leave(run, step, window)
 
 
-async def run_load(runner: Runner, state: SessionState, step: LoadStep) -> None:
+async def run_load(run: LoadRun, state: SessionState, step: LoadStep) -> None:
     """Drive one session's share of a load step (closed or open model, see the module doc)."""
     if step.rate is None:
-        await _closed(runner, state, step)
+        await _closed(run, state, step)
     else:
-        await _open(runner, state, step)
+        await _open(run, state, step)

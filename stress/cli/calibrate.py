@@ -26,7 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from stress.calibrate import ARRIVAL_HEADER, DEFAULT_ENGINES, METHODS, Calibration, Probe, calibrate
+from stress.cli.output import fail, stdout
 from stress.logs import setup_logging
+from stress.types import ExitCode
 from stress.wire import WireClient
 from stress.wire import run as run_async
 
@@ -38,17 +40,7 @@ __all__ = [
     "render_calibration",
 ]
 
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 3
 MAX_SIZE = 1024  # the largest burst a scenario step allows
-
-stdout = Console()
-stderr = Console(stderr=True)
-
-
-def _fail(code: int, message: str) -> typer.Exit:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -171,14 +163,14 @@ def calibrate_command(
         engines = parse_engines(engine or [])
         probe = parse_probe(method, body, content_type)
     except ValueError as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from None
+        raise fail(ExitCode.USAGE, str(exc)) from None
     if target is not None and not re.match(r"^https?://[^/\s]+", target):
-        raise _fail(EXIT_USAGE, f"--target {target!r}: expected an http:// or https:// URL")
+        raise fail(ExitCode.USAGE, f"--target {target!r}: expected an http:// or https:// URL")
     setup_logging(log_level)
     if target is not None:
         problem = run_async(_probe, target, probe, ca_file, insecure)
         if problem is not None:
-            raise _fail(EXIT_INCONCLUSIVE, problem)
+            raise fail(ExitCode.INCONCLUSIVE, problem)
     report = run_async(_calibrate, target, engines, size_list, bursts, probe, ca_file, insecure)
     render_calibration(report, stdout)
     if json_out is not None:

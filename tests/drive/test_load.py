@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from support.servers import ServerFactory
 
-from stress.load import ArrivalSchedule, LoadWindow
+from stress.drive.load import ArrivalSchedule, LoadWindow
 from stress.scenario import LoadStep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 SCENARIO = """
@@ -113,10 +113,10 @@ def _run(
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert report.exists(), proc.stdout + proc.stderr
-    lines = history.read_text().splitlines()[1:]  # the first line is the header
-    return Run(
-        proc.returncode, proc.stderr, json.loads(report.read_text()), list(map(json.loads, lines))
-    )
+    # The first line is the header and the last the run-end record; ops are in between.
+    records = [json.loads(line) for line in history.read_text().splitlines()[1:]]
+    ops = [record for record in records if "record" not in record]
+    return Run(proc.returncode, proc.stderr, json.loads(report.read_text()), ops)
 
 
 @pytest.mark.integration

@@ -1,7 +1,6 @@
 """The ``auth-stress init`` command: flags and prompts in, a starter scenario file out.
 
-Kept out of ``stress.cli`` so that the command line stays one thin module per concern; the work
-itself (discovery, rendering, validation) is :mod:`stress.init`. Exit codes: 0 written,
+The work itself (discovery, rendering, validation) is :mod:`stress.starter`. Exit codes: 0 written,
 2 usage error (bad flag value, file exists without ``--force``), 3 target unreachable or without
 discovery metadata.
 """
@@ -13,26 +12,17 @@ from pathlib import Path
 from typing import Annotated, cast, get_args
 
 import typer
-from rich.console import Console
 
+from stress.cli.output import fail, stderr, stdout
 from stress.errors import ScenarioError, TargetError
-from stress.init import PolicyName, StarterAnswers, discover_endpoints, render_starter
+from stress.starter import PolicyName, StarterAnswers, discover_endpoints, render_starter
+from stress.types import ExitCode
 from stress.wire import run as run_async
 
 __all__ = ["init_command"]
 
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 3
-
-_stdout = Console()
-_stderr = Console(stderr=True)
 _POLICIES: tuple[str, ...] = get_args(PolicyName)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _fail(code: int, message: str) -> typer.Exit:
-    _stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _ask(value: str | None, prompt: str, default: str, yes: bool) -> str:
@@ -72,18 +62,18 @@ def init_command(
 ) -> None:
     """Discover a target's endpoints and write a starter scenario that `check` accepts."""
     if not re.match(r"^https?://[^/\s]+", target):
-        raise _fail(EXIT_USAGE, f"--target {target!r}: expected an http:// or https:// base URL")
+        raise fail(ExitCode.USAGE, f"--target {target!r}: expected an http:// or https:// base URL")
     if output.exists() and not force:
-        raise _fail(EXIT_USAGE, f"{output} exists; pass --force to overwrite it")
+        raise fail(ExitCode.USAGE, f"{output} exists; pass --force to overwrite it")
     if policy is not None and policy not in _POLICIES:
-        raise _fail(EXIT_USAGE, f"--policy {policy!r}: expected {', '.join(_POLICIES)}")
+        raise fail(ExitCode.USAGE, f"--policy {policy!r}: expected {', '.join(_POLICIES)}")
     if grace is not None and grace < 0:
-        raise _fail(EXIT_USAGE, f"--grace {grace:g}: expected seconds >= 0")
+        raise fail(ExitCode.USAGE, f"--grace {grace:g}: expected seconds >= 0")
     try:
         endpoints = run_async(discover_endpoints, target)
     except TargetError as exc:
-        raise _fail(EXIT_INCONCLUSIVE, str(exc)) from None
-    _stderr.print(
+        raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
+    stderr.print(
         f"discovered: token {endpoints.token}, revocation {endpoints.revocation or '-'}, "
         f"jwks {endpoints.jwks or '-'}",
         highlight=False,
@@ -93,16 +83,18 @@ def init_command(
     user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
     secret_env = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
     if not _ENV_NAME.match(secret_env):
-        raise _fail(EXIT_USAGE, f"--password-env {secret_env!r}: not an environment variable name")
+        raise fail(
+            ExitCode.USAGE, f"--password-env {secret_env!r}: not an environment variable name"
+        )
     chosen = _ask(policy, f"Policy ({', '.join(_POLICIES)})", "idempotent", yes)
     if chosen not in _POLICIES:
-        raise _fail(EXIT_USAGE, f"policy {chosen!r}: expected {', '.join(_POLICIES)}")
+        raise fail(ExitCode.USAGE, f"policy {chosen!r}: expected {', '.join(_POLICIES)}")
     default_grace = "0" if chosen in ("strict", "none") else "5"
     window = _ask(None if grace is None else f"{grace:g}", "Grace seconds", default_grace, yes)
     try:
         grace_seconds = float(window)
     except ValueError:
-        raise _fail(EXIT_USAGE, f"grace {window!r}: expected a number of seconds") from None
+        raise fail(ExitCode.USAGE, f"grace {window!r}: expected a number of seconds") from None
     api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
     answers = StarterAnswers(
         target=target,
@@ -117,11 +109,11 @@ def init_command(
     try:
         text, _ = render_starter(answers, endpoints)
     except ScenarioError as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from None
+        raise fail(ExitCode.USAGE, str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    _stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
-    _stdout.print(
+    stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
+    stdout.print(
         f"next: export {secret_env}=...; auth-stress check {output}; auth-stress run {output}",
         highlight=False,
         soft_wrap=True,

@@ -1,0 +1,248 @@
+"""The pipeline: discover the target, drive the scenario, then judge the history it left.
+
+``run`` and ``analyze`` end in the same function, :func:`analyze_history`, which reads a history
+file and nothing else: the verdict of a run is the verdict of its history, and re-checking a
+history offline gives the identical report. Everything the judgement needs (policy, thresholds,
+request shapes for reproducer lines, how and why the run ended) is written into the history by
+the run. The CLI only parses arguments and renders what comes back.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+
+from stress.checkers import run_checkers
+from stress.checkers.base import CheckContext, Threshold
+from stress.claims import ClaimReader
+from stress.discovery import discover, fetch_jwks
+from stress.drive import Driver, ProgressCallback
+from stress.errors import ScenarioError
+from stress.fingerprint import Fingerprinter
+from stress.history import Header, History, Operation, load_history
+from stress.policy import Policy
+from stress.report import RunReport, build_report
+from stress.report.timeline import RequestDescriber, RequestShape
+from stress.run_record import Checks, Limits, RequestTemplate, inconclusive_reason
+from stress.scenario import Scenario
+from stress.target import TargetProfile
+from stress.templates import request_templates
+from stress.wire import HTTP2Mode, WireClient
+
+__all__ = [
+    "Overrides",
+    "RunOptions",
+    "RunResult",
+    "analyze_history",
+    "check_context",
+    "checks_of",
+    "run_scenario",
+]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line adds to a scenario."""
+
+    scenario_path: Path | None = None
+    targets: Sequence[str] = ()
+    engine: str | None = None
+    seed: int | None = None
+    history_path: Path | None = None
+    runs_dir: Path = Path("runs")
+    ca_file: str | None = None
+    insecure: bool = False
+    http2: HTTP2Mode = "auto"
+    extra_argv: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Judge a history by other promises than the ones it was recorded with (reported)."""
+
+    source: str
+    policy: Policy | None = None
+    checks: Checks | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its report, where its history is, and whether the tester crashed."""
+
+    report: RunReport
+    history_path: Path
+    crashed: bool
+
+
+def checks_of(scenario: Scenario) -> Checks:
+    """The scenario's checks besides the policy, as the history records them."""
+    return Checks(
+        thresholds={
+            kind: Limits(t.p50_ms, t.p95_ms, t.p99_ms, t.max_error_rate)
+            for kind, t in scenario.thresholds.items()
+        },
+        documented_statuses=list(scenario.target.documented_statuses),
+        max_info_ratio=scenario.run.max_info_ratio,
+    )
+
+
+def check_context(policy: Policy, checks: Checks) -> CheckContext:
+    """The promises the checkers hold the target to."""
+    return CheckContext(
+        policy=policy,
+        thresholds={
+            kind: Threshold(t.p50_ms, t.p95_ms, t.p99_ms, t.max_error_rate)
+            for kind, t in checks.thresholds.items()
+        },
+        documented_statuses=frozenset(checks.documented_statuses),
+        max_info_ratio=checks.max_info_ratio,
+    )
+
+
+def _targets(scenario: Scenario, options: RunOptions) -> list[str]:
+    targets = list(options.targets) or (
+        [scenario.target.base_url] if scenario.target.base_url else []
+    )
+    if not targets:
+        raise ScenarioError(
+            f"{options.scenario_path or scenario.name}: no target: set target.base_url "
+            "or pass --target URL"
+        )
+    for url in targets:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ScenarioError(f"target {url!r}: expected an http:// or https:// base URL")
+    return [url if url.endswith("/") else url + "/" for url in targets]
+
+
+def _history_path(scenario: Scenario, options: RunOptions) -> Path:
+    if options.history_path is not None:
+        return options.history_path
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario.name).strip("-") or "run"
+    return options.runs_dir / f"{stamp}-{slug}" / "history.jsonl"
+
+
+def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
+    """The command line that runs the same scenario against the same targets again."""
+    if options.scenario_path is None:
+        return []
+    argv = ["auth-stress", "run", str(options.scenario_path)]
+    for target in targets:
+        argv += ["--target", target]
+    if options.engine:
+        argv += ["--engine", options.engine]
+    return [*argv, "--seed", str(seed)]
+
+
+async def run_scenario(
+    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
+) -> RunResult:
+    """Run a scenario end to end: discover, drive (streaming the history), then judge it."""
+    targets = _targets(scenario, options)
+    verify: bool | str = False if options.insecure else (options.ca_file or True)
+    async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
+        endpoints = await discover(http, scenario.target, targets[0])
+        jwks = await fetch_jwks(http, targets[0], endpoints.jwks) if endpoints.jwks else None
+    profile = TargetProfile(scenario.target, endpoints)
+    templates = request_templates(scenario.target, endpoints, targets[0])
+    if scenario.auth.mode == "mint":
+        templates.pop("login", None)  # a mint login is a command, not a request
+    path = _history_path(scenario, options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seed = options.seed if options.seed is not None else scenario.run.seed
+    header = Header(
+        scenario=scenario.name,
+        scenario_path=str(options.scenario_path) if options.scenario_path else None,
+        command=_command(options, targets, seed),
+        policy=scenario.policy.model(),
+        checks=checks_of(scenario),
+        targets=targets,
+        requests=templates,
+        seed=seed,
+        started_unix=time.time(),
+    )
+    with path.open("wb") as sink:
+        history = History(header, sink)
+        # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
+        # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
+        async with WireClient(
+            ca_file=options.ca_file,
+            insecure=options.insecure,
+            http2=options.http2,
+            http1_requests=options.http2 != "always",
+        ) as wire:
+            driver = Driver(
+                scenario,
+                profile,
+                targets,
+                wire,
+                history,
+                ClaimReader(jwks),
+                engine=options.engine,
+                fingerprint=Fingerprinter(),
+                progress=progress,
+                scenario_dir=options.scenario_path.parent if options.scenario_path else None,
+            )
+            end = await driver.run()
+    return RunResult(report=analyze_history(path), history_path=path, crashed=end.end == "crashed")
+
+
+def _describer(header: Header) -> RequestDescriber:
+    """Map an operation to its request shape (for its curl line), from the header alone."""
+    default = header.targets[0] if header.targets else "http://127.0.0.1/"
+
+    def describe(op: Operation) -> RequestShape:
+        template: RequestTemplate | None = header.requests.get(op.kind)
+        if template is None:
+            return "POST", default, {}, None
+        base = op.invoke.target or default
+        url = urljoin(base if base.endswith("/") else base + "/", template.path)
+        return template.method, url, dict(template.headers), template.body
+
+    return describe
+
+
+def analyze_history(path: Path, overrides: Overrides | None = None) -> RunReport:
+    """Judge a saved history: no network, no scenario; the run's own verdict.
+
+    ``overrides`` judges it by other promises instead; the report says so.
+    """
+    history = load_history(path)
+    header = history.header
+    operations = history.operations()
+    policy, checks = header.policy, header.checks
+    notes = list(history.end.notes) if history.end is not None else []
+    if overrides is not None:
+        policy = overrides.policy or policy
+        checks = overrides.checks or checks
+        notes.append(
+            f"judged under the promises of {overrides.source} (policy {policy.describe()}), "
+            f"not the ones recorded (policy {header.policy.describe()})"
+        )
+    results = run_checkers(operations, check_context(policy, checks))
+    reproduce = [shlex.join(header.command)] if header.command else []
+    reproduce.append(shlex.join(["auth-stress", "analyze", str(path)]))
+    end = history.end
+    return build_report(
+        scenario=header.scenario,
+        scenario_path=header.scenario_path,
+        targets=header.targets,
+        policy=policy,
+        results=results,
+        operations=operations,
+        wall_seconds=end.wall_seconds if end is not None else 0.0,
+        started_unix=header.started_unix,
+        reproduce=reproduce,
+        inconclusive_reason=inconclusive_reason(end),
+        bursts=end.bursts if end is not None else None,
+        describe=_describer(header),
+        notes=notes,
+    )
