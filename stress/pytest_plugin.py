@@ -27,9 +27,10 @@ from typing import Any
 
 import pytest
 
+from stress.checkers.judging import counted
 from stress.errors import ScenarioError, TargetError
 from stress.pipeline import RunOptions, run_scenario
-from stress.report import RunReport, explain_witness, render_timeline, write_html, write_json
+from stress.report import RunReport, checker_text, rest_hint, write_html, write_json
 from stress.scenario import Scenario, load_scenario
 from stress.types import ENGINES
 from stress.wire import run as run_async
@@ -148,6 +149,7 @@ class ScenarioItem(pytest.Item):
         report, history = result.report, result.history_path
         self.user_properties.append(("auth-stress-verdict", report.verdict))
         self.user_properties.append(("auth-stress-history", str(history)))
+        json_path: Path | None = None
         if out_dir is not None:
             json_path = out_dir / f"{self.path.stem}.json"
             html_path = out_dir / f"{self.path.stem}.html"
@@ -156,10 +158,10 @@ class ScenarioItem(pytest.Item):
             self.user_properties.append(("auth-stress-json", str(json_path)))
             self.user_properties.append(("auth-stress-html", str(html_path)))
         if result.crashed:
-            text = failure_text(scenario, report, history)
+            text = failure_text(scenario, report, history, json_path)
             raise ScenarioFailed(f"auth-stress crashed (internal error, see the log)\n{text}")
         if report.verdict != "pass":
-            raise ScenarioFailed(failure_text(scenario, report, history))
+            raise ScenarioFailed(failure_text(scenario, report, history, json_path))
 
     def repr_failure(
         self,
@@ -186,30 +188,27 @@ def _out_dir(config: pytest.Config) -> Path | None:
     return path
 
 
-def failure_text(scenario: Scenario, report: RunReport, history: Path) -> str:
-    """Verdict line, each finding with its witness timeline, and how to reproduce."""
+def failure_text(
+    scenario: Scenario, report: RunReport, history: Path, json_path: Path | None = None
+) -> str:
+    """Verdict line, the findings as the console prints them, and how to reproduce.
+
+    ``json_path`` is the JSON report written for this scenario, where every finding is.
+    """
+    counts = f"{counted(len(report.findings), 'finding')}, {counted(report.stats.total, 'op')}"
     lines = [
         f"auth-stress: {scenario.name}: {report.verdict.upper()}"
         + (f" ({report.inconclusive_reason})" if report.inconclusive_reason else "")
-        + f", {len(report.findings)} finding(s), {report.stats.total} ops",
+        + f", {counts}",
         f"targets: {', '.join(report.targets)}; policy {report.policy.describe()}",
     ]
     unknown = [r for r in report.results if r.verdict == "unknown"]
     for result in unknown:
         lines.append(f"checker {result.checker}: unknown: {'; '.join(result.notes) or '-'}")
-    number = 0
+    rest = rest_hint(json_path, "--auth-stress-json-dir DIR")
     for result in report.results:
-        for finding in result.findings[:MAX_PER_CHECKER]:
-            number += 1
-            lines += ["", f"finding {number}: {finding.checker} ({finding.severity})"]
-            lines.append(f"  {finding.message}")
-            steps = explain_witness(report.operations, finding)
-            lines += [f"    {line}" for line in render_timeline(steps)]
-            if finding in report.curl:
-                lines.append(f"  key request: {report.curl[finding]}")
-        hidden = len(result.findings) - MAX_PER_CHECKER
-        if hidden > 0:
-            lines += ["", f"... {hidden} more {result.checker} finding(s) (--auth-stress-json-dir)"]
+        for _, block in checker_text(report, result, MAX_PER_CHECKER, rest):
+            lines += ["", *block]
     lines += ["", f"history: {history}"]
     if report.reproduce:
         lines += ["reproduce with:", *(f"  {line}" for line in report.reproduce)]

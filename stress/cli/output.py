@@ -90,10 +90,10 @@ def emit(
     report: RunReport, json_path: Path | None, junit_path: Path | None, html_path: Path | None
 ) -> None:
     """Render the report on the console and write every report file that was asked for."""
-    render_report(report, stdout)
+    render_report(report, stdout, json_path=json_path)
     if json_path is not None:
         write_json(report, json_path)
     if junit_path is not None:
-        write_junit(report, junit_path)
+        write_junit(report, junit_path, json_path)
     if html_path is not None:
         write_html(report, html_path)

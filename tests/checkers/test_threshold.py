@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from stress.checkers import threshold
 from stress.checkers.base import Threshold
 from stress.history import RUN_STOPPED
@@ -20,13 +18,6 @@ def _refreshes(h: History, latencies_ms: list[float]) -> list[int]:
     ]
 
 
-@pytest.mark.parametrize(
-    ("percentile", "n", "expected"), [(50, 10, 4), (95, 10, 9), (99, 100, 98), (50, 1, 0)]
-)
-def test_nearest_rank(percentile: float, n: int, expected: int) -> None:
-    assert threshold.nearest_rank(list(range(n)), percentile) == expected
-
-
 def test_latency_over_limit_is_caught_with_the_op_at_rank() -> None:
     h = History()
     ops = _refreshes(h, [1, 2, 3, 4, 50])
@@ -36,6 +27,7 @@ def test_latency_over_limit_is_caught_with_the_op_at_rank() -> None:
     assert result.verdict == "fail"
     assert [f.witness for f in result.findings] == [(ops[4],)]
     assert result.findings[0].message == "refresh p95 latency 50.0 ms exceeds 20 ms over 5 ok ops"
+    assert result.findings[0].blame[0].why == "took 50.0 ms: the p95 of 5 ok ops"
 
 
 def test_within_limits_passes() -> None:
@@ -56,6 +48,9 @@ def test_error_rate_counts_fail_and_info() -> None:
     result = threshold.check(h.operations(), ctx("strict", thresholds=limits))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (bad,)
+    assert (
+        result.findings[0].blame[0].why == "400 invalid_grant: the first of 2 that did not succeed"
+    )
     assert "error rate 50.0% (2/4)" in result.findings[0].message
 
 

@@ -33,11 +33,12 @@ def test_failing_report(failing_report: RunReport, tmp_path: Path) -> None:
     cases = _cases(root)
     failure = cases["fork"].find("failure")
     assert failure is not None
-    assert failure.get("message") == "1 finding(s)"
+    assert failure.get("message") == "1 finding"
     (finding,) = failing_report.findings
     assert failure.text is not None
     assert finding.message in failure.text
-    for line in render_timeline(explain_witness(failing_report.operations, finding)):
+    assert "finding 1: fork (error)" in failure.text
+    for line in render_timeline(explain_witness(failing_report.by_index, finding)):
         assert line in failure.text
     assert failing_report.reproduce[0] in failure.text
     skipped = cases["token-uniqueness"].find("skipped")
