@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from stress.checkers.judging import counted
-from stress.errors import ScenarioError, TargetError
+from stress.errors import ScenarioError
 from stress.pipeline import RunOptions, run_scenario
 from stress.report import RunReport, checker_text, rest_hint, write_html, write_json
 from stress.scenario import Scenario, load_scenario
@@ -93,13 +93,28 @@ def _looks_like_scenario(path: Path) -> bool:
     return isinstance(data.get("target"), dict) and isinstance(steps, list) and bool(steps)
 
 
+_SKIPPED = pytest.StashKey[list[Path]]()
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
-    """Collect scenario files, and only when a target was given."""
-    if file_path.suffix != ".toml" or not parent.config.getoption("auth_stress_target"):
+    """Collect scenario files, and only when a target was given (else say so at the end)."""
+    if file_path.suffix != ".toml" or not _looks_like_scenario(file_path):
         return None
-    if not _looks_like_scenario(file_path):
+    config = parent.config
+    if not config.getoption("auth_stress_target"):
+        config.stash.setdefault(_SKIPPED, []).append(file_path)
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name the scenario files that were not run for want of a target."""
+    skipped = config.stash.get(_SKIPPED, [])
+    if skipped:
+        terminalreporter.write_line(
+            f"auth-stress: {len(skipped)} scenario file(s) not collected: pass "
+            "--auth-stress-target URL to run them against a target"
+        )
 
 
 class ScenarioFile(pytest.File):
@@ -142,8 +157,6 @@ class ScenarioItem(pytest.Item):
         )
         try:
             result = run_async(run_scenario, scenario, options, None)
-        except TargetError as exc:
-            raise ScenarioFailed(f"inconclusive: {exc}") from None
         except ScenarioError as exc:
             raise ScenarioFailed(f"invalid scenario: {exc}") from None
         report, history = result.report, result.history_path
@@ -198,7 +211,7 @@ def failure_text(
     counts = f"{counted(len(report.findings), 'finding')}, {counted(report.stats.total, 'op')}"
     lines = [
         f"auth-stress: {scenario.name}: {report.verdict.upper()}"
-        + (f" ({report.inconclusive_reason})" if report.inconclusive_reason else "")
+        + (f" (inconclusive: {report.inconclusive_reason})" if report.inconclusive_reason else "")
         + f", {counts}",
         f"targets: {', '.join(report.targets)}; policy {report.policy.describe()}",
     ]
