@@ -102,10 +102,17 @@ def junit_element(report: RunReport, json_path: Path | None = None) -> ET.Elemen
         ET.SubElement(props, "property", name=name, value=_x(value))
     rest = rest_hint(json_path)
     outcomes = [_testcase(report, r, suite, rest) for r in report.results]
+    if report.inconclusive_reason is not None:
+        # A run that proves nothing is an error, never a row of green skips on a dashboard.
+        case = ET.SubElement(
+            suite, "testcase", name="run", classname=_x(f"auth-stress.{report.scenario}"), time="0"
+        )
+        ET.SubElement(case, "error", message=_x(f"inconclusive: {report.inconclusive_reason}"))
+        outcomes.append("error")
     counts = {
         "tests": str(len(outcomes)),
         "failures": str(outcomes.count("failure")),
-        "errors": "0",
+        "errors": str(outcomes.count("error")),
         "skipped": str(outcomes.count("skipped")),
     }
     for element in (root, suite):
