@@ -53,7 +53,7 @@ def test_local_lock_two_replicas_is_caught(cli: CliRunner, server_factory: Serve
 def test_replay_after_grace_revokes_family_without_violation(
     cli: CliRunner, server_factory: ServerFactory
 ) -> None:
-    server = server_factory("atomic", grace=1.0)
+    server = server_factory("atomic", grace=5.0)
     result = cli("run", str(SCENARIOS / "replay-after-grace.toml"), "--target", server.url)
     assert result.code == 0, result.stdout + result.stderr
     assert result.report is not None
