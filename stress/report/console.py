@@ -97,7 +97,7 @@ def _checker_table(report: RunReport) -> Table:
 
 
 def render_report(
-    report: RunReport, console: Console, max_findings: int = 10, json_path: Path | None = None
+    report: RunReport, console: Console, max_findings: int = 3, json_path: Path | None = None
 ) -> None:
     """Print the whole report to ``console``.
 
