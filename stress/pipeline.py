@@ -9,6 +9,7 @@ the run. The CLI only parses arguments and renders what comes back.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import time
@@ -23,11 +24,12 @@ import httpx
 from stress.checkers import run_checkers
 from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
-from stress.discovery import discover, fetch_jwks
+from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
 from stress.errors import ScenarioError
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History, Operation, load_history
+from stress.measure.drift import differences
 from stress.policy import Policy
 from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
@@ -44,8 +46,11 @@ __all__ = [
     "analyze_history",
     "check_context",
     "checks_of",
+    "published_policy_notes",
     "run_scenario",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,8 +154,10 @@ async def run_scenario(
     targets = _targets(scenario, options)
     verify: bool | str = False if options.insecure else (options.ca_file or True)
     async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
-        endpoints = await discover(http, scenario.target, targets[0])
+        found = await discover(http, scenario.target, targets[0])
+        endpoints = found.endpoints
         jwks = await fetch_jwks(http, targets[0], endpoints.jwks) if endpoints.jwks else None
+    notes = published_policy_notes(found.published, scenario.policy.model())
     profile = TargetProfile(scenario.target, endpoints)
     templates = request_templates(scenario.target, endpoints, targets[0])
     if scenario.auth.mode == "mint":
@@ -190,9 +197,27 @@ async def run_scenario(
                 fingerprint=Fingerprinter(),
                 progress=progress,
                 scenario_dir=options.scenario_path.parent if options.scenario_path else None,
+                notes=notes,
             )
             end = await driver.run()
     return RunResult(report=analyze_history(path), history_path=path, crashed=end.end == "crashed")
+
+
+def published_policy_notes(published: Policy | None, declared: Policy) -> list[str]:
+    """A note (also logged as a warning) when the target's published policy contradicts the
+    scenario's; none when the target publishes none or they agree."""
+    if published is None:
+        return []
+    drifts = differences(published, declared)
+    if not drifts:
+        return []
+    note = (
+        f"the target publishes its refresh-token policy ({POLICY_EXTENSION}: "
+        f"{published.describe()}) and it contradicts the scenario's ({declared.describe()}): "
+        + "; ".join(d.describe("published") for d in drifts)
+    )
+    logger.warning("%s", note, extra={"fields": [d.field for d in drifts]})
+    return [note]
 
 
 def _describer(header: Header) -> RequestDescriber:

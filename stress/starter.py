@@ -56,7 +56,8 @@ async def discover_endpoints(target: str) -> Endpoints:
     """The target's endpoints through discovery; ``TargetError`` when unreachable or silent."""
     spec = TargetSpec(kind="oauth2", base_url=target)
     async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S) as client:
-        return await discover(client, spec, target if target.endswith("/") else target + "/")
+        found = await discover(client, spec, target if target.endswith("/") else target + "/")
+    return found.endpoints
 
 
 def _toml_str(value: str) -> str:
