@@ -30,6 +30,7 @@ __all__ = [
     "BurstSummary",
     "Decision",
     "GraceDecision",
+    "ReplayPoint",
     "accepted",
     "decide_access",
     "decide_generations",
@@ -39,6 +40,7 @@ __all__ = [
     "decide_rotation",
     "describe",
     "replay_delay",
+    "replay_point",
     "summarize_burst",
 ]
 
@@ -184,9 +186,11 @@ def decide_replay(ops: Sequence[Operation]) -> Decision[Replay]:
 class GraceDecision:
     """The window from every replay trial: the bracket, and the value it stands for.
 
-    ``accepted_at`` is the longest delay (after the rotation's answer) a replay was accepted at,
-    ``rejected_at`` the shortest it was rejected at; ``value`` is the simplest decimal between
-    them (or ``accepted_at`` when nothing was rejected up to the bound: a lower bound).
+    ``accepted_at`` is the most an accepted replay proves the window lasts at least,
+    ``rejected_at`` the least a rejected one proves it lasts at most (both
+    :class:`ReplayPoint` bounds, in seconds after the rotation); ``value`` is the simplest
+    decimal between them (or ``accepted_at`` when nothing was rejected up to the bound: a
+    lower bound).
     """
 
     value: float | None
@@ -198,16 +202,32 @@ class GraceDecision:
     lower_bound: bool = False
 
 
-def _points(trials: Sequence[Sequence[Operation]]) -> list[tuple[float, bool, int]]:
-    points = []
-    for ops in trials:
-        rotation, replay = _first(ops, ROTATE), _first(ops, REPLAY_STEP)
-        if rotation is None or replay is None:
-            continue
-        delay, answer = replay_delay(rotation, replay), accepted(replay)
-        if delay is not None and answer is not None:
-            points.append((delay, answer, replay.index))
-    return points
+@dataclass(frozen=True)
+class ReplayPoint:
+    """What one replay trial shows about the window, whatever the scheduling did.
+
+    The server measures the time between its rotation and the replay somewhere inside
+    ``[rotation answered -> replay sent, rotation sent -> replay answered]``. An accepted
+    replay proves the window is at least the lower end (``bound``); a rejected one that it is
+    below the upper end. A stall on either side widens the span, never misleads the bracket.
+    """
+
+    accepted: bool
+    bound: float
+    op: int
+
+
+def replay_point(ops: Sequence[Operation]) -> ReplayPoint | None:
+    """The trial's replay as a point of the bracket; None when it got no answer."""
+    rotation, replay = _first(ops, ROTATE), _first(ops, REPLAY_STEP)
+    if rotation is None or replay is None or rotation.recv_ns is None or replay.recv_ns is None:
+        return None
+    answer = accepted(replay)
+    if answer is None:
+        return None
+    lower = (replay.send_ns - rotation.recv_ns) / 1e9
+    upper = (replay.recv_ns - rotation.send_ns) / 1e9
+    return ReplayPoint(answer, round(lower if answer else upper, 6), replay.index)
 
 
 def decide_grace(
@@ -215,54 +235,42 @@ def decide_grace(
 ) -> GraceDecision:
     """The grace window from replay trials (each: a login, a rotation, one replay after a delay).
 
-    The bracket is measured, not planned: delays are the recorded time from the rotation's
-    answer to the replay's send. Acceptance must fall off once: a replay accepted after another
-    was rejected is no window, and the decision says so.
+    The bracket is measured, not planned: each point is a :class:`ReplayPoint`'s bound. Acceptance
+    must fall off once: a replay accepted later than another was rejected is no window, and the
+    decision says so.
     """
-    points = _points(trials)
-    yes = [p for p in points if p[1]]
-    no = [p for p in points if not p[1]]
+    points = [p for p in map(replay_point, trials) if p is not None]
+    yes = [p for p in points if p.accepted]
+    no = [p for p in points if not p.accepted]
+    first_no = min(no, key=lambda p: p.bound) if no else None
     if not yes:
-        ops = tuple(p[2] for p in no[:1])
-        return GraceDecision(
-            0.0, "no replay was accepted: no window", ops, None, no[0][0] if no else None, floor
+        shown = (first_no.op,) if first_no else ()
+        rejected = first_no.bound if first_no else None
+        return GraceDecision(0.0, "no replay was accepted: no window", shown, None, rejected, floor)
+    last_yes = max(yes, key=lambda p: p.bound)
+    accepted_at = last_yes.bound
+    res = resolution(accepted_at, floor)
+    if first_no is None:
+        why = (
+            f"replays were accepted up to {accepted_at:.3f} s after the rotation, the longest "
+            f"delay tried (--grace-max {grace_max:g}): the window is at least that"
         )
-    longest = max(yes)
-    if not no:
-        res = resolution(longest[0], floor)
         return GraceDecision(
-            longest[0],
-            f"replays were accepted up to {longest[0]:.3f} s after the rotation, the longest "
-            f"delay tried (--grace-max {grace_max:g}): the window is at least that",
-            (longest[2],),
-            longest[0],
-            None,
-            res,
-            lower_bound=True,
+            accepted_at, why, (last_yes.op,), accepted_at, None, res, lower_bound=True
         )
-    shortest = min(no)
-    ops = (longest[2], shortest[2])
-    res = resolution(longest[0], floor)
-    if longest[0] >= shortest[0]:
-        return GraceDecision(
-            None,
-            f"not a window: a replay was accepted {longest[0]:.3f} s after its rotation but "
-            f"another rejected at {shortest[0]:.3f} s",
-            ops,
-            longest[0],
-            shortest[0],
-            res,
+    pair, rejected_at = (last_yes.op, first_no.op), first_no.bound
+    if accepted_at >= rejected_at:
+        why = (
+            f"not a window: a replay was accepted {accepted_at:.3f} s after its rotation but "
+            f"another rejected within {rejected_at:.3f} s"
         )
-    value = simplest_between(longest[0], shortest[0])
-    return GraceDecision(
-        value,
-        f"accepted {longest[0]:.3f} s after the rotation, rejected at {shortest[0]:.3f} s "
-        f"(resolution {res:.3g} s)",
-        ops,
-        longest[0],
-        shortest[0],
-        res,
+        return GraceDecision(None, why, pair, accepted_at, rejected_at, res)
+    why = (
+        f"accepted {accepted_at:.3f} s after the rotation, rejected within {rejected_at:.3f} s "
+        f"(resolution {res:.3g} s)"
     )
+    value = simplest_between(accepted_at, rejected_at)
+    return GraceDecision(value, why, pair, accepted_at, rejected_at, res)
 
 
 # -- generations ----------------------------------------------------------------------------
@@ -275,8 +283,8 @@ def decide_generations(
 
     Each trial logs in, rotates ``k`` times in a row and replays the login's token (``k`` back),
     ``k`` = 2, 3, ... in order; the answer is the last ``k`` accepted before the first rejection.
-    A trial whose replay left more than ``window`` seconds after the first rotation answered
-    proves nothing (it may have been outside the window).
+    A trial whose replay was answered more than ``window`` seconds after the first rotation was
+    sent proves nothing (it may have been outside the window).
     """
     depth, shown = 1, list[int]()
     for ops in trials:
@@ -285,12 +293,12 @@ def decide_generations(
             return Decision(None, "a generations trial did not get as far as its replay", (*shown,))
         k = len(rotations)
         shown.append(replay.index)
-        delay = replay_delay(rotations[0], replay)
+        first, done = rotations[0].send_ns, replay.recv_ns
         answer = accepted(replay)
-        if delay is None or delay > window:
+        if done is None or (done - first) / 1e9 > window:
             return Decision(
                 None,
-                f"the replay {k} generations back left too late to be inside the window",
+                f"the replay {k} generations back was too late to be inside the window",
                 (*shown,),
             )
         if answer is None:

@@ -34,7 +34,7 @@ bisecting to 10 % takes fewer than 25)."""
 
 def resolution(seconds: float, floor: float) -> float:
     """The precision of a window measured around ``seconds``: max(floor, 10 % of it)."""
-    return max(floor, RESOLUTION_RATIO * seconds)
+    return round(max(floor, RESOLUTION_RATIO * seconds), 6)
 
 
 def worst_case_seconds(grace_max: float) -> float:
@@ -49,7 +49,7 @@ def worst_case_seconds(grace_max: float) -> float:
 
 @dataclass
 class GraceSearch:
-    """Doubling then bisection over planned delays, in seconds after the rotation completed.
+    """Doubling then bisection over the bounds replays proved, in seconds after the rotation.
 
     ``accepted`` starts at 0: the replay right after the rotation (the first trial) was
     accepted, or there would be no window to search.
@@ -74,8 +74,10 @@ class GraceSearch:
             return None
         return round((self.accepted + self.rejected) / 2, 6)
 
-    def observe(self, delay: float, accepted: bool) -> None:
-        """What the replay ``delay`` seconds after its rotation got."""
+    def observe(self, bound: float, accepted: bool) -> None:
+        """What a replay got, with the bound it proves (:class:`~stress.measure.decide.ReplayPoint`:
+        at least ``bound`` seconds after the rotation if accepted, at most if rejected)."""
+        delay = bound
         self.trials += 1
         if accepted:
             self.accepted = max(self.accepted, delay)

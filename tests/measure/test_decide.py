@@ -5,8 +5,9 @@ Times are milliseconds (see tests/checkers/histories.py): ``t=(send, received)``
 
 from __future__ import annotations
 
+import msgspec
 import pytest
-from checkers.histories import History
+from checkers.histories import MS, History
 
 from stress.history import Operation
 from stress.measure import decide
@@ -97,7 +98,9 @@ def test_the_window_is_the_simplest_value_between_the_last_acceptance_and_first_
         (1, "ok"), (100, "ok"), (400, "ok"), (800, "fail"), (600, "fail"), (503, "ok")
     )
     window = decide.decide_grace(trials, grace_max=2, floor=0.1)
-    assert (window.accepted_at, window.rejected_at) == (0.503, 0.6)
+    # Accepted: at least from the rotation's answer to the replay's send; rejected: at most
+    # from the rotation's send to the replay's answer.
+    assert (window.accepted_at, window.rejected_at) == (0.503, 0.61)
     assert window.value == 0.6
     assert window.resolution == 0.1
     assert window.ops == (trials[5][2].index, trials[4][2].index)
@@ -128,7 +131,23 @@ def test_no_accepted_replay_is_no_window() -> None:
 def test_unknown_replays_are_not_points_of_the_bracket() -> None:
     trials = _grace_trials((1, "ok"), (300, "info"), (500, "ok"), (700, "fail"))
     window = decide.decide_grace(trials, grace_max=2, floor=0.1)
-    assert (window.accepted_at, window.rejected_at) == (0.5, 0.7)
+    assert (window.accepted_at, window.rejected_at) == (0.5, 0.71)
+
+
+def test_a_rejection_answered_late_does_not_narrow_the_bracket() -> None:
+    """A stall (the server or the client descheduled) widens a rejection's span: the bracket
+    stays honest instead of claiming the window ended before the stall."""
+    h = History()
+    trials = [_replay_trial(h, s=0, delay_ms=400), _replay_trial(h, s=1, delay_ms=450, o="fail")]
+    stalled = _replay_trial(h, s=2, delay_ms=450, o="fail")
+    late = stalled[2]
+    assert late.done is not None
+    stalled[2] = Operation(
+        invoke=late.invoke,
+        done=msgspec.structs.replace(late.done, time_ns=late.done.time_ns + 300 * MS),
+    )
+    assert decide.decide_grace(trials, grace_max=2, floor=0.1).rejected_at == 0.46
+    assert decide.decide_grace([trials[0], stalled], grace_max=2, floor=0.1).rejected_at == 0.76
 
 
 # -- generations ----------------------------------------------------------------------------
