@@ -8,7 +8,8 @@ and picks the exit code.
 
 Exit codes: 0 measured (and, with ``--expect``, the declared policy agrees) · 1 ``--expect``
 found a drifted field · 2 usage error, invalid scenario · 3 target unreachable, no session could
-log in, nothing measurable, or the measurement was interrupted · 4 internal error.
+log in, nothing measurable, the measurement was interrupted, or (with ``--expect``) a bound cut
+it short · 4 internal error.
 """
 
 from __future__ import annotations
@@ -289,6 +290,12 @@ def policy_command(
         write.write_text(policy_toml(measurement.policy(), measured_comments(measurement)))
         stderr.print(f"wrote {write}", highlight=False, soft_wrap=True)
     if declared is not None and expect is not None:
+        if measurement.end != "completed":
+            # A bound cut the measurement short: the fields it never reached cannot vouch.
+            raise fail(
+                ExitCode.INCONCLUSIVE,
+                f"{measurement.notes[-1]}: not compared with {expect}; raise the bound",
+            )
         _compare(measurement, declared, expect)
 
 

@@ -17,7 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import msgspec
+
 from stress.history import REPLAY_STEP, Operation
+from stress.measure.result import BurstOutcome, Evidence
 from stress.measure.search import resolution, simplest_between
 from stress.policy import Replay, ReuseScope
 
@@ -27,7 +30,6 @@ __all__ = [
     "USE_BEFORE",
     "USE_NEW",
     "USE_OLD",
-    "BurstSummary",
     "Decision",
     "GraceDecision",
     "ReplayPoint",
@@ -39,6 +41,7 @@ __all__ = [
     "decide_reuse",
     "decide_rotation",
     "describe",
+    "evidence",
     "replay_delay",
     "replay_point",
     "summarize_burst",
@@ -415,22 +418,12 @@ def decide_access(ops: Sequence[Operation]) -> Decision[bool]:
 # -- the concurrent burst -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BurstSummary:
-    """How a burst of concurrent refreshes of one token ended; it decides no field."""
-
-    size: int
-    winners: int
-    distinct_pairs: int
-    access_only: int
-    rejected: int
-    unknown: int
-    survived: bool | None
-    why: str
-    ops: tuple[int, ...]
+def evidence(ops: Sequence[Operation]) -> list[Evidence]:
+    """Each op as evidence: its invoke index and its one-line summary."""
+    return [Evidence(op=o.index, summary=describe(o)) for o in ops]
 
 
-def summarize_burst(ops: Sequence[Operation]) -> BurstSummary:
+def summarize_burst(ops: Sequence[Operation]) -> BurstOutcome:
     """Winners, distinct pairs and rejections of the burst, and whether its family survived.
 
     The family survived when a probe of a token the burst handed out (stopping at the first
@@ -443,47 +436,32 @@ def summarize_burst(ops: Sequence[Operation]) -> BurstSummary:
     retried = {o.invoke.retry_of for o in members if o.invoke.retry_of is not None}
     final = [o for o in members if o.index not in retried]
     wins = [o for o in final if o.outcome == "ok"]
-    pairs = {o.returned for o in wins if o.returned != o.presented}
-    access_only = sum(1 for o in wins if o.returned == o.presented)
-    rejected = sum(1 for o in final if o.outcome == "fail")
-    unknown = sum(1 for o in final if o.outcome == "info")
     probes = _step(ops, PROBE)
-    shown = tuple(o.index for o in [*members, *probes])
-    size = len([o for o in members if o.burst is not None])
-    counts = (
-        f"{len(wins)} of {size} accepted ({len(pairs)} distinct pair(s), {access_only} "
-        f"access token only), {rejected} rejected, {unknown} unknown"
-    )
-    if not wins:
-        return BurstSummary(
-            size,
-            0,
-            0,
-            0,
-            rejected,
-            unknown,
-            False,
-            f"{counts}: the family was left without a token",
-            shown,
-        )
     answers = [accepted(o) for o in probes]
-    if any(answers):
-        survived: bool | None = True
-        fate = "the family survived (a token it handed out works)"
+    survived: bool | None
+    if not wins:
+        survived, fate = False, "the family was left without a token"
+    elif any(answers):
+        survived, fate = True, "the family survived (a token it handed out works)"
     elif answers and all(a is False for a in answers):
         survived = False
         fate = "every token it handed out was rejected: the burst logged its own holder out"
     else:
-        survived = None
-        fate = "whether the family survived is unknown (a probe got no answer)"
-    return BurstSummary(
-        size,
-        len(wins),
-        len(pairs),
-        access_only,
-        rejected,
-        unknown,
-        survived,
-        f"{counts}; {fate}",
-        shown,
+        survived, fate = None, "whether the family survived is unknown (a probe got no answer)"
+    outcome = BurstOutcome(
+        size=sum(1 for o in members if o.burst is not None),
+        winners=len(wins),
+        distinct_pairs=len({o.returned for o in wins if o.returned != o.presented}),
+        access_only=sum(1 for o in wins if o.returned == o.presented),
+        rejected=sum(1 for o in final if o.outcome == "fail"),
+        unknown=sum(1 for o in final if o.outcome == "info"),
+        survived=survived,
+        summary="",
+        evidence=evidence([*members, *probes]),
     )
+    counts = (
+        f"{outcome.winners} of {outcome.size} accepted ({outcome.distinct_pairs} distinct "
+        f"pair(s), {outcome.access_only} access token only), {outcome.rejected} rejected, "
+        f"{outcome.unknown} unknown"
+    )
+    return msgspec.structs.replace(outcome, summary=f"{counts}; {fate}")

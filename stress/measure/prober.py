@@ -171,18 +171,7 @@ class Prober:
 
     async def _burst(self) -> None:
         ops = await self._trial(partial(self.trials.burst, self.bounds.burst))
-        summary = decide.summarize_burst(ops)
-        self.burst = BurstOutcome(
-            size=summary.size,
-            winners=summary.winners,
-            distinct_pairs=summary.distinct_pairs,
-            access_only=summary.access_only,
-            rejected=summary.rejected,
-            unknown=summary.unknown,
-            survived=summary.survived,
-            summary=summary.why,
-            evidence=self._evidence(summary.ops),
-        )
+        self.burst = decide.summarize_burst(ops)
 
     # -- trials and results ----------------------------------------------------------------------
 
@@ -203,7 +192,7 @@ class Prober:
         return ops, decision
 
     def _evidence(self, indices: Sequence[int]) -> list[Evidence]:
-        return [Evidence(op=i, summary=decide.describe(self._ops[i])) for i in indices]
+        return decide.evidence([self._ops[i] for i in indices])
 
     def _set(self, name: FieldName, decision: Decision[T]) -> None:
         measured = decision.value is not None

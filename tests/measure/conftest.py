@@ -27,6 +27,7 @@ class Measured:
     stdout: str
     stderr: str
     measurement: dict[str, Any] | None
+    history: Path
 
     def fields(self) -> dict[str, Any]:
         assert self.measurement is not None, self.stdout + self.stderr
@@ -40,39 +41,48 @@ class Measured:
 PolicyRunner = Callable[..., Measured]
 
 
-def run_policy(workdir: Path, *args: str, timeout: float = 120) -> Measured:
-    """``python -m stress policy ARGS --json ... --history ...`` in ``workdir``."""
+def auth_stress(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m stress ARGS`` in ``workdir``, the test password in its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "stress", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=workdir,
+        env={**os.environ, **PASSWORD_ENV, **(env or {})},
+        check=False,
+    )
+
+
+def run_policy(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> Measured:
+    """``auth-stress policy ARGS --json ... --history ...``, its measurement read back."""
     stamp = time.monotonic_ns()
     measurement = workdir / f"measurement-{stamp}.json"
-    argv = [
-        sys.executable,
-        "-m",
-        "stress",
+    history = workdir / f"history-{stamp}.jsonl"
+    proc = auth_stress(
+        workdir,
         "policy",
         *args,
         "--json",
         str(measurement),
         "--history",
-        str(workdir / f"history-{stamp}.jsonl"),
-    ]
-    proc = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
+        str(history),
+        env=env,
         timeout=timeout,
-        cwd=workdir,
-        env={**os.environ, **PASSWORD_ENV},
-        check=False,
     )
     document = json.loads(measurement.read_text()) if measurement.exists() else None
-    return Measured(proc.returncode, proc.stdout, proc.stderr, document)
+    return Measured(proc.returncode, proc.stdout, proc.stderr, document, history)
 
 
 @pytest.fixture
 def policy_cli(tmp_path: Path) -> PolicyRunner:
     """Run ``auth-stress policy`` with the given arguments (a JSON measurement is read back)."""
 
-    def run(*args: str, timeout: float = 120) -> Measured:
-        return run_policy(tmp_path, *args, timeout=timeout)
+    def run(*args: str, env: dict[str, str] | None = None) -> Measured:
+        return run_policy(tmp_path, *args, env=env)
 
     return run

@@ -88,31 +88,13 @@ def test_an_unreachable_target_exits_3(policy_cli: PolicyRunner) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("oauth_target", [TargetSpec("strict-revoke-family")], indirect=True)
 def test_no_session_logging_in_exits_3_with_the_login_error(
-    oauth_target: str, tmp_path: Path
+    policy_cli: PolicyRunner, oauth_target: str
 ) -> None:
-    history = tmp_path / "history.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stress",
-            "policy",
-            "--target",
-            oauth_target,
-            "--history",
-            str(history),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        check=False,
-        env={**os.environ, "AUTH_STRESS_PASSWORD": "wrong"},
-    )
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "could not log in" in proc.stderr
-    assert "invalid_grant" in proc.stderr
-    end = json.loads(history.read_text().splitlines()[-1])
+    result = policy_cli("--target", oauth_target, env={"AUTH_STRESS_PASSWORD": "wrong"})
+    assert result.code == 3, result.stdout + result.stderr
+    assert "could not log in" in result.stderr
+    assert "invalid_grant" in result.stderr
+    end = json.loads(result.history.read_text().splitlines()[-1])
     assert end["end"] == "login-failed"
 
 

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from support.targets import TargetSpec, running_target
 
+from stress.measure.result import policy_values
 from stress.scenario import load_scenario
 
-from .conftest import PASSWORD_ENV, Measured, run_policy
+from .conftest import Measured, auth_stress, run_policy
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +30,11 @@ GRACE = 0.6
 # A burst whose outcome depends on its requests overlapping runs against a round trip far
 # longer than its spread (as the verdict tests do).
 SLOW = 0.1
-FLAGS = (
-    "--client-id",
-    "demo-client",
-    "--resource",
-    "/api/me",
-    "--grace-max",
-    "1.5",
-    "--max-seconds",
-    "30",
-)
+FLAGS = ("--client-id", "demo-client", "--resource", "/api/me", "--grace-max", "1.5",
+         "--max-seconds", "30")  # fmt: skip
 
-STRICT = {
-    "rotates": True,
-    "replay": "rejected",
-    "grace_seconds": 0,
-    "generations": 0,
-    "reuse_revokes": "family",
-    "refresh_revokes_access": False,
-}
+STRICT = {"rotates": True, "replay": "rejected", "grace_seconds": 0, "generations": 0,
+          "reuse_revokes": "family", "refresh_revokes_access": False}  # fmt: skip
 WINDOW = {**STRICT, "replay": "same-pair", "grace_seconds": GRACE, "generations": 1}
 
 
@@ -55,104 +42,60 @@ WINDOW = {**STRICT, "replay": "same-pair", "grace_seconds": GRACE, "generations"
 class Case:
     spec: TargetSpec
     fields: dict[str, Any]
-    block: dict[str, Any]  # the [policy] table it writes
+    preset: dict[str, Any] | None = None  # the [policy] table, when the fields equal a preset
     burst: dict[str, Any] = field(default_factory=dict)  # burst outcomes that are certain
 
+    @property
+    def block(self) -> dict[str, Any]:
+        """The [policy] table it writes: the preset, or every field but ``rotates``."""
+        if self.preset is not None:
+            return self.preset
+        return {k: v for k, v in self.fields.items() if k != "rotates"}
 
+
+IDEMPOTENT = {"kind": "idempotent", "grace_seconds": GRACE}
 CASES = {
     "strict-revoke-family": Case(
-        TargetSpec("strict-revoke-family"),
-        STRICT,
-        {"kind": "strict"},
+        TargetSpec("strict-revoke-family"), STRICT, {"kind": "strict"},
         {"winners": 1, "rejected": 7, "survived": False},
     ),
     "strict-same-pair": Case(
-        TargetSpec("strict-same-pair", db_latency=SLOW),
-        STRICT,
-        {"kind": "strict"},
+        TargetSpec("strict-same-pair", db_latency=SLOW), STRICT, {"kind": "strict"},
         {"winners": 8, "distinct_pairs": 1, "survived": True},
     ),
     "idempotent": Case(
-        TargetSpec("idempotent", grace=GRACE),
-        WINDOW,
-        {"kind": "idempotent", "grace_seconds": GRACE},
+        TargetSpec("idempotent", grace=GRACE), WINDOW, IDEMPOTENT,
         {"winners": 8, "distinct_pairs": 1, "survived": True},
     ),
     "idempotent-user": Case(
         TargetSpec("idempotent", grace=GRACE, reuse_revokes="user"),
         {**WINDOW, "reuse_revokes": "user"},
-        {
-            "replay": "same-pair",
-            "grace_seconds": GRACE,
-            "generations": 1,
-            "reuse_revokes": "user",
-            "refresh_revokes_access": False,
-        },
     ),
     "idempotent-nothing": Case(
         TargetSpec("idempotent", grace=GRACE, reuse_revokes="nothing"),
         {**WINDOW, "reuse_revokes": "nothing"},
-        {
-            "replay": "same-pair",
-            "grace_seconds": GRACE,
-            "generations": 1,
-            "reuse_revokes": "nothing",
-            "refresh_revokes_access": False,
-        },
     ),
     "overlap": Case(
-        TargetSpec("overlap", grace=GRACE),
-        {**WINDOW, "replay": "new-pair"},
+        TargetSpec("overlap", grace=GRACE), {**WINDOW, "replay": "new-pair"},
         {"kind": "overlap", "grace_seconds": GRACE},
         {"winners": 8, "distinct_pairs": 8, "survived": True},
     ),
     "access-only": Case(
-        TargetSpec("access-only", grace=GRACE),
-        {**WINDOW, "replay": "access-only"},
-        {
-            "replay": "access-only",
-            "grace_seconds": GRACE,
-            "generations": 1,
-            "reuse_revokes": "family",
-            "refresh_revokes_access": False,
-        },
-        {"winners": 8, "distinct_pairs": 1, "access_only": 7, "survived": True},
+        TargetSpec("access-only", grace=GRACE), {**WINDOW, "replay": "access-only"},
+        burst={"winners": 8, "distinct_pairs": 1, "access_only": 7, "survived": True},
     ),
     "generations": Case(
-        TargetSpec("generations", grace=GRACE, generations=2),
-        {**WINDOW, "generations": 2},
-        {
-            "replay": "same-pair",
-            "grace_seconds": GRACE,
-            "generations": 2,
-            "reuse_revokes": "family",
-            "refresh_revokes_access": False,
-        },
+        TargetSpec("generations", grace=GRACE, generations=2), {**WINDOW, "generations": 2},
     ),
     "last-write-wins": Case(
-        TargetSpec("last-write-wins"),
-        {**STRICT, "reuse_revokes": "nothing"},
-        {
-            "replay": "rejected",
-            "grace_seconds": 0,
-            "generations": 0,
-            "reuse_revokes": "nothing",
-            "refresh_revokes_access": False,
-        },
-        {"survived": True},
+        TargetSpec("last-write-wins"), {**STRICT, "reuse_revokes": "nothing"},
+        burst={"survived": True},
     ),
     "revoke-access-on-refresh": Case(
         TargetSpec("revoke-access-on-refresh", grace=GRACE),
         {**WINDOW, "refresh_revokes_access": True},
-        {
-            "replay": "same-pair",
-            "grace_seconds": GRACE,
-            "generations": 1,
-            "reuse_revokes": "family",
-            "refresh_revokes_access": True,
-        },
     ),
-}
+}  # fmt: skip
 
 EXPECT = """
 name = "{name}"
@@ -263,7 +206,8 @@ def test_the_written_block_is_the_policy_and_a_scenario_accepts_it(
         assert block == case.block
     scenario = _scenario(measured.workdir, f"loads-{name}", measured.urls[name], "")
     scenario.write_text(scenario.read_text().replace("[policy]\n", text))
-    assert load_scenario(scenario).policy.model().replay == case.fields["replay"]
+    # The block is the measured policy to the letter: every field, the grace as measured.
+    assert policy_values(load_scenario(scenario).policy.model()) == result.fields()
 
 
 def test_each_field_comes_with_the_ops_that_show_it(measured: Measurements) -> None:
@@ -301,35 +245,21 @@ def test_expect_exits_1_naming_each_drifted_field(measured: Measurements) -> Non
 def test_init_writes_the_measured_policy_with_when_it_was_measured(
     measured: Measurements, tmp_path: Path
 ) -> None:
-    import os
-    import subprocess
-    import sys
-
     out = tmp_path / "starter.toml"
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stress",
-            "init",
-            "--target",
-            measured.urls["generations"],
-            "--output",
-            str(out),
-            "--client-id",
-            "demo-client",
-            "--resource",
-            "/api/me",
-            "--grace-max",
-            "1.5",
-            "--yes",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, **PASSWORD_ENV},
-        check=False,
+    made = auth_stress(
+        tmp_path,
+        "init",
+        "--target",
+        measured.urls["generations"],
+        "--output",
+        str(out),
+        "--client-id",
+        "demo-client",
+        "--resource",
+        "/api/me",
+        "--grace-max",
+        "1.5",
+        "--yes",
     )
     assert made.returncode == 0, made.stdout + made.stderr
     assert "measured: replay same-pair" in made.stderr
