@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_init import auth_stress
 from tester.conftest import cli  # noqa: F401  (the `run` command's fixture, for the run tests)
 
 PASSWORD_ENV = {"AUTH_STRESS_PASSWORD": "password"}
@@ -41,39 +39,15 @@ class Measured:
 PolicyRunner = Callable[..., Measured]
 
 
-def auth_stress(
-    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``python -m stress ARGS`` in ``workdir``, the test password in its environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "stress", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=workdir,
-        env={**os.environ, **PASSWORD_ENV, **(env or {})},
-        check=False,
-    )
-
-
-def run_policy(
-    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> Measured:
+def run_policy(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Measured:
     """``auth-stress policy ARGS --json ... --history ...``, its measurement read back."""
     stamp = time.monotonic_ns()
     measurement = workdir / f"measurement-{stamp}.json"
     history = workdir / f"history-{stamp}.jsonl"
     proc = auth_stress(
-        workdir,
-        "policy",
-        *args,
-        "--json",
-        str(measurement),
-        "--history",
-        str(history),
-        env=env,
-        timeout=timeout,
-    )
+        "policy", *args, "--json", str(measurement), "--history", str(history),
+        cwd=workdir, env={**PASSWORD_ENV, **(env or {})},
+    )  # fmt: skip
     document = json.loads(measurement.read_text()) if measurement.exists() else None
     return Measured(proc.returncode, proc.stdout, proc.stderr, document, history)
 

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 from support.targets import TargetSpec, running_target
+from test_init import auth_stress
 
 from stress.measure.result import policy_values
 from stress.scenario import load_scenario
 
-from .conftest import Measured, auth_stress, run_policy
+from .conftest import PASSWORD_ENV, Measured, run_policy
 
 pytestmark = pytest.mark.integration
 
@@ -247,20 +248,10 @@ def test_init_writes_the_measured_policy_with_when_it_was_measured(
 ) -> None:
     out = tmp_path / "starter.toml"
     made = auth_stress(
-        tmp_path,
-        "init",
-        "--target",
-        measured.urls["generations"],
-        "--output",
-        str(out),
-        "--client-id",
-        "demo-client",
-        "--resource",
-        "/api/me",
-        "--grace-max",
-        "1.5",
-        "--yes",
-    )
+        "init", "--target", measured.urls["generations"], "--output", str(out), "--client-id",
+        "demo-client", "--resource", "/api/me", "--grace-max", "1.5", "--yes",
+        cwd=tmp_path, env=PASSWORD_ENV,
+    )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     assert "measured: replay same-pair" in made.stderr
     text = out.read_text()
