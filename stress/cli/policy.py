@@ -232,7 +232,7 @@ def policy_command(
     max_seconds: Annotated[float, typer.Option(help="Bound on the whole measurement.")] = 110.0,
     max_requests: Annotated[int, typer.Option(help="Bound on the requests sent.")] = 400,
     write: Annotated[
-        Path | None, typer.Option(help="Write the measured [policy] block (TOML) here.")
+        Path | None, typer.Option(help="Write the measured policy table (TOML) here.")
     ] = None,
     expect: Annotated[
         Path | None,
@@ -250,7 +250,7 @@ def policy_command(
     ] = False,
     log_level: LogLevel = "warning",
 ) -> None:
-    """Measure the target's refresh-token policy black-box and print its [policy] block."""
+    """Measure the target's refresh-token policy black-box and print it as a policy table."""
     setup_logging(log_level)
     bounds = Bounds(
         grace_max=grace_max,

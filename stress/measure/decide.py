@@ -461,7 +461,7 @@ def summarize_burst(ops: Sequence[Operation]) -> BurstOutcome:
     )
     counts = (
         f"{outcome.winners} of {outcome.size} accepted ({outcome.distinct_pairs} distinct "
-        f"pair(s), {outcome.access_only} access token only), {outcome.rejected} rejected, "
+        f"successor(s), {outcome.access_only} access token only), {outcome.rejected} rejected, "
         f"{outcome.unknown} unknown"
     )
     return msgspec.structs.replace(outcome, summary=f"{counts}; {fate}")

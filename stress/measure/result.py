@@ -69,7 +69,12 @@ class GraceBracket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class BurstOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    """How a concurrent burst of refreshes of one token ended (reported; it decides no field)."""
+    """How a concurrent burst of refreshes of one token ended (reported; it decides no field).
+
+    ``distinct_pairs`` counts the distinct successor refresh tokens the winners got;
+    ``access_only`` the winners that got an access token and no refresh token; ``survived``
+    whether a token the burst handed out still worked afterwards (None: unknown).
+    """
 
     size: int
     winners: int
