@@ -84,12 +84,10 @@ class Prober:
         self._replays.append(first)
         self._set("rotates", rotates)
         if rotates.value is None:
-            for name in FIELDS[1:]:
-                self._set(name, Decision(None, f"not measured: {rotates.why}"))
+            self._unmeasured(FIELDS[1:], rotates.why)
             return
         if not rotates.value:
-            for name in FIELDS[1:]:
-                self._set(name, Decision(None, "not applicable: the target does not rotate"))
+            self._unmeasured(FIELDS[1:], "not applicable: the target does not rotate")
             await self._burst()
             return
         replay = decide.decide_replay(first)
@@ -100,20 +98,19 @@ class Prober:
             self._set("grace_seconds", none)
             self._set("generations", Decision(0, "replays are rejected", replay.ops))
             await self._reuse(0.0)
-        elif replay.value is not None:
+        elif replay.value is None:
+            self._unmeasured(("grace_seconds", "generations", "reuse_revokes"), replay.why)
+        else:
             window = await self._grace()
-            if window.accepted_at is not None and window.value is not None:
+            if window.value is None:
+                self._unmeasured(("generations", "reuse_revokes"), window.why)
+            elif window.accepted_at is not None:
                 await self._generations(window.accepted_at)
-            if window.rejected_at is not None and window.value is not None:
-                await self._reuse(window.rejected_at + window.resolution)
-            elif window.value is not None:
-                self._set(
-                    "reuse_revokes",
-                    Decision(
-                        None,
-                        "the window is longer than --grace-max, so no reuse after it was tried",
-                    ),
-                )
+                if window.rejected_at is None:
+                    why = "the window is longer than --grace-max, so no reuse after it was tried"
+                    self._set("reuse_revokes", Decision(None, why))
+                else:
+                    await self._reuse(window.rejected_at + window.resolution)
         await self._burst()
 
     async def _access(self) -> None:
@@ -131,8 +128,8 @@ class Prober:
             self._replays.append(ops)
             if point.value is None:
                 self.notes.append(
-                    f"the grace search stopped: a replay {delay:g} s after its "
-                    "rotation got no answer, twice"
+                    f"the grace search stopped: a replay {delay:g} s after its rotation got "
+                    "no answer about the policy (unknown, or told to come back later)"
                 )
                 break
             search.observe(point.value.bound, point.value.accepted)
@@ -206,6 +203,10 @@ class Prober:
             evidence=self._evidence(decision.ops),
         )
 
+    def _unmeasured(self, names: Sequence[FieldName], why: str) -> None:
+        for name in names:
+            self._set(name, Decision(None, why))
+
     def _default(self, name: FieldName) -> FieldValue:
         """What an unmeasured field is left at: the model's default, kept consistent with the
         fields measured (no rotation is the ``none`` preset; a replay accepted needs a window
@@ -215,7 +216,7 @@ class Prober:
             return policy_values(preset("none"))[name]
         if replay is not None and replay.value != "rejected":
             if name == "grace_seconds":
-                return self._window().accepted_at or 0.0
+                return self._window().accepted_at or self.bounds.resolution
             if name == "generations":
                 return 1
         return policy_values(Policy())[name]

@@ -113,7 +113,10 @@ async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
     setup.history_path.parent.mkdir(parents=True, exist_ok=True)
     with setup.history_path.open("wb") as sink:
         history = History(header, sink)
-        async with WireClient(ca_file=setup.ca_file, insecure=setup.insecure) as wire:
+        # Single requests ride HTTP/1.1 keep-alive, as a run's do; the burst picks its engine's.
+        async with WireClient(
+            ca_file=setup.ca_file, insecure=setup.insecure, http1_requests=True
+        ) as wire:
             life = _Life(setup, bounds, history)
             actions = Actions(life.recorder, wire, profile, [base], scenario.run, life.unreachable)
             bursts = Bursts(actions, None)
