@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from test_init import auth_stress
-from tester.conftest import cli  # noqa: F401  (the `run` command's fixture, for the run tests)
+from tester.conftest import (  # noqa: F401  (fixtures: the `run` command, the Express target)
+    cli,
+    express_target,
+)
 
 PASSWORD_ENV = {"AUTH_STRESS_PASSWORD": "password"}
 """The behaviour targets' and the reference server's test password, where the CLI looks."""
