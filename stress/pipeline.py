@@ -9,6 +9,7 @@ the run. The CLI only parses arguments and renders what comes back.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import signal
@@ -27,11 +28,12 @@ import msgspec
 from stress.checkers import run_checkers
 from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
-from stress.discovery import discover, fetch_jwks
+from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
 from stress.errors import ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History, Operation, load_history
+from stress.measure.drift import differences
 from stress.policy import Policy
 from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
@@ -52,8 +54,11 @@ __all__ = [
     "drive_scenario",
     "judge",
     "judge_drive",
+    "published_policy_notes",
     "run_scenario",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,20 +167,25 @@ class Drive:
     end: RunEnd
 
 
+Discovered = tuple[Endpoints, dict[str, Any] | None, Policy | None]
+"""The target's endpoints, its JWKS and the policy it publishes (each when it has one)."""
+
+
 async def _discover_or_interrupt(
     scenario: Scenario, base: str, verify: bool | str
-) -> tuple[Endpoints, dict[str, Any] | None] | TargetError | None:
-    """The target's endpoints and JWKS, why it cannot be used, or None when interrupted."""
-    found: list[tuple[Endpoints, dict[str, Any] | None] | TargetError] = []
+) -> Discovered | TargetError | None:
+    """What discovery found, why the target cannot be used, or None when interrupted."""
+    found: list[Discovered | TargetError] = []
 
     async def discover_all(scope: anyio.CancelScope) -> None:
         try:
             async with httpx.AsyncClient(
                 timeout=scenario.run.op_timeout_seconds, verify=verify
             ) as http:
-                endpoints = await discover(http, scenario.target, base)
+                discovery = await discover(http, scenario.target, base)
+                endpoints = discovery.endpoints
                 jwks = await fetch_jwks(http, base, endpoints.jwks) if endpoints.jwks else None
-            found.append((endpoints, jwks))
+            found.append((endpoints, jwks, discovery.published))
         except TargetError as exc:
             found.append(exc)
         scope.cancel()
@@ -217,7 +227,8 @@ async def drive_scenario(
         return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))
     if discovered is None:
         return _ended(path, header, RunEnd(end="interrupted", detail="during discovery"))
-    endpoints, jwks = discovered
+    endpoints, jwks, published = discovered
+    notes = published_policy_notes(published, scenario.policy.model())
     profile = TargetProfile(scenario.target, endpoints)
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
     header = msgspec.structs.replace(header, requests=requests)
@@ -242,6 +253,7 @@ async def drive_scenario(
                 fingerprint=Fingerprinter(),
                 progress=progress,
                 scenario_dir=options.scenario_path.parent if options.scenario_path else None,
+                notes=notes,
             )
             end = await driver.run()
     return Drive(path=path, history=history, end=end)
@@ -274,6 +286,23 @@ async def run_scenario(
     return RunResult(
         report=judge_drive(drive), history_path=drive.path, crashed=drive.end.end == "crashed"
     )
+
+
+def published_policy_notes(published: Policy | None, declared: Policy) -> list[str]:
+    """A note (also logged as a warning) when the target's published policy contradicts the
+    scenario's; none when the target publishes none or they agree."""
+    if published is None:
+        return []
+    drifts = differences(published, declared)
+    if not drifts:
+        return []
+    note = (
+        f"the target publishes its refresh-token policy ({POLICY_EXTENSION}: "
+        f"{published.describe()}) and it contradicts the scenario's ({declared.describe()}): "
+        + "; ".join(d.describe("published") for d in drifts)
+    )
+    logger.warning("%s", note, extra={"fields": [d.field for d in drifts]})
+    return [note]
 
 
 def _describer(header: Header) -> RequestDescriber:

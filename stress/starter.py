@@ -3,7 +3,8 @@
 Writing the first scenario by hand means reading the schema and the target's metadata at once;
 most people stop there. ``init`` asks the target (RFC 8414 / OpenID Connect discovery) where its
 token, revocation and JWKS endpoints are, takes the few answers only a person knows (client id,
-test users, the promised policy) and writes a commented multi-tab burst scenario. The text is
+test users), measures the policy the target really has (``auth-stress policy``; or takes the
+one a person declares) and writes a commented multi-tab burst scenario. The text is
 validated with the same parser as ``auth-stress check`` before anything is written, so the
 file it produces is always accepted.
 """
@@ -18,10 +19,18 @@ from typing import Literal
 import httpx
 
 from stress.discovery import discover
+from stress.measure.result import policy_lines
+from stress.policy import Policy
 from stress.scenario import Scenario, TargetSpec, parse_scenario
 from stress.target import Endpoints
 
-__all__ = ["PolicyName", "StarterAnswers", "discover_endpoints", "render_starter"]
+__all__ = [
+    "PolicyName",
+    "StarterAnswers",
+    "declared_comments",
+    "discover_endpoints",
+    "render_starter",
+]
 
 # Per discovery request: metadata is small and a target that takes longer is effectively down.
 _REQUEST_TIMEOUT_S = 10.0
@@ -36,17 +45,27 @@ _POLICY_NOTES: dict[str, str] = {
 }
 
 
+def declared_comments(policy: Policy) -> tuple[str, ...]:
+    """The comment over a policy a person declared (not measured): what its preset means."""
+    name = policy.preset
+    return (f"{name}: {_POLICY_NOTES[name]}.",) if name is not None else ()
+
+
 @dataclass(frozen=True)
 class StarterAnswers:
-    """Everything the starter scenario needs beyond the discovered endpoints."""
+    """Everything the starter scenario needs beyond the discovered endpoints.
+
+    ``policy_comments`` go above the ``[policy]`` fields: where the policy comes from (measured,
+    and when) or what the declared preset means.
+    """
 
     target: str
     name: str
     client_id: str | None
     username: str
     password_env: str
-    policy: PolicyName
-    grace_seconds: float
+    policy: Policy
+    policy_comments: tuple[str, ...] = ()
     resource: str | None = None
     parallel: int = 8
     sessions: int = 8
@@ -56,7 +75,8 @@ async def discover_endpoints(target: str) -> Endpoints:
     """The target's endpoints through discovery; ``TargetError`` when unreachable or silent."""
     spec = TargetSpec(kind="oauth2", base_url=target)
     async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S) as client:
-        return await discover(client, spec, target if target.endswith("/") else target + "/")
+        found = await discover(client, spec, target if target.endswith("/") else target + "/")
+    return found.endpoints
 
 
 def _toml_str(value: str) -> str:
@@ -71,7 +91,6 @@ def _found(label: str, value: str | None) -> str:
 
 def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, Scenario]:
     """The commented scenario text and its parsed form; raises ``ScenarioError`` if invalid."""
-    grace = f"{answers.grace_seconds:g}"
     lines = [
         f"# Starter scenario for {answers.target}, written by `auth-stress init`.",
         "#",
@@ -111,9 +130,8 @@ def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, 
         f"password_env = {_toml_str(answers.password_env)}",
         "",
         "[policy]",
-        f"# {answers.policy}: {_POLICY_NOTES[answers.policy]}.",
-        f"kind = {_toml_str(answers.policy)}",
-        f"grace_seconds = {grace}",
+        *(f"# {comment}" for comment in answers.policy_comments),
+        *policy_lines(answers.policy),
         "",
         "[run]",
         f"sessions = {answers.sessions}",

@@ -22,6 +22,7 @@ from stress.cli.calibrate import calibrate_command
 from stress.cli.check import check_command
 from stress.cli.init import init_command
 from stress.cli.output import stderr, stdout
+from stress.cli.policy import policy_command
 from stress.cli.run import run_command
 from stress.cli.servers import demo_command, serve_command
 from stress.errors import StressError
@@ -50,6 +51,7 @@ app.command(
 app.command(name="demo")(demo_command)
 app.command(name="calibrate")(calibrate_command)
 app.command(name="init")(init_command)
+app.command(name="policy")(policy_command)
 
 
 @app.command()

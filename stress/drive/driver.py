@@ -86,7 +86,10 @@ class Driver:
         fingerprint: Fingerprinter | None = None,
         progress: ProgressCallback | None = None,
         scenario_dir: Path | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
+        """``notes`` are what the run learned before it started (e.g. a published policy that
+        contradicts the scenario's); the run-end record carries them to the report."""
         if not targets:
             raise ValueError("at least one target base URL is needed")
         self.scenario = scenario
@@ -104,7 +107,7 @@ class Driver:
         )
         self.bursts = Bursts(self.actions, engine)
         self.logins = Logins(self.actions, scenario.auth, scenario_dir)
-        self.notes: list[str] = []
+        self.notes: list[str] = list(notes)
         self.load = LoadRun(self.actions, history.header.seed, list(scenario.steps), self.notes)
         self._end: EndReason = "completed"
         self._detail: str | None = None
