@@ -33,7 +33,9 @@ from stress.drive import Driver, ProgressCallback
 from stress.errors import ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History, Operation, load_history
-from stress.measure.drift import differences
+from stress.measure.drift import differences, drift
+from stress.measure.prober import Bounds
+from stress.measure.runner import ProbeSetup, measure_policy
 from stress.policy import Policy
 from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
@@ -75,6 +77,8 @@ class RunOptions:
     insecure: bool = False
     http2: HTTP2Mode = "auto"
     extra_argv: Sequence[str] = field(default_factory=tuple)
+    # Measure the target's policy first (as `auth-stress policy` does) and note any drift.
+    measure_policy: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,8 @@ async def drive_scenario(
         return _ended(path, header, RunEnd(end="interrupted", detail="during discovery"))
     endpoints, jwks, published = discovered
     notes = published_policy_notes(published, scenario.policy.model())
+    if options.measure_policy:
+        notes += await _measured_policy_notes(scenario, targets[0], path, options)
     profile = TargetProfile(scenario.target, endpoints)
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
     header = msgspec.structs.replace(header, requests=requests)
@@ -300,6 +306,35 @@ def published_policy_notes(published: Policy | None, declared: Policy) -> list[s
         f"the target publishes its refresh-token policy ({POLICY_EXTENSION}: "
         f"{published.describe()}) and it contradicts the scenario's ({declared.describe()}): "
         + "; ".join(d.describe("published") for d in drifts)
+    )
+    logger.warning("%s", note, extra={"fields": [d.field for d in drifts]})
+    return [note]
+
+
+async def _measured_policy_notes(
+    scenario: Scenario, target: str, path: Path, options: RunOptions
+) -> list[str]:
+    """Measure the target's policy before the run and note where it contradicts the scenario's.
+
+    The measurement keeps its own history beside the run's (``policy.history.jsonl``).
+    """
+    setup = ProbeSetup(
+        scenario=scenario,
+        target=target,
+        history_path=path.with_name("policy.history.jsonl"),
+        scenario_path=options.scenario_path,
+        ca_file=options.ca_file,
+        insecure=options.insecure,
+    )
+    measurement = await measure_policy(setup, Bounds())
+    declared = scenario.policy.model()
+    drifts, _ = drift(measurement, declared)
+    if not drifts:
+        return []
+    note = (
+        f"the policy measured before the run ({measurement.policy().describe()}) contradicts "
+        f"the scenario's ({declared.describe()}): "
+        + "; ".join(d.describe("measured") for d in drifts)
     )
     logger.warning("%s", note, extra={"fields": [d.field for d in drifts]})
     return [note]

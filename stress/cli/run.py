@@ -117,6 +117,14 @@ def run_command(
     ] = False,
     http2: Annotated[str, typer.Option(metavar="MODE", help=f"{', '.join(_HTTP2)}.")] = "auto",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    measure_policy: Annotated[
+        bool,
+        typer.Option(
+            "--measure-policy",
+            help="Measure the target's policy first (up to 2 minutes, as `auth-stress policy`) "
+            "and note where it contradicts the scenario's.",
+        ),
+    ] = False,
     log_level: LogLevel = "warning",
 ) -> None:
     """Run a scenario against a target, check the history, report, and exit.
@@ -141,6 +149,7 @@ def run_command(
         ca_file=ca_file,
         insecure=insecure,
         http2=cast(HTTP2Mode, http2),
+        measure_policy=measure_policy,
     )
     with Progress(
         TextColumn("[bold]{task.description}"),
