@@ -342,12 +342,18 @@ def _sink(path: Path) -> BinaryIO:
 
 
 @contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Ignore SIGINT and SIGTERM while reports are judged and written: a second Ctrl-C must not
-    lose the reports of a run that already stopped."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+def uninterrupted() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM off while reports are judged and written: a second Ctrl-C must
+    not lose the reports of a run that already stopped. Yields the signals that arrived, so a
+    command making several runs stops after this one instead of forgetting them."""
+    held: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        held.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield held
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stress.cli.output import fail, stderr, stdout
+from stress.cli.output import fail, progress_bar, stdout
 from stress.errors import ScenarioError
 from stress.pipeline import RunOptions
 from stress.reproduce.render import repetition_document, repetition_lines, run_line, write_document
@@ -24,15 +23,7 @@ def run_repeated(
     scenario: Scenario, options: RunOptions, times: int, json_out: Path | None, progress: bool
 ) -> int:
     """Run ``times`` times, print the repetition report (and write ``json_out``); the exit code."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        disable=not progress,
-        transient=True,
-    ) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"{scenario.name}: runs", total=times)
 
         def on_run(run: RunOutcome) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from stress.cli.output import (
     LogLevel,
@@ -17,6 +17,7 @@ from stress.cli.output import (
     fail,
     load,
     prepare_outputs,
+    progress_bar,
     start_logging,
     stderr,
 )
@@ -143,15 +144,7 @@ def run_command(
     )
     if repeat is not None:
         raise typer.Exit(run_repeated(loaded, options, repeat, json_out, progress))
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        disable=not progress,
-        transient=True,
-    ) as bar:
+    with progress_bar(progress) as bar:
         try:
             drive = run_async(drive_scenario, loaded, options, _progress_of(loaded, bar))
         except ScenarioError as exc:

@@ -1,14 +1,16 @@
 """Running one scenario several times, each run judged from its own history.
 
-``run --repeat K`` and every shrink candidate are the same thing: K independent runs of one
-scenario with the same seed, each streaming its own history into one folder, each judged from
-that file exactly as ``analyze`` would. A run that was interrupted ends the repetition (the
-user asked to stop); the runs made so far are still tallied. Between runs, while a report is
-judged, signals are held off so that a second Ctrl-C cannot lose a finished run's report.
+``run --repeat K``, every shrink candidate and every replay are the same loop: K independent
+runs, each streaming its own history into one folder, each judged from that file exactly as
+``analyze`` would. The user can stop the loop: a signal during a run interrupts that run (its
+partial history is judged like any interrupted run), and a signal while a report is judged is
+held until the report is done; either way no further run starts and the runs made so far are
+still tallied.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,7 +19,9 @@ from pathlib import Path
 import msgspec
 
 from stress.pipeline import (
+    Drive,
     RunOptions,
+    analyze_history,
     drive_scenario,
     header_of,
     history_path,
@@ -28,10 +32,23 @@ from stress.reproduce.tally import Repetition, RunOutcome
 from stress.scenario import Scenario
 from stress.wire import run as run_async
 
-__all__ = ["Budget", "RunCallback", "history_file", "repeat_runs", "repeat_scenario"]
+__all__ = [
+    "Batch",
+    "Budget",
+    "Driving",
+    "RunCallback",
+    "history_file",
+    "repeat_drives",
+    "repeat_runs",
+    "repeat_scenario",
+]
 
 RunCallback = Callable[[RunOutcome], None]
 """Told about each run as soon as it has been judged (progress lines, progress bars)."""
+
+Driving = Callable[[RunOptions], Drive]
+"""Makes one run whose history goes to ``options.history_path`` (blocking: it runs its own
+event loop)."""
 
 
 def history_file(first: Path, number: int, width: int) -> Path:
@@ -43,8 +60,8 @@ def history_file(first: Path, number: int, width: int) -> Path:
 class Budget:
     """Bounds on the runs a command may make in total: a count and a wall-clock deadline.
 
-    Each run's own time bound is capped at what is left, so the deadline holds to within one
-    run's discovery and final probes.
+    Each run's own time bound is capped at what is left (:meth:`capped`), so the deadline holds
+    to within one run's discovery and final probes.
     """
 
     max_runs: int
@@ -76,6 +93,52 @@ class Budget:
         return msgspec.structs.replace(scenario, run=run)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The runs a loop made, and whether the user stopped it."""
+
+    runs: tuple[RunOutcome, ...]
+    interrupted: bool
+
+
+def repeat_drives(
+    drive: Driving,
+    options: RunOptions,
+    times: int,
+    first: Path,
+    *,
+    on_run: RunCallback | None = None,
+    budget: Budget | None = None,
+) -> Batch:
+    """Make up to ``times`` runs with ``drive``; run ``i`` writes :func:`history_file` (first, i).
+
+    Stops early when the user interrupts, or when ``budget`` allows no more runs.
+    """
+    width = max(2, len(str(times)))
+    outcomes: list[RunOutcome] = []
+    for number in range(1, times + 1):
+        if budget is not None and not budget.allows():
+            break
+        path = history_file(first, number, width)
+        made: Drive | None = None
+        # A Ctrl-C between the run's own signal handling and ours leaves a partial history.
+        with contextlib.suppress(KeyboardInterrupt):
+            made = drive(replace(options, history_path=path))
+        if budget is not None:
+            budget.runs += 1
+        with uninterrupted() as held:
+            if made is not None:
+                crashed = made.end.end == "crashed"
+                outcomes.append(RunOutcome(number, made.path, judge_drive(made), crashed))
+            elif path.exists():
+                outcomes.append(RunOutcome(number, path, analyze_history(path)))
+            if on_run is not None and outcomes and outcomes[-1].number == number:
+                on_run(outcomes[-1])
+        if made is None or made.end.end == "interrupted" or held:
+            return Batch(tuple(outcomes), interrupted=True)
+    return Batch(tuple(outcomes), interrupted=False)
+
+
 def repeat_runs(
     scenario: Scenario,
     options: RunOptions,
@@ -84,31 +147,14 @@ def repeat_runs(
     *,
     on_run: RunCallback | None = None,
     budget: Budget | None = None,
-) -> list[RunOutcome]:
-    """Run ``scenario`` up to ``times`` times; run ``i`` writes :func:`history_file` (first, i).
+) -> Batch:
+    """Run ``scenario`` up to ``times`` times (see :func:`repeat_drives`)."""
 
-    Stops early when a run was interrupted, or when ``budget`` allows no more runs. Raises
-    ``ScenarioError`` (before any run) when the scenario cannot be run as asked.
-    """
-    width = max(2, len(str(times)))
-    outcomes: list[RunOutcome] = []
-    for number in range(1, times + 1):
-        if budget is not None and not budget.allows():
-            break
-        path = history_file(first, number, width)
+    def drive(each: RunOptions) -> Drive:
         bounded = budget.capped(scenario) if budget is not None else scenario
-        drive = run_async(drive_scenario, bounded, replace(options, history_path=path))
-        if budget is not None:
-            budget.runs += 1
-        with uninterrupted():
-            report = judge_drive(drive)
-            outcome = RunOutcome(number, drive.path, report, crashed=drive.end.end == "crashed")
-            outcomes.append(outcome)
-            if on_run is not None:
-                on_run(outcome)
-        if drive.end.end == "interrupted":
-            break
-    return outcomes
+        return run_async(drive_scenario, bounded, each)
+
+    return repeat_drives(drive, options, times, first, on_run=on_run, budget=budget)
 
 
 def repeat_scenario(
@@ -117,15 +163,17 @@ def repeat_scenario(
     """``run --repeat``: ``times`` runs whose histories sit side by side in one run folder.
 
     ``--history runs/x/history.jsonl`` makes them ``runs/x/history-01.jsonl`` and so on.
+    Raises ``ScenarioError`` (before any run) when the targets cannot be used.
     """
-    header = header_of(scenario, options)  # a target that cannot be used fails here, once
-    runs = repeat_runs(scenario, options, times, history_path(scenario, options), on_run=on_run)
+    header = header_of(scenario, options)
+    first = history_path(scenario, options)
+    batch = repeat_runs(scenario, options, times, first, on_run=on_run)
     rerun = [*header.command, "--repeat", str(times)] if header.command else []
     return Repetition(
         scenario=scenario.name,
         scenario_path=header.scenario_path,
         targets=list(header.targets),
         requested=times,
-        runs=tuple(runs),
+        runs=batch.runs,
         rerun=rerun,
     )

@@ -18,17 +18,9 @@ import msgspec
 
 from stress.checkers.base import Finding
 from stress.history import Header, load_history
-from stress.pipeline import (
-    DriveParts,
-    RunOptions,
-    drive_with,
-    header_of,
-    judge,
-    judge_drive,
-    uninterrupted,
-)
+from stress.pipeline import Drive, DriveParts, RunOptions, drive_with, header_of, judge
 from stress.report.model import RunReport
-from stress.reproduce.repeat import history_file
+from stress.reproduce.repeat import repeat_drives
 from stress.reproduce.replayer import Replayer
 from stress.reproduce.tally import Estimate, RunOutcome, exit_code_of
 from stress.reproduce.witness import ReplayError, ReplayPlan, plan_replay
@@ -54,7 +46,6 @@ class Replay:
 
     run: RunOutcome
     matches: int
-    interrupted: bool
 
     @property
     def reproduced(self) -> bool:
@@ -181,27 +172,21 @@ def replay_finding(
     prepared: Prepared, times: int, folder: Path, on_replay: ReplayCallback | None = None
 ) -> ReplayResult:
     """Send the prepared replay ``times`` times, each into ``folder/replay-NN.jsonl``; stops
-    early when one is interrupted."""
+    early when the user interrupts."""
     plan = prepared.plan
 
     async def body(parts: DriveParts) -> RunEnd:
         return await Replayer(plan, parts, prepared.recorded_targets).run()
 
-    width = max(2, len(str(times)))
-    replays: list[Replay] = []
-    for i in range(1, times + 1):
-        each = replace(
-            prepared.options, history_path=history_file(folder / "replay.jsonl", i, width)
-        )
+    def drive(each: RunOptions) -> Drive:
         header = msgspec.structs.replace(prepared.header, started_unix=time.time())
-        drive = run_async(drive_with, prepared.scenario, each, header, body)
-        with uninterrupted():
-            judged = judge_drive(drive)
-            run = RunOutcome(i, drive.path, judged, crashed=drive.end.end == "crashed")
-            done = Replay(run, plan.signature.found_in(judged), drive.end.end == "interrupted")
-            replays.append(done)
-            if on_replay is not None:
-                on_replay(done)
-        if done.interrupted:
-            break
-    return ReplayResult(prepared.history, plan, times, tuple(replays), prepared.header.command)
+        return run_async(drive_with, prepared.scenario, each, header, body)
+
+    def told(run: RunOutcome) -> None:
+        if on_replay is not None:
+            on_replay(Replay(run, plan.signature.found_in(run.report)))
+
+    first = folder / "replay.jsonl"
+    batch = repeat_drives(drive, prepared.options, times, first, on_run=told)
+    replays = tuple(Replay(run, plan.signature.found_in(run.report)) for run in batch.runs)
+    return ReplayResult(prepared.history, plan, times, replays, prepared.header.command)

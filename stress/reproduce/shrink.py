@@ -20,7 +20,7 @@ import msgspec
 
 from stress.pipeline import RunOptions, header_of
 from stress.reproduce.reduce import candidates
-from stress.reproduce.repeat import Budget, repeat_runs
+from stress.reproduce.repeat import Batch, Budget, repeat_runs
 from stress.reproduce.tally import Estimate, RunOutcome, failing_classes, reproduces
 from stress.scenario import Scenario
 
@@ -69,13 +69,12 @@ class ShrinkResult:
     folder: Path
 
 
-def _stopped(runs: tuple[RunOutcome, ...]) -> StopReason | None:
-    """``interrupted`` or ``inconclusive`` when a rerun says shrinking cannot go on."""
-    for run in runs:
-        end = run.report.inconclusive_reason
-        if end == "interrupted":
-            return "interrupted"
-        if end is not None and run.report.verdict != "fail":
+def _stopped(batch: Batch) -> StopReason | None:
+    """``interrupted`` or ``inconclusive`` when the reruns say shrinking cannot go on."""
+    if batch.interrupted:
+        return "interrupted"
+    for run in batch.runs:
+        if run.report.inconclusive_reason is not None and run.report.verdict != "fail":
             return "inconclusive"
     return None
 
@@ -98,12 +97,12 @@ class _Shrinker:
         self.on_attempt = on_attempt
         self.attempts: list[Attempt] = []
 
-    def run(self, scenario: Scenario) -> tuple[RunOutcome, ...]:
+    def run(self, scenario: Scenario) -> Batch:
         """The reruns of the next scenario to measure, each with its history in its folder."""
         number = len(self.attempts)
         name = "start" if number == 0 else f"candidate-{number:03d}"
         first = self.folder / name / "history.jsonl"
-        return tuple(repeat_runs(scenario, self.options, self.reruns, first, budget=self.budget))
+        return repeat_runs(scenario, self.options, self.reruns, first, budget=self.budget)
 
     def record(
         self, change: str, scenario: Scenario, runs: tuple[RunOutcome, ...], checker: str | None
@@ -157,13 +156,13 @@ def shrink(
         options = replace(options, scenario_dir=options.scenario_path.parent)
     # Candidates are no file: their histories name no scenario path and no rerun command.
     shrinker = _Shrinker(replace(options, scenario_path=None), reruns, budget, folder, on_attempt)
-    runs = shrinker.run(scenario)
-    failing = failing_classes(runs)
+    batch = shrinker.run(scenario)
+    failing = failing_classes(batch.runs)
     if checker is None and failing:
         checker = max(failing, key=lambda name: failing[name])  # registry order breaks ties
-    best = shrinker.record("start", scenario, runs, checker)
+    best = shrinker.record("start", scenario, batch.runs, checker)
     if not best.kept:
-        return shrinker.result(checker, best, _stopped(runs) or "nothing-fails")
+        return shrinker.result(checker, best, _stopped(batch) or "nothing-fails")
     tried = {msgspec.json.encode(scenario)}
     while True:
         progressed = False
@@ -175,16 +174,16 @@ def shrink(
             bound = shrinker.bound()
             if bound is not None:
                 return shrinker.result(checker, best, bound)
-            runs = shrinker.run(candidate.scenario)
-            attempt = shrinker.record(candidate.change, candidate.scenario, runs, checker)
+            batch = shrinker.run(candidate.scenario)
+            attempt = shrinker.record(candidate.change, candidate.scenario, batch.runs, checker)
             if attempt.kept:
                 best, progressed = attempt, True
-            stopped = _stopped(runs)
+            stopped = _stopped(batch)
             if stopped is not None:
                 return shrinker.result(checker, best, stopped)
             if progressed:
                 break
-            if len(runs) < reruns:  # cut short by the budget: this candidate is undecided
+            if len(batch.runs) < reruns:  # cut short by the budget: this candidate is undecided
                 return shrinker.result(checker, best, shrinker.bound() or "max-runs")
         if not progressed:
             return shrinker.result(checker, best, "minimal")

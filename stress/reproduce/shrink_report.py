@@ -78,7 +78,7 @@ def attempt_line(attempt: Attempt, checker: str | None, reruns: int) -> str:
     """The progress line of one measured scenario."""
     measured = f"{attempt.reproduced}/{len(attempt.runs)}"
     if len(attempt.runs) < reruns:
-        measured += f" (of {reruns} asked: budget spent)"
+        measured += f" (of {reruns} asked)"
     if attempt.number == 0:
         found = f"{checker} {measured}" if checker else f"no violation in {len(attempt.runs)} runs"
         return f"start: {outline(attempt.scenario)}: {found}{_also(attempt, checker)}"

@@ -85,7 +85,7 @@ def test_toml_round_trips_without_defaults(path: Path) -> None:
 
 def test_check_accepts_the_written_toml(tmp_path: Path) -> None:
     written = tmp_path / "shrunk.toml"
-    smallest = list(candidates(load_scenario(MULTI_TAB)))[0].scenario
+    smallest = next(iter(candidates(load_scenario(MULTI_TAB)))).scenario
     written.write_text(scenario_toml(smallest, "shrunk"))
     proc = subprocess.run(
         [sys.executable, "-m", "stress", "check", str(written)],

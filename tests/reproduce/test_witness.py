@@ -35,7 +35,8 @@ def test_a_fork_replays_as_a_login_then_its_burst() -> None:
     assert (first.index, second.index) == (1, 2)
     assert (first.source, second.source) == (0, 0)
     assert (first.burst, first.offset_ns, second.offset_ns) == (0, 0, MS // 2)
-    assert all(op.witness for op in (first, second)) and not plan.setup[0].witness
+    assert all(op.witness for op in (first, second))
+    assert not plan.setup[0].witness
     assert plan.signature == signature(finding, {op.index: op for op in ops})
     assert plan.signature.describe() == "fork (error), key request a refresh"
 

@@ -48,7 +48,8 @@ def test_repeat_tallies_each_class_over_runs_judged_from_their_histories(
     for tally in doc["classes"]:
         runs_with = [r["run"] for r in doc["runs"] if tally["checker"] in r["findings"]]
         assert tally["reproduced_in"] == runs_with
-        assert tally["reproduced"] == len(runs_with) and tally["runs"] == 3
+        assert tally["reproduced"] == len(runs_with)
+        assert tally["runs"] == 3
         low, high = tally["ci95"]
         assert low <= tally["rate"] <= high
         assert tally["meaning"]
@@ -160,7 +161,8 @@ def test_replay_reproduces_a_fork_on_naive_and_not_on_atomic(
     assert doc["reproduction"]["reproduced"] >= 1
     assert [op["kind"] for op in doc["plan"]["setup"]] == ["login"]
     (burst,) = doc["plan"]["timed"]
-    assert len(burst) >= 2 and {op["source"] for op in burst} == {doc["plan"]["setup"][0]["index"]}
+    assert len(burst) >= 2
+    assert {op["source"] for op in burst} == {doc["plan"]["setup"][0]["index"]}
     for replay in doc["replays"]:
         replayed = analyze_history(tmp_path / replay["history"])
         assert replayed.verdict == replay["verdict"]
