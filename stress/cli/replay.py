@@ -84,7 +84,10 @@ def replay_command(
         stderr.print(escape(replay_line(replay, times)), highlight=False, soft_wrap=True)
 
     folder = run_folder(options.runs_dir, prepared.scenario.name, f"-replay-finding-{finding}")
-    result = replay_finding(prepared, times, folder, progress)
+    try:
+        result = replay_finding(prepared, times, folder, progress)
+    except ScenarioError as exc:  # e.g. auth.password_env names an unset variable
+        raise fail(ExitCode.USAGE, str(exc)) from None
     for line in replay_lines(result):
         stdout.print(escape(line), highlight=False, soft_wrap=True)
     if json_out is not None:

@@ -115,15 +115,18 @@ def shrink_command(
         line = attempt_line(attempt, kept, reruns)
         stderr.print(escape(line), highlight=False, soft_wrap=True)
 
-    result = shrink(
-        loaded,
-        options,
-        checker=checker,
-        reruns=reruns,
-        budget=Budget(max_runs=max_runs, max_seconds=max_seconds),
-        folder=folder,
-        on_attempt=progress,
-    )
+    try:
+        result = shrink(
+            loaded,
+            options,
+            checker=checker,
+            reruns=reruns,
+            budget=Budget(max_runs=max_runs, max_seconds=max_seconds),
+            folder=folder,
+            on_attempt=progress,
+        )
+    except ScenarioError as exc:  # e.g. auth.password_env names an unset variable
+        raise fail(ExitCode.USAGE, str(exc)) from None
     path = output or folder / "shrunk.toml"
     rerun = rerun_command(path, targets, engine, reruns)
     if result.checker is not None:
