@@ -9,12 +9,15 @@ the run. The CLI only parses arguments and renders what comes back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shlex
 import signal
+import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +50,8 @@ from stress.wire import HTTP2Mode, WireClient
 
 __all__ = [
     "Drive",
+    "DriveBody",
+    "DriveParts",
     "Overrides",
     "RunOptions",
     "RunResult",
@@ -54,10 +59,15 @@ __all__ = [
     "check_context",
     "checks_of",
     "drive_scenario",
+    "drive_with",
+    "header_of",
+    "history_path",
     "judge",
     "judge_drive",
     "published_policy_notes",
+    "run_folder",
     "run_scenario",
+    "uninterrupted",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,6 +87,9 @@ class RunOptions:
     insecure: bool = False
     http2: HTTP2Mode = "auto"
     extra_argv: Sequence[str] = field(default_factory=tuple)
+    # Where a mint command runs, for a scenario that is not (or no longer) its file: a shrink
+    # candidate runs where its original would.
+    scenario_dir: Path | None = None
     # Measure the target's policy first (as `auth-stress policy` does) and note any drift.
     measure_policy: bool = False
 
@@ -142,12 +155,19 @@ def _targets(scenario: Scenario, options: RunOptions) -> list[str]:
     return [url if url.endswith("/") else url + "/" for url in targets]
 
 
-def _history_path(scenario: Scenario, options: RunOptions) -> Path:
+def run_folder(runs_dir: Path, name: str, suffix: str = "") -> Path:
+    """``runs/<time>-<name><suffix>``: the folder a run (or a repetition, shrink, replay) of
+    the scenario named ``name`` keeps its files in."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+    return runs_dir / f"{stamp}-{slug}{suffix}"
+
+
+def history_path(scenario: Scenario, options: RunOptions) -> Path:
+    """The history file a run writes: ``--history``, else ``runs/<time>-<name>/history.jsonl``."""
     if options.history_path is not None:
         return options.history_path
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario.name).strip("-") or "run"
-    return options.runs_dir / f"{stamp}-{slug}" / "history.jsonl"
+    return run_folder(options.runs_dir, scenario.name) / "history.jsonl"
 
 
 def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
@@ -171,12 +191,25 @@ class Drive:
     end: RunEnd
 
 
+@functools.cache
+def _tls(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
+    """The TLS setting of discovery's HTTP client, built once per process: loading a CA bundle
+    costs about 0.1 s, which a repetition or a shrink would pay for every one of its runs."""
+    if insecure:
+        return False
+    if ca_file is None:
+        return httpx.create_ssl_context(verify=True)
+    if Path(ca_file).is_dir():
+        return ssl.create_default_context(capath=ca_file)
+    return ssl.create_default_context(cafile=ca_file)
+
+
 Discovered = tuple[Endpoints, dict[str, Any] | None, Policy | None]
 """The target's endpoints, its JWKS and the policy it publishes (each when it has one)."""
 
 
 async def _discover_or_interrupt(
-    scenario: Scenario, base: str, verify: bool | str
+    scenario: Scenario, base: str, verify: ssl.SSLContext | bool
 ) -> Discovered | TargetError | None:
     """What discovery found, why the target cannot be used, or None when interrupted."""
     found: list[Discovered | TargetError] = []
@@ -203,19 +236,12 @@ async def _discover_or_interrupt(
     return found[0] if found else None
 
 
-async def drive_scenario(
-    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
-) -> Drive:
-    """Discover the target and drive the scenario, streaming the history; judge nothing.
-
-    A target that cannot be used before the first op, or an interrupt during discovery, still
-    leaves a history whose run-end record says why, so every report asked for can be written.
-    """
+def header_of(scenario: Scenario, options: RunOptions) -> Header:
+    """The history header a run of ``scenario`` with ``options`` starts with (before discovery
+    adds the request shapes)."""
     targets = _targets(scenario, options)
-    path = _history_path(scenario, options)
-    path.parent.mkdir(parents=True, exist_ok=True)
     seed = options.seed if options.seed is not None else scenario.run.seed
-    header = Header(
+    return Header(
         scenario=scenario.name,
         scenario_path=str(options.scenario_path) if options.scenario_path else None,
         command=_command(options, targets, seed),
@@ -225,7 +251,76 @@ async def drive_scenario(
         seed=seed,
         started_unix=time.time(),
     )
-    verify: bool | str = False if options.insecure else (options.ca_file or True)
+
+
+@dataclass(frozen=True)
+class DriveParts:
+    """What a drive body works with once the target is discovered: the history is open."""
+
+    scenario: Scenario
+    options: RunOptions
+    profile: TargetProfile
+    targets: list[str]
+    wire: WireClient
+    history: History
+    claims: ClaimReader
+    # What the run noticed before its first op (a published or measured policy that
+    # contradicts the scenario's), for the run-end record.
+    notes: list[str]
+
+    @property
+    def scenario_dir(self) -> Path | None:
+        """Where a mint command runs: the scenario file's folder unless told otherwise."""
+        if self.options.scenario_dir is not None:
+            return self.options.scenario_dir
+        return self.options.scenario_path.parent if self.options.scenario_path else None
+
+
+DriveBody = Callable[[DriveParts], Awaitable[RunEnd]]
+"""Sends a run's requests and records them in ``parts.history``; returns its run-end record,
+already written (the driver's ``run``, or a replay's)."""
+
+
+async def drive_scenario(
+    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
+) -> Drive:
+    """Discover the target and drive the scenario, streaming the history; judge nothing.
+
+    A target that cannot be used before the first op, or an interrupt during discovery, still
+    leaves a history whose run-end record says why, so every report asked for can be written.
+    """
+
+    async def body(parts: DriveParts) -> RunEnd:
+        driver = Driver(
+            parts.scenario,
+            parts.profile,
+            parts.targets,
+            parts.wire,
+            parts.history,
+            parts.claims,
+            engine=options.engine,
+            fingerprint=Fingerprinter(),
+            progress=progress,
+            scenario_dir=parts.scenario_dir,
+            notes=parts.notes,
+        )
+        return await driver.run()
+
+    return await drive_with(scenario, options, header_of(scenario, options), body)
+
+
+async def drive_with(
+    scenario: Scenario, options: RunOptions, header: Header, body: DriveBody
+) -> Drive:
+    """Discover the target, open the history with ``header``, and let ``body`` drive it.
+
+    What every way of sending a scenario's requests shares (a run, a replay): the history file,
+    discovery, the wire client, and a history that says why when the target could not be used.
+    """
+    targets = list(header.targets)
+    path = history_path(scenario, options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    verify = _tls(options.ca_file, options.insecure)
     discovered = await _discover_or_interrupt(scenario, targets[0], verify)
     if isinstance(discovered, TargetError):
         return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))
@@ -248,20 +343,10 @@ async def drive_scenario(
             http2=options.http2,
             http1_requests=options.http2 != "always",
         ) as wire:
-            driver = Driver(
-                scenario,
-                profile,
-                targets,
-                wire,
-                history,
-                ClaimReader(jwks),
-                engine=options.engine,
-                fingerprint=Fingerprinter(),
-                progress=progress,
-                scenario_dir=options.scenario_path.parent if options.scenario_path else None,
-                notes=notes,
+            parts = DriveParts(
+                scenario, options, profile, targets, wire, history, ClaimReader(jwks), notes
             )
-            end = await driver.run()
+            end = await body(parts)
     return Drive(path=path, history=history, end=end)
 
 
@@ -275,6 +360,24 @@ def _ended(path: Path, header: Header, end: RunEnd) -> Drive:
 def _sink(path: Path) -> BinaryIO:
     """The history file, unbuffered: each record is one write the history can see fail."""
     return path.open("wb", buffering=0)
+
+
+@contextmanager
+def uninterrupted() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM off while reports are judged and written: a second Ctrl-C must
+    not lose the reports of a run that already stopped. Yields the signals that arrived, so a
+    command making several runs stops after this one instead of forgetting them."""
+    held: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        held.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def judge_drive(drive: Drive) -> RunReport:

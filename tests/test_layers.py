@@ -53,6 +53,10 @@ PURE = [
     ROOT / "stress/errors.py",
     ROOT / "stress/fingerprint.py",
     ROOT / "stress/scenario.py",
+    ROOT / "stress/reproduce/tally.py",
+    ROOT / "stress/reproduce/reduce.py",
+    ROOT / "stress/reproduce/witness.py",
+    ROOT / "stress/reproduce/render.py",
 ]
 
 

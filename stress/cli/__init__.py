@@ -23,8 +23,10 @@ from stress.cli.check import check_command
 from stress.cli.init import init_command
 from stress.cli.output import stderr, stdout
 from stress.cli.policy import policy_command
+from stress.cli.replay import replay_command
 from stress.cli.run import run_command
 from stress.cli.servers import demo_command, serve_command
+from stress.cli.shrink import shrink_command
 from stress.errors import StressError
 from stress.types import ExitCode
 
@@ -43,6 +45,8 @@ app = typer.Typer(
 app.command(name="run")(run_command)
 app.command(name="check")(check_command)
 app.command(name="analyze")(analyze_command)
+app.command(name="shrink")(shrink_command)
+app.command(name="replay")(replay_command)
 app.command(
     name="serve",
     add_help_option=False,  # --help goes to the server, which lists its own options

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stress.errors import ScenarioError
 from stress.logs import LEVELS, setup_logging
@@ -24,6 +25,7 @@ __all__ = [
     "fail",
     "load",
     "prepare_outputs",
+    "progress_bar",
     "start_logging",
     "stderr",
     "stdout",
@@ -48,6 +50,19 @@ def fail(code: ExitCode, message: str) -> typer.Exit:
     """Print ``error: message`` on stderr (one line, no traceback); raise the result."""
     stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(int(code))
+
+
+def progress_bar(enabled: bool) -> Progress:
+    """The progress bar of a command that makes runs, on stderr; gone once it is done."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not enabled,
+        transient=True,
+    )
 
 
 def start_logging(level: str) -> None:

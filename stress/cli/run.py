@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from stress.cli.output import (
     LogLevel,
@@ -19,11 +17,13 @@ from stress.cli.output import (
     fail,
     load,
     prepare_outputs,
+    progress_bar,
     start_logging,
     stderr,
 )
+from stress.cli.repeat import run_repeated
 from stress.errors import ScenarioError
-from stress.pipeline import RunOptions, drive_scenario, judge_drive
+from stress.pipeline import RunOptions, drive_scenario, judge_drive, uninterrupted
 from stress.report import exit_code
 from stress.scenario import LoadStep, Scenario, SleepStep
 from stress.types import ENGINES, ExitCode
@@ -33,18 +33,6 @@ from stress.wire import run as run_async
 __all__ = ["run_command"]
 
 _HTTP2 = ("auto", "never", "always")
-
-
-@contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """Ignore SIGINT and SIGTERM while reports are judged and written: a second Ctrl-C must not
-    lose the reports of a run that already stopped."""
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _timed_seconds(scenario: Scenario) -> float:
@@ -125,6 +113,15 @@ def run_command(
             "and note where it contradicts the scenario's.",
         ),
     ] = False,
+    repeat: Annotated[
+        int | None,
+        typer.Option(
+            metavar="K",
+            min=1,
+            max=10_000,
+            help="Run K times; report how often each finding class reproduced (k of K).",
+        ),
+    ] = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Run a scenario against a target, check the history, report, and exit.
@@ -138,6 +135,9 @@ def run_command(
         raise fail(ExitCode.USAGE, f"--engine {engine!r}: expected {', '.join(ENGINES)}")
     if http2 not in _HTTP2:
         raise fail(ExitCode.USAGE, f"--http2 {http2!r}: expected {', '.join(_HTTP2)}")
+    if repeat is not None and (junit is not None or html is not None):
+        one_run = "--junit and --html describe one run: with --repeat use --json"
+        raise fail(ExitCode.USAGE, f"{one_run}, or `auth-stress analyze` one run's history")
     prepare_outputs({"--json": json_out, "--junit": junit, "--html": html, "--history": history})
     loaded = load(scenario)
     options = RunOptions(
@@ -151,20 +151,14 @@ def run_command(
         http2=cast(HTTP2Mode, http2),
         measure_policy=measure_policy,
     )
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        disable=not progress,
-        transient=True,
-    ) as bar:
+    if repeat is not None:
+        raise typer.Exit(run_repeated(loaded, options, repeat, json_out, progress))
+    with progress_bar(progress) as bar:
         try:
             drive = run_async(drive_scenario, loaded, options, _progress_of(loaded, bar))
         except ScenarioError as exc:
             raise fail(ExitCode.USAGE, str(exc)) from None
-    with _uninterrupted():
+    with uninterrupted():
         report = judge_drive(drive)
         emit(report, json_out, junit, html)
     stderr.print(f"history: {escape(str(drive.path))}", highlight=False, soft_wrap=True)
