@@ -1,0 +1,189 @@
+"""Benchmark: wall time, CPU time and peak memory of ``auth-stress analyze`` per history size.
+
+Why this script exists: issue 10 asks that analysis be linear in the history, with a 1M-op
+history analysed in under 60 s and under 1 GiB of peak memory on a 2-core machine. For each
+size it writes a synthetic history (``synthetic_history.py``: many interleaved sessions,
+bursts, retries, timeouts, soak families, final probes, and seeded violations of every kind so
+the checkers do real work), then runs, in a fresh child process per measurement so that peak
+RSS belongs to that one analysis, the very function ``auth-stress analyze`` calls: load, pair,
+every checker, and the report. The child checks the findings against those the generator
+seeded, so a fast but wrong analysis cannot pass for a fast one.
+
+The machine is shared: the table carries the load average before and after, and CPU seconds
+beside wall seconds (CPU time moves less with other people's work).
+
+Usage::
+
+    .venv/bin/python benchmarks/analyze.py [--sizes 10000 100000 1000000] [--repeat 2]
+        [--policy idempotent] [--violations-per 20000] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic_history import policy_for, write_history
+
+from stress.execute import analyze_history
+from stress.scenario import load_scenario
+
+__all__ = ["main"]
+
+_SCENARIO = """\
+name = "synthetic"
+description = "synthetic history for benchmarks/analyze.py"
+
+[target]
+kind = "oauth2"
+base_url = "http://127.0.0.1:8000"
+client_id = "demo-client"
+
+[auth]
+username = "user{{n}}"
+password = "password"
+
+[policy]
+{policy}
+
+[[steps]]
+op = "login"
+"""
+
+
+def _scenario_text(policy: str, grace: float) -> str:
+    lines = f'kind = "{policy}"'
+    if policy == "idempotent":
+        lines += f"\ngrace_seconds = {grace}"
+    return _SCENARIO.format(policy=lines)
+
+
+def _child(history: Path, scenario_path: Path, expected_path: Path) -> None:
+    """Analyse one history and print one JSON line of measurements."""
+    scenario = load_scenario(scenario_path)
+    ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu0 = time.process_time()
+    wall0 = time.perf_counter()
+    report = analyze_history(history, scenario, scenario_path)
+    wall = time.perf_counter() - wall0
+    cpu = time.process_time() - cpu0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    want = sorted((c, s, tuple(w)) for c, s, w in json.loads(expected_path.read_text()))
+    got = sorted((f.checker, f.severity, f.witness) for f in report.findings)
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_rss_mib": peak / 1024,
+                "ready_rss_mib": ready_rss / 1024,
+                "operations": len(report.operations),
+                "findings": len(report.findings),
+                "verdict": report.verdict,
+                "findings_as_seeded": got == want,
+            }
+        )
+    )
+
+
+def _machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"nproc {os.cpu_count()}, load average {load}, Python {platform.python_version()}, "
+        f"{platform.machine()}"
+    )
+
+
+def _prepare(size: int, args: argparse.Namespace, directory: Path) -> tuple[Path, Path, Path, int]:
+    """The history, scenario and expected findings of one size (reused when already written)."""
+    violations = max(1, size // args.violations_per) if args.violations_per else 0
+    stem = f"{args.policy}-{size}-v{violations}-s{args.seed}"
+    history = directory / f"{stem}.jsonl"
+    expected = directory / f"{stem}.expected.json"
+    scenario = directory / f"{args.policy}.toml"
+    scenario.write_text(_scenario_text(args.policy, args.grace))
+    if not (history.exists() and expected.exists()):
+        written = write_history(
+            history,
+            ops=size,
+            seed=args.seed,
+            policy=args.policy,
+            grace_seconds=args.grace,
+            violations=violations,
+        )
+        rows = [[e.checker, e.severity, list(e.witness)] for e in written.expected]
+        expected.write_text(json.dumps(rows))
+    records = sum(1 for _ in history.open("rb")) - 1
+    return history, scenario, expected, records
+
+
+def _measure(history: Path, scenario: Path, expected: Path, timeout: float) -> dict[str, object]:
+    command = [sys.executable, __file__, "--child", str(history), str(scenario), str(expected)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=2, help="measurements per size")
+    parser.add_argument("--policy", choices=("idempotent", "strict"), default="idempotent")
+    parser.add_argument("--grace", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--violations-per", type=int, default=20_000, help="seed one bug of each kind per N records"
+    )
+    parser.add_argument("--dir", type=Path, help="keep the histories here (default: a temp dir)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
+    parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return
+    with tempfile.TemporaryDirectory(prefix="analyze-bench-") as tmp:
+        directory = args.dir or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        before = _machine()
+        rows = []
+        for size in args.sizes:
+            history, scenario, expected, records = _prepare(size, args, directory)
+            for run in range(1, args.repeat + 1):
+                result = _measure(history, scenario, expected, args.timeout)
+                rows.append((records, run, result))
+                print(f"# {records} records, run {run}: {json.dumps(result)}", file=sys.stderr)
+        after = _machine()
+    policy = policy_for(args.policy, args.grace).describe()
+    print(
+        f"`auth-stress analyze` (load, pair, every checker, report) of synthetic histories, "
+        f"policy {policy}, seed {args.seed}, one bug of each kind seeded per "
+        f"{args.violations_per} records; one child process per measurement."
+    )
+    print(f"Machine before: {before}")
+    print(f"Machine after:  {after}\n")
+    print(
+        "| records | operations | findings | findings as seeded | run | wall s | CPU s "
+        "| peak RSS MiB |"
+    )
+    print("|---:|---:|---:|:---:|---:|---:|---:|---:|")
+    for records, run, r in rows:
+        print(
+            f"| {records:,} | {r['operations']:,} | {r['findings']} | "
+            f"{'yes' if r['findings_as_seeded'] else 'NO'} | {run} | {r['wall_s']:.1f} | "
+            f"{r['cpu_s']:.1f} | {r['peak_rss_mib']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
