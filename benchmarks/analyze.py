@@ -69,16 +69,30 @@ def _scenario_text(policy: str, grace: float) -> str:
     return _SCENARIO.format(policy=lines)
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident set since it was exec'd.
+
+    ``ru_maxrss`` would do on most systems, but on Linux it also carries the high-water mark the
+    process had before exec (the parent's size at fork), so ``VmHWM`` is read where it exists.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(history: Path, scenario_path: Path, expected_path: Path) -> None:
     """Analyse one history and print one JSON line of measurements."""
     scenario = load_scenario(scenario_path)
-    ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ready_rss = _peak_rss_mib()
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     report = analyze_history(history, scenario, scenario_path)
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_mib()
     want = sorted((c, s, tuple(w)) for c, s, w in json.loads(expected_path.read_text()))
     got = sorted((f.checker, f.severity, f.witness) for f in report.findings)
     print(
@@ -86,8 +100,8 @@ def _child(history: Path, scenario_path: Path, expected_path: Path) -> None:
             {
                 "wall_s": wall,
                 "cpu_s": cpu,
-                "peak_rss_mib": peak / 1024,
-                "ready_rss_mib": ready_rss / 1024,
+                "peak_rss_mib": peak,
+                "ready_rss_mib": ready_rss,
                 "operations": len(report.operations),
                 "findings": len(report.findings),
                 "verdict": report.verdict,
@@ -95,6 +109,20 @@ def _child(history: Path, scenario_path: Path, expected_path: Path) -> None:
             }
         )
     )
+
+
+def _generate(history: Path, expected: Path, *params: str) -> None:
+    size, violations, policy, grace, seed = params
+    written = write_history(
+        history,
+        ops=int(size),
+        seed=int(seed),
+        policy="strict" if policy == "strict" else "idempotent",
+        grace_seconds=float(grace),
+        violations=int(violations),
+    )
+    rows = [[e.checker, e.severity, list(e.witness)] for e in written.expected]
+    expected.write_text(json.dumps(rows))
 
 
 def _machine() -> str:
@@ -114,16 +142,12 @@ def _prepare(size: int, args: argparse.Namespace, directory: Path) -> tuple[Path
     scenario = directory / f"{args.policy}.toml"
     scenario.write_text(_scenario_text(args.policy, args.grace))
     if not (history.exists() and expected.exists()):
-        written = write_history(
-            history,
-            ops=size,
-            seed=args.seed,
-            policy=args.policy,
-            grace_seconds=args.grace,
-            violations=violations,
-        )
-        rows = [[e.checker, e.severity, list(e.witness)] for e in written.expected]
-        expected.write_text(json.dumps(rows))
+        # In a child process, so that this one stays small for the measurements it forks.
+        command = [
+            sys.executable, __file__, "--generate", str(history), str(expected), str(size),
+            str(violations), args.policy, str(args.grace), str(args.seed),
+        ]  # fmt: skip
+        subprocess.run(command, check=True, timeout=args.timeout)
     records = sum(1 for _ in history.open("rb")) - 1
     return history, scenario, expected, records
 
@@ -148,9 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, help="keep the histories here (default: a temp dir)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
     parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(*args.child)
+        return
+    if args.generate:
+        _generate(Path(args.generate[0]), Path(args.generate[1]), *args.generate[2:])
         return
     with tempfile.TemporaryDirectory(prefix="analyze-bench-") as tmp:
         directory = args.dir or Path(tmp)
