@@ -7,13 +7,21 @@ connected component of that graph, so families are derived from lineage and neve
 (a session may log in twice, and a buggy server may hand one session's successor to another).
 
 Refreshes that ended ``info`` add no edge: their successor, if any, was never seen.
+
+Every checker needs the lineage of the same history, so :func:`build_lineage` keeps the last one
+it built and hands it out again for the same operations: an analysis builds it once. Lookups
+that walk the graph are bounded by what they answer (``is_ancestor`` by the generations between
+the two tokens), never by the length of the history, so a soak family thousands of refreshes
+long costs no more per question than a short one.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from stress.history import Operation
 
@@ -61,11 +69,17 @@ class Lineage:
             return self.family_of(refresh)
         return self.family_of(op.presented)
 
+    @cached_property
+    def families(self) -> tuple[str, ...]:
+        """Every family id, in the order their tokens were first seen."""
+        return tuple(dict.fromkeys(self.family.values()))
+
     def same_user(self, family: str) -> list[str]:
         """Families that may belong to the user of ``family`` (all, when subjects are unknown)."""
         sub = self.subject.get(family)
-        families = dict.fromkeys(self.family.values())
-        return [f for f in families if sub is None or self.subject.get(f) in (None, sub)]
+        if sub is None:
+            return list(self.families)
+        return [f for f in self.families if self.subject.get(f) in (None, sub)]
 
     def descendants(self, token: str) -> Iterator[str]:
         """Every token derived from ``token`` by refreshes, depth first, excluding itself."""
@@ -80,7 +94,46 @@ class Lineage:
             stack.extend(self.children.get(t, ()))
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        """True when ``newer`` was derived from ``older`` through one or more refreshes."""
+        """True when ``newer`` was derived from ``older`` through one or more refreshes.
+
+        A token on a cycle (a server that handed back an older token as a successor) derives
+        from every token on that cycle, itself included.
+        """
+        depth, looping = self._depths
+        if newer in looping or older in looping:
+            return self._walks_to(older, newer)
+        steps = depth.get(newer, 0) - depth.get(older, 0)
+        if steps <= 0:
+            return False
+        t = newer
+        for _ in range(steps):
+            t = self.parent[t]
+        return t == older
+
+    @cached_property
+    def _depths(self) -> tuple[dict[str, int], frozenset[str]]:
+        """Generations from each token with a parent up to its root, and the tokens whose
+        ancestry runs into a cycle instead (they have no depth). Roots have depth 0."""
+        depth: dict[str, int] = {}
+        looping: set[str] = set()
+        for start in self.parent:
+            path: list[str] = []
+            on_path: set[str] = set()
+            t: str | None = start
+            while t is not None and t not in depth and t not in looping and t not in on_path:
+                path.append(t)
+                on_path.add(t)
+                t = self.parent.get(t)
+            if t is not None and t not in depth:
+                looping.update(path)
+                continue
+            base = -1 if t is None else depth[t]
+            for node in reversed(path):
+                base += 1
+                depth[node] = base
+        return depth, frozenset(looping)
+
+    def _walks_to(self, older: str, newer: str) -> bool:
         seen: set[str] = set()
         t = self.parent.get(newer)
         while t is not None and t not in seen:
@@ -102,6 +155,24 @@ class Lineage:
                 path.append(minted)
             t = self.parent.get(t)
         return sorted(path)
+
+    def in_time_order(self, token: str) -> tuple[tuple[int, ...], tuple[Operation, ...]]:
+        """The refreshes and probes presenting ``token`` by send time (ties by index), with their
+        send times for bisecting."""
+        found = self._in_time.get(token)
+        if found is None:
+            ops = tuple(sorted(self.presenting.get(token, ()), key=lambda o: (o.send_ns, o.index)))
+            found = self._in_time[token] = (tuple(o.send_ns for o in ops), ops)
+        return found
+
+    def presented_from(self, token: str, after: int | None) -> tuple[Operation, ...]:
+        """The presentations of ``token`` sent at or after ``after`` (all when None), by time."""
+        sends, ops = self.in_time_order(token)
+        return ops if after is None else ops[bisect_left(sends, after) :]
+
+    @cached_property
+    def _in_time(self) -> dict[str, tuple[tuple[int, ...], tuple[Operation, ...]]]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -136,8 +207,25 @@ def _is_edge(op: Operation) -> bool:
     )
 
 
+_last: tuple[tuple[Operation, ...], Lineage] | None = None
+
+
 def build_lineage(ops: Sequence[Operation]) -> Lineage:
-    """Build the lineage graph and families from paired operations."""
+    """Build the lineage graph and families from paired operations.
+
+    The last lineage built is kept and returned again while the operations are the same (the
+    comparison is by identity first, so it costs a pass over the references, not a rebuild).
+    """
+    global _last
+    key = tuple(ops)
+    if _last is not None and _last[0] == key:
+        return _last[1]
+    lineage = _build(key)
+    _last = (key, lineage)
+    return lineage
+
+
+def _build(ops: tuple[Operation, ...]) -> Lineage:
     ordered = tuple(sorted(ops, key=lambda o: o.index))
     parent: dict[str, str] = {}
     children: dict[str, list[str]] = defaultdict(list)
