@@ -66,7 +66,11 @@ OpType = Literal["invoke", "ok", "fail", "info"]
 Outcome = Literal["ok", "fail", "info"]
 
 
-class Claims(msgspec.Struct, frozen=True, omit_defaults=True):
+# Records hold only strings, numbers and other such records, so they can never be part of a
+# reference cycle: ``gc=False`` keeps millions of them out of the cyclic collector's way.
+
+
+class Claims(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """Access-token claims that checkers need; decoded without verification by the client."""
 
     jti: str | None = None
@@ -79,7 +83,7 @@ class Claims(msgspec.Struct, frozen=True, omit_defaults=True):
     verify_error: str | None = None
 
 
-class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False):
     """One history record: an invocation or a completion.
 
     ``time_ns`` is ``time.monotonic_ns()`` when the record was made: for an invoke, just before
@@ -135,7 +139,7 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
     started_unix: float
 
 
-class Operation(msgspec.Struct, frozen=True, kw_only=True):
+class Operation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An invoke paired with its completion; ``done`` is None when the run ended first.
 
     Checkers work on these: an operation whose completion is missing is indeterminate, exactly
@@ -308,34 +312,75 @@ def pair_operations(ops: Iterable[Op]) -> list[Operation]:
 
 
 def load_history(path: Path) -> History:
-    """Read a JSONL history written by :class:`History`; errors name the file and line."""
+    """Read a JSONL history written by :class:`History`; errors name the file and line.
+
+    The file is streamed line by line, so memory holds the ops and never the text beside them.
+    """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            return _read(path, stream)
     except OSError as exc:
         raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
-    lines = raw.splitlines()
-    if not lines:
+
+
+def _read(path: Path, stream: IO[bytes]) -> History:
+    first = stream.readline()
+    if not first:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
-    header = _decode_header(path, lines[0])
-    history = History(header)
-    decoder = msgspec.json.Decoder(Op)
-    last = len(lines)
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
+    history = History(_decode_header(path, first))
+    decode = msgspec.json.Decoder(Op).decode
+    append = history.append
+    seen: dict[object, object] = {}
+    for number, line in enumerate(stream, start=2):
         try:
-            op = decoder.decode(line)
+            op = _shared(decode(line), seen)
         except msgspec.DecodeError as exc:
-            if number == last and not raw.endswith(b"\n"):
+            if not line.strip():
+                continue
+            if not line.endswith(b"\n"):
                 # The writer died mid-line: everything before it is intact and still evidence.
                 logger.warning("history %s ends with a truncated record; ignoring it", path)
                 break
             raise HistoryError(f"{path}:{number}: invalid op record: {exc}") from exc
         try:
-            history.append(op)
+            append(op)
         except ValueError as exc:
             raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
     return history
+
+
+def _shared(op: Op, seen: dict[object, object]) -> Op:
+    """``op`` with the values that repeat across records (one target URL, a few step names,
+    one subject per user) replaced by the first equal ones read: a history of a million
+    records would otherwise hold a million copies of each.
+
+    The record was just decoded and nobody else holds it yet, so setting its fields in place
+    is still part of building it. Spelled out field by field: this runs once per record.
+    """
+    keep, put = seen.setdefault, msgspec.structs.force_setattr
+    if (kept := keep(op.process, op.process)) is not op.process:
+        put(op, "process", kept)
+    if (kept := keep(op.session, op.session)) is not op.session:
+        put(op, "session", kept)
+    if op.target is not None and (kept := keep(op.target, op.target)) is not op.target:
+        put(op, "target", kept)
+    if op.step is not None and (kept := keep(op.step, op.step)) is not op.step:
+        put(op, "step", kept)
+    if op.engine is not None and (kept := keep(op.engine, op.engine)) is not op.engine:
+        put(op, "engine", kept)
+    if op.error is not None and (kept := keep(op.error, op.error)) is not op.error:
+        put(op, "error", kept)
+    claims = op.claims
+    if claims is not None:
+        if claims.sub is not None and (kept := keep(claims.sub, claims.sub)) is not claims.sub:
+            put(claims, "sub", kept)
+        if claims.sid is not None and (kept := keep(claims.sid, claims.sid)) is not claims.sid:
+            put(claims, "sid", kept)
+        if claims.iat is not None and (kept := keep(claims.iat, claims.iat)) is not claims.iat:
+            put(claims, "iat", kept)
+        if claims.exp is not None and (kept := keep(claims.exp, claims.exp)) is not claims.exp:
+            put(claims, "exp", kept)
+    return op
 
 
 class _HeaderV1(msgspec.Struct, frozen=True, kw_only=True):
