@@ -38,6 +38,8 @@ def _successors(lineage: Lineage) -> list[Finding]:
     """
     findings: list[Finding] = []
     for token, ops in lineage.presenting.items():
+        if len(ops) < 2:
+            continue  # one presentation has one successor at most
         first_by_successor: dict[str, Operation] = {}
         for op in sorted(ops, key=lambda o: (o.send_ns, o.index)):
             successor = op.returned

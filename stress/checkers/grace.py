@@ -43,7 +43,8 @@ def possibly_effective(op: Operation) -> bool:
 
 
 def _earliest(ops: Iterable[Operation]) -> _Earliest:
-    return tuple(heapq.nsmallest(2, ((o.send_ns, o.index) for o in ops)))
+    keys = [(o.send_ns, o.index) for o in ops]
+    return tuple(heapq.nsmallest(2, keys) if len(keys) > 2 else sorted(keys))
 
 
 def _any_before(earliest: _Earliest, horizon: int | None, exclude: int | None) -> bool:
@@ -93,32 +94,34 @@ class Grace:
         return [o for o in self._consumers(token) if o.index != exclude]
 
     def _consumers(self, token: str) -> tuple[Operation, ...]:
+        ops = self.lineage.presenting.get(token, ())
+        if len(ops) == 1:  # most tokens: nothing to sort, nothing worth keeping
+            return ops if self.consumes(ops[0]) and ops[0].recv_ns is not None else ()
         found = self._consumed.get(token)
         if found is None:
-            ops = (
-                o
-                for o in self.lineage.presenting.get(token, ())
-                if self.consumes(o) and o.recv_ns is not None
-            )
-            found = self._consumed[token] = tuple(
-                sorted(ops, key=lambda o: (o.recv_ns or 0, o.index))
-            )
+            kept = (o for o in ops if self.consumes(o) and o.recv_ns is not None)
+            found = tuple(sorted(kept, key=lambda o: (o.recv_ns or 0, o.index)))
+            self._consumed[token] = found
         return found
 
     def _effective(self, token: str) -> _Earliest:
         """The two earliest presentations of ``token`` that may have rotated it."""
+        ops = self.lineage.presenting.get(token, ())
+        if len(ops) <= 2:
+            return _earliest(o for o in ops if possibly_effective(o))
         found = self._effective_cache.get(token)
         if found is None:
-            ops = self.lineage.presenting.get(token, ())
             found = _earliest(o for o in ops if possibly_effective(o))
             self._effective_cache[token] = found
         return found
 
     def _unseen(self, token: str) -> _Earliest:
         """The two earliest indeterminate presentations of ``token`` (successor never seen)."""
+        ops = self.lineage.presenting.get(token, ())
+        if len(ops) <= 2:
+            return _earliest(o for o in ops if o.outcome == "info")
         found = self._unseen_cache.get(token)
         if found is None:
-            ops = self.lineage.presenting.get(token, ())
             found = self._unseen_cache[token] = _earliest(o for o in ops if o.outcome == "info")
         return found
 
@@ -179,9 +182,12 @@ class Grace:
     def _children_before(self, token: str, op: Operation) -> list[str]:
         """Children of ``token`` minted by another op that may precede ``op``."""
         found = []
-        for child in self.lineage.children.get(token, ()):
-            mint = self.lineage.by_index[self.lineage.minted_by[child]]
-            if mint.index != op.index and (op.recv_ns is None or mint.send_ns < op.recv_ns):
+        lineage = self.lineage
+        for child in lineage.children.get(token, ()):
+            minted = lineage.minted_by[child]
+            if minted == op.index:
+                continue
+            if op.recv_ns is None or lineage.by_index[minted].send_ns < op.recv_ns:
                 found.append(child)
         return found
 

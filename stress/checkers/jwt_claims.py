@@ -29,17 +29,22 @@ _ISSUING = ("login", "refresh", "probe")
 
 
 def _own(op: Operation, claims: Claims) -> list[Finding]:
+    unverified = claims.verified is False
+    born_expired = claims.exp is not None and claims.iat is not None and claims.exp <= claims.iat
+    never_valid = claims.exp is not None and claims.nbf is not None and claims.nbf > claims.exp
+    if not (unverified or born_expired or never_valid):
+        return []
     found: list[Finding] = []
     where = f"access token {short(op.access)} from {op.kind} op {op.index}"
-    if claims.verified is False:
+    if unverified:
         found.append(
             finding(CHECKER_ID, f"{where} failed verification: {claims.verify_error}", (op,))
         )
-    if claims.exp is not None and claims.iat is not None and claims.exp <= claims.iat:
+    if born_expired:
         found.append(
             finding(CHECKER_ID, f"{where} expires (exp {claims.exp}) at or before iat", (op,))
         )
-    if claims.exp is not None and claims.nbf is not None and claims.nbf > claims.exp:
+    if never_valid:
         found.append(finding(CHECKER_ID, f"{where} has nbf {claims.nbf} after exp", (op,)))
     return found
 

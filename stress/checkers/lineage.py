@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 
 from stress.history import Operation
 
@@ -156,23 +157,40 @@ class Lineage:
             t = self.parent.get(t)
         return sorted(path)
 
-    def in_time_order(self, token: str) -> tuple[tuple[int, ...], tuple[Operation, ...]]:
-        """The refreshes and probes presenting ``token`` by send time (ties by index), with their
-        send times for bisecting."""
+    def presented_from(self, token: str, after: int | None) -> tuple[Operation, ...]:
+        """The refreshes and probes presenting ``token`` sent at or after ``after`` (all when
+        None), by send time, ties by index."""
+        ops = self.presenting.get(token, ())
+        if len(ops) == 1:  # most tokens: nothing to sort, nothing worth keeping
+            return ops if after is None or ops[0].send_ns >= after else ()
         found = self._in_time.get(token)
         if found is None:
-            ops = tuple(sorted(self.presenting.get(token, ()), key=lambda o: (o.send_ns, o.index)))
+            ops = tuple(sorted(ops, key=lambda o: (o.send_ns, o.index)))
             found = self._in_time[token] = (tuple(o.send_ns for o in ops), ops)
-        return found
-
-    def presented_from(self, token: str, after: int | None) -> tuple[Operation, ...]:
-        """The presentations of ``token`` sent at or after ``after`` (all when None), by time."""
-        sends, ops = self.in_time_order(token)
+        sends, ops = found
         return ops if after is None else ops[bisect_left(sends, after) :]
 
     @cached_property
     def _in_time(self) -> dict[str, tuple[tuple[int, ...], tuple[Operation, ...]]]:
         return {}
+
+    @cached_property
+    def bursts(self) -> tuple[Burst, ...]:
+        """Every burst of two or more refreshes presenting the same token, in invoke order."""
+        groups: dict[tuple[int, str], list[Operation]] = defaultdict(list)
+        for op in self.ops:
+            invoke = op.invoke
+            if (
+                invoke.burst is not None
+                and invoke.kind == "refresh"
+                and invoke.presented is not None
+            ):
+                groups[(invoke.burst, invoke.presented)].append(op)
+        return tuple(
+            Burst(id=burst, token=token, members=tuple(members))
+            for (burst, token), members in groups.items()
+            if len(members) >= 2
+        )
 
 
 @dataclass(frozen=True)
@@ -186,25 +204,11 @@ class Burst:
 
 def refresh_bursts(lineage: Lineage) -> list[Burst]:
     """Every burst of two or more refreshes presenting the same token, in invoke order."""
-    groups: dict[tuple[int, str], list[Operation]] = defaultdict(list)
-    for op in lineage.ops:
-        if op.kind == "refresh" and op.burst is not None and op.presented is not None:
-            groups[(op.burst, op.presented)].append(op)
-    return [
-        Burst(id=burst, token=token, members=tuple(members))
-        for (burst, token), members in groups.items()
-        if len(members) >= 2
-    ]
+    return list(lineage.bursts)
 
 
-def _is_edge(op: Operation) -> bool:
-    return (
-        op.kind in ROTATING_KINDS
-        and op.outcome == "ok"
-        and op.presented is not None
-        and op.returned is not None
-        and op.returned != op.presented
-    )
+_ISSUING = frozenset({"login", "refresh", "probe"})
+_INVOKE_INDEX = attrgetter("invoke.index")
 
 
 _last: tuple[tuple[Operation, ...], Lineage] | None = None
@@ -226,12 +230,18 @@ def build_lineage(ops: Sequence[Operation]) -> Lineage:
 
 
 def _build(ops: tuple[Operation, ...]) -> Lineage:
-    ordered = tuple(sorted(ops, key=lambda o: o.index))
+    # One pass over the records themselves (not the Operation properties): this runs once per
+    # analysis over every operation, so its constant is the analysis's constant.
+    ordered = tuple(sorted(ops, key=_INVOKE_INDEX))
     parent: dict[str, str] = {}
-    children: dict[str, list[str]] = defaultdict(list)
+    # A token's first child or presentation is stored bare, and only a second one makes a list:
+    # most tokens have one of each, and millions of small lists would be millions of objects
+    # for the cyclic collector to walk.
+    children: dict[str, str | list[str]] = {}
     minted_by: dict[str, int] = {}
-    presenting: dict[str, list[Operation]] = defaultdict(list)
+    presenting: dict[str, Operation | list[Operation]] = {}
     access_to_refresh: dict[str, str] = {}
+    claimed: list[tuple[str, str | None, str | None]] = []  # (sub, returned, presented)
     # Union-find over tokens; the representative is the token issued first.
     uf: dict[str, str] = {}
     first_seen: dict[str, int] = {}
@@ -244,55 +254,69 @@ def _build(ops: tuple[Operation, ...]) -> Lineage:
             uf[t], t = root, uf[t]
         return root
 
-    def add(t: str, index: int) -> None:
-        if t not in uf:
-            uf[t] = t
-            first_seen[t] = index
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            return
-        if first_seen[rb] < first_seen[ra]:
-            ra, rb = rb, ra
-        uf[rb] = ra
-
     for op in ordered:
-        if op.kind in ROTATING_KINDS and op.presented is not None:
-            presenting[op.presented].append(op)
-            add(op.presented, op.index)
-        if op.outcome != "ok" or op.kind not in ("login", "refresh", "probe"):
+        invoke, done = op.invoke, op.done
+        kind, presented, index = invoke.kind, invoke.presented, invoke.index
+        if presented is not None and kind in ROTATING_KINDS:
+            seen = presenting.get(presented)
+            if seen is None:
+                presenting[presented] = op
+                if presented not in uf:
+                    uf[presented] = presented
+                    first_seen[presented] = index
+            elif isinstance(seen, list):
+                seen.append(op)
+            else:
+                presenting[presented] = [seen, op]
+        if done is None or done.type != "ok":
             continue
-        if op.returned is not None:
-            add(op.returned, op.index)
-            minted_by.setdefault(op.returned, op.index)
-            if op.access is not None:
-                access_to_refresh.setdefault(op.access, op.returned)
-        presented, returned = op.presented, op.returned
-        if _is_edge(op) and presented is not None and returned is not None:
+        if done.claims is not None and done.claims.sub is not None:
+            claimed.append((done.claims.sub, done.returned, presented))
+        if kind not in _ISSUING:
+            continue
+        returned, access = done.returned, done.access
+        if returned is not None:
+            if returned not in uf:
+                uf[returned] = returned
+                first_seen[returned] = index
+            minted_by.setdefault(returned, index)
+            if access is not None:
+                access_to_refresh.setdefault(access, returned)
+        edge = returned is not None and presented is not None and returned != presented
+        if edge and kind != "login" and returned is not None and presented is not None:
             parent.setdefault(returned, presented)
-            if returned not in children[presented]:
-                children[presented].append(returned)
-            union(presented, returned)
-        elif op.kind != "login" and op.access is not None and presented is not None:
+            successors = children.get(presented)
+            if successors is None:
+                children[presented] = returned
+            elif isinstance(successors, list):
+                if returned not in successors:
+                    successors.append(returned)
+            elif successors != returned:
+                children[presented] = [successors, returned]
+            ra, rb = find(presented), find(returned)
+            if ra != rb:
+                if first_seen[rb] < first_seen[ra]:
+                    ra, rb = rb, ra
+                uf[rb] = ra
+            continue
+        if kind != "login" and access is not None and presented is not None:
             # A non-rotating refresh: its access token belongs to the presented token's family.
-            access_to_refresh.setdefault(op.access, presented)
+            access_to_refresh.setdefault(access, presented)
 
     family = {t: find(t) for t in uf}
     subject: dict[str, str] = {}
-    for op in ordered:
-        if op.outcome == "ok" and op.claims is not None and op.claims.sub is not None:
-            owner = family.get(op.returned or "") or family.get(op.presented or "")
-            if owner is not None:
-                subject.setdefault(owner, op.claims.sub)
+    for sub, returned, presented in claimed:
+        owner = family.get(returned or "") or family.get(presented or "")
+        if owner is not None:
+            subject.setdefault(owner, sub)
     return Lineage(
         ops=ordered,
-        by_index={op.index: op for op in ordered},
+        by_index={op.invoke.index: op for op in ordered},
         family=family,
         parent=parent,
-        children={k: tuple(v) for k, v in children.items()},
+        children={k: tuple(v) if isinstance(v, list) else (v,) for k, v in children.items()},
         minted_by=minted_by,
-        presenting={k: tuple(v) for k, v in presenting.items()},
+        presenting={k: tuple(v) if isinstance(v, list) else (v,) for k, v in presenting.items()},
         access_to_refresh=access_to_refresh,
         subject=subject,
     )

@@ -19,7 +19,8 @@ and the burst it started in.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 
 from stress.checkers.base import CheckContext, CheckResult, Finding
 from stress.checkers.grace import Grace
@@ -61,6 +62,8 @@ def _chain(grace: Grace, q: Operation) -> list[Operation]:
 
 _Issued = dict[tuple[int, str], dict[str, None]]
 """(session, family) -> the refresh tokens handed to that session in that family, in order."""
+_Indexes = Callable[[], tuple[_Issued, dict[int, list[int]]]]
+"""Built on first use: most histories have no rejected obedient retry to look into."""
 
 
 def _issued(lineage: Lineage) -> _Issued:
@@ -81,13 +84,7 @@ def _bursts(lineage: Lineage) -> dict[int, list[int]]:
     return members
 
 
-def _logout(
-    grace: Grace,
-    ctx: CheckContext,
-    issued: _Issued,
-    bursts: dict[int, list[int]],
-    q: Operation,
-) -> Finding | None:
+def _logout(grace: Grace, ctx: CheckContext, indexes: _Indexes, q: Operation) -> Finding | None:
     lineage = grace.lineage
     retry_of = q.invoke.retry_of
     p = lineage.by_index.get(retry_of) if retry_of is not None else None
@@ -100,6 +97,7 @@ def _logout(
     chain = _chain(grace, q)
     first = chain[-1]
     skip = {o.index for o in chain}
+    issued, bursts = indexes()
     if first.burst is not None:
         skip.update(bursts.get(first.burst, ()))
     if grace.killed_before(family, q.recv_ns, skip) is not None:
@@ -138,7 +136,6 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
         and p.status in RETRY_LATER_STATUSES
     ]
     notes = [] if retries else ["no retries after a 503 or 429 with Retry-After"]
-    issued = _issued(lineage) if retries else {}
-    bursts = _bursts(lineage) if retries else {}
-    findings = [f for q in retries if (f := _logout(grace, ctx, issued, bursts, q)) is not None]
+    indexes = cache(lambda: (_issued(lineage), _bursts(lineage)))
+    findings = [f for q in retries if (f := _logout(grace, ctx, indexes, q)) is not None]
     return verdict(CHECKER_ID, findings, ctx, retries, notes)
