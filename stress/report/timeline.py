@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from stress.checkers.base import Finding
 from stress.history import Operation
@@ -42,6 +44,7 @@ RequestShape = tuple[str, str, Mapping[str, str], str | None]
 RequestDescriber = Callable[[Operation], RequestShape]
 """Maps an operation to the request that performs it (supplied by the target profile)."""
 
+_INDEX = attrgetter("index")
 _PLACEHOLDER = re.compile(r"\$(?:[A-Z_][A-Z0-9_]*|\{[A-Z_][A-Z0-9_]*\})")
 # Headers that carry credentials: a value without a placeholder is replaced by one.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
@@ -57,13 +60,22 @@ class WitnessStep:
     comment: str | None
 
 
+def _find(operations: Sequence[Operation], index: int) -> Operation | None:
+    """The operation with invoke ``index`` (indices are unique), or None.
+
+    Operations come in invoke order, so bisection finds it; a sequence in another order falls
+    back to a scan. Renderers explain every finding, so a lookup must not cost the history.
+    """
+    i = bisect_right(operations, index, key=_INDEX) - 1
+    if 0 <= i < len(operations) and operations[i].index == index:
+        return operations[i]
+    return next((op for op in reversed(operations) if op.index == index), None)
+
+
 def explain_witness(operations: Sequence[Operation], finding: Finding) -> list[WitnessStep]:
     """The finding's witness ops in real (send-time) order; unknown indices are skipped."""
-    by_index = {op.index: op for op in operations}
-    ops = sorted(
-        (by_index[i] for i in set(finding.witness) if i in by_index),
-        key=lambda op: (op.send_ns, op.index),
-    )
+    found = (_find(operations, i) for i in set(finding.witness))
+    ops = sorted((op for op in found if op is not None), key=lambda op: (op.send_ns, op.index))
     if not ops:
         return []
     comments = annotate(finding.checker, ops)

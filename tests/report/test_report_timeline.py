@@ -48,6 +48,15 @@ def test_unknown_witness_indices_are_skipped(operations: list[Operation]) -> Non
     assert render_timeline([]) == []
 
 
+def test_witness_ops_are_found_in_any_order_of_operations(operations: list[Operation]) -> None:
+    """Histories pair in invoke order, which lookups rely on; other orders still work."""
+    witness = _fork((3, 0, 2))
+    expected = explain_witness(operations, witness)
+    assert [s.op.index for s in expected] == [0, 2, 3]
+    assert explain_witness(list(reversed(operations)), witness) == expected
+    assert explain_witness([*operations[2:], *operations[:2]], witness) == expected
+
+
 def test_key_operation_is_the_violating_request(operations: list[Operation]) -> None:
     key = key_operation(explain_witness(operations, _fork((0, 2, 3))))
     assert key is not None
