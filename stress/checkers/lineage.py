@@ -179,13 +179,8 @@ class Lineage:
         """Every burst of two or more refreshes presenting the same token, in invoke order."""
         groups: dict[tuple[int, str], list[Operation]] = defaultdict(list)
         for op in self.ops:
-            invoke = op.invoke
-            if (
-                invoke.burst is not None
-                and invoke.kind == "refresh"
-                and invoke.presented is not None
-            ):
-                groups[(invoke.burst, invoke.presented)].append(op)
+            if op.kind == "refresh" and op.burst is not None and op.presented is not None:
+                groups[(op.burst, op.presented)].append(op)
         return tuple(
             Burst(id=burst, token=token, members=tuple(members))
             for (burst, token), members in groups.items()
@@ -208,7 +203,7 @@ def refresh_bursts(lineage: Lineage) -> list[Burst]:
 
 
 _ISSUING = frozenset({"login", "refresh", "probe"})
-_INVOKE_INDEX = attrgetter("invoke.index")
+_INDEX = attrgetter("index")
 
 
 _last: tuple[tuple[Operation, ...], Lineage] | None = None
@@ -230,9 +225,7 @@ def build_lineage(ops: Sequence[Operation]) -> Lineage:
 
 
 def _build(ops: tuple[Operation, ...]) -> Lineage:
-    # One pass over the records themselves (not the Operation properties): this runs once per
-    # analysis over every operation, so its constant is the analysis's constant.
-    ordered = tuple(sorted(ops, key=_INVOKE_INDEX))
+    ordered = tuple(sorted(ops, key=_INDEX))
     parent: dict[str, str] = {}
     # A token's first child or presentation is stored bare, and only a second one makes a list:
     # most tokens have one of each, and millions of small lists would be millions of objects
@@ -255,8 +248,7 @@ def _build(ops: tuple[Operation, ...]) -> Lineage:
         return root
 
     for op in ordered:
-        invoke, done = op.invoke, op.done
-        kind, presented, index = invoke.kind, invoke.presented, invoke.index
+        kind, presented, index = op.kind, op.presented, op.index
         if presented is not None and kind in ROTATING_KINDS:
             seen = presenting.get(presented)
             if seen is None:
@@ -268,13 +260,13 @@ def _build(ops: tuple[Operation, ...]) -> Lineage:
                 seen.append(op)
             else:
                 presenting[presented] = [seen, op]
-        if done is None or done.type != "ok":
+        if op.outcome != "ok":
             continue
-        if done.claims is not None and done.claims.sub is not None:
-            claimed.append((done.claims.sub, done.returned, presented))
+        returned, access, claims = op.returned, op.access, op.claims
+        if claims is not None and claims.sub is not None:
+            claimed.append((claims.sub, returned, presented))
         if kind not in _ISSUING:
             continue
-        returned, access = done.returned, done.access
         if returned is not None:
             if returned not in uf:
                 uf[returned] = returned
@@ -282,8 +274,12 @@ def _build(ops: tuple[Operation, ...]) -> Lineage:
             minted_by.setdefault(returned, index)
             if access is not None:
                 access_to_refresh.setdefault(access, returned)
-        edge = returned is not None and presented is not None and returned != presented
-        if edge and kind != "login" and returned is not None and presented is not None:
+        if (
+            kind != "login"
+            and presented is not None
+            and returned is not None
+            and returned != presented
+        ):
             parent.setdefault(returned, presented)
             successors = children.get(presented)
             if successors is None:
@@ -311,7 +307,7 @@ def _build(ops: tuple[Operation, ...]) -> Lineage:
             subject.setdefault(owner, sub)
     return Lineage(
         ops=ordered,
-        by_index={op.invoke.index: op for op in ordered},
+        by_index={op.index: op for op in ordered},
         family=family,
         parent=parent,
         children={k: tuple(v) if isinstance(v, list) else (v,) for k, v in children.items()},
