@@ -337,37 +337,26 @@ def _read(path: Path, stream: IO[bytes]) -> History:
     return history
 
 
+# Fields whose values repeat across records (one target URL, a few step names, one subject per
+# user): a history of a million records would otherwise hold a million copies of each.
+_SHARED_FIELDS = ("process", "session", "target", "step", "engine", "error")
+_SHARED_CLAIMS = ("sub", "sid", "iat", "exp")
+
+
 def _shared(op: Op, seen: dict[object, object]) -> Op:
-    """``op`` with the values that repeat across records (one target URL, a few step names,
-    one subject per user) replaced by the first equal ones read: a history of a million
-    records would otherwise hold a million copies of each.
+    """``op`` with its repeating values replaced by the first equal ones read.
 
     The record was just decoded and nobody else holds it yet, so setting its fields in place
-    is still part of building it. Spelled out field by field: this runs once per record.
+    is still part of building it.
     """
     keep, put = seen.setdefault, msgspec.structs.force_setattr
-    if (kept := keep(op.process, op.process)) is not op.process:
-        put(op, "process", kept)
-    if (kept := keep(op.session, op.session)) is not op.session:
-        put(op, "session", kept)
-    if op.target is not None and (kept := keep(op.target, op.target)) is not op.target:
-        put(op, "target", kept)
-    if op.step is not None and (kept := keep(op.step, op.step)) is not op.step:
-        put(op, "step", kept)
-    if op.engine is not None and (kept := keep(op.engine, op.engine)) is not op.engine:
-        put(op, "engine", kept)
-    if op.error is not None and (kept := keep(op.error, op.error)) is not op.error:
-        put(op, "error", kept)
-    claims = op.claims
-    if claims is not None:
-        if claims.sub is not None and (kept := keep(claims.sub, claims.sub)) is not claims.sub:
-            put(claims, "sub", kept)
-        if claims.sid is not None and (kept := keep(claims.sid, claims.sid)) is not claims.sid:
-            put(claims, "sid", kept)
-        if claims.iat is not None and (kept := keep(claims.iat, claims.iat)) is not claims.iat:
-            put(claims, "iat", kept)
-        if claims.exp is not None and (kept := keep(claims.exp, claims.exp)) is not claims.exp:
-            put(claims, "exp", kept)
+    for record, names in ((op, _SHARED_FIELDS), (op.claims, _SHARED_CLAIMS)):
+        if record is None:
+            continue
+        for name in names:
+            value = getattr(record, name)
+            if value is not None and (kept := keep(value, value)) is not value:
+                put(record, name, kept)
     return op
 
 
