@@ -69,18 +69,31 @@ def _scenario_text(policy: str, grace: float) -> str:
     return _SCENARIO.format(policy=lines)
 
 
+def _status_mib(status: Path, field: str) -> float | None:
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def _cpu_seconds(stat: Path) -> float | None:
+    """User plus system CPU time of a running process, from ``/proc/PID/stat``."""
+    if not stat.exists():
+        return None
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mib() -> float:
     """This process's peak resident set since it was exec'd.
 
     ``ru_maxrss`` would do on most systems, but on Linux it also carries the high-water mark the
     process had before exec (the parent's size at fork), so ``VmHWM`` is read where it exists.
     """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mib(Path("/proc/self/status"), "VmHWM:")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(history: Path, scenario_path: Path, expected_path: Path) -> None:
@@ -153,9 +166,23 @@ def _prepare(size: int, args: argparse.Namespace, directory: Path) -> tuple[Path
 
 
 def _measure(history: Path, scenario: Path, expected: Path, timeout: float) -> dict[str, object]:
+    """One analysis in a child; past ``timeout`` it is stopped and reported as a lower bound."""
     command = [sys.executable, __file__, "--child", str(history), str(scenario), str(expected)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    wall0 = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc = Path(f"/proc/{child.pid}")
+        peak = _status_mib(proc / "status", "VmHWM:")
+        cpu = _cpu_seconds(proc / "stat")
+        child.kill()
+        child.wait()
+        return {"timed_out": True, "wall_s": time.perf_counter() - wall0, "cpu_s": cpu,
+                "peak_rss_mib": peak}  # fmt: skip
+    if child.returncode != 0:
+        raise SystemExit(f"analysis of {history} failed with exit code {child.returncode}")
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
@@ -206,6 +233,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("|---:|---:|---:|:---:|---:|---:|---:|---:|")
     for records, run, r in rows:
+        if r.get("timed_out"):
+            cpu, peak = r["cpu_s"], r["peak_rss_mib"]
+            cpu_text = f"> {cpu:.0f}" if isinstance(cpu, float) else ""
+            peak_text = f"> {peak:.0f}" if isinstance(peak, float) else ""
+            print(
+                f"| {records:,} | | | timed out | {run} | > {r['wall_s']:.0f} | {cpu_text} | "
+                f"{peak_text} |"
+            )
+            continue
         print(
             f"| {records:,} | {r['operations']:,} | {r['findings']} | "
             f"{'yes' if r['findings_as_seeded'] else 'NO'} | {run} | {r['wall_s']:.1f} | "
