@@ -157,18 +157,22 @@ class Lineage:
             t = self.parent.get(t)
         return sorted(path)
 
-    def presented_from(self, token: str, after: int | None) -> tuple[Operation, ...]:
-        """The refreshes and probes presenting ``token`` sent at or after ``after`` (all when
-        None), by send time, ties by index."""
+    def presented_from(self, token: str, after: int | None) -> tuple[tuple[Operation, ...], int]:
+        """The refreshes and probes presenting ``token`` by send time (ties by index), and the
+        position of the first one sent at or after ``after`` (0 when None).
+
+        A position, not a slice: a token presented throughout a run (a target that does not
+        rotate) would otherwise be copied on every question about it.
+        """
         ops = self.presenting.get(token, ())
         if len(ops) == 1:  # most tokens: nothing to sort, nothing worth keeping
-            return ops if after is None or ops[0].send_ns >= after else ()
+            return ops, 0 if after is None or ops[0].send_ns >= after else 1
         found = self._in_time.get(token)
         if found is None:
             ops = tuple(sorted(ops, key=lambda o: (o.send_ns, o.index)))
             found = self._in_time[token] = (tuple(o.send_ns for o in ops), ops)
         sends, ops = found
-        return ops if after is None else ops[bisect_left(sends, after) :]
+        return ops, 0 if after is None else bisect_left(sends, after)
 
     @cached_property
     def _in_time(self) -> dict[str, tuple[tuple[int, ...], tuple[Operation, ...]]]:

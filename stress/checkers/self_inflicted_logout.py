@@ -44,11 +44,12 @@ def dead_at_next_use(
     ended indeterminate: a token that works later was not dead (a burst may lose every request
     to a server that rejects concurrent refreshes, and the token still works afterwards).
     """
-    later = lineage.presented_from(token, after)
-    first = next((o for o in later if o.index not in skip), None)
+    ops, start = lineage.presented_from(token, after)
+    later = range(start, len(ops))
+    first = next((ops[i] for i in later if ops[i].index not in skip), None)
     if first is None or not rejected(first, ctx) or first.recv_ns is None:
         return None
-    if any(possibly_effective(o) for o in later if o.index not in skip):
+    if any(possibly_effective(ops[i]) and ops[i].index not in skip for i in later):
         return None
     return first
 
