@@ -36,37 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_history import policy_for, write_history
 
-from stress.execute import analyze_history
-from stress.scenario import load_scenario
+from stress.pipeline import analyze_history
 
 __all__ = ["main"]
-
-_SCENARIO = """\
-name = "synthetic"
-description = "synthetic history for benchmarks/analyze.py"
-
-[target]
-kind = "oauth2"
-base_url = "http://127.0.0.1:8000"
-client_id = "demo-client"
-
-[auth]
-username = "user{{n}}"
-password = "password"
-
-[policy]
-{policy}
-
-[[steps]]
-op = "login"
-"""
-
-
-def _scenario_text(policy: str, grace: float) -> str:
-    lines = f'kind = "{policy}"'
-    if policy == "idempotent":
-        lines += f"\ngrace_seconds = {grace}"
-    return _SCENARIO.format(policy=lines)
 
 
 def _status_mib(status: Path, field: str) -> float | None:
@@ -96,13 +68,12 @@ def _peak_rss_mib() -> float:
     return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(history: Path, scenario_path: Path, expected_path: Path) -> None:
+def _child(history: Path, expected_path: Path) -> None:
     """Analyse one history and print one JSON line of measurements."""
-    scenario = load_scenario(scenario_path)
     ready_rss = _peak_rss_mib()
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
-    report = analyze_history(history, scenario, scenario_path)
+    report = analyze_history(history)
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     peak = _peak_rss_mib()
@@ -146,14 +117,12 @@ def _machine() -> str:
     )
 
 
-def _prepare(size: int, args: argparse.Namespace, directory: Path) -> tuple[Path, Path, Path, int]:
-    """The history, scenario and expected findings of one size (reused when already written)."""
+def _prepare(size: int, args: argparse.Namespace, directory: Path) -> tuple[Path, Path, int]:
+    """The history and expected findings of one size (reused when already written)."""
     violations = max(1, size // args.violations_per) if args.violations_per else 0
     stem = f"{args.policy}-{size}-v{violations}-s{args.seed}"
     history = directory / f"{stem}.jsonl"
     expected = directory / f"{stem}.expected.json"
-    scenario = directory / f"{args.policy}.toml"
-    scenario.write_text(_scenario_text(args.policy, args.grace))
     if not (history.exists() and expected.exists()):
         # In a child process, so that this one stays small for the measurements it forks.
         command = [
@@ -161,13 +130,14 @@ def _prepare(size: int, args: argparse.Namespace, directory: Path) -> tuple[Path
             str(violations), args.policy, str(args.grace), str(args.seed),
         ]  # fmt: skip
         subprocess.run(command, check=True, timeout=args.timeout)
-    records = sum(1 for _ in history.open("rb")) - 1
-    return history, scenario, expected, records
+    with history.open("rb") as lines:
+        records = sum(1 for line in lines if not line.startswith(b'{"record":')) - 1
+    return history, expected, records
 
 
-def _measure(history: Path, scenario: Path, expected: Path, timeout: float) -> dict[str, object]:
+def _measure(history: Path, expected: Path, timeout: float) -> dict[str, object]:
     """One analysis in a child; past ``timeout`` it is stopped and reported as a lower bound."""
-    command = [sys.executable, __file__, "--child", str(history), str(scenario), str(expected)]
+    command = [sys.executable, __file__, "--child", str(history), str(expected)]
     wall0 = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
@@ -198,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--dir", type=Path, help="keep the histories here (default: a temp dir)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
-    parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -213,9 +183,9 @@ def main(argv: list[str] | None = None) -> None:
         before = _machine()
         rows = []
         for size in args.sizes:
-            history, scenario, expected, records = _prepare(size, args, directory)
+            history, expected, records = _prepare(size, args, directory)
             for run in range(1, args.repeat + 1):
-                result = _measure(history, scenario, expected, args.timeout)
+                result = _measure(history, expected, args.timeout)
                 rows.append((records, run, result))
                 print(f"# {records} records, run {run}: {json.dumps(result)}", file=sys.stderr)
         after = _machine()

@@ -6,7 +6,7 @@ least 0.9 for last-byte or single-packet. Detection power is what the sync engin
 it is measured with the real tester end to end: one embedded Redis and one ``naive`` reference
 server (grace 5 s, 127.0.0.1; once with one worker process, once with two, as
 deployed servers usually run several), and per engine one generated scenario run through
-``stress.execute.run_scenario`` (discovery, runner, wire client, checkers): ``--bursts``
+``stress.pipeline.run_scenario`` (discovery, driver, wire client, checkers): ``--bursts``
 sessions, one at a time (``concurrency = 1``, so bursts never overlap), each logging in and
 firing one refresh burst of ``--n`` copies of its token with that engine, then the usual final
 probes. A burst *detects* when at least one finding's witness includes an op of its session.
@@ -34,8 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stress.execute import RunOptions, run_scenario
 from stress.launcher import RedisProcess, ServerProcess
+from stress.pipeline import RunOptions, run_scenario
 from stress.scenario import parse_scenario
 from stress.wire import run
 

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from stress.history import REPLAY_STEP, Claims, Header, History, Op
 from stress.policy import Policy, preset
+from stress.run_record import BurstRecord, RunEnd
 
 __all__ = ["VIOLATIONS", "Expected", "Synthetic", "main", "policy_for", "write_history"]
 
@@ -377,6 +378,11 @@ class _Session:
             assert invoke.key is not None
             keys.append(invoke.key)
         dones.sort(key=lambda r: r.time)
+        spread = (len(outcomes) - 1) * 5_000
+        self.ctx.burst_records.append(
+            BurstRecord(burst=burst, engine="single-packet", size=len(outcomes),
+                        release_spread_ns=spread, arrival_spread_ns=spread)
+        )  # fmt: skip
         self.t = dones[-1].time
         self.adopt(new, access, claims, keys[outcomes.index("ok")])
         if "fork" in outcomes:
@@ -638,6 +644,7 @@ class _Context:
     processes: Iterator[int] = field(default_factory=itertools.count)
     bursts: Iterator[int] = field(default_factory=itertools.count)
     families: Iterator[int] = field(default_factory=itertools.count)
+    burst_records: list[BurstRecord] = field(default_factory=list)
 
     def new_family(self) -> int:
         return next(self.families)
@@ -761,8 +768,11 @@ def write_history(
         end = _write(history, ctx, _merge([(s.plan.start, s.run()) for s in sessions]))
         probes = [(end + MS + (n % 16) * 100_000, s.final_probes(end + MS)) for n, s in
                   enumerate(sessions)]  # fmt: skip
-        _write(history, ctx, _merge(probes))
+        quiet = _write(history, ctx, _merge(probes))
         records = len(history)
+        # A run that ended normally says so last, with every burst's engine and spread.
+        wall = (quiet - _START_NS) / 1e9
+        history.finish(RunEnd(end="completed", wall_seconds=wall, bursts=ctx.burst_records))
     return Synthetic(
         path=path,
         records=records,

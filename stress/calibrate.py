@@ -30,8 +30,9 @@ import contextlib
 import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, get_args
 
+from stress.types import ReleaseEngine
 from stress.wire import BurstResult, HTTP2Mode, WireClient, WireRequest
 from stress.wire.timestamp_server import start_in_process
 
@@ -46,7 +47,7 @@ __all__ = [
     "measure_engine",
 ]
 
-DEFAULT_ENGINES: tuple[str, ...] = ("none", "barrier", "last-byte", "single-packet")
+DEFAULT_ENGINES: tuple[str, ...] = get_args(ReleaseEngine)
 DEFAULT_SIZES: tuple[int, ...] = (2, 8, 32, 128)
 ARRIVAL_HEADER = "x-arrival-ns"
 

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from stress.errors import LaunchError
-from stress.execute import RunOptions, run_scenario
 from stress.launcher import RedisProcess, ServerProcess
+from stress.pipeline import RunOptions, drive_scenario, judge_drive
 from stress.report import RunReport, verdict_style
 from stress.scenario import Scenario, load_scenario
+from stress.types import ExitCode
 from stress.wire import run as run_async
 
 __all__ = ["DEMO_CASES", "DemoCase", "DemoRow", "demo_scenario_path", "render_demo", "run_demo"]
@@ -50,6 +51,7 @@ class DemoRow:
     case: DemoCase
     report: RunReport
     history: Path
+    interrupted: bool = False
 
     @property
     def as_expected(self) -> bool:
@@ -65,7 +67,8 @@ def demo_scenario_path() -> Path:
 
 
 def run_demo(status: Console) -> list[DemoRow]:
-    """Run every case; servers and Redis are stopped whatever happens."""
+    """Run every case, stopping at the first one a signal interrupted; servers and Redis are
+    stopped whatever happens (Ctrl-C while one starts raises ``KeyboardInterrupt``)."""
     path = demo_scenario_path()
     scenario = load_scenario(path)
     runs = Path("runs") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
@@ -73,7 +76,10 @@ def run_demo(status: Console) -> list[DemoRow]:
     with RedisProcess(log_path=_log(runs, "redis.log")) as redis:
         for case in DEMO_CASES:
             status.print(f"[dim]demo:[/] {case.strategy} x{case.replicas} ...", highlight=False)
-            rows.append(_run_case(case, scenario, path, redis.url, runs))
+            row = _run_case(case, scenario, path, redis.url, runs)
+            rows.append(row)
+            if row.interrupted:
+                break
     return rows
 
 
@@ -103,12 +109,18 @@ def _run_case(
             targets=[server.url for server in servers],
             history_path=runs / f"{label}.history.jsonl",
         )
-        result = run_async(run_scenario, scenario, options, None)
-    return DemoRow(case=case, report=result.report, history=result.history_path)
+        drive = run_async(drive_scenario, scenario, options, None)
+    return DemoRow(
+        case=case,
+        report=judge_drive(drive),
+        history=drive.path,
+        interrupted=drive.end.end == "interrupted",
+    )
 
 
 def render_demo(rows: list[DemoRow], console: Console) -> int:
-    """Print the comparison table; 0 when every case got the verdict it must get, else 1."""
+    """Print the comparison table; 0 when every case got the verdict it must get, 1 when one
+    did not, 3 when the demo was interrupted before it finished."""
     table = Table(title="auth-stress demo: multi-tab burst against each strategy")
     table.add_column("server", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
@@ -131,13 +143,19 @@ def render_demo(rows: list[DemoRow], console: Console) -> int:
     console.print(table)
     if rows:
         console.print(f"histories: {rows[0].history.parent}", highlight=False)
+    if any(row.interrupted for row in rows):
+        console.print(
+            f"[yellow]interrupted after {len(rows)} of {len(DEMO_CASES)} servers[/]",
+            highlight=False,
+        )
+        return int(ExitCode.INCONCLUSIVE)
     ok = all(row.as_expected for row in rows)
     console.print(
         "[green]every naive strategy was caught and every correct one passed[/]"
         if ok
         else "[red]some strategy did not get the verdict it must get[/]"
     )
-    return 0 if ok else 1
+    return int(ExitCode.PASS if ok else ExitCode.FAIL)
 
 
 def _ms(value: float | None) -> str:

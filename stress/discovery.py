@@ -2,28 +2,52 @@
 
 These few requests happen once per run, before any burst, so they use httpx, whose API serves
 well here and whose speed does not matter.
+
+Besides the endpoints, a target's metadata may publish its refresh-token policy as a vendor
+extension (RFC 8414 §2 allows extra members); the reference server does, as
+``x_refresh_token_rotation``. It is read generically: a preset under ``policy`` (or ``kind``)
+and any of the policy fields (``grace_seconds``, ``replay``, ``generations``,
+``reuse_revokes``, ``refresh_revokes_access``), validated like a scenario's ``[policy]``. A
+target that publishes nothing, or something this model cannot read (logged), publishes no
+policy.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
+import msgspec
 
 from stress.errors import TargetError
-from stress.scenario import TargetSpec
+from stress.policy import Policy
+from stress.scenario import PolicySpec, TargetSpec
 from stress.target import Endpoints
 
-__all__ = ["discover", "fetch_jwks"]
+__all__ = ["POLICY_EXTENSION", "Discovery", "discover", "fetch_jwks", "published_policy"]
 
 logger = logging.getLogger(__name__)
 
 WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 
+POLICY_EXTENSION = "x_refresh_token_rotation"
+"""The metadata member a target may publish its refresh-token policy in."""
 
-async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> Endpoints:
+_POLICY_FIELDS = frozenset(PolicySpec.__struct_fields__) - {"relax"}
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What discovery found: the endpoints, and the policy the target publishes (or None)."""
+
+    endpoints: Endpoints
+    published: Policy | None = None
+
+
+async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> Discovery:
     """Resolve the endpoints: explicit settings win, discovery fills the rest for ``oauth2``."""
     metadata: dict[str, Any] = {}
     needs_discovery = (
@@ -41,7 +65,7 @@ async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> En
         raise TargetError(
             f"{base}: no token endpoint: discovery found none; set target.token_endpoint"
         )
-    return Endpoints(
+    endpoints = Endpoints(
         token=_relative(_as_str(token), base),
         revocation=_relative(
             _as_str(spec.revocation_endpoint or metadata.get("revocation_endpoint")), base
@@ -49,6 +73,35 @@ async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> En
         jwks=_relative(_as_str(spec.jwks_uri or metadata.get("jwks_uri")), base),
         resource=spec.resource,
     )
+    return Discovery(endpoints, published_policy(metadata))
+
+
+def published_policy(metadata: dict[str, Any]) -> Policy | None:
+    """The policy a target's metadata publishes in :data:`POLICY_EXTENSION`, if it can be read.
+
+    >>> published_policy({"x_refresh_token_rotation": {"policy": "idempotent",
+    ...                   "grace_seconds": 2, "strategy": "atomic"}}).describe()
+    'idempotent, grace 2s'
+    """
+    extension = metadata.get(POLICY_EXTENSION)
+    if extension is None:
+        return None
+    if not isinstance(extension, dict):
+        logger.warning(
+            "ignoring the published policy: not an object",
+            extra={"member": POLICY_EXTENSION, "found": type(extension).__name__},
+        )
+        return None
+    fields = {("kind" if k == "policy" else k): v for k, v in extension.items()}
+    fields = {k: v for k, v in fields.items() if k in _POLICY_FIELDS}
+    try:
+        return msgspec.convert(fields, type=PolicySpec, strict=True).model()
+    except (msgspec.ValidationError, ValueError) as exc:
+        logger.warning(
+            "ignoring the published policy: this model cannot read it",
+            extra={"member": POLICY_EXTENSION, "error": str(exc)},
+        )
+        return None
 
 
 async def fetch_jwks(client: httpx.AsyncClient, base: str, jwks: str) -> dict[str, Any] | None:

@@ -13,7 +13,8 @@ Appends are synchronous, so no other task can run between a response and its rec
 record is streamed to the JSONL sink as it is appended: an interrupted run still leaves its
 history on disk. Tokens never appear here, only fingerprints (see ``stress.fingerprint``).
 
-The first line of a history file is a :class:`Header`; every further line is an :class:`Op`.
+The first line of a history file is a :class:`Header`; every further line is an :class:`Op`,
+and a complete history ends with a :class:`stress.run_record.RunEnd`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import msgspec
 
 from stress.errors import HistoryError
 from stress.policy import Policy, PresetName, preset
+from stress.run_record import Checks, RequestTemplate, RunEnd
+from stress.types import OpKind
 
 __all__ = [
     "FORMAT_VERSION",
@@ -58,7 +61,6 @@ logger = logging.getLogger(__name__)
 # replaying proxy) would: their effects are never the legitimate holder's doing.
 REPLAY_STEP = "replay"
 
-OpKind = Literal["login", "refresh", "use", "revoke", "probe"]
 Phase = Literal["step", "burst", "load", "final-probe"]
 """Where in a run an op happened: a scenario step, a synchronised burst, sustained load, or the
 probes of every leaf token once the run is quiet."""
@@ -129,12 +131,20 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False
 
 
 class Header(msgspec.Struct, frozen=True, kw_only=True):
-    """First line of a history file: enough context to analyse it without the scenario."""
+    """First line of a history file: enough context to analyse it without the scenario.
+
+    ``command`` is the command line that reproduces the run; ``requests`` the shape of each
+    kind of request (by op kind), for the reproducer lines of findings.
+    """
 
     format: int = FORMAT_VERSION
     scenario: str
+    scenario_path: str | None = None
+    command: list[str] = []
     policy: Policy
+    checks: Checks = Checks()
     targets: list[str]
+    requests: dict[str, RequestTemplate] = {}
     seed: int
     started_unix: float
 
@@ -232,17 +242,35 @@ class History:
     """Append-only op log with invoke/completion pairing, optionally streamed to a JSONL sink.
 
     ``append`` is synchronous on purpose: the runner records a completion in the same step as
-    it receives the response, so no other task can interleave between the two.
+    it receives the response, so no other task can interleave between the two. When the sink
+    fails (a full disk), recording goes on in memory and ``sink_error`` says why, so that what
+    was observed can still be judged.
     """
 
     def __init__(self, header: Header, sink: IO[bytes] | None = None) -> None:
         self.header = header
+        self.end: RunEnd | None = None
+        self.sink_error: OSError | None = None
         self._ops: list[Op] = []
         self._open: dict[int, int] = {}  # process -> index of its pending invoke
         self._sink = sink
-        if sink is not None:
-            sink.write(_encoder.encode(header) + b"\n")
-            sink.flush()
+        self._write(header)
+
+    def _write(self, record: Header | Op | RunEnd) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink.write(_encoder.encode(record) + b"\n")
+            # Flushed per record: a crash must not lose what was already observed.
+            self._sink.flush()
+        except OSError as exc:
+            # Not a bug of ours but of the disk: said once here, and in one line by the CLI.
+            logger.warning(
+                "cannot write the history; recording goes on in memory",
+                extra={"error_type": type(exc).__name__, "error": str(exc)},
+            )
+            self.sink_error = exc
+            self._sink = None
 
     def __len__(self) -> int:
         return len(self._ops)
@@ -259,6 +287,8 @@ class History:
 
     def append(self, op: Op) -> Op:
         """Append a record; enforces one pending invoke per process and dense indices."""
+        if self.end is not None:
+            raise ValueError(f"op {op.index} appended after the run-end record")
         if op.index != len(self._ops):
             raise ValueError(f"op index {op.index} is not the next index {len(self._ops)}")
         if op.type == "invoke":
@@ -268,11 +298,15 @@ class History:
         elif self._open.pop(op.process, None) is None:
             raise ValueError(f"process {op.process} completed an op it never invoked")
         self._ops.append(op)
-        if self._sink is not None:
-            self._sink.write(_encoder.encode(op) + b"\n")
-            # Flushed per record: a crash must not lose what was already observed.
-            self._sink.flush()
+        self._write(op)
         return op
+
+    def finish(self, end: RunEnd) -> None:
+        """Write the run-end record: nothing may be appended after it."""
+        if self.end is not None:
+            raise ValueError("the history already ended")
+        self.end = end
+        self._write(end)
 
     def pending(self) -> list[int]:
         """Indices of invokes that have no completion yet."""
@@ -317,9 +351,16 @@ def _read(path: Path, stream: IO[bytes]) -> History:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
     history = History(_decode_header(path, first))
     decode = msgspec.json.Decoder(Op).decode
+    ending = msgspec.json.Decoder(RunEnd)
     append = history.append
     seen: dict[object, object] = {}
     for number, line in enumerate(stream, start=2):
+        if line.startswith(b'{"record":'):
+            try:
+                history.finish(ending.decode(line))
+            except (msgspec.DecodeError, ValueError) as exc:
+                raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
+            continue
         try:
             op = _shared(decode(line), seen)
         except msgspec.DecodeError as exc:

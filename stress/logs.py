@@ -14,7 +14,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonFormatter", "setup_logging"]
+__all__ = ["LEVELS", "JsonFormatter", "setup_logging"]
+
+LEVELS = ("debug", "info", "warning", "error")
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 

@@ -2,7 +2,7 @@
 
 ``pytest scenarios/ --auth-stress-target URL`` collects every ``*.toml`` file that is a scenario
 (a TOML document with a ``[target]`` table and ``[[steps]]``) as one test item, runs it through
-:func:`stress.execute.run_scenario`, and fails the item with the findings and their witness
+:func:`stress.pipeline.run_scenario`, and fails the item with the findings and their witness
 timelines. An inconclusive run (target unreachable, interrupted, too many indeterminate ops)
 fails too, with its reason: a pass that proves nothing must not look green. pytest's own
 ``--junitxml`` then carries the result into CI.
@@ -27,10 +27,12 @@ from typing import Any
 
 import pytest
 
-from stress.errors import ScenarioError, TargetError
-from stress.execute import RunOptions, run_scenario
-from stress.report import RunReport, explain_witness, render_timeline, write_html, write_json
+from stress.checkers.judging import counted
+from stress.errors import ScenarioError
+from stress.pipeline import RunOptions, run_scenario
+from stress.report import RunReport, checker_text, rest_hint, write_html, write_json
 from stress.scenario import Scenario, load_scenario
+from stress.types import ENGINES
 from stress.wire import run as run_async
 
 __all__ = [
@@ -42,7 +44,6 @@ __all__ = [
     "pytest_collect_file",
 ]
 
-ENGINES = ("none", "barrier", "last-byte", "single-packet", "auto")
 # Findings printed in full per checker (a naive server forks hundreds of times in a storm);
 # the JSON report (--auth-stress-json-dir) has them all.
 MAX_PER_CHECKER = 3
@@ -92,13 +93,28 @@ def _looks_like_scenario(path: Path) -> bool:
     return isinstance(data.get("target"), dict) and isinstance(steps, list) and bool(steps)
 
 
+_SKIPPED = pytest.StashKey[list[Path]]()
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
-    """Collect scenario files, and only when a target was given."""
-    if file_path.suffix != ".toml" or not parent.config.getoption("auth_stress_target"):
+    """Collect scenario files, and only when a target was given (else say so at the end)."""
+    if file_path.suffix != ".toml" or not _looks_like_scenario(file_path):
         return None
-    if not _looks_like_scenario(file_path):
+    config = parent.config
+    if not config.getoption("auth_stress_target"):
+        config.stash.setdefault(_SKIPPED, []).append(file_path)
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name the scenario files that were not run for want of a target."""
+    skipped = config.stash.get(_SKIPPED, [])
+    if skipped:
+        terminalreporter.write_line(
+            f"auth-stress: {len(skipped)} scenario file(s) not collected: pass "
+            "--auth-stress-target URL to run them against a target"
+        )
 
 
 class ScenarioFile(pytest.File):
@@ -141,13 +157,12 @@ class ScenarioItem(pytest.Item):
         )
         try:
             result = run_async(run_scenario, scenario, options, None)
-        except TargetError as exc:
-            raise ScenarioFailed(f"inconclusive: {exc}") from None
         except ScenarioError as exc:
             raise ScenarioFailed(f"invalid scenario: {exc}") from None
         report, history = result.report, result.history_path
         self.user_properties.append(("auth-stress-verdict", report.verdict))
         self.user_properties.append(("auth-stress-history", str(history)))
+        json_path: Path | None = None
         if out_dir is not None:
             json_path = out_dir / f"{self.path.stem}.json"
             html_path = out_dir / f"{self.path.stem}.html"
@@ -156,10 +171,10 @@ class ScenarioItem(pytest.Item):
             self.user_properties.append(("auth-stress-json", str(json_path)))
             self.user_properties.append(("auth-stress-html", str(html_path)))
         if result.crashed:
-            text = failure_text(scenario, report, history)
+            text = failure_text(scenario, report, history, json_path)
             raise ScenarioFailed(f"auth-stress crashed (internal error, see the log)\n{text}")
         if report.verdict != "pass":
-            raise ScenarioFailed(failure_text(scenario, report, history))
+            raise ScenarioFailed(failure_text(scenario, report, history, json_path))
 
     def repr_failure(
         self,
@@ -186,30 +201,27 @@ def _out_dir(config: pytest.Config) -> Path | None:
     return path
 
 
-def failure_text(scenario: Scenario, report: RunReport, history: Path) -> str:
-    """Verdict line, each finding with its witness timeline, and how to reproduce."""
+def failure_text(
+    scenario: Scenario, report: RunReport, history: Path, json_path: Path | None = None
+) -> str:
+    """Verdict line, the findings as the console prints them, and how to reproduce.
+
+    ``json_path`` is the JSON report written for this scenario, where every finding is.
+    """
+    counts = f"{counted(len(report.findings), 'finding')}, {counted(report.stats.total, 'op')}"
     lines = [
         f"auth-stress: {scenario.name}: {report.verdict.upper()}"
-        + (f" ({report.inconclusive_reason})" if report.inconclusive_reason else "")
-        + f", {len(report.findings)} finding(s), {report.stats.total} ops",
+        + (f" (inconclusive: {report.inconclusive_reason})" if report.inconclusive_reason else "")
+        + f", {counts}",
         f"targets: {', '.join(report.targets)}; policy {report.policy.describe()}",
     ]
     unknown = [r for r in report.results if r.verdict == "unknown"]
     for result in unknown:
         lines.append(f"checker {result.checker}: unknown: {'; '.join(result.notes) or '-'}")
-    number = 0
+    rest = rest_hint(json_path, "--auth-stress-json-dir DIR")
     for result in report.results:
-        for finding in result.findings[:MAX_PER_CHECKER]:
-            number += 1
-            lines += ["", f"finding {number}: {finding.checker} ({finding.severity})"]
-            lines.append(f"  {finding.message}")
-            steps = explain_witness(report.operations, finding)
-            lines += [f"    {line}" for line in render_timeline(steps)]
-            if finding in report.curl:
-                lines.append(f"  key request: {report.curl[finding]}")
-        hidden = len(result.findings) - MAX_PER_CHECKER
-        if hidden > 0:
-            lines += ["", f"... {hidden} more {result.checker} finding(s) (--auth-stress-json-dir)"]
+        for _, block in checker_text(report, result, MAX_PER_CHECKER, rest):
+            lines += ["", *block]
     lines += ["", f"history: {history}"]
     if report.reproduce:
         lines += ["reproduce with:", *(f"  {line}" for line in report.reproduce)]

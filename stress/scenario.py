@@ -7,7 +7,6 @@ the wrong scenario silently is worse than one that stops.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +16,8 @@ from msgspec import Meta, Struct
 
 from stress.errors import ScenarioError
 from stress.policy import Invariant, Policy, PresetName, Replay, ReuseScope, resolve_policy
+from stress.scenario_errors import explain
+from stress.types import Engine, OpKind
 
 __all__ = [
     "AuthSpec",
@@ -41,22 +42,11 @@ __all__ = [
     "parse_scenario",
 ]
 
-SyncEngineName = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
+SyncEngineName = Engine
 ClientProfile = Literal[
     "naive-parallel", "single-flight", "multi-tab", "lost-response-retry", "server-fan-out"
 ]
-"""How a real client issues refreshes (ROTATION.md, client-side mitigations):
-
-- ``naive-parallel``: every caller sends its own refresh; the first answer to land is kept.
-- ``single-flight``: callers inside one tab share one in-flight refresh (a promise cache or a
-  Web Lock); ``tabs`` independent tabs still race each other.
-- ``multi-tab``: independent tabs share one stored token (localStorage); each refreshes, and the
-  last answer to land overwrites the others in storage.
-- ``lost-response-retry``: the response to the refresh is lost (a dropped mobile connection),
-  so the client retries with the same token; FAPI 2.0 requires the retry to succeed.
-- ``server-fan-out``: a server-rendered page makes many backend requests that carry the same
-  refresh cookie; each refreshes and the browser keeps the last Set-Cookie.
-"""
+"""How a real client issues refreshes; what each one does is :mod:`stress.drive.profiles`."""
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -209,11 +199,6 @@ class RefreshStep(_Strict, frozen=True, tag_field="op", tag="refresh"):
                 "parallel must be 1 and revoke false"
             )
 
-    @property
-    def requests(self) -> int:
-        """How many refresh requests the profile turns the callers into."""
-        return self.tabs if self.profile == "single-flight" else self.parallel
-
 
 class ReplayStep(_Strict, frozen=True, tag_field="op", tag="replay"):
     """Present an older refresh token: ``age = 1`` is the immediate predecessor."""
@@ -293,7 +278,7 @@ class Scenario(_Strict, frozen=True):
     steps: Annotated[list[Step], Meta(min_length=1)]
     description: str = ""
     run: RunSpec = RunSpec()
-    thresholds: dict[Literal["login", "refresh", "use", "revoke", "probe"], ThresholdSpec] = {}
+    thresholds: dict[OpKind, ThresholdSpec] = {}
 
     def __post_init__(self) -> None:
         kinds = {type(step) for step in self.steps}
@@ -306,14 +291,37 @@ class Scenario(_Strict, frozen=True):
         )
         if uses_resource and self.target.resource is None:
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
+        custom = self.target.kind != "oauth2"
+        if custom and self.auth.mode == "password" and self.target.login is None:
+            raise ValueError(
+                f"target.kind = '{self.target.kind}' with auth.mode = 'password' needs a "
+                "[target.login] request (or auth.mode = 'mint' with auth.command)"
+            )
+        revokes = RevokeStep in kinds or any(
+            isinstance(step, RefreshStep) and step.revoke for step in self.steps
+        )
+        if custom and revokes and self.target.revoke is None:
+            raise ValueError(
+                f"steps revoke tokens but target.kind = '{self.target.kind}' has no "
+                "[target.revoke] request"
+            )
 
+    def secret_env_vars(self) -> list[str]:
+        """The environment variables holding secrets that a run of this scenario reads."""
+        names = [self.auth.password_env, self.target.client_secret_env]
+        return [name for name in names if name is not None]
 
-_PATH = re.compile(r"`\$(?P<path>[^`]*)`")
-
-
-def _key_path(message: str) -> str:
-    """Turn msgspec's ``$.steps[2].parallel`` into the TOML-ish ``steps[2].parallel``."""
-    return _PATH.sub(lambda m: f"`{m.group('path').lstrip('.') or '(top level)'}`", message)
+    def request_kinds(self) -> frozenset[str]:
+        """The kinds of request the steps send (login, refresh, probe, use, revoke)."""
+        kinds = {"refresh", "probe"}
+        if self.auth.mode == "password":
+            kinds.add("login")
+        for step in self.steps:
+            if isinstance(step, UseStep) or (isinstance(step, LoadStep) and step.mix.get("use")):
+                kinds.add("use")
+            if isinstance(step, RevokeStep) or (isinstance(step, RefreshStep) and step.revoke):
+                kinds.add("revoke")
+        return frozenset(kinds)
 
 
 def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
@@ -321,7 +329,7 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     try:
         return msgspec.convert(data, type=Scenario, strict=True)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{source}: {_key_path(str(exc))}") from exc
+        raise ScenarioError(f"{source}: {explain(exc, Scenario, data)}") from exc
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -103,11 +103,14 @@ def _fill(template: Any, values: Mapping[str, str]) -> Any:
 class TargetProfile:
     """Request builders and the response parser for one target kind and base URL set."""
 
-    def __init__(self, spec: TargetSpec, endpoints: Endpoints) -> None:
+    def __init__(
+        self, spec: TargetSpec, endpoints: Endpoints, *, client_secret: str | None = None
+    ) -> None:
+        """``client_secret`` overrides the one read from ``target.client_secret_env``."""
         self.spec = spec
         self.endpoints = endpoints
-        self._client_secret: str | None = None
-        if spec.client_secret_env is not None:
+        self._client_secret = client_secret
+        if client_secret is None and spec.client_secret_env is not None:
             secret = os.environ.get(spec.client_secret_env)
             if secret is None:
                 raise ScenarioError(

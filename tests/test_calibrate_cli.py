@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from stress.calibrate import Probe
 from stress.cli import app
-from stress.cli_calibrate import parse_engines, parse_probe, parse_sizes
+from stress.cli.calibrate import parse_engines, parse_probe, parse_sizes
 from stress.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ import pytest
 from stress.errors import HistoryError
 from stress.history import Header, History, Op, load_history, pair_operations
 from stress.policy import Policy, preset
+from stress.run_record import BurstRecord, RunEnd, inconclusive_reason
 
 HEADER = Header(scenario="s", policy=Policy(), targets=["http://t/"], seed=1, started_unix=0)
 
@@ -134,3 +135,42 @@ def test_the_header_records_every_policy_field(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     path.write_bytes(sink.getvalue())
     assert load_history(path).header.policy == policy
+
+
+def test_the_run_end_record_is_read_back(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    history = History(HEADER, sink)
+    history.append(invoke(0, 1, 10))
+    history.append(done(1, 1, 20))
+    burst = BurstRecord(burst=0, engine="last-byte", size=8, release_spread_ns=900,
+                        arrival_spread_ns=None, notes=("fell back",))  # fmt: skip
+    end = RunEnd(end="interrupted", wall_seconds=1.5, notes=["n"], bursts=[burst])
+    history.finish(end)
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(sink.getvalue())
+    loaded = load_history(path)
+    assert (loaded.end, len(loaded)) == (end, 2)
+    assert inconclusive_reason(loaded.end) == "interrupted"
+
+
+def test_nothing_follows_the_run_end_record(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    history = History(HEADER, sink)
+    history.finish(RunEnd(end="completed"))
+    with pytest.raises(ValueError, match="after the run-end record"):
+        history.append(invoke(0, 1, 10))
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(sink.getvalue() + b'{"index":0,"type":"invoke","process":1,"session":0,'
+                     b'"kind":"refresh","time_ns":10}\n')  # fmt: skip
+    with pytest.raises(HistoryError, match=r"h.jsonl:3: inconsistent op record"):
+        load_history(path)
+
+
+def test_a_history_cut_off_before_its_end_is_inconclusive(tmp_path: Path) -> None:
+    sink = io.BytesIO()
+    History(HEADER, sink).append(invoke(0, 1, 10))
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(sink.getvalue())
+    loaded = load_history(path)
+    assert loaded.end is None
+    assert "no run-end record" in (inconclusive_reason(loaded.end) or "")

@@ -46,7 +46,7 @@ def test_flags_and_yes_write_a_scenario_that_checks_and_passes(
     out = tmp_path / "scenarios" / "mine.toml"
     made = auth_stress(
         "init", "--target", atomic_url, "--output", str(out), "--client-id", "demo-client",
-        "--password-env", "MY_TEST_PASSWORD", "--resource", "/api/me", "--yes",
+        "--password-env", "MY_TEST_PASSWORD", "--resource", "/api/me", "--no-measure", "--yes",
         cwd=tmp_path,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -75,15 +75,15 @@ def test_prompts_ask_for_what_flags_did_not_give(atomic_url: str, tmp_path: Path
     out = tmp_path / "strict.toml"
     # client id, user template, password env, policy, grace, resource
     answers = "demo-client\nalice{n}\nPW\nstrict\n0\n\n"
-    made = auth_stress("init", "--target", atomic_url, "--output", str(out), cwd=tmp_path,
-                       stdin=answers)  # fmt: skip
+    made = auth_stress("init", "--target", atomic_url, "--output", str(out), "--no-measure",
+                       cwd=tmp_path, stdin=answers)  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     assert "Policy" in made.stdout
     data = tomllib.loads(out.read_text())
     assert data["target"]["client_id"] == "demo-client"
     assert "resource" not in data["target"]
     assert data["auth"] == {"username": "alice{n}", "password_env": "PW"}
-    assert data["policy"] == {"kind": "strict", "grace_seconds": 0}
+    assert data["policy"] == {"kind": "strict"}
     assert auth_stress("check", str(out), cwd=tmp_path).returncode == 0
 
 
@@ -91,13 +91,13 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
     out = tmp_path / "taken.toml"
     out.write_text("# mine\n")
     refused = auth_stress("init", "--target", atomic_url, "--output", str(out), "--yes",
-                          cwd=tmp_path)  # fmt: skip
+                          "--no-measure", cwd=tmp_path)  # fmt: skip
     assert refused.returncode == 2
     assert "exists" in refused.stderr
     assert "--force" in refused.stderr
     assert out.read_text() == "# mine\n"
     forced = auth_stress("init", "--target", atomic_url, "--output", str(out), "--yes",
-                         "--force", cwd=tmp_path)  # fmt: skip
+                         "--force", "--no-measure", cwd=tmp_path)  # fmt: skip
     assert forced.returncode == 0, forced.stderr
     assert out.read_text().startswith("# Starter scenario")
 
@@ -109,6 +109,8 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
         (("--policy", "strict", "--grace", "5"), "grace_seconds must be 0"),
         (("--grace", "-1"), "--grace -1"),
         (("--password-env", "not a var"), "not an environment variable name"),
+        (("--grace", "2"), "--grace goes with --policy"),
+        (("--password-env", "AUTH_STRESS_UNSET_PASSWORD"), "set AUTH_STRESS_UNSET_PASSWORD"),
     ],
 )
 def test_bad_answers_are_usage_errors(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NETWORK = ("httpx", "anyio", "h11", "h2", "socket", "ssl", "stress.wire", "stress.runner",
-           "stress.discovery", "stress.execute", "stress.launcher", "redis")  # fmt: skip
+NETWORK = ("httpx", "anyio", "h11", "h2", "socket", "ssl", "stress.wire", "stress.drive",
+           "stress.discovery", "stress.pipeline", "stress.launcher", "redis")  # fmt: skip
 
 
 def imports(path: Path) -> set[str]:
@@ -47,12 +47,28 @@ PURE = [
     *modules("stress/checkers"),
     *modules("stress/report"),
     ROOT / "stress/history.py",
+    ROOT / "stress/run_record.py",
+    ROOT / "stress/policy.py",
+    ROOT / "stress/types.py",
     ROOT / "stress/errors.py",
     ROOT / "stress/fingerprint.py",
     ROOT / "stress/scenario.py",
+    ROOT / "stress/reproduce/tally.py",
+    ROOT / "stress/reproduce/reduce.py",
+    ROOT / "stress/reproduce/witness.py",
+    ROOT / "stress/reproduce/render.py",
 ]
 
 
 @pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(ROOT)))
 def test_analysis_half_stays_off_the_network(path: Path) -> None:
     assert not hits(imports(path), NETWORK)
+
+
+NETWORK_HALF = [*modules("stress/drive"), *modules("stress/wire")]
+
+
+@pytest.mark.parametrize("path", NETWORK_HALF, ids=lambda p: str(p.relative_to(ROOT)))
+def test_network_half_never_imports_the_analysis_half(path: Path) -> None:
+    # What the driver knows of a run reaches the report only through the history.
+    assert not hits(imports(path), ("stress.report", "stress.checkers", "stress.pipeline"))

@@ -139,6 +139,9 @@ def test_inert_without_a_target(pytester: pytest.Pytester) -> None:
     _project(pytester, "multi-tab-burst.toml")
     result = _run(pytester, "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(
+        ["auth-stress: 1 scenario file(s) not collected: pass --auth-stress-target URL *"]
+    )
     result = _run(pytester, "--collect-only", "-q", "--auth-stress-target", "http://127.0.0.1:1")
     assert result.ret == pytest.ExitCode.OK
     collected = [line for line in result.stdout.lines if "::" in line]

@@ -57,18 +57,17 @@ def test_wrong_type_names_key_and_types(tmp_path: Path) -> None:
     message = error_of(tmp_path, VALID.replace("parallel = 4", 'parallel = "4"'))
     assert "s.toml" in message
     assert "steps[1].parallel" in message
-    assert "Expected `int`, got `str`" in message
+    assert "`steps[1].parallel`: expected `int`, got `str`" in message
 
 
 def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     message = error_of(tmp_path, VALID.replace("parallel = 4", "paralel = 4"))
-    assert "unknown field `paralel`" in message
-    assert "steps[1]" in message
+    assert message.endswith("unknown key `paralel` in `steps[1]`; did you mean `parallel`?")
 
 
 def test_missing_target(tmp_path: Path) -> None:
     text = VALID.replace('[target]\nkind = "oauth2"\nbase_url = "http://127.0.0.1:1"\n', "")
-    assert "missing required field `target`" in error_of(tmp_path, text)
+    assert "missing key `target` at the top level" in error_of(tmp_path, text)
 
 
 def test_bad_toml_reports_line(tmp_path: Path) -> None:
@@ -78,12 +77,13 @@ def test_bad_toml_reports_line(tmp_path: Path) -> None:
 
 
 def test_no_float_to_int_coercion(tmp_path: Path) -> None:
-    assert "Expected `int`" in error_of(tmp_path, VALID.replace("parallel = 4", "parallel = 4.0"))
+    message = error_of(tmp_path, VALID.replace("parallel = 4", "parallel = 4.0"))
+    assert "expected `int`, got `float`" in message
 
 
 def test_unknown_step_op(tmp_path: Path) -> None:
     message = error_of(tmp_path, VALID.replace('op = "refresh"', 'op = "refrsh"'))
-    assert "refrsh" in message
+    assert message.endswith("`steps[1].op`: 'refrsh' is not a valid value; did you mean `refresh`?")
 
 
 def test_policy_rules(tmp_path: Path) -> None:
@@ -138,3 +138,24 @@ def test_contradicting_policy_fields_name_the_field(
     tmp_path: Path, policy: str, message: str
 ) -> None:
     assert message in error_of(tmp_path, VALID.replace(POLICY, policy))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("parallel = 4", "parallel = 100000"),
+         "`steps[1].parallel`: expected `int` <= 1024, found 100000"),
+        (("[[steps]]\nop = \"login\"", "[run]\nconcurency = 3\n[[steps]]\nop = \"login\""),
+         "unknown key `concurency` in [run]; did you mean `concurrency`?"),
+        (('kind = "oauth2"', 'kind = "oauth"'),
+         "`target.kind`: 'oauth' is not a valid value; did you mean `oauth2`?"),
+        (("[policy]", "[polcy]"), "unknown key `polcy` at the top level; did you mean `policy`?"),
+        (('op = "refresh"', 'op = "refresh"\nprofile = "zzz"'),
+         "`steps[1].profile`: 'zzz' is not a valid value; expected one of lost-response-retry, "
+         "multi-tab, naive-parallel, server-fan-out, single-flight"),
+    ],
+)  # fmt: skip
+def test_errors_say_what_was_found_and_how_to_fix_it(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    assert error_of(tmp_path, VALID.replace(*change)).endswith(message)

@@ -1,15 +1,18 @@
-"""The checkers, by stable id, and the safe way to run them.
+"""The checker registry, by stable id, and the safe way to run the checkers.
 
-Each checker is a pure function of the paired operations and the declared policy (see
-``stress.checkers.base``). ``run_checkers`` is Jepsen's ``check-safe``: a checker that raises
-yields ``unknown`` with the exception in its notes, is logged with its traceback, and never stops
-the others.
+Each checker is one module: its ``CHECKER_ID``, its class (``KIND``: invariant or
+policy-dependent), what its findings mean for the user (``MEANING``) and its rule, ``check``, a
+pure function of the paired operations and the declared policy (see ``stress.checkers.base``).
+A new checker is that module and one line in ``CHECKERS``; every report takes the meaning from
+here. ``run_checkers`` is Jepsen's ``check-safe``: a checker that raises yields ``unknown`` with
+the exception in its notes, is logged with its traceback, and never stops the others.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from stress.checkers import (
     dead_successor,
@@ -26,28 +29,45 @@ from stress.checkers import (
     threshold,
     token_uniqueness,
 )
-from stress.checkers.base import CheckContext, Checker, CheckResult
+from stress.checkers.base import CheckContext, CheckerClass, CheckerSpec, CheckResult
 from stress.history import Operation
 
-__all__ = ["CHECKERS", "run_checkers"]
+__all__ = ["CHECKERS", "CheckerModule", "run_checkers"]
 
 logger = logging.getLogger(__name__)
 
-CHECKERS: dict[str, Checker] = {
-    fork.CHECKER_ID: fork.check,
-    self_inflicted_logout.CHECKER_ID: self_inflicted_logout.check,
-    dead_successor.CHECKER_ID: dead_successor.check,
-    retry_later_logout.CHECKER_ID: retry_later_logout.check,
-    sibling_invalidation.CHECKER_ID: sibling_invalidation.check,
-    lost_response_retry.CHECKER_ID: lost_response_retry.check,
-    stale_reuse_accepted.CHECKER_ID: stale_reuse_accepted.check,
-    reuse_not_revoking.CHECKER_ID: reuse_not_revoking.check,
-    revocation_race.CHECKER_ID: revocation_race.check,
-    token_uniqueness.CHECKER_ID: token_uniqueness.check,
-    jwt_claims.CHECKER_ID: jwt_claims.check,
-    server_error.CHECKER_ID: server_error.check,
-    threshold.CHECKER_ID: threshold.check,
-}
+
+class CheckerModule(Protocol):
+    """What a checker module defines."""
+
+    CHECKER_ID: str
+    KIND: CheckerClass
+    MEANING: str
+
+    def check(self, ops: Sequence[Operation], ctx: CheckContext) -> CheckResult: ...
+
+
+def _registry(*modules: CheckerModule) -> dict[str, CheckerSpec]:
+    specs = (CheckerSpec(m.CHECKER_ID, m.check, m.KIND, m.MEANING) for m in modules)
+    return {spec.id: spec for spec in specs}
+
+
+# In the order reports list them: the invariants first.
+CHECKERS: dict[str, CheckerSpec] = _registry(
+    fork,
+    self_inflicted_logout,
+    dead_successor,
+    retry_later_logout,
+    sibling_invalidation,
+    lost_response_retry,
+    stale_reuse_accepted,
+    reuse_not_revoking,
+    revocation_race,
+    token_uniqueness,
+    jwt_claims,
+    server_error,
+    threshold,
+)
 
 
 def run_checkers(
@@ -64,11 +84,11 @@ def run_checkers(
         raise ValueError(f"unknown checker(s) {', '.join(unknown)}; known: {', '.join(CHECKERS)}")
     wanted = set(selected)
     results: list[CheckResult] = []
-    for name, checker in CHECKERS.items():
+    for name, spec in CHECKERS.items():
         if name not in wanted:
             continue
         try:
-            results.append(checker(ops, ctx))
+            results.append(spec.check(ops, ctx))
         except Exception as exc:
             logger.exception("checker crashed", extra={"checker": name, "ops": len(ops)})
             note = f"checker crashed: {type(exc).__name__}: {exc}"

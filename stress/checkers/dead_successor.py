@@ -19,16 +19,25 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace, possibly_effective
 from stress.checkers.judging import answer, finding, verdict
 from stress.checkers.lineage import ROTATING_KINDS, build_lineage, short
 from stress.checkers.self_inflicted_logout import dead_at_next_use
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "dead-successor"
+KIND: CheckerClass = "invariant"
+MEANING = (
+    "A login or refresh answered 200 with a refresh token that never worked: the client stored it "
+    "and is logged out at its next refresh, although nobody used, revoked or replaced it. This is "
+    "the mark of a last-write-wins store: two concurrent refreshes each wrote their successor and "
+    "the later write erased the earlier one. Commit a successor with a compare-and-set on the "
+    "token it replaces, so that the refresh that loses the race is rejected instead of answered "
+    "200 with a dead token."
+)
 
 _ISSUING = frozenset({"login", "refresh", "probe"})
 
@@ -81,14 +90,16 @@ def _dead_at_first_use(grace: Grace, ctx: CheckContext, mint: Operation) -> Oper
 
 
 def _finding(ctx: CheckContext, mint: Operation, rejection: Operation) -> Finding:
+    token = mint.returned
     return finding(
         CHECKER_ID,
-        f"{mint.kind} op {mint.index} answered 200 with refresh token {short(mint.returned)}, "
+        f"{mint.kind} op {mint.index} answered 200 with refresh token {short(token)}, "
         f"which was rejected the first time it was presented (op {rejection.index}: "
         f"{answer(rejection)}) although nothing had used it, revoked its family or moved the "
         "family on",
-        (mint, rejection),
-        "warning" if ctx.policy.relaxed("dead-successor") else "error",
+        key=(rejection, f"{short(token)} rejected when first presented ({answer(rejection)})"),
+        proof=[(mint, f"answered 200 with {short(token)}")],
+        severity="warning" if ctx.policy.relaxed("dead-successor") else "error",
     )
 
 

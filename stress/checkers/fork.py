@@ -20,14 +20,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.judging import finding, verdict
 from stress.checkers.lineage import ROTATING_KINDS, Lineage, build_lineage, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "fork"
+KIND: CheckerClass = "invariant"
+MEANING = (
+    "One refresh token grew two live branches: it was exchanged more than once and each exchange "
+    "minted a different successor, or two tokens of one family still worked once the run was "
+    "quiet. Rotation is defeated: a stolen token keeps a branch of its own, and reuse detection "
+    "can no longer tell the thief from the user. Make the exchange atomic: check and consume the "
+    "presented token in one step (a compare-and-set on the family's current token), so that "
+    "concurrent refreshes get the same successor or are rejected."
+)
 
 
 def _successors(lineage: Lineage) -> list[Finding]:
@@ -55,11 +64,16 @@ def _successors(lineage: Lineage) -> list[Finding]:
             continue
         branches = list(first_by_successor.values())
         listed = ", ".join(f"{short(o.returned)} (op {o.index})" for o in branches)
+        whys = [
+            (o, f"{short(token)} -> {short(o.returned)}, successor {i} of {len(branches)}")
+            for i, o in enumerate(branches, 1)
+        ]
         findings.append(
             finding(
                 CHECKER_ID,
                 f"{short(token)} has {len(branches)} successors: {listed}",
-                branches,
+                key=whys[1],
+                proof=whys,
             )
         )
     return findings
@@ -105,7 +119,11 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
                 f"family {short(family)} has two live leaves after quiescence: "
                 f"{short(p.presented)} (probe op {p.index}) and {short(q.presented)} "
                 f"(probe op {q.index})",
-                (*mints, p, q),
+                key=(q, f"{short(q.presented)} works too: a second live head"),
+                proof=[
+                    *((m, f"issued {short(m.returned)}") for m in mints),
+                    (p, f"{short(p.presented)} works after quiescence"),
+                ],
                 severity="warning" if not rotates or ctx.policy.relaxed("fork") else "error",
             )
         )

@@ -1,8 +1,8 @@
-"""Shared judgement: what counts as a rejection, how witnesses are ordered, and how findings
-become a verdict.
+"""Shared judgement: what counts as a rejection, how a finding's blame is ordered, and how
+findings become a verdict.
 
-Kept in one place so that all ten checkers agree on the verdict rules: ``fail`` if any finding is
-an error, ``unknown`` if the ops the checker needed were mostly indeterminate, else ``pass``
+Kept in one place so that all the checkers agree on the verdict rules: ``fail`` if any finding
+is an error, ``unknown`` if the ops the checker needed were mostly indeterminate, else ``pass``
 (warnings keep ``pass``).
 """
 
@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding, Severity
+from stress.checkers.base import Blame, CheckContext, CheckResult, Finding, Severity
+from stress.checkers.lineage import short
 from stress.history import Operation
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "Why",
     "answer",
+    "counted",
     "finding",
     "info_ratio",
     "rejected",
+    "stale_blame",
     "verdict",
-    "witness",
 ]
+
+Why = tuple[Operation, str]
+"""An op of a witness and why it matters, as the checker that proved the finding says it."""
 
 # Statuses that say "try again later", not "this token is dead": never a logout.
 RETRYABLE_STATUSES = frozenset({409, 429})
@@ -53,17 +59,47 @@ def answer(op: Operation) -> str:
     return " ".join(parts)
 
 
-def witness(ops: Iterable[Operation]) -> tuple[int, ...]:
-    """Invoke indices of ``ops`` in time order, each once."""
-    unique = {o.index: o for o in ops}
-    return tuple(o.index for o in sorted(unique.values(), key=lambda o: (o.send_ns, o.index)))
+def counted(count: int, noun: str) -> str:
+    """``1 successor``, ``8 successors``: messages count what is there."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def finding(
-    checker: str, message: str, ops: Iterable[Operation], severity: Severity = "error"
+    checker: str,
+    message: str,
+    key: Why,
+    proof: Iterable[Why] = (),
+    severity: Severity = "error",
 ) -> Finding:
-    """A finding whose witness is ``ops`` in time order."""
-    return Finding(checker=checker, severity=severity, message=message, witness=witness(ops))
+    """A finding blaming ``key`` (the violating request) and the ``proof`` ops, in time order.
+
+    An op named more than once keeps each distinct reason, joined by ``; ``.
+    """
+    key_op = key[0]
+    ops: dict[int, Operation] = {}
+    whys: dict[int, list[str]] = {}
+    for op, why in (key, *proof):
+        ops.setdefault(op.index, op)
+        reasons = whys.setdefault(op.index, [])
+        if why not in reasons:
+            reasons.append(why)
+    blame = tuple(
+        Blame(o.index, "; ".join(whys[o.index]), key=o.index == key_op.index)
+        for o in sorted(ops.values(), key=lambda o: (o.send_ns, o.index))
+    )
+    return Finding(checker=checker, severity=severity, message=message, blame=blame)
+
+
+def stale_blame(proof: Sequence[Operation]) -> list[Why]:
+    """Why each op of a staleness proof (see ``Grace.stale_proof``) matters.
+
+    The proof is the mints down the family, then the op that rotated the last of them.
+    """
+    *mints, rotation = proof
+    return [
+        *((m, f"issued {short(m.returned)}") for m in mints),
+        (rotation, f"rotated {short(rotation.presented)}"),
+    ]
 
 
 def info_ratio(ops: Sequence[Operation]) -> float:

@@ -16,14 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.judging import finding, verdict
 from stress.checkers.lineage import Lineage, build_lineage, short
 from stress.history import Claims, Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "jwt-claims"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "An access token failed signature verification, was expired when issued (exp at or before "
+    "iat, or nbf after exp), or names another user or session than the rest of its family: "
+    "resource servers reject it, or accept it for the wrong user. Check the issuer's signing key "
+    "and time arithmetic, and carry sub and sid unchanged across refreshes."
+)
 
 _ISSUING = ("login", "refresh", "probe")
 
@@ -35,17 +42,19 @@ def _own(op: Operation, claims: Claims) -> list[Finding]:
     if not (unverified or born_expired or never_valid):
         return []
     found: list[Finding] = []
-    where = f"access token {short(op.access)} from {op.kind} op {op.index}"
+    token = f"access token {short(op.access)}"
+    where = f"{token} from {op.kind} op {op.index}"
     if unverified:
+        message = f"{where} failed verification: {claims.verify_error}"
         found.append(
-            finding(CHECKER_ID, f"{where} failed verification: {claims.verify_error}", (op,))
+            finding(CHECKER_ID, message, key=(op, f"got {token}, which fails verification"))
         )
     if born_expired:
-        found.append(
-            finding(CHECKER_ID, f"{where} expires (exp {claims.exp}) at or before iat", (op,))
-        )
+        message = f"{where} expires (exp {claims.exp}) at or before iat"
+        found.append(finding(CHECKER_ID, message, key=(op, f"got {token}, expired when issued")))
     if never_valid:
-        found.append(finding(CHECKER_ID, f"{where} has nbf {claims.nbf} after exp", (op,)))
+        message = f"{where} has nbf {claims.nbf} after exp"
+        found.append(finding(CHECKER_ID, message, key=(op, f"got {token}, never valid")))
     return found
 
 
@@ -79,7 +88,8 @@ def _consistency(lineage: Lineage, ops: list[Operation]) -> list[Finding]:
                         CHECKER_ID,
                         f"family {short(family)} changed {name} from {before!r} (op "
                         f"{earlier.index}) to {value!r} (op {op.index})",
-                        (earlier, op),
+                        key=(op, f"{name} {value!r} in the same family"),
+                        proof=[(earlier, f"{name} {before!r}")],
                     )
                 )
     return found

@@ -13,15 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, verdict
 from stress.checkers.lineage import build_lineage, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "lost-response-retry"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "A client that lost a refresh response and retried with the previous token within the grace "
+    "window was rejected: flaky networks log users out (FAPI 2.0 allows rotation only if such a "
+    "retry succeeds). Accept the immediate predecessor within the window and return the successor "
+    "already issued, or declare a policy without a grace window."
+)
 
 
 def _violation(grace: Grace, ctx: CheckContext, retry: Operation) -> Finding | None:
@@ -45,7 +52,8 @@ def _violation(grace: Grace, ctx: CheckContext, retry: Operation) -> Finding | N
         CHECKER_ID,
         f"retry op {retry.index} of refresh({short(token)}) after the lost response of op "
         f"{lost.index} was rejected ({answer(retry)}) within the grace window",
-        (lost, retry),
+        key=(retry, f"retried {short(token)} within the grace window, rejected ({answer(retry)})"),
+        proof=[(lost, f"refreshed {short(token)}; the client lost the response")],
     )
 
 

@@ -22,16 +22,24 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import cache
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, verdict
 from stress.checkers.lineage import Lineage, build_lineage, short
 from stress.checkers.self_inflicted_logout import dead_at_next_use
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "RETRY_LATER_STATUSES", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "RETRY_LATER_STATUSES", "check"]
 
 CHECKER_ID = "retry-later-logout"
+KIND: CheckerClass = "invariant"
+MEANING = (
+    "A client that was told to retry later (429 or 503 with Retry-After), waited as long as it "
+    "was told and retried with the same token was rejected and left with no working token: the "
+    "first attempt had committed the rotation after all, and the obedient retry was judged a "
+    "thief. Answer 503 only when nothing was committed, or accept the retry of a token whose "
+    "rotation the failed request committed and return the successor it issued."
+)
 
 RETRY_LATER_STATUSES = frozenset({429, 503})
 # Clock granularity between the runner's sleep and its next timestamp.
@@ -118,8 +126,15 @@ def _logout(grace: Grace, ctx: CheckContext, indexes: _Indexes, q: Operation) ->
         f"refresh({short(token)}) op {q.index} waited {p.retry_after:g}s as op {p.index}'s "
         f"{p.status} Retry-After told it, retried, and was rejected ({answer(q)}), leaving the "
         "session no working token",
-        (p, q, *evidence),
-        "warning" if ctx.policy.relaxed("retry-later-logout") else "error",
+        key=(q, f"waited as told, retried {short(token)}, rejected ({answer(q)})"),
+        proof=[
+            (p, f"answered {p.status} with Retry-After {p.retry_after:g}s"),
+            *(
+                (e, f"{short(e.presented)}, also held, rejected when next presented")
+                for e in evidence
+            ),
+        ],
+        severity="warning" if ctx.policy.relaxed("retry-later-logout") else "error",
     )
 
 

@@ -15,15 +15,22 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
-from stress.checkers.judging import answer, finding, rejected, verdict
+from stress.checkers.judging import answer, finding, rejected, stale_blame, verdict
 from stress.checkers.lineage import ROTATING_KINDS, Lineage, build_lineage, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "reuse-not-revoking"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "The server rejected the reuse of a retired refresh token but the family's current token kept "
+    "refreshing: the theft was noticed and nobody was stopped, so whoever holds the current "
+    "token, user or attacker, carries on. Revoke the family (or the user's grants) on reuse, as "
+    "RFC 9700 recommends, or declare reuse_revokes = 'nothing' for a server that only rejects."
+)
 
 
 _Survivors = dict[str, tuple[list[int], list[Operation]]]
@@ -88,7 +95,11 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
                 f"{short(survivor.presented)} at op {survivor.index}; the policy says reuse "
                 f"revokes the {ctx.policy.reuse_revokes} (RFC 9700), declare "
                 "reuse_revokes = 'nothing' for a server that only rejects",
-                (*proof, op, survivor),
+                key=(survivor, f"{short(survivor.presented)} still refreshed after the reuse"),
+                proof=[
+                    *stale_blame(proof),
+                    (op, f"reused stale {short(op.presented)}, rejected ({answer(op)})"),
+                ],
             )
         )
     notes = [] if relevant else ["no certainly stale reuse in the history"]

@@ -16,15 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
 from stress.checkers.judging import finding, verdict
 from stress.checkers.lineage import ROTATING_KINDS, build_lineage, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "revocation-race"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "A token kept working after its revocation completed, or a refresh racing the revocation "
+    "minted a successor that survived it: 'log out' does not log out. Run revocation through the "
+    "same atomic path as refresh, and revoke every token derived from the revoked one."
+)
 
 
 def _violation(grace: Grace, revoke: Operation) -> Finding | None:
@@ -57,7 +63,11 @@ def _violation(grace: Grace, revoke: Operation) -> Finding | None:
         CHECKER_ID,
         f"{op.kind}({short(presented)}{via}) op {op.index} succeeded after revoke "
         f"op {revoke.index} of {short(token)} completed",
-        (revoke, *path, op),
+        key=(op, f"{short(presented)} accepted after the revoke completed"),
+        proof=[
+            (revoke, f"revoked {short(token)}"),
+            *((m, f"issued {short(m.returned)}") for m in path),
+        ],
     )
 
 

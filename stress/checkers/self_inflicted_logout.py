@@ -20,15 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace, possibly_effective
 from stress.checkers.judging import answer, finding, rejected, verdict
 from stress.checkers.lineage import Burst, Lineage, build_lineage, refresh_bursts, short
 from stress.history import REPLAY_STEP, Operation
 
-__all__ = ["CHECKER_ID", "check", "dead_at_next_use"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check", "dead_at_next_use"]
 
 CHECKER_ID = "self-inflicted-logout"
+KIND: CheckerClass = "invariant"
+MEANING = (
+    "The user's own concurrent refreshes (tabs whose interceptors fire at once, a retrying SDK) "
+    "left them without a working token: the server took its holder's parallel requests for a "
+    "theft and killed the family, so the user is logged out for doing nothing wrong. Treat "
+    "concurrent refreshes of the current token as one (serialise them per family, or answer a "
+    "replay inside a short grace window with the successor already issued), and keep reuse "
+    "detection for tokens presented after that window."
+)
 
 
 def dead_at_next_use(
@@ -84,14 +93,25 @@ def _logout(grace: Grace, ctx: CheckContext, burst: Burst) -> Finding | None:
         return None
     losers = [o for o in members if rejected(o, ctx)]
     dead_list = ", ".join(f"{short(e.presented)} (op {e.index}: {answer(e)})" for e in evidence)
+    rejections = [
+        (e, f"{short(e.presented)} rejected when next presented ({answer(e)})") for e in evidence
+    ]
     outcome = f"{len(winners)} succeeded, {len(losers)} rejected"
     return finding(
         CHECKER_ID,
         f"burst {burst.id}: {len(members)} concurrent refreshes of {short(burst.token)} by its "
         f"holder ({outcome}) left no working token: {dead_list} rejected when next presented; "
         "the user was logged out by their own concurrent refreshes",
-        [*winners, *losers[:1], *evidence],
-        "warning" if ctx.policy.relaxed("self-inflicted-logout") else "error",
+        key=rejections[0],
+        proof=[
+            *(
+                (o, f"won the burst: {short(burst.token)} -> {short(o.returned or burst.token)}")
+                for o in winners
+            ),
+            *((o, f"lost the burst ({answer(o)})") for o in losers[:1]),
+            *rejections,
+        ],
+        severity="warning" if ctx.policy.relaxed("self-inflicted-logout") else "error",
     )
 
 

@@ -18,13 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding, Severity, Verdict
-from stress.checkers.judging import RETRYABLE_STATUSES, finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding, Severity, Verdict
+from stress.checkers.judging import RETRYABLE_STATUSES, counted, finding
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "server-error"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "The target answered with a server error (5xx) under concurrency, or with a status it does "
+    "not document: the losers of a race must get a deterministic 4xx (invalid_grant) so that "
+    "clients know their token is gone. A 503 (overload) and the statuses the scenario documents "
+    "are reported as warnings. Look in the server's log at the time of the op shown."
+)
 
 OVERLOAD_STATUS = 503
 
@@ -57,10 +64,10 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
         findings.append(
             finding(
                 CHECKER_ID,
-                f"{kind} answered {status} ({why}) {len(group)} time(s) during {phases}, first "
-                f"at op {first.index}" + (f": {first.error}" if first.error else ""),
-                (first,),
-                severity,
+                f"{kind} answered {status} ({why}) {counted(len(group), 'time')} during {phases}, "
+                f"first at op {first.index}" + (f": {first.error}" if first.error else ""),
+                key=(first, f"answered {status}, the first of {len(group)}"),
+                severity=severity,
             )
         )
     findings.sort(key=lambda f: (f.witness, f.message))

@@ -17,15 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, verdict
 from stress.checkers.lineage import build_lineage, refresh_bursts, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "sibling-invalidation"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "A refresh in a burst of concurrent refreshes of one token was rejected although the declared "
+    "policy promises to accept a replay within its grace window: users with several tabs are "
+    "logged out by their own requests. Honour the window the policy declares, or declare the "
+    "policy the server really has (for example strict, single use), so that the run judges what "
+    "the server promises."
+)
 
 
 def _excused(grace: Grace, family: str, token: str, burst: frozenset[int], horizon: int) -> bool:
@@ -55,10 +63,15 @@ def _rejected_member(
         # With no rival, the op that handed out the token is the other half of the proof.
         minted_index = grace.lineage.minted_by.get(token)
         minted = grace.lineage.by_index.get(minted_index) if minted_index is not None else None
+        if winner is not None:
+            proof = [(winner, f"won the burst: {short(token)} -> {short(winner.returned)}")]
+        else:
+            proof = [(minted, f"issued {short(token)}")] if minted is not None else []
         return finding(
             CHECKER_ID,
             f"burst {q.burst}: refresh({short(token)}) op {q.index} rejected ({answer(q)}) {why}",
-            [o for o in (winner or minted, q) if o is not None],
+            key=(q, f"{short(token)} rejected ({answer(q)}) {why}"),
+            proof=proof,
         )
     return None
 

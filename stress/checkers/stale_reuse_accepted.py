@@ -19,15 +19,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding, Severity
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding, Severity
 from stress.checkers.grace import Grace
-from stress.checkers.judging import finding, verdict
+from stress.checkers.judging import counted, finding, stale_blame, verdict
 from stress.checkers.lineage import ROTATING_KINDS, build_lineage, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "stale-reuse-accepted"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "A refresh token the server must already have retired (rotated longer ago than the grace "
+    "window, or more generations back than the policy accepts) was accepted: a stolen old refresh "
+    "token still works. Reject retired tokens, and revoke their family as the policy says; if the "
+    "server accepts a wider window or more generations on purpose, declare them in the policy."
+)
 
 
 def _violation(grace: Grace, op: Operation) -> Finding | None:
@@ -42,21 +49,24 @@ def _violation(grace: Grace, op: Operation) -> Finding | None:
             CHECKER_ID,
             f"{op.kind}({short(token)}) op {op.index} accepted {gap_ms:.1f} ms after op "
             f"{consumer.index} rotated it (grace {grace.window / 1e6:.1f} ms)",
-            (consumer, op),
-            severity,
+            key=(op, f"presented {short(token)} after op {consumer.index} rotated it, accepted"),
+            proof=[(consumer, f"rotated {short(token)}")],
+            severity=severity,
         )
     ancestor = grace.stale_ancestor(op)
     if ancestor is not None:
         *mints, consume = ancestor
         behind = len(mints) + 1
+        back = counted(behind, "generation")
         return finding(
             CHECKER_ID,
-            f"{op.kind}({short(token)}) op {op.index} accepted although it was {behind} "
-            f"generations behind: {short(mints[-1].returned)} (op {mints[-1].index}) was "
+            f"{op.kind}({short(token)}) op {op.index} accepted although it was {back} "
+            f"behind: {short(mints[-1].returned)} (op {mints[-1].index}) was "
             f"already rotated by op {consume.index} (the policy accepts "
-            f"{grace.policy.generations} generation(s) back)",
-            (*mints, consume, op),
-            severity,
+            f"{counted(grace.policy.generations, 'generation')} back)",
+            key=(op, f"presented {short(token)}, {back} behind, accepted"),
+            proof=stale_blame(ancestor),
+            severity=severity,
         )
     return None
 

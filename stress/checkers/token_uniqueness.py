@@ -21,14 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from stress.checkers.base import CheckContext, CheckResult, Finding
+from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.judging import finding, verdict
 from stress.checkers.lineage import Lineage, build_lineage, short
 from stress.history import Operation
 
-__all__ = ["CHECKER_ID", "check"]
+__all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
 CHECKER_ID = "token-uniqueness"
+KIND: CheckerClass = "policy-dependent"
+MEANING = (
+    "Two requests received the same access token, refresh token or jti, where only a replay "
+    "answered with the pair already issued may repeat one: one client can act with a token issued "
+    "to another, and revoking by jti hits both. Draw every token and jti from a secure random "
+    "source per request, and never answer one request with a response cached for another."
+)
 
 _ISSUING = ("login", "refresh", "probe")
 
@@ -67,7 +74,8 @@ def _duplicates(
                 CHECKER_ID,
                 f"{label} {short(v)} was returned to op {earlier.index} ({earlier.kind}) "
                 f"and again to op {op.index} ({op.kind})",
-                (earlier, op),
+                key=(op, f"got {label} {short(v)} again"),
+                proof=[(earlier, f"got {label} {short(v)}")],
             )
         )
     return findings
@@ -94,8 +102,8 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
                 f"{o.kind} op {o.index} returned the refresh token it presented "
                 f"({short(o.presented)}): the server does not rotate, though the policy "
                 f"({ctx.policy.describe()}) says it does",
-                (o,),
-                "warning",
+                key=(o, f"got back the refresh token it presented, {short(o.presented)}"),
+                severity="warning",
             )
             for o in issued
             if o.kind != "login"

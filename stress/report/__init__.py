@@ -2,8 +2,11 @@
 
 One immutable :class:`RunReport` is built by :func:`build_report`; renderers read it: the rich
 console (:func:`render_report`), ``--json`` (:func:`write_json`), ``--junit``
-(:func:`write_junit`) and ``--html`` (:func:`write_html`). Everything here is pure apart from
-the file writers; nothing touches the network.
+(:func:`write_junit`) and ``--html`` (:func:`write_html`). What a finding says, why each of its
+ops matters and which is the key request all come from the checker that proved it; the console,
+JUnit and the pytest plugin print findings through one text renderer (:func:`checker_text`),
+and every report numbers them alike. Everything here is pure apart from the file writers;
+nothing touches the network.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from stress.report.model import (
     exit_code,
 )
 from stress.report.stats import BurstInfo, KindStats, RunStats, SpreadSummary, compute_stats
+from stress.report.text import checker_text, finding_lines, rest_hint
 from stress.report.timeline import (
     RequestDescriber,
     RequestShape,
     WitnessStep,
     curl_command,
     explain_witness,
-    key_operation,
     render_timeline,
 )
 
@@ -44,16 +47,18 @@ __all__ = [
     "SpreadSummary",
     "WitnessStep",
     "build_report",
+    "checker_text",
     "compute_stats",
     "curl_command",
     "exit_code",
     "explain_witness",
+    "finding_lines",
     "junit_element",
-    "key_operation",
     "render_html",
     "render_report",
     "render_timeline",
     "report_document",
+    "rest_hint",
     "verdict_style",
     "write_html",
     "write_json",

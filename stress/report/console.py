@@ -9,14 +9,18 @@ logs and tests read the same text; timeline lines are printed unwrapped so they 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from stress.checkers.base import Finding, Verdict
+from stress.checkers.base import Verdict
+from stress.checkers.judging import counted
 from stress.report.model import RunReport
 from stress.report.stats import SpreadSummary
-from stress.report.timeline import explain_witness, format_duration, render_timeline
+from stress.report.text import checker_text, rest_hint
+from stress.report.timeline import format_duration
 
 __all__ = ["render_report", "verdict_style"]
 
@@ -43,7 +47,7 @@ def _spread_line(spread: SpreadSummary | None) -> str:
     arrival = f"p50 {_spread(spread.arrival_p50_ns)} max {_spread(spread.arrival_max_ns)}"
     engines = ", ".join(spread.engines)
     return (
-        f"{spread.bursts} burst(s), engine {engines}; "
+        f"{counted(spread.bursts, 'burst')}, engine {engines}; "
         f"release spread {release}; arrival spread {arrival}"
     )
 
@@ -92,50 +96,37 @@ def _checker_table(report: RunReport) -> Table:
     return table
 
 
-def _finding(report: RunReport, finding: Finding, number: int, console: Console) -> None:
-    style = "bold red" if finding.severity == "error" else "bold yellow"
-    _plain(console, f"finding {number}: {finding.checker} ({finding.severity})", style)
-    _plain(console, f"  {finding.message}")
-    steps = explain_witness(report.operations, finding)
-    if steps:
-        found_by = sorted({s.op.invoke.step for s in steps if s.op.invoke.step})
-        _plain(console, f"  found by: {', '.join(found_by)}")
-        for line in render_timeline(steps):
-            _plain(console, f"    {line}")
-    else:
-        _plain(console, f"    witness ops {list(finding.witness)} are not in the history")
-    if finding in report.curl:
-        _plain(console, f"  key request: {report.curl[finding]}")
-
-
-def render_report(report: RunReport, console: Console, max_findings: int = 10) -> None:
+def render_report(
+    report: RunReport, console: Console, max_findings: int = 3, json_path: Path | None = None
+) -> None:
     """Print the whole report to ``console``.
 
     At most ``max_findings`` findings per checker are printed in full (a naive server under a
-    storm forks hundreds of times); the JSON report always holds them all.
+    storm forks hundreds of times); the JSON report always holds them all, and the console says
+    so when ``json_path`` names the one being written.
     """
     _header(report, console)
     console.print()
     console.print(_summary_table(report))
     console.print()
     console.print(_checker_table(report))
-    number = 0
+    rest = rest_hint(json_path)
     for result in report.results:
-        for finding in result.findings[:max_findings]:
-            number += 1
+        for finding, lines in checker_text(report, result, max_findings, rest):
             console.print()
-            _finding(report, finding, number, console)
-        hidden = len(result.findings) - max_findings
-        if hidden > 0:
-            console.print()
-            _plain(console, f"... {hidden} more {result.checker} finding(s), all in --json")
+            if finding is not None:
+                style = "bold red" if finding.severity == "error" else "bold yellow"
+                _plain(console, lines[0], style)
+                lines = lines[1:]
+            for line in lines:
+                _plain(console, line)
     if report.findings and report.reproduce:
         console.print()
         _plain(console, "reproduce with:")
         for line in report.reproduce:
             _plain(console, f"  {line}")
     console.print()
-    counts = f"{len(report.findings)} finding(s), {report.stats.total} ops"
+    counts = f"{counted(len(report.findings), 'finding')}, {counted(report.stats.total, 'op')}"
     reason = f" ({report.inconclusive_reason})" if report.inconclusive_reason else ""
     _plain(
         console,

@@ -3,9 +3,10 @@
 Everything is inline (CSS, SVG, a few lines of JS) and nothing is fetched, so the file opens
 from a CI artifact store with no network. Each finding's witness is drawn as a timeline with
 one lane per process: an op is a bar from send to receive, lineage arrows run from the op that
-returned a token to the ops that presented it, and the violating op (the line a timeline
-comment marks) is drawn in red. Latency histograms per op kind and the burst spreads show how
-hard the target was pushed. Tokens appear only as fingerprints.
+returned a token to the ops that presented it, and the violating op (the key request its checker
+blames) is drawn in red; hovering an op shows why the checker blames it. Each checker's findings
+open with what they mean, from the checker registry. Latency histograms per op kind and the
+burst spreads show how hard the target was pushed. Tokens appear only as fingerprints.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stress import __version__
+from stress.checkers import CHECKERS
 from stress.checkers.base import Finding
+from stress.checkers.judging import counted
 from stress.history import Operation
+from stress.latency import timed
 from stress.report._atomic import write_atomic
-from stress.report.annotate import short_fp
 from stress.report.model import RunReport
-from stress.report.stats import service_latency_ns
 from stress.report.timeline import (
     WitnessStep,
     explain_witness,
     format_duration,
     render_timeline,
+    short_fp,
 )
 
 __all__ = ["render_html", "write_html"]
@@ -86,26 +89,6 @@ _LEFT = 50  # lane labels
 _ORIGIN_W = 170  # column of tokens minted before the witness starts
 _WIDTH = 1000
 _AXIS_H = 28
-
-# What each checker's finding means for users, shown above its findings.
-_MEANING: dict[str, str] = {
-    "fork": "One refresh token was exchanged more than once and each exchange minted a different "
-    "successor: rotation is defeated, a stolen token keeps a live branch of its own.",
-    "sibling-invalidation": "Concurrent refreshes of one token, all inside the grace window, "
-    "left the family unusable: the legitimate user is logged out by their own tabs.",
-    "lost-response-retry": "A retry with the previous token after a lost response failed: "
-    "flaky networks log users out (FAPI 2.0 requires the retry to succeed).",
-    "stale-reuse-accepted": "A token that should have been retired was accepted: a stolen old "
-    "refresh token still works.",
-    "reuse-not-revoking": "Reuse was detected but the family's current token still works: theft "
-    "goes unpunished.",
-    "revocation-race": "A token survived its revocation, or was minted by a refresh racing it: "
-    "'log out' does not log out.",
-    "token-uniqueness": "Two requests received the same token or jti.",
-    "jwt-claims": "An access token failed verification or contradicts its family's claims.",
-    "server-error": "The target answered 5xx (or an undocumented status) under concurrency.",
-    "threshold": "A latency or error-rate limit declared by the scenario was exceeded.",
-}
 
 # Findings drawn in full per checker; the rest are listed by message.
 _DRAWN_PER_CHECKER = 3
@@ -250,7 +233,7 @@ def _witness_svg(steps: Sequence[WitnessStep], report: RunReport | None = None) 
         classes = ["bar"]
         if op.outcome != "ok":
             classes.append(op.outcome)
-        if step.comment:
+        if step.key:
             classes.append("violation")
         width = max(x1 - x0, 2)
         # Labels of ops near the right edge end at the bar's end instead of running off.
@@ -266,13 +249,11 @@ def _witness_svg(steps: Sequence[WitnessStep], report: RunReport | None = None) 
             if step.recv_offset_ns is None
             else format_duration(step.recv_offset_ns - step.send_offset_ns)
         )
-        title = f"#{op.index} p{op.process} {label} {op.outcome}{status} {latency}"
-        if step.comment:
-            title += f"  # {step.comment}"
+        title = f"op {op.index} p{op.process} {label} {op.outcome}{status} {latency}  # {step.why}"
         text = f"{label} {op.outcome}{status}"
-        bad = ' class="bad"' if step.comment else ""
-        if step.comment:
-            text += f"  \u2190 {step.comment}"
+        bad = ' class="bad"' if step.key else ""
+        if step.key:
+            text += f"  \u2190 {step.why}"
         parts.append(
             f'<g class="op" data-op="{op.index}" data-tokens="{_E(tokens)}">'
             f"<title>{_E(title)}</title>"
@@ -291,7 +272,7 @@ def _witness_svg(steps: Sequence[WitnessStep], report: RunReport | None = None) 
         tx, ty = x(step.send_offset_ns), lane_y(op.process) + 10
         if (round(sx, 1), sy) == (round(tx, 1), ty):
             continue
-        css = "lineage violation" if step.comment else "lineage"
+        css = "lineage violation" if step.key else "lineage"
         bend = max(20.0, (tx - sx) / 2)
         parts.append(
             f'<path class="{css}" d="M{sx:.1f},{sy} C{sx + bend:.1f},{sy} {tx - bend:.1f},{ty} '
@@ -327,9 +308,9 @@ def _histogram(values_ms: Sequence[float], bins: int = 20) -> str:
 
 
 def _finding(report: RunReport, finding: Finding, number: int) -> str:
-    steps = explain_witness(report.operations, finding)
+    steps = explain_witness(report.by_index, finding)
     parts = [
-        f'<div class="finding {_E(finding.severity)}">',
+        f'<div class="finding {_E(finding.severity)}" id="finding-{number}">',
         f"<h4>{number}. {_E(finding.checker)} ({_E(finding.severity)})</h4>",
         f'<p class="message">{_E(finding.message)}</p>',
     ]
@@ -340,7 +321,10 @@ def _finding(report: RunReport, finding: Finding, number: int) -> str:
         parts.append(_witness_svg(steps, report))
         parts.append(f'<pre class="witness">{_E(chr(10).join(render_timeline(steps)))}</pre>')
     if finding in report.curl:
-        parts.append(f'<p>Key request:</p><pre class="curl">{_E(report.curl[finding])}</pre>')
+        parts.append(
+            f"<p>Key request (op {finding.key}):</p>"
+            f'<pre class="curl">{_E(report.curl[finding])}</pre>'
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -350,28 +334,25 @@ def _findings_section(report: RunReport) -> str:
     if not report.findings:
         return "<p>None.</p>"
     parts = [_LEGEND]
-    number = 0
     for result in report.results:
         if not result.findings:
             continue
+        spec = CHECKERS.get(result.checker)
+        kind = f" ({spec.kind})" if spec is not None else ""
         parts.append(
-            f'<h3 id="checker-{_E(result.checker)}">{_E(result.checker)}: '
-            f"{len(result.findings)} finding(s)</h3>"
+            f'<h3 id="checker-{_E(result.checker)}">{_E(result.checker)}{_E(kind)}: '
+            f"{counted(len(result.findings), 'finding')}</h3>"
         )
-        meaning = _MEANING.get(result.checker)
-        if meaning:
-            parts.append(f'<p class="meaning">{_E(meaning)}</p>')
-        for finding in result.findings[:_DRAWN_PER_CHECKER]:
-            number += 1
+        if spec is not None:
+            parts.append(f'<p class="meaning">{_E(spec.meaning)}</p>')
+        numbered = report.numbered(result)
+        for number, finding in numbered[:_DRAWN_PER_CHECKER]:
             parts.append(_finding(report, finding, number))
-        rest = result.findings[_DRAWN_PER_CHECKER:]
+        rest = numbered[_DRAWN_PER_CHECKER:]
         if rest:
-            items = "".join(f"<li>{_E(f.message)}</li>" for f in rest)
-            parts.append(
-                f"<details><summary>{len(rest)} more {_E(result.checker)} finding(s)</summary>"
-                f"<ul>{items}</ul></details>"
-            )
-            number += len(rest)
+            items = "".join(f'<li value="{n}">{_E(f.message)}</li>' for n, f in rest)
+            more = counted(len(rest), f"more {result.checker} finding")
+            parts.append(f"<details><summary>{_E(more)}</summary><ol>{items}</ol></details>")
     if report.reproduce:
         parts.append(f"<h3>Reproduce</h3><pre>{_E(chr(10).join(report.reproduce))}</pre>")
     return "".join(parts)
@@ -379,14 +360,12 @@ def _findings_section(report: RunReport) -> str:
 
 def _latency_section(report: RunReport) -> str:
     by_kind: dict[str, list[float]] = {}
-    for op in report.operations:
-        latency = service_latency_ns(op)
-        if op.outcome in ("ok", "fail") and latency is not None:
-            by_kind.setdefault(op.kind, []).append(latency / 1e6)
+    for latency, op in timed(report.operations):
+        by_kind.setdefault(op.kind, []).append(latency / 1e6)
     if not by_kind:
-        return "<p>No completed operations.</p>"
+        return "<p>No completed ok operations.</p>"
     return "".join(
-        f"<h3>{_E(kind)} ({len(values)} ops)</h3>{_histogram(values)}"
+        f"<h3>{_E(kind)} ({counted(len(values), 'ok op')})</h3>{_histogram(values)}"
         for kind, values in by_kind.items()
     )
 
@@ -471,7 +450,7 @@ def render_html(report: RunReport) -> str:
         f"<h1>auth-stress report: {_E(report.scenario)}</h1>"
         f'<p><span class="verdict {_E(report.verdict)}" id="verdict">'
         f"{_E(report.verdict.upper())}</span> {_E(reason)} "
-        f"{len(report.findings)} finding(s){_E(_by_checker(report))}</p>"
+        f"{counted(len(report.findings), 'finding')}{_E(_by_checker(report))}</p>"
         f"{info}<h2>Operations</h2>{summary}<p>HTTP statuses: {_E(statuses)}</p>"
         f"<h2>Checkers</h2>{checkers}"
         f'<h2>Findings</h2><div id="findings">{findings}</div>'

@@ -2,6 +2,9 @@
 
 Keys appear in a fixed order (insertion order, never sorted by accident) so that diffs between
 runs stay readable, and the file is written atomically. Tokens appear only as fingerprints.
+Each finding carries its report-wide number (the one every other report prints), the invoke
+index of its key request, and, for each witness op, why its checker blames it; what a checker's
+findings mean is said once per checker, under ``checker_info``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import msgspec
 
 from stress import __version__
+from stress.checkers import CHECKERS
 from stress.checkers.base import Finding
 from stress.report._atomic import write_atomic
 from stress.report.model import RunReport
@@ -43,17 +47,20 @@ def _step(step: WitnessStep) -> dict[str, Any]:
         "error": op.error,
         "send_ms": _ms(step.send_offset_ns),
         "recv_ms": _ms(step.recv_offset_ns),
-        "comment": step.comment,
+        "why": step.why,
+        "key": step.key,
     }
 
 
-def _finding(report: RunReport, finding: Finding) -> dict[str, Any]:
-    steps = explain_witness(report.operations, finding)
+def _finding(report: RunReport, number: int, finding: Finding) -> dict[str, Any]:
+    steps = explain_witness(report.by_index, finding)
     return {
+        "number": number,
         "checker": finding.checker,
         "severity": finding.severity,
         "message": finding.message,
         "found_by": sorted({s.op.invoke.step for s in steps if s.op.invoke.step}),
+        "key": finding.key,
         "witness": [_step(s) for s in steps],
         "curl": report.curl.get(finding),
     }
@@ -108,9 +115,18 @@ def report_document(report: RunReport) -> dict[str, Any]:
         "verdict": report.verdict,
         "inconclusive_reason": report.inconclusive_reason,
         "notes": list(report.notes),
-        "findings": [_finding(report, f) for f in report.findings],
+        "findings": [
+            _finding(report, number, finding)
+            for result in report.results
+            for number, finding in report.numbered(result)
+        ],
         "checkers": {r.checker: r.verdict for r in report.results},
         "checker_notes": {r.checker: list(r.notes) for r in report.results if r.notes},
+        "checker_info": {
+            r.checker: {"class": spec.kind, "meaning": spec.meaning}
+            for r in report.results
+            if (spec := CHECKERS.get(r.checker)) is not None
+        },
         "stats": _stats(report.stats),
         "scenario": report.scenario,
         "scenario_path": report.scenario_path,

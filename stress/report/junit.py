@@ -4,8 +4,9 @@ Mapping (one ``<testsuite>`` named after the scenario, test cases with classname
 ``auth-stress.<scenario>`` and name the checker id):
 
 - ``pass``: an empty test case;
-- ``fail``: a ``<failure>`` whose message counts the findings and whose text holds each
-  finding's message, witness timeline and reproducer lines;
+- ``fail``: a ``<failure>`` whose message counts the findings and whose text holds the first
+  findings as the console prints them (same numbers, same timelines, one curl line), a count of
+  the rest, and the reproducer lines;
 - ``unknown``: ``<skipped message="unknown: ...">``, because JUnit has no "undecided" and
   ``<error>`` would claim the tester itself broke;
 - a checker that passed during an inconclusive run (interrupted, target unreachable, too many
@@ -24,11 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stress.checkers.base import CheckResult
+from stress.checkers.judging import counted
 from stress.report._atomic import write_atomic
 from stress.report.model import RunReport
-from stress.report.timeline import explain_witness, render_timeline
+from stress.report.text import checker_text, rest_hint
 
 __all__ = ["junit_element", "write_junit"]
+
+# Findings printed in full per checker, as on the console.
+_SHOWN = 10
 
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -37,22 +42,14 @@ def _x(text: str) -> str:
     return _INVALID_XML.sub("", text)
 
 
-def _failure_text(report: RunReport, result: CheckResult) -> str:
-    blocks = []
-    for finding in result.findings:
-        lines = [f"[{finding.severity}] {finding.message}"]
-        lines += ["  " + ln for ln in render_timeline(explain_witness(report.operations, finding))]
-        reproduce = [*report.reproduce]
-        if finding in report.curl:
-            reproduce.append(report.curl[finding])
-        if reproduce:
-            lines.append("reproduce with:")
-            lines += ["  " + ln for ln in reproduce]
-        blocks.append("\n".join(lines))
+def _failure_text(report: RunReport, result: CheckResult, rest: str) -> str:
+    blocks = ["\n".join(lines) for _, lines in checker_text(report, result, _SHOWN, rest)]
+    if blocks and report.reproduce:
+        blocks.append("\n".join(["reproduce with:", *("  " + ln for ln in report.reproduce)]))
     return "\n\n".join(blocks) or "checker failed without findings"
 
 
-def _testcase(report: RunReport, result: CheckResult, suite: ET.Element) -> str:
+def _testcase(report: RunReport, result: CheckResult, suite: ET.Element, rest: str) -> str:
     case = ET.SubElement(
         suite,
         "testcase",
@@ -65,10 +62,10 @@ def _testcase(report: RunReport, result: CheckResult, suite: ET.Element) -> str:
         failure = ET.SubElement(
             case,
             "failure",
-            message=_x(f"{len(result.findings)} finding(s)" + (f"; {notes}" if notes else "")),
+            message=_x(counted(len(result.findings), "finding") + (f"; {notes}" if notes else "")),
             type=_x(result.checker),
         )
-        failure.text = _x(_failure_text(report, result))
+        failure.text = _x(_failure_text(report, result, rest))
         return "failure"
     if result.verdict == "unknown":
         ET.SubElement(case, "skipped", message=_x(f"unknown: {notes or 'undecided'}"))
@@ -80,8 +77,11 @@ def _testcase(report: RunReport, result: CheckResult, suite: ET.Element) -> str:
     return "pass"
 
 
-def junit_element(report: RunReport) -> ET.Element:
-    """The JUnit document's root: ``<testsuites>`` holding one ``<testsuite>``."""
+def junit_element(report: RunReport, json_path: Path | None = None) -> ET.Element:
+    """The JUnit document's root: ``<testsuites>`` holding one ``<testsuite>``.
+
+    ``json_path`` names the JSON report written beside it, where the findings not printed are.
+    """
     root = ET.Element("testsuites", name="auth-stress")
     suite = ET.SubElement(
         root,
@@ -100,11 +100,19 @@ def junit_element(report: RunReport) -> ET.Element:
     }
     for name, value in context.items():
         ET.SubElement(props, "property", name=name, value=_x(value))
-    outcomes = [_testcase(report, r, suite) for r in report.results]
+    rest = rest_hint(json_path)
+    outcomes = [_testcase(report, r, suite, rest) for r in report.results]
+    if report.inconclusive_reason is not None:
+        # A run that proves nothing is an error, never a row of green skips on a dashboard.
+        case = ET.SubElement(
+            suite, "testcase", name="run", classname=_x(f"auth-stress.{report.scenario}"), time="0"
+        )
+        ET.SubElement(case, "error", message=_x(f"inconclusive: {report.inconclusive_reason}"))
+        outcomes.append("error")
     counts = {
         "tests": str(len(outcomes)),
         "failures": str(outcomes.count("failure")),
-        "errors": "0",
+        "errors": str(outcomes.count("error")),
         "skipped": str(outcomes.count("skipped")),
     }
     for element in (root, suite):
@@ -117,7 +125,7 @@ def junit_element(report: RunReport) -> ET.Element:
     return root
 
 
-def write_junit(report: RunReport, path: Path) -> None:
-    """Write the JUnit XML file to ``path`` atomically."""
-    data = ET.tostring(junit_element(report), encoding="utf-8", xml_declaration=True)
+def write_junit(report: RunReport, path: Path, json_path: Path | None = None) -> None:
+    """Write the JUnit XML file to ``path`` atomically (``json_path`` as for the element)."""
+    data = ET.tostring(junit_element(report, json_path), encoding="utf-8", xml_declaration=True)
     write_atomic(path, data + b"\n")

@@ -1,24 +1,22 @@
 """The report model: one immutable value that every renderer (console, JSON, JUnit, HTML) reads.
 
-Building the report is kept apart from rendering it so that the verdict, the exit code and the
-reproducer lines are decided once, in one pure function, and every output format agrees on them.
+Building the report is kept apart from rendering it so that the verdict, the exit code, the
+reproducer lines and the numbering of findings are decided once, in one pure function, and every
+output format agrees on them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from stress.checkers.base import CheckResult, Finding, Verdict, combine
 from stress.history import Operation
 from stress.policy import Policy
 from stress.report.stats import BurstInfo, RunStats, compute_stats, summarize_bursts
-from stress.report.timeline import (
-    RequestDescriber,
-    curl_command,
-    explain_witness,
-    key_operation,
-)
+from stress.report.timeline import RequestDescriber, curl_command
+from stress.types import ExitCode
 
 __all__ = [
     "EXIT_FAIL",
@@ -30,9 +28,9 @@ __all__ = [
     "exit_code",
 ]
 
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_UNKNOWN = 3
+EXIT_PASS = ExitCode.PASS
+EXIT_FAIL = ExitCode.FAIL
+EXIT_UNKNOWN = ExitCode.INCONCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,9 @@ class RunReport:
 
     ``verdict`` is the combined checker verdict, raised to ``unknown`` when the run was
     inconclusive (``inconclusive_reason`` set) and nothing failed, or when no checker ran.
-    ``curl`` maps a finding to the curl line of its key request, when a describer was given.
+    ``curl`` maps a finding to the curl line of its key request (the op its checker blames as
+    the violating one), when a describer was given. Findings are numbered from 1 in the order of
+    :attr:`findings`, and every renderer uses :meth:`numbered`, so one finding has one number.
     """
 
     scenario: str
@@ -66,6 +66,20 @@ class RunReport:
     def findings(self) -> list[Finding]:
         """All findings of all checkers, in checker order."""
         return [f for r in self.results for f in r.findings]
+
+    @cached_property
+    def by_index(self) -> dict[int, Operation]:
+        """The operations by invoke index, for looking up witnesses."""
+        return {op.index: op for op in self.operations}
+
+    def numbered(self, result: CheckResult) -> list[tuple[int, Finding]]:
+        """``result``'s findings with their report-wide numbers."""
+        first = 1
+        for r in self.results:
+            if r is result:
+                return list(enumerate(r.findings, first))
+            first += len(r.findings)
+        raise ValueError(f"{result.checker}: not a result of this report")
 
 
 def _verdict(results: Sequence[CheckResult], inconclusive_reason: str | None) -> Verdict:
@@ -106,9 +120,10 @@ def build_report(
     burst_infos = list(bursts) if bursts is not None else summarize_bursts(operations)
     curl: dict[Finding, str] = {}
     if describe is not None:
+        by_index = {op.index: op for op in operations}
         for result in results:
             for finding in result.findings:
-                key = key_operation(explain_witness(operations, finding))
+                key = by_index.get(finding.key)
                 if key is not None:
                     curl[finding] = curl_command(key, describe)
     return RunReport(

@@ -4,18 +4,19 @@ A reader judges a verdict by its context: how many refreshes ran, how many were 
 how slow the target was, and above all how tightly each burst arrived (a race that was never
 provoked cannot be found). Everything here is a pure function of the recorded operations.
 
-Latency percentiles use the nearest-rank method over operations that completed ``ok`` or
-``fail``: an ``info`` completion usually measures the client's timeout, not the server.
+Latency is what ``stress.latency`` defines, the same figure the ``threshold`` checker judges:
+the service time of ``ok`` operations, with nearest-rank percentiles.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stress.history import Operation
+from stress.latency import percentile, timed
+from stress.run_record import BurstRecord
 
 __all__ = [
     "BurstInfo",
@@ -23,8 +24,6 @@ __all__ = [
     "RunStats",
     "SpreadSummary",
     "compute_stats",
-    "percentile",
-    "service_latency_ns",
     "summarize_bursts",
     "summarize_spreads",
 ]
@@ -32,20 +31,8 @@ __all__ = [
 _KIND_ORDER = ("login", "refresh", "use", "revoke", "probe")
 
 
-@dataclass(frozen=True)
-class BurstInfo:
-    """One synchronised burst: its engine, size and measured spreads.
-
-    ``release_spread_ns`` is the spread of the client-side send times; ``arrival_spread_ns`` the
-    spread of server-reported arrival times (None when the target does not report them).
-    """
-
-    burst: int
-    engine: str
-    size: int
-    release_spread_ns: int | None
-    arrival_spread_ns: int | None
-    notes: tuple[str, ...] = ()
+# One burst's engine, size and spreads, as the history's run-end record keeps it.
+BurstInfo = BurstRecord
 
 
 @dataclass(frozen=True)
@@ -94,36 +81,13 @@ class RunStats:
         return sum(k.info for k in self.kinds)
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """Nearest-rank percentile: the smallest value with at least ``p`` percent at or below it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def service_latency_ns(op: Operation) -> int | None:
-    """Receive time minus the time the request actually left (``Operation.send_ns``).
-
-    ``Operation.latency_ns`` counts from the invoke record, which a synchronised burst writes
-    before warming up and releasing; that wait is the engine's, not the target's.
-    """
-    recv = op.recv_ns
-    return None if recv is None else recv - op.send_ns
-
-
 def _kind_key(kind: str) -> tuple[int, str]:
     return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER), kind)
 
 
 def _kind_stats(kind: str, ops: Sequence[Operation]) -> KindStats:
     outcomes = Counter(op.outcome for op in ops)
-    latencies = sorted(  # once: each percentile below then finds it already in order
-        latency / 1e6
-        for op in ops
-        if op.outcome in ("ok", "fail") and (latency := service_latency_ns(op)) is not None
-    )
+    latencies = [latency / 1e6 for latency, _ in timed(ops)]
     return KindStats(
         kind=kind,
         ok=outcomes["ok"],

@@ -1,30 +1,29 @@
 """Witness timelines: a finding's ops as a short program in real order, Elle-style.
 
 A finding is only convincing when a reader can follow it step by step, so each witness is first
-explained as data (:func:`explain_witness`: ops in real order with offsets and comments, shared
-by the JSON and HTML reports) and then rendered as text (:func:`render_timeline`)::
+explained as data (:func:`explain_witness`: the ops in real order with their offsets and the
+checker's own reason for each, shared by every report) and then rendered as text
+(:func:`render_timeline`)::
 
-    p1 refresh(a1b2c3d4) +0.000ms -> ok e5f6a7b8 (4.0ms)
-    p2 refresh(a1b2c3d4) +0.300ms -> ok 9c0d1e2f (4.7ms)   # a1b2c3d4 has 2 successors
+    op 1 p1 refresh(a1b2c3d4) +0.000ms -> ok e5f6a7b8 (4.0ms)   # a1b2c3d4 -> e5f6a7b8, ...
+    op 2 p2 refresh(a1b2c3d4) +0.300ms -> ok 9c0d1e2f (4.7ms)   # violation: a1b2c3d4 -> ...
 
 Times are relative to the send time of the witness's first op. Tokens appear only as the first
-8 characters of their fingerprints. :func:`curl_command` renders the witness's key request as a
-curl line whose tokens are shell placeholders, never values.
+8 characters of their fingerprints. The checker marks one op as the violating one, the key
+request; :func:`curl_command` renders it as a curl line whose tokens are shell placeholders,
+never values.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 from stress.checkers.base import Finding
 from stress.history import Operation
-from stress.report.annotate import annotate, short_fp
-from stress.report.stats import service_latency_ns
+from stress.latency import service_latency_ns
 
 __all__ = [
     "RequestDescriber",
@@ -33,8 +32,8 @@ __all__ = [
     "curl_command",
     "explain_witness",
     "format_duration",
-    "key_operation",
     "render_timeline",
+    "short_fp",
 ]
 
 RequestShape = tuple[str, str, Mapping[str, str], str | None]
@@ -44,50 +43,45 @@ RequestShape = tuple[str, str, Mapping[str, str], str | None]
 RequestDescriber = Callable[[Operation], RequestShape]
 """Maps an operation to the request that performs it (supplied by the target profile)."""
 
-_INDEX = attrgetter("index")
 _PLACEHOLDER = re.compile(r"\$(?:[A-Z_][A-Z0-9_]*|\{[A-Z_][A-Z0-9_]*\})")
 # Headers that carry credentials: a value without a placeholder is replaced by one.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
+def short_fp(fp: str | None) -> str:
+    """The 8-character form of a fingerprint used in timelines; ``-`` for none."""
+    return fp[:8] if fp else "-"
+
+
 @dataclass(frozen=True)
 class WitnessStep:
-    """One witness op with its times relative to the witness start and its comment, if any."""
+    """One witness op: its times relative to the witness start, and why the checker blames it.
+
+    ``key`` marks the violating request, the one a curl line reproduces.
+    """
 
     op: Operation
     send_offset_ns: int
     recv_offset_ns: int | None
-    comment: str | None
+    why: str
+    key: bool
 
 
-def _find(operations: Sequence[Operation], index: int) -> Operation | None:
-    """The operation with invoke ``index`` (indices are unique), or None.
-
-    Operations come in invoke order, so bisection finds it; a sequence in another order falls
-    back to a scan. Renderers explain every finding, so a lookup must not cost the history.
-    """
-    i = bisect_right(operations, index, key=_INDEX) - 1
-    if 0 <= i < len(operations) and operations[i].index == index:
-        return operations[i]
-    return next((op for op in reversed(operations) if op.index == index), None)
-
-
-def explain_witness(operations: Sequence[Operation], finding: Finding) -> list[WitnessStep]:
-    """The finding's witness ops in real (send-time) order; unknown indices are skipped."""
-    found = (_find(operations, i) for i in set(finding.witness))
-    ops = sorted((op for op in found if op is not None), key=lambda op: (op.send_ns, op.index))
-    if not ops:
+def explain_witness(by_index: Mapping[int, Operation], finding: Finding) -> list[WitnessStep]:
+    """The finding's blamed ops in the checker's (time) order; unknown indices are skipped."""
+    blamed = [(by_index[b.index], b) for b in finding.blame if b.index in by_index]
+    if not blamed:
         return []
-    comments = annotate(finding.checker, ops)
-    start = ops[0].send_ns
+    start = blamed[0][0].send_ns
     return [
         WitnessStep(
             op=op,
             send_offset_ns=op.send_ns - start,
             recv_offset_ns=op.recv_ns - start if op.recv_ns is not None else None,
-            comment=comments.get(op.index),
+            why=blame.why,
+            key=blame.key,
         )
-        for op in ops
+        for op, blame in blamed
     ]
 
 
@@ -125,32 +119,25 @@ def _result(op: Operation) -> str:
 
 
 def render_timeline(steps: Sequence[WitnessStep]) -> list[str]:
-    """One aligned line per step: ``p1 refresh(a1b2c3d4) +0.000ms -> ok e5f6a7b8 (4.1ms)``."""
+    """One aligned line per step, ending in the checker's reason; the key one says violation::
+
+    op 2 p1 refresh(a1b2c3d4) +0.000ms -> ok e5f6a7b8 (4.1ms)   # violation: ...
+    """
+    ids = [f"op {s.op.index}" for s in steps]
     calls = [_call(s.op) for s in steps]
     # One precision for every offset, microseconds, so that lines compare at a glance.
     times = [f"+{s.send_offset_ns / 1e6:.3f}ms" for s in steps]
     results = [_result(s.op) for s in steps]
+    id_w = max(map(len, ids), default=0)
     call_w = max(map(len, calls), default=0)
     time_w = max(map(len, times), default=0)
     result_w = max(map(len, results), default=0)
     lines = []
-    for step, call, at, result in zip(steps, calls, times, results, strict=True):
-        line = f"{call:<{call_w}} {at:>{time_w}} -> {result}"
-        if step.comment:
-            line = f"{line:<{call_w + time_w + result_w + 5}}   # {step.comment}"
-        lines.append(line.rstrip())
+    for step, op_id, call, at, result in zip(steps, ids, calls, times, results, strict=True):
+        line = f"{op_id:<{id_w}} {call:<{call_w}} {at:>{time_w}} -> {result:<{result_w}}"
+        why = f"violation: {step.why}" if step.key else step.why
+        lines.append(f"{line}   # {why}".rstrip())
     return lines
-
-
-def key_operation(steps: Sequence[WitnessStep]) -> Operation | None:
-    """The request to reproduce by hand: the first violating line, else the last refresh."""
-    for step in steps:
-        if step.comment:
-            return step.op
-    refreshes = [s.op for s in steps if s.op.kind == "refresh"]
-    if refreshes:
-        return refreshes[-1]
-    return steps[-1].op if steps else None
 
 
 def _shell_arg(value: str) -> str:

@@ -12,6 +12,8 @@ from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
 
+from stress.types import ENGINES, Engine
+
 __all__ = [
     "ENGINES",
     "BurstResult",
@@ -27,8 +29,6 @@ __all__ = [
     "split_url",
 ]
 
-Engine = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
-ENGINES: tuple[Engine, ...] = ("none", "barrier", "last-byte", "single-packet", "auto")
 HTTP2Mode = Literal["auto", "never", "always"]
 ErrorClass = Literal["connect", "tls", "timeout", "reset", "protocol", "refused"]
 """Short error classes. ``connect``, ``tls`` and ``refused`` come with ``sent=False``: ``refused``

@@ -66,6 +66,7 @@ class History:
         retry_of: int | None = None,
         step: str | None = None,
         retry_after: float | None = None,
+        target: str | None = None,
     ) -> int:
         index = len(self._ops)
         send, recv = t
@@ -80,6 +81,7 @@ class History:
             burst=burst,
             retry_of=retry_of,
             step=step or kind,
+            target=target,
         )
         done: Op | None = None
         if recv is not None:

@@ -29,6 +29,8 @@ def test_last_write_wins_hands_out_a_dead_successor(policy: str) -> None:
     assert result.verdict == "fail"
     [found] = result.findings
     assert found.witness == (first, rejected)
+    assert [(x.index, x.key) for x in found.blame] == [(first, False), (rejected, True)]
+    assert found.blame[1].why == "B rejected when first presented (400 invalid_grant)"
     assert found.message.startswith("refresh op 1 answered 200 with refresh token B, which")
 
 

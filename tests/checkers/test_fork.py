@@ -15,6 +15,10 @@ def test_two_successors_under_strict_is_a_fork() -> None:
     result = fork.check(h.operations(), ctx("strict"))
     assert result.verdict == "fail"
     assert [f.witness for f in result.findings] == [(b, c)]
+    assert [(x.index, x.why, x.key) for x in result.findings[0].blame] == [
+        (b, "A -> B, successor 1 of 2", False),
+        (c, "A -> C, successor 2 of 2", True),
+    ]
     assert "A has 2 successors: B (op 1), C (op 2)" in result.findings[0].message
 
 
@@ -55,6 +59,11 @@ def test_two_live_leaves_at_quiescence_is_a_fork_under_overlap_after_window() ->
     result = fork.check(h.operations(), ctx("overlap", 100))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (b, c, pb, pc)
+    assert result.findings[0].key == pc
+    assert [x.why for x in result.findings[0].blame][2:] == [
+        "B works after quiescence",
+        "C works too: a second live head",
+    ]
     assert "two live leaves" in result.findings[0].message
 
 

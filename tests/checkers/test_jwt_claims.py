@@ -24,6 +24,7 @@ def test_failed_verification_is_caught() -> None:
     result = jwt_claims.check(h.operations(), ctx("strict"))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (bad,)
+    assert result.findings[0].key == bad
     assert "failed verification: bad signature" in result.findings[0].message
 
 
@@ -45,6 +46,10 @@ def test_sub_change_within_family_is_caught() -> None:
     result = jwt_claims.check(h.operations(), ctx("strict"))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (a, b)
+    assert [(x.why, x.key) for x in result.findings[0].blame] == [
+        ("sub 'alice'", False),
+        ("sub 'bob' in the same family", True),
+    ]
     assert "changed sub from 'alice'" in result.findings[0].message
 
 

@@ -20,6 +20,7 @@ def test_rejected_retry_inside_window_is_caught() -> None:
     result = lost.check(h.operations(), ctx("idempotent", 100))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (first, retry)
+    assert result.findings[0].key == retry
     assert "retry op 1 of refresh(A)" not in result.findings[0].message
     assert f"retry op {retry} of refresh(A) after the lost response of op {first}" in (
         result.findings[0].message

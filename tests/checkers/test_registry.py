@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 import stress.checkers as checkers
 from stress.checkers.base import CheckContext, CheckResult
 from stress.history import Operation
+from stress.policy import INVARIANTS
 
 from .histories import History, ctx
 
@@ -40,6 +42,18 @@ def _clean() -> list[Operation]:
 
 def test_ids_are_stable_and_ordered() -> None:
     assert list(checkers.CHECKERS) == IDS
+    assert [spec.id for spec in checkers.CHECKERS.values()] == IDS
+
+
+def test_every_checker_says_what_its_findings_mean() -> None:
+    for spec in checkers.CHECKERS.values():
+        assert spec.meaning.endswith("."), spec.id
+        assert len(spec.meaning.split()) >= 30, spec.id
+
+
+def test_the_invariants_are_the_ones_a_policy_may_only_relax() -> None:
+    invariants = [spec.id for spec in checkers.CHECKERS.values() if spec.kind == "invariant"]
+    assert invariants == list(INVARIANTS)
 
 
 @pytest.mark.parametrize("policy", ["strict", "idempotent", "overlap", "none"])
@@ -67,7 +81,7 @@ def test_crashing_checker_is_unknown_and_logged(
     def boom(ops: Sequence[Operation], context: CheckContext) -> CheckResult:
         raise RuntimeError("lineage cycle")
 
-    monkeypatch.setitem(checkers.CHECKERS, "fork", boom)
+    monkeypatch.setitem(checkers.CHECKERS, "fork", replace(checkers.CHECKERS["fork"], check=boom))
     with caplog.at_level(logging.ERROR, logger="stress.checkers"):
         results = checkers.run_checkers(_clean(), ctx("strict"))
     assert results[0].verdict == "unknown"

@@ -23,6 +23,8 @@ def test_an_obedient_retry_rejected_as_reuse_is_a_logout(status: int) -> None:
     assert result.verdict == "fail"
     [found] = result.findings
     assert found.witness == (told, again)
+    assert found.key == again
+    assert found.blame[0].why == f"answered {status} with Retry-After 1s"
     assert f"waited 1s as op 1's {status} Retry-After told it" in found.message
 
 

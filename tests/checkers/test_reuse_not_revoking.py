@@ -22,6 +22,12 @@ def test_family_still_refreshing_after_rejected_reuse_is_caught() -> None:
     assert result.verdict == "fail"
     assert result.findings[0].severity == "error"
     assert result.findings[0].witness == (rot, replay, alive)
+    assert result.findings[0].key == alive
+    assert [x.why for x in result.findings[0].blame] == [
+        "rotated A",
+        "reused stale A, rejected (400 invalid_grant)",
+        "B still refreshed after the reuse",
+    ]
     assert "RFC 9700" in result.findings[0].message
     assert "family A still refreshed B" in result.findings[0].message
 

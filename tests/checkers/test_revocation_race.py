@@ -15,6 +15,7 @@ def test_refresh_after_completed_revoke_is_caught() -> None:
     result = race.check(h.operations(), ctx("idempotent", 1000))  # no grace revives a revoke
     assert result.verdict == "fail"
     assert result.findings[0].witness == (rev, after)
+    assert result.findings[0].key == after
 
 
 def test_successor_of_overlapping_refresh_alive_after_both_is_caught() -> None:
@@ -26,6 +27,11 @@ def test_successor_of_overlapping_refresh_alive_after_both_is_caught() -> None:
     result = race.check(h.operations(), ctx("strict"))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (rev, mint, probe)
+    assert [(x.why, x.key) for x in result.findings[0].blame] == [
+        ("revoked A", False),
+        ("issued B", False),
+        ("B accepted after the revoke completed", True),
+    ]
     assert "derived from A" in result.findings[0].message
 
 

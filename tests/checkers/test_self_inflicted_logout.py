@@ -31,6 +31,11 @@ def test_reuse_detection_that_revokes_the_family_logs_the_holder_out(policy: str
     assert result.verdict == "fail"
     [found] = result.findings
     assert found.witness == (win, lose, probe)
+    assert found.key == probe
+    assert [x.why for x in found.blame][1:] == [
+        "lost the burst (400 invalid_grant)",
+        "B rejected when next presented (400 invalid_grant)",
+    ]
     assert "3 concurrent refreshes of A by its holder (1 succeeded, 2 rejected)" in found.message
     assert "B (op 4: 400 invalid_grant) rejected when next presented" in found.message
 

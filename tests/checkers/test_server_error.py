@@ -16,8 +16,9 @@ def test_500_is_an_error_grouped_by_kind_and_status() -> None:
     assert result.verdict == "fail"
     assert len(result.findings) == 1
     assert result.findings[0].witness == (first,)
+    assert result.findings[0].blame[0].why == "answered 500, the first of 2"
     assert result.findings[0].message == (
-        "refresh answered 500 (undocumented) 2 time(s) during step, first at op 1: server_error"
+        "refresh answered 500 (undocumented) 2 times during step, first at op 1: server_error"
     )
 
 

@@ -23,6 +23,7 @@ def test_rejected_sibling_inside_window_is_caught() -> None:
     result = sibling.check(h.operations(), ctx("idempotent", 100))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (a, b)
+    assert result.findings[0].key == b
     assert "refresh(A) op 2 rejected (400 invalid_grant)" in result.findings[0].message
 
 
@@ -65,6 +66,10 @@ def test_burst_all_failed_on_fresh_token_is_caught() -> None:
     assert "though nothing else consumed it" in result.findings[0].message
     # The witness shows where the token came from, and its rejection.
     assert result.findings[0].witness == (login, first)
+    assert [x.why for x in result.findings[0].blame] == [
+        "issued A",
+        "A rejected (400 invalid_grant) though nothing else consumed it",
+    ]
 
 
 def test_burst_after_earlier_reuse_is_excused() -> None:

@@ -16,6 +16,10 @@ def test_strict_reuse_after_completed_rotation_is_caught() -> None:
     result = stale.check(h.operations(), ctx("strict", 1000))  # strict ignores the window
     assert result.verdict == "fail"
     assert result.findings[0].witness == (rot, reuse)
+    assert [(x.index, x.why, x.key) for x in result.findings[0].blame] == [
+        (rot, "rotated A", False),
+        (reuse, f"presented A after op {rot} rotated it, accepted", True),
+    ]
     assert f"refresh(A) op {reuse} accepted 1.0 ms after op {rot}" in result.findings[0].message
 
 
@@ -72,6 +76,11 @@ def test_grandparent_inside_window_is_caught() -> None:
     result = stale.check(h.operations(), ctx("overlap", 1000))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (mint, consume, reuse)
+    assert [(x.why, x.key) for x in result.findings[0].blame] == [
+        ("issued B", False),
+        ("rotated B", False),
+        ("presented A, 2 generations behind, accepted", True),
+    ]
     assert (
         "2 generations behind: B (op 1) was already rotated by op 2" in result.findings[0].message
     )

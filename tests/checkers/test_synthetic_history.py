@@ -3,9 +3,10 @@
 The generator (``benchmarks/synthetic_history.py``) interleaves many sessions, bursts with
 winners and losers, retries, timeouts, logouts, final probes and a soak family refreshing
 hundreds of times (thousands at benchmark sizes), and seeds bugs of every kind with the
-findings each must produce. Writing, loading, pairing and checking such a history end to end
-pins what the checkers find on realistic input, so a change to an algorithm that moves a
-verdict or a witness fails here; the benchmark (``benchmarks/analyze.py``) owns the timing.
+findings each must produce. Analysing such a history as ``auth-stress analyze`` does (load,
+pair, every checker, the report) pins what the checkers find on realistic input, so a change
+to an algorithm that moves a verdict or a witness fails here; the benchmark
+(``benchmarks/analyze.py``) owns the timing.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from types import ModuleType
 
 import pytest
 
-from stress.checkers import CHECKERS, run_checkers
-from stress.checkers.base import CheckContext, CheckResult
+from stress.checkers import CHECKERS
 from stress.checkers.lineage import build_lineage
 from stress.history import load_history
+from stress.pipeline import analyze_history
+from stress.report import RunReport
 
 
 def _load_generator() -> ModuleType:
@@ -40,13 +42,8 @@ POLICIES = ["strict", "idempotent"]
 RECORDS = 12_000
 
 
-def _analyse(path: Path) -> list[CheckResult]:
-    history = load_history(path)
-    return run_checkers(history.operations(), CheckContext(policy=history.header.policy))
-
-
-def _found(results: list[CheckResult]) -> list[tuple[str, str, tuple[int, ...]]]:
-    return sorted((f.checker, f.severity, f.witness) for r in results for f in r.findings)
+def _found(report: RunReport) -> list[tuple[str, str, tuple[int, ...]]]:
+    return sorted((f.checker, f.severity, f.witness) for f in report.findings)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -55,22 +52,24 @@ def test_every_seeded_bug_is_found_and_nothing_else(tmp_path: Path, policy: str)
         tmp_path / "history.jsonl", ops=RECORDS, seed=7, policy=policy, violations=2
     )
     assert set(synthetic.VIOLATIONS[policy]) <= {e.checker for e in written.expected}
-    results = _analyse(written.path)
-    assert _found(results) == sorted((e.checker, e.severity, e.witness) for e in written.expected)
+    report = analyze_history(written.path)
+    assert _found(report) == sorted((e.checker, e.severity, e.witness) for e in written.expected)
     failing = {e.checker for e in written.expected if e.severity == "error"}
-    assert {r.checker: r.verdict for r in results} == {
+    assert {r.checker: r.verdict for r in report.results} == {
         name: "fail" if name in failing else "pass" for name in CHECKERS
     }
+    assert report.verdict == "fail"
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_a_history_of_a_correct_target_passes_every_checker(tmp_path: Path, policy: str) -> None:
     path = tmp_path / "history.jsonl"
     written = synthetic.write_history(path, ops=RECORDS, seed=3, policy=policy)
-    results = _analyse(written.path)
-    assert {r.verdict for r in results} == {"pass"}
+    report = analyze_history(written.path)
+    assert {r.verdict for r in report.results} == {"pass"}
+    assert report.verdict == "pass"
     # The 503s the target answered (and the client waited out) are warnings, nothing more.
-    assert _found(results) == [(e.checker, e.severity, e.witness) for e in written.expected]
+    assert _found(report) == [(e.checker, e.severity, e.witness) for e in written.expected]
     assert {e.checker for e in written.expected} == {"server-error"}
 
 

@@ -17,6 +17,10 @@ def test_same_refresh_token_for_two_sessions_is_caught() -> None:
     result = uniq.check(h.operations(), ctx("strict"))
     assert result.verdict == "fail"
     assert result.findings[0].witness == (a, b)
+    assert [(x.why, x.key) for x in result.findings[0].blame] == [
+        ("got refresh token A", False),
+        ("got refresh token A again", True),
+    ]
     assert f"refresh token A was returned to op {a} (login) and again to op {b}" in (
         result.findings[0].message
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from stress.checkers.base import CheckResult, Finding
+from stress.checkers.base import Blame, CheckResult, Finding
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History, Op, Operation
 from stress.policy import Policy
@@ -69,11 +69,17 @@ def burst_history() -> list[Operation]:
 
 
 def fork_finding() -> Finding:
+    """The fork of the burst, blamed as the fork checker blames one: the second successor."""
+    a, b, c = A[:8], B[:8], C[:8]
     return Finding(
         checker="fork",
         severity="error",
-        message=f"token {A[:8]} has two successors: {B[:8]} and {C[:8]}",
-        witness=(0, 2, 3),
+        message=f"{a} has 2 successors: {b} (op 2), {c} (op 3)",
+        blame=(
+            Blame(0, f"issued {a}"),
+            Blame(2, f"{a} -> {b}, successor 1 of 2"),
+            Blame(3, f"{a} -> {c}, successor 2 of 2", key=True),
+        ),
     )
 
 
@@ -152,3 +158,8 @@ def fps() -> dict[str, str]:
 @pytest.fixture
 def operations() -> list[Operation]:
     return burst_history()
+
+
+@pytest.fixture
+def fork() -> Finding:
+    return fork_finding()

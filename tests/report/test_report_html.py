@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from stress.checkers import CHECKERS
 from stress.report import RunReport
 from stress.report.html import render_html, write_html
 
@@ -70,6 +71,9 @@ def test_failing_report_draws_the_witness(
     # login -> p1 and login -> p2; the second is the violating edge.
     assert [a["class"] for a in arrows] == ["lineage", "lineage violation"]
     assert "has 2 successors" in text
+    assert "violation: " in text  # the key step's blame, in the timeline
+    assert CHECKERS["fork"].meaning in text
+    assert "fork (invariant): 1 finding" in text
     assert fps["C"][:8] in text
     assert not any(token in page for token in tokens.values())
 
@@ -92,7 +96,7 @@ def test_passing_and_inconclusive_pages(
     passing = "".join(_parse(render_html(passing_report)).text)
     assert "PASS" in passing
     assert "None." in passing
-    assert "refresh (3 ops)" in passing  # latency histogram per kind
+    assert "refresh (2 ok ops)" in passing  # latency histogram per kind
     inconclusive = "".join(_parse(render_html(inconclusive_report)).text)
     assert "UNKNOWN" in inconclusive
     assert "(interrupted)" in inconclusive

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stress import __version__
+from stress.checkers import CHECKERS
 from stress.report import RunReport, report_document, write_json
 
 TOP_LEVEL_KEYS = [
@@ -17,6 +18,7 @@ TOP_LEVEL_KEYS = [
     "findings",
     "checkers",
     "checker_notes",
+    "checker_info",
     "stats",
     "scenario",
     "scenario_path",
@@ -70,15 +72,24 @@ def test_failing_report_round_trips(failing_report: RunReport, tmp_path: Path) -
     }
     assert doc["tool"] == {"name": "auth-stress", "version": __version__}
     (finding,) = doc["findings"]
-    assert [finding[k] for k in ("checker", "severity")] == ["fork", "error"]
+    assert [finding[k] for k in ("number", "checker", "severity", "key")] == [1, "fork", "error", 3]
     assert [w["index"] for w in finding["witness"]] == [0, 2, 3]
     assert finding["found_by"] == sorted({w["step"] for w in finding["witness"] if w["step"]})
     assert [w["send_ms"] for w in finding["witness"]] == [0.0, 10.0, 10.3]
-    assert finding["witness"][2]["comment"].endswith("has 2 successors")
+    assert [w["key"] for w in finding["witness"]] == [False, False, True]
+    assert finding["witness"][2]["why"].endswith("successor 2 of 2")
     assert list(finding["witness"][0]) == [
         "index", "process", "session", "kind", "step", "presented", "outcome", "status", "returned",
-        "error", "send_ms", "recv_ms", "comment",
+        "error", "send_ms", "recv_ms", "why", "key",
     ]  # fmt: skip
+    # What a checker's findings mean is said once per checker, not per finding.
+    assert list(doc["checker_info"]) == list(doc["checkers"])
+    assert doc["checker_info"]["fork"] == {
+        "class": "invariant",
+        "meaning": CHECKERS["fork"].meaning,
+    }
+    assert doc["checker_info"]["server-error"]["class"] == "policy-dependent"
+    assert "meaning" not in finding
     assert doc["engine"]["bursts"][0]["release_spread_ms"] == 0.5
     assert doc["stats"]["kinds"]["refresh"]["fail"] == 1
 

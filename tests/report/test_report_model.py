@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from checkers.histories import History, ctx
+
+from stress.checkers import stale_reuse_accepted
 from stress.checkers.base import CheckResult
-from stress.report import RunReport, exit_code
+from stress.history import Operation
+from stress.policy import Policy
+from stress.report import RequestShape, RunReport, build_report, exit_code
 
 ReportFactory = Callable[..., RunReport]
 
@@ -56,3 +61,29 @@ def test_bursts_are_derived_from_operations(passing_report: RunReport) -> None:
     assert (burst.burst, burst.engine, burst.size) == (1, "barrier", 3)
     assert burst.release_spread_ns == 500_000
     assert burst.arrival_spread_ns == 300
+
+
+def _describe_by_index(op: Operation) -> RequestShape:
+    """A request whose URL names the op, so a curl line says which op it reproduces."""
+    return ("POST", f"http://127.0.0.1:8000/token?op={op.index}", {}, "refresh_token=$TOKEN")
+
+
+def test_key_request_of_a_stale_reuse_is_the_accepted_reuse_not_the_rotation() -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=1, presented="A", returned="B", t=(2, 5))
+    reuse = h.probe(p=2, presented="A", returned="C", t=(9, 10))
+    operations = h.operations()
+    result = stale_reuse_accepted.check(operations, ctx("strict"))
+    report = build_report(
+        scenario="s",
+        targets=[],
+        policy=Policy(),
+        results=[result],
+        operations=operations,
+        wall_seconds=0,
+        started_unix=0,
+        describe=_describe_by_index,
+    )
+    (finding,) = report.findings
+    assert f"/token?op={reuse}'" in report.curl[finding]

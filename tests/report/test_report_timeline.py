@@ -5,62 +5,65 @@ from __future__ import annotations
 import os
 import subprocess
 
-from stress.checkers.base import Finding
+from stress.checkers.base import Blame, Finding
 from stress.history import Operation
 from stress.report.timeline import (
     curl_command,
     explain_witness,
     format_duration,
-    key_operation,
     render_timeline,
 )
 
 
-def _fork(witness: tuple[int, ...]) -> Finding:
-    return Finding(checker="fork", severity="error", message="fork", witness=witness)
+def _by_index(operations: list[Operation]) -> dict[int, Operation]:
+    return {op.index: op for op in operations}
 
 
-def test_fork_timeline_in_real_order_with_comment(
-    operations: list[Operation], fps: dict[str, str]
+def _blamed(*indices: int) -> Finding:
+    """A finding blaming ``indices`` in that order, the last one the key."""
+    blame = tuple(Blame(i, f"why {i}", key=i == indices[-1]) for i in indices)
+    return Finding(checker="fork", severity="error", message="fork", blame=blame)
+
+
+def test_fork_timeline_shows_the_checkers_blame(
+    operations: list[Operation], fork: Finding, fps: dict[str, str]
 ) -> None:
     a, b, c = fps["A"][:8], fps["B"][:8], fps["C"][:8]
-    lines = render_timeline(explain_witness(operations, _fork((3, 0, 2))))
+    lines = render_timeline(explain_witness(_by_index(operations), fork))
     assert lines == [
-        f"p0 login()            +0.000ms -> ok {a} (8.0ms)",
-        f"p1 refresh({a}) +10.000ms -> ok {b} (4.0ms)",
-        f"p2 refresh({a}) +10.300ms -> ok {c} (4.7ms)   # {a} has 2 successors",
+        f"op 0 p0 login()            +0.000ms -> ok {a} (8.0ms)   # issued {a}",
+        f"op 2 p1 refresh({a}) +10.000ms -> ok {b} (4.0ms)   # {a} -> {b}, successor 1 of 2",
+        f"op 3 p2 refresh({a}) +10.300ms -> ok {c} (4.7ms)   # violation: {a} -> {c}, "
+        "successor 2 of 2",
     ]
 
 
 def test_times_are_relative_to_first_witness_op(
     operations: list[Operation], fps: dict[str, str]
 ) -> None:
-    steps = explain_witness(operations, _fork((2, 3, 4)))
+    steps = explain_witness(_by_index(operations), _blamed(2, 3, 4))
     assert [s.send_offset_ns for s in steps] == [0, 300_000, 500_000]
     assert [s.recv_offset_ns for s in steps] == [4_000_000, 5_000_000, 6_000_000]
     lines = render_timeline(steps)
-    assert lines[0].startswith(f"p1 refresh({fps['A'][:8]}) +0.000ms -> ok")
-    assert lines[2].startswith(f"p3 refresh({fps['A'][:8]}) +0.500ms -> fail 400 [invalid_grant]")
+    assert lines[0].startswith(f"op 2 p1 refresh({fps['A'][:8]}) +0.000ms -> ok")
+    assert lines[2].startswith(
+        f"op 4 p3 refresh({fps['A'][:8]}) +0.500ms -> fail 400 [invalid_grant]"
+    )
+    assert lines[2].endswith("# violation: why 4")
 
 
 def test_unknown_witness_indices_are_skipped(operations: list[Operation]) -> None:
-    assert explain_witness(operations, _fork((999,))) == []
+    assert explain_witness(_by_index(operations), _blamed(999)) == []
     assert render_timeline([]) == []
 
 
-def test_witness_ops_are_found_in_any_order_of_operations(operations: list[Operation]) -> None:
-    """Histories pair in invoke order, which lookups rely on; other orders still work."""
-    witness = _fork((3, 0, 2))
-    expected = explain_witness(operations, witness)
-    assert [s.op.index for s in expected] == [0, 2, 3]
-    assert explain_witness(list(reversed(operations)), witness) == expected
-    assert explain_witness([*operations[2:], *operations[:2]], witness) == expected
-
-
-def test_key_operation_is_the_violating_request(operations: list[Operation]) -> None:
-    key = key_operation(explain_witness(operations, _fork((0, 2, 3))))
-    assert key is not None
-    assert key.index == 3
+def test_the_key_step_is_the_one_the_checker_blames(operations: list[Operation]) -> None:
+    steps = explain_witness(_by_index(operations), _blamed(0, 3, 2))
+    assert [(s.op.index, s.why, s.key) for s in steps] == [
+        (0, "why 0", False),
+        (3, "why 3", False),
+        (2, "why 2", True),
+    ]
 
 
 def _describe(op: Operation) -> tuple[str, str, dict[str, str], str | None]:

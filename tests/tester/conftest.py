@@ -19,6 +19,8 @@ from stress.launcher import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
+# Scenarios for custom JSON and cookie APIs, shipped as examples with the guide to them.
+EXAMPLES = ROOT / "docs" / "examples"
 
 
 @dataclass

@@ -41,12 +41,16 @@ seconds = 0.05
 """
 
 
-def start_cli(tmp_path: Path, target: str) -> tuple[subprocess.Popen[str], Path, Path]:
+def start_cli(
+    tmp_path: Path, *targets: str, text: str = LONG
+) -> tuple[subprocess.Popen[str], Path, Path]:
     scenario = tmp_path / "long.toml"
-    scenario.write_text(LONG)
+    scenario.write_text(text)
     history, report = tmp_path / "history.jsonl", tmp_path / "report.json"
-    argv = [sys.executable, "-m", "stress", "run", str(scenario), "--target", target,
-            "--history", str(history), "--json", str(report), "--no-progress"]  # fmt: skip
+    argv = [sys.executable, "-m", "stress", "run", str(scenario), "--history", str(history),
+            "--json", str(report), "--no-progress"]  # fmt: skip
+    for target in targets:
+        argv += ["--target", target]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, history, report
 
@@ -95,3 +99,63 @@ def test_target_dying_mid_run_is_inconclusive(tmp_path: Path, redis_url: str) ->
     assert document["inconclusive_reason"].startswith("target unreachable")
     assert "Traceback" not in stderr
     assert_closed_history(history)
+
+
+# An error-rate limit that the requests a dead target refuses would break.
+STRICT_ERRORS = (
+    LONG.replace("rounds = 400", "rounds = 60")
+    + """
+[thresholds.refresh]
+max_error_rate = 0.01
+"""
+)
+
+
+def test_a_dead_target_is_inconclusive_not_an_error_rate_failure(
+    tmp_path: Path, redis_url: str
+) -> None:
+    server = ServerProcess("atomic", redis_url=redis_url, grace=2.0)
+    server.start()
+    try:
+        proc, history, report = start_cli(tmp_path, server.url, text=STRICT_ERRORS)
+        wait_for_ops(history, 30)
+    finally:
+        server.stop()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stdout + stderr
+    document = json.loads(report.read_text())
+    assert (document["verdict"], document["checkers"]["threshold"]) == ("unknown", "pass")
+    assert "stopped answering" in " ".join(document["notes"])
+
+
+# Long enough that the run is still going when the doomed replica has been stopped.
+LONGER_STRICT = STRICT_ERRORS.replace("rounds = 60", "rounds = 200").replace(
+    "max_seconds = 60", "max_seconds = 8"
+)
+
+
+def test_one_replica_dying_leaves_the_survivor_tested(tmp_path: Path, redis_url: str) -> None:
+    doomed = ServerProcess("atomic", redis_url=redis_url, grace=2.0)
+    with ServerProcess("atomic", redis_url=redis_url, grace=2.0) as survivor:
+        doomed.start()
+        try:
+            proc, history, report = start_cli(tmp_path, doomed.url, survivor.url,
+                                              text=LONGER_STRICT)  # fmt: skip
+            wait_for_ops(history, 30)
+        finally:
+            doomed.stop()
+        died = len(history.read_text().splitlines())
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stdout + stderr
+    document = json.loads(report.read_text())
+    assert document["verdict"] == "unknown"
+    assert (
+        document["inconclusive_reason"] == f"target {doomed.url} stopped answering during the run"
+    )
+    [note] = [n for n in document["notes"] if "stopped answering" in n]
+    assert note.startswith(f"target {doomed.url} stopped answering")
+    assert "the others" in note
+    later = load_history(history).ops[died:]
+    to_survivor = [op for op in later if op.type == "invoke" and op.target == survivor.url]
+    assert len(to_survivor) > 50  # the run went on against the replica still alive
+    assert document["checkers"]["threshold"] == "pass"

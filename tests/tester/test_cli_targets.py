@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tester.conftest import ROOT, SCENARIOS, CliRunner, ExpressTarget
+from tester.conftest import EXAMPLES, ROOT, SCENARIOS, CliRunner, ExpressTarget
 
 pytestmark = pytest.mark.integration
 
 
 def scenario_for(target: ExpressTarget) -> str:
     name = "cookie-multi-tab.toml" if "cookie" in target.log.name else "express-multi-tab.toml"
-    return str(SCENARIOS / name)
+    return str(EXAMPLES / name)
 
 
 def test_express_style_target_bug_is_caught(cli: CliRunner, express_target: ExpressTarget) -> None:
@@ -62,11 +62,14 @@ def test_no_raw_token_in_any_output(
 
 
 BROKEN = {
-    "wrong-type.toml": ('name = "x"\n[run]\nsessions = "ten"\n', "Expected `int`, got `str`"),
-    "unknown-key.toml": ('name = "x"\ncolour = 1\n', "unknown field `colour`"),
+    "wrong-type.toml": (
+        'name = "x"\n[run]\nsessions = "ten"\n',
+        "`run.sessions`: expected `int`, got `str`",
+    ),
+    "unknown-key.toml": ('name = "x"\ncolour = 1\n', "unknown key `colour` at the top level"),
     "no-target.toml": (
         'name = "x"\n[auth]\npassword = "p"\n[policy]\nkind = "strict"\n[[steps]]\nop = "login"\n',
-        "missing required field `target`",
+        "missing key `target` at the top level",
     ),
     "bad.toml": ("name = \n", "not valid TOML"),
 }
@@ -94,8 +97,8 @@ def test_unreachable_target_exits_3(cli: CliRunner) -> None:
     from stress.launcher import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    for scenario in ("multi-tab-burst.toml", "express-multi-tab.toml"):
-        result = cli("run", str(SCENARIOS / scenario), "--target", url, timeout=60)
+    for scenario in (SCENARIOS / "multi-tab-burst.toml", EXAMPLES / "express-multi-tab.toml"):
+        result = cli("run", str(scenario), "--target", url, timeout=60)
         assert result.code == 3, result.stdout + result.stderr
         assert "unreachable" in (result.stdout + result.stderr)
         assert "Traceback" not in result.stderr

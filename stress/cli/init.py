@@ -1,0 +1,215 @@
+"""The ``auth-stress init`` command: flags and prompts in, a starter scenario file out.
+
+The work itself (discovery, rendering, validation) is :mod:`stress.starter`. Unless ``--policy``
+declares one or ``--no-measure`` is given, the policy is measured (``auth-stress policy``, which
+logs test users in, so their password's variable must be set) and written with a comment saying
+so and when. Exit codes: 0 written, 2 usage error (bad flag value, file exists without
+``--force``, the password's variable unset), 3 target unreachable, without discovery metadata,
+or not measurable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, cast, get_args
+
+import typer
+
+from stress.cli.output import fail, stderr, stdout
+from stress.cli.policy import check_bounds, measured_comments, run_measurement
+from stress.errors import ScenarioError, TargetError
+from stress.measure.prober import Bounds
+from stress.measure.runner import ProbeSetup, default_history_path, oauth_scenario
+from stress.policy import Policy, resolve_policy
+from stress.run_record import INCONCLUSIVE_ENDS
+from stress.starter import (
+    PolicyName,
+    StarterAnswers,
+    declared_comments,
+    discover_endpoints,
+    render_starter,
+)
+from stress.target import Endpoints
+from stress.types import ExitCode
+from stress.wire import run as run_async
+
+__all__ = ["init_command"]
+
+_POLICIES: tuple[str, ...] = get_args(PolicyName)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _ask(value: str | None, prompt: str, default: str, yes: bool) -> str:
+    if value is not None:
+        return value
+    if yes:
+        return default
+    return cast(str, typer.prompt(prompt, default=default))
+
+
+def _declared(policy: str | None, grace: float | None, yes: bool) -> Policy:
+    """The policy a person declares, by flags or prompts."""
+    chosen = _ask(policy, f"Policy ({', '.join(_POLICIES)})", "idempotent", yes)
+    if chosen not in _POLICIES:
+        raise fail(ExitCode.USAGE, f"policy {chosen!r}: expected {', '.join(_POLICIES)}")
+    default_grace = "0" if chosen in ("strict", "none") else "5"
+    window = _ask(None if grace is None else f"{grace:g}", "Grace seconds", default_grace, yes)
+    try:
+        seconds = float(window)
+    except ValueError:
+        raise fail(ExitCode.USAGE, f"grace {window!r}: expected a number of seconds") from None
+    try:
+        return resolve_policy(cast(PolicyName, chosen), grace_seconds=seconds)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+
+
+def _measured(
+    target: str, client: str, user: str, secret_env: str, api: str, bounds: Bounds
+) -> tuple[Policy, tuple[str, ...]]:
+    """The policy ``auth-stress policy`` measures with the starter's users, and its comments."""
+    if secret_env not in os.environ:
+        raise fail(
+            ExitCode.USAGE,
+            f"init measures the policy by logging test users in: set {secret_env} (their "
+            "password), or pass --policy (declare it) or --no-measure",
+        )
+    scenario = oauth_scenario(
+        target=target,
+        client_id=client or None,
+        username=user,
+        password_env=secret_env,
+        resource=api or None,
+    )
+    setup = ProbeSetup(
+        scenario=scenario,
+        target=target,
+        history_path=default_history_path(),
+        command=["auth-stress", "policy", "--target", target],
+    )
+    stderr.print("measuring the policy (auth-stress policy) ...", highlight=False)
+    measurement = run_measurement(setup, bounds)
+    rotates = measurement.field("rotates")
+    if measurement.end in INCONCLUSIVE_ENDS or not rotates.measured:
+        why = measurement.notes[-1] if measurement.end in INCONCLUSIVE_ENDS else rotates.why
+        raise fail(
+            ExitCode.INCONCLUSIVE,
+            f"the policy could not be measured: {why} (history: "
+            f"{measurement.history}); pass --policy to declare it",
+        )
+    policy = measurement.policy()
+    stderr.print(
+        f"measured: {policy.describe()} (history: {measurement.history})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return policy, tuple(measured_comments(measurement))
+
+
+def init_command(
+    target: Annotated[
+        str, typer.Option(help="Base URL of the authorization server (discovery is run there).")
+    ],
+    output: Annotated[Path, typer.Option(help="Where to write the scenario.")] = Path(
+        "auth-stress.toml"
+    ),
+    client_id: Annotated[str | None, typer.Option(help="OAuth client id (empty for none).")] = None,
+    username: Annotated[
+        str | None, typer.Option(help="Test user template; {n} is the session number.")
+    ] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the test users' password.")
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="Declare the policy instead of measuring it: " + ", ".join(_POLICIES)),
+    ] = None,
+    grace: Annotated[
+        float | None, typer.Option(help="Grace window in seconds of a declared --policy.")
+    ] = None,
+    resource: Annotated[
+        str | None, typer.Option(help="Protected API path for `use` steps (empty for none).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Scenario name.")] = None,
+    measure: Annotated[
+        bool, typer.Option(help="Measure the policy (off: declare it by prompt or flags).")
+    ] = True,
+    grace_max: Annotated[
+        float, typer.Option(help="Longest grace window the measurement searches for.")
+    ] = 10.0,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask: defaults for whatever flags omit.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Discover a target, measure its policy, and write a starter scenario that `check` accepts."""
+    if not re.match(r"^https?://[^/\s]+", target):
+        raise fail(ExitCode.USAGE, f"--target {target!r}: expected an http:// or https:// base URL")
+    if output.exists() and not force:
+        raise fail(ExitCode.USAGE, f"{output} exists; pass --force to overwrite it")
+    if policy is not None and policy not in _POLICIES:
+        raise fail(ExitCode.USAGE, f"--policy {policy!r}: expected {', '.join(_POLICIES)}")
+    if grace is not None and grace < 0:
+        raise fail(ExitCode.USAGE, f"--grace {grace:g}: expected seconds >= 0")
+    measuring = measure and policy is None
+    if measuring and grace is not None:
+        raise fail(
+            ExitCode.USAGE,
+            "--grace goes with --policy: without it init measures the "
+            "window (or pass --no-measure to declare it)",
+        )
+    bounds = Bounds(grace_max=grace_max)
+    if measuring:
+        check_bounds(bounds)
+    try:
+        endpoints = run_async(discover_endpoints, target)
+    except TargetError as exc:
+        raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
+    stderr.print(
+        f"discovered: token {endpoints.token}, revocation {endpoints.revocation or '-'}, "
+        f"jwks {endpoints.jwks or '-'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
+    user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
+    secret_env = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
+    if not _ENV_NAME.match(secret_env):
+        raise fail(
+            ExitCode.USAGE, f"--password-env {secret_env!r}: not an environment variable name"
+        )
+    if measuring:
+        api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
+        chosen, comments = _measured(target, client, user, secret_env, api, bounds)
+    else:
+        chosen = _declared(policy, grace, yes)
+        comments = declared_comments(chosen)
+        api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
+    answers = StarterAnswers(
+        target=target,
+        name=name or output.stem,
+        client_id=client or None,
+        username=user,
+        password_env=secret_env,
+        policy=chosen,
+        policy_comments=comments,
+        resource=api or None,
+    )
+    _write(output, answers, endpoints, secret_env)
+
+
+def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints, secret_env: str) -> None:
+    try:
+        text, _ = render_starter(answers, endpoints)
+    except ScenarioError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
+    stdout.print(
+        f"next: export {secret_env}=...; auth-stress check {output}; auth-stress run {output}",
+        highlight=False,
+        soft_wrap=True,
+    )

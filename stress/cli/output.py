@@ -1,0 +1,114 @@
+"""What every command shares: the consoles, the one way to fail with an exit code, logging, and
+the report files a command was asked to write."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from stress.errors import ScenarioError
+from stress.logs import LEVELS, setup_logging
+from stress.report import RunReport, render_report, write_html, write_json, write_junit
+from stress.scenario import Scenario, load_scenario
+from stress.types import ExitCode
+
+__all__ = [
+    "LogLevel",
+    "ReportPaths",
+    "emit",
+    "fail",
+    "load",
+    "prepare_outputs",
+    "progress_bar",
+    "start_logging",
+    "stderr",
+    "stdout",
+]
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+LogLevel = Annotated[
+    str,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help=f"{', '.join(LEVELS)} (JSON lines on stderr).",
+    ),
+]
+ReportPaths = tuple[Path | None, Path | None, Path | None]
+"""The ``--json``, ``--junit`` and ``--html`` files asked for (None: not asked for)."""
+
+
+def fail(code: ExitCode, message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr (one line, no traceback); raise the result."""
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(int(code))
+
+
+def progress_bar(enabled: bool) -> Progress:
+    """The progress bar of a command that makes runs, on stderr; gone once it is done."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def start_logging(level: str) -> None:
+    """Set up structured logging at ``level``, or exit 2 naming the levels there are."""
+    if level.lower() not in LEVELS:
+        raise fail(ExitCode.USAGE, f"--log-level {level!r}: expected one of {', '.join(LEVELS)}")
+    setup_logging(level)
+
+
+def prepare_outputs(paths: dict[str, Path | None]) -> None:
+    """Check every output path before any work starts, creating missing parent folders.
+
+    A run must not spend minutes and then fail to write what was asked for; ``paths`` maps an
+    option name (``--json``) to its file. Exits 2 with one line for the first unusable one.
+    """
+    for option, path in paths.items():
+        if path is None:
+            continue
+        if path.is_dir():
+            raise fail(ExitCode.USAGE, f"{option} {path}: is a folder; give a file name in it")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            message = f"{option} {path}: cannot create its folder: {reason}"
+            raise fail(ExitCode.USAGE, message) from None
+        if not os.access(path.parent, os.W_OK):
+            raise fail(ExitCode.USAGE, f"{option} {path}: its folder is not writable")
+
+
+def load(path: Path) -> Scenario:
+    """Load and validate a scenario, or exit 2 naming the file and the problem."""
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+
+
+def emit(
+    report: RunReport, json_path: Path | None, junit_path: Path | None, html_path: Path | None
+) -> None:
+    """Render the report on the console and write every report file that was asked for."""
+    render_report(report, stdout, json_path=json_path)
+    if json_path is not None:
+        write_json(report, json_path)
+    if junit_path is not None:
+        write_junit(report, junit_path, json_path)
+    if html_path is not None:
+        write_html(report, html_path)

@@ -1,0 +1,323 @@
+"""``auth-stress policy``: measure a target's refresh-token policy, print it, write it, compare it.
+
+Auth comes from a scenario when one is given (its target kind, token paths, password grant or
+mint command); without one, the target is an RFC 6749 server found by discovery and logged into
+with the password grant, as ``init`` does (``--client-id``, ``--username``, ``--password-env``).
+The measurement itself is :mod:`stress.measure`; this module parses options, renders the result
+and picks the exit code.
+
+Exit codes: 0 measured (and, with ``--expect``, the declared policy agrees) · 1 ``--expect``
+found a drifted field · 2 usage error, invalid scenario · 3 target unreachable, no session could
+log in, nothing measurable, the measurement was interrupted, or (with ``--expect``) a bound cut
+it short · 4 internal error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stress.cli.output import LogLevel, fail, load, stderr, stdout
+from stress.errors import ScenarioError, TargetError
+from stress.logs import setup_logging
+from stress.measure.drift import drift
+from stress.measure.prober import Bounds
+from stress.measure.result import Evidence, Measurement, measurement_json, policy_toml
+from stress.measure.runner import (
+    ProbeSetup,
+    default_history_path,
+    measure_policy,
+    oauth_scenario,
+)
+from stress.measure.search import worst_case_seconds
+from stress.policy import Policy
+from stress.run_record import INCONCLUSIVE_ENDS
+from stress.scenario import Scenario
+from stress.types import ExitCode
+from stress.wire import run as run_async
+
+__all__ = ["check_bounds", "measured_comments", "policy_command", "run_measurement"]
+
+_URL = re.compile(r"^https?://[^/\s]+")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EVIDENCE_SHOWN = 4
+# Time the trials other than the grace search take, beyond their sleeps (logins, the burst).
+_OVERHEAD_SECONDS = 10.0
+
+
+def check_bounds(bounds: Bounds) -> None:
+    """Exit 2 naming the option when the bounds cannot work together."""
+    if not 0 < bounds.grace_max <= 3600:
+        raise fail(
+            ExitCode.USAGE, f"--grace-max {bounds.grace_max:g}: expected 0 < seconds <= 3600"
+        )
+    if not 0.01 <= bounds.resolution <= bounds.grace_max:
+        raise fail(
+            ExitCode.USAGE,
+            f"--resolution {bounds.resolution:g}: expected seconds from 0.01 to --grace-max",
+        )
+    if not 2 <= bounds.burst <= 256:
+        raise fail(ExitCode.USAGE, f"--burst {bounds.burst}: expected 2 to 256 requests")
+    if bounds.max_requests < 50:
+        raise fail(ExitCode.USAGE, f"--max-requests {bounds.max_requests}: expected at least 50")
+    needed = worst_case_seconds(bounds.grace_max) + _OVERHEAD_SECONDS
+    if bounds.max_seconds < needed:
+        raise fail(
+            ExitCode.USAGE,
+            f"--grace-max {bounds.grace_max:g} may need up to {needed:.0f} s of measuring, more "
+            f"than --max-seconds {bounds.max_seconds:g}: raise --max-seconds or lower --grace-max",
+        )
+
+
+def run_measurement(setup: ProbeSetup, bounds: Bounds) -> Measurement:
+    """Measure, mapping the errors that stop a measurement before it starts to exit codes."""
+    try:
+        return run_async(measure_policy, setup, bounds)
+    except TargetError as exc:
+        raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
+    except ScenarioError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail(ExitCode.INCONCLUSIVE, "interrupted before the measurement started") from None
+
+
+def measured_comments(measurement: Measurement) -> list[str]:
+    """The comment lines that say where a written ``[policy]`` block comes from."""
+    lines = [
+        f"Measured by `auth-stress policy` against {measurement.target} at "
+        f"{measurement.measured_at}."
+    ]
+    bracket = measurement.grace
+    if bracket is not None and bracket.accepted_at is not None:
+        rejected = (
+            f"rejected within {bracket.rejected_at:.3f} s"
+            if bracket.rejected_at is not None
+            else f"not rejected up to --grace-max {bracket.grace_max:g} s"
+        )
+        lines.append(
+            f"Grace: replays accepted {bracket.accepted_at:.3f} s after the rotation, {rejected} "
+            f"(resolution {bracket.resolution:.3g} s)."
+        )
+    unmeasured = [f.name for f in measurement.fields if not f.measured]
+    if unmeasured:
+        lines.append(f"Not measured (left at their defaults): {', '.join(unmeasured)}.")
+    return lines
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _evidence_lines(evidence: list[Evidence]) -> list[str]:
+    lines = [f"    #{e.op} {e.summary}" for e in evidence[:_EVIDENCE_SHOWN]]
+    if len(evidence) > _EVIDENCE_SHOWN:
+        rest = ", ".join(f"#{e.op}" for e in evidence[_EVIDENCE_SHOWN:])
+        lines.append(f"    and {rest}")
+    return lines
+
+
+def render_measurement(measurement: Measurement) -> str:
+    """The measurement for the console: each field, why, its ops, the burst, the block."""
+    lines = [
+        f"policy of {measurement.target}: measured in {measurement.seconds:.1f} s with "
+        f"{measurement.requests} requests",
+        f"history: {measurement.history}",
+        "",
+    ]
+    for field in measurement.fields:
+        status = ""
+        if not field.measured:
+            status = "   (not measured: default)"
+        elif field.lower_bound:
+            status = "   (at least)"
+        lines.append(f"{field.name} = {_show(field.value)}{status}")
+        lines.append(f"  {field.why}")
+        lines += _evidence_lines(field.evidence)
+    burst = measurement.burst
+    if burst is not None:
+        lines += [
+            "",
+            f"burst of {burst.size} concurrent refreshes of one token (decides no field):",
+            f"  {burst.summary}",
+            *_evidence_lines(burst.evidence),
+        ]
+    lines += [f"note: {note}" for note in measurement.notes]
+    lines += ["", policy_toml(measurement.policy()).rstrip("\n")]
+    return "\n".join(lines)
+
+
+def _scenario(
+    path: Path | None,
+    target: str | None,
+    client_id: str | None,
+    username: str | None,
+    password_env: str | None,
+    resource: str | None,
+) -> tuple[Scenario, str]:
+    """The scenario the measurement stands on, and the target URL."""
+    flags = {
+        "--client-id": client_id,
+        "--username": username,
+        "--password-env": password_env,
+        "--resource": resource,
+    }
+    if path is not None:
+        given = [flag for flag, value in flags.items() if value is not None]
+        if given:
+            raise fail(
+                ExitCode.USAGE,
+                f"{', '.join(given)}: the scenario {path} says how to log "
+                "in; drop the flag(s) or the scenario",
+            )
+        loaded = load(path)
+        url = target or loaded.target.base_url
+        if url is None:
+            raise fail(ExitCode.USAGE, f"{path}: no target: set target.base_url or pass --target")
+        return loaded, url
+    if target is None:
+        raise fail(ExitCode.USAGE, "--target URL is needed when no scenario is given")
+    env = password_env or "AUTH_STRESS_PASSWORD"
+    if not _ENV_NAME.match(env):
+        raise fail(ExitCode.USAGE, f"--password-env {env!r}: not an environment variable name")
+    try:
+        made = oauth_scenario(
+            target=target,
+            client_id=client_id,
+            username=username or "user{n}",
+            password_env=env,
+            resource=resource,
+        )
+    except ScenarioError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    return made, target
+
+
+def policy_command(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario whose target and auth to use (optional).")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Base URL (default: the scenario's target.base_url).")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="OAuth client id (without a scenario).")
+    ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(help="Test user template, {n} the session number (without a scenario)."),
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(help="Variable holding the test password (without a scenario)."),
+    ] = None,
+    resource: Annotated[
+        str | None,
+        typer.Option(help="Protected API path, to see if a refresh revokes the access token."),
+    ] = None,
+    grace_max: Annotated[
+        float, typer.Option(help="Longest grace window searched for, in seconds.")
+    ] = 10.0,
+    resolution: Annotated[
+        float,
+        typer.Option(help="Precision of the window: max(SECONDS, 10 % of the window)."),
+    ] = 0.1,
+    burst: Annotated[int, typer.Option(help="Size of the concurrent burst.")] = 8,
+    max_seconds: Annotated[float, typer.Option(help="Bound on the whole measurement.")] = 110.0,
+    max_requests: Annotated[int, typer.Option(help="Bound on the requests sent.")] = 400,
+    write: Annotated[
+        Path | None, typer.Option(help="Write the measured policy table (TOML) here.")
+    ] = None,
+    expect: Annotated[
+        Path | None,
+        typer.Option(help="Exit 1 when the measured policy differs from this scenario's."),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the measurement as JSON.")
+    ] = None,
+    history: Annotated[
+        Path | None, typer.Option(help="Where to stream the JSONL history (default: runs/).")
+    ] = None,
+    ca_file: Annotated[str | None, typer.Option(help="CA bundle for https targets.")] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Do not verify TLS certificates (test servers only).")
+    ] = False,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Measure the target's refresh-token policy black-box and print it as a policy table."""
+    setup_logging(log_level)
+    bounds = Bounds(
+        grace_max=grace_max,
+        resolution=resolution,
+        burst=burst,
+        max_seconds=max_seconds,
+        max_requests=max_requests,
+    )
+    check_bounds(bounds)
+    loaded, url = _scenario(scenario, target, client_id, username, password_env, resource)
+    if not _URL.match(url):
+        raise fail(ExitCode.USAGE, f"target {url!r}: expected an http:// or https:// base URL")
+    declared = load(expect).policy.model() if expect is not None else None
+    command = ["auth-stress", "policy", *([str(scenario)] if scenario else []), "--target", url]
+    setup = ProbeSetup(
+        scenario=loaded,
+        target=url,
+        history_path=history or default_history_path(),
+        scenario_path=scenario,
+        command=command,
+        ca_file=ca_file,
+        insecure=insecure,
+    )
+    measurement = run_measurement(setup, bounds)
+    stdout.print(render_measurement(measurement), highlight=False, markup=False, soft_wrap=True)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_bytes(measurement_json(measurement))
+    if measurement.end in INCONCLUSIVE_ENDS:
+        code = ExitCode.INTERNAL if measurement.end == "crashed" else ExitCode.INCONCLUSIVE
+        raise fail(code, f"{measurement.notes[-1]}; history: {measurement.history}")
+    rotates = measurement.field("rotates")
+    if not rotates.measured:
+        raise fail(ExitCode.INCONCLUSIVE, f"nothing could be measured: {rotates.why}")
+    if write is not None:
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(policy_toml(measurement.policy(), measured_comments(measurement)))
+        stderr.print(f"wrote {write}", highlight=False, soft_wrap=True)
+    if declared is not None and expect is not None:
+        if measurement.end != "completed":
+            # A bound cut the measurement short: the fields it never reached cannot vouch.
+            raise fail(
+                ExitCode.INCONCLUSIVE,
+                f"{measurement.notes[-1]}: not compared with {expect}; raise the bound",
+            )
+        _compare(measurement, declared, expect)
+
+
+def _compare(measurement: Measurement, declared: Policy, expect: Path) -> None:
+    """Exit 1 listing each drifted field, or 0 when the measured policy agrees."""
+    drifts, skipped = drift(measurement, declared)
+    for note in skipped:
+        stdout.print(f"not compared: {note}", highlight=False, markup=False, soft_wrap=True)
+    if drifts:
+        stdout.print(
+            f"policy drift: the target no longer does what {expect} declares "
+            f"({declared.describe()}):",
+            highlight=False,
+            markup=False,
+        )
+        for d in drifts:
+            stdout.print(f"  {d.describe()}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.FAIL)
+    stdout.print(
+        f"policy agrees with {expect} ({declared.describe()})",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(ExitCode.PASS)

@@ -1,0 +1,172 @@
+"""``auth-stress run``: drive a scenario against a target, judge its history, report, exit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+
+from stress.cli.output import (
+    LogLevel,
+    emit,
+    fail,
+    load,
+    prepare_outputs,
+    progress_bar,
+    start_logging,
+    stderr,
+)
+from stress.cli.repeat import run_repeated
+from stress.errors import ScenarioError
+from stress.pipeline import RunOptions, drive_scenario, judge_drive, uninterrupted
+from stress.report import exit_code
+from stress.scenario import LoadStep, Scenario, SleepStep
+from stress.types import ENGINES, ExitCode
+from stress.wire import HTTP2Mode
+from stress.wire import run as run_async
+
+__all__ = ["run_command"]
+
+_HTTP2 = ("auto", "never", "always")
+
+
+def _timed_seconds(scenario: Scenario) -> float:
+    """How long the scenario's time-bounded steps take per session (load and sleep steps)."""
+    per_round = sum(
+        step.duration_seconds if isinstance(step, LoadStep) else step.seconds
+        for step in scenario.steps
+        if isinstance(step, LoadStep | SleepStep)
+    )
+    return min(per_round * scenario.run.rounds, scenario.run.max_seconds)
+
+
+def _progress_of(scenario: Scenario, bar: Progress) -> Callable[[int, int], None]:
+    """Progress by ops, or by time when time-bounded load steps make op counts meaningless."""
+    task = bar.add_task(scenario.name, total=None)
+    seconds = _timed_seconds(scenario)
+    if any(isinstance(step, LoadStep) for step in scenario.steps) and seconds > 0:
+        started = time.monotonic()
+
+        def by_time(done: int, planned: int) -> None:
+            elapsed = min(time.monotonic() - started, seconds)
+            bar.update(task, completed=round(elapsed), total=round(seconds))
+
+        return by_time
+
+    def by_ops(done: int, planned: int) -> None:
+        bar.update(task, completed=done, total=max(planned, done))
+
+    return by_ops
+
+
+def run_command(
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario file (TOML).")],
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="URL", help="Base URL; repeat to spread each burst over several replicas."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ENGINE", help=f"Override every step's sync engine: {', '.join(ENGINES)}."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Override the scenario's seed.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report.")
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write a JUnit XML report.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write a self-contained HTML report.")
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="The JSONL history file to stream (default: runs/<time>-<name>/history.jsonl).",
+        ),
+    ] = None,
+    ca_file: Annotated[
+        str | None, typer.Option(metavar="FILE", help="CA bundle for https targets.")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Do not verify TLS certificates (test servers only).")
+    ] = False,
+    http2: Annotated[str, typer.Option(metavar="MODE", help=f"{', '.join(_HTTP2)}.")] = "auto",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    measure_policy: Annotated[
+        bool,
+        typer.Option(
+            "--measure-policy",
+            help="Measure the target's policy first (up to 2 minutes, as `auth-stress policy`) "
+            "and note where it contradicts the scenario's.",
+        ),
+    ] = False,
+    repeat: Annotated[
+        int | None,
+        typer.Option(
+            metavar="K",
+            min=1,
+            max=10_000,
+            help="Run K times; report how often each finding class reproduced (k of K).",
+        ),
+    ] = None,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Run a scenario against a target, check the history, report, and exit.
+
+    Exit codes: 0 every expectation holds, 1 a violation was found, 2 usage error or invalid
+    scenario, 3 inconclusive (target unreachable, interrupted, too many indeterminate ops),
+    4 internal error.
+    """
+    start_logging(log_level)
+    if engine is not None and engine not in ENGINES:
+        raise fail(ExitCode.USAGE, f"--engine {engine!r}: expected {', '.join(ENGINES)}")
+    if http2 not in _HTTP2:
+        raise fail(ExitCode.USAGE, f"--http2 {http2!r}: expected {', '.join(_HTTP2)}")
+    if repeat is not None and (junit is not None or html is not None):
+        one_run = "--junit and --html describe one run: with --repeat use --json"
+        raise fail(ExitCode.USAGE, f"{one_run}, or `auth-stress analyze` one run's history")
+    prepare_outputs({"--json": json_out, "--junit": junit, "--html": html, "--history": history})
+    loaded = load(scenario)
+    options = RunOptions(
+        scenario_path=scenario,
+        targets=tuple(target or ()),
+        engine=engine,
+        seed=seed,
+        history_path=history,
+        ca_file=ca_file,
+        insecure=insecure,
+        http2=cast(HTTP2Mode, http2),
+        measure_policy=measure_policy,
+    )
+    if repeat is not None:
+        raise typer.Exit(run_repeated(loaded, options, repeat, json_out, progress))
+    with progress_bar(progress) as bar:
+        try:
+            drive = run_async(drive_scenario, loaded, options, _progress_of(loaded, bar))
+        except ScenarioError as exc:
+            raise fail(ExitCode.USAGE, str(exc)) from None
+    with uninterrupted():
+        report = judge_drive(drive)
+        emit(report, json_out, junit, html)
+    stderr.print(f"history: {escape(str(drive.path))}", highlight=False, soft_wrap=True)
+    if drive.history.sink_error is not None:
+        problem = f"the history could not be written to {drive.path}"
+        stderr.print(
+            f"[bold red]error:[/] {escape(problem)}: {drive.history.sink_error.strerror}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(ExitCode.INTERNAL if drive.end.end == "crashed" else exit_code(report))

@@ -1,0 +1,273 @@
+"""Single requests of a session, each recorded: refresh, use, revoke, probe, and their retries.
+
+Every request goes the same way: claim an op from the budget, record the invoke, send it on the
+wire, classify the outcome with the target profile (``ok``, ``fail`` or ``info``), record the
+completion, and keep what the session now holds. Two client behaviours real SDKs have live here
+too: a refresh answered 429/503 with ``Retry-After`` is retried with the same token after the
+wait (:meth:`Actions.obedient_refresh`), and a refresh whose response is lost is retried with the
+same token (:meth:`Actions.lost_response`, FAPI 2.0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import anyio
+
+from stress.drive.recorder import Recorder
+from stress.drive.session import SessionState
+from stress.history import Op, OpKind, Phase
+from stress.scenario import RunSpec
+from stress.target import Parsed, TargetProfile
+from stress.wire import Wire, WireOutcome, WireRequest
+
+__all__ = ["UNREACHABLE_AFTER", "Actions", "origin"]
+
+# Consecutive connect failures (nothing sent) after which a target is declared dead.
+UNREACHABLE_AFTER = 20
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of an absolute URL: which target (replica) a request went to."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+class Actions:
+    """Sends and records one session's requests against ``targets`` (spread by session)."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        wire: Wire,
+        profile: TargetProfile,
+        targets: Sequence[str],
+        run: RunSpec,
+        on_unreachable: Callable[[str], None],
+    ) -> None:
+        self.recorder = recorder
+        self.wire = wire
+        self.profile = profile
+        self.targets = list(targets)
+        self.run = run
+        self._on_unreachable = on_unreachable
+        # Per target origin: consecutive connect failures, and when it last answered.
+        self._failures: dict[str, int] = {}
+        self._answered: dict[str, int] = {}
+        # Targets that stopped answering, with the monotonic time of their last answer (or of
+        # the first attempt, for one that never answered): what was sent to them after it
+        # went into the dark and says nothing about the target's behaviour.
+        self.dead: dict[str, int] = {}
+        self._alive = list(self.targets)
+
+    def base(self, state: SessionState, i: int = 0) -> str:
+        """The target the session's ``i``-th concurrent request goes to (a live one)."""
+        alive = self._alive or self.targets
+        return alive[(state.n + i) % len(alive)]
+
+    # -- one request ---------------------------------------------------------------------
+
+    async def send(
+        self,
+        state: SessionState,
+        kind: OpKind,
+        request: WireRequest,
+        presented: str | None,
+        *,
+        step: str | None = None,
+        retry_of: int | None = None,
+        tab: int = 0,
+        phase: Phase = "step",
+        adopt: bool = True,
+        counted: bool = True,
+    ) -> tuple[Op, Parsed]:
+        """One recorded request from the session's tab ``tab``: (its invoke, its outcome).
+
+        With ``adopt`` a successful refresh or probe becomes the session's current token;
+        ``counted`` ops claim one op of the run's ``max_ops`` budget (final probes do not: they
+        are bounded by the leaves there are).
+        """
+        if counted:
+            self.recorder.count()
+        invoke = self.recorder.invoke(
+            self.recorder.tab(state, tab),
+            state,
+            kind,
+            presented,
+            target=origin(request.url),
+            step=step,
+            retry_of=retry_of,
+            phase=phase,
+        )
+        outcome = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
+        parsed = self.complete(state, invoke, outcome, tab)
+        tokens = parsed.tokens
+        if adopt and kind in ("probe", "refresh") and parsed.outcome == "ok" and tokens:
+            state.adopt(tokens.refresh, tokens.access, self.recorder.fp)
+        return invoke, parsed
+
+    def complete(
+        self,
+        state: SessionState,
+        invoke: Op,
+        outcome: WireOutcome,
+        tab: int,
+        *,
+        engine: str | None = None,
+    ) -> Parsed:
+        """Classify ``outcome`` and record it as ``invoke``'s completion."""
+        if outcome.response is None:
+            error = outcome.error or ("response-lost" if outcome.sent else "error")
+            parsed = Parsed("info" if outcome.sent else "fail", None, error)
+            self._note_connect(invoke, outcome)
+        else:
+            where = origin(outcome.request.url)
+            self._failures.pop(where, None)
+            self._answered[where] = outcome.recv_ns
+            if invoke.kind in ("login", "refresh", "probe"):
+                parsed = self.profile.parse_tokens(outcome.response)
+            else:
+                parsed = self.profile.parse_plain(outcome.response)
+        if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:
+            state.consumed.add(invoke.presented)
+        self.recorder.complete(
+            invoke,
+            parsed.outcome,
+            parsed.tokens,
+            outcome,
+            error=parsed.error,
+            engine=engine,
+            retry_after=parsed.retry_after,
+        )
+        if parsed.outcome == "info":
+            self.recorder.retire(state, tab)
+        return parsed
+
+    def _note_connect(self, invoke: Op, outcome: WireOutcome) -> None:
+        """Count connect failures per target; a target that stops answering is left out.
+
+        A target that never answered, or failed ``UNREACHABLE_AFTER`` connects in a row, is
+        dead: later requests go to the targets still alive, and when none is left the run
+        stops as unreachable (no verdict is possible).
+        """
+        if outcome.sent:
+            return
+        where = origin(outcome.request.url)
+        if where in self.dead:
+            return
+        count = self._failures.get(where, 0) + 1
+        self._failures[where] = count
+        if count < UNREACHABLE_AFTER and where in self._answered:
+            return
+        self.dead[where] = self._answered.get(where, invoke.time_ns)
+        self._alive = [t for t in self._alive if origin(t) != where]
+        if not self._alive:
+            self._on_unreachable(f"{where}: {outcome.error_detail or outcome.error}")
+
+    # -- refreshes that behave like real clients -------------------------------------------
+
+    def wait_told(self, parsed: Parsed) -> float | None:
+        """How long to wait before retrying, when the answer said so and it is honoured."""
+        wait = parsed.retry_after
+        if parsed.outcome == "ok" or wait is None:
+            return None
+        return wait if wait <= self.run.retry_after_max_seconds else None
+
+    async def obedient_refresh(
+        self,
+        state: SessionState,
+        request: WireRequest,
+        token: str,
+        *,
+        step: str,
+        phase: Phase,
+        tab: int = 0,
+        told: tuple[Op, Parsed] | None = None,
+        adopt: bool = True,
+    ) -> Parsed:
+        """A refresh that waits and retries with the same token as a 429/503 Retry-After says.
+
+        Real clients (SDK interceptors, mobile retry policies) do this, so a server must not
+        treat the retry as token reuse. ``told`` is an answer already received (a burst
+        member's), to retry rather than send anew. At most ``run.max_retries`` retries.
+        """
+        invoke, parsed = told or await self.send(
+            state, "refresh", request, token, step=step, tab=tab, phase=phase, adopt=adopt
+        )
+        for _ in range(self.run.max_retries):
+            wait = self.wait_told(parsed)
+            if wait is None:
+                break
+            await anyio.sleep(wait)
+            invoke, parsed = await self.send(
+                state,
+                "refresh",
+                request,
+                token,
+                step="retry-after",
+                retry_of=invoke.index,
+                tab=tab,
+                phase=phase,
+                adopt=adopt,
+            )
+        return parsed
+
+    async def lost_response(self, state: SessionState, token: str) -> None:
+        """Send a refresh whose response is lost, then retry with the same token (FAPI 2.0).
+
+        The server sends its answer in full and commits whatever it commits; the client never
+        reads it (as when a mobile connection drops), so the op is recorded ``info`` with no
+        tokens: the checkers must treat the token as maybe consumed.
+        """
+        self.recorder.count()
+        request = self.profile.refresh(self.base(state), token)
+        process = self.recorder.tab(state, 0)
+        invoke = self.recorder.invoke(process, state, "refresh", token, step="lost-response")
+        answered = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
+        lost = WireOutcome(
+            request=request,
+            response=None,
+            send_ns=answered.send_ns,
+            recv_ns=answered.recv_ns,
+            sent=answered.sent,
+            error=answered.error,
+            error_detail="response discarded: simulated lost response",
+        )
+        self.complete(state, invoke, lost, 0)
+        await self.send(state, "refresh", request, token, step="retry", retry_of=invoke.index)
+
+    # -- the other single ops ------------------------------------------------------------
+
+    async def refresh_once(self, state: SessionState) -> Parsed | None:
+        """One refresh of the session's current token under load; None when it holds none."""
+        token = state.current
+        if token is None:
+            return None
+        request = self.profile.refresh(self.base(state), token)
+        return await self.obedient_refresh(state, request, token, step="load", phase="load")
+
+    async def use_once(
+        self, state: SessionState, *, step: str = "load", phase: Phase = "load"
+    ) -> Parsed | None:
+        """One call of the protected resource; None when the session has no access token."""
+        if state.access is None:
+            return None
+        request = self.profile.use(self.base(state), state.access)
+        return (await self.send(state, "use", request, state.access, step=step, phase=phase))[1]
+
+    async def revoke(self, state: SessionState, token: str) -> None:
+        """Revoke the session's token (its family), as a logout does."""
+        await self.send(state, "revoke", self.profile.revoke(self.base(state), token), token)
+
+    async def probe(
+        self,
+        state: SessionState,
+        token: str,
+        *,
+        step: str = "probe",
+        phase: Phase = "step",
+        counted: bool = True,
+    ) -> None:
+        """Refresh ``token`` to see whether its family is still alive."""
+        request = self.profile.refresh(self.base(state), token)
+        await self.send(state, "probe", request, token, step=step, phase=phase, counted=counted)

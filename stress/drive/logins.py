@@ -1,0 +1,171 @@
+"""How each session gets its first token pair: a password login, or a mint command.
+
+``password`` sends the OAuth 2.0 password grant (or the scenario's ``[target.login]`` request)
+with the session's username. ``mint`` runs the scenario's ``auth.command`` once per session, for
+targets whose login is not an HTTP form (an SSO flow, a device grant, a test fixture). The mint
+contract:
+
+- each argument may hold ``{n}`` (the session number), ``{username}`` (``auth.username`` for
+  that session), ``{target}`` (the session's target base URL, no trailing slash) and
+  ``{port}`` (its port);
+- it runs in the scenario file's folder, so ``./mint.sh`` names a file beside the scenario;
+- it must exit 0 and print one JSON object on stdout holding the tokens at the scenario's
+  ``target.access_token_path`` and ``target.refresh_token_path`` (dotted paths, default
+  ``access_token`` and ``refresh_token``);
+- a failure is reported with the exit status and the end of its stderr, never parsed further.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import anyio
+
+from stress.drive.actions import Actions
+from stress.drive.session import SessionState
+from stress.errors import ScenarioError
+from stress.scenario import AuthSpec
+from stress.target import TokenPair, json_path
+
+__all__ = ["Logins", "MintError", "resolve_password"]
+
+logger = logging.getLogger(__name__)
+
+_STDERR_LINES = 5
+
+
+class MintError(Exception):
+    """The mint command did not produce a token pair; the message says why."""
+
+
+def resolve_password(auth: AuthSpec) -> str:
+    """The test users' password: literal, or from ``auth.password_env``."""
+    if auth.mode != "password":
+        return ""
+    if auth.password_env is not None:
+        value = os.environ.get(auth.password_env)
+        if value is None:
+            raise ScenarioError(
+                f"auth.password_env: environment variable {auth.password_env} is not set"
+            )
+        return value
+    return auth.password or ""
+
+
+class Logins:
+    """Logs sessions in; ``attempts``, ``families`` and ``problem`` tell the driver how it went."""
+
+    def __init__(self, actions: Actions, auth: AuthSpec, scenario_dir: Path | None) -> None:
+        self.actions = actions
+        self.auth = auth
+        self.scenario_dir = scenario_dir
+        self.password = resolve_password(auth)
+        self.attempts = 0
+        self.families = 0
+        self.problem: str | None = None
+
+    async def login(self, state: SessionState) -> bool:
+        """Start a new family for the session; False when it got no pair."""
+        self.attempts += 1
+        pair = await (self._mint(state) if self.auth.mode == "mint" else self._password(state))
+        if pair is None:
+            return False
+        if pair.refresh is None:
+            self.problem = (
+                "login succeeded but returned no refresh token "
+                "(does the client need a scope such as offline_access?)"
+            )
+            return False
+        state.start_family(pair.refresh, pair.access, self.actions.recorder.fp)
+        self.families += 1
+        return True
+
+    def username(self, state: SessionState) -> str:
+        return self.auth.username.replace("{n}", str(state.n))
+
+    async def _password(self, state: SessionState) -> TokenPair | None:
+        actions = self.actions
+        request = actions.profile.login(
+            actions.base(state), self.username(state), self.password, state.n
+        )
+        _, parsed = await actions.send(state, "login", request, None)
+        if parsed.outcome != "ok" or parsed.tokens is None:
+            self.problem = f"login answered {parsed.outcome} ({parsed.error})"
+            return None
+        return parsed.tokens
+
+    def _argv(self, state: SessionState) -> list[str]:
+        base = self.actions.base(state).rstrip("/")
+        parts = urlsplit(base)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        values = {
+            "n": str(state.n),
+            "username": self.username(state),
+            "target": base,
+            "port": str(port),
+        }
+        argv = []
+        for arg in self.auth.command or []:
+            for key, value in values.items():
+                arg = arg.replace("{" + key + "}", value)
+            argv.append(arg)
+        program = Path(argv[0]) if argv else None
+        if program is not None and not program.is_absolute() and len(program.parts) > 1:
+            argv[0] = str((self.scenario_dir or Path.cwd()) / program)
+        return argv
+
+    async def _mint(self, state: SessionState) -> TokenPair | None:
+        actions = self.actions
+        recorder = actions.recorder
+        argv = self._argv(state)
+        recorder.count()
+        invoke = recorder.invoke(recorder.tab(state, 0), state, "login", None, step="mint")
+        try:
+            pair = await self._run_mint(argv)
+        except MintError as exc:
+            logger.error(
+                "mint command failed",
+                extra={"command": argv[0] if argv else "", "session": state.n},
+                exc_info=exc,
+            )
+            recorder.complete(invoke, "fail", None, None, error="mint-failed")
+            self.problem = f"mint command failed: {exc}"
+            return None
+        recorder.complete(invoke, "ok", pair, None)
+        return pair
+
+    async def _run_mint(self, argv: list[str]) -> TokenPair:
+        cwd = self.scenario_dir or Path.cwd()
+        try:
+            with anyio.fail_after(self.actions.run.op_timeout_seconds):
+                result = await anyio.run_process(argv, check=False, cwd=cwd)
+        except FileNotFoundError as exc:
+            raise MintError(f"{argv[0]}: no such program (run from {cwd})") from exc
+        except PermissionError as exc:
+            raise MintError(f"{argv[0]}: not executable") from exc
+        except TimeoutError as exc:
+            seconds = self.actions.run.op_timeout_seconds
+            raise MintError(f"{argv[0]}: no answer within {seconds:g}s") from exc
+        if result.returncode != 0:
+            tail = result.stderr.decode(errors="replace").strip().splitlines()[-_STDERR_LINES:]
+            said = ("; stderr: " + " | ".join(tail)) if tail else " (no stderr)"
+            raise MintError(f"{argv[0]} exited with status {result.returncode}{said}")
+        try:
+            document = json.loads(result.stdout)
+        except ValueError as exc:
+            raise MintError(f"{argv[0]} printed no JSON object on stdout: {exc}") from exc
+        spec = self.actions.profile.spec
+        tokens: dict[str, str] = {}
+        for name, path in (
+            ("access", spec.access_token_path),
+            ("refresh", spec.refresh_token_path or "refresh_token"),
+        ):
+            value = json_path(document, path)
+            if not isinstance(value, str) or not value:
+                raise MintError(f"{argv[0]} printed no {name} token at `{path}`")
+            tokens[name] = value
+        return TokenPair(access=tokens["access"], refresh=tokens["refresh"])

@@ -1,0 +1,68 @@
+"""Comparing policies field by field: a measured one with a declared one (``--expect``), or a
+target's published one with a scenario's (``run``'s warning).
+
+A measured grace window agrees with the declared one when they are within the measurement's
+resolution; a value the search stopped at (a lower bound) agrees with any declared value at
+least as large. A field that was not measured is not compared, and the comparison says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stress.measure.result import FIELDS, FieldName, FieldValue, Measurement, policy_values
+from stress.policy import Policy
+
+__all__ = ["Drift", "differences", "drift"]
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One field whose two values disagree."""
+
+    field: FieldName
+    found: FieldValue
+    declared: FieldValue
+
+    def describe(self, found_as: str = "measured") -> str:
+        return f"{self.field}: {found_as} {_show(self.found)}, declared {_show(self.declared)}"
+
+
+def _show(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def differences(found: Policy, declared: Policy) -> list[Drift]:
+    """Every field on which two policies differ, exactly."""
+    ours, theirs = policy_values(found), policy_values(declared)
+    return [Drift(name, ours[name], theirs[name]) for name in FIELDS if ours[name] != theirs[name]]
+
+
+def drift(measurement: Measurement, declared: Policy) -> tuple[list[Drift], list[str]]:
+    """The measured fields that contradict ``declared``, and a note per field not compared."""
+    expected = policy_values(declared)
+    drifts, skipped = [], []
+    tolerance = measurement.grace.resolution if measurement.grace is not None else 0.0
+    for result in measurement.fields:
+        name, want = result.name, expected[result.name]
+        if not result.measured:
+            skipped.append(f"{name}: not compared ({result.why})")
+            continue
+        if not _agrees(name, result.value, want, tolerance, lower_bound=result.lower_bound):
+            drifts.append(Drift(name, result.value, want))
+    return drifts, skipped
+
+
+def _agrees(
+    name: FieldName, found: FieldValue, want: FieldValue, tolerance: float, *, lower_bound: bool
+) -> bool:
+    if name == "grace_seconds":
+        slack = tolerance if float(found) > 0 else 0.0
+        if lower_bound:
+            return float(want) >= float(found) - slack
+        return abs(float(found) - float(want)) <= slack + 1e-9
+    if name == "generations" and lower_bound:
+        return int(want) >= int(found)
+    return found == want

@@ -1,0 +1,255 @@
+"""The measurement's plan: which trial to run next, given what the earlier ones showed.
+
+1. ``rotation``: log in, rotate, replay the predecessor at once: does it rotate, and what does
+   a replay right after a rotation return?
+2. ``access`` (with ``target.resource``): does a refresh revoke the access token issued before
+   it?
+3. With replays accepted: the grace search (:class:`~stress.measure.search.GraceSearch`), then
+   replays 2, 3, ... generations back inside the window, then one reuse just past the window.
+   With replays rejected there is no window, and the reuse is the replay itself.
+4. ``burst``: N concurrent refreshes of one token; reported, it decides no field.
+
+Every field is decided from recorded ops by :mod:`stress.measure.decide`. A trial that ended
+indeterminate (a 5xx, a timeout) is run once more on fresh sessions; a field still undecided
+then, or never reached because a bound stopped the measurement, keeps its default and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+from stress.history import Operation
+from stress.measure import decide
+from stress.measure.decide import Decision, GraceDecision
+from stress.measure.result import (
+    FIELDS,
+    BurstOutcome,
+    Evidence,
+    FieldName,
+    FieldResult,
+    FieldValue,
+    GraceBracket,
+    policy_values,
+)
+from stress.measure.search import GraceSearch
+from stress.measure.trials import Trials
+from stress.policy import Policy, preset
+
+__all__ = ["GENERATIONS_BOUND", "Bounds", "Prober"]
+
+T = TypeVar("T")
+Ops = list[Operation]
+
+GENERATIONS_BOUND = 4
+"""Replays are tried up to this many generations back; a target accepting that many is
+reported as accepting at least that many."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far the measurement may go: the grace search's bound and precision, the burst's
+    size, and the whole measurement's wall time and request count."""
+
+    grace_max: float = 10.0
+    resolution: float = 0.1
+    burst: int = 8
+    max_seconds: float = 110.0
+    max_requests: int = 400
+
+
+class Prober:
+    """Runs the plan on ``trials`` and keeps each field's result with its evidence."""
+
+    def __init__(self, trials: Trials, bounds: Bounds, *, has_resource: bool) -> None:
+        self.trials = trials
+        self.bounds = bounds
+        self.has_resource = has_resource
+        self.fields: dict[FieldName, FieldResult] = {}
+        self.bracket: GraceBracket | None = None
+        self.burst: BurstOutcome | None = None
+        self.notes: list[str] = []
+        self._ops: dict[int, Operation] = {}
+        self._replays: list[Ops] = []  # every replay trial so far, for a partial grace
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Measure every field the target lets us; stops early only by raising or cancelling."""
+        first, rotates = await self._decided(
+            partial(self.trials.replay, 0.0), decide.decide_rotation
+        )
+        self._replays.append(first)
+        self._set("rotates", rotates)
+        if rotates.value is None:
+            self._unmeasured(FIELDS[1:], rotates.why)
+            return
+        if not rotates.value:
+            self._unmeasured(FIELDS[1:], "not applicable: the target does not rotate")
+            await self._burst()
+            return
+        replay = decide.decide_replay(first)
+        self._set("replay", replay)
+        await self._access()
+        if replay.value == "rejected":
+            none = Decision(0.0, "replays are rejected: there is no window", replay.ops)
+            self._set("grace_seconds", none)
+            self._set("generations", Decision(0, "replays are rejected", replay.ops))
+            await self._reuse(0.0)
+        elif replay.value is None:
+            self._unmeasured(("grace_seconds", "generations", "reuse_revokes"), replay.why)
+        else:
+            window = await self._grace()
+            if window.value is None:
+                self._unmeasured(("generations", "reuse_revokes"), window.why)
+            elif window.accepted_at is not None:
+                await self._generations(window.accepted_at)
+                if window.rejected_at is None:
+                    why = "the window is longer than --grace-max, so no reuse after it was tried"
+                    self._set("reuse_revokes", Decision(None, why))
+                else:
+                    await self._reuse(window.rejected_at + window.resolution)
+        await self._burst()
+
+    async def _access(self) -> None:
+        if not self.has_resource:
+            reason = "target.resource is not set (set it, or pass --resource), so no access "
+            self._set("refresh_revokes_access", Decision(None, reason + "token was tried"))
+            return
+        _, decision = await self._decided(self.trials.access, decide.decide_access)
+        self._set("refresh_revokes_access", decision)
+
+    async def _grace(self) -> GraceDecision:
+        search = GraceSearch(self.bounds.grace_max, self.bounds.resolution)
+        while (delay := search.next_delay()) is not None:
+            ops, point = await self._decided(partial(self.trials.replay, delay), _replay_point)
+            self._replays.append(ops)
+            if point.value is None:
+                self.notes.append(
+                    f"the grace search stopped: a replay {delay:g} s after its rotation got "
+                    "no answer about the policy (unknown, or told to come back later)"
+                )
+                break
+            search.observe(point.value.bound, point.value.accepted)
+        window = self._window()
+        self._set_grace(window)
+        return window
+
+    def _window(self) -> GraceDecision:
+        return decide.decide_grace(
+            self._replays, grace_max=self.bounds.grace_max, floor=self.bounds.resolution
+        )
+
+    def _set_grace(self, window: GraceDecision) -> None:
+        self.bracket = GraceBracket(
+            accepted_at=window.accepted_at,
+            rejected_at=window.rejected_at,
+            resolution=window.resolution,
+            grace_max=self.bounds.grace_max,
+        )
+        shown = Decision(window.value, window.why, window.ops, lower_bound=window.lower_bound)
+        self._set("grace_seconds", shown)
+
+    async def _generations(self, window: float) -> None:
+        trials: list[Ops] = []
+        for depth in range(2, GENERATIONS_BOUND + 1):
+            ops, point = await self._decided(partial(self.trials.generations, depth), _replay_point)
+            trials.append(ops)
+            if point.value is None or not point.value.accepted:
+                break
+        decision = decide.decide_generations(trials, bound=GENERATIONS_BOUND, window=window)
+        self._set("generations", decision)
+
+    async def _reuse(self, delay: float) -> None:
+        _, decision = await self._decided(partial(self.trials.reuse, delay), decide.decide_reuse)
+        self._set("reuse_revokes", decision)
+
+    async def _burst(self) -> None:
+        ops = await self._trial(partial(self.trials.burst, self.bounds.burst))
+        self.burst = decide.summarize_burst(ops)
+
+    # -- trials and results ----------------------------------------------------------------------
+
+    async def _trial(self, run: Callable[[], Awaitable[Ops]]) -> Ops:
+        ops = await run()
+        self._ops.update((o.index, o) for o in ops)
+        return ops
+
+    async def _decided(
+        self, run: Callable[[], Awaitable[Ops]], decide_on: Callable[[Ops], Decision[T]]
+    ) -> tuple[Ops, Decision[T]]:
+        """Run a trial, and once more when it ended undecided because an answer was unknown."""
+        ops = await self._trial(run)
+        decision = decide_on(ops)
+        if decision.value is None and any(o.outcome == "info" for o in ops):
+            ops = await self._trial(run)
+            decision = decide_on(ops)
+        return ops, decision
+
+    def _evidence(self, indices: Sequence[int]) -> list[Evidence]:
+        return decide.evidence([self._ops[i] for i in indices])
+
+    def _set(self, name: FieldName, decision: Decision[T]) -> None:
+        measured = decision.value is not None
+        value = decision.value if measured else self._default(name)
+        self.fields[name] = FieldResult(
+            name=name,
+            value=_field_value(value),
+            measured=measured,
+            why=decision.why,
+            lower_bound=decision.lower_bound,
+            evidence=self._evidence(decision.ops),
+        )
+
+    def _unmeasured(self, names: Sequence[FieldName], why: str) -> None:
+        for name in names:
+            self._set(name, Decision(None, why))
+
+    def _default(self, name: FieldName) -> FieldValue:
+        """What an unmeasured field is left at: the model's default, kept consistent with the
+        fields measured (no rotation is the ``none`` preset; a replay accepted needs a window
+        and at least one generation)."""
+        rotates, replay = self.fields.get("rotates"), self.fields.get("replay")
+        if rotates is not None and rotates.value is False:
+            return policy_values(preset("none"))[name]
+        if replay is not None and replay.value != "rejected":
+            if name == "grace_seconds":
+                return self._window().accepted_at or self.bounds.resolution
+            if name == "generations":
+                return 1
+        return policy_values(Policy())[name]
+
+    def finish(self, reason: str | None) -> list[FieldResult]:
+        """Every field, those never reached left at their defaults with ``reason``."""
+        if "grace_seconds" not in self.fields and len(self._replays) > 1:
+            window = self._window()  # a search cut short still bounds the window from below
+            self._set_grace(
+                GraceDecision(
+                    None,
+                    window.why,
+                    window.ops,
+                    window.accepted_at,
+                    window.rejected_at,
+                    window.resolution,
+                    lower_bound=True,
+                )
+            )
+        why = f"not measured: {reason}" if reason else "not measured"
+        for name in FIELDS:
+            if name not in self.fields:
+                self._set(name, Decision(None, why))
+        return [self.fields[name] for name in FIELDS]
+
+
+def _replay_point(ops: Ops) -> Decision[decide.ReplayPoint]:
+    """The trial's replay as a bracket point (None: it got no answer about the policy)."""
+    point = decide.replay_point(ops)
+    return Decision(point, "the replay got no answer" if point is None else "")
+
+
+def _field_value(value: object) -> FieldValue:
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"not a policy field value: {value!r}")

@@ -1,0 +1,222 @@
+"""One measurement's life: reach the target, stream the history, run the plan within bounds.
+
+Like a run, a measurement leaves a history on disk (JSONL, streamed, tokens as fingerprints),
+ending with a run-end record that says why it ended; unlike a run, it follows no scenario steps:
+:class:`~stress.measure.prober.Prober` decides each trial from the previous ones. The
+measurement is bounded in wall time (``Bounds.max_seconds``) and in requests
+(``Bounds.max_requests``); SIGINT and SIGTERM stop it and keep what was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from stress.claims import ClaimReader
+from stress.discovery import discover
+from stress.drive.actions import Actions
+from stress.drive.bursts import Bursts
+from stress.drive.logins import resolve_password
+from stress.drive.recorder import OpBound, Recorder
+from stress.fingerprint import Fingerprinter
+from stress.history import Header, History
+from stress.measure.prober import Bounds, Prober
+from stress.measure.result import Measurement
+from stress.measure.trials import LoginFailed, Trials
+from stress.run_record import EndReason, RunEnd
+from stress.scenario import Scenario, parse_scenario
+from stress.target import TargetProfile
+from stress.templates import request_templates
+from stress.wire import WireClient
+
+__all__ = ["ProbeSetup", "default_history_path", "measure_policy", "oauth_scenario"]
+
+logger = logging.getLogger(__name__)
+
+
+def oauth_scenario(
+    *,
+    target: str,
+    client_id: str | None,
+    username: str,
+    password_env: str,
+    resource: str | None,
+    op_timeout_seconds: float = 10.0,
+) -> Scenario:
+    """The scenario a measurement without one stands on: an RFC 6749 target found by discovery,
+    logged into with the password grant (``password_env`` names the password's variable)."""
+    document: dict[str, Any] = {
+        "name": "policy",
+        "target": {"kind": "oauth2", "base_url": target},
+        "auth": {"username": username, "password_env": password_env},
+        "policy": {},
+        "run": {"op_timeout_seconds": op_timeout_seconds},
+        "steps": [{"op": "login"}],
+    }
+    if client_id:
+        document["target"]["client_id"] = client_id
+    if resource:
+        document["target"]["resource"] = resource
+    return parse_scenario(document, "the command line")
+
+
+def default_history_path(runs_dir: Path = Path("runs")) -> Path:
+    """Where a measurement's history goes unless told: its own folder under ``runs/``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return runs_dir / f"{stamp}-policy" / "history.jsonl"
+
+
+@dataclass(frozen=True)
+class ProbeSetup:
+    """What to measure (a scenario's target and auth) and where the history goes."""
+
+    scenario: Scenario
+    target: str
+    history_path: Path
+    scenario_path: Path | None = None
+    command: list[str] = field(default_factory=list)
+    ca_file: str | None = None
+    insecure: bool = False
+
+
+async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
+    """Measure the target's policy; ``TargetError`` when discovery cannot reach it,
+    ``ScenarioError`` when the scenario cannot be used (a secret's variable unset)."""
+    scenario = setup.scenario
+    base = setup.target if setup.target.endswith("/") else setup.target + "/"
+    resolve_password(scenario.auth)  # an unset password variable stops us before any file
+    verify: bool | str = False if setup.insecure else (setup.ca_file or True)
+    async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
+        endpoints = (await discover(http, scenario.target, base)).endpoints
+    profile = TargetProfile(scenario.target, endpoints)
+    # The measurement's own requests: logins (unless minted), refreshes, probes, and uses when
+    # there is a protected API to use.
+    needed = scenario.request_kinds() | ({"use"} if scenario.target.resource else set())
+    templates = request_templates(scenario.target, endpoints, base, needed)
+    header = Header(
+        scenario=scenario.name,
+        scenario_path=str(setup.scenario_path) if setup.scenario_path else None,
+        command=setup.command,
+        policy=scenario.policy.model(),
+        targets=[base],
+        requests=templates,
+        seed=0,
+        started_unix=time.time(),
+    )
+    setup.history_path.parent.mkdir(parents=True, exist_ok=True)
+    with setup.history_path.open("wb") as sink:
+        history = History(header, sink)
+        # Single requests ride HTTP/1.1 keep-alive, as a run's do; the burst picks its engine's.
+        async with WireClient(
+            ca_file=setup.ca_file, insecure=setup.insecure, http1_requests=True
+        ) as wire:
+            life = _Life(setup, bounds, history)
+            actions = Actions(life.recorder, wire, profile, [base], scenario.run, life.unreachable)
+            bursts = Bursts(actions, None)
+            trials = Trials(actions, bursts, scenario.auth, _folder(setup.scenario_path))
+            prober = Prober(trials, bounds, has_resource=endpoints.resource is not None)
+            return await life.run(prober, bursts, base)
+
+
+def _folder(path: Path | None) -> Path | None:
+    return path.parent if path is not None else None
+
+
+_REASONS: dict[EndReason, str] = {
+    "time-bound": "the measurement reached its time bound (--max-seconds)",
+    "op-bound": "the measurement reached its request bound (--max-requests)",
+    "interrupted": "the measurement was interrupted",
+    "target-unreachable": "the target stopped answering",
+    "login-failed": "a fresh session could not log in",
+    "crashed": "the tester crashed",
+}
+
+
+class _Life:
+    """The measurement's bounds, signals and run-end record."""
+
+    def __init__(self, setup: ProbeSetup, bounds: Bounds, history: History) -> None:
+        self.setup = setup
+        self.bounds = bounds
+        self.recorder = Recorder(
+            history,
+            Fingerprinter(),
+            ClaimReader(None),
+            max_ops=bounds.max_requests,
+            planned=bounds.max_requests,
+        )
+        self.end: EndReason = "completed"
+        self.detail: str | None = None
+        self._scope: anyio.CancelScope | None = None
+
+    def stop(self, end: EndReason, detail: str | None = None) -> None:
+        if self.end == "completed":
+            self.end, self.detail = end, detail
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def unreachable(self, detail: str) -> None:
+        self.stop("target-unreachable", detail)
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            async for _ in received:
+                logger.warning("interrupted: stopping the measurement, keeping its history")
+                self.stop("interrupted")
+                return
+
+    async def run(self, prober: Prober, bursts: Bursts, base: str) -> Measurement:
+        started = time.monotonic()
+        try:
+            async with anyio.create_task_group() as tg:
+                with anyio.move_on_after(self.bounds.max_seconds) as bound:
+                    self._scope = bound
+                    tg.start_soon(self._signals)
+                    try:
+                        await prober.run()
+                    except* OpBound as exc:
+                        self.stop("op-bound", str(exc.exceptions[0]))
+                    except* LoginFailed as exc:
+                        self.stop("login-failed", str(exc.exceptions[0]))
+                if bound.cancelled_caught:
+                    self.stop("time-bound")
+                tg.cancel_scope.cancel()
+        except Exception as exc:
+            logger.exception("the measurement crashed; the partial history is kept")
+            self.stop("crashed", f"{type(exc).__name__}: {exc}")
+        finally:
+            self.recorder.close_pending(self.end)
+            fields = prober.finish(_REASONS.get(self.end))
+            wall = time.monotonic() - started
+            self.recorder.finish(
+                RunEnd(
+                    end=self.end,
+                    detail=self.detail,
+                    wall_seconds=wall,
+                    notes=list(prober.notes),
+                    bursts=list(bursts.records),
+                )
+            )
+        notes = list(prober.notes)
+        if self.end != "completed":
+            notes.append(f"{_REASONS[self.end]}" + (f": {self.detail}" if self.detail else ""))
+        return Measurement(
+            target=base,
+            measured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            seconds=round(wall, 3),
+            requests=self.recorder.started,
+            history=str(self.setup.history_path),
+            end=self.end,
+            fields=fields,
+            grace=prober.bracket,
+            burst=prober.burst,
+            notes=notes,
+        )

@@ -1,0 +1,506 @@
+"""The pipeline: discover the target, drive the scenario, then judge the history it left.
+
+``run`` and ``analyze`` end in the same function, :func:`analyze_history`, which reads a history
+file and nothing else: the verdict of a run is the verdict of its history, and re-checking a
+history offline gives the identical report. Everything the judgement needs (policy, thresholds,
+request shapes for reproducer lines, how and why the run ended) is written into the history by
+the run. The CLI only parses arguments and renders what comes back.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import shlex
+import signal
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urljoin
+
+import anyio
+import httpx
+import msgspec
+
+from stress.checkers import run_checkers
+from stress.checkers.base import CheckContext, Threshold
+from stress.claims import ClaimReader
+from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
+from stress.drive import Driver, ProgressCallback
+from stress.errors import ScenarioError, TargetError
+from stress.fingerprint import Fingerprinter
+from stress.history import Header, History, Operation, load_history
+from stress.measure.drift import differences, drift
+from stress.measure.prober import Bounds
+from stress.measure.runner import ProbeSetup, measure_policy
+from stress.policy import Policy
+from stress.report import RunReport, build_report
+from stress.report.timeline import RequestDescriber, RequestShape
+from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
+from stress.scenario import Scenario
+from stress.target import Endpoints, TargetProfile
+from stress.templates import request_templates
+from stress.wire import HTTP2Mode, WireClient
+
+__all__ = [
+    "Drive",
+    "DriveBody",
+    "DriveParts",
+    "Overrides",
+    "RunOptions",
+    "RunResult",
+    "analyze_history",
+    "check_context",
+    "checks_of",
+    "drive_scenario",
+    "drive_with",
+    "header_of",
+    "history_path",
+    "judge",
+    "judge_drive",
+    "published_policy_notes",
+    "run_folder",
+    "run_scenario",
+    "uninterrupted",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line adds to a scenario."""
+
+    scenario_path: Path | None = None
+    targets: Sequence[str] = ()
+    engine: str | None = None
+    seed: int | None = None
+    history_path: Path | None = None
+    runs_dir: Path = Path("runs")
+    ca_file: str | None = None
+    insecure: bool = False
+    http2: HTTP2Mode = "auto"
+    extra_argv: Sequence[str] = field(default_factory=tuple)
+    # Where a mint command runs, for a scenario that is not (or no longer) its file: a shrink
+    # candidate runs where its original would.
+    scenario_dir: Path | None = None
+    # Measure the target's policy first (as `auth-stress policy` does) and note any drift.
+    measure_policy: bool = False
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Judge a history by other promises than the ones it was recorded with (reported)."""
+
+    source: str
+    policy: Policy | None = None
+    checks: Checks | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its report, where its history is, and whether the tester crashed."""
+
+    report: RunReport
+    history_path: Path
+    crashed: bool
+
+
+def checks_of(scenario: Scenario) -> Checks:
+    """The scenario's checks besides the policy, as the history records them."""
+    return Checks(
+        thresholds={
+            kind: Limits(t.p50_ms, t.p95_ms, t.p99_ms, t.max_error_rate)
+            for kind, t in scenario.thresholds.items()
+        },
+        documented_statuses=list(scenario.target.documented_statuses),
+        max_info_ratio=scenario.run.max_info_ratio,
+    )
+
+
+def check_context(
+    policy: Policy, checks: Checks, dead_targets: dict[str, int] | None = None
+) -> CheckContext:
+    """The promises the checkers hold the target to (and the targets that died meanwhile)."""
+    return CheckContext(
+        policy=policy,
+        thresholds={
+            kind: Threshold(t.p50_ms, t.p95_ms, t.p99_ms, t.max_error_rate)
+            for kind, t in checks.thresholds.items()
+        },
+        documented_statuses=frozenset(checks.documented_statuses),
+        max_info_ratio=checks.max_info_ratio,
+        dead_targets=dict(dead_targets or {}),
+    )
+
+
+def _targets(scenario: Scenario, options: RunOptions) -> list[str]:
+    targets = list(options.targets) or (
+        [scenario.target.base_url] if scenario.target.base_url else []
+    )
+    if not targets:
+        raise ScenarioError(
+            f"{options.scenario_path or scenario.name}: no target: set target.base_url "
+            "or pass --target URL"
+        )
+    for url in targets:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ScenarioError(f"target {url!r}: expected an http:// or https:// base URL")
+    return [url if url.endswith("/") else url + "/" for url in targets]
+
+
+def run_folder(runs_dir: Path, name: str, suffix: str = "") -> Path:
+    """``runs/<time>-<name><suffix>``: the folder a run (or a repetition, shrink, replay) of
+    the scenario named ``name`` keeps its files in."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+    return runs_dir / f"{stamp}-{slug}{suffix}"
+
+
+def history_path(scenario: Scenario, options: RunOptions) -> Path:
+    """The history file a run writes: ``--history``, else ``runs/<time>-<name>/history.jsonl``."""
+    if options.history_path is not None:
+        return options.history_path
+    return run_folder(options.runs_dir, scenario.name) / "history.jsonl"
+
+
+def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
+    """The command line that runs the same scenario against the same targets again."""
+    if options.scenario_path is None:
+        return []
+    argv = ["auth-stress", "run", str(options.scenario_path)]
+    for target in targets:
+        argv += ["--target", target]
+    if options.engine:
+        argv += ["--engine", options.engine]
+    return [*argv, "--seed", str(seed)]
+
+
+@dataclass(frozen=True)
+class Drive:
+    """What driving a scenario left: the history (on disk, and in memory) and how it ended."""
+
+    path: Path
+    history: History
+    end: RunEnd
+
+
+@functools.cache
+def _tls(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
+    """The TLS setting of discovery's HTTP client, built once per process: loading a CA bundle
+    costs about 0.1 s, which a repetition or a shrink would pay for every one of its runs."""
+    if insecure:
+        return False
+    if ca_file is None:
+        return httpx.create_ssl_context(verify=True)
+    if Path(ca_file).is_dir():
+        return ssl.create_default_context(capath=ca_file)
+    return ssl.create_default_context(cafile=ca_file)
+
+
+Discovered = tuple[Endpoints, dict[str, Any] | None, Policy | None]
+"""The target's endpoints, its JWKS and the policy it publishes (each when it has one)."""
+
+
+async def _discover_or_interrupt(
+    scenario: Scenario, base: str, verify: ssl.SSLContext | bool
+) -> Discovered | TargetError | None:
+    """What discovery found, why the target cannot be used, or None when interrupted."""
+    found: list[Discovered | TargetError] = []
+
+    async def discover_all(scope: anyio.CancelScope) -> None:
+        try:
+            async with httpx.AsyncClient(
+                timeout=scenario.run.op_timeout_seconds, verify=verify
+            ) as http:
+                discovery = await discover(http, scenario.target, base)
+                endpoints = discovery.endpoints
+                jwks = await fetch_jwks(http, base, endpoints.jwks) if endpoints.jwks else None
+            found.append((endpoints, jwks, discovery.published))
+        except TargetError as exc:
+            found.append(exc)
+        scope.cancel()
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(discover_all, tg.cancel_scope)
+            async for _ in signals:
+                tg.cancel_scope.cancel()
+                break
+    return found[0] if found else None
+
+
+def header_of(scenario: Scenario, options: RunOptions) -> Header:
+    """The history header a run of ``scenario`` with ``options`` starts with (before discovery
+    adds the request shapes)."""
+    targets = _targets(scenario, options)
+    seed = options.seed if options.seed is not None else scenario.run.seed
+    return Header(
+        scenario=scenario.name,
+        scenario_path=str(options.scenario_path) if options.scenario_path else None,
+        command=_command(options, targets, seed),
+        policy=scenario.policy.model(),
+        checks=checks_of(scenario),
+        targets=targets,
+        seed=seed,
+        started_unix=time.time(),
+    )
+
+
+@dataclass(frozen=True)
+class DriveParts:
+    """What a drive body works with once the target is discovered: the history is open."""
+
+    scenario: Scenario
+    options: RunOptions
+    profile: TargetProfile
+    targets: list[str]
+    wire: WireClient
+    history: History
+    claims: ClaimReader
+    # What the run noticed before its first op (a published or measured policy that
+    # contradicts the scenario's), for the run-end record.
+    notes: list[str]
+
+    @property
+    def scenario_dir(self) -> Path | None:
+        """Where a mint command runs: the scenario file's folder unless told otherwise."""
+        if self.options.scenario_dir is not None:
+            return self.options.scenario_dir
+        return self.options.scenario_path.parent if self.options.scenario_path else None
+
+
+DriveBody = Callable[[DriveParts], Awaitable[RunEnd]]
+"""Sends a run's requests and records them in ``parts.history``; returns its run-end record,
+already written (the driver's ``run``, or a replay's)."""
+
+
+async def drive_scenario(
+    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
+) -> Drive:
+    """Discover the target and drive the scenario, streaming the history; judge nothing.
+
+    A target that cannot be used before the first op, or an interrupt during discovery, still
+    leaves a history whose run-end record says why, so every report asked for can be written.
+    """
+
+    async def body(parts: DriveParts) -> RunEnd:
+        driver = Driver(
+            parts.scenario,
+            parts.profile,
+            parts.targets,
+            parts.wire,
+            parts.history,
+            parts.claims,
+            engine=options.engine,
+            fingerprint=Fingerprinter(),
+            progress=progress,
+            scenario_dir=parts.scenario_dir,
+            notes=parts.notes,
+        )
+        return await driver.run()
+
+    return await drive_with(scenario, options, header_of(scenario, options), body)
+
+
+async def drive_with(
+    scenario: Scenario, options: RunOptions, header: Header, body: DriveBody
+) -> Drive:
+    """Discover the target, open the history with ``header``, and let ``body`` drive it.
+
+    What every way of sending a scenario's requests shares (a run, a replay): the history file,
+    discovery, the wire client, and a history that says why when the target could not be used.
+    """
+    targets = list(header.targets)
+    path = history_path(scenario, options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    verify = _tls(options.ca_file, options.insecure)
+    discovered = await _discover_or_interrupt(scenario, targets[0], verify)
+    if isinstance(discovered, TargetError):
+        return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))
+    if discovered is None:
+        return _ended(path, header, RunEnd(end="interrupted", detail="during discovery"))
+    endpoints, jwks, published = discovered
+    notes = published_policy_notes(published, scenario.policy.model())
+    if options.measure_policy:
+        notes += await _measured_policy_notes(scenario, targets[0], path, options)
+    profile = TargetProfile(scenario.target, endpoints)
+    requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
+    header = msgspec.structs.replace(header, requests=requests)
+    with _sink(path) as sink:
+        history = History(header, sink)
+        # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
+        # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
+        async with WireClient(
+            ca_file=options.ca_file,
+            insecure=options.insecure,
+            http2=options.http2,
+            http1_requests=options.http2 != "always",
+        ) as wire:
+            parts = DriveParts(
+                scenario, options, profile, targets, wire, history, ClaimReader(jwks), notes
+            )
+            end = await body(parts)
+    return Drive(path=path, history=history, end=end)
+
+
+def _ended(path: Path, header: Header, end: RunEnd) -> Drive:
+    with _sink(path) as sink:
+        history = History(header, sink)
+        history.finish(end)
+    return Drive(path=path, history=history, end=end)
+
+
+def _sink(path: Path) -> BinaryIO:
+    """The history file, unbuffered: each record is one write the history can see fail."""
+    return path.open("wb", buffering=0)
+
+
+@contextmanager
+def uninterrupted() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM off while reports are judged and written: a second Ctrl-C must
+    not lose the reports of a run that already stopped. Yields the signals that arrived, so a
+    command making several runs stops after this one instead of forgetting them."""
+    held: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        held.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def judge_drive(drive: Drive) -> RunReport:
+    """The verdict of a drive: that of its history file, or of its memory if the file failed."""
+    if drive.history.sink_error is None:
+        return analyze_history(drive.path)
+    return judge(drive.history, drive.path)
+
+
+async def run_scenario(
+    scenario: Scenario, options: RunOptions, progress: ProgressCallback | None = None
+) -> RunResult:
+    """Run a scenario end to end: discover, drive (streaming the history), then judge it."""
+    drive = await drive_scenario(scenario, options, progress)
+    return RunResult(
+        report=judge_drive(drive), history_path=drive.path, crashed=drive.end.end == "crashed"
+    )
+
+
+def published_policy_notes(published: Policy | None, declared: Policy) -> list[str]:
+    """A note (also logged as a warning) when the target's published policy contradicts the
+    scenario's; none when the target publishes none or they agree."""
+    if published is None:
+        return []
+    drifts = differences(published, declared)
+    if not drifts:
+        return []
+    note = (
+        f"the target publishes its refresh-token policy ({POLICY_EXTENSION}: "
+        f"{published.describe()}) and it contradicts the scenario's ({declared.describe()}): "
+        + "; ".join(d.describe("published") for d in drifts)
+    )
+    logger.warning("%s", note, extra={"fields": [d.field for d in drifts]})
+    return [note]
+
+
+async def _measured_policy_notes(
+    scenario: Scenario, target: str, path: Path, options: RunOptions
+) -> list[str]:
+    """Measure the target's policy before the run and note where it contradicts the scenario's.
+
+    The measurement keeps its own history beside the run's (``policy.history.jsonl``).
+    """
+    setup = ProbeSetup(
+        scenario=scenario,
+        target=target,
+        history_path=path.with_name("policy.history.jsonl"),
+        scenario_path=options.scenario_path,
+        ca_file=options.ca_file,
+        insecure=options.insecure,
+    )
+    measurement = await measure_policy(setup, Bounds())
+    declared = scenario.policy.model()
+    drifts, _ = drift(measurement, declared)
+    if not drifts:
+        return []
+    note = (
+        f"the policy measured before the run ({measurement.policy().describe()}) contradicts "
+        f"the scenario's ({declared.describe()}): "
+        + "; ".join(d.describe("measured") for d in drifts)
+    )
+    logger.warning("%s", note, extra={"fields": [d.field for d in drifts]})
+    return [note]
+
+
+def _describer(header: Header) -> RequestDescriber:
+    """Map an operation to its request shape (for its curl line), from the header alone."""
+    default = header.targets[0] if header.targets else "http://127.0.0.1/"
+
+    def describe(op: Operation) -> RequestShape:
+        template: RequestTemplate | None = header.requests.get(op.kind)
+        if template is None:
+            return "POST", default, {}, None
+        base = op.invoke.target or default
+        url = urljoin(base if base.endswith("/") else base + "/", template.path)
+        return template.method, url, dict(template.headers), template.body
+
+    return describe
+
+
+def analyze_history(path: Path, overrides: Overrides | None = None) -> RunReport:
+    """Judge a saved history: no network, no scenario; the run's own verdict.
+
+    ``overrides`` judges it by other promises instead; the report says so.
+    """
+    return judge(load_history(path), path, overrides)
+
+
+def judge(history: History, path: Path, overrides: Overrides | None = None) -> RunReport:
+    """The checkers' verdict on ``history`` (read from ``path``) and the report built on it."""
+    header = history.header
+    operations = history.operations()
+    policy, checks = header.policy, header.checks
+    notes = list(history.end.notes) if history.end is not None else []
+    if history.sink_error is not None:
+        notes.append(
+            f"the history file {path} could not be written ({history.sink_error.strerror}); "
+            "this report was judged from what the run kept in memory"
+        )
+    if overrides is not None:
+        policy = overrides.policy or policy
+        checks = overrides.checks or checks
+        notes.append(
+            f"judged under the promises of {overrides.source} (policy {policy.describe()}), "
+            f"not the ones recorded (policy {header.policy.describe()})"
+        )
+    end = history.end
+    dead = end.dead_targets if end is not None else {}
+    results = run_checkers(operations, check_context(policy, checks, dead))
+    reproduce = [shlex.join(header.command)] if header.command else []
+    reproduce.append(shlex.join(["auth-stress", "analyze", str(path)]))
+    return build_report(
+        scenario=header.scenario,
+        scenario_path=header.scenario_path,
+        targets=header.targets,
+        policy=policy,
+        results=results,
+        operations=operations,
+        wall_seconds=end.wall_seconds if end is not None else 0.0,
+        started_unix=header.started_unix,
+        reproduce=reproduce,
+        inconclusive_reason=inconclusive_reason(end),
+        bursts=end.bursts if end is not None else None,
+        describe=_describer(header),
+        notes=notes,
+    )

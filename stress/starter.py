@@ -1,0 +1,156 @@
+"""``auth-stress init``: a starter scenario for a real target, found by discovery.
+
+Writing the first scenario by hand means reading the schema and the target's metadata at once;
+most people stop there. ``init`` asks the target (RFC 8414 / OpenID Connect discovery) where its
+token, revocation and JWKS endpoints are, takes the few answers only a person knows (client id,
+test users), measures the policy the target really has (``auth-stress policy``; or takes the
+one a person declares) and writes a commented multi-tab burst scenario. The text is
+validated with the same parser as ``auth-stress check`` before anything is written, so the
+file it produces is always accepted.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+from stress.discovery import discover
+from stress.measure.result import policy_lines
+from stress.policy import Policy
+from stress.scenario import Scenario, TargetSpec, parse_scenario
+from stress.target import Endpoints
+
+__all__ = [
+    "PolicyName",
+    "StarterAnswers",
+    "declared_comments",
+    "discover_endpoints",
+    "render_starter",
+]
+
+# Per discovery request: metadata is small and a target that takes longer is effectively down.
+_REQUEST_TIMEOUT_S = 10.0
+
+PolicyName = Literal["strict", "idempotent", "overlap", "none"]
+
+_POLICY_NOTES: dict[str, str] = {
+    "strict": "single use: a refresh token works once, concurrent losers may be rejected",
+    "idempotent": "within the grace window the previous token returns the same successor",
+    "overlap": "within the grace window reuse mints a new successor in the same family",
+    "none": "no rotation: the same refresh token comes back on every refresh",
+}
+
+
+def declared_comments(policy: Policy) -> tuple[str, ...]:
+    """The comment over a policy a person declared (not measured): what its preset means."""
+    name = policy.preset
+    return (f"{name}: {_POLICY_NOTES[name]}.",) if name is not None else ()
+
+
+@dataclass(frozen=True)
+class StarterAnswers:
+    """Everything the starter scenario needs beyond the discovered endpoints.
+
+    ``policy_comments`` go above the ``[policy]`` fields: where the policy comes from (measured,
+    and when) or what the declared preset means.
+    """
+
+    target: str
+    name: str
+    client_id: str | None
+    username: str
+    password_env: str
+    policy: Policy
+    policy_comments: tuple[str, ...] = ()
+    resource: str | None = None
+    parallel: int = 8
+    sessions: int = 8
+
+
+async def discover_endpoints(target: str) -> Endpoints:
+    """The target's endpoints through discovery; ``TargetError`` when unreachable or silent."""
+    spec = TargetSpec(kind="oauth2", base_url=target)
+    async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S) as client:
+        found = await discover(client, spec, target if target.endswith("/") else target + "/")
+    return found.endpoints
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON escaping is a subset TOML accepts)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
+
+
+def _found(label: str, value: str | None) -> str:
+    return f"#   {label:<11} {value or '(not advertised)'}"
+
+
+def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, Scenario]:
+    """The commented scenario text and its parsed form; raises ``ScenarioError`` if invalid."""
+    lines = [
+        f"# Starter scenario for {answers.target}, written by `auth-stress init`.",
+        "#",
+        "# Multi-tab burst: each session logs in, then several tabs refresh the same refresh",
+        "# token at once, twice; every leaf token is probed when the run is quiet. Checkers:",
+        "# fork, sibling-invalidation, token-uniqueness, jwt-claims, server-error.",
+        "# A failure means users get logged out at random or rotation is silently defeated.",
+        "#",
+        "# Discovered (RFC 8414 / OpenID Connect discovery); discovery runs again on every run,",
+        "# so set target.token_endpoint etc. only to override it:",
+        _found("token", endpoints.token),
+        _found("revocation", endpoints.revocation),
+        _found("jwks", endpoints.jwks),
+        "#",
+        "# Validate: auth-stress check FILE   Run: auth-stress run FILE [--target URL ...]",
+        f"name = {_toml_str(answers.name)}",
+        f"description = {_toml_str(f'{answers.parallel} tabs refresh one token at once')}",
+        "",
+        "[target]",
+        'kind = "oauth2"',
+        f"base_url = {_toml_str(answers.target)}",
+    ]
+    if answers.client_id:
+        lines.append(f"client_id = {_toml_str(answers.client_id)}")
+    else:
+        lines.append('# client_id = "..."   # public clients usually must send one')
+    lines.append('# Confidential client: client_auth = "basic" and client_secret_env = "VAR".')
+    if answers.resource:
+        lines.append(f"resource = {_toml_str(answers.resource)}   # protected API for `use`")
+    else:
+        lines.append('# resource = "/api/me"   # a protected API, to add {op = "use"} steps')
+    lines += [
+        "",
+        "[auth]",
+        "# Password grant; {n} is the session number, so each session is its own user.",
+        f"username = {_toml_str(answers.username)}",
+        f"password_env = {_toml_str(answers.password_env)}",
+        "",
+        "[policy]",
+        *(f"# {comment}" for comment in answers.policy_comments),
+        *policy_lines(answers.policy),
+        "",
+        "[run]",
+        f"sessions = {answers.sessions}",
+        "op_timeout_seconds = 5",
+        "max_seconds = 60",
+        "",
+        "[[steps]]",
+        'op = "login"',
+    ]
+    for _ in range(2):
+        lines += [
+            "",
+            "[[steps]]",
+            'op = "refresh"',
+            f"parallel = {answers.parallel}",
+            'sync = "auto"   # none, barrier, last-byte (HTTP/1.1), single-packet (HTTP/2)',
+        ]
+        if answers.resource:
+            lines += ["", "[[steps]]", 'op = "use"']
+    text = "\n".join(lines) + "\n"
+    scenario = parse_scenario(tomllib.loads(text), "generated scenario")
+    return text, scenario

@@ -1,0 +1,175 @@
+"""The measurement's policy, its [policy] block, its JSON, and comparing it with a declared one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stress.measure.drift import differences, drift
+from stress.measure.result import (
+    FIELDS,
+    FieldResult,
+    FieldValue,
+    GraceBracket,
+    Measurement,
+    measurement_json,
+    policy_toml,
+)
+from stress.policy import Policy, preset, resolve_policy
+from stress.scenario import load_scenario
+
+SCENARIO = """
+name = "written"
+
+[target]
+kind = "oauth2"
+base_url = "http://127.0.0.1:8000"
+
+[auth]
+password = "password"
+
+{policy}
+[[steps]]
+op = "login"
+"""
+
+
+def _measurement(
+    values: dict[str, FieldValue],
+    *,
+    unmeasured: frozenset[str] = frozenset(),
+    lower: frozenset[str] = frozenset(),
+    resolution: float = 0.1,
+) -> Measurement:
+    defaults: dict[str, FieldValue] = {
+        "rotates": True,
+        "replay": "same-pair",
+        "grace_seconds": 2.0,
+        "generations": 1,
+        "reuse_revokes": "family",
+        "refresh_revokes_access": False,
+    }
+    fields = [
+        FieldResult(
+            name=name,
+            value={**defaults, **values}[name],
+            measured=name not in unmeasured,
+            why="",
+            lower_bound=name in lower,
+        )
+        for name in FIELDS
+    ]
+    bracket = GraceBracket(accepted_at=1.95, rejected_at=2.05, resolution=resolution, grace_max=10)
+    return Measurement(
+        target="http://127.0.0.1:8000/",
+        measured_at="2025-01-01T00:00:00Z",
+        seconds=1.0,
+        requests=10,
+        history="h.jsonl",
+        end="completed",
+        fields=fields,
+        grace=bracket,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "policy"),
+    [
+        ({}, preset("idempotent", 2.0)),
+        ({"replay": "new-pair"}, preset("overlap", 2.0)),
+        ({"replay": "rejected", "grace_seconds": 0.0, "generations": 0}, preset("strict")),
+        ({"rotates": False}, preset("none")),
+        (
+            {"replay": "access-only", "grace_seconds": 0.6},
+            resolve_policy(replay="access-only", grace_seconds=0.6),
+        ),
+        ({"generations": 2}, resolve_policy(replay="same-pair", grace_seconds=2, generations=2)),
+        (
+            {
+                "replay": "rejected",
+                "grace_seconds": 0.0,
+                "generations": 0,
+                "reuse_revokes": "nothing",
+            },
+            resolve_policy(reuse_revokes="nothing"),
+        ),
+        (
+            {"refresh_revokes_access": True},
+            resolve_policy("idempotent", grace_seconds=2, refresh_revokes_access=True),
+        ),
+    ],
+)
+def test_the_written_block_loads_as_the_measured_policy(
+    tmp_path: Path, values: dict[str, FieldValue], policy: Policy
+) -> None:
+    measured = _measurement(values).policy()
+    assert measured == policy
+    block = policy_toml(measured, ["measured, for a test"])
+    path = tmp_path / "scenario.toml"
+    path.write_text(SCENARIO.format(policy=block))
+    assert load_scenario(path).policy.model() == policy
+
+
+def test_a_preset_is_written_by_its_name_and_other_policies_field_by_field() -> None:
+    assert (
+        policy_toml(preset("idempotent", 2.0))
+        == '[policy]\nkind = "idempotent"\ngrace_seconds = 2\n'
+    )
+    assert policy_toml(preset("strict"), ["why"]) == '[policy]\n# why\nkind = "strict"\n'
+    custom = policy_toml(resolve_policy(replay="access-only", grace_seconds=0.6))
+    assert custom.splitlines()[1:] == [
+        'replay = "access-only"',
+        "grace_seconds = 0.6",
+        "generations = 1",
+        'reuse_revokes = "family"',
+        "refresh_revokes_access = false",
+    ]
+
+
+def test_the_json_carries_fields_bracket_and_block() -> None:
+    document = json.loads(measurement_json(_measurement({})))
+    assert [f["name"] for f in document["fields"]] == list(FIELDS)
+    assert document["grace"]["accepted_at"] == 1.95
+    assert document["policy"]["preset"] == "idempotent"
+    assert document["policy"]["toml"].startswith("[policy]\n")
+
+
+# -- drift ----------------------------------------------------------------------------------------
+
+
+def test_a_grace_within_the_resolution_agrees() -> None:
+    measured = _measurement({"grace_seconds": 2.0}, resolution=0.2)
+    assert drift(measured, preset("idempotent", 2.15)) == ([], [])
+    drifts, _ = drift(measured, preset("idempotent", 2.5))
+    assert [d.describe() for d in drifts] == ["grace_seconds: measured 2, declared 2.5"]
+
+
+def test_every_differing_field_is_listed() -> None:
+    drifts, _ = drift(_measurement({}), preset("strict"))
+    assert [d.field for d in drifts] == ["replay", "grace_seconds", "generations"]
+
+
+def test_a_lower_bound_agrees_with_any_larger_declaration() -> None:
+    measured = _measurement(
+        {"grace_seconds": 10.0, "generations": 4}, lower=frozenset({"grace_seconds", "generations"})
+    )
+    declared = resolve_policy(replay="same-pair", grace_seconds=60, generations=5)
+    assert drift(measured, declared)[0] == []
+    smaller = resolve_policy(replay="same-pair", grace_seconds=5, generations=3)
+    assert [d.field for d in drift(measured, smaller)[0]] == ["grace_seconds", "generations"]
+
+
+def test_an_unmeasured_field_is_not_compared_and_says_so() -> None:
+    measured = _measurement({}, unmeasured=frozenset({"refresh_revokes_access"}))
+    declared = resolve_policy("idempotent", grace_seconds=2, refresh_revokes_access=True)
+    drifts, skipped = drift(measured, declared)
+    assert drifts == []
+    assert [s.split(":")[0] for s in skipped] == ["refresh_revokes_access"]
+
+
+def test_published_and_declared_policies_compare_exactly() -> None:
+    found = differences(preset("idempotent", 5.0), preset("idempotent", 2.0))
+    assert [d.describe("published") for d in found] == ["grace_seconds: published 5, declared 2"]
+    assert differences(preset("strict"), preset("strict")) == []

@@ -1,0 +1,120 @@
+"""The verdict cases on independent test servers: each target, the policy it really promises,
+and the verdict and failing checkers a correct tester must reach.
+
+Shared by the verdict test (tests/tester/test_verdicts_on_targets.py) and the benchmark that
+repeats every case (benchmarks/verdicts.py), so that both judge exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from support.targets import TargetSpec
+
+__all__ = ["CASES", "SCENARIO", "Case", "scenario_text"]
+
+SCENARIO = """
+name = "verdict-{name}"
+
+[target]
+kind = "oauth2"
+base_url = "{url}"
+client_id = "demo-client"
+resource = "/api/me"
+
+[auth]
+username = "user{{n}}"
+password = "password"
+
+[policy]
+{policy}
+
+[run]
+sessions = 6
+op_timeout_seconds = 5
+max_seconds = 30
+
+[[steps]]
+op = "login"
+
+[[steps]]
+op = "refresh"
+parallel = 8
+profile = "multi-tab"
+
+[[steps]]
+op = "use"
+
+[[steps]]
+op = "refresh"
+parallel = 8
+profile = "multi-tab"
+{extra}
+"""
+
+REPLAY_GRANDPARENT = """
+[[steps]]
+op = "replay"
+age = 2
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    spec: TargetSpec
+    policy: str
+    failing: frozenset[str] = frozenset()
+    extra: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if self.failing else "pass"
+
+
+# Targets whose burst outcome depends on the requests overlapping run with a round trip far
+# longer than a burst's spread, so that the outcome is certain.
+SLOW = 0.1
+CASES = {
+    "strict-revoke-family": Case(
+        TargetSpec("strict-revoke-family"),
+        'kind = "strict"',
+        frozenset({"self-inflicted-logout"}),
+    ),
+    "strict-same-pair": Case(TargetSpec("strict-same-pair", db_latency=SLOW), 'kind = "strict"'),
+    "idempotent": Case(
+        TargetSpec("idempotent", grace=2.0),
+        'kind = "idempotent"\ngrace_seconds = 2',
+        extra=REPLAY_GRANDPARENT,
+    ),
+    "overlap": Case(TargetSpec("overlap", grace=2.0), 'kind = "overlap"\ngrace_seconds = 2'),
+    "access-only": Case(
+        TargetSpec("access-only", grace=2.0), 'replay = "access-only"\ngrace_seconds = 2'
+    ),
+    "generations": Case(
+        TargetSpec("generations", grace=2.0, generations=2),
+        'replay = "same-pair"\ngrace_seconds = 2\ngenerations = 2',
+        extra=REPLAY_GRANDPARENT,
+    ),
+    "last-write-wins": Case(
+        TargetSpec("last-write-wins", db_latency=SLOW),
+        'kind = "strict"',
+        frozenset({"fork", "dead-successor"}),
+    ),
+    "revoke-access-on-refresh": Case(
+        TargetSpec("revoke-access-on-refresh", grace=2.0),
+        'kind = "idempotent"\ngrace_seconds = 2\nrefresh_revokes_access = true',
+    ),
+    # The same generations server judged under a policy that promises only the predecessor:
+    # its accepted grandparent replays are stale reuses.
+    "generations-declared-one": Case(
+        TargetSpec("generations", grace=2.0, generations=2),
+        'kind = "idempotent"\ngrace_seconds = 2',
+        frozenset({"stale-reuse-accepted"}),
+        extra=REPLAY_GRANDPARENT,
+    ),
+}
+
+
+def scenario_text(name: str, url: str, case: Case) -> str:
+    """The scenario of ``case`` against the target at ``url``."""
+    return SCENARIO.format(name=name, url=url, policy=case.policy, extra=case.extra)

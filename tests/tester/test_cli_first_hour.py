@@ -1,0 +1,155 @@
+"""A user's first hour: every mistake gets exit 2 and one line, every report asked for is
+written whatever ends the run, and every signal stops every process the tool started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stress.launcher import free_port
+
+from .conftest import ROOT, SCENARIOS, CliRunner
+
+pytestmark = pytest.mark.integration
+
+MULTI_TAB = str(SCENARIOS / "multi-tab-burst.toml")
+
+
+def one_line_error(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def test_report_folders_are_created_before_the_run(cli: CliRunner, tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    out = tmp_path / "reports" / "deep"
+    result = cli("run", MULTI_TAB, "--target", closed, "--junit", str(out / "junit.xml"),
+                 "--html", str(out / "report.html"))  # fmt: skip
+    # An unreachable target is inconclusive, and every report asked for is still written.
+    assert result.code == 3, result.stderr
+    assert result.report is not None
+    assert result.report["verdict"] == "unknown"
+    assert (out / "junit.xml").is_file()
+    assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--log-level", "loud"), "--log-level 'loud': expected one of debug, info"),
+        (("--engine", "fast"), "--engine 'fast': expected none, barrier"),
+    ],
+)
+def test_bad_options_are_one_line(cli: CliRunner, args: tuple[str, ...], message: str) -> None:
+    result = cli("run", MULTI_TAB, *args)
+    assert result.code == 2
+    assert message in one_line_error(result.stderr)
+
+
+def test_a_history_folder_is_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "stress", "run", MULTI_TAB, "--history", str(tmp_path)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "is a folder; give a file name in it" in one_line_error(proc.stderr)
+
+
+def test_a_custom_target_without_a_login_request_is_invalid(tmp_path: Path) -> None:
+    scenario = tmp_path / "custom.toml"
+    scenario.write_text(
+        'name = "custom"\n[target]\nkind = "json"\nbase_url = "http://127.0.0.1:1"\n'
+        '[target.refresh]\npath = "/auth/refresh"\njson = { refreshToken = "{refresh_token}" }\n'
+        '[auth]\npassword = "pw"\n[policy]\nkind = "strict"\n[[steps]]\nop = "login"\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "stress", "check", str(scenario)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "needs a [target.login] request" in one_line_error(proc.stderr)
+
+
+def test_check_warns_about_an_unset_secret(tmp_path: Path) -> None:
+    text = (SCENARIOS / "multi-tab-burst.toml").read_text()
+    scenario = tmp_path / "secret.toml"
+    scenario.write_text(text.replace('password = "password"', 'password_env = "NOPE_UNSET"'))
+    env = {k: v for k, v in os.environ.items() if k != "NOPE_UNSET"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "stress", "check", str(scenario)],
+        capture_output=True, text=True, timeout=30, check=False, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert "environment variable NOPE_UNSET is not set here" in proc.stderr
+
+
+def test_a_history_that_cannot_be_written_still_gives_every_report(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    json_path = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "stress", "run", MULTI_TAB, "--target", closed, "--no-progress",
+         "--history", "/dev/full", "--json", str(json_path)],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "the history could not be written to /dev/full" in proc.stderr
+    document = json.loads(json_path.read_text())
+    assert document["verdict"] == "unknown"
+    assert any("could not be written" in note for note in document["notes"])
+
+
+def _marked(mark: str) -> list[str]:
+    """Processes whose environment carries ``mark``: everything a command started."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if mark.encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+)
+def test_every_signal_stops_serve_and_everything_it_started(sig: signal.Signals) -> None:
+    mark, port = str(uuid.uuid4()), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stress", "serve", "--port", str(port)],
+        cwd=ROOT, env={**os.environ, "AUTH_STRESS_TEST_MARK": mark},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert len(_marked(mark)) >= 3  # auth-stress, the server, its workers, Redis
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+    deadline = time.monotonic() + 5
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked(mark) == []
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
