@@ -68,7 +68,11 @@ OpType = Literal["invoke", "ok", "fail", "info"]
 Outcome = Literal["ok", "fail", "info"]
 
 
-class Claims(msgspec.Struct, frozen=True, omit_defaults=True):
+# Records hold only strings, numbers and other such records, so they can never be part of a
+# reference cycle: ``gc=False`` keeps millions of them out of the cyclic collector's way.
+
+
+class Claims(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """Access-token claims that checkers need; decoded without verification by the client."""
 
     jti: str | None = None
@@ -81,7 +85,7 @@ class Claims(msgspec.Struct, frozen=True, omit_defaults=True):
     verify_error: str | None = None
 
 
-class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False):
     """One history record: an invocation or a completion.
 
     ``time_ns`` is ``time.monotonic_ns()`` when the record was made: for an invoke, just before
@@ -145,23 +149,52 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
     started_unix: float
 
 
-class Operation(msgspec.Struct, frozen=True, kw_only=True):
+class Operation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An invoke paired with its completion; ``done`` is None when the run ended first.
 
     Checkers work on these: an operation whose completion is missing is indeterminate, exactly
     like one that completed ``info``.
+
+    Build one from ``invoke`` and ``done`` only. The fields after them are derived from those
+    two records in ``__post_init__`` (whatever is passed for them): checkers read them tens of
+    millions of times in a large history, and a field costs a fraction of a property.
     """
 
     invoke: Op
     done: Op | None
+    index: int = 0
+    kind: OpKind = "login"
+    presented: str | None = None
+    burst: int | None = None
+    outcome: Outcome = "info"
+    send_ns: int = 0
+    """When the request left: the completion's ``sent_ns`` if known, else the invoke time."""
+    recv_ns: int | None = None
+    returned: str | None = None
+    access: str | None = None
+    status: int | None = None
+    claims: Claims | None = None
 
-    @property
-    def index(self) -> int:
-        return self.invoke.index
-
-    @property
-    def kind(self) -> OpKind:
-        return self.invoke.kind
+    def __post_init__(self) -> None:
+        invoke, done = self.invoke, self.done
+        put = msgspec.structs.force_setattr
+        put(self, "index", invoke.index)
+        put(self, "kind", invoke.kind)
+        put(self, "presented", invoke.presented)
+        put(self, "burst", invoke.burst)
+        if done is None:
+            put(self, "outcome", "info")
+            put(self, "send_ns", invoke.time_ns)
+            for name in ("recv_ns", "returned", "access", "status", "claims"):
+                put(self, name, None)
+            return
+        put(self, "outcome", "info" if done.type == "invoke" else done.type)
+        put(self, "send_ns", invoke.time_ns if done.sent_ns is None else done.sent_ns)
+        put(self, "recv_ns", done.time_ns)
+        put(self, "returned", done.returned)
+        put(self, "access", done.access)
+        put(self, "status", done.status)
+        put(self, "claims", done.claims)
 
     @property
     def process(self) -> int:
@@ -170,14 +203,6 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def session(self) -> int:
         return self.invoke.session
-
-    @property
-    def presented(self) -> str | None:
-        return self.invoke.presented
-
-    @property
-    def burst(self) -> int | None:
-        return self.invoke.burst
 
     @property
     def phase(self) -> Phase | None:
@@ -195,41 +220,8 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
         return self.invoke.engine
 
     @property
-    def send_ns(self) -> int:
-        """When the request left: the completion's ``sent_ns`` if known, else the invoke time."""
-        if self.done is not None and self.done.sent_ns is not None:
-            return self.done.sent_ns
-        return self.invoke.time_ns
-
-    @property
-    def recv_ns(self) -> int | None:
-        return self.done.time_ns if self.done is not None else None
-
-    @property
-    def outcome(self) -> Outcome:
-        if self.done is None or self.done.type == "invoke":
-            return "info"
-        return self.done.type
-
-    @property
-    def returned(self) -> str | None:
-        return self.done.returned if self.done is not None else None
-
-    @property
-    def access(self) -> str | None:
-        return self.done.access if self.done is not None else None
-
-    @property
-    def status(self) -> int | None:
-        return self.done.status if self.done is not None else None
-
-    @property
     def error(self) -> str | None:
         return self.done.error if self.done is not None else None
-
-    @property
-    def claims(self) -> Claims | None:
-        return self.done.claims if self.done is not None else None
 
     @property
     def stopped_by_run(self) -> bool:
@@ -342,22 +334,27 @@ def pair_operations(ops: Iterable[Op]) -> list[Operation]:
 
 
 def load_history(path: Path) -> History:
-    """Read a JSONL history written by :class:`History`; errors name the file and line."""
+    """Read a JSONL history written by :class:`History`; errors name the file and line.
+
+    The file is streamed line by line, so memory holds the ops and never the text beside them.
+    """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            return _read(path, stream)
     except OSError as exc:
         raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
-    lines = raw.splitlines()
-    if not lines:
+
+
+def _read(path: Path, stream: IO[bytes]) -> History:
+    first = stream.readline()
+    if not first:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
-    header = _decode_header(path, lines[0])
-    history = History(header)
-    decoder = msgspec.json.Decoder(Op)
+    history = History(_decode_header(path, first))
+    decode = msgspec.json.Decoder(Op).decode
     ending = msgspec.json.Decoder(RunEnd)
-    last = len(lines)
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
+    append = history.append
+    seen: dict[object, object] = {}
+    for number, line in enumerate(stream, start=2):
         if line.startswith(b'{"record":'):
             try:
                 history.finish(ending.decode(line))
@@ -365,18 +362,43 @@ def load_history(path: Path) -> History:
                 raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
             continue
         try:
-            op = decoder.decode(line)
+            op = _shared(decode(line), seen)
         except msgspec.DecodeError as exc:
-            if number == last and not raw.endswith(b"\n"):
+            if not line.strip():
+                continue
+            if not line.endswith(b"\n"):
                 # The writer died mid-line: everything before it is intact and still evidence.
                 logger.warning("history %s ends with a truncated record; ignoring it", path)
                 break
             raise HistoryError(f"{path}:{number}: invalid op record: {exc}") from exc
         try:
-            history.append(op)
+            append(op)
         except ValueError as exc:
             raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
     return history
+
+
+# Fields whose values repeat across records (one target URL, a few step names, one subject per
+# user): a history of a million records would otherwise hold a million copies of each.
+_SHARED_FIELDS = ("process", "session", "target", "step", "engine", "error")
+_SHARED_CLAIMS = ("sub", "sid", "iat", "exp")
+
+
+def _shared(op: Op, seen: dict[object, object]) -> Op:
+    """``op`` with its repeating values replaced by the first equal ones read.
+
+    The record was just decoded and nobody else holds it yet, so setting its fields in place
+    is still part of building it.
+    """
+    keep, put = seen.setdefault, msgspec.structs.force_setattr
+    for record, names in ((op, _SHARED_FIELDS), (op.claims, _SHARED_CLAIMS)):
+        if record is None:
+            continue
+        for name in names:
+            value = getattr(record, name)
+            if value is not None and (kept := keep(value, value)) is not value:
+                put(record, name, kept)
+    return op
 
 
 class _HeaderV1(msgspec.Struct, frozen=True, kw_only=True):

@@ -74,12 +74,9 @@ def _moved_on(
     )
 
 
-def _dead(
-    grace: Grace,
-    ctx: CheckContext,
-    advances: dict[str, tuple[list[int], list[Operation]]],
-    mint: Operation,
-) -> Finding | None:
+def _dead_at_first_use(grace: Grace, ctx: CheckContext, mint: Operation) -> Operation | None:
+    """The rejection of ``mint``'s token at its first presentation, unless something
+    legitimately retired it first (everything but another branch moving the family on)."""
     token = mint.returned
     if token is None or token == mint.presented or grace.lineage.minted_by.get(token) != mint.index:
         return None
@@ -87,15 +84,17 @@ def _dead(
     family = grace.lineage.family_of(token)
     if rejection is None or rejection.recv_ns is None or family is None:
         return None
-    horizon = rejection.recv_ns
-    if grace.killed_before(family, horizon, exclude=(rejection.index,)) is not None:
+    if grace.killed_before(family, rejection.recv_ns, exclude=(rejection.index,)) is not None:
         return None
-    if _moved_on(grace, advances, token, mint.send_ns, horizon):
-        return None
+    return rejection
+
+
+def _finding(ctx: CheckContext, mint: Operation, rejection: Operation) -> Finding:
+    token = mint.returned
     return finding(
         CHECKER_ID,
-        f"{mint.kind} op {mint.index} answered 200 with refresh token {short(token)}, which "
-        f"was rejected the first time it was presented (op {rejection.index}: "
+        f"{mint.kind} op {mint.index} answered 200 with refresh token {short(token)}, "
+        f"which was rejected the first time it was presented (op {rejection.index}: "
         f"{answer(rejection)}) although nothing had used it, revoked its family or moved the "
         "family on",
         key=(rejection, f"{short(token)} rejected when first presented ({answer(rejection)})"),
@@ -109,8 +108,15 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     lineage = build_lineage(ops)
     grace = Grace.of(lineage, ctx)
     issued = [o for o in lineage.ops if o.kind in _ISSUING and o.outcome == "ok"]
-    advances = _advances(grace)
-    findings = [f for o in issued if (f := _dead(grace, ctx, advances, o)) is not None]
+    findings: list[Finding] = []
+    advances: dict[str, tuple[list[int], list[Operation]]] | None = None
+    for mint in issued:
+        rejection = _dead_at_first_use(grace, ctx, mint)
+        if rejection is None or rejection.recv_ns is None or mint.returned is None:
+            continue
+        advances = _advances(grace) if advances is None else advances
+        if not _moved_on(grace, advances, mint.returned, mint.send_ns, rejection.recv_ns):
+            findings.append(_finding(ctx, mint, rejection))
     notes = [] if issued else ["no refresh tokens were handed out"]
     presented = [o for o in lineage.ops if o.kind in ROTATING_KINDS]
     return verdict(CHECKER_ID, findings, ctx, presented, notes)

@@ -47,6 +47,8 @@ def _successors(lineage: Lineage) -> list[Finding]:
     """
     findings: list[Finding] = []
     for token, ops in lineage.presenting.items():
+        if len(ops) < 2:
+            continue  # one presentation has one successor at most
         first_by_successor: dict[str, Operation] = {}
         for op in sorted(ops, key=lambda o: (o.send_ns, o.index)):
             successor = op.returned
@@ -87,6 +89,7 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
     window = ctx.policy.window_ns
     rotates = ctx.policy.rotates
     live: dict[str, list[Operation]] = defaultdict(list)
+    probed: set[str] = set()
     for op in lineage.ops:
         token = op.presented
         if op.kind != "probe" or op.outcome != "ok" or token is None or token in refreshed:
@@ -94,7 +97,8 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
         if not rotates and op.returned in (None, token):
             continue
         family = lineage.family_of(token)
-        if family is not None and all(p.presented != token for p in live[family]):
+        if family is not None and token not in probed:
+            probed.add(token)
             live[family].append(op)
     findings: list[Finding] = []
     for family, probes in live.items():

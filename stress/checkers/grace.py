@@ -19,6 +19,7 @@ checkers from blaming the server for a rejection it was entitled to make.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,15 +32,41 @@ from stress.policy import Policy
 
 __all__ = ["Grace", "possibly_effective"]
 
+_Earliest = tuple[tuple[int, int], ...]
+"""The (send, index) of the two earliest ops of a set: enough to answer "did any op but one
+happen before t?" for every t."""
+
 
 def possibly_effective(op: Operation) -> bool:
     """True when the op may have taken effect on the server (``ok`` or ``info``)."""
     return op.outcome != "fail"
 
 
+def _earliest(ops: Iterable[Operation]) -> _Earliest:
+    keys = [(o.send_ns, o.index) for o in ops]
+    return tuple(heapq.nsmallest(2, keys) if len(keys) > 2 else sorted(keys))
+
+
+def _any_before(earliest: _Earliest, horizon: int | None, exclude: int | None) -> bool:
+    return any(i != exclude and (horizon is None or send < horizon) for send, i in earliest)
+
+
+def _first_kept(ops: Sequence[Operation], skip: frozenset[int]) -> Operation | None:
+    return next((o for o in ops if o.index not in skip), None)
+
+
+def _by_send(ops: Iterable[Operation]) -> list[Operation]:
+    return sorted(ops, key=lambda o: (o.send_ns, o.index))
+
+
 @dataclass(frozen=True)
 class Grace:
-    """Timing questions about one history under one declared policy."""
+    """Timing questions about one history under one declared policy.
+
+    Each answer comes from per-token facts computed once (the consumers in completion order,
+    the earliest presentations that may have rotated a token), so a question costs the same in
+    a soak family thousands of refreshes long as in a short one.
+    """
 
     lineage: Lineage
     policy: Policy
@@ -47,7 +74,12 @@ class Grace:
 
     @classmethod
     def of(cls, lineage: Lineage, ctx: CheckContext) -> Grace:
-        return cls(lineage=lineage, policy=ctx.policy, window=ctx.policy.window_ns)
+        """The grace of ``lineage`` under ``ctx``'s policy; the last one (and everything it has
+        worked out) is handed out again for the same lineage and policy."""
+        global _last
+        if _last is None or _last.lineage is not lineage or _last.policy != ctx.policy:
+            _last = cls(lineage=lineage, policy=ctx.policy, window=ctx.policy.window_ns)
+        return _last
 
     def consumes(self, op: Operation) -> bool:
         """True when ``op`` certainly consumed its presented refresh token."""
@@ -59,20 +91,67 @@ class Grace:
 
     def consumers(self, token: str, exclude: int | None = None) -> list[Operation]:
         """Ops except ``exclude`` that certainly consumed ``token``, earliest completion first."""
-        found = [
-            o
-            for o in self.lineage.presenting.get(token, ())
-            if o.index != exclude and self.consumes(o) and o.recv_ns is not None
-        ]
-        return sorted(found, key=lambda o: (o.recv_ns or 0, o.index))
+        return [o for o in self._consumers(token) if o.index != exclude]
+
+    def _consumers(self, token: str) -> tuple[Operation, ...]:
+        ops = self.lineage.presenting.get(token, ())
+        if len(ops) == 1:  # most tokens: nothing to sort, nothing worth keeping
+            return ops if self.consumes(ops[0]) and ops[0].recv_ns is not None else ()
+        found = self._consumed.get(token)
+        if found is None:
+            kept = (o for o in ops if self.consumes(o) and o.recv_ns is not None)
+            found = tuple(sorted(kept, key=lambda o: (o.recv_ns or 0, o.index)))
+            self._consumed[token] = found
+        return found
+
+    def _effective(self, token: str) -> _Earliest:
+        """The two earliest presentations of ``token`` that may have rotated it."""
+        ops = self.lineage.presenting.get(token, ())
+        if len(ops) <= 2:
+            return _earliest(o for o in ops if possibly_effective(o))
+        found = self._effective_cache.get(token)
+        if found is None:
+            found = _earliest(o for o in ops if possibly_effective(o))
+            self._effective_cache[token] = found
+        return found
+
+    def _unseen(self, token: str) -> _Earliest:
+        """The two earliest indeterminate presentations of ``token`` (successor never seen)."""
+        ops = self.lineage.presenting.get(token, ())
+        if len(ops) <= 2:
+            return _earliest(o for o in ops if o.outcome == "info")
+        found = self._unseen_cache.get(token)
+        if found is None:
+            found = self._unseen_cache[token] = _earliest(o for o in ops if o.outcome == "info")
+        return found
+
+    @cached_property
+    def _consumed(self) -> dict[str, tuple[Operation, ...]]:
+        return {}
+
+    @cached_property
+    def _effective_cache(self) -> dict[str, _Earliest]:
+        return {}
+
+    @cached_property
+    def _unseen_cache(self) -> dict[str, _Earliest]:
+        return {}
+
+    @cached_property
+    def _deep_cache(self) -> dict[str, int | None]:
+        return {}
+
+    def rotation_possible_before(
+        self, token: str, horizon: int | None, exclude: int | None = None
+    ) -> bool:
+        """True when an op other than ``exclude`` that may have rotated ``token`` (``ok`` or
+        ``info``) presented it before ``horizon`` (at any time, when ``horizon`` is None)."""
+        return _any_before(self._effective(token), horizon, exclude)
 
     def earliest_rotation(self, token: str, candidates: Sequence[Operation] = ()) -> int | None:
         """Earliest send of any op that may have rotated ``token``, ``candidates`` included."""
-        sends = [
-            o.send_ns
-            for o in (*self.lineage.presenting.get(token, ()), *candidates)
-            if possibly_effective(o)
-        ]
+        sends = [o.send_ns for o in candidates if possibly_effective(o)]
+        sends.extend(send for send, _ in self._effective(token)[:1])
         return min(sends) if sends else None
 
     def certainly_within(self, op: Operation) -> bool:
@@ -86,27 +165,36 @@ class Grace:
         return earliest is not None and op.recv_ns - earliest <= self.window
 
     def stale_after_window(self, op: Operation) -> Operation | None:
-        """The op whose completed rotation proves ``op`` presented its token after ``W``."""
+        """The op whose completed rotation proves ``op`` presented its token after ``W``.
+
+        Consumers are in completion order, so the first one other than ``op`` decides: every
+        later one completed later still.
+        """
         if op.presented is None:
             return None
-        for consumer in self.consumers(op.presented, exclude=op.index):
-            if consumer.recv_ns is not None and op.send_ns - consumer.recv_ns > self.window:
-                return consumer
+        for consumer in self._consumers(op.presented):
+            if consumer.index == op.index:
+                continue
+            recv = consumer.recv_ns or 0
+            return consumer if op.send_ns - recv > self.window else None
         return None
 
     def _children_before(self, token: str, op: Operation) -> list[str]:
         """Children of ``token`` minted by another op that may precede ``op``."""
         found = []
-        for child in self.lineage.children.get(token, ()):
-            mint = self.lineage.by_index[self.lineage.minted_by[child]]
-            if mint.index != op.index and (op.recv_ns is None or mint.send_ns < op.recv_ns):
+        lineage = self.lineage
+        for child in lineage.children.get(token, ()):
+            minted = lineage.minted_by[child]
+            if minted == op.index:
+                continue
+            if op.recv_ns is None or lineage.by_index[minted].send_ns < op.recv_ns:
                 found.append(child)
         return found
 
     def consumed_before(self, token: str, op: Operation) -> Operation | None:
         """The first op that certainly consumed ``token`` before ``op`` was sent."""
-        done = [c for c in self.consumers(token) if (c.recv_ns or 0) < op.send_ns]
-        return done[0] if done else None
+        first = next(iter(self._consumers(token)), None)
+        return first if first is not None and (first.recv_ns or 0) < op.send_ns else None
 
     def stale_ancestor(self, op: Operation) -> tuple[Operation, ...] | None:
         """Mints and a consume proving ``op`` presented a token too many generations back.
@@ -143,11 +231,7 @@ class Grace:
         self, token: str, op: Operation, depth: int
     ) -> tuple[Operation, ...] | None:
         """Like :meth:`_stale_path`, but every branch down to ``depth`` must be consumed."""
-        unseen = [
-            o
-            for o in self.lineage.presenting.get(token, ())
-            if o.index != op.index and o.outcome == "info" and o.send_ns < (op.recv_ns or 0)
-        ]
+        unseen = _any_before(self._unseen(token), op.recv_ns or 0, op.index)
         children = self._children_before(token, op)
         if unseen or op.recv_ns is None or not children:
             return None
@@ -170,11 +254,16 @@ class Grace:
             return (consumer,)
         return self.stale_ancestor(op)
 
-    def _descendants_at(self, token: str, depth: int) -> list[str]:
+    def _deep_earliest(self, token: str) -> int | None:
+        """Earliest send that may have rotated a token ``policy.depth`` generations below."""
+        if token in self._deep_cache:
+            return self._deep_cache[token]
         level = [token]
-        for _ in range(depth):
+        for _ in range(self.policy.depth):
             level = [c for t in level for c in self.lineage.children.get(t, ())]
-        return level
+        sends = [send for t in level for send, _ in self._effective(t)[:1]]
+        found = self._deep_cache[token] = min(sends) if sends else None
+        return found
 
     def possible_reuse(self, op: Operation) -> bool:
         """True when ``op`` may have presented an already-rotated token outside the grace.
@@ -186,24 +275,14 @@ class Grace:
         if token is None or op.kind not in ROTATING_KINDS:
             return False
         horizon = op.recv_ns
-        earlier = [
-            o
-            for o in self.lineage.presenting.get(token, ())
-            if o.index != op.index
-            and possibly_effective(o)
-            and (horizon is None or o.send_ns < horizon)
-        ]
-        if not earlier:
+        if not self.rotation_possible_before(token, horizon, exclude=op.index):
             return False
         if not self.policy.accepts_replay or not self.certainly_within(op):
             return True
         # Within the window, a replay is still reuse when the head may have moved further on
         # than the policy's generations reach.
-        return any(
-            possibly_effective(o) and (horizon is None or o.send_ns < horizon)
-            for deep in self._descendants_at(token, self.policy.depth)
-            for o in self.lineage.presenting.get(deep, ())
-        )
+        deep = self._deep_earliest(token)
+        return deep is not None and (horizon is None or deep < horizon)
 
     @cached_property
     def _revokes(self) -> dict[str, list[Operation]]:
@@ -213,7 +292,7 @@ class Grace:
             family = self.lineage.family_of(o.presented)
             if o.kind == "revoke" and possibly_effective(o) and family is not None:
                 found[family].append(o)
-        return {k: sorted(v, key=lambda o: (o.send_ns, o.index)) for k, v in found.items()}
+        return {k: _by_send(v) for k, v in found.items()}
 
     @cached_property
     def _reuses(self) -> dict[str, list[Operation]]:
@@ -227,14 +306,24 @@ class Grace:
             family = self.lineage.family_of(o.presented)
             if family is not None and o.outcome != "ok" and self.possible_reuse(o):
                 found[family].append(o)
-        return {k: sorted(v, key=lambda o: (o.send_ns, o.index)) for k, v in found.items()}
+        return {k: _by_send(v) for k, v in found.items()}
+
+    @cached_property
+    def _user_reuses(self) -> dict[str | None, list[Operation]]:
+        """The reuses of every family of each subject (None: families without one), by send."""
+        found: dict[str | None, list[Operation]] = defaultdict(list)
+        for family, reuses in self._reuses.items():
+            found[self.lineage.subject.get(family)].extend(reuses)
+        return {k: _by_send(v) for k, v in found.items()}
+
+    @cached_property
+    def _all_reuses(self) -> list[Operation]:
+        return _by_send(o for reuses in self._reuses.values() for o in reuses)
 
     def family_revoked_before(self, family: str, horizon: int | None) -> Operation | None:
         """A revoke of ``family`` that may have taken effect before ``horizon`` (None: ever)."""
-        for o in self._revokes.get(family, ()):
-            if horizon is None or o.send_ns < horizon:
-                return o
-        return None
+        first = next(iter(self._revokes.get(family, ())), None)
+        return first if first is not None and (horizon is None or first.send_ns < horizon) else None
 
     def reuse_before(
         self, family: str, horizon: int | None, exclude: Iterable[int] = ()
@@ -242,19 +331,23 @@ class Grace:
         """A possibly stale reuse sent before ``horizon`` that may have revoked ``family``.
 
         Which reuses count follows ``policy.reuse_revokes``: those in the family, those in any
-        family of the same user, or none at all when reuse revokes nothing.
+        family of the same user, or none at all when reuse revokes nothing. The earliest one is
+        the answer, so only the first of each list (past the excluded ops) needs a look.
         """
         if self.policy.reuse_revokes == "nothing":
             return None
         skip = frozenset(exclude)
-        scope = (
-            [family] if self.policy.reuse_revokes == "family" else self.lineage.same_user(family)
-        )
+        if self.policy.reuse_revokes == "family":
+            groups = [self._reuses.get(family, [])]
+        elif (sub := self.lineage.subject.get(family)) is None:
+            groups = [self._all_reuses]  # an unknown user may own any family
+        else:
+            groups = [self._user_reuses.get(sub, []), self._user_reuses.get(None, [])]
         found = [
             o
-            for f in scope
-            for o in self._reuses.get(f, ())
-            if (horizon is None or o.send_ns < horizon) and o.index not in skip
+            for group in groups
+            if (o := _first_kept(group, skip)) is not None
+            and (horizon is None or o.send_ns < horizon)
         ]
         return min(found, key=lambda o: (o.send_ns, o.index)) if found else None
 
@@ -265,3 +358,6 @@ class Grace:
         return self.family_revoked_before(family, horizon) or self.reuse_before(
             family, horizon, exclude
         )
+
+
+_last: Grace | None = None

@@ -36,18 +36,23 @@ _ISSUING = ("login", "refresh", "probe")
 
 
 def _own(op: Operation, claims: Claims) -> list[Finding]:
+    unverified = claims.verified is False
+    born_expired = claims.exp is not None and claims.iat is not None and claims.exp <= claims.iat
+    never_valid = claims.exp is not None and claims.nbf is not None and claims.nbf > claims.exp
+    if not (unverified or born_expired or never_valid):
+        return []
     found: list[Finding] = []
     token = f"access token {short(op.access)}"
     where = f"{token} from {op.kind} op {op.index}"
-    if claims.verified is False:
+    if unverified:
         message = f"{where} failed verification: {claims.verify_error}"
         found.append(
             finding(CHECKER_ID, message, key=(op, f"got {token}, which fails verification"))
         )
-    if claims.exp is not None and claims.iat is not None and claims.exp <= claims.iat:
+    if born_expired:
         message = f"{where} expires (exp {claims.exp}) at or before iat"
         found.append(finding(CHECKER_ID, message, key=(op, f"got {token}, expired when issued")))
-    if claims.exp is not None and claims.nbf is not None and claims.nbf > claims.exp:
+    if never_valid:
         message = f"{where} has nbf {claims.nbf} after exp"
         found.append(finding(CHECKER_ID, message, key=(op, f"got {token}, never valid")))
     return found

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
-from stress.checkers.grace import Grace, possibly_effective
+from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, verdict
 from stress.checkers.lineage import build_lineage, short
 from stress.history import Operation
@@ -45,12 +45,9 @@ def _violation(grace: Grace, ctx: CheckContext, retry: Operation) -> Finding | N
     horizon = retry.recv_ns
     if grace.killed_before(family, horizon, exclude=(retry.index, lost.index)) is not None:
         return None
-    for child in grace.lineage.children.get(token, ()):
-        if any(
-            possibly_effective(o) and o.send_ns < horizon
-            for o in grace.lineage.presenting.get(child, ())
-        ):
-            return None
+    children = grace.lineage.children.get(token, ())
+    if any(grace.rotation_possible_before(child, horizon) for child in children):
+        return None
     return finding(
         CHECKER_ID,
         f"retry op {retry.index} of refresh({short(token)}) after the lost response of op "

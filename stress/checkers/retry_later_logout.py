@@ -19,12 +19,13 @@ and the burst it started in.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, verdict
-from stress.checkers.lineage import build_lineage, short
+from stress.checkers.lineage import Lineage, build_lineage, short
 from stress.checkers.self_inflicted_logout import dead_at_next_use
 from stress.history import Operation
 
@@ -67,9 +68,31 @@ def _chain(grace: Grace, q: Operation) -> list[Operation]:
     return chain
 
 
-def _logout(
-    grace: Grace, ctx: CheckContext, issued: dict[int, list[Operation]], q: Operation
-) -> Finding | None:
+_Issued = dict[tuple[int, str], dict[str, None]]
+"""(session, family) -> the refresh tokens handed to that session in that family, in order."""
+_Indexes = Callable[[], tuple[_Issued, dict[int, list[int]]]]
+"""Built on first use: most histories have no rejected obedient retry to look into."""
+
+
+def _issued(lineage: Lineage) -> _Issued:
+    issued: _Issued = defaultdict(dict)
+    for o in lineage.ops:
+        family = lineage.family_of(o.returned)
+        if o.outcome == "ok" and o.returned is not None and family is not None:
+            issued[(o.session, family)][o.returned] = None
+    return issued
+
+
+def _bursts(lineage: Lineage) -> dict[int, list[int]]:
+    """Burst id -> the indices of every op released in it."""
+    members: dict[int, list[int]] = defaultdict(list)
+    for o in lineage.ops:
+        if o.burst is not None:
+            members[o.burst].append(o.index)
+    return members
+
+
+def _logout(grace: Grace, ctx: CheckContext, indexes: _Indexes, q: Operation) -> Finding | None:
     lineage = grace.lineage
     retry_of = q.invoke.retry_of
     p = lineage.by_index.get(retry_of) if retry_of is not None else None
@@ -82,20 +105,18 @@ def _logout(
     chain = _chain(grace, q)
     first = chain[-1]
     skip = {o.index for o in chain}
+    issued, bursts = indexes()
     if first.burst is not None:
-        skip |= {o.index for o in lineage.ops if o.burst == first.burst}
+        skip.update(bursts.get(first.burst, ()))
     if grace.killed_before(family, q.recv_ns, skip) is not None:
         return None
     held = [
-        o.returned
-        for o in issued.get(q.session, ())
-        if o.returned is not None
-        and o.returned != token
-        and lineage.family_of(o.returned) == family
-        and grace.consumed_before(o.returned, q) is None
+        t
+        for t in issued.get((q.session, family), ())
+        if t != token and grace.consumed_before(t, q) is None
     ]
     evidence = []
-    for other in dict.fromkeys(t for t in held if t is not None):
+    for other in held:
         dead = dead_at_next_use(lineage, ctx, other, q.recv_ns)
         if dead is None:
             return None
@@ -130,10 +151,6 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
         and p.status in RETRY_LATER_STATUSES
     ]
     notes = [] if retries else ["no retries after a 503 or 429 with Retry-After"]
-    issued: dict[int, list[Operation]] = defaultdict(list)
-    if retries:
-        for o in lineage.ops:
-            if o.outcome == "ok" and o.returned is not None:
-                issued[o.session].append(o)
-    findings = [f for q in retries if (f := _logout(grace, ctx, issued, q)) is not None]
+    indexes = cache(lambda: (_issued(lineage), _bursts(lineage)))
+    findings = [f for q in retries if (f := _logout(grace, ctx, indexes, q)) is not None]
     return verdict(CHECKER_ID, findings, ctx, retries, notes)

@@ -11,12 +11,14 @@ and the rule is off for them, as it is without rotation.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
 from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, stale_blame, verdict
-from stress.checkers.lineage import ROTATING_KINDS, build_lineage, short
+from stress.checkers.lineage import ROTATING_KINDS, Lineage, build_lineage, short
 from stress.history import Operation
 
 __all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
@@ -31,16 +33,32 @@ MEANING = (
 )
 
 
-def _survivor(grace: Grace, family: str, after: int) -> Operation | None:
-    for op in grace.lineage.ops:
-        if (
-            op.kind in ROTATING_KINDS
-            and op.outcome == "ok"
-            and op.send_ns > after
-            and grace.lineage.family_of(op.presented) == family
-        ):
-            return op
-    return None
+_Survivors = dict[str, tuple[list[int], list[Operation]]]
+
+
+def _survivors(lineage: Lineage) -> _Survivors:
+    """Per family, its ok refreshes and probes in record order, with the running maximum of
+    their send times: the first one recorded that was sent after ``t`` is where that maximum
+    first exceeds ``t``, found by bisection."""
+    per_family: dict[str, list[Operation]] = defaultdict(list)
+    for op in lineage.ops:
+        family = lineage.family_of(op.presented)
+        if op.kind in ROTATING_KINDS and op.outcome == "ok" and family is not None:
+            per_family[family].append(op)
+    found: _Survivors = {}
+    for family, ops in per_family.items():
+        running: list[int] = []
+        for op in ops:
+            running.append(max(running[-1], op.send_ns) if running else op.send_ns)
+        found[family] = (running, ops)
+    return found
+
+
+def _survivor(survivors: _Survivors, family: str, after: int) -> Operation | None:
+    """The first op recorded in ``family`` that refreshed and was sent after ``after``."""
+    running, ops = survivors.get(family, ([], []))
+    i = bisect_right(running, after)
+    return ops[i] if i < len(ops) else None
 
 
 def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
@@ -53,6 +71,7 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     findings: list[Finding] = []
     reported: set[str] = set()
     relevant: list[Operation] = []
+    survivors: _Survivors | None = None
     for op in lineage.ops:
         if op.kind not in ROTATING_KINDS or op.presented is None:
             continue
@@ -63,7 +82,8 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
         relevant.append(op)
         if family in reported or not rejected(op, ctx) or op.recv_ns is None:
             continue
-        survivor = _survivor(grace, family, op.recv_ns)
+        survivors = _survivors(lineage) if survivors is None else survivors
+        survivor = _survivor(survivors, family, op.recv_ns)
         if survivor is None:
             continue
         reported.add(family)

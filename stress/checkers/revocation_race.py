@@ -40,30 +40,35 @@ def _violation(grace: Grace, revoke: Operation) -> Finding | None:
     lineage = grace.lineage
     if token not in lineage.family:
         return None
-    if any((c.recv_ns or 0) < revoke.send_ns for c in grace.consumers(token)):
+    if grace.consumed_before(token, revoke) is not None:
         return None
-    covered = {token, *lineage.descendants(token)}
-    for op in lineage.ops:
-        if (
-            op.kind in ROTATING_KINDS
-            and op.outcome == "ok"
-            and op.presented in covered
-            and op.send_ns > revoke.recv_ns
-        ):
-            presented = op.presented
-            path = [lineage.by_index[i] for i in lineage.chain(token, presented)]
-            via = "" if presented == token else f", derived from {short(token)}"
-            return finding(
-                CHECKER_ID,
-                f"{op.kind}({short(presented)}{via}) op {op.index} succeeded after revoke "
-                f"op {revoke.index} of {short(token)} completed",
-                key=(op, f"{short(presented)} accepted after the revoke completed"),
-                proof=[
-                    (revoke, f"revoked {short(token)}"),
-                    *((m, f"issued {short(m.returned)}") for m in path),
-                ],
-            )
-    return None
+    # The first success recorded among the presentations of the revoked token's lineage.
+    after = revoke.recv_ns
+    op = min(
+        (
+            o
+            for t in (token, *lineage.descendants(token))
+            for o in lineage.presenting.get(t, ())
+            if o.kind in ROTATING_KINDS and o.outcome == "ok" and o.send_ns > after
+        ),
+        key=lambda o: o.index,
+        default=None,
+    )
+    if op is None or op.presented is None:
+        return None
+    presented = op.presented
+    path = [lineage.by_index[i] for i in lineage.chain(token, presented)]
+    via = "" if presented == token else f", derived from {short(token)}"
+    return finding(
+        CHECKER_ID,
+        f"{op.kind}({short(presented)}{via}) op {op.index} succeeded after revoke "
+        f"op {revoke.index} of {short(token)} completed",
+        key=(op, f"{short(presented)} accepted after the revoke completed"),
+        proof=[
+            (revoke, f"revoked {short(token)}"),
+            *((m, f"issued {short(m.returned)}") for m in path),
+        ],
+    )
 
 
 def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:

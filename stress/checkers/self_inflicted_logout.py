@@ -53,29 +53,21 @@ def dead_at_next_use(
     ended indeterminate: a token that works later was not dead (a burst may lose every request
     to a server that rejects concurrent refreshes, and the token still works afterwards).
     """
-    later = sorted(
-        (
-            o
-            for o in lineage.presenting.get(token, ())
-            if o.index not in skip and (after is None or o.send_ns >= after)
-        ),
-        key=lambda o: (o.send_ns, o.index),
-    )
-    if not later:
+    ops, start = lineage.presented_from(token, after)
+    later = range(start, len(ops))
+    first = next((ops[i] for i in later if ops[i].index not in skip), None)
+    if first is None or not rejected(first, ctx) or first.recv_ns is None:
         return None
-    first = later[0]
-    if not rejected(first, ctx) or first.recv_ns is None:
-        return None
-    if any(possibly_effective(o) for o in later):
+    if any(possibly_effective(ops[i]) and ops[i].index not in skip for i in later):
         return None
     return first
 
 
-def _holders_burst(lineage: Lineage, burst: Burst) -> bool:
+def _holders_burst(burst: Burst, revoked: set[int]) -> bool:
     """True for the legitimate holder's refreshes: no replay of an older token, no revoke."""
     if any(o.invoke.step == REPLAY_STEP for o in burst.members):
         return False
-    return not any(o.kind == "revoke" and o.burst == burst.id for o in lineage.ops)
+    return burst.id not in revoked
 
 
 def _logout(grace: Grace, ctx: CheckContext, burst: Burst) -> Finding | None:
@@ -127,7 +119,8 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Report bursts of the holder's own refreshes after which no token of theirs worked."""
     lineage = build_lineage(ops)
     grace = Grace.of(lineage, ctx)
-    found = [b for b in refresh_bursts(lineage) if _holders_burst(lineage, b)]
+    revoked = {o.burst for o in lineage.ops if o.kind == "revoke" and o.burst is not None}
+    found = [b for b in refresh_bursts(lineage) if _holders_burst(b, revoked)]
     notes = [] if found else ["no bursts of the holder's concurrent refreshes of one token"]
     findings = [f for b in found if (f := _logout(grace, ctx, b)) is not None]
     relevant = [o for b in found for o in b.members]

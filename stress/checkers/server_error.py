@@ -49,10 +49,10 @@ def _severity(status: int, ctx: CheckContext) -> Severity | None:
 def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Report 5xx answers (errors) and documented or retryable statuses (warnings)."""
     groups: dict[tuple[str, int], list[Operation]] = {}
-    for op in sorted(ops, key=lambda o: (o.send_ns, o.index)):
-        status = op.status
-        if status is not None and _severity(status, ctx) is not None:
-            groups.setdefault((op.kind, status), []).append(op)
+    reported = (o for o in ops if o.status is not None and _severity(o.status, ctx) is not None)
+    for op in sorted(reported, key=lambda o: (o.send_ns, o.index)):
+        if op.status is not None:
+            groups.setdefault((op.kind, op.status), []).append(op)
     findings: list[Finding] = []
     for (kind, status), group in groups.items():
         severity = _severity(status, ctx)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
-from stress.checkers.grace import Grace, possibly_effective
+from stress.checkers.grace import Grace
 from stress.checkers.judging import answer, finding, rejected, verdict
 from stress.checkers.lineage import build_lineage, refresh_bursts, short
 from stress.history import Operation
@@ -42,11 +42,8 @@ def _excused(grace: Grace, family: str, token: str, burst: frozenset[int], horiz
         return grace.family_revoked_before(family, horizon) is not None
     if grace.killed_before(family, horizon, exclude=burst) is not None:
         return True
-    return any(
-        possibly_effective(o) and o.send_ns < horizon
-        for child in grace.lineage.children.get(token, ())
-        for o in grace.lineage.presenting.get(child, ())
-    )
+    children = grace.lineage.children.get(token, ())
+    return any(grace.rotation_possible_before(child, horizon) for child in children)
 
 
 def _rejected_member(
@@ -58,11 +55,7 @@ def _rejected_member(
             continue
         if _excused(grace, family, token, burst, q.recv_ns):
             continue
-        rivals = [
-            o
-            for o in grace.lineage.presenting.get(token, ())
-            if o.index != q.index and possibly_effective(o) and o.send_ns < q.recv_ns
-        ]
+        rivals = grace.rotation_possible_before(token, q.recv_ns, exclude=q.index)
         if ctx.policy.rotates and rivals and not grace.certainly_within(q):
             continue
         winner = next((o for o in members if o.outcome == "ok"), None)

@@ -95,14 +95,16 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Compare per-kind latency percentiles and error rates with the scenario's limits."""
     findings: list[Finding] = []
     notes: list[str] = []
-    # Ops the run itself cut short, and ops a target's death ended, say nothing about the
-    # target's latency or error rate.
-    ordered = sorted(
-        (o for o in ops if not o.stopped_by_run and not _ended_by_death(o, ctx.dead_targets)),
-        key=lambda o: (o.send_ns, o.index),
-    )
     for kind, threshold in ctx.thresholds.items():
-        found, noted = _kind(kind, [o for o in ordered if o.kind == kind], threshold)
+        # Ops the run itself cut short, and ops a target's death ended, say nothing about the
+        # target's latency or error rate.
+        of_kind = (
+            o
+            for o in ops
+            if o.kind == kind and not o.stopped_by_run and not _ended_by_death(o, ctx.dead_targets)
+        )
+        ordered = sorted(of_kind, key=lambda o: (o.send_ns, o.index))
+        found, noted = _kind(kind, ordered, threshold)
         findings.extend(found)
         notes.extend(noted)
     if not ctx.thresholds:

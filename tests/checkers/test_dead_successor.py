@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stress.checkers import dead_successor as dead
+from stress.history import Claims
 from stress.policy import resolve_policy
 
 from .histories import History, ctx
@@ -83,3 +84,36 @@ def test_a_relaxed_invariant_is_a_warning() -> None:
     result = dead.check(h.operations(), ctx(resolve_policy("strict", relax=("dead-successor",))))
     assert result.verdict == "pass"
     assert [f.severity for f in result.findings] == ["warning"]
+
+
+@pytest.mark.parametrize(("head_moved_at", "excused"), [(4, True), (20, False)])
+def test_a_replay_inside_the_window_is_reuse_once_the_head_moved_beyond_reach(
+    head_moved_at: float, excused: bool
+) -> None:
+    """One generation back is a replay the window covers, two are reuse that may revoke."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", t=(2, 3))
+    mint = h.refresh(p=0, presented="B", returned="C", t=(head_moved_at, head_moved_at + 1))
+    h.refresh(p=1, presented="A", t=(6, 7), o="fail", step="replay")
+    dead_at = h.refresh(p=0, presented="C", t=(30, 31), o="fail")
+    findings = dead.check(h.operations(), ctx("idempotent", 100)).findings
+    assert [f.witness for f in findings] == ([] if excused else [(mint, dead_at)])
+
+
+def test_reuse_that_revokes_the_user_excuses_only_the_families_that_may_be_theirs() -> None:
+    h = History()
+    policy = resolve_policy("strict", reuse_revokes="user")
+    expected = []
+    for n, sub in enumerate(["u1", "u1", "u2", None]):
+        base = 100 * n
+        h.login(p=0, returned=f"R{n}", t=(base, base + 1), claims=Claims(sub=sub))
+        mint = h.refresh(p=0, presented=f"R{n}", returned=f"S{n}", t=(base + 2, base + 3))
+        if n == 0:
+            h.refresh(p=1, presented="R0", t=(base + 10, base + 11), o="fail", step="replay")
+        else:
+            dead_at = h.refresh(p=0, presented=f"S{n}", t=(base + 20, base + 21), o="fail")
+            if sub == "u2":
+                expected.append((mint, dead_at))
+    findings = dead.check(h.operations(), ctx(policy)).findings
+    assert [f.witness for f in findings] == expected

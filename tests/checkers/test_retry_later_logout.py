@@ -65,3 +65,14 @@ def test_without_retry_after_nothing_was_promised() -> None:
     told = _told_to_wait(h, after=None)
     h.refresh(p=1, presented="A", t=(1005, 1006), o="fail", retry_of=told)
     assert retry.check(h.operations(), ctx("strict")).findings == ()
+
+
+def test_the_losers_of_the_burst_the_retry_started_in_are_no_excuse() -> None:
+    """A loser of the same burst presented the token too, but the client was still obedient."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=1, presented="A", t=(2, 4), o="fail", burst=1)
+    told = h.refresh(p=2, presented="A", t=(2, 5), o="info", status=503, retry_after=1, burst=1)
+    again = h.refresh(p=3, presented="A", t=(1005, 1006), o="fail", retry_of=told)
+    [found] = retry.check(h.operations(), ctx("strict")).findings
+    assert found.witness == (told, again)

@@ -71,3 +71,14 @@ def test_off_under_none() -> None:
     _rejected_replay(h)
     h.probe(p=3, presented="B", returned="C", t=(510, 511))
     assert reuse.check(h.operations(), ctx("none")).verdict == "pass"
+
+
+def test_the_survivor_is_the_first_recorded_op_certainly_sent_after_the_rejection() -> None:
+    h = History()
+    rot, replay = _rejected_replay(h)
+    h.refresh(p=3, presented="B", returned="C", t=(501, 503))  # concurrent with the rejection
+    survivor = h.refresh(p=4, presented="C", returned="D", t=(520, 521))
+    h.probe(p=5, presented="C", returned="E", t=(510, 511))  # recorded later, sent sooner
+    [found] = reuse.check(h.operations(), ctx("strict")).findings
+    assert found.witness == (rot, replay, survivor)
+    assert f"still refreshed C at op {survivor}" in found.message

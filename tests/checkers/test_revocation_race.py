@@ -72,3 +72,15 @@ def test_refresh_sent_before_revoke_completed_may_succeed() -> None:
     h.revoke(p=1, presented="A", t=(2, 6))
     h.refresh(p=2, presented="A", returned="B", t=(5, 8))
     assert race.check(h.operations(), ctx("none")).verdict == "pass"
+
+
+def test_the_first_recorded_success_in_the_revoked_lineage_is_reported() -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    mint = h.refresh(p=1, presented="A", returned="B", t=(4, 7))  # overlaps the revoke
+    rev = h.revoke(p=2, presented="A", t=(5, 6))
+    derived = h.refresh(p=3, presented="B", returned="C", t=(10, 11))
+    h.refresh(p=4, presented="A", returned="D", t=(8, 9))  # sent sooner, recorded later
+    [found] = race.check(h.operations(), ctx("strict")).findings
+    assert found.witness == (mint, rev, derived)
+    assert "derived from A" in found.message
