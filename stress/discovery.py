@@ -47,23 +47,55 @@ class Discovery:
     published: Policy | None = None
 
 
-async def discover(client: httpx.AsyncClient, spec: TargetSpec, base: str) -> Discovery:
-    """Resolve the endpoints: explicit settings win, discovery fills the rest for ``oauth2``."""
+def _needed(spec: TargetSpec, revocation_needed: bool) -> list[str]:
+    """The endpoints a run cannot go without and the scenario does not give (oauth2 only)."""
+    if spec.kind != "oauth2":
+        return []
+    missing = []
+    if spec.token_endpoint is None and spec.refresh is None:
+        missing.append("token_endpoint")
+    if revocation_needed and spec.revocation_endpoint is None and spec.revoke is None:
+        missing.append("revocation_endpoint")
+    return missing
+
+
+def _advice(missing: list[str]) -> str:
+    names = " and ".join(f"target.{name}" for name in missing)
+    return f"it was needed for {' and '.join(m.replace('_', ' ') for m in missing)}: set {names}"
+
+
+async def discover(
+    client: httpx.AsyncClient, spec: TargetSpec, base: str, *, revocation_needed: bool = False
+) -> Discovery:
+    """Resolve the endpoints: explicit settings win, discovery fills the rest for ``oauth2``.
+
+    Discovery runs only for endpoints that are not given, and it must succeed only for those
+    a run needs (the token endpoint, and the revocation endpoint when ``revocation_needed``);
+    when it is needed only for the JWKS, its failure is a warning and access tokens go
+    unverified. An error names exactly what was missing and how to give it.
+    """
     metadata: dict[str, Any] = {}
-    needs_discovery = (
-        spec.kind == "oauth2"
-        and spec.discovery
-        and (
-            spec.token_endpoint is None or spec.jwks_uri is None or spec.revocation_endpoint is None
+    missing = _needed(spec, revocation_needed)
+    wanted = spec.kind == "oauth2" and spec.discovery
+    if wanted and (missing or spec.jwks_uri is None):
+        try:
+            metadata = await _metadata(client, base)
+        except TargetError as exc:
+            if missing:
+                raise TargetError(f"{exc}; {_advice(missing)}") from exc
+            logger.warning(
+                "discovery failed: access tokens will not be verified (set target.jwks_uri)",
+                extra={"error": str(exc)},
+            )
+    elif missing:
+        raise TargetError(
+            f"{base}: discovery is off (target.discovery = false); {_advice(missing)}"
         )
-    )
-    if needs_discovery:
-        metadata = await _metadata(client, base)
     refresh_path = spec.refresh.path if spec.refresh is not None else None
     token = spec.token_endpoint or metadata.get("token_endpoint") or refresh_path
     if spec.kind == "oauth2" and token is None:
         raise TargetError(
-            f"{base}: no token endpoint: discovery found none; set target.token_endpoint"
+            f"{base}: the discovery metadata names no token_endpoint; set target.token_endpoint"
         )
     endpoints = Endpoints(
         token=_relative(_as_str(token), base),
@@ -141,10 +173,7 @@ async def _metadata(client: httpx.AsyncClient, base: str) -> dict[str, Any]:
             if isinstance(document, dict):
                 return document
         last_status = f"{url} answered {response.status_code}"
-    raise TargetError(
-        f"{base}: discovery found no metadata ({last_status}); set target.token_endpoint "
-        "or target.discovery = false"
-    )
+    raise TargetError(f"{base}: discovery found no metadata ({last_status})")
 
 
 def _relative(endpoint: str | None, base: str) -> str | None:

@@ -219,7 +219,12 @@ async def _discover_or_interrupt(
             async with httpx.AsyncClient(
                 timeout=scenario.run.op_timeout_seconds, verify=verify
             ) as http:
-                discovery = await discover(http, scenario.target, base)
+                discovery = await discover(
+                    http,
+                    scenario.target,
+                    base,
+                    revocation_needed="revoke" in scenario.request_kinds(),
+                )
                 endpoints = discovery.endpoints
                 jwks = await fetch_jwks(http, base, endpoints.jwks) if endpoints.jwks else None
             found.append((endpoints, jwks, discovery.published))

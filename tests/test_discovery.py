@@ -1,0 +1,88 @@
+"""Discovery runs only for the endpoints a run needs and lacks, and its errors say exactly
+what was missing (the control plane's httpx client, scripted with MockTransport)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import msgspec
+import pytest
+
+from stress.discovery import Discovery, discover
+from stress.errors import TargetError
+from stress.scenario import TargetSpec
+
+BASE = "http://127.0.0.1:9/"
+
+
+def spec(**fields: Any) -> TargetSpec:
+    return msgspec.convert({"kind": "oauth2", **fields}, TargetSpec)
+
+
+def fetched(target: TargetSpec, metadata: dict[str, Any] | None, **kw: Any) -> list[str]:
+    """The paths discovery asked for (and raises what discover raises)."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=metadata) if metadata else httpx.Response(404)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            await discover(client, target, BASE, **kw)
+
+    anyio.run(go)
+    return seen
+
+
+def run(target: TargetSpec, metadata: dict[str, Any] | None, **kw: Any) -> Discovery:
+    found: list[Discovery] = []
+
+    async def go() -> None:
+        transport = httpx.MockTransport(
+            lambda r: httpx.Response(200, json=metadata) if metadata else httpx.Response(404)
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
+            found.append(await discover(client, target, BASE, **kw))
+
+    anyio.run(go)
+    return found[0]
+
+
+def test_a_given_token_endpoint_needs_no_metadata_and_goes_on_without_jwks() -> None:
+    found = run(spec(token_endpoint="/token"), None)
+    assert (found.endpoints.token, found.endpoints.jwks) == ("/token", None)
+
+
+def test_nothing_is_fetched_when_everything_is_given() -> None:
+    assert fetched(spec(token_endpoint="/token", jwks_uri="/jwks"), None) == []
+    assert fetched(spec(token_endpoint="/token"), None) != []  # the JWKS, best effort
+
+
+def test_a_missing_token_endpoint_is_named_with_the_fix() -> None:
+    with pytest.raises(TargetError) as info:
+        run(spec(), None)
+    message = str(info.value)
+    assert "discovery found no metadata" in message
+    assert message.endswith("it was needed for token endpoint: set target.token_endpoint")
+
+
+def test_the_revocation_endpoint_is_asked_for_only_when_revocation_is_needed() -> None:
+    run(spec(token_endpoint="/token"), None, revocation_needed=False)
+    with pytest.raises(TargetError) as info:
+        run(spec(token_endpoint="/token"), None, revocation_needed=True)
+    assert str(info.value).endswith(
+        "needed for revocation endpoint: set target.revocation_endpoint"
+    )
+
+
+def test_discovery_turned_off_says_so() -> None:
+    with pytest.raises(TargetError, match="discovery is off"):
+        run(spec(discovery=False), {"token_endpoint": f"{BASE}token"})
+
+
+def test_metadata_fills_what_is_missing() -> None:
+    found = run(spec(), {"token_endpoint": f"{BASE}token", "jwks_uri": f"{BASE}jwks"})
+    assert (found.endpoints.token, found.endpoints.jwks) == ("/token", "/jwks")
