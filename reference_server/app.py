@@ -34,16 +34,16 @@ from .keyring import KeyRing
 from .logs import configure_logging
 from .metrics import Metrics
 from .middleware import LOG_SCOPE_KEY, RequestLogMiddleware, access_log_enabled
-from .oauth import OAuthError, authenticate_client, error_response, read_form
+from .oauth import Form, OAuthError, authenticate_client, error_response, read_form
+from .redis_link import RedisLink, StoreUnavailable
 from .rotation import Outcome
 from .settings import Settings
-from .store import LockTimeout, StoreUnavailable, TokenStore, create_store
+from .store import LockTimeout, TokenStore
+from .strategies import create_store
 from .tokens import (
     SigningKey,
     fingerprint,
     generate_private_key_pem,
-    new_refresh_token,
-    open_successor,
     parse_refresh_token,
     token_hash,
 )
@@ -56,6 +56,7 @@ _DEFAULT_SCOPE = "api"
 _USER_RE = re.compile(r"^user[0-9]{1,9}$")
 _BEARER_RE = re.compile(r"^[A-Za-z0-9_.~+/=-]+$")
 _RETRY_AFTER = "1"
+_GRANT_TYPES = frozenset({"password", "refresh_token"})
 logger = logging.getLogger("reference_server.app")
 
 _REFRESH_ERRORS = {
@@ -95,6 +96,21 @@ def _scope(requested: str | None, allowed: frozenset[str], default: str) -> str:
     if not parts or not set(parts) <= allowed:
         raise OAuthError(400, "invalid_scope", "requested scope is not allowed")
     return " ".join(sorted(set(parts)))
+
+
+async def _narrowed_scope(store: TokenStore, family_id: str, requested: str | None) -> str | None:
+    """RFC 6749 §6: a refresh may ask for part of the granted scope for its access token.
+
+    Checked before the refresh changes anything, so a refused scope leaves the token usable;
+    a grant's scope never changes, so reading it first is not a race. None: no narrowing.
+    """
+    if requested is None:
+        return None
+    asked = _scope(requested, SCOPES, "")
+    granted = await store.granted_scope(family_id)
+    if granted is not None and not set(asked.split()) <= set(granted.split()):
+        raise OAuthError(400, "invalid_scope", "requested scope exceeds the granted scope")
+    return asked
 
 
 def _token_response(
@@ -140,15 +156,15 @@ async def token_endpoint(request: Request) -> Response:
         arrival["X-Arrival-Ns"] = str(form.arrival_ns)
         client_id = authenticate_client(request, form.fields)
         grant_type = form.fields.get("grant_type")
-        _log(request, grant_type=grant_type, client_id=client_id)
+        # Only known values reach the log: a client may put anything there, even a token.
+        logged = grant_type if grant_type in _GRANT_TYPES or grant_type is None else "other"
+        _log(request, grant_type=logged, client_id=client_id)
         if grant_type == "password":
             return await _password_grant(
                 request, state, store, key, form.fields, client_id, form.arrival_ns
             )
         if grant_type == "refresh_token":
-            return await _refresh_grant(
-                request, state, store, key, form.fields, client_id, form.arrival_ns
-            )
+            return await _refresh_grant(request, state, store, key, form, client_id)
         if grant_type is None:
             raise OAuthError(400, "invalid_request", "grant_type is required")
         raise OAuthError(400, "unsupported_grant_type", "supported: password, refresh_token")
@@ -193,10 +209,10 @@ async def _refresh_grant(
     state: _State,
     store: TokenStore,
     key: SigningKey,
-    fields: dict[str, str],
+    form: Form,
     client_id: str,
-    arrival_ns: int,
 ) -> Response:
+    fields = form.fields
     presented = fields.get("refresh_token")
     if not presented:
         raise OAuthError(400, "invalid_request", "refresh_token is required")
@@ -204,8 +220,8 @@ async def _refresh_grant(
     if family_id is None:
         state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome="malformed")
         raise OAuthError(400, "invalid_grant", "malformed refresh token")
-    new_token = new_refresh_token(family_id)
-    result = await store.refresh(family_id, presented, new_token, client_id)
+    narrowed = await _narrowed_scope(store, family_id, fields.get("scope"))
+    result = await store.refresh(family_id, presented, client_id, form.arrival_ms)
     outcome = result.outcome
     state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome=outcome.value)
     if result.fenced_out:
@@ -228,21 +244,15 @@ async def _refresh_grant(
                 "reuse detected; family revoked", extra={"family": fingerprint(family_id)}
             )
         raise OAuthError(400, "invalid_grant", _REFRESH_ERRORS[outcome])
-    scope = result.scope
-    if "scope" in fields:
-        _scope(fields["scope"], frozenset(scope.split()), scope)
-    # A replay returns the successor stored sealed under the presented token.
-    rotated = outcome is Outcome.ROTATED
-    successor = new_token if rotated else open_successor(presented, result.sealed)
     return _token_response(
         state,
         key,
         subject=result.subject,
         family_id=family_id,
-        scope=scope,
+        scope=narrowed or result.scope,
         client_id=client_id,
-        refresh_token=successor,
-        arrival_ns=arrival_ns,
+        refresh_token=result.successor,
+        arrival_ns=form.arrival_ns,
     )
 
 
@@ -411,10 +421,11 @@ def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = create_store(settings)
+        link = RedisLink(settings)
+        store = create_store(settings, link)
         renewal: asyncio.Task[None] | None = None
         try:
-            keyring = KeyRing(await _load_key(settings), store, settings.access_ttl)
+            keyring = KeyRing(await _load_key(settings), link, settings.access_ttl)
             if not settings.inject_unpublished_key:
                 try:
                     await keyring.publish()
@@ -432,7 +443,7 @@ def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
                 renewal.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewal
-            await store.close()
+            await link.close()
 
     app = Starlette(
         routes=[

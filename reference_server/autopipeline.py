@@ -19,14 +19,17 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
-__all__ = ["AutoPipeline", "Command", "Sender"]
+__all__ = ["AutoPipeline", "Command", "OnFailure", "Sender"]
 
 Command = Sequence[EncodableT]
-# Awaits one round trip (the store's bounded ``_round_trip``).
+# Awaits one round trip (the link's bounded ``_round_trip``).
 Sender = Callable[[Coroutine[Any, Any, list[Any]]], Awaitable[list[Any]]]
+# Told about the failure of commands that were posted (sent with nobody waiting for them).
+OnFailure = Callable[[BaseException], None]
 
 
 class AutoPipeline:
@@ -35,13 +38,13 @@ class AutoPipeline:
     A request that finds nothing in flight sends its commands itself, at once. Otherwise its
     commands wait for the end of the turn, and the batch is sent by a task of its own, so a
     caller that gives up (a timeout, a client that disconnects) never takes the other callers'
-    replies with it. ``send`` awaits one batch's
-    round trip: the store passes its bounded round trip (connection slot, deadline, error
-    translation), so a batch fails or times out as one round trip would, and every caller in it
-    receives that error.
+    replies with it. ``send`` awaits one batch's round trip: the link passes its bounded round
+    trip (connection slot, deadline, error translation), so a batch fails or times out as one
+    round trip would, and every caller in it receives that error. Commands that are *posted*
+    go with the next batch and nobody waits for their replies.
     """
 
-    def __init__(self, client: aioredis.Redis, send: Sender) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, send: Sender) -> None:
         self._client = client
         self._send = send
         self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
@@ -62,6 +65,16 @@ class AutoPipeline:
             loop.call_soon(self._flush)
         self._queued.append((commands, future))
         return await future
+
+    def post(self, commands: Sequence[Command], on_failure: OnFailure) -> None:
+        """Queue ``commands`` for the next batch without waiting for their replies; an error
+        (a failed round trip or an error reply) goes to ``on_failure``."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        future.add_done_callback(lambda done: _report(done, on_failure))
+        if not self._queued:
+            loop.call_soon(self._flush)
+        self._queued.append((commands, future))
 
     async def _send_alone(self, commands: Sequence[Command]) -> list[Any]:
         """Nothing is in flight: send at once from the caller's own task (no queue, no extra
@@ -111,7 +124,8 @@ class AutoPipeline:
         if len(batch) == 1 and len(batch[0][0]) == 1:  # a lone command needs no pipeline
             command = batch[0][0][0]
             try:
-                return [await self._client.execute_command(*command)]  # type: ignore[no-untyped-call]
+                reply = await self._client.execute_command(*command)  # type: ignore[no-untyped-call, unused-ignore]
+                return [reply]
             except ResponseError as exc:
                 return [exc]
         pipe = self._client.pipeline(transaction=False)
@@ -120,3 +134,8 @@ class AutoPipeline:
                 pipe.execute_command(*command)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies
+
+
+def _report(done: asyncio.Future[list[Any]], on_failure: OnFailure) -> None:
+    if not done.cancelled() and (error := done.exception()) is not None:
+        on_failure(error)

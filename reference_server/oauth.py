@@ -54,10 +54,12 @@ class OAuthError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Form:
-    """A parsed form body and the monotonic time (ns) at which the whole body had arrived."""
+    """A parsed form body and when the whole body had arrived: monotonic ns (comparable
+    within one host, for ``X-Arrival-Ns``) and wall-clock ms (for the grace window)."""
 
     fields: dict[str, str]
     arrival_ns: int
+    arrival_ms: int
 
 
 def error_response(exc: OAuthError, extra_headers: dict[str, str] | None = None) -> JSONResponse:
@@ -94,6 +96,7 @@ async def read_form(request: Request, limit: int) -> Form:
             raise OAuthError(413, "invalid_request", f"body larger than {limit} bytes")
         more = message.get("more_body", False)
     arrival_ns = time.monotonic_ns()
+    arrival_ms = time.time_ns() // 1_000_000
     try:
         pairs = _parse_form(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -103,7 +106,7 @@ async def read_form(request: Request, limit: int) -> Form:
         if key in fields:
             raise OAuthError(400, "invalid_request", f"parameter {key!r} repeated")
         fields[key] = value
-    return Form(fields, arrival_ns)
+    return Form(fields, arrival_ns, arrival_ms)
 
 
 def _parse_form(text: str) -> list[tuple[str, str]]:

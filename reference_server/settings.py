@@ -54,6 +54,7 @@ class Settings:
     signing_key_path: str = ""
     log_level: str = "info"
     redis_timeout: float = 1.0
+    redis_cluster: bool = False
 
     def __post_init__(self) -> None:
         if not self.redis_url:

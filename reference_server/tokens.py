@@ -35,9 +35,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 __all__ = [
     "ACCESS_TOKEN_ALG",
     "AccessToken",
+    "MintedSuccessor",
     "SigningKey",
     "fingerprint",
     "generate_private_key_pem",
+    "mint_successor",
     "new_family_id",
     "new_refresh_token",
     "open_successor",
@@ -104,6 +106,21 @@ def open_successor(predecessor: str, sealed: str) -> str:
     except Exception as exc:  # InvalidTag or a malformed blob
         raise ValueError("sealed successor does not open with this token") from exc
     return plain.decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class MintedSuccessor:
+    """A fresh refresh token, its hash, and the token sealed under its predecessor."""
+
+    token: str
+    hash: str
+    sealed: str
+
+
+def mint_successor(family_id: str, predecessor: str) -> MintedSuccessor:
+    """A new refresh token of ``family_id`` to succeed ``predecessor``, ready to store."""
+    token = new_refresh_token(family_id)
+    return MintedSuccessor(token, token_hash(token), seal_successor(predecessor, token))
 
 
 def generate_private_key_pem() -> bytes:

@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError, ResponseError
 
 from reference_server.autopipeline import AutoPipeline
+from reference_server.redis_link import RedisLink, StoreUnavailable
 from reference_server.settings import Settings, Strategy
-from reference_server.store import StoreUnavailable, create_store
-from reference_server.tokens import new_refresh_token
+from reference_server.strategies import create_store
 
 pytestmark = pytest.mark.anyio
 
@@ -121,30 +121,41 @@ async def test_a_failed_round_trip_fails_every_caller(free_tcp_port: int) -> Non
 
 async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> None:
     settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=0)
-    store = create_store(settings)
+    link = RedisLink(settings)
+    store = create_store(settings, link)
     try:
         family, token = await store.create_family(subject="u", client_id="c", scope="api")
         for _ in range(2):
-            await store.redis.script_flush()  # as after a restart: every SHA is unknown
-            successor = new_refresh_token(family)
-            result = await store.refresh(family, token, successor, "c")
+            await link.client.script_flush()  # as after a restart: every SHA is unknown
+            result = await store.refresh(family, token, "c", 0)
             assert result.outcome.value == "rotated"
-            token = successor
+            token = result.successor
     finally:
-        await store.close()
+        await link.close()
+
+
+async def test_posted_commands_run_and_report_their_failures(client: aioredis.Redis) -> None:
+    batch = AutoPipeline(client, Counting())
+    ok, wrong = _key(), _key()
+    await client.hset(wrong, "field", "value")
+    failures: list[BaseException] = []
+    batch.post([("SET", ok, "1")], failures.append)
+    batch.post([("INCR", wrong)], failures.append)
+    assert await batch.call("GET", ok) == "1"  # queued behind the posts, in the same batch
+    assert [type(failure) for failure in failures] == [ResponseError]
+    await client.delete(ok, wrong)
 
 
 async def test_no_free_connection_slot_within_the_timeout_is_unavailable(redis_url: str) -> None:
-    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, redis_timeout=0.05)
-    store = create_store(settings)
-    store._slots = asyncio.Semaphore(0)  # every connection busy
+    link = RedisLink(Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, redis_timeout=0.05))
+    link._slots = asyncio.Semaphore(0)  # every connection busy
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with pytest.raises(StoreUnavailable, match="TimeoutError"):
-                await store.ping()
+                await link.ping()
             gc.collect()
         # The command that never got a slot is closed, not left to warn "never awaited".
         assert not [w for w in caught if "never awaited" in str(w.message)]
     finally:
-        await store.close()
+        await link.close()
