@@ -141,7 +141,7 @@ class RedisLink:
         link = RedisLink(settings)
         state = await link.call("HGETALL", key)
         reply = await link.run(script, [key], [arg])
-        link.post([("SET", key, value, "XX")])   # nobody waits for the reply
+        link.post_script(script, [key], [arg])   # nobody waits for the reply
         await link.close()
     """
 
@@ -150,6 +150,7 @@ class RedisLink:
         self.client = _client(settings)
         self._slots = asyncio.Semaphore(MAX_REDIS_CONNECTIONS)
         self._batch = AutoPipeline(self.client, self._round_trip)
+        self._posted: set[asyncio.Task[Any]] = set()
 
     async def _round_trip(self, call: Awaitable[_T]) -> _T:
         """Await one Redis command or pipeline within the Redis timeout, slot wait included.
@@ -182,9 +183,25 @@ class RedisLink:
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
-    def post(self, commands: Sequence[Command]) -> None:
-        """Send ``commands`` with the next batch; nobody waits for them (a failure is logged)."""
-        self._batch.post(commands, _log_posted_failure)
+    def post_script(self, script: Script, keys: Sequence[str], args: Sequence[EncodableT]) -> None:
+        """Run ``script`` with the next batch; nobody waits for it. If Redis has forgotten it,
+        it is loaded and run once more; any other failure is logged."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, NoScriptError):
+                task = asyncio.get_running_loop().create_task(self.run(script, keys, args))
+                self._posted.add(task)  # the loop keeps only weak references to tasks
+                task.add_done_callback(self._posted_done)
+            else:
+                _log_posted_failure(exc)
+
+        self._batch.post([command], failed)
+
+    def _posted_done(self, task: asyncio.Task[Any]) -> None:
+        self._posted.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _log_posted_failure(exc)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
         """Run ``script`` by its SHA, loading it first if Redis has forgotten it."""

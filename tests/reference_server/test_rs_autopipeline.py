@@ -18,6 +18,7 @@ from reference_server.autopipeline import AutoPipeline
 from reference_server.redis_link import RedisLink, StoreUnavailable
 from reference_server.settings import Settings, Strategy
 from reference_server.strategies import create_store
+from reference_server.tokens import token_hash
 
 pytestmark = pytest.mark.anyio
 
@@ -120,15 +121,23 @@ async def test_a_failed_round_trip_fails_every_caller(free_tcp_port: int) -> Non
 
 
 async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> None:
-    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=0)
+    """The refresh script, and the delivery mark that nobody waits for, both run after Redis
+    forgot every script (as after a restart)."""
+    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=5)
     link = RedisLink(settings)
     store = create_store(settings, link)
     try:
         family, token = await store.create_family(subject="u", client_id="c", scope="api")
         for _ in range(2):
-            await link.client.script_flush()  # as after a restart: every SHA is unknown
+            await link.client.script_flush()
             result = await store.refresh(family, token, "c", 0)
             assert result.outcome.value == "rotated"
+            stored_key = "{fam:" + family + "}:succ:" + token_hash(token)
+            for _ in range(100):  # the mark is posted: it lands a round trip or two later
+                if (await link.client.get(stored_key) or "").startswith("d"):
+                    break
+                await asyncio.sleep(0.01)
+            assert (await link.client.get(stored_key)).startswith("d"), "never marked delivered"
             token = result.successor
     finally:
         await link.close()
