@@ -33,8 +33,8 @@ from starlette.routing import Route
 from .keyring import KeyRing
 from .logs import configure_logging
 from .metrics import Metrics
-from .middleware import LOG_SCOPE_KEY, RequestLogMiddleware, access_log_enabled
-from .oauth import Form, OAuthError, authenticate_client, error_response, read_form
+from .middleware import LOG_SCOPE_KEY, QUIET_KEY, RequestLogMiddleware, access_log_enabled
+from .oauth import BodyReader, Form, OAuthError, authenticate_client, error_response
 from .redis_link import RedisLink, StoreUnavailable
 from .rotation import Outcome
 from .settings import Settings
@@ -53,8 +53,8 @@ __all__ = ["DEMO_PASSWORD", "SCOPES", "create_app"]
 DEMO_PASSWORD = "password"
 SCOPES = frozenset({"api", "profile", "offline_access"})
 _DEFAULT_SCOPE = "api"
-_USER_RE = re.compile(r"^user[0-9]{1,9}$")
-_BEARER_RE = re.compile(r"^[A-Za-z0-9_.~+/=-]+$")
+_USER_RE = re.compile(r"user[0-9]{1,9}")  # full matches only
+_BEARER_RE = re.compile(r"[A-Za-z0-9_.~+/=-]+")
 _RETRY_AFTER = "1"
 _GRANT_TYPES = frozenset({"password", "refresh_token"})
 logger = logging.getLogger("reference_server.app")
@@ -73,6 +73,11 @@ class _State:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.bodies = BodyReader(
+            limit=settings.max_body_bytes,
+            timeout_s=settings.body_timeout,
+            max_waiting=settings.max_concurrent_requests // 4,
+        )
         self.store: TokenStore | None = None
         self.keyring: KeyRing | None = None
 
@@ -87,6 +92,12 @@ def _state(request: Request) -> tuple[_State, TokenStore, KeyRing]:
 def _log(request: Request, **fields: Any) -> None:
     if access_log_enabled():
         request.scope.setdefault(LOG_SCOPE_KEY, {}).update(fields)
+
+
+def _refused(request: Request, exc: OAuthError, arrival: dict[str, str]) -> Response:
+    """The error response of a refused request, with its outcome in the access line."""
+    _log(request, outcome=exc.error, **({QUIET_KEY: True} if exc.quiet else {}))
+    return error_response(exc, arrival)
 
 
 def _scope(requested: str | None, allowed: frozenset[str], default: str) -> str:
@@ -152,7 +163,7 @@ async def token_endpoint(request: Request) -> Response:
     key = keyring.own
     arrival: dict[str, str] = {}
     try:
-        form = await read_form(request, state.settings.max_body_bytes)
+        form = await state.bodies.read_form(request)
         arrival["X-Arrival-Ns"] = str(form.arrival_ns)
         client_id = authenticate_client(request, form.fields)
         grant_type = form.fields.get("grant_type")
@@ -169,8 +180,7 @@ async def token_endpoint(request: Request) -> Response:
             raise OAuthError(400, "invalid_request", "grant_type is required")
         raise OAuthError(400, "unsupported_grant_type", "supported: password, refresh_token")
     except OAuthError as exc:
-        _log(request, outcome=exc.error)
-        return error_response(exc, arrival)
+        return _refused(request, exc, arrival)
 
 
 async def _password_grant(
@@ -185,7 +195,7 @@ async def _password_grant(
     username, password = fields.get("username"), fields.get("password")
     if username is None or password is None:
         raise OAuthError(400, "invalid_request", "username and password are required")
-    if not _USER_RE.match(username) or password != DEMO_PASSWORD:
+    if not _USER_RE.fullmatch(username) or password != DEMO_PASSWORD:
         raise OAuthError(400, "invalid_grant", "bad username or password")
     scope = _scope(fields.get("scope"), SCOPES, _DEFAULT_SCOPE)
     family_id, refresh_token = await store.create_family(
@@ -261,7 +271,7 @@ async def revoke_endpoint(request: Request) -> Response:
     state, store, keyring = _state(request)
     arrival: dict[str, str] = {}
     try:
-        form = await read_form(request, state.settings.max_body_bytes)
+        form = await state.bodies.read_form(request)
         arrival["X-Arrival-Ns"] = str(form.arrival_ns)
         client_id = authenticate_client(request, form.fields)
         token = form.fields.get("token")
@@ -284,8 +294,7 @@ async def revoke_endpoint(request: Request) -> Response:
             raise OAuthError(400, "unauthorized_client", "token was issued to another client")
         return Response(status_code=200, headers={"Cache-Control": "no-store", **arrival})
     except OAuthError as exc:
-        _log(request, outcome=exc.error)
-        return error_response(exc, arrival)
+        return _refused(request, exc, arrival)
 
 
 def _bearer_error(status: int, error: str | None, description: str) -> JSONResponse:
@@ -309,7 +318,7 @@ async def me_endpoint(request: Request) -> Response:
         _log(request, outcome="wrong_scheme")
         return _bearer_error(401, None, "")
     token = token.strip()
-    if not token or not _BEARER_RE.match(token):
+    if not token or not _BEARER_RE.fullmatch(token):
         _log(request, outcome="malformed_header")
         return _bearer_error(400, "invalid_request", "malformed Authorization header")
     try:

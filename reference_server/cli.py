@@ -101,6 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="Ed25519 private key PEM (default: one generated for this server's workers)",
     )
     add(
+        "--body-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="time to receive a request body before answering 408 (default: 5)",
+    )
+    add(
+        "--max-concurrent-requests",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="requests one worker takes at once; a quarter of them may wait for their bodies, "
+        "more get 503 at once (default: 1024)",
+    )
+    add(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -131,6 +146,8 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
             lock_wait_ms=args.lock_wait_ms,
             signing_key_path=os.path.abspath(args.signing_key) if args.signing_key else "",
             log_level=args.log_level,
+            body_timeout=args.body_timeout,
+            max_concurrent_requests=args.max_concurrent_requests,
         )
     except SettingsError as exc:
         parser.error(str(exc))
@@ -184,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             interface=Interfaces.ASGI,
             http=HTTPModes.auto,
             workers=args.workers,
+            backpressure=settings.max_concurrent_requests,
             websockets=False,
             log_access=False,
         ).serve()

@@ -53,7 +53,7 @@ __all__ = [
 ACCESS_TOKEN_ALG = "EdDSA"
 _FAMILY_ID_BYTES = 16
 _SECRET_BYTES = 32
-_REFRESH_RE = re.compile(r"^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$")
+_REFRESH_RE = re.compile(r"([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})")  # full matches only
 _SEAL_CONTEXT = b"auth-stress/successor-seal/v1\x00"
 
 
@@ -73,7 +73,7 @@ def new_refresh_token(family_id: str) -> str:
 
 def parse_refresh_token(token: str) -> str | None:
     """The family id of a well-formed refresh token, else None."""
-    match = _REFRESH_RE.match(token)
+    match = _REFRESH_RE.fullmatch(token)
     return match.group(1) if match else None
 
 
