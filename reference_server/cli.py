@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from .logs import configure_logging, redact_url
+from .redis_link import RedisProbeError, cluster_enabled
 from .settings import Settings, SettingsError, Strategy
 from .tokens import generate_private_key_pem
 
@@ -55,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url",
         default=None,
         help="Redis URL (default: $REDIS_URL, else an embedded Redis is started)",
+    )
+    add(
+        "--redis-cluster",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="whether the Redis URL names a node of a Redis Cluster; auto asks the node at "
+        "start (default: auto)",
     )
     add(
         "--grace",
@@ -154,6 +162,22 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
         parser.error(str(exc))
 
 
+def _cluster_mode(choice: str, settings: Settings) -> bool:
+    """``--redis-cluster``: yes, no, or (auto) what the node says; a node that does not
+    answer at start is taken for a standalone Redis, with a warning."""
+    if choice != "auto":
+        return choice == "yes"
+    try:
+        return cluster_enabled(settings.redis_url, settings.redis_timeout)
+    except RedisProbeError as exc:
+        logger.warning(
+            "cannot ask Redis whether it is a cluster node; assuming it is not "
+            "(--redis-cluster yes says it is)",
+            extra={"redis_url": redact_url(settings.redis_url), "error": str(exc)},
+        )
+        return False
+
+
 @contextlib.contextmanager
 def _generated_key() -> Iterator[str]:
     """A fresh signing key for this server's workers; yields the path they read it from.
@@ -196,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                 logger.exception("cannot start the embedded Redis")
                 return 1
             settings = dataclasses.replace(settings, redis_url=redis.url)
+        else:
+            cluster = _cluster_mode(args.redis_cluster, settings)
+            settings = dataclasses.replace(settings, redis_cluster=cluster)
         if not settings.signing_key_path:
             key_path = stack.enter_context(_generated_key())
             settings = dataclasses.replace(settings, signing_key_path=key_path)
@@ -208,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 "workers": args.workers,
                 "strategy": settings.strategy.value,
                 "redis_url": redact_url(settings.redis_url),
+                "redis_cluster": settings.redis_cluster,
             },
         )
         Granian(

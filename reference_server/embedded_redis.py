@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -103,7 +104,8 @@ def _ping(port: int, timeout: float) -> bool:
 
 
 class EmbeddedRedis:
-    """A Redis-protocol server child process on 127.0.0.1 with an append-only file.
+    """A Redis-protocol server child process on 127.0.0.1 with an append-only file;
+    ``extra_args`` are added to its command line (a cluster node's options, say).
 
     Usage::
 
@@ -113,8 +115,14 @@ class EmbeddedRedis:
             server.start()  # same port again
     """
 
-    def __init__(self, port: int | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self._binary = binary
+        self._extra_args = list(extra_args)
         self.port = port if port is not None else free_port()
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -165,6 +173,7 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
             "--loglevel", "warning",
             "--logfile", str(log_path),
+            *self._extra_args,
         ]  # fmt: skip
         self._proc = subprocess.Popen(
             argv,

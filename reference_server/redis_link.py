@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
@@ -44,6 +45,7 @@ from redis.exceptions import (
     ConnectionError,
     NoScriptError,
     RedisClusterException,
+    RedisError,
     TryAgainError,
 )
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,7 +54,15 @@ from redis.typing import EncodableT
 from .autopipeline import AutoPipeline, Command
 from .settings import Settings
 
-__all__ = ["MAX_REDIS_CONNECTIONS", "RedisLink", "Script", "StoreUnavailable", "now_ms"]
+__all__ = [
+    "MAX_REDIS_CONNECTIONS",
+    "RedisLink",
+    "RedisProbeError",
+    "Script",
+    "StoreUnavailable",
+    "cluster_enabled",
+    "now_ms",
+]
 
 # Connections one server process keeps to Redis (per node on a cluster). Round trips beyond it
 # wait for a slot (bounded by the Redis timeout, then 503) instead of failing at once as
@@ -80,6 +90,20 @@ def now_ms() -> int:
 
 class StoreUnavailable(Exception):
     """Redis could not be reached or did not answer in time (maps to 503)."""
+
+
+class RedisProbeError(Exception):
+    """Redis did not answer the question asked before the server starts."""
+
+
+def cluster_enabled(url: str, timeout: float) -> bool:
+    """True when the Redis at ``url`` is a node of a Redis Cluster (``INFO cluster``)."""
+    try:
+        with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as r:
+            info = r.info("cluster")
+    except (RedisError, OSError) as exc:
+        raise RedisProbeError(f"{type(exc).__name__}: {exc}") from exc
+    return bool(info.get("cluster_enabled"))
 
 
 @dataclass(frozen=True)
