@@ -6,9 +6,9 @@ are kept together. ``TokenStore`` is that contract: logins, scope and liveness r
 same for every strategy, while ``refresh`` and ``revoke`` are abstract, so each of the four
 strategies in ``strategies`` spells out its own and none inherits another's.
 
-Every refresh answer goes through ``_decided``: the store mints the successor, seals it under
-the presented token, and once Redis has answered, opens a replayed one and marks the successor
-delivered (``rotation`` explains why that mark exists).
+The store mints every successor and seals it under the presented token (``tokens``); every
+refresh ends in ``answer``, which, once Redis has confirmed the decision, opens a replayed
+successor and marks the successor delivered (``rotation`` explains why that mark exists).
 """
 
 from __future__ import annotations
@@ -87,9 +87,10 @@ class TokenStore(abc.ABC):
     ) -> RevokeOutcome:
         """Revoke the family of a token (RFC 7009); ``None`` revokes by family id."""
 
-    # -- shared by the strategies ----------------------------------------------------------
+    # -- for the strategies ------------------------------------------------------------------
 
-    def _decide(self, snap: Snapshot, presented: str, client_id: str, arrival_ms: int) -> Outcome:
+    def decide(self, snap: Snapshot, presented: str, client_id: str, arrival_ms: int) -> Outcome:
+        """The policy's verdict on ``snap`` for a request that arrived at ``arrival_ms``."""
         return decide_refresh(
             snap,
             presented,
@@ -99,12 +100,12 @@ class TokenStore(abc.ABC):
             give_up_ms=round(self.settings.redis_timeout * 1000),
         )
 
-    async def _pause_before_write(self) -> None:
+    async def pause_before_write(self) -> None:
         """The TEST ONLY fault ``--inject-delay-ms``: widen the gap between read and write."""
         if self.settings.inject_delay_ms:
             await asyncio.sleep(self.settings.inject_delay_ms / 1000)
 
-    def _decided(
+    def answer(
         self,
         outcome: Outcome,
         family_id: str,
@@ -114,7 +115,6 @@ class TokenStore(abc.ABC):
         *,
         minted: MintedSuccessor | None = None,
         stored: StoredSuccessor | None = None,
-        lock_wait_ms: float = 0.0,
         fenced_out: int = 0,
     ) -> RefreshResult:
         """The answer to a decision Redis has confirmed: the successor to hand out (``minted``
@@ -129,4 +129,4 @@ class TokenStore(abc.ABC):
         if sealed:
             self.families.mark_delivered(family_id, presented, sealed)
         subject, scope = (grant.subject, grant.scope) if grant is not None else ("", "")
-        return RefreshResult(outcome, subject, scope, successor, lock_wait_ms, fenced_out)
+        return RefreshResult(outcome, subject, scope, successor, fenced_out=fenced_out)

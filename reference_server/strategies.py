@@ -41,17 +41,17 @@ async def read_decide_write(
     """The naive refresh: read the family, decide, write the decision."""
     presented = token_hash(token)
     snap, _ = await store.families.read(family_id, presented)
-    outcome = store._decide(snap, presented, client_id, arrival_ms)
+    outcome = store.decide(snap, presented, client_id, arrival_ms)
     state = snap.state
     if outcome is Outcome.ROTATED and state is not None:
         minted = mint_successor(family_id, token)
-        await store._pause_before_write()
+        await store.pause_before_write()
         await store.families.write_rotation(family_id, state.generation + 1, presented, minted)
-        return store._decided(outcome, family_id, token, presented, state, minted=minted)
+        return store.answer(outcome, family_id, token, presented, state, minted=minted)
     if outcome is Outcome.REUSE_DETECTED and state is not None:
-        await store._pause_before_write()
+        await store.pause_before_write()
         await store.families.write_revocation(family_id, state.generation + 1)
-    return store._decided(outcome, family_id, token, presented, state, stored=snap.successor)
+    return store.answer(outcome, family_id, token, presented, state, stored=snap.successor)
 
 
 async def read_decide_revoke(
@@ -61,7 +61,7 @@ async def read_decide_revoke(
     snap, _ = await store.families.read(family_id, presented or "")
     outcome = decide_revoke(snap, presented, client_id=client_id)
     if outcome is RevokeOutcome.REVOKED and snap.state is not None:
-        await store._pause_before_write()
+        await store.pause_before_write()
         await store.families.write_revocation(family_id, snap.state.generation + 1)
     return outcome
 
@@ -138,16 +138,16 @@ class RedisLock(TokenStore):
         """Decide on the read taken with the lease; a refused commit reads and decides again."""
         snap = lease.snapshot
         for attempt in range(_CAS_ATTEMPTS):
-            outcome = self._decide(snap, presented, client_id, arrival_ms)
+            outcome = self.decide(snap, presented, client_id, arrival_ms)
             state = snap.state
             if outcome is Outcome.ROTATED and state is not None:
                 minted = mint_successor(family_id, token)
-                await self._pause_before_write()
+                await self.pause_before_write()
                 if await self.families.commit_if_unchanged(
                     family_id, state.generation, presented, minted, lease.value
                 ):
                     lease.released = True  # the commit released it
-                    return self._decided(
+                    return self.answer(
                         outcome, family_id, token, presented, state,
                         minted=minted, fenced_out=attempt,
                     )  # fmt: skip
@@ -155,9 +155,9 @@ class RedisLock(TokenStore):
                 snap, _ = await self.families.read(family_id, presented)
                 continue
             if outcome is Outcome.REUSE_DETECTED:
-                await self._pause_before_write()
+                await self.pause_before_write()
                 await self.families.revoke_atomically(family_id, None, client_id)
-            return self._decided(
+            return self.answer(
                 outcome, family_id, token, presented, state,
                 stored=snap.successor, fenced_out=attempt,
             )  # fmt: skip
@@ -183,7 +183,7 @@ class Atomic(TokenStore):
         reply = await self.families.refresh_atomically(
             family_id, presented, minted, client_id, arrival_ms
         )
-        return self._decided(
+        return self.answer(
             reply.outcome, family_id, presented_token, presented, reply,
             minted=minted, stored=reply.stored,
         )  # fmt: skip

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
-from support.cluster import LocalCluster
+from support.cluster import LocalCluster, local_cluster
 from support.oauth import login, me, refresh, revoke
 from support.rounds import run_rounds
 from support.servers import ServerFactory
@@ -33,7 +33,7 @@ GRACE = 1.0
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster() as nodes:
+    with local_cluster() as nodes:
         yield nodes
 
 

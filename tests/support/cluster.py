@@ -7,20 +7,21 @@ three ranges, the nodes meet, and the cluster is ready once every node reports `
 
 Usage::
 
-    with LocalCluster() as cluster:
+    with local_cluster() as cluster:
         ServerProcess("atomic", redis_url=cluster.urls[1])
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from types import TracebackType
+from collections.abc import Iterator
 
 import redis
 
 from reference_server.embedded_redis import EmbeddedRedis, free_port
 
-__all__ = ["LocalCluster"]
+__all__ = ["LocalCluster", "local_cluster"]
 
 _SLOTS = 16384
 _READY_TIMEOUT_S = 20.0
@@ -73,18 +74,13 @@ class LocalCluster:
         for node in self.nodes:
             node.close()
 
-    def __enter__(self) -> LocalCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+@contextlib.contextmanager
+def local_cluster(size: int = 3) -> Iterator[LocalCluster]:
+    """A started cluster, stopped on exit."""
+    cluster = LocalCluster(size)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
