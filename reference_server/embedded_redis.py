@@ -84,7 +84,11 @@ def find_server_binary() -> Path:
 
 
 def _set_parent_death_signal() -> None:
-    """Ask Linux to SIGTERM the child when its parent dies (no-op elsewhere)."""
+    """Ask Linux to SIGTERM the child when its parent dies (no-op elsewhere).
+
+    Linux ties the signal to the *thread* that started the child: ``start`` asks for it only
+    from the main thread, or the server would stop when a worker thread that started it ends.
+    """
     if sys.platform != "linux":
         return
     with contextlib.suppress(OSError):
@@ -175,12 +179,13 @@ class EmbeddedRedis:
             "--logfile", str(log_path),
             *self._extra_args,
         ]  # fmt: skip
+        on_main_thread = threading.current_thread() is threading.main_thread()
         self._proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_set_parent_death_signal,  # single-threaded caller
+            preexec_fn=_set_parent_death_signal if on_main_thread else None,
         )
         if not self._atexit_registered:
             atexit.register(self.close)
