@@ -455,13 +455,13 @@ def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
             await link.close()
 
     app = Starlette(
-        routes=[
-            Route("/.well-known/oauth-authorization-server", metadata_endpoint),
-            Route("/.well-known/jwks.json", jwks_endpoint),
+        routes=[  # matched in order: the busiest first
             Route("/oauth/token", token_endpoint, methods=["POST"]),
-            Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
-            Route("/api/me", me_endpoint),
             Route("/healthz", healthz_endpoint),
+            Route("/api/me", me_endpoint),
+            Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
+            Route("/.well-known/jwks.json", jwks_endpoint),
+            Route("/.well-known/oauth-authorization-server", metadata_endpoint),
             Route("/metrics", metrics_endpoint),
         ],
         exception_handlers={
