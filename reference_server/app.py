@@ -1,8 +1,8 @@
 """The Starlette application: OAuth 2.0 token, revocation, metadata, JWKS and a protected API.
 
 Why this module exists: it turns HTTP requests into calls on the store and the rotation policy
-and back into RFC-shaped responses. Concurrency control lives entirely in ``store``; this module
-is identical for every strategy.
+and back into RFC-shaped responses. Concurrency control lives entirely in ``strategies``; this
+module is identical for every strategy.
 
 Endpoints: ``GET /.well-known/oauth-authorization-server`` (RFC 8414), ``GET
 /.well-known/jwks.json``, ``POST /oauth/token`` (``password`` for users ``user<N>`` with password

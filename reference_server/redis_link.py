@@ -33,12 +33,12 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import hiredis
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -118,19 +118,21 @@ class Script:
 
 
 class _HiredisPackedConnection(aioredis.Connection):
-    """redis-py's asyncio connection, packing commands with hiredis like its sync twin.
+    """redis-py's asyncio connection, packing commands with hiredis.
 
     redis-py's synchronous ``Connection`` packs commands with hiredis when it is installed; the
     asyncio one always uses the pure-Python packer, which costs more per argument than the Lua
-    script it sends takes to run. This reuses redis-py's own hiredis serializer.
+    script it sends takes to run. The server's arguments are all strings and numbers, which
+    hiredis packs as they are; only redis-py's own multi-word command names ("SCRIPT LOAD")
+    need splitting first, as its packers do.
     """
 
-    _serializer = HiredisRespSerializer()
-
     def pack_command(self, *args: EncodableT) -> list[bytes]:
-        # redis-py annotates ``pack(*args: List)`` although it takes the arguments themselves.
-        packed: list[bytes] = self._serializer.pack(*args)  # type: ignore[arg-type]
-        return packed
+        head = args[0]
+        if isinstance(head, str) and " " in head:
+            args = (*head.split(), *args[1:])
+        # hiredis's stub leaves out bytearray, which no caller here passes.
+        return [hiredis.pack_command(args)]  # type: ignore[arg-type]
 
 
 def _client(settings: Settings) -> aioredis.Redis | RedisCluster:
