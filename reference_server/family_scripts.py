@@ -6,9 +6,10 @@ are the ``atomic`` strategy, ``CAS_COMMIT`` is ``redis-lock``'s fenced commit, a
 writes are what ``naive`` and ``local-lock`` run after deciding in Python. Every script touches
 only the keys of one family, which share the hash tag ``{fam:<id>}`` and so one Redis Cluster
 slot, and every key it touches is passed in KEYS. Every script is safe to run twice with the
-same arguments (``redis_link`` retries once after a connection error): a second rotation
-finds its own undelivered successor and replays it, a second revocation finds the family
-revoked, the plain writes write the same values again.
+same arguments (``redis_link`` retries once after a connection error): a rotation run again
+finds its own undelivered successor (the stored value carries the time of the call) and
+answers as the first run did, a revocation run again finds the family revoked, the plain
+writes write the same values again.
 
 KEYS of the family scripts: 1 = state hash, 2 = set of rotated-away token hashes,
 3 = the successor stored for the presented token (``{fam:<id>}:succ:<presented hash>``).
@@ -51,7 +52,7 @@ local function replayable(stored, arrival_ms, grace_ms, give_up_ms)
   local kind, since = string.match(stored, '^(%a)(%d+):')
   local age = arrival_ms - tonumber(since)
   if grace_ms > 0 and age <= grace_ms then return true end
-  return kind == 'u' and age > give_up_ms
+  return kind == 'u' and age >= give_up_ms
 end
 """
 
@@ -71,6 +72,7 @@ if f[2] == ARGV[1] then
 end
 if f[3] == ARGV[1] then
   local stored = redis.call('GET', KEYS[3])
+  if stored == ARGV[3] then return {'rotated', f[6], f[7], ''} end  -- this call, run again
   if stored and replayable(stored, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[9])) then
     return {'replayed', f[6], f[7], stored}
   end
@@ -109,7 +111,10 @@ CAS_COMMIT = Script(
     _FAMILY
     + """
 local f = redis.call('HMGET', KEYS[1], 'gen', 'cur', 'revoked')
-if f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] == '1' then return 0 end
+if f[1] ~= ARGV[1] or f[2] ~= ARGV[2] or f[3] == '1' then
+  if redis.call('GET', KEYS[3]) == ARGV[4] then return 1 end  -- this call, run again
+  return 0
+end
 rotate(tonumber(f[1]) + 1, ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 if redis.call('GET', KEYS[4]) == ARGV[6] then redis.call('DEL', KEYS[4]) end
 return 1

@@ -15,9 +15,9 @@ code that imports ``redis``:
   process fail on first use. redis-py retries a command once, on a fresh connection, after a
   connection error (never after a timeout: a slow Redis is not helped by twice the load). That is
   safe because every command the server sends is safe to run twice: reads; the lease try,
-  judged by reading the lease back; and scripts that are idempotent by design (a second
-  rotation with the same arguments finds its own undelivered successor and replays it, a second
-  revocation finds the family revoked, a second publish renews the same entry).
+  judged by reading the lease back; and scripts that are idempotent by design (a rotation run
+  again recognises its own undelivered successor and answers as the first run did, a
+  revocation run again finds the family revoked, a publish run again renews the same entry).
 - **Auto-pipelining** (``autopipeline``): the commands of concurrent requests share round trips.
 - **Scripts by SHA**, loaded again when Redis has forgotten them (a restart, SCRIPT FLUSH).
 - **hiredis packing** for the standalone client, as redis-py's synchronous client does.

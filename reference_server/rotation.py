@@ -101,7 +101,7 @@ class StoredSuccessor:
         age = arrival_ms - self.since_ms
         if grace_ms > 0 and age <= grace_ms:
             return True
-        return not self.delivered and age > give_up_ms
+        return not self.delivered and age >= give_up_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ def decide(s: Snapshot, presented: str, now: int = 10_500, grace: int = GRACE) -
         # retry replays however late, strict or not; before that, strict is strict.
         (snap(succ=UNDELIVERED), "prev", 12_500, GRACE, Outcome.REPLAYED),
         (snap(succ=UNDELIVERED), "prev", 99_000, GRACE, Outcome.REPLAYED),
-        (snap(succ=UNDELIVERED), "prev", 11_001, 0, Outcome.REPLAYED),
+        (snap(succ=UNDELIVERED), "prev", 11_000, 0, Outcome.REPLAYED),
         (snap(succ=UNDELIVERED), "prev", 10_900, 0, Outcome.REUSE_DETECTED),
         (snap(succ=UNDELIVERED), "prev", 10_900, 500, Outcome.REUSE_DETECTED),
         (snap(known=True, succ=UNDELIVERED), "grandparent", 10_500, GRACE, Outcome.REUSE_DETECTED),
