@@ -95,8 +95,13 @@ def _log(request: Request, **fields: Any) -> None:
 
 
 def _refused(request: Request, exc: OAuthError, arrival: dict[str, str]) -> Response:
-    """The error response of a refused request, with its outcome in the access line."""
-    _log(request, outcome=exc.error, **({QUIET_KEY: True} if exc.quiet else {}))
+    """The error response of a refused request; the access line keeps the outcome the
+    request logged already (``reuse_detected`` says more than ``invalid_grant``)."""
+    if access_log_enabled():
+        fields = request.scope.setdefault(LOG_SCOPE_KEY, {})
+        fields.setdefault("outcome", exc.error)
+        if exc.quiet:
+            fields[QUIET_KEY] = True
     return error_response(exc, arrival)
 
 

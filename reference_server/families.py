@@ -19,7 +19,6 @@ slot; every key has a TTL):
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from . import family_scripts
@@ -85,8 +84,6 @@ class Families:
         # A request is judged at its arrival but may decide a lease wait and a round trip
         # later: a delivered successor is kept that much longer than the grace window.
         self._delivered_ttl_ms = self._grace_ms + settings.lock_wait_ms + self._give_up_ms
-        self._cluster = settings.redis_cluster
-        self._deliveries: list[tuple[str, str]] = []
 
     @staticmethod
     def lease_key(family_id: str) -> str:
@@ -211,21 +208,13 @@ class Families:
         """Record that the successor of ``presented`` reached its response: from now it
         replays for the grace window only (strict: not at all).
 
-        Nobody waits for the write; if it is lost, the successor stays replayable after the
-        give-up time until its predecessor's next use. The marks of one event-loop turn go
-        to Redis as one script (one per mark on a cluster, where they are in different slots).
+        Nobody waits for the write (it goes with the next batch); if it is lost, the successor
+        stays replayable after the give-up time until its predecessor's next use. ``XX``: a
+        successor gone meanwhile (revoked, expired) stays gone.
         """
-        if not self._deliveries:
-            asyncio.get_running_loop().call_soon(self._send_deliveries)
         key = self._keys(family_id, presented)[2]
-        self._deliveries.append((key, f"d{now_ms()}:{sealed}"))
-        if self._cluster:
-            self._send_deliveries()
-
-    def _send_deliveries(self) -> None:
-        marks, self._deliveries = self._deliveries, []
-        if marks:
-            keys = [key for key, _ in marks]
-            values: list[str | int] = [value for _, value in marks]
-            ttl = self._delivered_ttl_ms if self._grace_ms > 0 else 0
-            self._link.post_script(family_scripts.DELIVER, keys, [*values, ttl])
+        if self._grace_ms > 0:
+            delivered = f"d{now_ms()}:{sealed}"
+            self._link.post([("SET", key, delivered, "PX", self._delivered_ttl_ms, "XX")])
+        else:
+            self._link.post([("DEL", key)])

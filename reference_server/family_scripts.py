@@ -26,7 +26,6 @@ from .redis_link import Script
 __all__ = [
     "CAS_COMMIT",
     "CREATE",
-    "DELIVER",
     "LEASE_RELEASE",
     "REFRESH",
     "REVOKE",
@@ -149,21 +148,6 @@ redis.call('HSET', KEYS[1], 'gen', '1', 'cur', ARGV[1], 'prev', '', 'revoked', '
            'client', ARGV[2], 'sub', ARGV[3], 'scope', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
-"""
-)
-
-# Mark successors delivered, many at once (one command for all the deliveries of an event-loop
-# turn: the mark costs the server more per command than Redis spends on it). KEYS: stored
-# successors, all in one slot on a cluster. ARGV: their delivered forms, then the TTL in ms
-# (0: delete them, strict mode). XX: a successor gone meanwhile (revoked, expired) stays gone.
-DELIVER = Script(
-    """
-local ttl = ARGV[#ARGV]
-for i, key in ipairs(KEYS) do
-  if ttl == '0' then redis.call('DEL', key)
-  else redis.call('SET', key, ARGV[i], 'PX', ttl, 'XX') end
-end
-return #KEYS
 """
 )
 

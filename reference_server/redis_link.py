@@ -167,7 +167,7 @@ class RedisLink:
         link = RedisLink(settings)
         state = await link.call("HGETALL", key)
         reply = await link.run(script, [key], [arg])
-        link.post_script(script, [key], [arg])   # nobody waits for the reply
+        link.post([("SET", key, value, "XX")])   # nobody waits for the reply
         await link.close()
     """
 
@@ -176,7 +176,6 @@ class RedisLink:
         self.client = _client(settings)
         self._slots = asyncio.Semaphore(MAX_REDIS_CONNECTIONS)
         self._batch = AutoPipeline(self.client, self._round_trip)
-        self._posted: set[asyncio.Task[Any]] = set()
 
     async def _round_trip(self, call: Awaitable[_T]) -> _T:
         """Await one Redis command or pipeline within the Redis timeout, slot wait included.
@@ -190,6 +189,10 @@ class RedisLink:
                     return await call
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except RuntimeError as exc:
+            if not _closed_transport(exc):
+                raise
+            raise StoreUnavailable(f"ConnectionError: {exc}") from exc
         finally:
             if isinstance(call, Coroutine):  # not started if the deadline passed in the slot wait
                 call.close()
@@ -209,25 +212,9 @@ class RedisLink:
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
-    def post_script(self, script: Script, keys: Sequence[str], args: Sequence[EncodableT]) -> None:
-        """Run ``script`` with the next batch; nobody waits for it. If Redis has forgotten it,
-        it is loaded and run once more; any other failure is logged."""
-        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, NoScriptError):
-                task = asyncio.get_running_loop().create_task(self.run(script, keys, args))
-                self._posted.add(task)  # the loop keeps only weak references to tasks
-                task.add_done_callback(self._posted_done)
-            else:
-                _log_posted_failure(exc)
-
-        self._batch.post([command], failed)
-
-    def _posted_done(self, task: asyncio.Task[Any]) -> None:
-        self._posted.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            _log_posted_failure(exc)
+    def post(self, commands: Sequence[Command]) -> None:
+        """Send ``commands`` with the next batch; nobody waits for them (a failure is logged)."""
+        self._batch.post(commands, _log_posted_failure)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
         """Run ``script`` by its SHA, loading it first if Redis has forgotten it."""
@@ -247,6 +234,12 @@ class RedisLink:
         await self.client.aclose()
         if isinstance(self.client, aioredis.Redis):  # it does not own a pool it was given
             await self.client.connection_pool.disconnect()
+
+
+def _closed_transport(exc: RuntimeError) -> bool:
+    """uvloop raises RuntimeError, not a connection error, when redis-py writes to a
+    connection that Redis closed in the meantime (it crashed)."""
+    return "handler is closed" in str(exc)
 
 
 def _log_posted_failure(exc: BaseException) -> None:

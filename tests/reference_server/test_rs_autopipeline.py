@@ -121,8 +121,8 @@ async def test_a_failed_round_trip_fails_every_caller(free_tcp_port: int) -> Non
 
 
 async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> None:
-    """The refresh script, and the delivery mark that nobody waits for, both run after Redis
-    forgot every script (as after a restart)."""
+    """The refresh script runs after Redis forgot every script (as after a restart), and the
+    delivery mark that nobody waits for lands after it."""
     settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=5)
     link = RedisLink(settings)
     store = create_store(settings, link)
@@ -166,5 +166,27 @@ async def test_no_free_connection_slot_within_the_timeout_is_unavailable(redis_u
             gc.collect()
         # The command that never got a slot is closed, not left to warn "never awaited".
         assert not [w for w in caught if "never awaited" in str(w.message)]
+    finally:
+        await link.close()
+
+
+async def test_a_write_to_a_connection_redis_closed_is_unavailable(redis_url: str) -> None:
+    """uvloop reports that write as a RuntimeError; the server must answer 503, not 500."""
+    link = RedisLink(Settings(redis_url=redis_url, strategy=Strategy.ATOMIC))
+
+    async def write_after_close() -> None:
+        raise RuntimeError(
+            "unable to perform operation on <TCPTransport closed=True reading=False>; "
+            "the handler is closed"
+        )
+
+    async def a_bug() -> None:
+        raise RuntimeError("something else went wrong")
+
+    try:
+        with pytest.raises(StoreUnavailable, match="handler is closed"):
+            await link._round_trip(write_after_close())
+        with pytest.raises(RuntimeError, match="something else"):
+            await link._round_trip(a_bug())
     finally:
         await link.close()
