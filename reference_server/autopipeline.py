@@ -4,10 +4,14 @@ travel together in one round trip.
 Why this module exists: redis-py's asyncio client takes a pooled connection, writes, waits and
 parses for every command, and on this server that client-side work costs more than the Lua
 script the command carries. Under load many requests reach Redis in the same event-loop turn, so
-their commands are queued and sent at the end of the turn as one redis-py pipeline, which pays
-that work once per batch. The pipeline is not a transaction: each queued command is atomic on
-its own in Redis (a Lua script runs whole), commands are sent in the order they were issued, and
-each caller gets exactly its own replies or error. ioredis calls this auto-pipelining;
+their commands are queued and sent at the end of the turn as one batch, which pays that work
+once: on a standalone Redis every command is written on one pooled connection and every reply
+read back, which is what a redis-py pipeline does, without the pipeline's bookkeeping and
+response callbacks per command (a quarter of a command's cost; replies come as Redis sent
+them); on a Redis Cluster a redis-py cluster pipeline sends each command to its slot's node.
+The batch is not a transaction: each queued command is atomic on its own in Redis (a Lua
+script runs whole), commands are sent in the order they were issued, and each caller gets
+exactly its own replies or error. ioredis calls this auto-pipelining;
 redis-py's asyncio client does not have it. When nothing else is in flight a request sends its
 commands at once, itself, so a lone request pays nothing for the batching.
 """
@@ -120,20 +124,48 @@ class AutoPipeline:
                 future.set_result(theirs)
 
     async def _request(self, batch: list[tuple[Sequence[Command], Any]]) -> list[Any]:
-        """The replies to every command of ``batch``; Redis error replies in place."""
-        if len(batch) == 1 and len(batch[0][0]) == 1:  # a lone command needs no pipeline
-            command = batch[0][0][0]
+        """The replies to every command of ``batch``, as Redis sent them (no redis-py response
+        callbacks); Redis error replies in place."""
+        commands = [command for commands, _ in batch for command in commands]
+        if isinstance(self._client, RedisCluster):
+            return await self._cluster_request(self._client, commands)
+        pool = self._client.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            replies: list[Any] = await connection.retry.call_with_retry(
+                lambda: _exchange(connection, commands), lambda _: connection.disconnect()
+            )
+            return replies
+        finally:
+            await pool.release(connection)
+
+    @staticmethod
+    async def _cluster_request(client: RedisCluster, commands: list[Command]) -> list[Any]:
+        """On a cluster, a redis-py cluster pipeline sends each command to its slot's node."""
+        if len(commands) == 1:
             try:
-                reply = await self._client.execute_command(*command)  # type: ignore[no-untyped-call, unused-ignore]
-                return [reply]
+                return [await client.execute_command(*commands[0])]
             except ResponseError as exc:
                 return [exc]
-        pipe = self._client.pipeline(transaction=False)
-        for commands, _ in batch:
-            for command in commands:
-                pipe.execute_command(*command)
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies
+
+
+async def _exchange(connection: aioredis.Connection, commands: list[Command]) -> list[Any]:
+    """Write every command, then read every reply, on one connection: what a redis-py pipeline
+    does for a standalone Redis, without its bookkeeping per command. A failure mid-read
+    leaves redis-py to drop the connection, so no stale reply reaches the next batch."""
+    await connection.send_packed_command(connection.pack_commands(commands), check_health=False)
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(await connection.read_response())
+        except ResponseError as exc:  # read whole: the connection stays in step
+            replies.append(exc)
+    return replies
 
 
 def _report(done: asyncio.Future[list[Any]], on_failure: OnFailure) -> None:

@@ -45,17 +45,22 @@ def _tag(family_id: str) -> str:
     return "{fam:" + family_id + "}"
 
 
-def _state(raw: dict[str, str]) -> FamilyState | None:
-    if "gen" not in raw:
+_FIELDS = ("gen", "cur", "prev", "revoked", "client", "sub", "scope")
+
+
+def _state(values: list[str | None]) -> FamilyState | None:
+    """The family from ``HMGET`` of ``_FIELDS``; None when it does not exist."""
+    gen, cur, prev, revoked, client, sub, scope = values
+    if gen is None:
         return None
     return FamilyState(
-        generation=int(raw["gen"]),
-        current=raw.get("cur", ""),
-        previous=raw.get("prev", ""),
-        revoked=raw.get("revoked") == "1",
-        client_id=raw.get("client", ""),
-        subject=raw.get("sub", ""),
-        scope=raw.get("scope", ""),
+        generation=int(gen),
+        current=cur or "",
+        previous=prev or "",
+        revoked=revoked == "1",
+        client_id=client or "",
+        subject=sub or "",
+        scope=scope or "",
     )
 
 
@@ -124,7 +129,7 @@ class Families:
         """
         state_key, used_key, succ_key = self._keys(family_id, presented)
         commands: list[Command] = [
-            ("HGETALL", state_key),
+            ("HMGET", state_key, *_FIELDS),
             ("SISMEMBER", used_key, presented),
             ("GET", succ_key),
         ]
