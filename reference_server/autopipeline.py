@@ -36,22 +36,32 @@ Sender = Callable[[Coroutine[Any, Any, list[Any]]], Awaitable[list[Any]]]
 OnFailure = Callable[[BaseException], None]
 
 
+Entry = tuple[Sequence[Command], "asyncio.Future[list[Any]] | None"]
+# How long a posted command may wait for a batch to ride along with before it goes alone.
+POST_DELAY_S = 0.02
+
+
 class AutoPipeline:
-    """Batches commands per event-loop turn and sends each batch as one redis-py pipeline.
+    """Batches commands per event-loop turn and sends each batch in one round trip.
 
     A request that finds nothing in flight sends its commands itself, at once. Otherwise its
     commands wait for the end of the turn, and the batch is sent by a task of its own, so a
     caller that gives up (a timeout, a client that disconnects) never takes the other callers'
     replies with it. ``send`` awaits one batch's round trip: the link passes its bounded round
     trip (connection slot, deadline, error translation), so a batch fails or times out as one
-    round trip would, and every caller in it receives that error. Commands that are *posted*
-    go with the next batch and nobody waits for their replies.
+    round trip would, and every caller in it receives that error.
+
+    Commands that are *posted* (nobody waits for their replies) ride along with the next batch
+    that goes anyway, or go by themselves after ``POST_DELAY_S``: they cost no round trip of
+    their own while there is traffic.
     """
 
     def __init__(self, client: aioredis.Redis | RedisCluster, send: Sender) -> None:
         self._client = client
         self._send = send
-        self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
+        self._queued: list[Entry] = []
+        self._posted: list[Entry] = []
+        self._posted_timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self._alone = 0  # round trips sent by their callers directly, still in flight
 
@@ -71,59 +81,65 @@ class AutoPipeline:
         return await future
 
     def post(self, commands: Sequence[Command], on_failure: OnFailure) -> None:
-        """Queue ``commands`` for the next batch without waiting for their replies; an error
+        """Send ``commands`` with the next batch without waiting for their replies; an error
         (a failed round trip or an error reply) goes to ``on_failure``."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
         future.add_done_callback(lambda done: _report(done, on_failure))
-        if not self._queued:
-            loop.call_soon(self._flush)
-        self._queued.append((commands, future))
+        self._posted.append((commands, future))
+        if self._posted_timer is None:
+            self._posted_timer = loop.call_later(POST_DELAY_S, self._flush)
+
+    def _take_posted(self) -> list[Entry]:
+        posted, self._posted = self._posted, []
+        if self._posted_timer is not None:
+            self._posted_timer.cancel()
+            self._posted_timer = None
+        return posted
 
     async def _send_alone(self, commands: Sequence[Command]) -> list[Any]:
         """Nothing is in flight: send at once from the caller's own task (no queue, no extra
-        task). Callers that come while this is in flight are queued and batched."""
+        task), with whatever was posted. Callers that come meanwhile are queued and batched."""
+        posted = self._take_posted()  # issued earlier: sent first
+        batch: list[Entry] = [*posted, (commands, None)]
         self._alone += 1
         try:
-            replies = await self._send(self._request([(commands, None)]))
+            replies = await self._send(self._request(batch))
+        except Exception as exc:
+            _fail(posted, exc)
+            raise
         finally:
             self._alone -= 1
-        error = next((reply for reply in replies if isinstance(reply, Exception)), None)
+        _distribute(posted, replies[: len(replies) - len(commands)])
+        theirs = replies[len(replies) - len(commands) :]
+        error = next((reply for reply in theirs if isinstance(reply, Exception)), None)
         if error is not None:
             raise error
-        return replies
+        return theirs
 
     def _flush(self) -> None:
-        batch, self._queued = self._queued, []
+        batch = [*self._queued, *self._take_posted()]
+        self._queued = []
+        if not batch:  # the timer of posts that went with a batch meanwhile
+            return
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._batches.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._batches.discard)
 
-    async def _run(self, batch: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]) -> None:
+    async def _run(self, batch: list[Entry]) -> None:
         try:
             replies = await self._send(self._request(batch))
         except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            _fail(batch, exc)
             return
         except BaseException:  # cancelled (shutdown): so are the callers
             for _, future in batch:
-                future.cancel()
+                if future is not None:
+                    future.cancel()
             raise
-        start = 0
-        for commands, future in batch:
-            theirs = replies[start : start + len(commands)]
-            start += len(commands)
-            if future.done():  # the caller gave up
-                continue
-            error = next((reply for reply in theirs if isinstance(reply, Exception)), None)
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(theirs)
+        _distribute(batch, replies)
 
-    async def _request(self, batch: list[tuple[Sequence[Command], Any]]) -> list[Any]:
+    async def _request(self, batch: list[Entry]) -> list[Any]:
         """The replies to every command of ``batch``, as Redis sent them (no redis-py response
         callbacks); Redis error replies in place."""
         commands = [command for commands, _ in batch for command in commands]
@@ -166,6 +182,27 @@ async def _exchange(connection: aioredis.Connection, commands: list[Command]) ->
         except ResponseError as exc:  # read whole: the connection stays in step
             replies.append(exc)
     return replies
+
+
+def _distribute(batch: list[Entry], replies: list[Any]) -> None:
+    """Give each caller of ``batch`` its own replies, or its first error reply."""
+    start = 0
+    for commands, future in batch:
+        theirs = replies[start : start + len(commands)]
+        start += len(commands)
+        if future is None or future.done():  # the caller gave up
+            continue
+        error = next((reply for reply in theirs if isinstance(reply, Exception)), None)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(theirs)
+
+
+def _fail(batch: list[Entry], exc: Exception) -> None:
+    for _, future in batch:
+        if future is not None and not future.done():
+            future.set_exception(exc)
 
 
 def _report(done: asyncio.Future[list[Any]], on_failure: OnFailure) -> None:

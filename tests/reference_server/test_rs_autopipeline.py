@@ -143,16 +143,28 @@ async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> No
         await link.close()
 
 
-async def test_posted_commands_run_and_report_their_failures(client: aioredis.Redis) -> None:
-    batch = AutoPipeline(client, Counting())
-    ok, wrong = _key(), _key()
+async def test_posted_commands_ride_with_the_next_batch_and_report_failures(
+    client: aioredis.Redis,
+) -> None:
+    send = Counting()
+    batch = AutoPipeline(client, send)
+    ok, wrong, alone = _key(), _key(), _key()
     await client.hset(wrong, "field", "value")
     failures: list[BaseException] = []
     batch.post([("SET", ok, "1")], failures.append)
     batch.post([("INCR", wrong)], failures.append)
-    assert await batch.call("GET", ok) == "1"  # queued behind the posts, in the same batch
+    assert await batch.call("GET", ok) == "1"  # issued after the posts, sent after them
+    assert send.batches == 1  # in the same round trip
+    await asyncio.sleep(0)  # failures are reported by callbacks
     assert [type(failure) for failure in failures] == [ResponseError]
-    await client.delete(ok, wrong)
+    batch.post([("SET", alone, "2")], failures.append)  # no traffic: it goes after a while
+    for _ in range(50):
+        if await client.get(alone) == "2":
+            break
+        await asyncio.sleep(0.01)
+    assert await client.get(alone) == "2"
+    assert send.batches == 2
+    await client.delete(ok, wrong, alone)
 
 
 async def test_no_free_connection_slot_within_the_timeout_is_unavailable(redis_url: str) -> None:
