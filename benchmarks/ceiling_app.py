@@ -3,7 +3,7 @@
 Why this module exists: issue 2 asks the refresh endpoint for a share of ``/healthz``
 throughput. This app keeps everything a refresh does except the store: the same granian and
 Starlette, the same middleware-free route shape as ``/healthz``, the form read
-(``reference_server.oauth.read_form``), a fresh refresh token, an access token signed with the
+(``reference_server.oauth.BodyReader``), a fresh refresh token, an access token signed with the
 reference server's Ed25519 code, and the same response body and headers. What it reaches beside
 its own ``/healthz`` bounds what any Redis-backed strategy can reach on the same machine.
 Served by ``benchmarks/reference_server.py --strategies ceiling``; never used by the project.
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_server.oauth import read_form
+from reference_server.oauth import BodyReader
 from reference_server.tokens import (
     SigningKey,
     generate_private_key_pem,
@@ -27,11 +27,12 @@ from reference_server.tokens import (
 )
 
 _KEY = SigningKey.from_pem(generate_private_key_pem())
+_BODIES = BodyReader(limit=8192, timeout_s=5.0, max_waiting=256)  # the server's defaults
 
 
 async def token(request: Request) -> Response:
     """Password or refresh grant, answered without any state."""
-    form = await read_form(request, 8192)
+    form = await _BODIES.read_form(request)
     family = parse_refresh_token(form.fields.get("refresh_token", "")) or new_family_id()
     access = _KEY.issue(
         subject="user1",

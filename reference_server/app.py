@@ -1,8 +1,8 @@
 """The Starlette application: OAuth 2.0 token, revocation, metadata, JWKS and a protected API.
 
 Why this module exists: it turns HTTP requests into calls on the store and the rotation policy
-and back into RFC-shaped responses. Concurrency control lives entirely in ``store``; this module
-is identical for every strategy.
+and back into RFC-shaped responses. Concurrency control lives entirely in ``strategies``; this
+module is identical for every strategy.
 
 Endpoints: ``GET /.well-known/oauth-authorization-server`` (RFC 8414), ``GET
 /.well-known/jwks.json``, ``POST /oauth/token`` (``password`` for users ``user<N>`` with password
@@ -33,17 +33,17 @@ from starlette.routing import Route
 from .keyring import KeyRing
 from .logs import configure_logging
 from .metrics import Metrics
-from .middleware import LOG_SCOPE_KEY, RequestLogMiddleware, access_log_enabled
-from .oauth import OAuthError, authenticate_client, error_response, read_form
+from .middleware import LOG_SCOPE_KEY, QUIET_KEY, RequestLogMiddleware, access_log_enabled
+from .oauth import BodyReader, Form, OAuthError, authenticate_client, error_response
+from .redis_link import RedisLink, StoreUnavailable
 from .rotation import Outcome
 from .settings import Settings
-from .store import LockTimeout, StoreUnavailable, TokenStore, create_store
+from .store import LockTimeout, TokenStore
+from .strategies import create_store
 from .tokens import (
     SigningKey,
     fingerprint,
     generate_private_key_pem,
-    new_refresh_token,
-    open_successor,
     parse_refresh_token,
     token_hash,
 )
@@ -53,9 +53,10 @@ __all__ = ["DEMO_PASSWORD", "SCOPES", "create_app"]
 DEMO_PASSWORD = "password"
 SCOPES = frozenset({"api", "profile", "offline_access"})
 _DEFAULT_SCOPE = "api"
-_USER_RE = re.compile(r"^user[0-9]{1,9}$")
-_BEARER_RE = re.compile(r"^[A-Za-z0-9_.~+/=-]+$")
+_USER_RE = re.compile(r"user[0-9]{1,9}")  # full matches only
+_BEARER_RE = re.compile(r"[A-Za-z0-9_.~+/=-]+")
 _RETRY_AFTER = "1"
+_GRANT_TYPES = frozenset({"password", "refresh_token"})
 logger = logging.getLogger("reference_server.app")
 
 _REFRESH_ERRORS = {
@@ -72,6 +73,11 @@ class _State:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.bodies = BodyReader(
+            limit=settings.max_body_bytes,
+            timeout_s=settings.body_timeout,
+            max_waiting=settings.max_concurrent_requests // 4,
+        )
         self.store: TokenStore | None = None
         self.keyring: KeyRing | None = None
 
@@ -88,6 +94,17 @@ def _log(request: Request, **fields: Any) -> None:
         request.scope.setdefault(LOG_SCOPE_KEY, {}).update(fields)
 
 
+def _refused(request: Request, exc: OAuthError, arrival: dict[str, str]) -> Response:
+    """The error response of a refused request; the access line keeps the outcome the
+    request logged already (``reuse_detected`` says more than ``invalid_grant``)."""
+    if access_log_enabled():
+        fields = request.scope.setdefault(LOG_SCOPE_KEY, {})
+        fields.setdefault("outcome", exc.error)
+        if exc.quiet:
+            fields[QUIET_KEY] = True
+    return error_response(exc, arrival)
+
+
 def _scope(requested: str | None, allowed: frozenset[str], default: str) -> str:
     if requested is None:
         return default
@@ -95,6 +112,21 @@ def _scope(requested: str | None, allowed: frozenset[str], default: str) -> str:
     if not parts or not set(parts) <= allowed:
         raise OAuthError(400, "invalid_scope", "requested scope is not allowed")
     return " ".join(sorted(set(parts)))
+
+
+async def _narrowed_scope(store: TokenStore, family_id: str, requested: str | None) -> str | None:
+    """RFC 6749 §6: a refresh may ask for part of the granted scope for its access token.
+
+    Checked before the refresh changes anything, so a refused scope leaves the token usable;
+    a grant's scope never changes, so reading it first is not a race. None: no narrowing.
+    """
+    if requested is None:
+        return None
+    asked = _scope(requested, SCOPES, "")
+    granted = await store.granted_scope(family_id)
+    if granted is not None and not set(asked.split()) <= set(granted.split()):
+        raise OAuthError(400, "invalid_scope", "requested scope exceeds the granted scope")
+    return asked
 
 
 def _token_response(
@@ -136,25 +168,24 @@ async def token_endpoint(request: Request) -> Response:
     key = keyring.own
     arrival: dict[str, str] = {}
     try:
-        form = await read_form(request, state.settings.max_body_bytes)
+        form = await state.bodies.read_form(request)
         arrival["X-Arrival-Ns"] = str(form.arrival_ns)
         client_id = authenticate_client(request, form.fields)
         grant_type = form.fields.get("grant_type")
-        _log(request, grant_type=grant_type, client_id=client_id)
+        # Only known values reach the log: a client may put anything there, even a token.
+        logged = grant_type if grant_type in _GRANT_TYPES or grant_type is None else "other"
+        _log(request, grant_type=logged, client_id=client_id)
         if grant_type == "password":
             return await _password_grant(
                 request, state, store, key, form.fields, client_id, form.arrival_ns
             )
         if grant_type == "refresh_token":
-            return await _refresh_grant(
-                request, state, store, key, form.fields, client_id, form.arrival_ns
-            )
+            return await _refresh_grant(request, state, store, key, form, client_id)
         if grant_type is None:
             raise OAuthError(400, "invalid_request", "grant_type is required")
         raise OAuthError(400, "unsupported_grant_type", "supported: password, refresh_token")
     except OAuthError as exc:
-        _log(request, outcome=exc.error)
-        return error_response(exc, arrival)
+        return _refused(request, exc, arrival)
 
 
 async def _password_grant(
@@ -169,7 +200,7 @@ async def _password_grant(
     username, password = fields.get("username"), fields.get("password")
     if username is None or password is None:
         raise OAuthError(400, "invalid_request", "username and password are required")
-    if not _USER_RE.match(username) or password != DEMO_PASSWORD:
+    if not _USER_RE.fullmatch(username) or password != DEMO_PASSWORD:
         raise OAuthError(400, "invalid_grant", "bad username or password")
     scope = _scope(fields.get("scope"), SCOPES, _DEFAULT_SCOPE)
     family_id, refresh_token = await store.create_family(
@@ -193,10 +224,10 @@ async def _refresh_grant(
     state: _State,
     store: TokenStore,
     key: SigningKey,
-    fields: dict[str, str],
+    form: Form,
     client_id: str,
-    arrival_ns: int,
 ) -> Response:
+    fields = form.fields
     presented = fields.get("refresh_token")
     if not presented:
         raise OAuthError(400, "invalid_request", "refresh_token is required")
@@ -204,8 +235,8 @@ async def _refresh_grant(
     if family_id is None:
         state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome="malformed")
         raise OAuthError(400, "invalid_grant", "malformed refresh token")
-    new_token = new_refresh_token(family_id)
-    result = await store.refresh(family_id, presented, new_token, client_id)
+    narrowed = await _narrowed_scope(store, family_id, fields.get("scope"))
+    result = await store.refresh(family_id, presented, client_id, form.arrival_ms)
     outcome = result.outcome
     state.metrics.inc("auth_ref_refresh_total", strategy=store.strategy, outcome=outcome.value)
     if result.fenced_out:
@@ -228,21 +259,15 @@ async def _refresh_grant(
                 "reuse detected; family revoked", extra={"family": fingerprint(family_id)}
             )
         raise OAuthError(400, "invalid_grant", _REFRESH_ERRORS[outcome])
-    scope = result.scope
-    if "scope" in fields:
-        _scope(fields["scope"], frozenset(scope.split()), scope)
-    # A replay returns the successor stored sealed under the presented token.
-    rotated = outcome is Outcome.ROTATED
-    successor = new_token if rotated else open_successor(presented, result.sealed)
     return _token_response(
         state,
         key,
         subject=result.subject,
         family_id=family_id,
-        scope=scope,
+        scope=narrowed or result.scope,
         client_id=client_id,
-        refresh_token=successor,
-        arrival_ns=arrival_ns,
+        refresh_token=result.successor,
+        arrival_ns=form.arrival_ns,
     )
 
 
@@ -251,7 +276,7 @@ async def revoke_endpoint(request: Request) -> Response:
     state, store, keyring = _state(request)
     arrival: dict[str, str] = {}
     try:
-        form = await read_form(request, state.settings.max_body_bytes)
+        form = await state.bodies.read_form(request)
         arrival["X-Arrival-Ns"] = str(form.arrival_ns)
         client_id = authenticate_client(request, form.fields)
         token = form.fields.get("token")
@@ -274,8 +299,7 @@ async def revoke_endpoint(request: Request) -> Response:
             raise OAuthError(400, "unauthorized_client", "token was issued to another client")
         return Response(status_code=200, headers={"Cache-Control": "no-store", **arrival})
     except OAuthError as exc:
-        _log(request, outcome=exc.error)
-        return error_response(exc, arrival)
+        return _refused(request, exc, arrival)
 
 
 def _bearer_error(status: int, error: str | None, description: str) -> JSONResponse:
@@ -299,7 +323,7 @@ async def me_endpoint(request: Request) -> Response:
         _log(request, outcome="wrong_scheme")
         return _bearer_error(401, None, "")
     token = token.strip()
-    if not token or not _BEARER_RE.match(token):
+    if not token or not _BEARER_RE.fullmatch(token):
         _log(request, outcome="malformed_header")
         return _bearer_error(400, "invalid_request", "malformed Authorization header")
     try:
@@ -411,10 +435,11 @@ def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = create_store(settings)
+        link = RedisLink(settings)
+        store = create_store(settings, link)
         renewal: asyncio.Task[None] | None = None
         try:
-            keyring = KeyRing(await _load_key(settings), store, settings.access_ttl)
+            keyring = KeyRing(await _load_key(settings), link, settings.access_ttl)
             if not settings.inject_unpublished_key:
                 try:
                     await keyring.publish()
@@ -432,16 +457,16 @@ def create_app(settings: Settings | None = None) -> RequestLogMiddleware:
                 renewal.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await renewal
-            await store.close()
+            await link.close()
 
     app = Starlette(
-        routes=[
-            Route("/.well-known/oauth-authorization-server", metadata_endpoint),
-            Route("/.well-known/jwks.json", jwks_endpoint),
+        routes=[  # matched in order: the busiest first
             Route("/oauth/token", token_endpoint, methods=["POST"]),
-            Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
-            Route("/api/me", me_endpoint),
             Route("/healthz", healthz_endpoint),
+            Route("/api/me", me_endpoint),
+            Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
+            Route("/.well-known/jwks.json", jwks_endpoint),
+            Route("/.well-known/oauth-authorization-server", metadata_endpoint),
             Route("/metrics", metrics_endpoint),
         ],
         exception_handlers={

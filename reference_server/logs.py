@@ -3,7 +3,7 @@
 Why this module exists: the server is a measurement instrument, so its logs must be machine
 readable (one JSON object per line, with request id, strategy, outcome, family fingerprint and
 lock wait) and must serialise every exception fully (type, message, traceback). Nothing here
-ever receives a raw token: callers pass fingerprints.
+ever receives a raw token: callers pass fingerprints, and URLs go through ``redact_url``.
 
 At the default level every request logs a line, so the line is made cheaply: msgspec encodes
 it, the timestamp's seconds are formatted once per second, and the record skips the fields the
@@ -16,10 +16,11 @@ import logging
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "configure_logging", "redact_url"]
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -76,3 +77,17 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***``: the form a URL is logged in."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL (a bad port, say): nothing to find a password in
+        return url
+    if not password:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -19,10 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .metrics import Metrics
 
-__all__ = ["LOG_SCOPE_KEY", "RequestLogMiddleware", "access_log_enabled"]
+__all__ = ["LOG_SCOPE_KEY", "QUIET_KEY", "RequestLogMiddleware", "access_log_enabled"]
 
 LOG_SCOPE_KEY = "auth_ref_log"
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A field of the access line that asks for it at debug rather than info.
+QUIET_KEY = "quiet"
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # full matches only
 _KNOWN_PATHS = frozenset(
     {
         "/oauth/token",
@@ -60,6 +62,7 @@ class RequestLogMiddleware:
         fields: dict[str, Any] = {}
         scope[LOG_SCOPE_KEY] = fields
         status = 0
+        head = scope["method"] == "HEAD"
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -68,6 +71,8 @@ class RequestLogMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
+            elif head and message.get("body"):  # a HEAD response has no body, even over h2
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -83,8 +88,10 @@ class RequestLogMiddleware:
                 await _send_500(send, request_id)
         path = scope["path"] if scope["path"] in _KNOWN_PATHS else "other"
         self.metrics.inc("auth_ref_requests_total", path=path, status=str(status))
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
+        level = logging.DEBUG if fields.pop(QUIET_KEY, False) else logging.INFO
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
                 "request",
                 extra={
                     "request_id": request_id,
@@ -102,7 +109,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             candidate: str = value.decode("latin-1")
-            if _REQUEST_ID_RE.match(candidate):
+            if _REQUEST_ID_RE.fullmatch(candidate):
                 return candidate
     return secrets.token_hex(8)
 

@@ -2,7 +2,7 @@
 
 Why this module exists: every strategy must give the same answers and differ only in concurrency
 control. The decision table lives here once, with no I/O, so it can be unit-tested exhaustively;
-the ``atomic`` and ``redis-lock`` Lua scripts in ``store`` mirror it line by line.
+the Lua scripts in ``lua_scripts`` mirror it line by line.
 
 Policy "idempotent" (P1):
 
@@ -12,12 +12,25 @@ Policy "idempotent" (P1):
 3. family revoked                                -> ``family_revoked`` (a revoked family never
    comes back, grace or not)
 4. the current token                             -> ``rotated`` (generation + 1)
-5. the immediate predecessor, within ``grace`` of the last rotation, successor still stored
+5. the immediate predecessor, while its successor is replayable
                                                  -> ``replayed`` (the same successor again)
-6. the predecessor after grace, or any older token of the family
-                                                 -> ``reuse_detected`` (revoke the family)
+6. any other token of the family                 -> ``reuse_detected`` (revoke the family)
 
-``grace_ms == 0`` turns rule 5 off: strict single use.
+When is a successor replayable? Every rotation stores its successor (sealed, see ``tokens``)
+as *undelivered*, with the time of the rotation; the server marks it *delivered*, with the
+time, once it has Redis's reply and answers 200. A successor is replayable
+
+- for ``grace`` after its rotation or its delivery (the grace window), and
+- while undelivered, to any request that arrives after the rotating server has given up
+  (``give_up_ms``, the Redis timeout, after the rotation): its client got a 503 or lost the
+  connection, never the successor.
+
+So a rotation that Redis commits after the server gave up on it (Redis hung, or crashed after
+the commit, or the replica died) still replays to the client's retry with the same token however
+late the retry comes, and the first such replay is a delivery that starts a grace window. Each
+request is judged at its arrival, not after any wait for a lease. ``grace_ms == 0`` is strict
+single use: only the retry of an undelivered rotation replays, and a second use while the
+rotating server may still answer is reuse.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ __all__ = [
     "Outcome",
     "RevokeOutcome",
     "Snapshot",
+    "StoredSuccessor",
     "decide_refresh",
     "decide_revoke",
 ]
@@ -67,7 +81,6 @@ class FamilyState:
     generation: int
     current: str
     previous: str
-    rotated_at_ms: int
     revoked: bool
     client_id: str
     subject: str
@@ -75,21 +88,43 @@ class FamilyState:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSuccessor:
+    """The successor stored for a rotated-away token: sealed, whether it was delivered, and
+    since when (its rotation or, once delivered, its delivery; wall-clock ms)."""
+
+    sealed: str
+    delivered: bool
+    since_ms: int
+
+    def replayable(self, arrival_ms: int, grace_ms: int, give_up_ms: int) -> bool:
+        """Inside the grace window, or undelivered after the rotating server gave up."""
+        age = arrival_ms - self.since_ms
+        if grace_ms > 0 and age <= grace_ms:
+            return True
+        return not self.delivered and age >= give_up_ms
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything a decision reads, taken at one moment.
 
     ``known`` says whether the presented hash is in the family's set of rotated-away tokens;
-    ``has_successor`` whether the successor of ``previous`` is still stored (it expires with the
-    grace window).
+    ``successor`` is the successor stored for the presented token, if any.
     """
 
     state: FamilyState | None
     known: bool
-    has_successor: bool
+    successor: StoredSuccessor | None
 
 
 def decide_refresh(
-    snap: Snapshot, presented: str, *, client_id: str, now_ms: int, grace_ms: int
+    snap: Snapshot,
+    presented: str,
+    *,
+    client_id: str,
+    arrival_ms: int,
+    grace_ms: int,
+    give_up_ms: int,
 ) -> Outcome:
     """Apply the policy table in the module docstring to one refresh request."""
     state = snap.state
@@ -102,8 +137,9 @@ def decide_refresh(
     if presented == state.current:
         return Outcome.ROTATED
     if presented == state.previous:
-        within = grace_ms > 0 and now_ms - state.rotated_at_ms <= grace_ms
-        return Outcome.REPLAYED if within and snap.has_successor else Outcome.REUSE_DETECTED
+        successor = snap.successor
+        replay = successor is not None and successor.replayable(arrival_ms, grace_ms, give_up_ms)
+        return Outcome.REPLAYED if replay else Outcome.REUSE_DETECTED
     return Outcome.REUSE_DETECTED if snap.known else Outcome.UNKNOWN_TOKEN
 
 

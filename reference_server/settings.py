@@ -36,7 +36,10 @@ class Settings:
 
     ``grace`` is the idempotent-replay window in seconds (0 = strict single use);
     ``inject_delay_ms`` is a test-only fault: a sleep between the decision read and the commit;
-    ``inject_unpublished_key`` is another: sign with a key that never goes into the JWKS index.
+    ``inject_unpublished_key`` is another: sign with a key that never goes into the JWKS index;
+    ``body_timeout`` bounds the time to receive a request body; ``max_concurrent_requests`` is
+    the number of requests one worker takes at once (granian's backpressure), a quarter of
+    which may be waiting for their bodies; ``redis_cluster`` selects the Redis Cluster client.
     """
 
     redis_url: str
@@ -54,6 +57,9 @@ class Settings:
     signing_key_path: str = ""
     log_level: str = "info"
     redis_timeout: float = 1.0
+    redis_cluster: bool = False
+    body_timeout: float = 5.0
+    max_concurrent_requests: int = 1024
 
     def __post_init__(self) -> None:
         if not self.redis_url:
@@ -68,6 +74,10 @@ class Settings:
             raise SettingsError("lease_ms and lock_wait_ms must be >= 1")
         if self.grace >= self.refresh_ttl:
             raise SettingsError("grace must be shorter than refresh_ttl")
+        if self.body_timeout <= 0:
+            raise SettingsError("body_timeout must be > 0")
+        if self.max_concurrent_requests < 4:
+            raise SettingsError("max_concurrent_requests must be >= 4")
 
     @property
     def grace_ms(self) -> int:
@@ -89,7 +99,7 @@ class Settings:
                 continue
             if f.name == "strategy":
                 values[f.name] = Strategy(raw)
-            elif f.name in ("grace", "redis_timeout"):
+            elif f.type == "float":
                 values[f.name] = float(raw)
             elif f.type == "int":
                 values[f.name] = int(raw)

@@ -35,9 +35,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 __all__ = [
     "ACCESS_TOKEN_ALG",
     "AccessToken",
+    "MintedSuccessor",
     "SigningKey",
     "fingerprint",
     "generate_private_key_pem",
+    "mint_successor",
     "new_family_id",
     "new_refresh_token",
     "open_successor",
@@ -51,7 +53,7 @@ __all__ = [
 ACCESS_TOKEN_ALG = "EdDSA"
 _FAMILY_ID_BYTES = 16
 _SECRET_BYTES = 32
-_REFRESH_RE = re.compile(r"^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$")
+_REFRESH_RE = re.compile(r"([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})")  # full matches only
 _SEAL_CONTEXT = b"auth-stress/successor-seal/v1\x00"
 
 
@@ -71,7 +73,7 @@ def new_refresh_token(family_id: str) -> str:
 
 def parse_refresh_token(token: str) -> str | None:
     """The family id of a well-formed refresh token, else None."""
-    match = _REFRESH_RE.match(token)
+    match = _REFRESH_RE.fullmatch(token)
     return match.group(1) if match else None
 
 
@@ -104,6 +106,21 @@ def open_successor(predecessor: str, sealed: str) -> str:
     except Exception as exc:  # InvalidTag or a malformed blob
         raise ValueError("sealed successor does not open with this token") from exc
     return plain.decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class MintedSuccessor:
+    """A fresh refresh token, its hash, and the token sealed under its predecessor."""
+
+    token: str
+    hash: str
+    sealed: str
+
+
+def mint_successor(family_id: str, predecessor: str) -> MintedSuccessor:
+    """A new refresh token of ``family_id`` to succeed ``predecessor``, ready to store."""
+    token = new_refresh_token(family_id)
+    return MintedSuccessor(token, token_hash(token), seal_successor(predecessor, token))
 
 
 def generate_private_key_pem() -> bytes:

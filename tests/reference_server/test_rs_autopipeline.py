@@ -15,9 +15,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError, ResponseError
 
 from reference_server.autopipeline import AutoPipeline
+from reference_server.redis_link import RedisLink, StoreUnavailable
 from reference_server.settings import Settings, Strategy
-from reference_server.store import StoreUnavailable, create_store
-from reference_server.tokens import new_refresh_token
+from reference_server.strategies import create_store
+from reference_server.tokens import token_hash
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +70,7 @@ async def test_grouped_commands_come_back_in_order(client: aioredis.Redis) -> No
         batch.submit([("SET", key, "a"), ("GET", key)]),
         batch.submit([("APPEND", key, "b"), ("GET", key), ("DEL", key)]),
     )
-    assert first == [True, "a"]
+    assert first == ["OK", "a"]  # replies as Redis sent them
     assert second == [2, "ab", 1]
 
 
@@ -120,31 +121,84 @@ async def test_a_failed_round_trip_fails_every_caller(free_tcp_port: int) -> Non
 
 
 async def test_scripts_forgotten_by_redis_are_loaded_again(redis_url: str) -> None:
-    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=0)
-    store = create_store(settings)
+    """The refresh script runs after Redis forgot every script (as after a restart), and the
+    delivery mark that nobody waits for lands after it."""
+    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, grace=5)
+    link = RedisLink(settings)
+    store = create_store(settings, link)
     try:
         family, token = await store.create_family(subject="u", client_id="c", scope="api")
         for _ in range(2):
-            await store.redis.script_flush()  # as after a restart: every SHA is unknown
-            successor = new_refresh_token(family)
-            result = await store.refresh(family, token, successor, "c")
+            await link.client.script_flush()
+            result = await store.refresh(family, token, "c", 0)
             assert result.outcome.value == "rotated"
-            token = successor
+            stored_key = "{fam:" + family + "}:succ:" + token_hash(token)
+            for _ in range(100):  # the mark is posted: it lands a round trip or two later
+                if (await link.client.get(stored_key) or "").startswith("d"):
+                    break
+                await asyncio.sleep(0.01)
+            assert (await link.client.get(stored_key)).startswith("d"), "never marked delivered"
+            token = result.successor
     finally:
-        await store.close()
+        await link.close()
+
+
+async def test_posted_commands_ride_with_the_next_batch_and_report_failures(
+    client: aioredis.Redis,
+) -> None:
+    send = Counting()
+    batch = AutoPipeline(client, send)
+    ok, wrong, alone = _key(), _key(), _key()
+    await client.hset(wrong, "field", "value")
+    failures: list[BaseException] = []
+    batch.post([("SET", ok, "1")], failures.append)
+    batch.post([("INCR", wrong)], failures.append)
+    assert await batch.call("GET", ok) == "1"  # issued after the posts, sent after them
+    assert send.batches == 1  # in the same round trip
+    await asyncio.sleep(0)  # failures are reported by callbacks
+    assert [type(failure) for failure in failures] == [ResponseError]
+    batch.post([("SET", alone, "2")], failures.append)  # no traffic: it goes after a while
+    for _ in range(50):
+        if await client.get(alone) == "2":
+            break
+        await asyncio.sleep(0.01)
+    assert await client.get(alone) == "2"
+    assert send.batches == 2
+    await client.delete(ok, wrong, alone)
 
 
 async def test_no_free_connection_slot_within_the_timeout_is_unavailable(redis_url: str) -> None:
-    settings = Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, redis_timeout=0.05)
-    store = create_store(settings)
-    store._slots = asyncio.Semaphore(0)  # every connection busy
+    link = RedisLink(Settings(redis_url=redis_url, strategy=Strategy.ATOMIC, redis_timeout=0.05))
+    link._slots = asyncio.Semaphore(0)  # every connection busy
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with pytest.raises(StoreUnavailable, match="TimeoutError"):
-                await store.ping()
+                await link.ping()
             gc.collect()
         # The command that never got a slot is closed, not left to warn "never awaited".
         assert not [w for w in caught if "never awaited" in str(w.message)]
     finally:
-        await store.close()
+        await link.close()
+
+
+async def test_a_write_to_a_connection_redis_closed_is_unavailable(redis_url: str) -> None:
+    """uvloop reports that write as a RuntimeError; the server must answer 503, not 500."""
+    link = RedisLink(Settings(redis_url=redis_url, strategy=Strategy.ATOMIC))
+
+    async def write_after_close() -> None:
+        raise RuntimeError(
+            "unable to perform operation on <TCPTransport closed=True reading=False>; "
+            "the handler is closed"
+        )
+
+    async def a_bug() -> None:
+        raise RuntimeError("something else went wrong")
+
+    try:
+        with pytest.raises(StoreUnavailable, match="handler is closed"):
+            await link._round_trip(write_after_close())
+        with pytest.raises(RuntimeError, match="something else"):
+            await link._round_trip(a_bug())
+    finally:
+        await link.close()

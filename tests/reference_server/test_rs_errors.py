@@ -27,7 +27,7 @@ def test_unexpected_error_is_json_500_with_traceback(
     async def scenario() -> httpx.Response:
         async with starlette.router.lifespan_context(starlette):
             store: TokenStore = starlette.state.ref.store
-            store.refresh = broken  # type: ignore[method-assign]
+            store.refresh = broken  # type: ignore[method-assign, assignment]
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 data = {"grant_type": "refresh_token", "refresh_token": "a" * 22 + "." + "b" * 43}

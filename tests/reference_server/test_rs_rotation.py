@@ -9,6 +9,7 @@ from reference_server.rotation import (
     Outcome,
     RevokeOutcome,
     Snapshot,
+    StoredSuccessor,
     decide_refresh,
     decide_revoke,
 )
@@ -18,7 +19,6 @@ STATE = FamilyState(
     generation=3,
     current="cur",
     previous="prev",
-    rotated_at_ms=10_000,
     revoked=False,
     client_id="demo-client",
     subject="user1",
@@ -26,12 +26,23 @@ STATE = FamilyState(
 )
 
 
-def snap(state: FamilyState | None = STATE, known: bool = False, succ: bool = True) -> Snapshot:
-    return Snapshot(state=state, known=known, has_successor=succ)
+GIVE_UP = 1000
+DELIVERED = StoredSuccessor("sealed", delivered=True, since_ms=10_000)
+UNDELIVERED = StoredSuccessor("sealed", delivered=False, since_ms=10_000)
+
+
+def snap(
+    state: FamilyState | None = STATE,
+    known: bool = False,
+    succ: StoredSuccessor | None = DELIVERED,
+) -> Snapshot:
+    return Snapshot(state=state, known=known, successor=succ)
 
 
 def decide(s: Snapshot, presented: str, now: int = 10_500, grace: int = GRACE) -> Outcome:
-    return decide_refresh(s, presented, client_id="demo-client", now_ms=now, grace_ms=grace)
+    return decide_refresh(
+        s, presented, client_id="demo-client", arrival_ms=now, grace_ms=grace, give_up_ms=GIVE_UP
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,8 +52,17 @@ def decide(s: Snapshot, presented: str, now: int = 10_500, grace: int = GRACE) -
         (snap(), "prev", 10_500, GRACE, Outcome.REPLAYED),
         (snap(), "prev", 12_000, GRACE, Outcome.REPLAYED),
         (snap(), "prev", 12_001, GRACE, Outcome.REUSE_DETECTED),
-        (snap(succ=False), "prev", 10_500, GRACE, Outcome.REUSE_DETECTED),
+        (snap(), "prev", 9_000, GRACE, Outcome.REPLAYED),  # arrived before the delivery
+        (snap(succ=None), "prev", 10_500, GRACE, Outcome.REUSE_DETECTED),
         (snap(), "prev", 10_000, 0, Outcome.REUSE_DETECTED),
+        # Undelivered: its server gave up after GIVE_UP (a 503 or a lost connection), so a
+        # retry replays however late, strict or not; before that, strict is strict.
+        (snap(succ=UNDELIVERED), "prev", 12_500, GRACE, Outcome.REPLAYED),
+        (snap(succ=UNDELIVERED), "prev", 99_000, GRACE, Outcome.REPLAYED),
+        (snap(succ=UNDELIVERED), "prev", 11_000, 0, Outcome.REPLAYED),
+        (snap(succ=UNDELIVERED), "prev", 10_900, 0, Outcome.REUSE_DETECTED),
+        (snap(succ=UNDELIVERED), "prev", 10_900, 500, Outcome.REUSE_DETECTED),
+        (snap(known=True, succ=UNDELIVERED), "grandparent", 10_500, GRACE, Outcome.REUSE_DETECTED),
         (snap(known=True), "grandparent", 10_500, GRACE, Outcome.REUSE_DETECTED),
         (snap(), "forged", 10_500, GRACE, Outcome.UNKNOWN_TOKEN),
         (snap(state=None), "cur", 10_500, GRACE, Outcome.UNKNOWN_TOKEN),
@@ -61,7 +81,9 @@ def test_revoked_family_never_comes_back() -> None:
 
 
 def test_foreign_client_cannot_trigger_reuse_detection() -> None:
-    outcome = decide_refresh(snap(known=True), "prev", client_id="other", now_ms=99_999, grace_ms=0)
+    outcome = decide_refresh(
+        snap(known=True), "prev", client_id="other", arrival_ms=99_999, grace_ms=0, give_up_ms=0
+    )
     assert outcome is Outcome.WRONG_CLIENT
     assert not outcome.succeeded
 
