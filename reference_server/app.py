@@ -60,6 +60,7 @@ _GRANT_TYPES = frozenset({"password", "refresh_token"})
 logger = logging.getLogger("reference_server.app")
 
 _REFRESH_ERRORS = {
+    Outcome.SUPERSEDED: "refresh token already rotated by a concurrent request",
     Outcome.REUSE_DETECTED: "refresh token reuse detected; the token family is revoked",
     Outcome.FAMILY_REVOKED: "the token family is revoked",
     Outcome.UNKNOWN_TOKEN: "unknown or expired refresh token",

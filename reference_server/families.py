@@ -218,8 +218,7 @@ class Families:
         successor gone meanwhile (revoked, expired) stays gone.
         """
         key = self._keys(family_id, presented)[2]
-        if self._grace_ms > 0:
-            delivered = f"d{now_ms()}:{sealed}"
-            self._link.post([("SET", key, delivered, "PX", self._delivered_ttl_ms, "XX")])
-        else:
-            self._link.post([("DEL", key)])
+        # Strict servers keep the mark too (it never replays): it tells a request that arrived
+        # before the delivery, another tab of the holder, from a reuse after it.
+        delivered = f"d{now_ms()}:{sealed if self._grace_ms > 0 else ''}"
+        self._link.post([("SET", key, delivered, "PX", self._delivered_ttl_ms, "XX")])

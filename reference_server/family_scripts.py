@@ -53,6 +53,11 @@ local function replayable(stored, arrival_ms, grace_ms, give_up_ms)
   if grace_ms > 0 and age <= grace_ms then return true end
   return kind == 'u' and age >= give_up_ms
 end
+local function in_flight_at(stored, arrival_ms, give_up_ms)
+  local kind, since = string.match(stored, '^(%a)(%d+):')
+  if kind == 'd' then return tonumber(since) >= arrival_ms end
+  return arrival_ms - tonumber(since) < give_up_ms
+end
 """
 
 # The atomic refresh. ARGV: presented hash, new hash, undelivered successor, arrival ms,
@@ -74,6 +79,9 @@ if f[3] == ARGV[1] then
   if stored == ARGV[3] then return {'rotated', f[6], f[7], ''} end  -- this call, run again
   if stored and replayable(stored, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[9])) then
     return {'replayed', f[6], f[7], stored}
+  end
+  if stored and in_flight_at(stored, tonumber(ARGV[4]), tonumber(ARGV[9])) then
+    return {'superseded', f[6], f[7], ''}
   end
 elseif redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
   return {'unknown_token', f[6], f[7], ''}

@@ -14,7 +14,11 @@ Policy "idempotent" (P1):
 4. the current token                             -> ``rotated`` (generation + 1)
 5. the immediate predecessor, while its successor is replayable
                                                  -> ``replayed`` (the same successor again)
-6. any other token of the family                 -> ``reuse_detected`` (revoke the family)
+6. the immediate predecessor, arrived while its rotation was still in flight (the successor
+   undelivered and its server not given up, or delivered after this request arrived)
+                                                 -> ``superseded`` (invalid_grant, no change:
+   a concurrent request of the holder, such as another tab, not a thief)
+7. any other token of the family                 -> ``reuse_detected`` (revoke the family)
 
 When is a successor replayable? Every rotation stores its successor (sealed, see ``tokens``)
 as *undelivered*, with the time of the rotation; the server marks it *delivered*, with the
@@ -29,8 +33,14 @@ So a rotation that Redis commits after the server gave up on it (Redis hung, or 
 the commit, or the replica died) still replays to the client's retry with the same token however
 late the retry comes, and the first such replay is a delivery that starts a grace window. Each
 request is judged at its arrival, not after any wait for a lease. ``grace_ms == 0`` is strict
-single use: only the retry of an undelivered rotation replays, and a second use while the
-rotating server may still answer is reuse.
+single use: only the retry of an undelivered rotation replays.
+
+Why rule 6: the requests of one burst (tabs whose interceptors fire at once) reach the store
+one after the other, so all but the first find their token already rotated. Reuse detection
+that revoked the family for them would log the user out by their own tabs; a request that
+arrived before the rotation it lost to was delivered cannot have seen that rotation's answer,
+so it is concurrent, not a replay of a stolen token. It is refused and the family lives; a use
+of the predecessor after the delivery is reuse.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ class Outcome(StrEnum):
 
     ROTATED = "rotated"
     REPLAYED = "replayed"
+    SUPERSEDED = "superseded"
     REUSE_DETECTED = "reuse_detected"
     FAMILY_REVOKED = "family_revoked"
     UNKNOWN_TOKEN = "unknown_token"
@@ -103,6 +114,13 @@ class StoredSuccessor:
             return True
         return not self.delivered and age >= give_up_ms
 
+    def in_flight_at(self, arrival_ms: int, give_up_ms: int) -> bool:
+        """True when its rotation was still in flight at ``arrival_ms``: undelivered and its
+        server not yet given up, or delivered no earlier than that arrival."""
+        if self.delivered:
+            return self.since_ms >= arrival_ms
+        return arrival_ms - self.since_ms < give_up_ms
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -138,8 +156,13 @@ def decide_refresh(
         return Outcome.ROTATED
     if presented == state.previous:
         successor = snap.successor
-        replay = successor is not None and successor.replayable(arrival_ms, grace_ms, give_up_ms)
-        return Outcome.REPLAYED if replay else Outcome.REUSE_DETECTED
+        if successor is None:
+            return Outcome.REUSE_DETECTED
+        if successor.replayable(arrival_ms, grace_ms, give_up_ms):
+            return Outcome.REPLAYED
+        if successor.in_flight_at(arrival_ms, give_up_ms):
+            return Outcome.SUPERSEDED
+        return Outcome.REUSE_DETECTED
     return Outcome.REUSE_DETECTED if snap.known else Outcome.UNKNOWN_TOKEN
 
 

@@ -54,14 +54,18 @@ def decide(s: Snapshot, presented: str, now: int = 10_500, grace: int = GRACE) -
         (snap(), "prev", 12_001, GRACE, Outcome.REUSE_DETECTED),
         (snap(), "prev", 9_000, GRACE, Outcome.REPLAYED),  # arrived before the delivery
         (snap(succ=None), "prev", 10_500, GRACE, Outcome.REUSE_DETECTED),
-        (snap(), "prev", 10_000, 0, Outcome.REUSE_DETECTED),
+        # Strict: a request that arrived no later than the delivery of the rotation it lost to
+        # is the holder's concurrent request (another tab): refused, the family lives.
+        (snap(), "prev", 10_000, 0, Outcome.SUPERSEDED),
+        (snap(), "prev", 9_990, 0, Outcome.SUPERSEDED),
+        (snap(), "prev", 10_001, 0, Outcome.REUSE_DETECTED),
         # Undelivered: its server gave up after GIVE_UP (a 503 or a lost connection), so a
         # retry replays however late, strict or not; before that, strict is strict.
         (snap(succ=UNDELIVERED), "prev", 12_500, GRACE, Outcome.REPLAYED),
         (snap(succ=UNDELIVERED), "prev", 99_000, GRACE, Outcome.REPLAYED),
         (snap(succ=UNDELIVERED), "prev", 11_000, 0, Outcome.REPLAYED),
-        (snap(succ=UNDELIVERED), "prev", 10_900, 0, Outcome.REUSE_DETECTED),
-        (snap(succ=UNDELIVERED), "prev", 10_900, 500, Outcome.REUSE_DETECTED),
+        (snap(succ=UNDELIVERED), "prev", 10_900, 0, Outcome.SUPERSEDED),
+        (snap(succ=UNDELIVERED), "prev", 10_900, 500, Outcome.SUPERSEDED),
         (snap(known=True, succ=UNDELIVERED), "grandparent", 10_500, GRACE, Outcome.REUSE_DETECTED),
         (snap(known=True), "grandparent", 10_500, GRACE, Outcome.REUSE_DETECTED),
         (snap(), "forged", 10_500, GRACE, Outcome.UNKNOWN_TOKEN),
