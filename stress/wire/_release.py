@@ -72,9 +72,10 @@ def release(transports: Sequence[Transport], wires: Sequence[bytes]) -> Released
         _send_each(transports, wires, sorted(left), stamps, errors)
         batched = True
     kernel = 0
+    offset = kernel_stamps.realtime_offset()
     for i in stamped:
         sock = transports[i].sock
-        sent = kernel_stamps.sent_stamp(sock)
+        sent = kernel_stamps.sent_stamp(sock, offset)
         kernel_stamps.stamp_sends(sock, False)
         if sent is not None and errors[i] is None and not transports[i].has_pending:
             stamps[i] = sent

@@ -38,9 +38,11 @@ __all__ = [
     "Clock",
     "drain_errors",
     "enable",
+    "realtime_offset",
     "recv_stamped",
     "sent_stamp",
     "stamp_sends",
+    "wait_until_on",
 ]
 
 Clock = Literal["kernel", "loop"]
@@ -97,8 +99,36 @@ def recv_stamped(sock: socket.socket, size: int) -> tuple[bytes, int | None]:
             and kind == _SO_TIMESTAMPNS
             and len(payload) >= _TIMESPEC.size
         ):
-            return data, _monotonic(payload)
+            return data, _monotonic(payload, None)
     return data, None
+
+
+def wait_until_on(timeout: float = 0.5) -> bool:
+    """Wait until loopback segments arrive stamped; False if they do not within ``timeout``.
+
+    Linux turns receive stamping on from a work queue a moment after the first socket asks
+    for it, so segments that arrive right after :func:`enable` may carry no stamp. Call this
+    while the socket that asked stays open (it keeps stamping on).
+    """
+    if not _SUPPORTED:
+        return False
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        socket.create_connection(listener.getsockname(), timeout=timeout) as client,
+    ):
+        server, _ = listener.accept()
+        with server:
+            server.settimeout(timeout)
+            if not enable(server):
+                return False
+            deadline = time.monotonic() + timeout
+            while True:
+                client.send(b"w")
+                if recv_stamped(server, 64)[1] is not None:
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.001)
 
 
 def stamp_sends(sock: socket.socket, on: bool) -> bool:
@@ -116,10 +146,12 @@ def stamp_sends(sock: socket.socket, on: bool) -> bool:
     return True
 
 
-def sent_stamp(sock: socket.socket) -> int | None:
+def sent_stamp(sock: socket.socket, offset: int | None = None) -> int | None:
     """The transmit stamp (monotonic ns) of the last segment sent, draining the error queue.
 
     None when the kernel queued none (stamps off, or the bytes are still waiting to be sent).
+    ``offset`` (:func:`realtime_offset`) converts several stamps with one offset, so that their
+    order is the kernel's exactly.
     """
     stamp = None
     while True:
@@ -129,7 +161,7 @@ def sent_stamp(sock: socket.socket) -> int | None:
             return stamp
         for level, kind, payload in ancillary:
             if (level, kind) == (socket.SOL_SOCKET, _SO_TIMESTAMPING) and len(payload) >= 16:
-                stamp = _monotonic(payload)
+                stamp = _monotonic(payload, offset)
 
 
 def drain_errors(sock: socket.socket) -> None:
@@ -137,8 +169,14 @@ def drain_errors(sock: socket.socket) -> None:
     sent_stamp(sock)
 
 
-def _monotonic(payload: bytes) -> int:
+def realtime_offset() -> int:
+    """``CLOCK_REALTIME`` minus ``time.monotonic_ns()`` now: what converts a kernel stamp."""
+    return time.time_ns() - time.monotonic_ns()
+
+
+def _monotonic(payload: bytes, offset: int | None) -> int:
     """A kernel ``struct timespec`` (``CLOCK_REALTIME``) as ``time.monotonic_ns()``."""
     seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
-    offset = time.time_ns() - time.monotonic_ns()
+    if offset is None:
+        offset = realtime_offset()
     return int(seconds) * 1_000_000_000 + int(nanoseconds) - offset

@@ -53,11 +53,11 @@ class LoopbackFloor:
                 server.settimeout(_RECV_TIMEOUT)
                 stamped = kernel_stamps.enable(server) and stamped
                 self._pairs.append((Transport(client), server))
+            if not stamped or not kernel_stamps.wait_until_on():
+                self.clock = kernel_stamps.LOOP
         except BaseException:
             self.close()
             raise
-        if not stamped:
-            self.clock = kernel_stamps.LOOP
         return self
 
     def __exit__(

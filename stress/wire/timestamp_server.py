@@ -227,6 +227,7 @@ def main() -> None:
 
     async def run() -> None:
         server = await serve()
+        kernel_stamps.wait_until_on()  # before the first request, not during it
         sys.stdout.write(f"{server.port}\n")
         sys.stdout.flush()
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

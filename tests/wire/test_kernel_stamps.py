@@ -34,6 +34,7 @@ def test_receive_stamp_is_the_kernel_s(pair: tuple[socket.socket, socket.socket]
     if not LINUX:
         pytest.skip("kernel receive stamps are asserted on Linux")
     assert kernel_stamps.enable(server)
+    assert kernel_stamps.wait_until_on(timeout=5)
     before = time.monotonic_ns()
     client.send(b"ping")
     time.sleep(0.01)  # the stamp is the arrival's, not the (later) read's

@@ -73,6 +73,12 @@ def test_each_connection_gets_its_own_bytes(
     assert released.errors == [None] * len(pairs)
     assert all(stamp > 0 for stamp in released.stamps)
     assert released.window_ns >= max(released.stamps) - min(released.stamps)
+    if sys.platform == "linux":
+        # Each write has the kernel's own transmit stamp, in the order the writes were made
+        # (a batch without them would stamp every write with the end of the call).
+        assert released.kernel_stamped
+        assert released.stamps == sorted(set(released.stamps))
+        assert released.window_ns == released.stamps[-1] - released.stamps[0]
     for (transport, server), wire in zip(pairs, wires, strict=True):
         assert not transport.has_pending
         assert _read(server, len(wire)) == wire
