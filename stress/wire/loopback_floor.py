@@ -17,8 +17,8 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from types import TracebackType
 
 from stress.wire import kernel_stamps
 from stress.wire._release import release
@@ -43,7 +43,8 @@ class LoopbackFloor:
     def __enter__(self) -> LoopbackFloor:
         listener = socket.create_server(("127.0.0.1", 0), backlog=max(self.size, 128))
         self._listener = listener
-        try:
+        with contextlib.ExitStack() as undo:
+            undo.callback(self.close)  # unless every pair is ready
             stamped = kernel_stamps.enable(listener)
             for _ in range(self.size):
                 client = socket.create_connection(listener.getsockname(), timeout=_RECV_TIMEOUT)
@@ -55,17 +56,10 @@ class LoopbackFloor:
                 self._pairs.append((Transport(client), server))
             if not stamped or not kernel_stamps.wait_until_on():
                 self.clock = kernel_stamps.LOOP
-        except BaseException:
-            self.close()
-            raise
+            undo.pop_all()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def measure(self, n: int) -> int:
