@@ -5,9 +5,10 @@ processing and wakes the server; the wake-up makes the woken thread runnable on 
 the return from every ``send`` is a point where the kernel may switch to it, so a Python send
 loop on a busy machine is often preempted mid-release (measured at N=8 against the built-in
 server under load: median 83 us, p90 928 us). ``io_submit`` with one ``IOCB_CMD_PWRITE`` per
-socket does all N writes inside one call, and the kernel does not switch away from a task
-until that call returns, so nothing the burst wakes can run between its writes (same
-machine, same minute: median 64 us, p90 98 us). A write on a non-blocking socket completes
+socket does all N writes inside one call, which returns to user space once; that return is
+where a task the burst woke usually takes the core, so it runs after the writes rather than
+between them (same machine, same minute: median 64 us, p90 98 us; a fully preemptible kernel
+may still switch inside the call, less often). A write on a non-blocking socket completes
 inside ``io_submit`` (the socket's ``write_iter`` never queues), so the results are reaped at
 once.
 
