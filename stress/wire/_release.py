@@ -77,6 +77,7 @@ def release(transports: Sequence[Transport], wires: Sequence[bytes]) -> Released
         sock = transports[i].sock
         sent = kernel_stamps.sent_stamp(sock, offset)
         kernel_stamps.stamp_sends(sock, False)
+        transports[i].stamps_sends = sent is None  # a stamp may still come: drain it later
         if sent is not None and errors[i] is None and not transports[i].has_pending:
             stamps[i] = sent
             kernel += 1

@@ -62,7 +62,7 @@ class Transport:
         self._write_lock = anyio.Lock()
         self.closed = False
         self.alpn: str | None = None
-        self.stamps_sends = False  # kernel transmit stamps were asked for (see _release)
+        self.stamps_sends = False  # a kernel transmit stamp may still arrive (see _release)
 
     @classmethod
     async def connect(cls, origin: Origin, context: ssl.SSLContext | None) -> Transport:
