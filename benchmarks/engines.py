@@ -5,14 +5,18 @@ within 150 us and at least 20x tighter than naive httpx ``gather``, and last-byt
 1.2 ms. One run starts the built-in timestamping server (stress.wire.timestamp_server) in a
 child process and, against that same server, measures every wire engine and an httpx
 ``AsyncClient`` (warmed with N concurrent requests, then ``asyncio.gather`` of N posts). The
-spread of a burst is its last minus first server-side ``X-Arrival-Ns``; beside it, the client's
-own release spread (last minus first ``send_ns``: how long the engine's release loop took),
-which is what a change to the client can move. Client and server share this machine (and it is
-shared with other work), so compare figures within one run only.
+spread of a burst is its last minus first server-side ``X-Arrival-Ns``, which that server takes
+from the kernel's receive timestamps (the wire's figure, not its loop's); beside it the loopback
+floor measured just before each burst (the release's writes on idle loopback connections,
+kernel-stamped: what this machine cannot do faster) and the client's own release spread (last
+minus first ``send_ns``, the kernel's transmit stamps). ``--send-loop`` adds last-byte with its
+release forced back to a send loop (before ``stress.wire._release`` batched it). Client and
+server share this machine (and it is shared with other work), so compare figures within one
+run only.
 
 Usage::
 
-    .venv/bin/python benchmarks/engines.py [--n 32] [--bursts 15] [--json PATH]
+    .venv/bin/python benchmarks/engines.py [--n 32] [--bursts 15] [--send-loop] [--json PATH]
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from stress.calibrate import EngineSpread, measure_engine
-from stress.wire import HTTP2Mode, WireClient, WireRequest, run
+from stress.wire import HTTP2Mode, WireClient, WireRequest, _aio, run
+from stress.wire.loopback_floor import LoopbackFloor
 from stress.wire.timestamp_server import start_in_process
 
 __all__ = ["main"]
 
 BODY = b"grant_type=refresh_token&refresh_token=benchmark"
 ENGINES = ("none", "barrier", "last-byte", "single-packet")
+SEND_LOOP = "last-byte/send-loop"
 
 
 async def _httpx_gather(url: str, n: int, bursts: int) -> list[int]:
@@ -53,34 +59,52 @@ async def _httpx_gather(url: str, n: int, bursts: int) -> list[int]:
         return [await burst() for _ in range(bursts)]
 
 
-Row = tuple[str, float, float, float | None]
-"""name, median and p95 arrival spread, median client-side release spread (us; None: httpx)."""
+Row = tuple[str, float, float, float | None, float | None, str | None]
+"""name, median and p95 arrival spread, median loopback floor, median client-side release
+spread (us; None for httpx), the arrival clock."""
 
 
-async def _measure(n: int, bursts: int) -> list[Row]:
+async def _wire_row(
+    url: str, engine: str, n: int, bursts: int, floor: LoopbackFloor
+) -> EngineSpread:
+    request = WireRequest("POST", url, (("content-type", "x"),), BODY)
+    wire_engine = engine.split("/")[0]
+    http2: HTTP2Mode = "auto" if wire_engine == "single-packet" else "never"
+    available = _aio.available
+    if engine == SEND_LOOP:
+        _aio.available = lambda: False
+    try:
+        async with WireClient(http2=http2) as client:
+            return await measure_engine(
+                client, request, engine=wire_engine, n=n, bursts=bursts, op_timeout=10, floor=floor
+            )
+    finally:
+        _aio.available = available
+
+
+async def _measure(n: int, bursts: int, engines: list[str]) -> list[Row]:
     rows: list[Row] = []
-    with start_in_process() as base:
+    with start_in_process() as base, LoopbackFloor(n) as floor:
         url = f"{base}/token"
-        request = WireRequest("POST", url, (("content-type", "x"),), BODY)
-        for engine in ENGINES:
-            http2: HTTP2Mode = "auto" if engine == "single-packet" else "never"
-            async with WireClient(http2=http2) as client:
-                spread: EngineSpread = await measure_engine(
-                    client, request, engine=engine, n=n, bursts=bursts, op_timeout=10
-                )
+        for engine in engines:
+            spread = await _wire_row(url, engine, n, bursts, floor)
             assert spread.arrival_median_us is not None
             assert spread.arrival_p95_us is not None
+            name = f"wire {spread.used}" + (" (send loop)" if engine == SEND_LOOP else "")
             rows.append(
                 (
-                    f"wire {spread.used}",
+                    name,
                     spread.arrival_median_us,
                     spread.arrival_p95_us,
+                    spread.floor_us,
                     spread.release_median_us,
+                    spread.arrival_clock,
                 )
             )
         spreads = sorted(await _httpx_gather(url, n, bursts))
         p95 = spreads[min(len(spreads) - 1, round(0.95 * (len(spreads) - 1)))]
-        rows.append(("httpx gather (naive)", statistics.median(spreads) / 1000, p95 / 1000, None))
+        median = statistics.median(spreads) / 1000
+        rows.append(("httpx gather (naive)", median, p95 / 1000, None, None, "kernel"))
     return rows
 
 
@@ -91,21 +115,24 @@ def _machine() -> str:
 
 def _table(rows: list[Row], n: int, bursts: int, before: str, after: str) -> str:
     baseline = rows[-1][1]
+    clocks = ", ".join(sorted({row[5] or "-" for row in rows}))
     lines = [
-        f"Arrival spread at N={n}, {bursts} bursts each, built-in timestamping server",
+        f"Arrival spread at N={n}, {bursts} bursts each, built-in timestamping server "
+        f"(arrivals stamped by: {clocks})",
         f"Machine before: {before}",
         f"Machine after:  {after}",
         "",
-        "| client / engine | median spread (us) | p95 spread (us) | vs httpx gather (median) "
-        "| client release spread, median (us) |",
-        "|---|---:|---:|---:|---:|",
+        "| client / engine | median spread (us) | p95 spread (us) | loopback floor, median (us) "
+        "| vs httpx gather (median) | client release spread, median (us) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, median, p95, release in rows:
+    for name, median, p95, floor, release, _ in rows:
         ratio = "inf" if median == 0 else f"{baseline / median:.1f}x tighter"
         if name.startswith("httpx"):
             ratio = "1.0x"
         shown = "-" if release is None else f"{release:.1f}"
-        lines.append(f"| {name} | {median:.1f} | {p95:.1f} | {ratio} | {shown} |")
+        floor_shown = "-" if floor is None else f"{floor:.1f}"
+        lines.append(f"| {name} | {median:.1f} | {p95:.1f} | {floor_shown} | {ratio} | {shown} |")
     return "\n".join(lines) + "\n"
 
 
@@ -114,15 +141,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=32)
     parser.add_argument("--bursts", type=int, default=15)
+    parser.add_argument(
+        "--send-loop", action="store_true", help="also last-byte with its old send-loop release"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    engines = list(ENGINES) + ([SEND_LOOP] if args.send_loop else [])
     before = _machine()
-    rows = run(_measure, args.n, args.bursts)
+    rows = run(_measure, args.n, args.bursts, engines)
     sys.stdout.write(_table(rows, args.n, args.bursts, before, _machine()))
     if args.json is not None:
         doc = [
-            {"name": name, "median_us": med, "p95_us": p95, "release_median_us": release}
-            for name, med, p95, release in rows
+            {
+                "name": name,
+                "median_us": med,
+                "p95_us": p95,
+                "floor_median_us": floor,
+                "release_median_us": release,
+                "arrival_clock": clock,
+            }
+            for name, med, p95, floor, release, clock in rows
         ]
         args.json.write_text(json.dumps(doc, indent=2))
 

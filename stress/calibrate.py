@@ -2,9 +2,14 @@
 
 A race is only found if the requests reach the server inside its window, so the tester
 measures its own precision instead of assuming it. With no target, a timestamping server is
-started on loopback in a child process (:mod:`stress.wire.timestamp_server`); with a target,
-it must answer with ``X-Arrival-Ns`` (the reference server does). For every engine and burst
-size N the spread (last arrival minus first) of several bursts is summarised as median and p95.
+started on loopback in a child process (:mod:`stress.wire.timestamp_server`), which stamps each
+arrival with the kernel's receive timestamp (the wire's figure, not its event loop's); with a
+target, it must answer with ``X-Arrival-Ns`` (the reference server does, from its own loop).
+For every engine and burst size N the spread (last arrival minus first) of several bursts is
+summarised as median and p95, beside the *loopback floor* measured in the same run, just before
+each burst (:mod:`stress.wire.loopback_floor`: as many one-byte writes as the engine's release
+makes, on idle loopback connections, kernel-stamped), so that engine slack and the machine's
+limit can be told apart.
 
 The probe request is a GET by default. A target may stamp arrivals only where the work
 happens (the reference server stamps ``POST /oauth/token`` and ``/oauth/revoke``, not GET
@@ -34,14 +39,18 @@ from typing import Any, get_args
 
 from stress.types import ReleaseEngine
 from stress.wire import BurstResult, HTTP2Mode, WireClient, WireRequest
-from stress.wire.timestamp_server import start_in_process
+from stress.wire.loopback_floor import LoopbackFloor
+from stress.wire.timestamp_server import CLOCK_HEADER, start_in_process
 
 __all__ = [
     "DEFAULT_ENGINES",
     "DEFAULT_SIZES",
+    "FLOOR_ROUNDS",
     "Calibration",
     "EngineSpread",
+    "Floor",
     "Probe",
+    "arrival_clock",
     "arrival_spread_ns",
     "calibrate",
     "measure_engine",
@@ -50,11 +59,20 @@ __all__ = [
 DEFAULT_ENGINES: tuple[str, ...] = get_args(ReleaseEngine)
 DEFAULT_SIZES: tuple[int, ...] = (2, 8, 32, 128)
 ARRIVAL_HEADER = "x-arrival-ns"
+FLOOR_ROUNDS = 3
+"""Loopback-floor measurements taken just before each measured burst."""
 
 
 @dataclass(frozen=True)
 class EngineSpread:
-    """Spreads measured for one engine at one burst size (microseconds; None if unknown)."""
+    """Spreads measured for one engine at one burst size (microseconds; None if unknown).
+
+    ``arrival_clock`` says who stamped the arrivals: ``kernel`` (the built-in server, from the
+    kernel's receive timestamps), ``loop`` (the built-in server without them: its own clock,
+    which adds its loop's delays) or ``target`` (the target's ``X-Arrival-Ns``). ``floor_us`` is
+    the median loopback floor for the writes this engine's release makes (N, or one per
+    connection for single-packet), measured before each burst; None when not measured.
+    """
 
     engine: str
     used: str
@@ -65,6 +83,8 @@ class EngineSpread:
     release_median_us: float
     errors: int
     notes: tuple[str, ...] = ()
+    arrival_clock: str | None = None
+    floor_us: float | None = None
 
 
 BODY_METHODS: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")
@@ -92,6 +112,15 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """How the loopback floor was measured: its clock, its release, the cost of one write."""
+
+    clock: str
+    release: str
+    per_write_us: float | None
+
+
+@dataclass(frozen=True)
 class Calibration:
     """A calibration run: the target measured and one :class:`EngineSpread` per engine and N."""
 
@@ -99,6 +128,7 @@ class Calibration:
     built_in: bool
     results: tuple[EngineSpread, ...]
     method: str = "GET"
+    floor: Floor | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``--json`` writes)."""
@@ -106,6 +136,7 @@ class Calibration:
             "target": self.target,
             "built_in": self.built_in,
             "method": self.method,
+            "floor": asdict(self.floor) if self.floor else None,
             "results": [asdict(result) for result in self.results],
         }
 
@@ -122,6 +153,26 @@ def arrival_spread_ns(result: BurstResult) -> int | None:
     return max(arrivals) - min(arrivals)
 
 
+def arrival_clock(result: BurstResult) -> str | None:
+    """Who stamped a burst's arrivals: ``kernel``, ``loop`` or ``target``; None if nobody did."""
+    clocks = set()
+    for outcome in result.outcomes:
+        response = outcome.response
+        if response is not None and response.header(ARRIVAL_HEADER) is not None:
+            clocks.add(response.header(CLOCK_HEADER) or "target")
+    return _weakest(clocks)
+
+
+def _weakest(clocks: set[str]) -> str | None:
+    """The clock that names a set of stamps: the least exact one among them."""
+    return next((clock for clock in ("target", "loop", "kernel") if clock in clocks), None)
+
+
+def _release_writes(used: str, n: int) -> int:
+    """How many writes the engine's release makes (single-packet: one per connection)."""
+    return 1 if used == "single-packet" else n
+
+
 def _percentile(values: Sequence[int], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
@@ -136,15 +187,25 @@ async def measure_engine(
     n: int,
     bursts: int,
     op_timeout: float,
+    floor: LoopbackFloor | None = None,
 ) -> EngineSpread:
-    """Run one warm-up burst and ``bursts`` measured bursts of ``n`` copies of ``request``."""
-    await client.burst([request] * n, engine=engine, timeout=op_timeout)
+    """Run one warm-up burst and ``bursts`` measured bursts of ``n`` copies of ``request``.
+
+    With ``floor``, :data:`FLOOR_ROUNDS` floor measurements are taken just before each
+    measured burst, for as many writes as that burst's release makes.
+    """
+    warm = await client.burst([request] * n, engine=engine, timeout=op_timeout)
     spreads: list[int] = []
     releases: list[int] = []
+    floors: list[int] = []
+    clocks: set[str] = set()
     errors = 0
     notes: set[str] = set()
-    used = engine
+    used = warm.engine
     for _ in range(bursts):
+        writes = _release_writes(used, n)
+        if floor is not None:
+            floors += [floor.measure(writes) if writes > 1 else 0 for _ in range(FLOOR_ROUNDS)]
         result = await client.burst([request] * n, engine=engine, timeout=op_timeout)
         used = result.engine
         notes.update(result.notes)
@@ -153,8 +214,13 @@ async def measure_engine(
         spread = arrival_spread_ns(result)
         if spread is not None:
             spreads.append(spread)
+        clock = arrival_clock(result)
+        if clock is not None:
+            clocks.add(clock)
     if not spreads:
         notes.add(f"no {ARRIVAL_HEADER} header in the responses: arrival spread unknown")
+    if "loop" in clocks:
+        notes.add("no kernel receive timestamps: arrivals stamped by the server's own loop")
     return EngineSpread(
         engine=engine,
         used=used,
@@ -165,6 +231,8 @@ async def measure_engine(
         release_median_us=statistics.median(releases) / 1000,
         errors=errors,
         notes=tuple(sorted(notes)),
+        arrival_clock=_weakest(clocks),
+        floor_us=statistics.median(floors) / 1000 if floors else None,
     )
 
 
@@ -202,7 +270,7 @@ async def calibrate(
     """
     probe = probe or Probe()
     results: list[EngineSpread] = []
-    with _target(target) as url:
+    with _target(target) as url, LoopbackFloor(max(sizes)) as floor:
         request = probe.request(url)
         for engine in engines:
             async with WireClient(
@@ -217,11 +285,28 @@ async def calibrate(
                             n=n,
                             bursts=bursts,
                             op_timeout=op_timeout,
+                            floor=floor,
                         )
                     )
+        floor_info = Floor(
+            clock=floor.clock,
+            release="batch" if floor.batched else "loop",
+            per_write_us=_per_write_us(results),
+        )
     return Calibration(
         target=target or "built-in",
         built_in=target is None,
         results=tuple(results),
         method=probe.method,
+        floor=floor_info,
     )
+
+
+def _per_write_us(results: Sequence[EngineSpread]) -> float | None:
+    """The cost of one write on this machine: floor per write gap, median over the rows."""
+    costs = [
+        r.floor_us / (_release_writes(r.used, r.n) - 1)
+        for r in results
+        if r.floor_us is not None and _release_writes(r.used, r.n) > 1
+    ]
+    return statistics.median(costs) if costs else None

@@ -56,8 +56,18 @@ def test_built_in_server_table_and_json(tmp_path: Path) -> None:
     for row in doc["results"]:
         assert row["errors"] == 0
         assert 0 <= row["arrival_median_us"] <= row["arrival_p95_us"]
+        assert row["floor_us"] >= 0
+    clock = "kernel" if sys.platform == "linux" else "loop"
+    assert {row["arrival_clock"] for row in doc["results"]} == {clock}
+    assert doc["floor"]["clock"] == clock
+    assert doc["floor"]["per_write_us"] > 0
     assert "arrival median us" in proc.stdout
+    assert "loopback floor us" in proc.stdout
     assert "single-packet" in proc.stdout
+    text = " ".join(proc.stdout.split())
+    if clock == "kernel":
+        assert "Arrivals stamped by kernel receive timestamps (SO_TIMESTAMPNS)" in text
+    assert "Loopback floor:" in text
 
 
 def test_unreachable_target_exits_3() -> None:
@@ -108,6 +118,7 @@ def test_post_calibration_against_reference_token_endpoint(
     assert (doc["built_in"], doc["method"]) == (False, "POST")
     (row,) = doc["results"]
     assert (row["engine"], row["n"], row["errors"]) == ("last-byte", 2, 0)
+    assert row["arrival_clock"] == "target"  # the reference server stamps in its own loop
     assert row["arrival_median_us"] is not None
     assert 0 <= row["arrival_median_us"] <= row["arrival_p95_us"]
     assert "(POST)" in proc.stdout

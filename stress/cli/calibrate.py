@@ -1,10 +1,12 @@
 """``auth-stress calibrate``: how tightly each sync engine lands a burst, as a table and JSON.
 
 A race is found only if the burst reaches the server inside its window, so users need to see
-the engine's precision on their machine (built-in timestamping server, no target) and against
-their target (which must answer with ``X-Arrival-Ns``). This module only parses options, checks
-that the target can be measured at all, calls :func:`stress.calibrate.calibrate` and renders
-the result; it is registered in :mod:`stress.cli`.
+the engine's precision on their machine (built-in timestamping server, no target: arrivals are
+the kernel's receive timestamps) and against their target (which must answer with
+``X-Arrival-Ns``), beside the loopback floor measured in the same run (what N back-to-back
+writes cost this machine). This module only parses options, checks that the target can be
+measured at all, calls :func:`stress.calibrate.calibrate` and renders the result; it is
+registered in :mod:`stress.cli`.
 
 Targets that stamp arrivals only on POST (the reference server's ``/oauth/token``) are measured
 with ``--method POST --body ... --content-type ...``; the reply may be an error status, only the
@@ -96,14 +98,34 @@ def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+_CLOCKS = {
+    "kernel": "kernel receive timestamps (SO_TIMESTAMPNS) on the built-in server: the wire's "
+    "figure",
+    "loop": "the built-in server's own clock (this system gave no kernel receive timestamps), "
+    "so the figures include that server's loop delays",
+    "target": "the target's X-Arrival-Ns (its own clock: its delays are included)",
+}
+
+
 def render_calibration(report: Calibration, console: Console) -> None:
-    """One row per engine and burst size: arrival and release spreads, errors and notes."""
+    """One row per engine and burst size: arrival spreads beside the loopback floor, and more.
+
+    Under the table: who stamped the arrivals, and how the floor was measured, so a reader can
+    tell an engine's slack (arrival above floor) from the machine's limit (the floor).
+    """
     title = f"Burst precision against {report.target}"
     if report.method != "GET":
         title += f" ({report.method})"
     table = Table(title=title, title_justify="left")
     table.add_column("engine", no_wrap=True)
-    for name in ("N", "bursts", "arrival median us", "arrival p95 us", "release median us"):
+    for name in (
+        "N",
+        "bursts",
+        "arrival median us",
+        "arrival p95 us",
+        "loopback floor us",
+        "release median us",
+    ):
         table.add_column(name, justify="right")
     table.add_column("errors", justify="right")
     table.add_column("notes")
@@ -115,11 +137,28 @@ def render_calibration(report: Calibration, console: Console) -> None:
             str(row.bursts),
             _us(row.arrival_median_us),
             _us(row.arrival_p95_us),
+            _us(row.floor_us),
             _us(row.release_median_us),
             str(row.errors),
             "; ".join(row.notes),
         )
     console.print(table)
+    clocks = sorted({row.arrival_clock for row in report.results if row.arrival_clock})
+    for clock in clocks:
+        console.print(f"Arrivals stamped by {_CLOCKS.get(clock, clock)}.")
+    floor = report.floor
+    if floor is not None:
+        how = "one batched io_submit call" if floor.release == "batch" else "a send loop"
+        stamped = "kernel-stamped" if floor.clock == "kernel" else "timed by the writer's clock"
+        cost = ""
+        if floor.per_write_us is not None:
+            cost = f"; one write costs about {floor.per_write_us:.1f} us here"
+        console.print(
+            "Loopback floor: the release's writes (N, or one per connection for single-packet) "
+            f"as one byte each on idle loopback connections, sent as the engines send them "
+            f"({how}), {stamped}, just before each burst{cost}. Arrival spread above the floor "
+            "is the engine's and the server's slack; the floor is this machine's limit."
+        )
 
 
 def calibrate_command(

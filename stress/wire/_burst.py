@@ -8,11 +8,16 @@ done and, for HTTP/2, SETTINGS exchanged. A burst never pays for a handshake. Th
 - ``barrier``: one task per request waits on a single ``anyio.Event``; each writes its whole
   request when released;
 - ``last-byte`` (HTTP/1.1): every request is written but its final byte; after ``settle``
-  seconds (the server has read the prefixes) the pre-encoded final bytes go out in one loop
-  that does nothing but ``send`` and stamp the time;
+  seconds (the server has read the prefixes) the pre-encoded final bytes are released
+  together (:mod:`stress.wire._release`: one ``io_submit`` call for all of them where Linux
+  AIO exists, else a loop that does nothing but ``send`` and stamp the time);
 - ``single-packet`` (HTTP/2): every stream's HEADERS and DATA but its final frame are sent;
   after ``settle`` every final frame of a connection goes out in *one* ``send``, the
-  connections of different origins back to back.
+  connections of different origins released together the same way.
+
+A released request's ``send_ns`` is the kernel's transmit stamp of its final bytes where the
+kernel gives one (:mod:`stress.wire.kernel_stamps`), else the clock read once they were handed
+over.
 
 A burst larger than an HTTP/2 peer's SETTINGS_MAX_CONCURRENT_STREAMS runs in waves, and the
 result carries a note saying so.
@@ -31,6 +36,7 @@ from stress.wire._http1 import H1Connection, encode_request
 from stress.wire._http2 import H2Connection, H2Stream
 from stress.wire._models import BurstResult, ErrorClass, Origin, WireOutcome, WireRequest, split_url
 from stress.wire._pool import Pool
+from stress.wire._release import release
 from stress.wire._transport import WireFailure
 
 __all__ = ["Slot", "run_burst"]
@@ -76,6 +82,7 @@ async def run_burst(
     """Run one burst with ``engine`` (already validated) and collect outcomes in order."""
     slots = [Slot(i, req, *split_url(req.url)) for i, req in enumerate(reqs)]
     notes: list[str] = []
+    windows: list[int] = []  # how long each tight release took (see stress.wire._release)
     protocols: dict[Origin, str] = {}
     for origin in {slot.origin for slot in slots}:
         try:
@@ -101,19 +108,19 @@ async def run_burst(
             for slot in live:
                 tg.start_soon(exchange, slot, budget)
     elif used == "last-byte":
-        await _last_byte(pool, live, budget, settle)
+        await _last_byte(pool, live, budget, settle, windows)
     else:
         h1 = [s for s in live if protocols.get(s.origin) != "h2"]
         h2 = [s for s in live if protocols.get(s.origin) == "h2"]
         if used == "barrier":
             await _barrier(pool, h1, h2, budget, notes)
         else:
-            await _single_packet(pool, h2, budget, settle, notes)
+            await _single_packet(pool, h2, budget, settle, notes, windows)
     outcomes = [slot.outcome for slot in slots]
     done = [o for o in outcomes if o is not None]
     assert len(done) == len(slots), "every slot ends with an outcome"
     stamps = [o.send_ns for o in done if o.send_ns]
-    spread = max(stamps) - min(stamps) if stamps else 0
+    spread = max([max(stamps) - min(stamps) if stamps else 0, *windows])
     return BurstResult(done, used, spread, tuple(notes))
 
 
@@ -159,7 +166,9 @@ async def _finish_h1(pool: Pool, slot: Slot, conn: H1Connection, budget: float) 
     pool.put_h1(conn)
 
 
-async def _last_byte(pool: Pool, slots: Sequence[Slot], budget: float, settle: float) -> None:
+async def _last_byte(
+    pool: Pool, slots: Sequence[Slot], budget: float, settle: float, windows: list[int]
+) -> None:
     ready = [s for s in slots if s.outcome is None]
     conns = await _checkout_h1(pool, ready, budget)
     ready = [s for s in ready if s.outcome is None]
@@ -179,17 +188,12 @@ async def _last_byte(pool: Pool, slots: Sequence[Slot], budget: float, settle: f
             await conn.transport.flush()
     await anyio.sleep(settle)
     wires = [c.transport.encode(f) if f else b"" for c, f in zip(conns, finals, strict=True)]
-    stamps = [0] * len(wires)
-    errors: list[WireFailure | None] = [None] * len(wires)
-    # The release: nothing but send and a clock read per connection.
-    for i, conn in enumerate(conns):
-        try:
-            conn.transport.write_wire(wires[i])
-        except WireFailure as exc:
-            errors[i] = exc
-        stamps[i] = time.monotonic_ns()
+    released = release([c.transport for c in conns], wires)
+    windows.append(released.window_ns)
     async with anyio.create_task_group() as tg:
-        for slot, conn, stamp, error in zip(ready, conns, stamps, errors, strict=True):
+        for slot, conn, stamp, error in zip(
+            ready, conns, released.stamps, released.errors, strict=True
+        ):
             slot.send_ns = stamp
             if error is not None or not slot.sent:
                 conn.close()
@@ -305,14 +309,19 @@ async def _h2_waves(
 
 
 async def _single_packet(
-    pool: Pool, slots: list[Slot], budget: float, settle: float, notes: list[str]
+    pool: Pool,
+    slots: list[Slot],
+    budget: float,
+    settle: float,
+    notes: list[str],
+    windows: list[int],
 ) -> None:
     for wave in await _h2_waves(pool, slots, budget, notes):
-        await _single_packet_wave(wave, budget, settle)
+        await _single_packet_wave(wave, budget, settle, windows)
 
 
 async def _single_packet_wave(
-    wave: list[tuple[Slot, H2Connection]], budget: float, settle: float
+    wave: list[tuple[Slot, H2Connection]], budget: float, settle: float, windows: list[int]
 ) -> None:
     streams: list[tuple[Slot, H2Connection, H2Stream]] = []
     conns: list[H2Connection] = []
@@ -344,16 +353,9 @@ async def _single_packet_wave(
             conn.queue_final(stream)
     live = [c for c in conns if c.dead is None]
     wires = [c.transport.encode(c.take_output()) for c in live]
-    stamps = [0] * len(live)
-    errors: list[WireFailure | None] = [None] * len(live)
-    # The release: one send per connection, back to back.
-    for i, conn in enumerate(live):
-        try:
-            conn.transport.write_wire(wires[i])
-        except WireFailure as exc:
-            errors[i] = exc
-        stamps[i] = time.monotonic_ns()
-    for conn, stamp, error in zip(live, stamps, errors, strict=True):
+    released = release([c.transport for c in live], wires)  # one write per connection
+    windows.append(released.window_ns)
+    for conn, stamp, error in zip(live, released.stamps, released.errors, strict=True):
         if error is not None:
             conn.close()
             continue

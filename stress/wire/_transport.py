@@ -21,6 +21,7 @@ import ssl
 
 import anyio
 
+from stress.wire import kernel_stamps
 from stress.wire._models import ErrorClass, Origin
 
 __all__ = ["Transport", "WireFailure", "connect_socket", "make_ssl_context"]
@@ -61,6 +62,7 @@ class Transport:
         self._write_lock = anyio.Lock()
         self.closed = False
         self.alpn: str | None = None
+        self.stamps_sends = False  # a kernel transmit stamp may still arrive (see _release)
 
     @classmethod
     async def connect(cls, origin: Origin, context: ssl.SSLContext | None) -> Transport:
@@ -132,6 +134,21 @@ class Transport:
         return True
 
     @property
+    def sock(self) -> socket.socket:
+        """The socket itself, for a release (:mod:`stress.wire._release`) and its stamps."""
+        return self._sock
+
+    def took(self, raw: bytes, sent: int) -> None:
+        """Account for a write of ``raw`` done outside :meth:`write_wire` that took ``sent`` bytes.
+
+        Only for a transport with nothing pending (the bytes must stay in order); the rest of
+        ``raw`` waits for :meth:`flush`.
+        """
+        assert not self._pending, "a batched write needs an empty queue"
+        if sent < len(raw):
+            self._pending += raw[sent:]
+
+    @property
     def has_pending(self) -> bool:
         """True while bytes accepted by :meth:`write` still wait for room in the kernel."""
         return bool(self._pending)
@@ -183,6 +200,8 @@ class Transport:
             try:
                 return self._sock.recv(_READ_SIZE)
             except BlockingIOError:
+                if self.stamps_sends:  # a late transmit stamp would keep the socket "ready"
+                    kernel_stamps.drain_errors(self._sock)
                 await anyio.wait_readable(self._sock)
             except OSError as exc:
                 raise WireFailure("reset", f"receive failed: {exc}") from exc

@@ -28,7 +28,9 @@ async def test_engine_delivers_every_request(h1_server: Server, engine: str) -> 
     assert all(o.sent and o.error is None for o in result.outcomes)
     assert len(h1_server.rec.arrivals) == 6
     stamps = [o.send_ns for o in result.outcomes]
-    assert result.release_spread_ns == max(stamps) - min(stamps)
+    # A batched release (one io_submit) stamps every request at its end and reports how long
+    # the call took, so the spread covers the stamps and may exceed them.
+    assert result.release_spread_ns >= max(stamps) - min(stamps)
 
 
 async def test_last_byte_holds_back_exactly_one_byte(h1_server: Server) -> None:
