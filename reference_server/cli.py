@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -203,11 +205,31 @@ def _generated_key() -> Iterator[str]:
         yield str(path)
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    """True when something already listens on ``host:port``.
+
+    granian binds with SO_REUSEPORT, so a second server would start silently and share the
+    port, splitting the traffic with a leftover server. A bind without SO_REUSEPORT (but with
+    SO_REUSEADDR, so that old connections in TIME_WAIT do not count) fails exactly when a
+    listener is there.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT/SIGTERM; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = _settings(parser, args)
+    if _port_in_use(args.host, args.port):
+        parser.exit(2, f"error: {args.host}:{args.port} is already in use by another server\n")
     configure_logging(settings.log_level)
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces

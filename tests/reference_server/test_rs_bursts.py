@@ -10,7 +10,6 @@ import pytest
 from support.rounds import ROUNDS, run_rounds
 from support.servers import ServerFactory
 
-
 # The broken strategies are caught for certain, not by luck: a pause between their read and
 # their write (--inject-delay-ms) far longer than a burst's spread makes every burst overlap it.
 WIDE_WINDOW = ["--inject-delay-ms", "50"]

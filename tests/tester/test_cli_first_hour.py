@@ -153,3 +153,31 @@ def test_every_signal_stops_serve_and_everything_it_started(sig: signal.Signals)
     assert _marked(mark) == []
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+
+
+def test_serve_refuses_a_port_already_in_use() -> None:
+    port = free_port()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "stress", "serve", "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        second = subprocess.run(
+            [sys.executable, "-m", "stress", "serve", "--port", str(port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2
+        assert (
+            one_line_error(second.stderr)
+            == f"error: 127.0.0.1:{port} is already in use by another server"
+        )
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=15)
