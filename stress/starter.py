@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import Literal
 
 import httpx
 
@@ -25,7 +24,6 @@ from stress.scenario import Scenario, TargetSpec, parse_scenario
 from stress.target import Endpoints
 
 __all__ = [
-    "PolicyName",
     "StarterAnswers",
     "declared_comments",
     "discover_endpoints",
@@ -35,7 +33,6 @@ __all__ = [
 # Per discovery request: metadata is small and a target that takes longer is effectively down.
 _REQUEST_TIMEOUT_S = 10.0
 
-PolicyName = Literal["strict", "idempotent", "overlap", "none"]
 
 _POLICY_NOTES: dict[str, str] = {
     "strict": "single use: a refresh token works once, concurrent losers may be rejected",

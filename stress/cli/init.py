@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import Annotated, cast
 
 import typer
 
@@ -22,10 +22,9 @@ from stress.cli.policy import check_bounds, measured_comments, run_measurement
 from stress.errors import ScenarioError, TargetError
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, oauth_scenario
-from stress.policy import Policy, resolve_policy
+from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
 from stress.starter import (
-    PolicyName,
     StarterAnswers,
     declared_comments,
     discover_endpoints,
@@ -37,7 +36,7 @@ from stress.wire import run as run_async
 
 __all__ = ["init_command"]
 
-_POLICIES: tuple[str, ...] = get_args(PolicyName)
+_POLICIES: tuple[str, ...] = PRESETS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -61,7 +60,7 @@ def _declared(policy: str | None, grace: float | None, yes: bool) -> Policy:
     except ValueError:
         raise fail(ExitCode.USAGE, f"grace {window!r}: expected a number of seconds") from None
     try:
-        return resolve_policy(cast(PolicyName, chosen), grace_seconds=seconds)
+        return resolve_policy(cast(PresetName, chosen), grace_seconds=seconds)
     except ValueError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
 

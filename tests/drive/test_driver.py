@@ -52,6 +52,9 @@ class TokenEndpoint:
     async def __call__(self, request: WireRequest) -> WireResponse:
         await anyio.lowlevel.checkpoint()
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if request.url.endswith("/revoke"):
+            self.current.discard(form["token"])
+            return WireResponse(200, (), b"", "1.1")
         if form["grant_type"] == "password":
             return self._pair()
         if self.busy:
@@ -69,7 +72,7 @@ def drive(steps: list[dict[str, Any]], endpoint: TokenEndpoint, **run: Any) -> l
     history = History(
         Header(scenario="s", policy=loaded.policy.model(), targets=[BASE], seed=0, started_unix=0)
     )
-    profile = TargetProfile(loaded.target, Endpoints("/token", None, None, None))
+    profile = TargetProfile(loaded.target, Endpoints("/token", "/revoke", None, None))
     driver = Driver(loaded, profile, [BASE], ScriptedWire(endpoint), history, ClaimReader())
     anyio.run(driver.run)
     return history.operations()
@@ -107,3 +110,52 @@ def test_every_tab_of_a_burst_told_to_wait_retries() -> None:
     retries = [o for o in ops if o.invoke.retry_of is not None]
     assert len(retries) == 3
     assert sorted(o.outcome for o in retries) == ["fail", "fail", "ok"]  # strict: one winner
+
+
+class Rotating(TokenEndpoint):
+    """Every refresh of the current token succeeds with its own successor (an overlap-like
+    server), each answer a little later than the one before, so the order of landing is known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def __call__(self, request: WireRequest) -> WireResponse:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if form.get("grant_type") == "refresh_token":
+            self.calls += 1
+            await anyio.sleep(0.002 * self.calls)  # the n-th caller lands n-th
+            return self._pair()
+        return await super().__call__(request)
+
+
+def _refresh_step(profile: str, **fields: Any) -> list[Operation]:
+    return drive([{"op": "refresh", "profile": profile, **fields}, {"op": "probe"}], Rotating())
+
+
+@pytest.mark.parametrize(("profile", "kept"), [("naive-parallel", 0), ("multi-tab", -1),
+                                               ("server-fan-out", -1)])  # fmt: skip
+def test_each_profile_keeps_the_answer_its_client_would(profile: str, kept: int) -> None:
+    ops = _refresh_step(profile, parallel=3)
+    burst = sorted((o for o in ops if o.burst is not None), key=lambda o: o.recv_ns or 0)
+    assert len(burst) == 3
+    [probe] = [o for o in ops if o.kind == "probe"]
+    assert probe.presented == burst[kept].returned  # the token the client stored
+
+
+def test_single_flight_sends_one_request_per_tab() -> None:
+    ops = _refresh_step("single-flight", parallel=6, tabs=2)
+    assert len([o for o in ops if o.burst is not None]) == 2
+
+
+def test_lost_response_retry_discards_an_answer_then_retries_the_same_token() -> None:
+    ops = drive([{"op": "refresh", "profile": "lost-response-retry"}], TokenEndpoint())
+    _, lost, retry = ops
+    assert (lost.outcome, lost.returned, lost.error) == ("info", None, "response-lost")
+    assert (retry.invoke.retry_of, retry.presented) == (lost.index, lost.presented)
+    assert retry.outcome == "fail"  # a strict endpoint: the lost answer consumed the token
+
+
+def test_a_revoke_races_the_burst_as_one_more_request() -> None:
+    ops = drive([{"op": "refresh", "parallel": 2, "revoke": True}], TokenEndpoint())
+    assert sorted(o.kind for o in ops if o.burst is not None) == ["refresh", "refresh", "revoke"]
