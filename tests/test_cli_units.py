@@ -1,0 +1,70 @@
+"""Small promises of the command line, in-process: a second interrupt cannot cut the reports
+short, progress follows time when a scenario is timed, and --version and serve --help work."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from typer.testing import CliRunner
+
+from stress import __version__
+from stress.cli import app
+from stress.cli.run import _progress_of
+from stress.pipeline import uninterrupted
+from stress.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_signal_while_reports_are_written_is_held_not_raised() -> None:
+    with uninterrupted() as held:
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt outside
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert held == [signal.SIGINT, signal.SIGTERM]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_progress_of_a_timed_scenario_follows_the_clock() -> None:
+    soak = load_scenario(ROOT / "scenarios" / "soak.toml")
+    with Progress(console=Console(file=io.StringIO())) as bar:
+        advance = _progress_of(soak, bar)
+        advance(5000, 10)  # ops done and planned say nothing for a load step
+        [task] = bar.tasks
+        assert task.total is not None
+        assert task.total >= 20  # seconds of load, not 10 ops
+        assert task.completed < task.total
+    multi_tab = load_scenario(ROOT / "scenarios" / "multi-tab-burst.toml")
+    with Progress(console=Console(file=io.StringIO())) as bar:
+        _progress_of(multi_tab, bar)(7, 100)
+        [task] = bar.tasks
+        assert (task.completed, task.total) == (7, 100)
+
+
+def test_version_is_an_option_and_a_command() -> None:
+    assert CliRunner().invoke(app, ["--version"]).stdout.strip() == __version__
+    assert CliRunner().invoke(app, ["version"]).stdout.strip() == __version__
+
+
+def test_serve_help_lists_the_servers_own_options() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "stress", "serve", "--help"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert "--strategy {naive,local-lock,redis-lock,atomic}" in proc.stdout
+
+
+def test_no_help_shows_a_bool_metavar() -> None:
+    for command in ("run", "analyze", "check", "policy", "init", "shrink", "replay", "demo"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0, command
+        assert "<bool>" not in result.stdout, command
+        if command == "run":
+            assert "4 internal error" in result.stdout

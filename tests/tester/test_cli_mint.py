@@ -1,0 +1,70 @@
+"""The mint contract: a command mints each session's first pair, runs in the scenario's
+folder, gets its placeholders, and says why when it fails."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLES, CliRunner, ExpressTarget
+
+pytestmark = pytest.mark.integration
+
+# Logs user N in at TARGET (the Express-style app's own login) and prints the JSON it answers:
+# the tokens sit at the scenario's own paths (accessToken, refreshToken).
+MINT = """#!/bin/sh
+exec python3 -c '
+import json, sys, urllib.request
+n, target = sys.argv[1], sys.argv[2]
+body = json.dumps({"email": f"user{n}@example.com", "password": "hunter2"}).encode()
+request = urllib.request.Request(target + "/auth/login", data=body,
+                                 headers={"content-type": "application/json"})
+print(urllib.request.urlopen(request).read().decode())
+' "$1" "$2"
+"""
+FAILING = """#!/bin/sh
+echo "minting user $1 failed: no such user" >&2
+exit 3
+"""
+
+
+def _scenario(folder: Path, script: str) -> Path:
+    folder.mkdir()
+    mint = folder / "mint.sh"
+    mint.write_text(script)
+    mint.chmod(mint.stat().st_mode | stat.S_IXUSR)
+    text = (EXAMPLES / "express-multi-tab.toml").read_text()
+    auth = '[auth]\nmode = "mint"\ncommand = ["./mint.sh", "{n}", "{target}"]\n'
+    start = text.index("[auth]")
+    end = text.index("[policy]")
+    path = folder / "minted.toml"
+    path.write_text(text[:start] + auth + "\n" + text[end:])
+    return path
+
+
+@pytest.mark.parametrize("express_target", ["body"], indirect=True)
+def test_a_mint_command_runs_beside_its_scenario_with_placeholders(
+    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    scenario = _scenario(tmp_path / "elsewhere", MINT)
+    result = cli("run", str(scenario), "--target", express_target.url)
+    assert result.report is not None, result.stderr
+    logins = result.report["stats"]["kinds"]["login"]
+    assert (logins["ok"], logins["fail"]) == (6, 0), result.stdout
+    assert result.code == 1  # and the app's own rotation bug is still caught
+
+
+@pytest.mark.parametrize("express_target", ["body"], indirect=True)
+def test_a_failing_mint_says_its_status_and_stderr(
+    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    scenario = _scenario(tmp_path / "elsewhere", FAILING)
+    result = cli("run", str(scenario), "--target", express_target.url)
+    assert result.code == 3, result.stdout + result.stderr
+    assert result.report is not None
+    reason = result.report["inconclusive_reason"]
+    assert "exited with status 3; stderr: minting user" in reason
+    assert "no such user" in reason
+    assert "Traceback" not in result.stderr
