@@ -135,7 +135,8 @@ def render_demo(rows: list[DemoRow], console: Console) -> int:
         table.add_row(
             row.case.strategy + replicas,
             f"[{verdict_style(verdict)}]{verdict}[/]",
-            row.case.expected + ("" if row.as_expected else " [bold red]MISMATCH[/]"),
+            row.case.expected
+            + ("" if row.as_expected or row.interrupted else " [bold red]MISMATCH[/]"),
             "\n".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
             f"{_ms(refresh.p50_ms if refresh else None)} / "
             f"{_ms(refresh.p99_ms if refresh else None)}",

@@ -86,6 +86,9 @@ def main() -> None:
     """Console-script entry point: map anything unexpected to exit 4 with a logged traceback."""
     try:
         app()
+    except KeyboardInterrupt:  # a command that does not handle it itself: one line, not a trace
+        stderr.print("[bold red]error:[/] interrupted", highlight=False)
+        sys.exit(ExitCode.INCONCLUSIVE)
     except StressError as exc:  # a library error that escaped a command's own handling
         stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(ExitCode.INTERNAL)

@@ -181,3 +181,51 @@ def test_serve_refuses_a_port_already_in_use() -> None:
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=15)
+
+
+def test_an_interrupted_analysis_exits_3_with_one_line(tmp_path: Path) -> None:
+    history = tmp_path / "big.jsonl"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "synthetic_history.py"), str(history),
+         "--ops", "300000"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stress", "analyze", str(history)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # Interrupt it while it reads the history (its file is open), not while Python starts.
+    deadline = time.monotonic() + 60
+    while not any(
+        Path(f"/proc/{proc.pid}/fd/{fd}").resolve() == history.resolve()
+        for fd in (os.listdir(f"/proc/{proc.pid}/fd") if proc.poll() is None else [])
+    ):
+        assert proc.poll() is None, "the analysis ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    assert one_line_error(stderr) == "error: interrupted before the analysis finished"
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    mark = str(uuid.uuid4())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stress", "demo"],
+        cwd=tmp_path, env={**os.environ, "AUTH_STRESS_TEST_MARK": mark},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("runs/demo-*/naive-x1.history.jsonl")):
+        assert time.monotonic() < deadline, "the demo's first run never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stdout + stderr
+    assert "interrupted after 1 of 5 servers" in stdout
+    assert "MISMATCH" not in stdout
+    deadline = time.monotonic() + 5
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked(mark) == []
