@@ -11,10 +11,11 @@ response callbacks per command (a quarter of a command's cost; replies come as R
 them); on a Redis Cluster a redis-py cluster pipeline sends each command to its slot's node.
 The batch is not a transaction: each queued command is atomic on its own in Redis (a Lua
 script runs whole), one caller's commands are sent back to back in the order given, and each
-caller gets exactly its own replies or error. Two callers' commands may travel in two round trips
-at once (one sent alone, the next batched), so no order between callers is promised. ioredis calls this auto-pipelining;
-redis-py's asyncio client does not have it. When nothing else is in flight a request sends its
-commands at once, itself, so a lone request pays nothing for the batching.
+caller gets exactly its own replies or error. Two callers' commands may travel in two round
+trips at once (one sent alone, the next batched), so no order between callers is promised.
+ioredis calls this auto-pipelining; redis-py's asyncio client does not have it. When nothing
+else is in flight a request sends its commands at once, itself, so a lone request pays nothing
+for the batching.
 """
 
 from __future__ import annotations

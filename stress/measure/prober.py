@@ -4,8 +4,9 @@
    a replay right after a rotation return?
 2. ``access`` (with ``target.resource``): does a refresh revoke the access token issued before
    it?
-3. With replays accepted: the grace search (:class:`~stress.measure.search.GraceSearch`), then
-   replays 2, 3, ... generations back inside the window, then one reuse just past the window.
+3. With replays accepted: the grace search (:class:`~stress.measure.search.GraceSearch`, the
+   trials of each of its rounds at once), then replays 2, 3, ... generations back inside the
+   window, then one reuse just past the window.
    With replays rejected there is no window, and the reuse is the replay itself.
 4. ``burst``: N concurrent refreshes of one token; reported, it decides no field.
 
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
+
+import anyio
 
 from stress.history import Operation
 from stress.measure import decide
@@ -123,19 +126,45 @@ class Prober:
 
     async def _grace(self) -> GraceDecision:
         search = GraceSearch(self.bounds.grace_max, self.bounds.resolution)
-        while (delay := search.next_delay()) is not None:
-            ops, point = await self._decided(partial(self.trials.replay, delay), _replay_point)
-            self._replays.append(ops)
-            if point.value is None:
+        while delays := search.next_round():
+            results = await self._round(delays)
+            self._replays.extend(ops for _, ops, _ in results)
+            unanswered = [delay for delay, _, point in results if point.value is None]
+            if unanswered:
                 self.notes.append(
-                    f"the grace search stopped: a replay {delay:g} s after its rotation got "
-                    "no answer about the policy (unknown, or told to come back later)"
+                    f"the grace search stopped: a replay {unanswered[0]:g} s after its rotation "
+                    "got no answer about the policy (unknown, or told to come back later)"
                 )
                 break
-            search.observe(point.value.bound, point.value.accepted)
+            for _, _, point in results:
+                if point.value is not None:
+                    search.observe(point.value.bound, point.value.accepted)
         window = self._window()
         self._set_grace(window)
         return window
+
+    async def _round(
+        self, delays: Sequence[float]
+    ) -> list[tuple[float, Ops, Decision[decide.ReplayPoint]]]:
+        """One replay trial per delay, all at once (each on its own sessions), shortest delay
+        first. A round lasts as long as its longest delay, not as their sum, and less when a
+        replay is rejected: the trials still waiting to replay later could only be rejected
+        too, so they are called off."""
+        results: dict[float, tuple[Ops, Decision[decide.ReplayPoint]]] = {}
+        scopes = {delay: anyio.CancelScope() for delay in delays}
+
+        async def one(delay: float) -> None:
+            with scopes[delay]:
+                run = partial(self.trials.replay, delay)
+                _, point = results[delay] = await self._decided(run, _replay_point)
+                if point.value is not None and not point.value.accepted:
+                    for later in (d for d in delays if d > delay):
+                        scopes[later].cancel()
+
+        async with anyio.create_task_group() as group:
+            for delay in delays:
+                group.start_soon(one, delay)
+        return [(delay, *results[delay]) for delay in delays if delay in results]
 
     def _window(self) -> GraceDecision:
         return decide.decide_grace(

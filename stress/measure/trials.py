@@ -31,7 +31,8 @@ class LoginFailed(Exception):
 
 
 class Trials:
-    """Runs one trial at a time against the target behind ``actions``."""
+    """Runs trials against the target behind ``actions``; trials may run at once, since each
+    keeps to its own sessions and returns only their ops."""
 
     def __init__(
         self, actions: Actions, bursts: Bursts, auth: AuthSpec, scenario_dir: Path | None
@@ -52,7 +53,7 @@ class Trials:
         if await self._rotate(state):
             await anyio.sleep(delay)
             await self._send_replay(state, first)
-        return self._since(start)
+        return self._since(start, state)
 
     async def generations(self, depth: int) -> list[Operation]:
         """Log in, rotate ``depth`` times in a row, replay the login's token at once."""
@@ -60,9 +61,9 @@ class Trials:
         first = self._current(state)
         for _ in range(depth):
             if not await self._rotate(state):
-                return self._since(start)
+                return self._since(start, state)
         await self._send_replay(state, first)
-        return self._since(start)
+        return self._since(start, state)
 
     async def reuse(self, delay: float) -> list[Operation]:
         """Log one user in twice, rotate the first session, replay its predecessor ``delay``
@@ -75,7 +76,7 @@ class Trials:
             await self._send_replay(holder, first)
             await self._probe(holder, self._current(holder))
             await self._probe(twin, self._current(twin))
-        return self._since(start)
+        return self._since(start, holder, twin)
 
     async def access(self) -> list[Operation]:
         """Call the resource with the login's access token, refresh, call it with the old
@@ -90,7 +91,7 @@ class Trials:
             await self._use(state, old, USE_OLD)
             if state.access is not None:
                 await self._use(state, state.access, USE_NEW)
-        return self._since(start)
+        return self._since(start, state)
 
     async def burst(self, size: int) -> list[Operation]:
         """``size`` concurrent refreshes of one fresh token, then a probe of each token the
@@ -102,15 +103,19 @@ class Trials:
         for candidate in handed_out:
             if await self._probe(state, candidate):
                 break
-        return self._since(start)
+        return self._since(start, state)
 
     # -- their requests ------------------------------------------------------------------------
 
     def _mark(self) -> int:
         return self.actions.recorder.history.next_index()
 
-    def _since(self, start: int) -> list[Operation]:
-        return pair_operations(self.actions.recorder.history.ops[start:])
+    def _since(self, start: int, *states: SessionState) -> list[Operation]:
+        """The ops of ``states``' sessions recorded from ``start`` on: a trial's own, even while
+        other trials record theirs."""
+        sessions = {state.n for state in states}
+        records = self.actions.recorder.history.ops[start:]
+        return pair_operations([op for op in records if op.session in sessions])
 
     def _same_user(self) -> Logins:
         """Logins that all use the username (and mint command) of the next session number."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stress.measure.search import (
+    MAX_TRIALS,
     GraceSearch,
     resolution,
     simplest_between,
@@ -12,14 +13,28 @@ from stress.measure.search import (
 )
 
 
-def _search(window: float, grace_max: float, floor: float = 0.1) -> tuple[GraceSearch, list[float]]:
+def _rounds(
+    window: float, grace_max: float, floor: float = 0.1
+) -> tuple[GraceSearch, list[list[float]]]:
     """Search a server whose window is ``window``: a replay ``d`` s after the rotation's answer
     is accepted iff d < window (the server sees it a little later than it was sent)."""
-    search, tried = GraceSearch(grace_max, floor), []
-    while (delay := search.next_delay()) is not None:
-        tried.append(delay)
-        search.observe(delay, delay < window)
-    return search, tried
+    search, rounds = GraceSearch(grace_max, floor), []
+    while delays := search.next_round():
+        rounds.append(delays)
+        for delay in delays:
+            search.observe(delay, delay < window)
+    return search, rounds
+
+
+def _slept(rounds: list[list[float]], window: float) -> float:
+    """A round's wall time: its longest delay, or its first rejected one (the prober calls off
+    the trials that would replay later)."""
+    return sum(min([d for d in delays if d >= window] or [max(delays)]) for delays in rounds)
+
+
+def _search(window: float, grace_max: float, floor: float = 0.1) -> tuple[GraceSearch, list[float]]:
+    search, rounds = _rounds(window, grace_max, floor)
+    return search, [delay for delays in rounds for delay in delays]
 
 
 @pytest.mark.parametrize("window", [0.05, 0.3, 0.6, 1.0, 2.0, 3.7, 7.5, 9.99])
@@ -30,9 +45,31 @@ def test_the_bracket_holds_the_window_and_is_as_narrow_as_the_resolution(window:
     assert search.rejected - search.accepted <= resolution(search.accepted, 0.1) + 1e-9
 
 
-def test_doubling_starts_at_the_resolution_and_bisection_follows() -> None:
-    _, tried = _search(0.6, grace_max=2)
-    assert tried == [0.1, 0.2, 0.4, 0.8, 0.6, 0.5]
+def test_rounds_double_from_the_resolution_then_split_the_bracket() -> None:
+    _, rounds = _rounds(0.6, grace_max=2)
+    assert rounds[0] == [0.1, 0.2, 0.4, 0.8]  # four doublings at once
+    # Bracket (0.4, 0.8): four points evenly inside it, which leaves (0.56, 0.64).
+    assert rounds[1] == [0.48, 0.56, 0.64, 0.72]
+    assert len(rounds) == 2
+
+
+def test_doublings_stop_at_the_bound() -> None:
+    _, rounds = _rounds(60, grace_max=1)
+    assert rounds == [[0.1, 0.2, 0.4, 0.8], [1.0]]
+
+
+@pytest.mark.parametrize("window", [0.3, 2.0, 5.0, 9.99])
+def test_rounds_take_a_fraction_of_the_one_at_a_time_wall_time(window: float) -> None:
+    """A round lasts as long as its longest delay: the search sleeps about three times the
+    window, where one trial at a time slept about five times it."""
+    _, rounds = _rounds(window, grace_max=10)
+    assert _slept(rounds, window) <= 3.5 * window + 1.5
+
+
+def test_the_trials_stay_within_their_cap() -> None:
+    search, tried = _search(9.99, grace_max=3600, floor=0.001)
+    assert len(tried) <= MAX_TRIALS
+    assert search.trials == len(tried)
 
 
 def test_a_window_longer_than_the_bound_stops_at_the_bound() -> None:
@@ -48,9 +85,10 @@ def test_the_worst_case_time_bounds_every_window(grace_max: float) -> None:
     """Sleeps of the search plus the reuse trial after it never exceed the stated worst case."""
     for step in range(1, 200):
         window = grace_max * step / 200
-        search, tried = _search(window, grace_max)
+        search, rounds = _rounds(window, grace_max)
         reuse = (search.rejected + resolution(search.accepted, 0.1)) if search.rejected else 0
-        assert sum(tried) + reuse <= worst_case_seconds(grace_max), window
+        slept = _slept(rounds, window)
+        assert slept + reuse <= worst_case_seconds(grace_max), window
 
 
 @pytest.mark.parametrize(
