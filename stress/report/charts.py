@@ -96,7 +96,8 @@ def histogram_svg(
     """Counts per log bin, with latency and count axes; ``limits`` ({"p99": 250.0}) and the
     measured p50/p95/p99 are drawn as labelled lines."""
     limits = dict(limits or {})
-    bins = log_bins(values_ms)
+    # About two bins per square root of the count: a handful of ops is not spread over 24.
+    bins = log_bins(values_ms, min(24, max(6, round(2 * math.sqrt(len(values_ms))))))
     low, high = _range(values_ms, limits)
     x = _LogAxis(low, high, _LEFT, _W - _RIGHT)
     plot_h = _H - _TOP - _BOTTOM
@@ -128,7 +129,7 @@ def histogram_svg(
     )
     marks = {name: percentile(list(values_ms), p) for name, p in (("p50", 50), ("p99", 99))}
     for n, (name, value) in enumerate(marks.items()):
-        if value is not None and name not in limits:
+        if value is not None:
             parts.append(_vline(x(value), f"{name} {ms_label(value)}", "mark", n))
     for n, (name, value) in enumerate(limits.items(), len(marks)):
         parts.append(_vline(x(value), f"{name} limit {ms_label(value)}", "limit", n))

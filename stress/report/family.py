@@ -149,10 +149,12 @@ def family_svg(family: Family, replica: Callable[[Operation], str]) -> str:
     rows = list(family.successors[:_MAX_ROWS])
     hidden = len(family.successors) - len(rows)
     n_rows = max(len(rows) + (1 if hidden else 0), 1)
-    height = n_rows * _ROW + 24
+    root_lines_n = 3 if family.rejected else 2
+    root_h = _BOX_H + 12 * (root_lines_n - 1)
+    height = max(n_rows * _ROW, root_h + 8) + 16
     count = counted(family.distinct, "successor")
     parts = [svg_open("family", _W, height, f"token {short_fp(family.root)}: {count}")]
-    root_y = max((n_rows * _ROW) / 2 - _BOX_H / 2 + 8, 8)
+    root_y = max((n_rows * _ROW) / 2 - root_h / 2 + 4, 8)
     minted = (
         f"from {family.minted_by.kind} op {family.minted_by.index}"
         if family.minted_by is not None
@@ -162,7 +164,6 @@ def family_svg(family: Family, replica: Callable[[Operation], str]) -> str:
     root_lines = [f"{count}", minted]
     if rejected:
         root_lines.insert(1, f"{len(rejected)} not rotated")
-    root_h = _BOX_H + 12 * (len(root_lines) - 1)
     parts.append(
         f'<g data-tokens="{_E(short_fp(family.root))}"><title>{_E(family.root[:16])}: presented '
         f"{counted(len(family.presented), 'time')}, {count}</title>"
@@ -177,14 +178,15 @@ def family_svg(family: Family, replica: Callable[[Operation], str]) -> str:
     for n, successor in enumerate(rows):
         y = n * _ROW + 8
         ty = y + _BOX_H / 2
-        css = "edge key" if successor.key else "edge witness" if successor.witness else "edge"
+        css = "edge viol" if successor.key else "edge witness" if successor.witness else "edge"
         bend = (_CHILD_X - sx) / 2
         parts.append(
             f'<path class="{css}" d="M{sx},{sy:.1f} C{sx + bend:.1f},{sy:.1f} '
             f'{_CHILD_X - bend:.1f},{ty:.1f} {_CHILD_X},{ty:.1f}"/>'
         )
         op = successor.op
-        node = "node key" if successor.key else "node"
+        rejected_key = any(o.index == family.key for o in successor.next_ops)
+        node = "node viol" if successor.key or rejected_key else "node"
         target = op.invoke.target or "the target"
         tip = f"{short_fp(successor.token)}: returned by op {op.index} (p{op.process}, {target})"
         parts.append(
@@ -195,7 +197,7 @@ def family_svg(family: Family, replica: Callable[[Operation], str]) -> str:
             + text(_CHILD_X + 6, y + 25, _op_tag(op, replica), _BOX_W - 10, "sub")
         )
         line, line_css = _next_line(successor)
-        if any(o.index == family.key for o in successor.next_ops):
+        if rejected_key:
             line, line_css = "\u2717 " + line, "bad"
         parts.append(text(_NEXT_X, ty + 4, line, _W - _NEXT_X - 4, line_css))
     if hidden:

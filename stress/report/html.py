@@ -74,8 +74,8 @@ svg text.bad{fill:#b71c1c;font-weight:bold}svg text.limit{fill:#b71c1c}svg text.
 .lineage{stroke:#555;fill:none;marker-end:url(#arrow)}
 .lineage.violation{stroke:#b71c1c;stroke-width:2;marker-end:url(#arrow-red)}
 .node{fill:#e3f2fd;stroke:#1565c0}.node.root{fill:#fffde7;stroke:#9e9d24}
-.node.key{fill:#ffebee;stroke:#b71c1c;stroke-width:2}
-.edge{stroke:#bbb;fill:none}.edge.witness{stroke:#555}.edge.key{stroke:#b71c1c;stroke-width:2.5}
+.node.viol{fill:#ffebee;stroke:#b71c1c;stroke-width:2}
+.edge{stroke:#bbb;fill:none}.edge.witness{stroke:#555}.edge.viol{stroke:#b71c1c;stroke-width:2.5}
 .hl{stroke:#000!important;stroke-width:3!important}
 .bin{fill:#64b5f6}.dot{fill:#1565c0;fill-opacity:.45}.dot.bad{fill:#e65100;fill-opacity:.8}
 .band{fill:none;stroke-width:1.5}.band.p50{stroke:#2e7d32}.band.p99{stroke:#6a1b9a}
@@ -276,7 +276,8 @@ def _latency_section(report: RunReport) -> str:
         "the charts over time show every request (rejected ones in orange) with the p50 and "
         "p99 of each time slice as lines. Dashed red lines are the scenario's limits.</p>"
     ]
-    for kind, kind_values in values.items():
+    order = [k.kind for k in report.stats.kinds]
+    for kind, kind_values in sorted(values.items(), key=lambda kv: order.index(kv[0])):
         limits = {}
         declared = report.thresholds.get(kind)
         if declared is not None:
@@ -418,6 +419,8 @@ def render_html(report: RunReport) -> str:
         ],
     )
     statuses = ", ".join(f"{code}: {n}" for code, n in report.stats.statuses) or "none"
+    if not report.stats.kinds:
+        summary = "<p>No operations were recorded.</p>"
     notes = (
         "<ul>" + "".join(f"<li>{_E(n)}</li>" for n in report.notes) + "</ul>"
         if report.notes

@@ -21,7 +21,8 @@ __all__ = ["defs", "origins", "witness_svg"]
 _E = html.escape
 
 _W = 720
-_LANE_H = 40
+_ROW_H = 34  # one row per op, so that the labels of one process's ops never collide
+_LANE_PAD = 6
 _LEFT = 58  # lane labels
 _ORIGIN_W = 150  # column of tokens minted before the witness starts
 _AXIS_H = 28
@@ -68,9 +69,20 @@ def witness_svg(
     replica: Callable[[Operation], str],
 ) -> str:
     """One lane per process, one bar per op, arrows along lineage edges, a time axis."""
-    lanes: dict[int, int] = {}
+    rows: dict[int, int] = {}  # process -> how many of its ops the witness holds
     for step in steps:
-        lanes.setdefault(step.op.process, len(lanes))
+        rows[step.op.process] = rows.get(step.op.process, 0) + 1
+    lane_top: dict[int, int] = {}
+    y_at = 10
+    for process, count in rows.items():
+        lane_top[process] = y_at
+        y_at += count * _ROW_H + _LANE_PAD
+    row_of: dict[int, int] = {}  # invoke index -> y of its row
+    seen: dict[int, int] = {}
+    for step in steps:
+        n = seen.get(step.op.process, 0)
+        seen[step.op.process] = n + 1
+        row_of[step.op.index] = lane_top[step.op.process] + n * _ROW_H
     before = origins(minted_by, steps)
     end = max(
         (s.recv_offset_ns if s.recv_offset_ns is not None else s.send_offset_ns for s in steps),
@@ -83,27 +95,27 @@ def witness_svg(
     def x(ns: int) -> float:
         return left + ns / span * plot
 
-    def lane_y(process: int) -> int:
-        return lanes[process] * _LANE_H + 10
+    def lane_y(op: Operation) -> int:
+        return row_of[op.index]
 
-    height = len(lanes) * _LANE_H + 10 + _AXIS_H
+    axis_y = y_at
+    height = axis_y + _AXIS_H
     parts = [svg_open("timeline", _W, height, f"witness timeline of {len(steps)} ops"), defs()]
     lane_replicas: dict[int, list[str]] = {}
     for step in steps:
         tag = replica(step.op)
         if tag and tag not in lane_replicas.setdefault(step.op.process, []):
             lane_replicas[step.op.process].append(tag)
-    for process, lane in lanes.items():
-        y = lane * _LANE_H + 10
+    for lane, (process, y) in enumerate(lane_top.items()):
         if lane % 2:
+            lane_h = rows[process] * _ROW_H + _LANE_PAD
             parts.append(
-                f'<rect class="lane-bg" x="0" y="{y - 4}" width="{_W}" height="{_LANE_H}"/>'
+                f'<rect class="lane-bg" x="0" y="{y - 4}" width="{_W}" height="{lane_h}"/>'
             )
         parts.append(text(4, y + 14, f"p{process}", _LEFT - 6, "lane"))
         tags = lane_replicas.get(process)
         if tags:
             parts.append(text(4, y + 27, "@" + ",".join(tags), _LEFT - 6, "sub"))
-    axis_y = len(lanes) * _LANE_H + 10
     parts.append(f'<line class="axis" x1="{left}" x2="{x(span):.1f}" y1="{axis_y}" y2="{axis_y}"/>')
     for tick in _ticks(span):
         tx = x(tick)
@@ -114,7 +126,7 @@ def witness_svg(
     ends: dict[str, tuple[float, float]] = {}  # token -> (x, y) where it appeared
     # Tokens minted before the witness: a node in the origin column, beside its first user.
     for token, minter in before.items():
-        ys = [lane_y(s.op.process) for s in steps if s.op.presented == token]
+        ys = [lane_y(s.op) for s in steps if s.op.presented == token]
         cy = (min(ys) + max(ys)) / 2 + 10 if ys else 20
         where = f"{minter.kind} op {minter.index}, p{minter.process}" if minter else "earlier"
         box_w = _ORIGIN_W - 24
@@ -128,17 +140,17 @@ def witness_svg(
         )
         ends[token] = (_LEFT + box_w, cy)
     for step in steps:
-        parts.append(_bar(step, x, lane_y(step.op.process), left, replica))
+        parts.append(_bar(step, x, lane_y(step.op), left, replica))
         op = step.op
         if op.returned and op.outcome == "ok" and op.returned != op.presented:
             x1 = x(step.recv_offset_ns) if step.recv_offset_ns is not None else x(span)
-            ends.setdefault(op.returned, (x1, lane_y(op.process) + 10))
+            ends.setdefault(op.returned, (x1, lane_y(op) + 10))
     for step in steps:
         op = step.op
         if op.presented is None or op.presented not in ends:
             continue
         sx, sy = ends[op.presented]
-        tx, ty = x(step.send_offset_ns), lane_y(op.process) + 10
+        tx, ty = x(step.send_offset_ns), lane_y(op) + 10
         if (round(sx, 1), sy) == (round(tx, 1), ty):
             continue
         css = "lineage violation" if step.key else "lineage"
@@ -190,9 +202,9 @@ def _bar(
     room_right = _W - 4 - x0
     wanted = len(shown) * CHAR_W
     if wanted <= room_right or room_right >= _W / 2:
-        label_svg = text(x0, y + 29, shown, room_right, "bad" if step.key else "")
+        label_svg = text(x0, y + 27, shown, room_right, "bad" if step.key else "")
     else:
-        label_svg = text(_W - 4, y + 29, shown, _W - 4 - left, "bad" if step.key else "", "end")
+        label_svg = text(_W - 4, y + 27, shown, _W - 4 - left, "bad" if step.key else "", "end")
     return (
         f'<g class="op" data-op="{op.index}" data-tokens="{_E(tokens)}">'
         f"<title>{_E(title)}</title>"
