@@ -1,10 +1,10 @@
 """Small SVG helpers shared by the HTML report's drawings: responsive frames, text that fits.
 
 Every drawing is laid out in a fixed coordinate space (its ``viewBox``) and scaled by the
-browser to the width of the page, so nothing is clipped on a narrow screen; it is never drawn
-wider than its natural size. Text is measured, not hoped to fit: :func:`fit` cuts a label to
-the room it has (monospace, so the width of a character is known) and the full text goes into
-a ``<title>`` tooltip.
+browser to the width of the page, so nothing is clipped on a narrow screen; on a wide one it
+grows a little, never so much that its text outgrows the page's. Text is measured, not hoped
+to fit: :func:`fit` cuts a label to the room it has (monospace, so the width of a character is
+known) and the full text goes into a ``<title>`` tooltip.
 """
 
 from __future__ import annotations
@@ -18,14 +18,19 @@ __all__ = ["CHAR_W", "fit", "log_ticks", "nice_ticks", "svg_open", "text"]
 # Width of one character of the drawings' 11px monospace font, rounded up.
 CHAR_W = 6.8
 
+# How much larger than its natural size a drawing may grow on a wide page: enough to use the
+# room, not so much that its text outgrows the page's.
+_UPSCALE = 1.3
+
 _E = html.escape
 
 
 def svg_open(cls: str, width: float, height: float, label: str) -> str:
-    """The opening tag of a drawing that scales with the page, up to its natural width."""
+    """The opening tag of a drawing that scales with the page, up to a little over its
+    natural width."""
     return (
         f'<svg class="{_E(cls)}" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'style="max-width:{width:.0f}px" role="img" aria-label="{_E(label)}" '
+        f'style="max-width:{width * _UPSCALE:.0f}px" role="img" aria-label="{_E(label)}" '
         'xmlns="http://www.w3.org/2000/svg">'
     )
 
