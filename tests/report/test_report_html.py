@@ -13,6 +13,7 @@ from report.conftest import A, ReportFactory, burst_history, passing_results
 from stress.checkers import CHECKERS
 from stress.checkers.base import Blame, CheckResult, Finding
 from stress.history import Operation
+from stress.pipeline import analyze_history
 from stress.report import RunReport
 from stress.report.bursts import burst_summaries
 from stress.report.charts import log_bins
@@ -272,3 +273,14 @@ def test_labels_are_cut_to_their_room_with_the_whole_text_as_tooltip() -> None:
     assert fit("short", 100) == "short"
     drawn = text(0, 0, "a" * 50, 10 * CHAR_W)
     assert f"<title>{'a' * 50}</title>" in drawn
+
+
+def test_the_shipped_example_history_renders_the_screenshot_report() -> None:
+    """docs/screenshots.py photographs this history's report: it must still judge and draw."""
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "naive-multi-tab.jsonl"
+    report = analyze_history(example)
+    assert report.verdict == "fail"
+    assert report.replicas == {"http://127.0.0.1:8000": "r1", "http://127.0.0.1:8001": "r2"}
+    page = render_html(report)
+    assert 'id="finding-1"' in page
+    assert re.search(r">\d+ successors<", page)
