@@ -15,8 +15,8 @@ from stress.checkers.base import Blame, CheckResult, Finding
 from stress.history import Operation
 from stress.pipeline import analyze_history
 from stress.report import RunReport
-from stress.report.bursts import burst_summaries
-from stress.report.charts import log_bins
+from stress.report.bursts import burst_summaries, fallbacks
+from stress.report.charts import TimedPoint, log_bins, over_time_svg
 from stress.report.family import TokenIndex, family_of, family_svg
 from stress.report.html import render_html, write_html
 from stress.report.stats import BurstInfo
@@ -284,3 +284,26 @@ def test_the_shipped_example_history_renders_the_screenshot_report() -> None:
     page = render_html(report)
     assert 'id="finding-1"' in page
     assert re.search(r">\d+ successors<", page)
+
+
+def test_fallbacks_say_which_engine_was_used_and_why() -> None:
+    bursts = [
+        BurstInfo(burst=b, engine="last-byte", size=4, release_spread_ns=1_000,
+                  arrival_spread_ns=None)
+        for b in (0, 1)
+    ]  # fmt: skip
+    lines = fallbacks(bursts, {0: "auto", 1: "single-packet"})
+    assert len(lines) == 2
+    assert lines[0].startswith("1 burst: auto used last-byte: the target does not speak HTTP/2")
+    assert lines[1].startswith("1 burst: single-packet used last-byte: single-packet needs HTTP/2")
+    assert fallbacks(bursts, {0: "last-byte", 1: "last-byte"}) == []
+
+
+def test_latency_over_time_thins_dots_but_not_percentiles() -> None:
+    points = [TimedPoint(i / 1000, 1.0 + i % 7, True) for i in range(6000)]
+    svg = over_time_svg(points, 6.0, "refresh", {"p99": 50.0})
+    assert svg.count("<circle") == 1500
+    assert "every 4th shown" in svg
+    assert 'class="band p50"' in svg
+    assert 'class="band p99"' in svg
+    assert "p99 limit 50ms" in svg
