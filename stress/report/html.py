@@ -66,7 +66,7 @@ svg text{font:11px ui-monospace,monospace;fill:#222}
 svg text.lane,svg text.strong{font-weight:bold}
 svg text.tick,svg text.sub,svg text.axis-label{fill:#666;font-size:10px}
 svg text.bad{fill:#b71c1c;font-weight:bold}svg text.limit{fill:#b71c1c}svg text.mark{fill:#1565c0}
-.lane-bg{fill:#f7f9fc}.axis{stroke:#999}.grid{stroke:#eee}
+.lane-bg{fill:#f7f9fc}.lane-sep{stroke:#e3e8ef}.axis{stroke:#999}.grid{stroke:#eee}
 .origin{fill:#fffde7;stroke:#9e9d24}
 .bar{fill:#90caf9;stroke:#1565c0}.bar.fail{fill:#ffcc80;stroke:#e65100}
 .bar.info{fill:#e0e0e0;stroke:#616161;stroke-dasharray:3 2}

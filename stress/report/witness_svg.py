@@ -107,6 +107,8 @@ def witness_svg(
         if tag and tag not in lane_replicas.setdefault(step.op.process, []):
             lane_replicas[step.op.process].append(tag)
     for lane, (process, y) in enumerate(lane_top.items()):
+        if lane:
+            parts.append(f'<line class="lane-sep" x1="0" x2="{_W}" y1="{y - 4}" y2="{y - 4}"/>')
         if lane % 2:
             lane_h = rows[process] * _ROW_H + _LANE_PAD
             parts.append(
