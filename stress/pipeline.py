@@ -508,4 +508,5 @@ def judge(history: History, path: Path, overrides: Overrides | None = None) -> R
         bursts=end.bursts if end is not None else None,
         describe=_describer(header),
         notes=notes,
+        thresholds=checks.thresholds,
     )

@@ -27,6 +27,9 @@ __all__ = ["render_report", "verdict_style"]
 _STYLES: dict[Verdict, str] = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
 
 
+_STATUS_STYLES = {"warning": "bold yellow", "partial": "dim", "not run": "dim"}
+
+
 def verdict_style(verdict: Verdict) -> str:
     """The rich style for a verdict: green pass, red fail, yellow unknown."""
     return _STYLES[verdict]
@@ -91,7 +94,9 @@ def _checker_table(report: RunReport) -> Table:
     table.add_column("findings", justify="right")
     table.add_column("notes")
     for r in report.results:
-        verdict = Text(r.verdict, style=verdict_style(r.verdict))
+        # A checker's pass on a run that proved nothing is shown as what it is (see the model).
+        status = report.checker_status(r)
+        verdict = Text(status, style=_STATUS_STYLES.get(status) or verdict_style(r.verdict))
         table.add_row(r.checker, verdict, str(len(r.findings)), "; ".join(r.notes))
     return table
 

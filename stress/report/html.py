@@ -1,12 +1,14 @@
 """The ``--html PATH`` report: one self-contained file a person opens after a CI run.
 
 Everything is inline (CSS, SVG, a few lines of JS) and nothing is fetched, so the file opens
-from a CI artifact store with no network. Each finding's witness is drawn as a timeline with
-one lane per process: an op is a bar from send to receive, lineage arrows run from the op that
-returned a token to the ops that presented it, and the violating op (the key request its checker
-blames) is drawn in red; hovering an op shows why the checker blames it. Each checker's findings
-open with what they mean, from the checker registry. Latency histograms per op kind and the
-burst spreads show how hard the target was pushed. Tokens appear only as fingerprints.
+from a CI artifact store with no network. Every drawing scales with the page. Each finding
+shows its token family (every successor the burst produced, the violating edge in red, see
+``stress.report.family``) and its witness as a timeline with one lane per process (see
+``stress.report.witness_svg``); a threshold finding shows the latency distribution against its
+limit instead. Each checker's verdict is colour-coded, and a run that proved nothing never shows
+a checker as passed. Latency per op kind is drawn as a log-binned histogram and over run time;
+the bursts are summarised per engine, with the full table folded away. Tokens appear only as
+fingerprints.
 """
 
 from __future__ import annotations
@@ -19,51 +21,68 @@ from stress import __version__
 from stress.checkers import CHECKERS
 from stress.checkers.base import Finding
 from stress.checkers.judging import counted
-from stress.history import Operation
 from stress.latency import timed
 from stress.report._atomic import write_atomic
+from stress.report.bursts import burst_summaries, fallbacks, requested_engines, spread_cell
+from stress.report.charts import TimedPoint, histogram_svg, ms_label, over_time_svg
+from stress.report.family import TokenIndex, family_of, family_svg
 from stress.report.model import RunReport
-from stress.report.timeline import (
-    WitnessStep,
-    explain_witness,
-    format_duration,
-    render_timeline,
-    short_fp,
-)
+from stress.report.svg import svg_open, text
+from stress.report.timeline import explain_witness, render_timeline
+from stress.report.witness_svg import witness_svg
 
 __all__ = ["render_html", "write_html"]
 
 _CSS = """
+*{box-sizing:border-box}
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1040px;color:#222;padding:0 1em}
-h1{font-size:1.4em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+h1{font-size:1.4em;overflow-wrap:anywhere}
+h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 h3{font-size:1.05em;margin:1.4em 0 .3em}h4{margin:.2em 0}
+p,li,summary{overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td{overflow-wrap:anywhere}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .verdict{display:inline-block;padding:2px 12px;border-radius:4px;color:#fff;font-weight:bold}
 .pass{background:#2e7d32}.fail{background:#c62828}.unknown{background:#b26a00}
-pre{background:#f6f6f6;padding:8px;overflow-x:auto}
+.v{display:inline-block;padding:0 8px;border-radius:10px;font-weight:600;white-space:nowrap}
+.v-pass{background:#e8f5e9;color:#1b5e20}.v-fail{background:#ffebee;color:#b71c1c}
+.v-warning,.v-unknown{background:#fff3e0;color:#8a4b00}
+.v-partial,.v-not-run{background:#eeeeee;color:#555}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;max-width:100%}
 pre.curl{white-space:pre-wrap;word-break:break-all}
 .finding{border-left:4px solid #c62828;padding-left:12px;margin:1em 0 1.5em}
 .finding.warning{border-left-color:#b26a00}
 .meaning{background:#fff3f3;border:1px solid #f3c5c5;padding:6px 10px;border-radius:4px}
-.message{font-weight:600}.found-by{color:#555;margin:.2em 0}
+.message{font-weight:600}.found-by,.caption{color:#555;margin:.2em 0}
 .legend{color:#444;font-size:13px}
 .key{display:inline-block;width:22px;height:10px;border:1px solid;vertical-align:middle}
 .key.ok{background:#90caf9;border-color:#1565c0}.key.fail{background:#ffcc80;border-color:#e65100}
 .key.info{background:#e0e0e0;border:1px dashed #616161}
 .key.violation{background:#ef9a9a;border:2px solid #b71c1c}
+svg{display:block;width:100%;height:auto;margin:.4em 0}
 svg text{font:11px ui-monospace,monospace;fill:#222}
-svg text.lane{font-weight:bold}svg text.tick,svg text.sub{fill:#666;font-size:10px}
-svg text.bad{fill:#b71c1c;font-weight:bold}
-.lane-bg{fill:#f7f9fc}.axis{stroke:#999}
+svg text.lane,svg text.strong{font-weight:bold}
+svg text.tick,svg text.sub,svg text.axis-label{fill:#666;font-size:10px}
+svg text.bad{fill:#b71c1c;font-weight:bold}svg text.limit{fill:#b71c1c}svg text.mark{fill:#1565c0}
+.lane-bg{fill:#f7f9fc}.lane-sep{stroke:#e3e8ef}.axis{stroke:#999}.grid{stroke:#eee}
 .origin{fill:#fffde7;stroke:#9e9d24}
 .bar{fill:#90caf9;stroke:#1565c0}.bar.fail{fill:#ffcc80;stroke:#e65100}
 .bar.info{fill:#e0e0e0;stroke:#616161;stroke-dasharray:3 2}
 .bar.violation{fill:#ef9a9a;stroke:#b71c1c;stroke-width:2}
 .lineage{stroke:#555;fill:none;marker-end:url(#arrow)}
 .lineage.violation{stroke:#b71c1c;stroke-width:2;marker-end:url(#arrow-red)}
+.node{fill:#e3f2fd;stroke:#1565c0}.node.root{fill:#fffde7;stroke:#9e9d24}
+.node.viol{fill:#ffebee;stroke:#b71c1c;stroke-width:2}
+.edge{stroke:#bbb;fill:none}.edge.witness{stroke:#555}.edge.viol{stroke:#b71c1c;stroke-width:2.5}
 .hl{stroke:#000!important;stroke-width:3!important}
-.hist rect{fill:#64b5f6}
+.bin{fill:#64b5f6}.dot{fill:#1565c0;fill-opacity:.45}.dot.bad{fill:#e65100;fill-opacity:.8}
+.band{fill:none;stroke-width:1.5}.band.p50{stroke:#2e7d32}.band.p99{stroke:#6a1b9a}
+line.limit{stroke:#b71c1c;stroke-dasharray:5 3;stroke-width:1.5}
+line.mark{stroke:#1565c0;stroke-dasharray:2 2}
+.share-ok{fill:#90caf9}.share-bad{fill:#ef9a9a}
+details{margin:.5em 0}
 """
 
 # Hovering a token highlights every op that presented or returned it.
@@ -84,12 +103,6 @@ document.querySelectorAll('[data-tokens]').forEach(function (el) {
 
 _E = html.escape
 
-_LANE_H = 40
-_LEFT = 50  # lane labels
-_ORIGIN_W = 170  # column of tokens minted before the witness starts
-_WIDTH = 1000
-_AXIS_H = 28
-
 # Findings drawn in full per checker; the rest are listed by message.
 _DRAWN_PER_CHECKER = 3
 
@@ -100,7 +113,9 @@ _LEGEND = (
     '<span class="key info"></span> no answer (maybe applied), '
     '<span class="key violation"></span> the request that breaks the rule. '
     "Arrows follow a refresh token from where it was issued to every request that presented "
-    "it; the red arrow is the violating edge. Token names are fingerprints, never tokens.</p>"
+    "it; the red arrow is the violating edge. The family above each timeline shows every "
+    "successor the token was given, from the whole history. Hover an op for its target "
+    "(replica) and why it matters. Token names are fingerprints, never tokens.</p>"
 )
 
 
@@ -113,201 +128,73 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int
             for i, c in enumerate(row)
         )
         body.append(f"<tr>{tds}</tr>")
-    return f"<table><tr>{cells}</tr>{''.join(body)}</table>"
+    return f'<div class="scroll"><table><tr>{cells}</tr>{"".join(body)}</table></div>'
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _dur(ns: int | None) -> str:
-    return "n/a" if ns is None else format_duration(ns)
+class _Context:
+    """What every finding's drawings share, computed once per report."""
+
+    def __init__(self, report: RunReport) -> None:
+        self.report = report
+        self.tokens = TokenIndex.of(report.operations)
 
 
-def _defs() -> str:
-    marker = (
-        '<marker id="{id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="{c}"/>'
-        "</marker>"
-    )
-    return (
-        "<defs>"
-        + marker.format(id="arrow", c="#555")
-        + marker.format(id="arrow-red", c="#b71c1c")
-        + "</defs>"
-    )
-
-
-def _ticks(span_ns: int) -> list[int]:
-    """Round tick positions (1, 2 or 5 times a power of ten) covering ``0..span_ns``."""
-    raw = max(span_ns / 5, 1)
-    power = 10 ** (len(str(int(raw))) - 1)
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return list(range(0, span_ns + 1, int(step)))
-
-
-def _origins(
-    report: RunReport, steps: Sequence[WitnessStep]
-) -> dict[str, tuple[Operation | None, list[int]]]:
-    """Tokens presented in the witness but minted before it: token -> (minting op, lanes)."""
-    minted_inside = {s.op.returned for s in steps if s.op.outcome == "ok" and s.op.returned}
-    wanted = {
-        s.op.presented for s in steps if s.op.presented and s.op.presented not in minted_inside
-    }
-    found: dict[str, Operation] = {}
-    for op in report.operations:
-        if (
-            op.returned in wanted
-            and op.outcome == "ok"
-            and op.returned not in found
-            and op.presented != op.returned
-        ):
-            found[op.returned] = op
-    return {token: (found.get(token), []) for token in sorted(wanted)}
-
-
-def _witness_svg(steps: Sequence[WitnessStep], report: RunReport | None = None) -> str:
-    """One lane per process, one bar per op, arrows along lineage edges, a time axis."""
-    lanes: dict[int, int] = {}
-    for step in steps:
-        lanes.setdefault(step.op.process, len(lanes))
-    origins = _origins(report, steps) if report is not None else {}
-    end = max(
-        (s.recv_offset_ns if s.recv_offset_ns is not None else s.send_offset_ns for s in steps),
-        default=0,
-    )
-    span = max(end, 1)
-    left = _LEFT + (_ORIGIN_W if origins else 0)
-    no_reply_w = 30
-    plot = _WIDTH - left - 20 - no_reply_w
-
-    def x(ns: int) -> float:
-        return left + ns / span * plot
-
-    def lane_y(process: int) -> int:
-        return lanes[process] * _LANE_H + 10
-
-    height = len(lanes) * _LANE_H + 10 + _AXIS_H
-    parts = [
-        f'<svg class="timeline" width="{_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {_WIDTH} {height}" xmlns="http://www.w3.org/2000/svg">',
-        _defs(),
+def _threshold_view(report: RunReport, finding: Finding) -> str:
+    """The distribution a threshold finding is about: latency against the limit, or the share
+    of ops that did not succeed against the allowed rate."""
+    key = report.by_index.get(finding.key)
+    if key is None:
+        return ""
+    limits = report.thresholds.get(key.kind)
+    of_kind = [op for op in report.operations if op.kind == key.kind]
+    if key.outcome != "ok":
+        bad = sum(op.outcome != "ok" for op in of_kind)
+        allowed = limits.max_error_rate if limits is not None else None
+        return _share_svg(key.kind, bad, len(of_kind), allowed)
+    declared = {}
+    if limits is not None:
+        for name in ("p50", "p95", "p99"):
+            value = getattr(limits, f"{name}_ms")
+            if value is not None:
+                declared[name] = float(value)
+    values = [latency / 1e6 for latency, _ in timed(of_kind)]
+    over = [
+        f"{sum(v > limit for v in values)} of {len(values)} ok {key.kind} ops took longer than "
+        f"the {name} limit of {ms_label(limit)}"
+        for name, limit in declared.items()
     ]
-    for process, lane in lanes.items():
-        y = lane * _LANE_H + 10
-        if lane % 2:
-            parts.append(
-                f'<rect class="lane-bg" x="0" y="{y - 4}" width="{_WIDTH}" height="{_LANE_H}"/>'
-            )
-        parts.append(f'<text class="lane" x="4" y="{y + 14}">p{process}</text>')
-    axis_y = len(lanes) * _LANE_H + 10
-    parts.append(f'<line class="axis" x1="{left}" x2="{x(span):.1f}" y1="{axis_y}" y2="{axis_y}"/>')
-    for tick in _ticks(span):
-        tx = x(tick)
-        parts.append(
-            f'<line class="axis" x1="{tx:.1f}" x2="{tx:.1f}" y1="{axis_y}" y2="{axis_y + 4}"/>'
-            f'<text class="tick" x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle">'
-            f"+{_E(format_duration(tick))}</text>"
-        )
-    ends: dict[str, tuple[float, float]] = {}  # token -> (x, y) where it appeared
-    # Tokens minted before the witness: a node in the origin column, beside its first user.
-    for token, (minter, _) in origins.items():
-        users = [s for s in steps if s.op.presented == token]
-        ys = [lane_y(s.op.process) for s in users]
-        cy = (min(ys) + max(ys)) / 2 + 10 if ys else 20
-        where = f"{minter.kind} op {minter.index}, p{minter.process}" if minter else "earlier"
-        parts.append(
-            f'<g data-tokens="{_E(short_fp(token))}"><title>{_E(token[:16])}: issued by '
-            f"{_E(where)}</title>"
-            f'<rect class="origin" x="{_LEFT:.1f}" y="{cy - 14:.1f}" width="{_ORIGIN_W - 30}" '
-            f'height="28" rx="4"/>'
-            f'<text x="{_LEFT + 6:.1f}" y="{cy - 2:.1f}">token {_E(short_fp(token))}</text>'
-            f'<text class="sub" x="{_LEFT + 6:.1f}" y="{cy + 10:.1f}">from {_E(where)}</text></g>'
-        )
-        ends[token] = (_LEFT + _ORIGIN_W - 30, cy)
-    for step in steps:
-        op = step.op
-        y = lane_y(op.process)
-        x0 = x(step.send_offset_ns)
-        x1 = x(step.recv_offset_ns) if step.recv_offset_ns is not None else x0 + no_reply_w
-        classes = ["bar"]
-        if op.outcome != "ok":
-            classes.append(op.outcome)
-        if step.key:
-            classes.append("violation")
-        width = max(x1 - x0, 2)
-        # Labels of ops near the right edge end at the bar's end instead of running off.
-        near_edge = x0 > _WIDTH - 360
-        anchor = f'x="{x1:.1f}" text-anchor="end"' if near_edge else f'x="{x0:.1f}"'
-        tokens = " ".join(short_fp(t) for t in (op.presented, op.returned) if t)
-        label = f"{op.kind}({short_fp(op.presented) if op.presented else ''})"
-        if op.returned:
-            label += f" \u2192 {short_fp(op.returned)}"
-        status = f" {op.status}" if op.status is not None and op.outcome != "ok" else ""
-        latency = (
-            ""
-            if step.recv_offset_ns is None
-            else format_duration(step.recv_offset_ns - step.send_offset_ns)
-        )
-        title = f"op {op.index} p{op.process} {label} {op.outcome}{status} {latency}  # {step.why}"
-        text = f"{label} {op.outcome}{status}"
-        bad = ' class="bad"' if step.key else ""
-        if step.key:
-            text += f"  \u2190 {step.why}"
-        parts.append(
-            f'<g class="op" data-op="{op.index}" data-tokens="{_E(tokens)}">'
-            f"<title>{_E(title)}</title>"
-            f'<rect class="{" ".join(classes)}" x="{x0:.1f}" y="{y + 4}" width="{width:.1f}" '
-            f'height="12" rx="2"/>'
-            f'<text {anchor} y="{y + 29}"{bad}>'
-            f"{_E(text)}</text></g>"
-        )
-        if op.returned and op.outcome == "ok" and op.returned != op.presented:
-            ends.setdefault(op.returned, (x1, y + 10))
-    for step in steps:
-        op = step.op
-        if op.presented is None or op.presented not in ends:
-            continue
-        sx, sy = ends[op.presented]
-        tx, ty = x(step.send_offset_ns), lane_y(op.process) + 10
-        if (round(sx, 1), sy) == (round(tx, 1), ty):
-            continue
-        css = "lineage violation" if step.key else "lineage"
-        bend = max(20.0, (tx - sx) / 2)
-        parts.append(
-            f'<path class="{css}" d="M{sx:.1f},{sy} C{sx + bend:.1f},{sy} {tx - bend:.1f},{ty} '
-            f'{tx:.1f},{ty}"/>'
-        )
+    caption = f'<p class="caption">{_E("; ".join(over))}.</p>' if over else ""
+    return histogram_svg(values, key.kind, declared) + caption
+
+
+def _share_svg(kind: str, bad: int, total: int, allowed: float | None) -> str:
+    """A bar of the ops of ``kind``: those that did not succeed in red, the allowed share marked."""
+    width, height, left, right = 720, 56, 8, 8
+    plot = width - left - right
+    share = bad / total if total else 0.0
+    parts = [svg_open("chart share", width, height, f"{kind} error rate")]
+    parts.append(
+        f'<rect class="share-ok" x="{left}" y="8" width="{plot}" height="18"/>'
+        f'<rect class="share-bad" x="{left}" y="8" width="{share * plot:.1f}" height="18">'
+        f"<title>{bad} of {total} did not succeed</title></rect>"
+    )
+    parts.append(
+        text(left, 44, f"{bad} of {total} {kind} ops did not succeed ({share:.1%})", 400, "bad")
+    )
+    if allowed is not None:
+        ax = left + min(allowed, 1.0) * plot
+        parts.append(f'<line class="limit" x1="{ax:.1f}" x2="{ax:.1f}" y1="2" y2="32"/>')
+        parts.append(text(width - right, 44, f"allowed {allowed:.1%}", 200, "limit", "end"))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _histogram(values_ms: Sequence[float], bins: int = 20) -> str:
-    """A small SVG histogram of latencies, linear bins from 0 to the maximum."""
-    width, height = 360, 90
-    top = max(values_ms)
-    bin_w = top / bins if top > 0 else 1.0
-    counts = [0] * bins
-    for v in values_ms:
-        counts[min(int(v / bin_w), bins - 1)] += 1
-    peak = max(counts)
-    bar_w = width / bins
-    rects = "".join(
-        f'<rect x="{i * bar_w:.1f}" y="{height - 15 - c / peak * (height - 20):.1f}" '
-        f'width="{bar_w - 1:.1f}" height="{c / peak * (height - 20):.1f}">'
-        f"<title>{i * bin_w:.1f}-{(i + 1) * bin_w:.1f} ms: {c}</title></rect>"
-        for i, c in enumerate(counts)
-        if c
-    )
-    return (
-        f'<svg class="hist" width="{width}" height="{height}" '
-        f'xmlns="http://www.w3.org/2000/svg">{rects}'
-        f'<text x="0" y="{height - 2}">0 ms</text>'
-        f'<text x="{width - 70}" y="{height - 2}">{top:.1f} ms</text></svg>'
-    )
-
-
-def _finding(report: RunReport, finding: Finding, number: int) -> str:
+def _finding(ctx: _Context, finding: Finding, number: int) -> str:
+    report = ctx.report
     steps = explain_witness(report.by_index, finding)
     parts = [
         f'<div class="finding {_E(finding.severity)}" id="finding-{number}">',
@@ -318,7 +205,15 @@ def _finding(report: RunReport, finding: Finding, number: int) -> str:
         found_by = sorted({s.op.invoke.step for s in steps if s.op.invoke.step})
         if found_by:
             parts.append(f'<p class="found-by">found by: {_E(", ".join(found_by))}</p>')
-        parts.append(_witness_svg(steps, report))
+    if finding.checker == "threshold":
+        parts.append(_threshold_view(report, finding))
+    else:
+        family = family_of(ctx.tokens, report.by_index, finding)
+        if family is not None:
+            parts.append(family_svg(family, report.replica_of))
+        if steps:
+            parts.append(witness_svg(steps, ctx.tokens.minted_by, report.replica_of))
+    if steps:
         parts.append(f'<pre class="witness">{_E(chr(10).join(render_timeline(steps)))}</pre>')
     if finding in report.curl:
         parts.append(
@@ -333,6 +228,7 @@ def _findings_section(report: RunReport) -> str:
     """Per checker: what it means, the first findings drawn, the rest listed."""
     if not report.findings:
         return "<p>None.</p>"
+    ctx = _Context(report)
     parts = [_LEGEND]
     for result in report.results:
         if not result.findings:
@@ -347,7 +243,7 @@ def _findings_section(report: RunReport) -> str:
             parts.append(f'<p class="meaning">{_E(spec.meaning)}</p>')
         numbered = report.numbered(result)
         for number, finding in numbered[:_DRAWN_PER_CHECKER]:
-            parts.append(_finding(report, finding, number))
+            parts.append(_finding(ctx, finding, number))
         rest = numbered[_DRAWN_PER_CHECKER:]
         if rest:
             items = "".join(f'<li value="{n}">{_E(f.message)}</li>' for n, f in rest)
@@ -359,50 +255,133 @@ def _findings_section(report: RunReport) -> str:
 
 
 def _latency_section(report: RunReport) -> str:
-    by_kind: dict[str, list[float]] = {}
-    for latency, op in timed(report.operations):
-        by_kind.setdefault(op.kind, []).append(latency / 1e6)
-    if not by_kind:
+    """Per op kind: a log-binned histogram of ok latencies and latency over run time."""
+    first = min((op.send_ns for op in report.operations), default=0)
+    last = max((op.recv_ns or op.send_ns for op in report.operations), default=0)
+    run_s = (last - first) / 1e9
+    values: dict[str, list[float]] = {}
+    points: dict[str, list[TimedPoint]] = {}
+    for op in sorted(report.operations, key=lambda o: (o.send_ns, o.index)):
+        if op.recv_ns is None or op.outcome == "info":
+            continue
+        latency = (op.recv_ns - op.send_ns) / 1e6
+        at = (op.send_ns - first) / 1e9
+        points.setdefault(op.kind, []).append(TimedPoint(at, latency, op.outcome == "ok"))
+    for latency_ns, op in timed(report.operations):
+        values.setdefault(op.kind, []).append(latency_ns / 1e6)
+    if not values:
         return "<p>No completed ok operations.</p>"
-    return "".join(
-        f"<h3>{_E(kind)} ({counted(len(values), 'ok op')})</h3>{_histogram(values)}"
-        for kind, values in by_kind.items()
-    )
+    parts = [
+        '<p class="legend">Histograms use logarithmic bins, so fast and slow requests both show; '
+        "the charts over time show every request (rejected ones in orange) with the p50 and "
+        "p99 of each time slice as lines. Dashed red lines are the scenario's limits.</p>"
+    ]
+    order = [k.kind for k in report.stats.kinds]
+    for kind, kind_values in sorted(values.items(), key=lambda kv: order.index(kv[0])):
+        limits = {}
+        declared = report.thresholds.get(kind)
+        if declared is not None:
+            for name in ("p50", "p95", "p99"):
+                value = getattr(declared, f"{name}_ms")
+                if value is not None:
+                    limits[name] = float(value)
+        parts.append(f"<h3>{_E(kind)} ({counted(len(kind_values), 'ok op')})</h3>")
+        parts.append(histogram_svg(kind_values, kind, limits))
+        parts.append(over_time_svg(points.get(kind, []), run_s, kind, limits))
+    return "".join(parts)
 
 
 def _burst_section(report: RunReport) -> str:
-    spread = report.stats.spread
-    if spread is None:
+    """Per engine first (counts, spread distributions, fallbacks in words), the table folded."""
+    if not report.bursts:
         return "<p>No synchronised bursts.</p>"
-    summary = _table(
-        ["bursts", "engines", "release p50", "release max", "arrival p50", "arrival max"],
+    summaries = burst_summaries(report.bursts)
+    rows = []
+    for s in summaries:
+        sizes = str(s.sizes[0]) if s.sizes[0] == s.sizes[1] else f"{s.sizes[0]}\u2013{s.sizes[1]}"
+        rows.append(
+            [
+                s.engine,
+                str(s.bursts),
+                sizes,
+                s.release.describe() if s.release else "\u2014",
+                s.arrival.describe() if s.arrival else "\u2014",
+            ]
+        )
+    parts = [
+        _table(
+            [
+                "engine",
+                "bursts",
+                "requests",
+                "release spread min / p50 / p90 / max",
+                "arrival spread min / p50 / p90 / max",
+            ],
+            rows,
+        )
+    ]
+    explained = fallbacks(report.bursts, requested_engines(report.operations))
+    for s in summaries:
+        explained.extend(f"{s.engine}: {note}." for note in s.notes)
+        if s.engine == "single-packet" and s.release is None:
+            explained.append(
+                "single-packet: every final frame leaves in one write, so the release spread is "
+                "zero by construction; the arrival spread is what the server saw."
+            )
+        if s.arrival is None:
+            explained.append(
+                f"{s.engine}: the target does not report arrival times (X-Arrival-Ns), so the "
+                "arrival spread was not measured."
+            )
+    if explained:
+        parts.append("<ul>" + "".join(f"<li>{_E(line)}</li>" for line in explained) + "</ul>")
+    ordered = sorted(report.bursts, key=lambda b: b.burst)
+    table = _table(
+        ["burst", "engine", "requests", "release spread", "arrival spread", "notes"],
         [
             [
-                str(spread.bursts),
-                ", ".join(spread.engines),
-                _dur(spread.release_p50_ns),
-                _dur(spread.release_max_ns),
-                _dur(spread.arrival_p50_ns),
-                _dur(spread.arrival_max_ns),
+                str(b.burst),
+                b.engine,
+                str(b.size),
+                spread_cell(b, "release"),
+                spread_cell(b, "arrival"),
+                "; ".join(b.notes),
             ]
+            for b in ordered[:500]
         ],
+        2,
     )
-    rows = [
-        [
-            str(b.burst),
-            b.engine,
-            str(b.size),
-            _dur(b.release_spread_ns),
-            _dur(b.arrival_spread_ns),
-            "; ".join(b.notes),
-        ]
-        for b in report.bursts[:200]
-    ]
-    more = f"<p>{len(report.bursts) - 200} more bursts not shown.</p>" if len(rows) == 200 else ""
+    more = f"<p>{len(ordered) - 500} more bursts not shown.</p>" if len(ordered) > 500 else ""
+    parts.append(
+        f"<details><summary>every burst ({len(ordered)}), by burst id</summary>"
+        f"{table}{more}</details>"
+    )
+    return "".join(parts)
+
+
+_STATUS_HELP = {
+    "pass": "no finding",
+    "fail": "at least one finding",
+    "warning": "findings, relaxed to warnings by the scenario",
+    "unknown": "the history could not decide (or the checker crashed)",
+    "partial": "no finding, but the run was cut short: this proves nothing",
+    "not run": "the run recorded no operation, so there was nothing to judge",
+}
+
+
+def _checkers_table(report: RunReport) -> str:
+    rows = []
+    for result in report.results:
+        status = report.checker_status(result)
+        css = "v-" + status.replace(" ", "-")
+        badge = f'<span class="v {css}" title="{_E(_STATUS_HELP[status])}">{_E(status)}</span>'
+        rows.append(
+            f"<tr><td>{_E(result.checker)}</td><td>{badge}</td>"
+            f'<td class="n">{len(result.findings)}</td><td>{_E("; ".join(result.notes))}</td></tr>'
+        )
     return (
-        summary
-        + _table(["burst", "engine", "size", "release spread", "arrival spread", "notes"], rows, 2)
-        + more
+        '<div class="scroll"><table id="checkers"><tr><th>checker</th><th>verdict</th>'
+        f"<th>findings</th><th>notes</th></tr>{''.join(rows)}</table></div>"
     )
 
 
@@ -421,13 +400,16 @@ def render_html(report: RunReport) -> str:
             [
                 report.scenario,
                 report.scenario_path or "-",
-                ", ".join(report.targets),
+                ", ".join(
+                    f"{report.replicas[t.rstrip('/')]} = {t}" if report.replicas else t
+                    for t in report.targets
+                ),
                 report.policy.describe(),
                 f"{report.wall_seconds:.1f}s",
                 str(report.stats.total),
             ]
         ],
-        numeric_from=5,
+        numeric_from=4,
     )
     summary = _table(
         ["kind", "ok", "fail", "info", "p50 ms", "p95 ms", "p99 ms"],
@@ -437,22 +419,25 @@ def render_html(report: RunReport) -> str:
         ],
     )
     statuses = ", ".join(f"{code}: {n}" for code, n in report.stats.statuses) or "none"
-    checkers = _table(
-        ["checker", "verdict", "findings", "notes"],
-        [[r.checker, r.verdict, str(len(r.findings)), "; ".join(r.notes)] for r in report.results],
-        numeric_from=2,
+    if not report.stats.kinds:
+        summary = "<p>No operations were recorded.</p>"
+    notes = (
+        "<ul>" + "".join(f"<li>{_E(n)}</li>" for n in report.notes) + "</ul>"
+        if report.notes
+        else ""
     )
     findings = _findings_section(report)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_E(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>auth-stress report: {_E(report.scenario)}</h1>"
         f'<p><span class="verdict {_E(report.verdict)}" id="verdict">'
         f"{_E(report.verdict.upper())}</span> {_E(reason)} "
         f"{counted(len(report.findings), 'finding')}{_E(_by_checker(report))}</p>"
-        f"{info}<h2>Operations</h2>{summary}<p>HTTP statuses: {_E(statuses)}</p>"
-        f"<h2>Checkers</h2>{checkers}"
+        f"{info}{notes}<h2>Operations</h2>{summary}<p>HTTP statuses: {_E(statuses)}</p>"
+        f"<h2>Checkers</h2>{_checkers_table(report)}"
         f'<h2>Findings</h2><div id="findings">{findings}</div>'
         f"<h2>Latency</h2>{_latency_section(report)}"
         f"<h2>Bursts</h2>{_burst_section(report)}"

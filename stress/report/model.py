@@ -7,15 +7,17 @@ output format agrees on them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 from stress.checkers.base import CheckResult, Finding, Verdict, combine
 from stress.history import Operation
 from stress.policy import Policy
 from stress.report.stats import BurstInfo, RunStats, compute_stats, summarize_bursts
 from stress.report.timeline import RequestDescriber, curl_command
+from stress.run_record import Limits
 from stress.types import ExitCode
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "EXIT_PASS",
     "EXIT_UNKNOWN",
     "BurstInfo",
+    "CheckerStatus",
     "RunReport",
     "build_report",
     "exit_code",
@@ -31,6 +34,11 @@ __all__ = [
 EXIT_PASS = ExitCode.PASS
 EXIT_FAIL = ExitCode.FAIL
 EXIT_UNKNOWN = ExitCode.INCONCLUSIVE
+
+CheckerStatus = Literal["pass", "fail", "warning", "unknown", "partial", "not run"]
+"""What a report shows for one checker. ``warning``: it passed with warnings (a relaxed
+invariant); ``partial``: no finding, but on a history the run left incomplete; ``not run``: the
+run recorded no operation at all, so there was nothing to judge."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class RunReport:
     # What the run itself noticed and the checkers cannot see (e.g. open-model arrivals that
     # found every session busy): shown with the report, never part of the verdict.
     notes: list[str] = field(default_factory=list)
+    # The scenario's latency and error-rate limits per op kind (what ``threshold`` judged).
+    thresholds: dict[str, Limits] = field(default_factory=dict)
 
     @property
     def findings(self) -> list[Finding]:
@@ -71,6 +81,37 @@ class RunReport:
     def by_index(self) -> dict[int, Operation]:
         """The operations by invoke index, for looking up witnesses."""
         return {op.index: op for op in self.operations}
+
+    @cached_property
+    def replicas(self) -> dict[str, str]:
+        """A short name per target origin the ops were sent to (``r1``, ``r2``, ...), in the
+        order of :attr:`targets`; empty when every op went to one target, as there is nothing
+        to tell apart then."""
+        origins = [t.rstrip("/") for t in self.targets]
+        for op in self.operations:
+            if op.invoke.target is not None:
+                origins.append(op.invoke.target.rstrip("/"))
+        unique = list(dict.fromkeys(origins))
+        if len(unique) < 2:
+            return {}
+        return {origin: f"r{n}" for n, origin in enumerate(unique, 1)}
+
+    def replica_of(self, op: Operation) -> str:
+        """The short name of the replica ``op`` hit; empty with a single target."""
+        return self.replicas.get((op.invoke.target or "").rstrip("/"), "")
+
+    def checker_status(self, result: CheckResult) -> CheckerStatus:
+        """What to show for ``result``: a pass on an inconclusive run is never shown as one.
+
+        A run that recorded nothing (the target was unreachable) judged nothing, so its
+        checkers were in effect not run; one cut short judged a partial history, where finding
+        nothing proves nothing.
+        """
+        if result.verdict != "pass":
+            return result.verdict
+        if self.inconclusive_reason is not None and not result.findings:
+            return "not run" if not self.operations else "partial"
+        return "warning" if result.findings else "pass"
 
     def numbered(self, result: CheckResult) -> list[tuple[int, Finding]]:
         """``result``'s findings with their report-wide numbers."""
@@ -105,6 +146,7 @@ def build_report(
     bursts: Sequence[BurstInfo] | None = None,
     describe: RequestDescriber | None = None,
     notes: Sequence[str] = (),
+    thresholds: Mapping[str, Limits] | None = None,
 ) -> RunReport:
     """Assemble a :class:`RunReport`; pure.
 
@@ -142,6 +184,7 @@ def build_report(
         operations=list(operations),
         curl=curl,
         notes=list(notes),
+        thresholds=dict(thresholds or {}),
     )
 
 

@@ -60,6 +60,11 @@ def test_inconclusive_report_names_the_reason(inconclusive_report: RunReport) ->
     out = _render(inconclusive_report)
     assert "INCONCLUSIVE: interrupted" in out
     assert out.rstrip().splitlines()[-1].startswith("verdict: UNKNOWN (interrupted)")
+    # A checker with no finding on a cut-short history did not pass: it proved nothing.
+    rows = [line for line in out.splitlines() if "fork" in line and "│" in line]
+    assert rows
+    assert "partial" in rows[0]
+    assert " pass " not in rows[0]
 
 
 def _many_forks(report_factory: ReportFactory, count: int) -> RunReport:
