@@ -28,7 +28,7 @@ import msgspec
 
 from stress.errors import HistoryError
 from stress.policy import Policy, PresetName, preset
-from stress.run_record import Checks, RequestTemplate, RunEnd
+from stress.run_record import Checks, RequestTemplate, RunEnd, ShardId
 from stress.types import OpKind
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "REPLAY_STEP",
     "RUN_STOPPED",
     "Claims",
+    "Clock",
     "Header",
     "History",
     "Op",
@@ -47,9 +48,11 @@ __all__ = [
     "load_history",
 ]
 
-FORMAT_VERSION = 2
-# Format 1 named the policy by its preset and grace; format 2 records every policy field.
-_READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+# Format 1 named the policy by its preset and grace; format 2 records every policy field;
+# format 3 adds what ties the shards of one run together (run id, shard, scenario digest, key
+# check) and the wall clock of the monotonic times, all optional, so format 2 reads as 3.
+_READABLE_FORMATS = (1, 2, 3)
 
 # Error text of the ``info`` completions the runner writes for requests still in flight when a
 # run stops (interrupt, time bound, crash): unknown outcomes, but not the target's doing.
@@ -130,11 +133,25 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False
     sent_ns: int | None = None
 
 
+class Clock(msgspec.Struct, frozen=True):
+    """``time.time_ns()`` and ``time.monotonic_ns()`` read together: maps an op's monotonic
+    times to wall-clock time, which is what shards on different machines have in common."""
+
+    wall_ns: int
+    monotonic_ns: int
+
+    def wall(self, monotonic_ns: int) -> float:
+        """The wall-clock time (unix seconds) of a monotonic reading of this process."""
+        return (self.wall_ns + monotonic_ns - self.monotonic_ns) / 1e9
+
+
 class Header(msgspec.Struct, frozen=True, kw_only=True):
     """First line of a history file: enough context to analyse it without the scenario.
 
     ``command`` is the command line that reproduces the run; ``requests`` the shape of each
-    kind of request (by op kind), for the reproducer lines of findings.
+    kind of request (by op kind), for the reproducer lines of findings. ``run_id``, ``shard``,
+    ``scenario_digest`` and ``key_check`` (a digest of the fingerprint key) say which run a
+    shard's history belongs to; ``start_at`` is the wall-clock start the shards agreed on.
     """
 
     format: int = FORMAT_VERSION
@@ -147,6 +164,12 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
     requests: dict[str, RequestTemplate] = {}
     seed: int
     started_unix: float
+    run_id: str | None = None
+    shard: ShardId | None = None
+    scenario_digest: str | None = None
+    key_check: str | None = None
+    clock: Clock | None = None
+    start_at: float | None = None
 
 
 class Operation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -420,7 +443,7 @@ def _decode_header(path: Path, line: bytes) -> Header:
                 f"{path}:1: history format {version} is not supported (this version reads "
                 f"formats {', '.join(map(str, _READABLE_FORMATS))})"
             )
-        if version == FORMAT_VERSION:
+        if version != 1:
             return msgspec.json.decode(line, type=Header)
         old = msgspec.json.decode(line, type=_HeaderV1)
     except msgspec.DecodeError as exc:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import secrets
 import shlex
 import signal
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,8 +36,8 @@ from stress.claims import ClaimReader
 from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
 from stress.errors import ScenarioError, TargetError
-from stress.fingerprint import Fingerprinter
-from stress.history import Header, History, Operation, load_history
+from stress.fingerprint import Fingerprinter, key_check, run_key
+from stress.history import Clock, Header, History, Operation, load_history
 from stress.measure.drift import differences, drift
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, measure_policy
@@ -44,15 +46,18 @@ from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
 from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
 from stress.scenario import Scenario
+from stress.shard import Shard, scenario_digest
 from stress.target import Endpoints, TargetProfile
 from stress.templates import request_templates
 from stress.wire import HTTP2Mode, WireClient
 
 __all__ = [
+    "RUN_KEY_ENV",
     "Drive",
     "DriveBody",
     "DriveParts",
     "Overrides",
+    "RunIdentity",
     "RunOptions",
     "RunResult",
     "analyze_history",
@@ -71,6 +76,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+RUN_KEY_ENV = "AUTH_STRESS_RUN_KEY"
+"""The environment variable holding the secret the shards of one run key fingerprints with."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,41 @@ class RunOptions:
     scenario_dir: Path | None = None
     # Measure the target's policy first (as `auth-stress policy` does) and note any drift.
     measure_policy: bool = False
+    # One shard of a run split over several processes (see stress.shard), the run's id (the
+    # shards must agree on it) and the secret the shards key their fingerprints with.
+    shard: Shard = field(default_factory=lambda: Shard(1, 1))
+    run_id: str | None = None
+    run_secret: str | None = field(default=None, repr=False)
+    # The wall-clock time (unix seconds) the run's first step waits for, so that shards
+    # started at different moments begin together.
+    start_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which run a history belongs to, and the key its fingerprints are made with."""
+
+    run_id: str
+    key: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, options: RunOptions) -> RunIdentity:
+        """The run's id (random unless given) and key (random, from the shared secret, or,
+        failing that, from the run id, with a warning saying what that gives away)."""
+        if options.run_id is None:
+            run_id = uuid.uuid4().hex
+            if options.run_secret is None:
+                return cls(run_id, secrets.token_bytes(32))
+        else:
+            run_id = options.run_id
+        if options.run_secret is None:
+            logger.warning(
+                "%s is not set: token fingerprints are keyed by the run id alone, so whoever "
+                "holds the histories and the run id can confirm a guessed low-entropy token",
+                RUN_KEY_ENV,
+                extra={"run_id": run_id},
+            )
+        return cls(run_id, run_key(run_id, options.run_secret))
 
 
 @dataclass(frozen=True)
@@ -241,11 +284,15 @@ async def _discover_or_interrupt(
     return found[0] if found else None
 
 
-def header_of(scenario: Scenario, options: RunOptions) -> Header:
+def header_of(
+    scenario: Scenario, options: RunOptions, identity: RunIdentity | None = None
+) -> Header:
     """The history header a run of ``scenario`` with ``options`` starts with (before discovery
-    adds the request shapes)."""
+    adds the request shapes); ``identity`` is the run's (a fresh random one by default)."""
     targets = _targets(scenario, options)
     seed = options.seed if options.seed is not None else scenario.run.seed
+    identity = identity or RunIdentity(uuid.uuid4().hex, secrets.token_bytes(32))
+    path = options.scenario_path
     return Header(
         scenario=scenario.name,
         scenario_path=str(options.scenario_path) if options.scenario_path else None,
@@ -255,6 +302,12 @@ def header_of(scenario: Scenario, options: RunOptions) -> Header:
         targets=targets,
         seed=seed,
         started_unix=time.time(),
+        run_id=identity.run_id,
+        shard=options.shard.id,
+        scenario_digest=scenario_digest(path) if path is not None and path.is_file() else None,
+        key_check=key_check(identity.key),
+        clock=Clock(time.time_ns(), time.monotonic_ns()),
+        start_at=options.start_at,
     )
 
 
@@ -295,23 +348,38 @@ async def drive_scenario(
     leaves a history whose run-end record says why, so every report asked for can be written.
     """
 
+    identity = RunIdentity.of(options)
+    shard = options.shard
+    try:
+        part = shard.apply(scenario)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+
     async def body(parts: DriveParts) -> RunEnd:
         driver = Driver(
-            parts.scenario,
+            part,
             parts.profile,
             parts.targets,
             parts.wire,
             parts.history,
             parts.claims,
             engine=options.engine,
-            fingerprint=Fingerprinter(),
+            fingerprint=Fingerprinter(identity.key),
             progress=progress,
             scenario_dir=parts.scenario_dir,
             notes=parts.notes,
+            first_session=shard.first_session(scenario.run.sessions),
+            schedule_seed=_schedule_seed(parts.history.header.seed, shard),
         )
         return await driver.run()
 
-    return await drive_with(scenario, options, header_of(scenario, options), body)
+    return await drive_with(scenario, options, header_of(scenario, options, identity), body)
+
+
+def _schedule_seed(seed: int, shard: Shard) -> int:
+    """The seed of a shard's open-model arrivals: the run's own unsharded, and distinct per
+    shard (identical schedules on every shard would fire the arrivals in lockstep)."""
+    return seed if shard.count == 1 else seed * 1_000_033 + shard.index
 
 
 async def drive_with(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from stress.errors import HistoryError
-from stress.history import Header, History, Op, load_history, pair_operations
+from stress.history import FORMAT_VERSION, Header, History, Op, load_history, pair_operations
 from stress.policy import Policy, preset
 from stress.run_record import BurstRecord, RunEnd, inconclusive_reason
 
@@ -125,7 +126,18 @@ def test_a_format_1_history_is_read_with_its_preset_expanded(tmp_path: Path) -> 
     )
     header = load_history(path).header
     assert header.policy == preset("idempotent", 2.5)
-    assert (header.format, header.seed, header.targets) == (2, 3, ["http://t/"])
+    assert (header.format, header.seed, header.targets) == (FORMAT_VERSION, 3, ["http://t/"])
+
+
+def test_a_format_2_history_reads_without_the_run_fields(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    policy = msgspec.json.encode(preset("strict", 0)).decode()
+    path.write_text(
+        f'{{"format":2,"scenario":"s","policy":{policy},"targets":["http://t/"],'
+        '"seed":3,"started_unix":0}\n'
+    )
+    header = load_history(path).header
+    assert (header.run_id, header.shard, header.key_check, header.clock) == (None,) * 4
 
 
 def test_the_header_records_every_policy_field(tmp_path: Path) -> None:
