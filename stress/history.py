@@ -46,6 +46,8 @@ __all__ = [
     "Outcome",
     "Phase",
     "load_history",
+    "read_header",
+    "read_records",
 ]
 
 FORMAT_VERSION = 3
@@ -373,15 +375,53 @@ def _read(path: Path, stream: IO[bytes]) -> History:
     if not first:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
     history = History(_decode_header(path, first))
+    append = history.append
+    for number, record in _records(path, stream):
+        if isinstance(record, RunEnd):
+            try:
+                history.finish(record)
+            except ValueError as exc:
+                raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
+            continue
+        try:
+            append(record)
+        except ValueError as exc:
+            raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
+    return history
+
+
+def read_header(path: Path) -> Header:
+    """Only the header of a history file (its first line)."""
+    try:
+        with path.open("rb") as stream:
+            first = stream.readline()
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
+    if not first:
+        raise HistoryError(f"{path}: empty file, expected a history header on line 1")
+    return _decode_header(path, first)
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Op | RunEnd]]:
+    """The records after the header with their line numbers, streamed one at a time, so a
+    history of any length can be read in constant memory (pairing is not checked here)."""
+    try:
+        with path.open("rb") as stream:
+            stream.readline()
+            yield from _records(path, stream)
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
+
+
+def _records(path: Path, stream: IO[bytes]) -> Iterator[tuple[int, Op | RunEnd]]:
     decode = msgspec.json.Decoder(Op).decode
     ending = msgspec.json.Decoder(RunEnd)
-    append = history.append
     seen: dict[object, object] = {}
     for number, line in enumerate(stream, start=2):
         if line.startswith(b'{"record":'):
             try:
-                history.finish(ending.decode(line))
-            except (msgspec.DecodeError, ValueError) as exc:
+                yield number, ending.decode(line)
+            except msgspec.DecodeError as exc:
                 raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
             continue
         try:
@@ -394,11 +434,7 @@ def _read(path: Path, stream: IO[bytes]) -> History:
                 logger.warning("history %s ends with a truncated record; ignoring it", path)
                 break
             raise HistoryError(f"{path}:{number}: invalid op record: {exc}") from exc
-        try:
-            append(op)
-        except ValueError as exc:
-            raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
-    return history
+        yield number, op
 
 
 # Fields whose values repeat across records (one target URL, a few step names, one subject per
