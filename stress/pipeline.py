@@ -403,6 +403,8 @@ async def drive_with(
     notes = published_policy_notes(published, scenario.policy.model())
     if options.measure_policy:
         notes += await _measured_policy_notes(scenario, targets[0], path, options)
+    if options.start_at is not None and not await _wait_until(options.start_at):
+        return _ended(path, header, RunEnd(end="interrupted", detail="waiting for --start-at"))
     profile = TargetProfile(scenario.target, endpoints)
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
     header = msgspec.structs.replace(header, requests=requests)
@@ -421,6 +423,29 @@ async def drive_with(
             )
             end = await body(parts)
     return Drive(path=path, history=history, end=end)
+
+
+START_LATE_SECONDS = 5.0
+"""A ``--start-at`` this far in the past is warned about; the run starts at once."""
+
+
+async def _wait_until(start_at: float) -> bool:
+    """Sleep until the wall-clock time ``start_at``; False when interrupted meanwhile.
+
+    The CLI bounds how far ahead a start may be; a start already past starts now (later than
+    ``START_LATE_SECONDS`` with a warning: the merged report shows the shard's skew).
+    """
+    late = time.time() - start_at
+    if late > START_LATE_SECONDS:
+        logger.warning(
+            "--start-at is %.1f s in the past: starting now", late, extra={"start_at": start_at}
+        )
+        return True
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.move_on_after(max(0.0, start_at - time.time())):
+            async for _ in signals:
+                return False
+    return True
 
 
 def _ended(path: Path, header: Header, end: RunEnd) -> Drive:

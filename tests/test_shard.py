@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from stress.cli.run import parse_start_at
 from stress.fingerprint import Fingerprinter, key_check, run_key
 from stress.scenario import LoadStep, load_scenario
 from stress.shard import Shard, parse_shard, shard_from_env
@@ -71,3 +72,19 @@ def test_shards_of_one_run_fingerprint_alike_and_other_keys_differ() -> None:
     assert one.key_check == other.key_check == key_check(run_key("r1", "s"))
     assert one.key_check != Fingerprinter(run_key("r1", None)).key_check
     assert len(one.key_check) == 16
+
+
+def test_a_start_time_is_unix_seconds_or_iso_with_a_zone_at_most_a_day_ahead() -> None:
+    now = 1_800_000_000.0
+    assert parse_start_at("1800000010.5", now) == 1_800_000_010.5
+    assert parse_start_at("2027-01-15T08:00:00Z", now) == 1_800_000_000.0
+    assert parse_start_at("2027-01-15T09:00:00+01:00", now) == 1_800_000_000.0
+    assert parse_start_at("1000", now) == 1000.0  # past: the run starts at once, warned
+    for text, message in [
+        ("soon", "expected unix seconds or an ISO-8601"),
+        ("2027-01-15T08:00:00", "give a time zone"),
+        (str(now + 2 * 86_400), "more than 24 hours away"),
+        ("inf", "more than 24 hours away"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_start_at(text, now)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -32,10 +34,39 @@ from stress.types import ENGINES, ExitCode
 from stress.wire import HTTP2Mode
 from stress.wire import run as run_async
 
-__all__ = ["run_command"]
+__all__ = ["parse_start_at", "run_command"]
 
 _HTTP2 = ("auto", "never", "always")
 RUN_ID_ENV = "AUTH_STRESS_RUN_ID"
+START_AT_ENV = "AUTH_STRESS_START_AT"
+MAX_WAIT_SECONDS = 24 * 3600.0
+
+
+def parse_start_at(text: str, now: float) -> float:
+    """``--start-at``: unix seconds or an ISO-8601 time with a zone (``2026-05-01T12:00:00Z``),
+    at most a day ahead; ValueError with a one-line reason otherwise."""
+    try:
+        at = float(text)
+    except ValueError:
+        at = _iso_time(text)
+    if not math.isfinite(at) or at - now > MAX_WAIT_SECONDS:
+        raise ValueError(f"--start-at {text!r}: more than 24 hours away")
+    return at
+
+
+def _iso_time(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(
+            f"--start-at {text!r}: expected unix seconds or an ISO-8601 time such as "
+            "2026-05-01T12:00:00Z"
+        )
+    if moment.tzinfo is None:
+        raise ValueError(f"--start-at {text!r}: give a time zone (e.g. Z for UTC)")
+    return moment.timestamp()
 
 
 def _shard_of(
@@ -163,6 +194,15 @@ def run_command(
             "required with more than one shard).",
         ),
     ] = None,
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="Wait until TIME (unix seconds or ISO-8601 with a zone; default: "
+            "AUTH_STRESS_START_AT) before the first step, so that shards begin together; a "
+            "time already past starts at once.",
+        ),
+    ] = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Run a scenario against a target, check the history, report, and exit.
@@ -180,6 +220,11 @@ def run_command(
         one_run = "--junit and --html describe one run: with --repeat use --json"
         raise fail(ExitCode.USAGE, f"{one_run}, or `auth-stress analyze` one run's history")
     part, identity = _shard_of(shard, run_id, os.environ)
+    start_text = start_at if start_at is not None else os.environ.get(START_AT_ENV) or None
+    try:
+        begin = None if start_text is None else parse_start_at(start_text, time.time())
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
     if repeat is not None and part.count > 1:
         raise fail(ExitCode.USAGE, "--repeat makes whole runs: it cannot run one shard")
     prepare_outputs({"--json": json_out, "--junit": junit, "--html": html, "--history": history})
@@ -201,6 +246,7 @@ def run_command(
         shard=part,
         run_id=identity,
         run_secret=os.environ.get(RUN_KEY_ENV) or None,
+        start_at=begin,
     )
     if repeat is not None:
         raise typer.Exit(run_repeated(loaded, options, repeat, json_out, progress))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,12 @@ def test_four_pods_merge_to_the_verdict_of_one_run(
     url = server_factory(strategy, grace=5.0).url
     scenario = str(_scenario(tmp_path))
     common = ["run", scenario, "--target", url, "--no-progress"]
+    start = str(time.time() + 2)  # pods start at different moments and begin together
     pods = [
         _stress(*common, "--history", str(tmp_path / f"shard-{i}.jsonl"),
                 env={"JOB_COMPLETION_INDEX": str(i), "AUTH_STRESS_SHARDS": str(SHARDS),
-                     "AUTH_STRESS_RUN_ID": f"test-{strategy}", "AUTH_STRESS_RUN_KEY": "s3cret"})
+                     "AUTH_STRESS_RUN_ID": f"test-{strategy}", "AUTH_STRESS_RUN_KEY": "s3cret",
+                     "AUTH_STRESS_START_AT": start})
         for i in range(SHARDS)
     ]  # fmt: skip
     whole = _stress(*common, "--history", str(tmp_path / "whole.jsonl"),
@@ -81,7 +84,7 @@ def test_four_pods_merge_to_the_verdict_of_one_run(
         assert "fork" in merged_classes
         assert "fork" in whole_classes
     report = json.loads((tmp_path / "merged.json").read_text())
-    assert any("start skew" in note for note in report["notes"])
+    assert any("start skew against the agreed start" in note for note in report["notes"])
     # Every session ran exactly once, in one shard or another.
     sessions = [
         {json.loads(line).get("session") for line in path.read_text().splitlines()} - {None}
