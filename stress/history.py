@@ -267,17 +267,27 @@ class History:
     """Append-only op log with invoke/completion pairing, optionally streamed to a JSONL sink.
 
     ``append`` is synchronous on purpose: the runner records a completion in the same step as
-    it receives the response, so no other task can interleave between the two. When the sink
-    fails (a full disk), recording goes on in memory and ``sink_error`` says why, so that what
-    was observed can still be judged.
+    it receives the response, so no other task can interleave between the two.
+
+    With ``retain=False`` (a run streaming to its file) only what the run still needs stays in
+    memory: the op count and each process's pending invoke, so a long soak needs no more
+    memory than a short one; the verdict is judged from the file. When the sink fails (a full
+    disk), recording goes on in memory from the op that could not be written (``kept_from``)
+    and ``sink_error`` says why, so that what was observed can still be judged: the file's
+    records before ``kept_from``, then the ones kept.
     """
 
-    def __init__(self, header: Header, sink: IO[bytes] | None = None) -> None:
+    def __init__(
+        self, header: Header, sink: IO[bytes] | None = None, *, retain: bool = True
+    ) -> None:
         self.header = header
         self.end: RunEnd | None = None
         self.sink_error: OSError | None = None
+        self.kept_from = 0
+        self._retain = retain or sink is None
         self._ops: list[Op] = []
-        self._open: dict[int, int] = {}  # process -> index of its pending invoke
+        self._count = 0
+        self._open: dict[int, Op] = {}  # process -> its pending invoke
         self._sink = sink
         self._write(header)
 
@@ -296,33 +306,43 @@ class History:
             )
             self.sink_error = exc
             self._sink = None
+            if not self._retain:
+                self._retain = True
+                if isinstance(record, Op):
+                    self.kept_from = record.index
+                    self._ops.append(record)
+                else:
+                    self.kept_from = self._count
 
     def __len__(self) -> int:
-        return len(self._ops)
+        return self._count
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self._ops)
 
     @property
     def ops(self) -> list[Op]:
+        """The ops kept in memory: every op, unless the history streams without retaining."""
         return list(self._ops)
 
     def next_index(self) -> int:
-        return len(self._ops)
+        return self._count
 
     def append(self, op: Op) -> Op:
         """Append a record; enforces one pending invoke per process and dense indices."""
         if self.end is not None:
             raise ValueError(f"op {op.index} appended after the run-end record")
-        if op.index != len(self._ops):
-            raise ValueError(f"op index {op.index} is not the next index {len(self._ops)}")
+        if op.index != self._count:
+            raise ValueError(f"op index {op.index} is not the next index {self._count}")
         if op.type == "invoke":
             if op.process in self._open:
                 raise ValueError(f"process {op.process} invoked twice without completing")
-            self._open[op.process] = op.index
+            self._open[op.process] = op
         elif self._open.pop(op.process, None) is None:
             raise ValueError(f"process {op.process} completed an op it never invoked")
-        self._ops.append(op)
+        self._count += 1
+        if self._retain:
+            self._ops.append(op)
         self._write(op)
         return op
 
@@ -335,7 +355,11 @@ class History:
 
     def pending(self) -> list[int]:
         """Indices of invokes that have no completion yet."""
-        return sorted(self._open.values())
+        return sorted(op.index for op in self._open.values())
+
+    def open_invokes(self) -> list[Op]:
+        """The invokes that have no completion yet, in index order."""
+        return sorted(self._open.values(), key=lambda op: op.index)
 
     def operations(self) -> list[Operation]:
         """Pair every invoke with its completion, in invoke order."""

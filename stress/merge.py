@@ -104,7 +104,7 @@ def merge_histories(paths: Sequence[Path], out: Path) -> MergeSummary:
     partial = out.with_name(f".{out.name}.partial")
     try:
         with partial.open("wb") as sink:
-            history = History(header, sink)
+            history = History(header, sink, retain=False)
             for number, (shard, op) in enumerate(heapq.merge(*map(_ops, shards), key=_time)):
                 history.append(_renumbered(shard, op, number))
             history.finish(end)

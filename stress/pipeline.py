@@ -35,7 +35,7 @@ from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
 from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
-from stress.errors import ScenarioError, TargetError
+from stress.errors import HistoryError, ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter, key_check, run_key
 from stress.history import Clock, Header, History, Operation, load_history
 from stress.measure.drift import differences, drift
@@ -227,7 +227,8 @@ def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Drive:
-    """What driving a scenario left: the history (on disk, and in memory) and how it ended."""
+    """What driving a scenario left: the history (on disk; in memory only its count, pending
+    invokes and whatever could not be written) and how it ended."""
 
     path: Path
     history: History
@@ -409,7 +410,8 @@ async def drive_with(
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
     header = msgspec.structs.replace(header, requests=requests)
     with _sink(path) as sink:
-        history = History(header, sink)
+        # Streamed, not retained: the run's memory must not grow with its length.
+        history = History(header, sink, retain=False)
         # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
         # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
         async with WireClient(
@@ -479,10 +481,28 @@ def uninterrupted() -> Iterator[list[int]]:
 
 
 def judge_drive(drive: Drive) -> RunReport:
-    """The verdict of a drive: that of its history file, or of its memory if the file failed."""
+    """The verdict of a drive: that of its history file, or, if the file failed, of what it
+    holds followed by what the run kept in memory from then on."""
     if drive.history.sink_error is None:
         return analyze_history(drive.path)
-    return judge(drive.history, drive.path)
+    return judge(_recovered(drive.history, drive.path), drive.path)
+
+
+def _recovered(kept: History, path: Path) -> History:
+    """The whole history of a run whose file failed after ``kept.kept_from`` ops."""
+    if kept.kept_from == 0:
+        return kept
+    try:
+        whole = load_history(path)
+        for op in kept:
+            whole.append(op)
+        if kept.end is not None:
+            whole.finish(kept.end)
+    except (HistoryError, ValueError):
+        logger.warning("the history file cannot be read back; judging what memory kept")
+        return kept
+    whole.sink_error = kept.sink_error
+    return whole
 
 
 async def run_scenario(
