@@ -133,7 +133,11 @@ class Driver:
         started_ns = time.monotonic_ns()
         run = self.scenario.run
         first = self.first_session
-        sessions = [SessionState(n=n, tabs=[]) for n in range(first, first + run.sessions)]
+        # A replay step presents a token ``age`` rotations back: older ones need not be kept.
+        keep = 1 + max((s.age for s in self.scenario.steps if isinstance(s, ReplayStep)), default=0)
+        sessions = [
+            SessionState(n=n, tabs=[], keep=keep) for n in range(first, first + run.sessions)
+        ]
         limiter = anyio.CapacityLimiter(run.concurrency or run.sessions)
         try:
             async with anyio.create_task_group() as outer:
