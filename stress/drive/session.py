@@ -58,7 +58,10 @@ class SessionState:
         if refresh is not None and refresh != self.current:
             self.chain.append(refresh)
             if self.keep is not None and len(self.chain) > self.keep:
-                del self.chain[0]
+                # Only chain tokens are ever presented, so only they are ever consumed; one
+                # that left the chain can no longer be handed out again by any answer still
+                # to come (nothing in flight presents its predecessor), so it is forgotten.
+                self.consumed.discard(fp(self.chain.pop(0)))
             self.note_issued(refresh, fp)
         if access is not None:
             self.access = access
