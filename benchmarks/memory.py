@@ -143,7 +143,7 @@ def main() -> None:
           f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; sessions "
           f"{args.sessions}; tester: {args.source or 'this checkout'}")  # fmt: skip
     print()
-    print("| soak | ops | history | drive peak RSS | run peak RSS (incl. judging) | end |")
+    print("| soak | records | history | drive peak RSS | run peak RSS (incl. judging) | end |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['seconds']:g} s | {r['ops']:,} | {r['history_mib']:.1f} MiB | "
@@ -154,7 +154,7 @@ def main() -> None:
     if extra_ops > 0:
         per_op = (long["drive_peak_kib"] - short["drive_peak_kib"]) * 1024 / extra_ops
         print()
-        print(f"drive peak growth: {per_op:.1f} bytes per op over {extra_ops:,} more ops")
+        print(f"drive peak growth: {per_op:.1f} bytes per record over {extra_ops:,} more records")
 
 
 if __name__ == "__main__":

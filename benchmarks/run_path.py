@@ -12,11 +12,12 @@ the other in the same minute, each in a fresh child process that measures its ow
 - **bare mix**: the same client doing what a load step does, minimally: each task logs in,
   then loops refresh (POST the form, ``json.loads`` the answer, keep the new token) and use
   (``GET /api/me`` with the bearer token) in the mix 2:3, recording nothing;
-- **run path**: what ``auth-stress run`` drives for a closed-model load step with the same
-  sessions, the same mix and no think time (the driver, the recorder, fingerprints, claims,
-  the history streamed to a JSONL file), CPU over the whole drive (discovery and the logins
-  are a few dozen of its ops) and ops counted from the history; judging the history
-  afterwards is not included (see ``analyze.py``).
+- **run path** (and **run-path-unverified**, the same without a JWKS, so access tokens are
+  read but their signatures not checked): what ``auth-stress run`` drives for a closed-model
+  load step with the same sessions, the same mix and no think time (the driver, the
+  recorder, fingerprints, claims, the history streamed to a JSONL file), CPU over the load
+  only (read from the progress callback, after the logins and a warm-up); discovery, the
+  logins and judging the history afterwards are not included (see ``analyze.py``).
 
 The server shares the two cores with the tester, so rates mostly say how fast it answered;
 CPU per op is the figure to compare, within one run. ``--rounds`` repeats the three back to
@@ -42,9 +43,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# ``--source DIR`` measures another checkout's tester (e.g. the one before a change): its child
+# processes import ``stress`` from there.
+SOURCE_ENV = "RUN_PATH_BENCH_SOURCE"
+sys.path.insert(0, os.environ.get(SOURCE_ENV) or str(Path(__file__).resolve().parent.parent))
 
-from stress.launcher import RedisProcess, ServerProcess
+from stress.launcher import RedisProcess, ServerProcess  # noqa: E402 (after the path is set)
 
 __all__ = ["main"]
 
@@ -57,6 +61,7 @@ name = "run-path"
 kind = "oauth2"
 client_id = "demo-client"
 resource = "/api/me"
+{jwks}
 [auth]
 username = "user{{n}}"
 password = "password"
@@ -140,31 +145,43 @@ async def _bare(base: str, seconds: float, concurrency: int, mix: bool) -> dict[
             "errors": counts["errors"]}  # fmt: skip
 
 
-def _run_path(base: str, seconds: float, concurrency: int, folder: Path) -> dict[str, Any]:
+def _run_path(
+    base: str, seconds: float, concurrency: int, folder: Path, verify: bool
+) -> dict[str, Any]:
     from stress.pipeline import RunOptions, drive_scenario
     from stress.scenario import load_scenario
     from stress.wire import run
 
     scenario = folder / "run-path.toml"
-    text = SCENARIO.format(sessions=concurrency, seconds=seconds, bound=seconds + 60)
+    # Without a JWKS (a path that has none) access tokens are read but not verified.
+    jwks = "" if verify else 'jwks_uri = "/no-jwks-here"'
+    text = SCENARIO.format(sessions=concurrency, seconds=seconds, bound=seconds + 60, jwks=jwks)
     scenario.write_text(text)
     history = folder / "run-path.jsonl"
     options = RunOptions(scenario_path=scenario, targets=(base,), history_path=history)
     loaded = load_scenario(scenario)
-    cpu0 = _cpu()
-    drive = run(drive_scenario, loaded, options, None)
-    cpu = _cpu() - cpu0
-    with history.open("rb") as lines:
-        ops = sum(1 for line in lines if b'"type":"invoke"' in line)
-    return {"ops": ops, "cpu": cpu, "wall": drive.end.wall_seconds, "errors": 0}
+    # CPU over the load only: from the first completion after the logins (and a warm-up) to
+    # the last, read every 64th completion (a read costs about a microsecond).
+    marks: list[tuple[float, int, float]] = []
+
+    def progress(done: int, planned: int) -> None:
+        if done >= concurrency * 4 and done % 64 == 0:
+            marks.append((_cpu(), done, time.monotonic()))
+            if len(marks) > 2:
+                del marks[1]
+
+    run(drive_scenario, loaded, options, progress)
+    (cpu0, done0, wall0), (cpu1, done1, wall1) = marks[0], marks[-1]
+    return {"ops": done1 - done0, "cpu": cpu1 - cpu0, "wall": wall1 - wall0, "errors": 0}
 
 
 def _child(mode: str, base: str, seconds: float, concurrency: int) -> None:
     from stress.wire import run
 
-    if mode == "run-path":
+    if mode.startswith("run-path"):
         with tempfile.TemporaryDirectory() as folder:
-            result = _run_path(base, seconds, concurrency, Path(folder))
+            verify = mode == "run-path"
+            result = _run_path(base, seconds, concurrency, Path(folder), verify)
     else:
         result = run(_bare, base, seconds, concurrency, mode == "bare-mix")
     print(json.dumps(result))
@@ -173,10 +190,13 @@ def _child(mode: str, base: str, seconds: float, concurrency: int) -> None:
 # -- parent ----------------------------------------------------------------------------------
 
 
-def _measure(mode: str, base: str, seconds: float, concurrency: int) -> dict[str, Any]:
+def _measure(
+    mode: str, base: str, seconds: float, concurrency: int, source: str | None
+) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", mode, base, str(seconds), str(concurrency)],
         capture_output=True, text=True, timeout=seconds + 300, check=False,
+        env={**os.environ, SOURCE_ENV: source or ""},
     )  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{proc.stderr[-3000:]}")
@@ -193,9 +213,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--source", help="measure the run path of this checkout instead")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    modes = ("bare-healthz", "bare-mix", "run-path")
+    modes = ("bare-healthz", "bare-mix", "run-path", "run-path-unverified")
     rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     with (
         RedisProcess() as redis,
@@ -203,10 +224,12 @@ def main() -> None:
     ):
         for _ in range(args.rounds):
             for mode in modes:
-                rows[mode].append(_measure(mode, srv.url, args.seconds, args.concurrency))
+                source = args.source if mode.startswith("run-path") else None
+                rows[mode].append(_measure(mode, srv.url, args.seconds, args.concurrency, source))
     print(f"machine: {platform.machine()}, nproc {os.cpu_count()}, load average "
           f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; concurrency "
-          f"{args.concurrency}, {args.seconds:g} s per mode, {args.rounds} round(s)")  # fmt: skip
+          f"{args.concurrency}, {args.seconds:g} s per mode, {args.rounds} round(s); run path "
+          f"of {args.source or 'this checkout'}")  # fmt: skip
     print()
     print("| mode | ops/s | tester CPU us per op (each round) | median |")
     print("|---|---|---|---|")
