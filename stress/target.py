@@ -21,6 +21,8 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlencode, urljoin
 
+import msgspec
+
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
 from stress.wire import WireRequest, WireResponse
@@ -283,8 +285,17 @@ def retry_after(response: WireResponse, now: float | None = None) -> float | Non
 
 
 def _decode_json(body: bytes) -> Any:
+    """The JSON document of a body, None if it is none; msgspec first (every token response
+    is decoded, and it is several times faster), the standard library for what msgspec
+    refuses but JSON readers accept (UTF-16, a BOM, NaN)."""
+    if not body:
+        return None
     try:
-        return json.loads(body) if body else None
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        pass
+    try:
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
 
