@@ -289,10 +289,10 @@ def header_of(
     scenario: Scenario, options: RunOptions, identity: RunIdentity | None = None
 ) -> Header:
     """The history header a run of ``scenario`` with ``options`` starts with (before discovery
-    adds the request shapes); ``identity`` is the run's (a fresh random one by default)."""
+    adds the request shapes); ``identity`` is the run's, when its fingerprints are keyed by it
+    (without one, the history gets a random run id and no key check)."""
     targets = _targets(scenario, options)
     seed = options.seed if options.seed is not None else scenario.run.seed
-    identity = identity or RunIdentity(uuid.uuid4().hex, secrets.token_bytes(32))
     path = options.scenario_path
     return Header(
         scenario=scenario.name,
@@ -303,10 +303,10 @@ def header_of(
         targets=targets,
         seed=seed,
         started_unix=time.time(),
-        run_id=identity.run_id,
+        run_id=identity.run_id if identity is not None else uuid.uuid4().hex,
         shard=options.shard.id,
         scenario_digest=scenario_digest(path) if path is not None and path.is_file() else None,
-        key_check=key_check(identity.key),
+        key_check=key_check(identity.key) if identity is not None else None,
         clock=Clock(time.time_ns(), time.monotonic_ns()),
         start_at=options.start_at,
     )
