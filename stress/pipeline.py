@@ -408,7 +408,9 @@ async def drive_with(
         return _ended(path, header, RunEnd(end="interrupted", detail="waiting for --start-at"))
     profile = TargetProfile(scenario.target, endpoints)
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
-    header = msgspec.structs.replace(header, requests=requests)
+    # The clock is read here, by the process whose monotonic times the ops will carry.
+    clock = Clock(time.time_ns(), time.monotonic_ns())
+    header = msgspec.structs.replace(header, requests=requests, clock=clock)
     with _sink(path) as sink:
         # Streamed, not retained: the run's memory must not grow with its length.
         history = History(header, sink, retain=False)
