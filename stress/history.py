@@ -28,7 +28,7 @@ import msgspec
 
 from stress.errors import HistoryError
 from stress.policy import Policy, PresetName, preset
-from stress.run_record import Checks, RequestTemplate, RunEnd
+from stress.run_record import Checks, RequestTemplate, RunEnd, ShardId
 from stress.types import OpKind
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "REPLAY_STEP",
     "RUN_STOPPED",
     "Claims",
+    "Clock",
     "Header",
     "History",
     "Op",
@@ -45,11 +46,15 @@ __all__ = [
     "Outcome",
     "Phase",
     "load_history",
+    "read_header",
+    "read_records",
 ]
 
-FORMAT_VERSION = 2
-# Format 1 named the policy by its preset and grace; format 2 records every policy field.
-_READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+# Format 1 named the policy by its preset and grace; format 2 records every policy field;
+# format 3 adds what ties the shards of one run together (run id, shard, scenario digest, key
+# check) and the wall clock of the monotonic times, all optional, so format 2 reads as 3.
+_READABLE_FORMATS = (1, 2, 3)
 
 # Error text of the ``info`` completions the runner writes for requests still in flight when a
 # run stops (interrupt, time bound, crash): unknown outcomes, but not the target's doing.
@@ -130,11 +135,25 @@ class Op(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False
     sent_ns: int | None = None
 
 
+class Clock(msgspec.Struct, frozen=True):
+    """``time.time_ns()`` and ``time.monotonic_ns()`` read together: maps an op's monotonic
+    times to wall-clock time, which is what shards on different machines have in common."""
+
+    wall_ns: int
+    monotonic_ns: int
+
+    def wall(self, monotonic_ns: int) -> float:
+        """The wall-clock time (unix seconds) of a monotonic reading of this process."""
+        return (self.wall_ns + monotonic_ns - self.monotonic_ns) / 1e9
+
+
 class Header(msgspec.Struct, frozen=True, kw_only=True):
     """First line of a history file: enough context to analyse it without the scenario.
 
     ``command`` is the command line that reproduces the run; ``requests`` the shape of each
-    kind of request (by op kind), for the reproducer lines of findings.
+    kind of request (by op kind), for the reproducer lines of findings. ``run_id``, ``shard``,
+    ``scenario_digest`` and ``key_check`` (a digest of the fingerprint key) say which run a
+    shard's history belongs to; ``start_at`` is the wall-clock start the shards agreed on.
     """
 
     format: int = FORMAT_VERSION
@@ -147,6 +166,12 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
     requests: dict[str, RequestTemplate] = {}
     seed: int
     started_unix: float
+    run_id: str | None = None
+    shard: ShardId | None = None
+    scenario_digest: str | None = None
+    key_check: str | None = None
+    clock: Clock | None = None
+    start_at: float | None = None
 
 
 class Operation(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -242,17 +267,27 @@ class History:
     """Append-only op log with invoke/completion pairing, optionally streamed to a JSONL sink.
 
     ``append`` is synchronous on purpose: the runner records a completion in the same step as
-    it receives the response, so no other task can interleave between the two. When the sink
-    fails (a full disk), recording goes on in memory and ``sink_error`` says why, so that what
-    was observed can still be judged.
+    it receives the response, so no other task can interleave between the two.
+
+    With ``retain=False`` (a run streaming to its file) only what the run still needs stays in
+    memory: the op count and each process's pending invoke, so a long soak needs no more
+    memory than a short one; the verdict is judged from the file. When the sink fails (a full
+    disk), recording goes on in memory from the op that could not be written (``kept_from``)
+    and ``sink_error`` says why, so that what was observed can still be judged: the file's
+    records before ``kept_from``, then the ones kept.
     """
 
-    def __init__(self, header: Header, sink: IO[bytes] | None = None) -> None:
+    def __init__(
+        self, header: Header, sink: IO[bytes] | None = None, *, retain: bool = True
+    ) -> None:
         self.header = header
         self.end: RunEnd | None = None
         self.sink_error: OSError | None = None
+        self.kept_from = 0
+        self._retain = retain or sink is None
         self._ops: list[Op] = []
-        self._open: dict[int, int] = {}  # process -> index of its pending invoke
+        self._count = 0
+        self._open: dict[int, Op] = {}  # process -> its pending invoke
         self._sink = sink
         self._write(header)
 
@@ -271,33 +306,43 @@ class History:
             )
             self.sink_error = exc
             self._sink = None
+            if not self._retain:
+                self._retain = True
+                if isinstance(record, Op):
+                    self.kept_from = record.index
+                    self._ops.append(record)
+                else:
+                    self.kept_from = self._count
 
     def __len__(self) -> int:
-        return len(self._ops)
+        return self._count
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self._ops)
 
     @property
     def ops(self) -> list[Op]:
+        """The ops kept in memory: every op, unless the history streams without retaining."""
         return list(self._ops)
 
     def next_index(self) -> int:
-        return len(self._ops)
+        return self._count
 
     def append(self, op: Op) -> Op:
         """Append a record; enforces one pending invoke per process and dense indices."""
         if self.end is not None:
             raise ValueError(f"op {op.index} appended after the run-end record")
-        if op.index != len(self._ops):
-            raise ValueError(f"op index {op.index} is not the next index {len(self._ops)}")
+        if op.index != self._count:
+            raise ValueError(f"op index {op.index} is not the next index {self._count}")
         if op.type == "invoke":
             if op.process in self._open:
                 raise ValueError(f"process {op.process} invoked twice without completing")
-            self._open[op.process] = op.index
+            self._open[op.process] = op
         elif self._open.pop(op.process, None) is None:
             raise ValueError(f"process {op.process} completed an op it never invoked")
-        self._ops.append(op)
+        self._count += 1
+        if self._retain:
+            self._ops.append(op)
         self._write(op)
         return op
 
@@ -310,7 +355,11 @@ class History:
 
     def pending(self) -> list[int]:
         """Indices of invokes that have no completion yet."""
-        return sorted(self._open.values())
+        return sorted(op.index for op in self._open.values())
+
+    def open_invokes(self) -> list[Op]:
+        """The invokes that have no completion yet, in index order."""
+        return sorted(self._open.values(), key=lambda op: op.index)
 
     def operations(self) -> list[Operation]:
         """Pair every invoke with its completion, in invoke order."""
@@ -350,15 +399,53 @@ def _read(path: Path, stream: IO[bytes]) -> History:
     if not first:
         raise HistoryError(f"{path}: empty file, expected a history header on line 1")
     history = History(_decode_header(path, first))
+    append = history.append
+    for number, record in _records(path, stream):
+        if isinstance(record, RunEnd):
+            try:
+                history.finish(record)
+            except ValueError as exc:
+                raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
+            continue
+        try:
+            append(record)
+        except ValueError as exc:
+            raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
+    return history
+
+
+def read_header(path: Path) -> Header:
+    """Only the header of a history file (its first line)."""
+    try:
+        with path.open("rb") as stream:
+            first = stream.readline()
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
+    if not first:
+        raise HistoryError(f"{path}: empty file, expected a history header on line 1")
+    return _decode_header(path, first)
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Op | RunEnd]]:
+    """The records after the header with their line numbers, streamed one at a time, so a
+    history of any length can be read in constant memory (pairing is not checked here)."""
+    try:
+        with path.open("rb") as stream:
+            stream.readline()
+            yield from _records(path, stream)
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read history: {exc.strerror or exc}") from exc
+
+
+def _records(path: Path, stream: IO[bytes]) -> Iterator[tuple[int, Op | RunEnd]]:
     decode = msgspec.json.Decoder(Op).decode
     ending = msgspec.json.Decoder(RunEnd)
-    append = history.append
     seen: dict[object, object] = {}
     for number, line in enumerate(stream, start=2):
         if line.startswith(b'{"record":'):
             try:
-                history.finish(ending.decode(line))
-            except (msgspec.DecodeError, ValueError) as exc:
+                yield number, ending.decode(line)
+            except msgspec.DecodeError as exc:
                 raise HistoryError(f"{path}:{number}: invalid run-end record: {exc}") from exc
             continue
         try:
@@ -371,11 +458,7 @@ def _read(path: Path, stream: IO[bytes]) -> History:
                 logger.warning("history %s ends with a truncated record; ignoring it", path)
                 break
             raise HistoryError(f"{path}:{number}: invalid op record: {exc}") from exc
-        try:
-            append(op)
-        except ValueError as exc:
-            raise HistoryError(f"{path}:{number}: inconsistent op record: {exc}") from exc
-    return history
+        yield number, op
 
 
 # Fields whose values repeat across records (one target URL, a few step names, one subject per
@@ -420,7 +503,7 @@ def _decode_header(path: Path, line: bytes) -> Header:
                 f"{path}:1: history format {version} is not supported (this version reads "
                 f"formats {', '.join(map(str, _READABLE_FORMATS))})"
             )
-        if version == FORMAT_VERSION:
+        if version != 1:
             return msgspec.json.decode(line, type=Header)
         old = msgspec.json.decode(line, type=_HeaderV1)
     except msgspec.DecodeError as exc:

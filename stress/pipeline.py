@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import secrets
 import shlex
 import signal
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,9 +35,9 @@ from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
 from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
-from stress.errors import ScenarioError, TargetError
-from stress.fingerprint import Fingerprinter
-from stress.history import Header, History, Operation, load_history
+from stress.errors import HistoryError, ScenarioError, TargetError
+from stress.fingerprint import Fingerprinter, key_check, run_key
+from stress.history import Clock, Header, History, Operation, load_history
 from stress.measure.drift import differences, drift
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, measure_policy
@@ -44,15 +46,18 @@ from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
 from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
 from stress.scenario import Scenario
+from stress.shard import Shard, scenario_digest
 from stress.target import Endpoints, TargetProfile
 from stress.templates import request_templates
 from stress.wire import HTTP2Mode, WireClient
 
 __all__ = [
+    "RUN_KEY_ENV",
     "Drive",
     "DriveBody",
     "DriveParts",
     "Overrides",
+    "RunIdentity",
     "RunOptions",
     "RunResult",
     "analyze_history",
@@ -71,6 +76,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+RUN_KEY_ENV = "AUTH_STRESS_RUN_KEY"
+"""The environment variable holding the secret the shards of one run key fingerprints with."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,41 @@ class RunOptions:
     scenario_dir: Path | None = None
     # Measure the target's policy first (as `auth-stress policy` does) and note any drift.
     measure_policy: bool = False
+    # One shard of a run split over several processes (see stress.shard), the run's id (the
+    # shards must agree on it) and the secret the shards key their fingerprints with.
+    shard: Shard = field(default_factory=lambda: Shard(1, 1))
+    run_id: str | None = None
+    run_secret: str | None = field(default=None, repr=False)
+    # The wall-clock time (unix seconds) the run's first step waits for, so that shards
+    # started at different moments begin together.
+    start_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which run a history belongs to, and the key its fingerprints are made with."""
+
+    run_id: str
+    key: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, options: RunOptions) -> RunIdentity:
+        """The run's id (random unless given) and key (random, from the shared secret, or,
+        failing that, from the run id, with a warning saying what that gives away)."""
+        if options.run_id is None:
+            run_id = uuid.uuid4().hex
+            if options.run_secret is None:
+                return cls(run_id, secrets.token_bytes(32))
+        else:
+            run_id = options.run_id
+        if options.run_secret is None:
+            logger.warning(
+                "%s is not set: token fingerprints are keyed by the run id alone, so whoever "
+                "holds the histories and the run id can confirm a guessed low-entropy token",
+                RUN_KEY_ENV,
+                extra={"run_id": run_id},
+            )
+        return cls(run_id, run_key(run_id, options.run_secret))
 
 
 @dataclass(frozen=True)
@@ -184,7 +227,8 @@ def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Drive:
-    """What driving a scenario left: the history (on disk, and in memory) and how it ended."""
+    """What driving a scenario left: the history (on disk; in memory only its count, pending
+    invokes and whatever could not be written) and how it ended."""
 
     path: Path
     history: History
@@ -241,11 +285,15 @@ async def _discover_or_interrupt(
     return found[0] if found else None
 
 
-def header_of(scenario: Scenario, options: RunOptions) -> Header:
+def header_of(
+    scenario: Scenario, options: RunOptions, identity: RunIdentity | None = None
+) -> Header:
     """The history header a run of ``scenario`` with ``options`` starts with (before discovery
-    adds the request shapes)."""
+    adds the request shapes); ``identity`` is the run's, when its fingerprints are keyed by it
+    (without one, the history gets a random run id and no key check)."""
     targets = _targets(scenario, options)
     seed = options.seed if options.seed is not None else scenario.run.seed
+    path = options.scenario_path
     return Header(
         scenario=scenario.name,
         scenario_path=str(options.scenario_path) if options.scenario_path else None,
@@ -255,6 +303,12 @@ def header_of(scenario: Scenario, options: RunOptions) -> Header:
         targets=targets,
         seed=seed,
         started_unix=time.time(),
+        run_id=identity.run_id if identity is not None else uuid.uuid4().hex,
+        shard=options.shard.id,
+        scenario_digest=scenario_digest(path) if path is not None and path.is_file() else None,
+        key_check=key_check(identity.key) if identity is not None else None,
+        clock=Clock(time.time_ns(), time.monotonic_ns()),
+        start_at=options.start_at,
     )
 
 
@@ -295,23 +349,38 @@ async def drive_scenario(
     leaves a history whose run-end record says why, so every report asked for can be written.
     """
 
+    identity = RunIdentity.of(options)
+    shard = options.shard
+    try:
+        part = shard.apply(scenario)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+
     async def body(parts: DriveParts) -> RunEnd:
         driver = Driver(
-            parts.scenario,
+            part,
             parts.profile,
             parts.targets,
             parts.wire,
             parts.history,
             parts.claims,
             engine=options.engine,
-            fingerprint=Fingerprinter(),
+            fingerprint=Fingerprinter(identity.key),
             progress=progress,
             scenario_dir=parts.scenario_dir,
             notes=parts.notes,
+            first_session=shard.first_session(scenario.run.sessions),
+            schedule_seed=_schedule_seed(parts.history.header.seed, shard),
         )
         return await driver.run()
 
-    return await drive_with(scenario, options, header_of(scenario, options), body)
+    return await drive_with(scenario, options, header_of(scenario, options, identity), body)
+
+
+def _schedule_seed(seed: int, shard: Shard) -> int:
+    """The seed of a shard's open-model arrivals: the run's own unsharded, and distinct per
+    shard (identical schedules on every shard would fire the arrivals in lockstep)."""
+    return seed if shard.count == 1 else seed * 1_000_033 + shard.index
 
 
 async def drive_with(
@@ -335,11 +404,16 @@ async def drive_with(
     notes = published_policy_notes(published, scenario.policy.model())
     if options.measure_policy:
         notes += await _measured_policy_notes(scenario, targets[0], path, options)
+    if options.start_at is not None and not await _wait_until(options.start_at):
+        return _ended(path, header, RunEnd(end="interrupted", detail="waiting for --start-at"))
     profile = TargetProfile(scenario.target, endpoints)
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
-    header = msgspec.structs.replace(header, requests=requests)
+    # The clock is read here, by the process whose monotonic times the ops will carry.
+    clock = Clock(time.time_ns(), time.monotonic_ns())
+    header = msgspec.structs.replace(header, requests=requests, clock=clock)
     with _sink(path) as sink:
-        history = History(header, sink)
+        # Streamed, not retained: the run's memory must not grow with its length.
+        history = History(header, sink, retain=False)
         # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
         # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
         async with WireClient(
@@ -353,6 +427,29 @@ async def drive_with(
             )
             end = await body(parts)
     return Drive(path=path, history=history, end=end)
+
+
+START_LATE_SECONDS = 5.0
+"""A ``--start-at`` this far in the past is warned about; the run starts at once."""
+
+
+async def _wait_until(start_at: float) -> bool:
+    """Sleep until the wall-clock time ``start_at``; False when interrupted meanwhile.
+
+    The CLI bounds how far ahead a start may be; a start already past starts now (later than
+    ``START_LATE_SECONDS`` with a warning: the merged report shows the shard's skew).
+    """
+    late = time.time() - start_at
+    if late > START_LATE_SECONDS:
+        logger.warning(
+            "--start-at is %.1f s in the past: starting now", late, extra={"start_at": start_at}
+        )
+        return True
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.move_on_after(max(0.0, start_at - time.time())):
+            async for _ in signals:
+                return False
+    return True
 
 
 def _ended(path: Path, header: Header, end: RunEnd) -> Drive:
@@ -386,10 +483,28 @@ def uninterrupted() -> Iterator[list[int]]:
 
 
 def judge_drive(drive: Drive) -> RunReport:
-    """The verdict of a drive: that of its history file, or of its memory if the file failed."""
+    """The verdict of a drive: that of its history file, or, if the file failed, of what it
+    holds followed by what the run kept in memory from then on."""
     if drive.history.sink_error is None:
         return analyze_history(drive.path)
-    return judge(drive.history, drive.path)
+    return judge(_recovered(drive.history, drive.path), drive.path)
+
+
+def _recovered(kept: History, path: Path) -> History:
+    """The whole history of a run whose file failed after ``kept.kept_from`` ops."""
+    if kept.kept_from == 0:
+        return kept
+    try:
+        whole = load_history(path)
+        for op in kept:
+            whole.append(op)
+        if kept.end is not None:
+            whole.finish(kept.end)
+    except (HistoryError, ValueError):
+        logger.warning("the history file cannot be read back; judging what memory kept")
+        return kept
+    whole.sink_error = kept.sink_error
+    return whole
 
 
 async def run_scenario(

@@ -24,6 +24,8 @@ __all__ = [
     "Limits",
     "RequestTemplate",
     "RunEnd",
+    "ShardEnd",
+    "ShardId",
     "inconclusive_reason",
 ]
 
@@ -89,6 +91,28 @@ class BurstRecord(msgspec.Struct, frozen=True, kw_only=True):
     notes: tuple[str, ...] = ()
 
 
+class ShardId(msgspec.Struct, frozen=True):
+    """Which shard of a run a history records (1-based ``index`` of ``count``)."""
+
+    index: int
+    count: int
+
+
+class ShardEnd(msgspec.Struct, frozen=True, kw_only=True):
+    """How one shard of a merged run ended: its own end, wall time, ops and start skew.
+
+    ``start_skew_seconds`` is its first op's wall-clock time minus the agreed start (the
+    ``--start-at`` time, else the earliest shard's first op); None when it sent nothing.
+    """
+
+    shard: ShardId
+    end: EndReason
+    detail: str | None = None
+    wall_seconds: float
+    ops: int
+    start_skew_seconds: float | None = None
+
+
 class RunEnd(msgspec.Struct, frozen=True, kw_only=True, tag="end", tag_field="record"):
     """The last line of a complete history."""
 
@@ -102,6 +126,8 @@ class RunEnd(msgspec.Struct, frozen=True, kw_only=True, tag="end", tag_field="re
     # Targets (origins) that stopped answering, with the monotonic ns their failures began:
     # what was sent to them afterwards says nothing about the target's behaviour.
     dead_targets: dict[str, int] = {}
+    # A merged run: how each of its shards ended (empty for a run made in one process).
+    shards: list[ShardEnd] = []
 
 
 def inconclusive_reason(end: RunEnd | None) -> str | None:

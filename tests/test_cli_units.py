@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from rich.progress import Progress
 from typer.testing import CliRunner
@@ -62,9 +63,49 @@ def test_serve_help_lists_the_servers_own_options() -> None:
 
 
 def test_no_help_shows_a_bool_metavar() -> None:
-    for command in ("run", "analyze", "check", "policy", "init", "shrink", "replay", "demo"):
+    for command in (
+        "run",
+        "analyze",
+        "merge",
+        "check",
+        "policy",
+        "init",
+        "shrink",
+        "replay",
+        "demo",
+    ):
         result = CliRunner().invoke(app, [command, "--help"])
         assert result.exit_code == 0, command
         assert "<bool>" not in result.stdout, command
         if command == "run":
             assert "4 internal error" in result.stdout
+
+
+def test_a_bad_shard_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    burst = str(ROOT / "scenarios" / "multi-tab-burst.toml")
+    cases = [
+        (["--shard", "0/4"], {}, "expected an index 1 to 4"),
+        (["--shard", "5/4"], {}, "expected an index 1 to 4"),
+        (["--shard", "x"], {}, "expected I/N"),
+        (["--shard", "2/4"], {}, "must share a run id"),
+        ([], {"JOB_COMPLETION_INDEX": "1"}, "AUTH_STRESS_SHARDS is not"),
+        (["--shard", "1/17", "--run-id", "r"], {}, "fewer than 17 shards"),
+        (["--start-at", "soon"], {}, "expected unix seconds or an ISO-8601"),
+    ]
+    for args, env, message in cases:
+        for name in ("JOB_COMPLETION_INDEX", "AUTH_STRESS_SHARDS", "AUTH_STRESS_RUN_ID"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(app, ["run", burst, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert result.output.count("\n") == 1, result.output
+        assert "Traceback" not in result.output
+
+
+def test_merge_refuses_what_is_not_a_whole_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["merge", str(tmp_path / "none.jsonl"), "-o", "m.jsonl"])
+    assert result.exit_code == 2
+    assert "cannot read history" in result.output
+    assert not (tmp_path / "m.jsonl").exists()

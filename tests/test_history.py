@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from stress.errors import HistoryError
-from stress.history import Header, History, Op, load_history, pair_operations
+from stress.history import FORMAT_VERSION, Header, History, Op, load_history, pair_operations
+from stress.pipeline import Drive, judge_drive
 from stress.policy import Policy, preset
 from stress.run_record import BurstRecord, RunEnd, inconclusive_reason
 
@@ -125,7 +127,18 @@ def test_a_format_1_history_is_read_with_its_preset_expanded(tmp_path: Path) -> 
     )
     header = load_history(path).header
     assert header.policy == preset("idempotent", 2.5)
-    assert (header.format, header.seed, header.targets) == (2, 3, ["http://t/"])
+    assert (header.format, header.seed, header.targets) == (FORMAT_VERSION, 3, ["http://t/"])
+
+
+def test_a_format_2_history_reads_without_the_run_fields(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    policy = msgspec.json.encode(preset("strict", 0)).decode()
+    path.write_text(
+        f'{{"format":2,"scenario":"s","policy":{policy},"targets":["http://t/"],'
+        '"seed":3,"started_unix":0}\n'
+    )
+    header = load_history(path).header
+    assert (header.run_id, header.shard, header.key_check, header.clock) == (None,) * 4
 
 
 def test_the_header_records_every_policy_field(tmp_path: Path) -> None:
@@ -174,3 +187,56 @@ def test_a_history_cut_off_before_its_end_is_inconclusive(tmp_path: Path) -> Non
     loaded = load_history(path)
     assert loaded.end is None
     assert "no run-end record" in (inconclusive_reason(loaded.end) or "")
+
+
+class _DiskFillsUp(io.RawIOBase):
+    """A file that takes ``room`` records, then fails as a full disk does."""
+
+    def __init__(self, path: Path, room: int) -> None:
+        self._file = path.open("wb", buffering=0)
+        self._room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self._room == 0:
+            raise OSError(28, "No space left on device")
+        self._room -= 1
+        return self._file.write(data) or 0
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def test_a_streaming_history_keeps_only_pending_invokes(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    with path.open("wb") as sink:
+        history = History(HEADER, sink, retain=False)
+        for n in range(0, 1000, 2):
+            history.append(invoke(n, 1, n))
+            history.append(done(n + 1, 1, n + 1))
+        history.append(invoke(1000, 2, 1000))
+        assert (len(history), history.ops, history.pending()) == (1001, [], [1000])
+        assert history.open_invokes() == [invoke(1000, 2, 1000)]
+    assert len(load_history(path)) == 1001
+
+
+def test_a_full_disk_keeps_the_rest_in_memory_and_the_run_is_judged_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.jsonl"
+    sink = _DiskFillsUp(path, room=3)  # the header and two ops
+    history = History(HEADER, sink, retain=False)
+    for n in range(0, 6, 2):
+        history.append(invoke(n, 1, n, presented=f"T{n}"))
+        history.append(done(n + 1, 1, n + 1, returned=f"T{n + 2}"))
+    end = RunEnd(end="completed")
+    history.finish(end)
+    sink.close()
+    assert history.sink_error is not None
+    assert (history.kept_from, [op.index for op in history]) == (2, [2, 3, 4, 5])
+    report = judge_drive(Drive(path=path, history=history, end=end))
+    assert len(report.operations) == 3
+    assert any("could not be written" in note for note in report.notes)

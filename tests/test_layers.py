@@ -52,6 +52,8 @@ PURE = [
     ROOT / "stress/types.py",
     ROOT / "stress/errors.py",
     ROOT / "stress/fingerprint.py",
+    ROOT / "stress/merge.py",
+    ROOT / "stress/shard.py",
     ROOT / "stress/scenario.py",
     ROOT / "stress/reproduce/tally.py",
     ROOT / "stress/reproduce/reduce.py",

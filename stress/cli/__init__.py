@@ -21,6 +21,7 @@ from stress.cli.analyze import analyze_command
 from stress.cli.calibrate import calibrate_command
 from stress.cli.check import check_command
 from stress.cli.init import init_command
+from stress.cli.merge import merge_command
 from stress.cli.output import stderr, stdout
 from stress.cli.policy import policy_command
 from stress.cli.replay import replay_command
@@ -45,6 +46,7 @@ app = typer.Typer(
 app.command(name="run")(run_command)
 app.command(name="check")(check_command)
 app.command(name="analyze")(analyze_command)
+app.command(name="merge")(merge_command)
 app.command(name="shrink")(shrink_command)
 app.command(name="replay")(replay_command)
 app.command(

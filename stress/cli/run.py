@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -23,16 +26,68 @@ from stress.cli.output import (
 )
 from stress.cli.repeat import run_repeated
 from stress.errors import ScenarioError
-from stress.pipeline import RunOptions, drive_scenario, judge_drive, uninterrupted
+from stress.pipeline import RUN_KEY_ENV, RunOptions, drive_scenario, judge_drive, uninterrupted
 from stress.report import exit_code
 from stress.scenario import LoadStep, Scenario, SleepStep
+from stress.shard import Shard, parse_shard, shard_from_env
 from stress.types import ENGINES, ExitCode
 from stress.wire import HTTP2Mode
 from stress.wire import run as run_async
 
-__all__ = ["run_command"]
+__all__ = ["parse_start_at", "run_command"]
 
 _HTTP2 = ("auto", "never", "always")
+RUN_ID_ENV = "AUTH_STRESS_RUN_ID"
+START_AT_ENV = "AUTH_STRESS_START_AT"
+MAX_WAIT_SECONDS = 24 * 3600.0
+
+
+def parse_start_at(text: str, now: float) -> float:
+    """``--start-at``: unix seconds or an ISO-8601 time with a zone (``2026-05-01T12:00:00Z``),
+    at most a day ahead; ValueError with a one-line reason otherwise."""
+    try:
+        at = float(text)
+    except ValueError:
+        at = _iso_time(text)
+    if not math.isfinite(at) or at - now > MAX_WAIT_SECONDS:
+        raise ValueError(f"--start-at {text!r}: more than 24 hours away")
+    return at
+
+
+def _iso_time(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(
+            f"--start-at {text!r}: expected unix seconds or an ISO-8601 time such as "
+            "2026-05-01T12:00:00Z"
+        )
+    if moment.tzinfo is None:
+        raise ValueError(f"--start-at {text!r}: give a time zone (e.g. Z for UTC)")
+    return moment.timestamp()
+
+
+def _shard_of(
+    text: str | None, run_id: str | None, env: Mapping[str, str]
+) -> tuple[Shard, str | None]:
+    """The shard (``--shard``, else a Kubernetes Indexed Job's environment, else 1/1) and the
+    run id (``--run-id``, else ``AUTH_STRESS_RUN_ID``), which the shards of a run must share."""
+    try:
+        shard = parse_shard(text) if text is not None else shard_from_env(env) or Shard(1, 1)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    run_id = run_id if run_id is not None else env.get(RUN_ID_ENV) or None
+    if run_id is not None and not run_id.strip():
+        raise fail(ExitCode.USAGE, "--run-id: empty")
+    if shard.count > 1 and run_id is None:
+        raise fail(
+            ExitCode.USAGE,
+            f"shard {shard}: the shards of one run must share a run id: pass --run-id ID "
+            f"or set {RUN_ID_ENV}",
+        )
+    return shard, run_id
 
 
 def _timed_seconds(scenario: Scenario) -> float:
@@ -122,6 +177,32 @@ def run_command(
             help="Run K times; report how often each finding class reproduced (k of K).",
         ),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            metavar="I/N",
+            help="Run shard I of N (from 1): a disjoint slice of the sessions; default: from "
+            "JOB_COMPLETION_INDEX and AUTH_STRESS_SHARDS when set, else 1/1. Merge the shards' "
+            "histories with `auth-stress merge`.",
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID",
+            help="The run's id, shared by its shards (default: AUTH_STRESS_RUN_ID, else random; "
+            "required with more than one shard).",
+        ),
+    ] = None,
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="Wait until TIME (unix seconds or ISO-8601 with a zone; default: "
+            "AUTH_STRESS_START_AT) before the first step, so that shards begin together; a "
+            "time already past starts at once.",
+        ),
+    ] = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Run a scenario against a target, check the history, report, and exit.
@@ -138,8 +219,20 @@ def run_command(
     if repeat is not None and (junit is not None or html is not None):
         one_run = "--junit and --html describe one run: with --repeat use --json"
         raise fail(ExitCode.USAGE, f"{one_run}, or `auth-stress analyze` one run's history")
+    part, identity = _shard_of(shard, run_id, os.environ)
+    start_text = start_at if start_at is not None else os.environ.get(START_AT_ENV) or None
+    try:
+        begin = None if start_text is None else parse_start_at(start_text, time.time())
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    if repeat is not None and part.count > 1:
+        raise fail(ExitCode.USAGE, "--repeat makes whole runs: it cannot run one shard")
     prepare_outputs({"--json": json_out, "--junit": junit, "--html": html, "--history": history})
     loaded = load(scenario)
+    try:
+        part.apply(loaded)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, f"{scenario}: {exc}") from None
     options = RunOptions(
         scenario_path=scenario,
         targets=tuple(target or ()),
@@ -150,6 +243,10 @@ def run_command(
         insecure=insecure,
         http2=cast(HTTP2Mode, http2),
         measure_policy=measure_policy,
+        shard=part,
+        run_id=identity,
+        run_secret=os.environ.get(RUN_KEY_ENV) or None,
+        start_at=begin,
     )
     if repeat is not None:
         raise typer.Exit(run_repeated(loaded, options, repeat, json_out, progress))

@@ -129,7 +129,7 @@ class Actions:
             else:
                 parsed = self.profile.parse_plain(outcome.response)
         if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:
-            state.consumed.add(invoke.presented)
+            state.consume(invoke.presented)
         self.recorder.complete(
             invoke,
             parsed.outcome,

@@ -87,9 +87,13 @@ class Driver:
         progress: ProgressCallback | None = None,
         scenario_dir: Path | None = None,
         notes: Sequence[str] = (),
+        first_session: int = 0,
+        schedule_seed: int | None = None,
     ) -> None:
         """``notes`` are what the run learned before it started (e.g. a published policy that
-        contradicts the scenario's); the run-end record carries them to the report."""
+        contradicts the scenario's); the run-end record carries them to the report. A shard
+        numbers its sessions from ``first_session`` (session numbers are global to the run)
+        and seeds its open-model arrivals with ``schedule_seed`` (default: the run's seed)."""
         if not targets:
             raise ValueError("at least one target base URL is needed")
         self.scenario = scenario
@@ -108,7 +112,14 @@ class Driver:
         self.bursts = Bursts(self.actions, engine)
         self.logins = Logins(self.actions, scenario.auth, scenario_dir)
         self.notes: list[str] = list(notes)
-        self.load = LoadRun(self.actions, history.header.seed, list(scenario.steps), self.notes)
+        self.load = LoadRun(
+            self.actions,
+            history.header.seed,
+            list(scenario.steps),
+            self.notes,
+            schedule_seed=schedule_seed,
+        )
+        self.first_session = first_session
         self._end: EndReason = "completed"
         self._detail: str | None = None
         self._scope: CancelScope | None = None
@@ -121,7 +132,12 @@ class Driver:
         started = time.monotonic()
         started_ns = time.monotonic_ns()
         run = self.scenario.run
-        sessions = [SessionState(n=n, tabs=[]) for n in range(run.sessions)]
+        first = self.first_session
+        # A replay step presents a token ``age`` rotations back: older ones need not be kept.
+        keep = 1 + max((s.age for s in self.scenario.steps if isinstance(s, ReplayStep)), default=0)
+        sessions = [
+            SessionState(n=n, tabs=[], keep=keep) for n in range(first, first + run.sessions)
+        ]
         limiter = anyio.CapacityLimiter(run.concurrency or run.sessions)
         try:
             async with anyio.create_task_group() as outer:

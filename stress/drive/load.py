@@ -151,6 +151,9 @@ class LoadRun:
     steps: list[object]
     notes: list[str]
     windows: dict[int, LoadWindow] = field(default_factory=dict)
+    # A shard's arrivals are its own Poisson process (the shards' superpose to the run's
+    # rate), so they are seeded apart; None: the run's seed.
+    schedule_seed: int | None = None
 
 
 def _join(run: LoadRun, step: LoadStep) -> LoadWindow:
@@ -161,7 +164,8 @@ def _join(run: LoadRun, step: LoadStep) -> LoadWindow:
         position = next(i for i, each in enumerate(run.steps) if each is step)
         # Same seed, same schedule: arrival times and kinds replay exactly (which session
         # serves each arrival still depends on the target's latency).
-        seed = (run.seed * 1_000_003 + position) * 1_009 + epoch
+        base = run.seed if run.schedule_seed is None else run.schedule_seed
+        seed = (base * 1_000_003 + position) * 1_009 + epoch
         window = LoadWindow(
             step=step,
             start=now,

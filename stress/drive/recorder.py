@@ -168,9 +168,8 @@ class Recorder:
 
     def close_pending(self, why: str) -> None:
         """Complete every open invoke as ``info``: the run, not the target, ended it."""
-        ops = self.history.ops
-        for index in self.history.pending():
-            self.complete(ops[index], "info", None, None, error=f"{RUN_STOPPED}: {why}")
+        for invoke in self.history.open_invokes():
+            self.complete(invoke, "info", None, None, error=f"{RUN_STOPPED}: {why}")
 
     def finish(self, end: RunEnd) -> None:
         """Write the run-end record."""

@@ -10,6 +10,7 @@ holds a finding of the same :class:`~stress.reproduce.witness.Signature`.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from stress.reproduce.repeat import repeat_drives
 from stress.reproduce.replayer import Replayer
 from stress.reproduce.tally import Estimate, RunOutcome, exit_code_of
 from stress.reproduce.witness import ReplayError, ReplayPlan, plan_replay
-from stress.run_record import RunEnd
+from stress.run_record import RunEnd, ShardId
 from stress.scenario import Scenario, load_scenario
 from stress.types import ExitCode
 from stress.wire import run as run_async
@@ -179,7 +180,16 @@ def replay_finding(
         return await Replayer(plan, parts, prepared.recorded_targets).run()
 
     def drive(each: RunOptions) -> Drive:
-        header = msgspec.structs.replace(prepared.header, started_unix=time.time())
+        # A replay is a run of its own: its own id and fingerprint key, not the recorded
+        # run's (nor its shard: it replays one finding, whichever shard recorded it).
+        header = msgspec.structs.replace(
+            prepared.header,
+            started_unix=time.time(),
+            run_id=uuid.uuid4().hex,
+            shard=ShardId(1, 1),
+            key_check=None,
+            start_at=None,
+        )
         return run_async(drive_with, prepared.scenario, each, header, body)
 
     def told(run: RunOutcome) -> None:
