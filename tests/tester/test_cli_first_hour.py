@@ -204,8 +204,8 @@ def test_an_interrupted_analysis_exits_3_with_one_line(tmp_path: Path) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 3
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stdout[-2000:] + stderr[-4000:]
     assert one_line_error(stderr) == "error: interrupted before the analysis finished"
 
 
