@@ -120,7 +120,7 @@ def report_document(report: RunReport) -> dict[str, Any]:
             for result in report.results
             for number, finding in report.numbered(result)
         ],
-        "checkers": {r.checker: r.verdict for r in report.results},
+        "checkers": {r.checker: report.checker_status(r) for r in report.results},
         "checker_notes": {r.checker: list(r.notes) for r in report.results if r.notes},
         "checker_info": {
             r.checker: {"class": spec.kind, "meaning": spec.meaning}

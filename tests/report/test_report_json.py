@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from report.conftest import ReportFactory, passing_results
+
 from stress import __version__
 from stress.checkers import CHECKERS
 from stress.report import RunReport, report_document, write_json
@@ -124,3 +126,13 @@ def test_write_replaces_existing_file(passing_report: RunReport, tmp_path: Path)
     path.write_text("old")
     write_json(passing_report, path)
     assert json.loads(path.read_text())["verdict"] == "pass"
+
+
+def test_an_inconclusive_run_shows_no_checker_as_a_pass(report_factory: ReportFactory) -> None:
+    """CI dashboards read these values: a run that proved nothing never reports a pass."""
+    unreachable = report_factory(
+        passing_results(), operations=[], inconclusive_reason="target unreachable"
+    )
+    assert set(report_document(unreachable)["checkers"].values()) == {"not run"}
+    interrupted = report_factory(passing_results(), inconclusive_reason="interrupted")
+    assert set(report_document(interrupted)["checkers"].values()) == {"partial"}

@@ -124,7 +124,8 @@ def test_a_dead_target_is_inconclusive_not_an_error_rate_failure(
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 3, stdout + stderr
     document = json.loads(report.read_text())
-    assert (document["verdict"], document["checkers"]["threshold"]) == ("unknown", "pass")
+    # The error rate did not fail on the dead target's refusals; a cut-short run proves no pass.
+    assert (document["verdict"], document["checkers"]["threshold"]) == ("unknown", "partial")
     assert "stopped answering" in " ".join(document["notes"])
 
 
@@ -158,4 +159,4 @@ def test_one_replica_dying_leaves_the_survivor_tested(tmp_path: Path, redis_url:
     later = load_history(history).ops[died:]
     to_survivor = [op for op in later if op.type == "invoke" and op.target == survivor.url]
     assert len(to_survivor) > 50  # the run went on against the replica still alive
-    assert document["checkers"]["threshold"] == "pass"
+    assert document["checkers"]["threshold"] == "partial"
