@@ -21,7 +21,7 @@ from stress.scenario import RunSpec
 from stress.target import Parsed, TargetProfile
 from stress.wire import Wire, WireOutcome, WireRequest
 
-__all__ = ["UNREACHABLE_AFTER", "Actions", "origin"]
+__all__ = ["UNREACHABLE_AFTER", "Actions", "discarded", "origin"]
 
 # Consecutive connect failures (nothing sent) after which a target is declared dead.
 UNREACHABLE_AFTER = 20
@@ -31,6 +31,20 @@ def origin(url: str) -> str:
     """``scheme://host:port`` of an absolute URL: which target (replica) a request went to."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def discarded(answered: WireOutcome, why: str) -> WireOutcome:
+    """``answered`` as a client that never read its response sees it: the request was sent,
+    its answer is unknown (``info``), and ``why`` says so."""
+    return WireOutcome(
+        request=answered.request,
+        response=None,
+        send_ns=answered.send_ns,
+        recv_ns=answered.recv_ns,
+        sent=answered.sent,
+        error=answered.error,
+        error_detail=f"response discarded: {why}",
+    )
 
 
 class Actions:
@@ -224,16 +238,7 @@ class Actions:
         process = self.recorder.tab(state, 0)
         invoke = self.recorder.invoke(process, state, "refresh", token, step="lost-response")
         answered = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
-        lost = WireOutcome(
-            request=request,
-            response=None,
-            send_ns=answered.send_ns,
-            recv_ns=answered.recv_ns,
-            sent=answered.sent,
-            error=answered.error,
-            error_detail="response discarded: simulated lost response",
-        )
-        self.complete(state, invoke, lost, 0)
+        self.complete(state, invoke, discarded(answered, "simulated lost response"), 0)
         await self.send(state, "refresh", request, token, step="retry", retry_of=invoke.index)
 
     # -- the other single ops ------------------------------------------------------------

@@ -21,9 +21,9 @@ from stress.history import REPLAY_STEP, Op, OpKind
 from stress.run_record import BurstRecord
 from stress.scenario import RefreshStep, ReplayStep
 from stress.target import Parsed, TokenPair
-from stress.wire import WireOutcome, WireRequest
+from stress.wire import BurstResult, WireOutcome, WireRequest
 
-__all__ = ["Bursts"]
+__all__ = ["Bursts", "burst_record"]
 
 Member = tuple[Op, WireOutcome, Parsed]
 
@@ -144,15 +144,19 @@ class Bursts:
         for i, (invoke, outcome) in enumerate(zip(invokes, result.outcomes, strict=True)):
             parsed = actions.complete(state, invoke, outcome, i, engine=result.engine)
             members.append((invoke, outcome, parsed))
-        arrivals = [a for a in (arrival_ns(o) for o in result.outcomes) if a is not None]
-        self.records.append(
-            BurstRecord(
-                burst=burst,
-                engine=result.engine,
-                size=len(requests),
-                release_spread_ns=result.release_spread_ns,
-                arrival_spread_ns=max(arrivals) - min(arrivals) if len(arrivals) > 1 else None,
-                notes=result.notes,
-            )
-        )
+        self.records.append(burst_record(burst, result))
         return members
+
+
+def burst_record(burst: int, result: BurstResult) -> BurstRecord:
+    """What the run-end record keeps of burst ``burst``: the engine used, its size, the release
+    spread the wire measured and the arrival spread the server's stamps show, if it stamps."""
+    arrivals = [a for a in (arrival_ns(o) for o in result.outcomes) if a is not None]
+    return BurstRecord(
+        burst=burst,
+        engine=result.engine,
+        size=len(result.outcomes),
+        release_spread_ns=result.release_spread_ns,
+        arrival_spread_ns=max(arrivals) - min(arrivals) if len(arrivals) > 1 else None,
+        notes=result.notes,
+    )

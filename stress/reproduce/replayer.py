@@ -17,9 +17,10 @@ import time
 
 import anyio
 
-from stress.drive.actions import Actions, origin
+from stress.drive.actions import Actions, discarded, origin
+from stress.drive.bursts import burst_record
 from stress.drive.logins import Logins
-from stress.drive.recorder import OpBound, Recorder, arrival_ns
+from stress.drive.recorder import OpBound, Recorder
 from stress.drive.session import SessionState
 from stress.fingerprint import Fingerprinter
 from stress.history import Op
@@ -27,7 +28,7 @@ from stress.pipeline import DriveParts
 from stress.reproduce.witness import PlannedOp, ReplayPlan
 from stress.run_record import BurstRecord, EndReason, RunEnd
 from stress.target import Parsed, TokenPair
-from stress.wire import WireOutcome, WireRequest
+from stress.wire import WireRequest
 
 __all__ = ["Replayer"]
 
@@ -226,15 +227,7 @@ class Replayer:
         answered = await self.parts.wire.request(
             request, timeout=self.parts.scenario.run.op_timeout_seconds
         )
-        lost = WireOutcome(
-            request=request,
-            response=None,
-            send_ns=answered.send_ns,
-            recv_ns=answered.recv_ns,
-            sent=answered.sent,
-            error=answered.error,
-            error_detail="response discarded: replay of a lost response",
-        )
+        lost = discarded(answered, "replay of a lost response")
         return invoke, self.actions.complete(state, invoke, lost, 0)
 
     async def _burst(self, members: list[tuple[PlannedOp, str]]) -> None:
@@ -260,14 +253,4 @@ class Replayer:
         for (op, state, invoke, token), outcome in zip(invokes, result.outcomes, strict=True):
             parsed = self.actions.complete(state, invoke, outcome, 0, engine=result.engine)
             self._keep(op, invoke, parsed, token)
-        arrivals = [a for a in (arrival_ns(o) for o in result.outcomes) if a is not None]
-        self.bursts.append(
-            BurstRecord(
-                burst=burst,
-                engine=result.engine,
-                size=len(requests),
-                release_spread_ns=result.release_spread_ns,
-                arrival_spread_ns=max(arrivals) - min(arrivals) if len(arrivals) > 1 else None,
-                notes=result.notes,
-            )
-        )
+        self.bursts.append(burst_record(burst, result))
