@@ -353,10 +353,6 @@ class History:
         self.end = end
         self._write(end)
 
-    def pending(self) -> list[int]:
-        """Indices of invokes that have no completion yet."""
-        return sorted(op.index for op in self._open.values())
-
     def open_invokes(self) -> list[Op]:
         """The invokes that have no completion yet, in index order."""
         return sorted(self._open.values(), key=lambda op: op.index)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from stress.history import Operation
-from stress.latency import percentile
+from stress.latency import nearest_rank
 from stress.report.stats import BurstInfo
 from stress.report.timeline import format_duration
 
@@ -46,10 +46,8 @@ class Spread:
         if not values:
             return None
         ordered = sorted(values)
-        p50, p90 = percentile(ordered, 50), percentile(ordered, 90)
-        assert p50 is not None
-        assert p90 is not None
-        return cls(len(ordered), ordered[0], int(p50), int(p90), ordered[-1])
+        p50, p90 = (ordered[nearest_rank(len(ordered), p)] for p in (50, 90))
+        return cls(len(ordered), ordered[0], p50, p90, ordered[-1])
 
     def describe(self) -> str:
         parts = (self.min, self.p50, self.p90, self.max)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from stress.checkers.base import Finding
 from stress.checkers.judging import counted
+from stress.checkers.lineage import ROTATING_KINDS
 from stress.history import Operation
 from stress.report.svg import svg_open, text
 from stress.report.timeline import short_fp
@@ -24,7 +25,6 @@ from stress.report.timeline import short_fp
 __all__ = ["Family", "Successor", "TokenIndex", "family_of", "family_svg"]
 
 _E = html.escape
-_ROTATING = frozenset({"refresh", "probe"})
 # Successors drawn in full; the rest are counted in one line.
 _MAX_ROWS = 12
 
@@ -43,7 +43,7 @@ class TokenIndex:
         for op in sorted(operations, key=lambda o: (o.send_ns, o.index)):
             if op.outcome == "ok" and op.returned and op.returned != op.presented:
                 minted.setdefault(op.returned, op)
-            if op.presented and op.kind in _ROTATING:
+            if op.presented and op.kind in ROTATING_KINDS:
                 presented.setdefault(op.presented, []).append(op)
         return cls(minted, presented)
 
@@ -90,12 +90,12 @@ def family_of(
     siblings, under the burst that produced them).
     """
     key = by_index.get(finding.key)
-    if key is None or key.presented is None or key.kind not in _ROTATING | {"revoke"}:
+    if key is None or key.presented is None or key.kind not in ROTATING_KINDS | {"revoke"}:
         return None
     root = key.presented
     minter = index.minted_by.get(root)
     rotated = key.outcome == "ok" and key.returned is not None
-    if minter is not None and minter.presented is not None and minter.kind in _ROTATING:
+    if minter is not None and minter.presented is not None and minter.kind in ROTATING_KINDS:
         # A rejected successor is shown beside its siblings, under the burst's token.
         root = root if rotated else minter.presented
     witness = set(finding.witness)

@@ -66,7 +66,7 @@ def wait_for_ops(history: Path, count: int, timeout: float = 20) -> None:
 
 def assert_closed_history(history: Path) -> None:
     recorded = load_history(history)
-    assert recorded.pending() == []  # every invoke has its completion, info if unknown
+    assert recorded.open_invokes() == []  # every invoke has its completion, info if unknown
     assert len(recorded) > 10
 
 
