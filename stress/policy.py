@@ -13,6 +13,11 @@ servers differ along a few independent axes, so the model is those axes as expli
   go (1: only the immediate predecessor);
 - ``reuse_revokes``: what a reuse outside the window revokes: ``family`` (RFC 9700), ``user``
   (every family of that user and client) or ``nothing`` (the old token is merely rejected);
+- ``tolerance_seconds``: how long after a rotation a presentation of the previous token that the
+  window does not accept still is not reuse: it is rejected and revokes nothing. A server stamps a
+  request when its handler runs, which under load can lag the request's arrival, so a server that
+  spares its holder's concurrent tabs needs such an allowance even under single use. Reuse
+  detection starts after the longer of the window and the tolerance;
 - ``refresh_revokes_access``: a rotation revokes the access token issued with the presented
   refresh token;
 - ``relax``: invariants the scenario explicitly downgrades to warnings.
@@ -64,6 +69,7 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     replay: Replay = "rejected"
     generations: int = 0
     reuse_revokes: ReuseScope = "family"
+    tolerance_seconds: float = 0.0
     refresh_revokes_access: bool = False
     relax: tuple[Invariant, ...] = ()
 
@@ -76,6 +82,14 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def window_ns(self) -> int:
         """The grace window in ns; 0 whenever no replay is accepted."""
         return int(self.grace_seconds * 1e9) if self.accepts_replay else 0
+
+    @property
+    def reuse_horizon_ns(self) -> int:
+        """How long after a rotation, in ns, the previous token may still be presented without
+        that being reuse: the longer of the window and the tolerance."""
+        if not self.rotates:
+            return 0
+        return max(self.window_ns, int(self.tolerance_seconds * 1e9))
 
     @property
     def one_successor(self) -> bool:
@@ -93,10 +107,11 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     @property
     def preset(self) -> PresetName | None:
-        """The preset these fields equal, apart from relaxations; None for a custom policy."""
+        """The preset these fields equal, apart from relaxations and the tolerance (which any
+        rotating preset may add); None for a custom policy."""
+        plain = msgspec.structs.replace(self, relax=(), tolerance_seconds=0.0)
         for name in PRESETS:
-            candidate = preset(name, self.grace_seconds)
-            if msgspec.structs.replace(self, relax=()) == candidate:
+            if plain == preset(name, self.grace_seconds):
                 return name
         return None
 
@@ -104,10 +119,11 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         """One line for reports: the preset's name with its window, or every field."""
         name = self.preset
         relax = f"; relaxed: {', '.join(self.relax)}" if self.relax else ""
+        tolerance = f", tolerance {self.tolerance_seconds:g}s" if self.tolerance_seconds else ""
         if name in ("idempotent", "overlap"):
-            return f"{name}, grace {self.grace_seconds:g}s{relax}"
+            return f"{name}, grace {self.grace_seconds:g}s{tolerance}{relax}"
         if name is not None:
-            return f"{name}{relax}"
+            return f"{name}{tolerance}{relax}"
         if not self.rotates:
             return f"no rotation{relax}"
         parts = [
@@ -116,6 +132,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             f"{self.generations} generation(s)",
             f"reuse revokes {self.reuse_revokes}",
         ]
+        if self.tolerance_seconds:
+            parts.append(f"tolerance {self.tolerance_seconds:g}s")
         if self.refresh_revokes_access:
             parts.append("refresh revokes the access token")
         return ", ".join(parts) + relax
@@ -137,6 +155,7 @@ def resolve_policy(
     replay: Replay | None = None,
     generations: int | None = None,
     reuse_revokes: ReuseScope | None = None,
+    tolerance_seconds: float | None = None,
     refresh_revokes_access: bool = False,
     relax: tuple[Invariant, ...] = (),
 ) -> Policy:
@@ -150,13 +169,18 @@ def resolve_policy(
     'idempotent, grace 2s'
     >>> resolve_policy(replay="access-only", grace_seconds=5).describe()
     'replay access-only, grace 5s, 1 generation(s), reuse revokes family'
+    >>> resolve_policy("strict", tolerance_seconds=1).describe()
+    'strict, tolerance 1s'
     """
+    if tolerance_seconds is not None and tolerance_seconds < 0:
+        raise ValueError(f"policy.tolerance_seconds must be >= 0, found {tolerance_seconds:g}")
     if kind == "none":
         given = {
             "grace_seconds": grace_seconds or None,
             "replay": replay,
             "generations": generations,
             "reuse_revokes": reuse_revokes,
+            "tolerance_seconds": tolerance_seconds or None,
         }
         extra = [f"policy.{k}" for k, v in given.items() if v is not None]
         if extra or refresh_revokes_access:
@@ -209,6 +233,7 @@ def resolve_policy(
         replay=replay,
         generations=depth,
         reuse_revokes=reuse_revokes or "family",
+        tolerance_seconds=0.0 if tolerance_seconds is None else tolerance_seconds,
         refresh_revokes_access=refresh_revokes_access,
         relax=relax,
     )

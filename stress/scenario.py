@@ -143,6 +143,7 @@ class PolicySpec(_Strict, frozen=True):
     replay: Replay | None = None
     generations: Annotated[int, Meta(ge=0, le=100)] | None = None
     reuse_revokes: ReuseScope | None = None
+    tolerance_seconds: NonNegative | None = None
     refresh_revokes_access: bool = False
     relax: list[Invariant] = []
 
@@ -157,6 +158,7 @@ class PolicySpec(_Strict, frozen=True):
             replay=self.replay,
             generations=self.generations,
             reuse_revokes=self.reuse_revokes,
+            tolerance_seconds=self.tolerance_seconds,
             refresh_revokes_access=self.refresh_revokes_access,
             relax=tuple(dict.fromkeys(self.relax)),
         )

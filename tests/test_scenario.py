@@ -122,6 +122,14 @@ def test_policy_fields_without_a_preset(tmp_path: Path) -> None:
     assert policy.relax == ("self-inflicted-logout",)
 
 
+def test_a_strict_policy_may_spare_reuses_for_a_tolerance(tmp_path: Path) -> None:
+    block = 'kind = "strict"\ntolerance_seconds = 1.5'
+    policy = load_scenario(write(tmp_path, VALID.replace(POLICY, block))).policy.model()
+    assert (policy.replay, policy.tolerance_seconds, policy.preset) == ("rejected", 1.5, "strict")
+    assert policy.reuse_horizon_ns == 1_500_000_000
+    assert policy.describe() == "strict, tolerance 1.5s"
+
+
 @pytest.mark.parametrize(
     ("policy", "message"),
     [
@@ -132,6 +140,8 @@ def test_policy_fields_without_a_preset(tmp_path: Path) -> None:
         ('kind = "none"\nreplay = "same-pair"', "policy 'none' means no rotation"),
         ('kind = "overlap"\ngrace_seconds = 1\ngenerations = 0', "at least the immediate"),
         ('kind = "strict"\nrelax = ["forks"]', "`policy.relax[0]`"),
+        ('kind = "none"\ntolerance_seconds = 1', "policy.tolerance_seconds do(es) not apply"),
+        ('kind = "strict"\ntolerance_seconds = -1', "`policy.tolerance_seconds`"),
     ],
 )
 def test_contradicting_policy_fields_name_the_field(

@@ -164,19 +164,21 @@ class Grace:
         earliest = self.earliest_rotation(op.presented, (op,))
         return earliest is not None and op.recv_ns - earliest <= self.window
 
-    def stale_after_window(self, op: Operation) -> Operation | None:
-        """The op whose completed rotation proves ``op`` presented its token after ``W``.
+    def stale_after_window(self, op: Operation, horizon: int | None = None) -> Operation | None:
+        """The op whose completed rotation proves ``op`` presented its token more than
+        ``horizon`` ns (default ``W``) after it.
 
         Consumers are in completion order, so the first one other than ``op`` decides: every
         later one completed later still.
         """
         if op.presented is None:
             return None
+        limit = self.window if horizon is None else horizon
         for consumer in self._consumers(op.presented):
             if consumer.index == op.index:
                 continue
             recv = consumer.recv_ns or 0
-            return consumer if op.send_ns - recv > self.window else None
+            return consumer if op.send_ns - recv > limit else None
         return None
 
     def _children_before(self, token: str, op: Operation) -> list[str]:
@@ -248,8 +250,10 @@ class Grace:
         return proof
 
     def stale_proof(self, op: Operation) -> tuple[Operation, ...] | None:
-        """Ops (excluding ``op``) proving that ``op`` certainly presented a stale token."""
-        consumer = self.stale_after_window(op)
+        """Ops (excluding ``op``) proving that ``op`` certainly presented a token the policy
+        counts as reused: after both the window and the tolerance, or too many generations
+        back (a tolerance spares only the previous token)."""
+        consumer = self.stale_after_window(op, self.policy.reuse_horizon_ns)
         if consumer is not None:
             return (consumer,)
         return self.stale_ancestor(op)

@@ -2,11 +2,11 @@
 
 RFC 9700 §4.14.2 says that on reuse the server "will revoke the active refresh token" and OAuth
 2.1 adds the grant (ROTATION.md invariant 7). The proof: a refresh presenting a certainly stale
-token (rotated more than ``W`` earlier, or too many generations behind the head, see
-``Grace.stale_proof``) was rejected, and afterwards an op that certainly started after that
-rejection completed still refreshed a token of the same family. Many servers do not revoke
-(Spring Authorization Server, simplejwt): they declare ``policy.reuse_revokes = "nothing"``,
-and the rule is off for them, as it is without rotation.
+token (rotated more than the longer of ``W`` and the policy's tolerance earlier, or too many
+generations behind the head, see ``Grace.stale_proof``) was rejected, and afterwards an op that
+certainly started after that rejection completed still refreshed a token of the same family.
+Many servers do not revoke (Spring Authorization Server, simplejwt): they declare
+``policy.reuse_revokes = "nothing"``, and the rule is off for them, as it is without rotation.
 """
 
 from __future__ import annotations

@@ -101,6 +101,13 @@ def measured_comments(measurement: Measurement) -> list[str]:
             f"Grace: replays accepted {bracket.accepted_at:.3f} s after the rotation, {rejected} "
             f"(resolution {bracket.resolution:.3g} s)."
         )
+    spared = measurement.tolerance
+    if spared is not None and spared.accepted_at is not None and spared.rejected_at is not None:
+        lines.append(
+            f"Tolerance: a rejected reuse {spared.accepted_at:.3f} s after the rotation revoked "
+            f"nothing, one within {spared.rejected_at:.3f} s revoked "
+            f"(resolution {spared.resolution:.3g} s)."
+        )
     unmeasured = [f.name for f in measurement.fields if not f.measured]
     if unmeasured:
         lines.append(f"Not measured (left at their defaults): {', '.join(unmeasured)}.")

@@ -40,10 +40,12 @@ __all__ = [
     "decide_replay",
     "decide_reuse",
     "decide_rotation",
+    "decide_tolerance",
     "describe",
     "evidence",
     "replay_delay",
     "replay_point",
+    "reuse_point",
     "summarize_burst",
 ]
 
@@ -379,6 +381,61 @@ def decide_reuse(ops: Sequence[Operation]) -> Decision[ReuseScope]:
         "itself still works: no scope the model knows",
         shown,
     )
+
+
+# -- the tolerance ------------------------------------------------------------------------------
+
+
+def reuse_point(ops: Sequence[Operation]) -> ReplayPoint | None:
+    """A reuse trial as a point of the tolerance's bracket; None when it decided nothing.
+
+    ``accepted`` here means spared: the reuse was rejected and revoked nothing. The bounds are a
+    replay's (:class:`ReplayPoint`): a spared reuse proves the tolerance lasts at least the time
+    from the rotation's answer to the reuse's send, a revoking one that it ends before the time
+    from the rotation's send to the reuse's answer.
+    """
+    scope = decide_reuse(ops).value
+    rotation, replay = _first(ops, ROTATE), _first(ops, REPLAY_STEP)
+    if scope is None or rotation is None or replay is None:
+        return None
+    if rotation.recv_ns is None or replay.recv_ns is None:
+        return None
+    spared = scope == "nothing"
+    lower = (replay.send_ns - rotation.recv_ns) / 1e9
+    upper = (replay.recv_ns - rotation.send_ns) / 1e9
+    return ReplayPoint(spared, round(lower if spared else upper, 6), replay.index)
+
+
+def decide_tolerance(trials: Sequence[Sequence[Operation]], *, floor: float) -> GraceDecision:
+    """How long after a rotation a rejected reuse still revokes nothing, from reuse trials of
+    which at least one revoked: the bracket between the latest spared reuse and the earliest
+    revoking one. A reuse spared later than another revoked is no threshold, and the decision
+    says so.
+    """
+    points = [p for p in map(reuse_point, trials) if p is not None]
+    spared = [p for p in points if p.accepted]
+    revoked = [p for p in points if not p.accepted]
+    first_revoked = min(revoked, key=lambda p: p.bound) if revoked else None
+    if first_revoked is None:
+        raise ValueError("decide_tolerance needs a reuse trial that revoked")
+    if not spared:
+        why = "the first reuse, just past the window, already revoked: no tolerance"
+        return GraceDecision(0.0, why, (first_revoked.op,), None, first_revoked.bound, floor)
+    last_spared = max(spared, key=lambda p: p.bound)
+    pair = (last_spared.op, first_revoked.op)
+    low, high = last_spared.bound, first_revoked.bound
+    res = resolution(low, floor)
+    if low >= high:
+        why = (
+            f"not a threshold: a reuse {low:.3f} s after its rotation revoked nothing but "
+            f"another within {high:.3f} s revoked"
+        )
+        return GraceDecision(None, why, pair, low, high, res)
+    why = (
+        f"a rejected reuse {low:.3f} s after the rotation revoked nothing, one within "
+        f"{high:.3f} s revoked (resolution {res:.3g} s)"
+    )
+    return GraceDecision(simplest_between(low, high), why, pair, low, high, res)
 
 
 # -- the access token ---------------------------------------------------------------------------

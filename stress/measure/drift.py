@@ -1,8 +1,8 @@
 """Comparing policies field by field: a measured one with a declared one (``--expect``), or a
 target's published one with a scenario's (``run``'s warning).
 
-A measured grace window agrees with the declared one when they are within the measurement's
-resolution; a value the search stopped at (a lower bound) agrees with any declared value at
+A measured grace window (or tolerance) agrees with the declared one when they are within its
+search's resolution; a value the search stopped at (a lower bound) agrees with any declared value at
 least as large. A field that was not measured is not compared, and the comparison says so.
 """
 
@@ -44,22 +44,24 @@ def drift(measurement: Measurement, declared: Policy) -> tuple[list[Drift], list
     """The measured fields that contradict ``declared``, and a note per field not compared."""
     expected = policy_values(declared)
     drifts, skipped = [], []
-    tolerance = measurement.grace.resolution if measurement.grace is not None else 0.0
+    brackets = {"grace_seconds": measurement.grace, "tolerance_seconds": measurement.tolerance}
     for result in measurement.fields:
         name, want = result.name, expected[result.name]
         if not result.measured:
             skipped.append(f"{name}: not compared ({result.why})")
             continue
-        if not _agrees(name, result.value, want, tolerance, lower_bound=result.lower_bound):
+        bracket = brackets.get(name)
+        precision = bracket.resolution if bracket is not None else 0.0
+        if not _agrees(name, result.value, want, precision, lower_bound=result.lower_bound):
             drifts.append(Drift(name, result.value, want))
     return drifts, skipped
 
 
 def _agrees(
-    name: FieldName, found: FieldValue, want: FieldValue, tolerance: float, *, lower_bound: bool
+    name: FieldName, found: FieldValue, want: FieldValue, precision: float, *, lower_bound: bool
 ) -> bool:
-    if name == "grace_seconds":
-        slack = tolerance if float(found) > 0 else 0.0
+    if name in ("grace_seconds", "tolerance_seconds"):
+        slack = precision if float(found) > 0 else 0.0
         if lower_bound:
             return float(want) >= float(found) - slack
         return abs(float(found) - float(want)) <= slack + 1e-9

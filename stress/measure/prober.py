@@ -8,6 +8,9 @@
    trials of each of its rounds at once), then replays 2, 3, ... generations back inside the
    window, then one reuse just past the window.
    With replays rejected there is no window, and the reuse is the replay itself.
+   A reuse that revoked nothing starts the tolerance search (the same search, over reuse
+   trials): a server may spare rejected reuses for a while after a rotation, so that its
+   holder's late-stamped concurrent requests do not log the user out, and revoke after that.
 4. ``burst``: N concurrent refreshes of one token; reported, it decides no field.
 
 Every field is decided from recorded ops by :mod:`stress.measure.decide`. A trial that ended
@@ -39,7 +42,7 @@ from stress.measure.result import (
 )
 from stress.measure.search import GraceSearch
 from stress.measure.trials import Trials
-from stress.policy import Policy, preset
+from stress.policy import Policy, ReuseScope, preset
 
 __all__ = ["GENERATIONS_BOUND", "Bounds", "Prober"]
 
@@ -72,6 +75,7 @@ class Prober:
         self.has_resource = has_resource
         self.fields: dict[FieldName, FieldResult] = {}
         self.bracket: GraceBracket | None = None
+        self.tolerance: GraceBracket | None = None
         self.burst: BurstOutcome | None = None
         self.notes: list[str] = []
         self._ops: dict[int, Operation] = {}
@@ -102,16 +106,18 @@ class Prober:
             self._set("generations", Decision(0, "replays are rejected", replay.ops))
             await self._reuse(0.0)
         elif replay.value is None:
-            self._unmeasured(("grace_seconds", "generations", "reuse_revokes"), replay.why)
+            self._unmeasured(
+                ("grace_seconds", "generations", "reuse_revokes", "tolerance_seconds"), replay.why
+            )
         else:
             window = await self._grace()
             if window.value is None:
-                self._unmeasured(("generations", "reuse_revokes"), window.why)
+                self._unmeasured(("generations", "reuse_revokes", "tolerance_seconds"), window.why)
             elif window.accepted_at is not None:
                 await self._generations(window.accepted_at)
                 if window.rejected_at is None:
                     why = "the window is longer than --grace-max, so no reuse after it was tried"
-                    self._set("reuse_revokes", Decision(None, why))
+                    self._unmeasured(("reuse_revokes", "tolerance_seconds"), why)
                 else:
                     await self._reuse(window.rejected_at + window.resolution)
         await self._burst()
@@ -127,7 +133,7 @@ class Prober:
     async def _grace(self) -> GraceDecision:
         search = GraceSearch(self.bounds.grace_max, self.bounds.resolution)
         while delays := search.next_round():
-            results = await self._round(delays)
+            results = await self._round(delays, self.trials.replay, _replay_point)
             self._replays.extend(ops for _, ops, _ in results)
             unanswered = [delay for delay, _, point in results if point.value is None]
             if unanswered:
@@ -144,19 +150,22 @@ class Prober:
         return window
 
     async def _round(
-        self, delays: Sequence[float]
+        self,
+        delays: Sequence[float],
+        trial: Callable[[float], Awaitable[Ops]],
+        point_of: Callable[[Ops], Decision[decide.ReplayPoint]],
     ) -> list[tuple[float, Ops, Decision[decide.ReplayPoint]]]:
-        """One replay trial per delay, all at once (each on its own sessions), shortest delay
-        first. A round lasts as long as its longest delay, not as their sum, and less when a
-        replay is rejected: the trials still waiting to replay later could only be rejected
-        too, so they are called off."""
+        """One trial per delay, all at once (each on its own sessions), shortest delay first.
+        A round lasts as long as its longest delay, not as their sum, and less once a point
+        falls on the far side of the threshold (a replay rejected, a reuse revoking): the
+        trials still waiting to send later could only land there too, so they are called
+        off."""
         results: dict[float, tuple[Ops, Decision[decide.ReplayPoint]]] = {}
         scopes = {delay: anyio.CancelScope() for delay in delays}
 
         async def one(delay: float) -> None:
             with scopes[delay]:
-                run = partial(self.trials.replay, delay)
-                _, point = results[delay] = await self._decided(run, _replay_point)
+                _, point = results[delay] = await self._decided(partial(trial, delay), point_of)
                 if point.value is not None and not point.value.accepted:
                     for later in (d for d in delays if d > delay):
                         scopes[later].cancel()
@@ -192,8 +201,58 @@ class Prober:
         self._set("generations", decision)
 
     async def _reuse(self, delay: float) -> None:
-        _, decision = await self._decided(partial(self.trials.reuse, delay), decide.decide_reuse)
+        """A reuse ``delay`` s after the rotation; one that revoked nothing may have come
+        within a tolerance, so the tolerance search follows it."""
+        ops, decision = await self._decided(partial(self.trials.reuse, delay), decide.decide_reuse)
+        if decision.value == "nothing":
+            await self._tolerance(delay, ops, decision)
+            return
         self._set("reuse_revokes", decision)
+        if decision.value is None:
+            self._set("tolerance_seconds", Decision(None, decision.why))
+        else:
+            why = "the first reuse, just past the window, revoked already: no tolerance"
+            self._set("tolerance_seconds", Decision(0.0, why, decision.ops))
+
+    async def _tolerance(self, start: float, first: Ops, spared: Decision[ReuseScope]) -> None:
+        """Reuse trials at growing delays from ``start`` until one revokes, then narrowing the
+        bracket, as the grace search does; none revoking up to ``--grace-max`` is ``nothing``."""
+        search = GraceSearch(self.bounds.grace_max, self.bounds.resolution, accepted=start)
+        trials = [first]
+        while delays := search.next_round():
+            results = await self._round(delays, self.trials.reuse, _reuse_point)
+            trials.extend(ops for _, ops, _ in results)
+            unanswered = [delay for delay, _, point in results if point.value is None]
+            if unanswered:
+                self.notes.append(
+                    f"the tolerance search stopped: a reuse {unanswered[0]:g} s after its "
+                    "rotation decided nothing"
+                )
+                break
+            for _, _, point in results:
+                if point.value is not None:
+                    search.observe(point.value.bound, point.value.accepted)
+        points = [(decide.reuse_point(ops), ops) for ops in trials]
+        revoking = [(p.bound, ops) for p, ops in points if p is not None and not p.accepted]
+        if not revoking:
+            if search.longer_than_max:
+                why = f"{spared.why}, and so did every reuse up to --grace-max"
+                self._set("reuse_revokes", Decision("nothing", why, spared.ops))
+                why = "reuse revokes nothing, so no tolerance applies"
+                self._set("tolerance_seconds", Decision(0.0, why))
+            else:
+                why = "the tolerance search stopped before a reuse revoked or --grace-max"
+                self._unmeasured(("reuse_revokes", "tolerance_seconds"), why)
+            return
+        self._set("reuse_revokes", decide.decide_reuse(min(revoking, key=lambda r: r[0])[1]))
+        found = decide.decide_tolerance(trials, floor=self.bounds.resolution)
+        self.tolerance = GraceBracket(
+            accepted_at=found.accepted_at,
+            rejected_at=found.rejected_at,
+            resolution=found.resolution,
+            grace_max=self.bounds.grace_max,
+        )
+        self._set("tolerance_seconds", Decision(found.value, found.why, found.ops))
 
     async def _burst(self) -> None:
         ops = await self._trial(partial(self.trials.burst, self.bounds.burst))
@@ -276,6 +335,12 @@ def _replay_point(ops: Ops) -> Decision[decide.ReplayPoint]:
     """The trial's replay as a bracket point (None: it got no answer about the policy)."""
     point = decide.replay_point(ops)
     return Decision(point, "the replay got no answer" if point is None else "")
+
+
+def _reuse_point(ops: Ops) -> Decision[decide.ReplayPoint]:
+    """The trial's reuse as a tolerance bracket point (None: it decided nothing)."""
+    point = decide.reuse_point(ops)
+    return Decision(point, "the reuse decided nothing" if point is None else "")
 
 
 def _field_value(value: object) -> FieldValue:

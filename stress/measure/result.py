@@ -30,7 +30,13 @@ __all__ = [
 ]
 
 FieldName = Literal[
-    "rotates", "replay", "grace_seconds", "generations", "reuse_revokes", "refresh_revokes_access"
+    "rotates",
+    "replay",
+    "grace_seconds",
+    "generations",
+    "reuse_revokes",
+    "tolerance_seconds",
+    "refresh_revokes_access",
 ]
 FIELDS: tuple[FieldName, ...] = get_args(FieldName)
 FieldValue = bool | int | float | str
@@ -60,7 +66,9 @@ class FieldResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GraceBracket(msgspec.Struct, frozen=True, kw_only=True):
-    """The grace search's bracket, in seconds from a rotation's answer to the replay's send."""
+    """A search's bracket, in seconds from a rotation's answer to the replay's send: the grace
+    window's (replays accepted, then rejected) or the tolerance's (rejected reuses sparing the
+    family, then revoking)."""
 
     accepted_at: float | None
     rejected_at: float | None
@@ -98,6 +106,7 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     end: str
     fields: list[FieldResult]
     grace: GraceBracket | None = None
+    tolerance: GraceBracket | None = None
     burst: BurstOutcome | None = None
     notes: list[str] = []
 
@@ -118,13 +127,22 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
             grace_seconds=float(self.value("grace_seconds")),
             generations=int(self.value("generations")),
             reuse_revokes=scope,
+            tolerance_seconds=float(self.value("tolerance_seconds")),
             refresh_revokes_access=bool(self.value("refresh_revokes_access")),
         )
 
 
 def policy_values(policy: Policy) -> dict[FieldName, FieldValue]:
-    """A policy's measurable fields by name (relaxations are a scenario's, not a target's)."""
-    return {name: getattr(policy, name) for name in FIELDS}
+    """A policy's measurable fields by name (relaxations are a scenario's, not a target's).
+
+    A tolerance that ends within the grace window changes nothing (reuse detection starts after
+    the longer of the two) and cannot be measured, so it counts as 0 here: a server publishing
+    a 1 s tolerance beside a 2 s window promises what a scenario declaring neither expects.
+    """
+    values: dict[FieldName, FieldValue] = {name: getattr(policy, name) for name in FIELDS}
+    if policy.reuse_horizon_ns <= policy.window_ns:
+        values["tolerance_seconds"] = 0.0
+    return values
 
 
 def _literal(value: FieldValue, allowed: tuple[L, ...]) -> L:
@@ -153,8 +171,11 @@ def policy_lines(policy: Policy) -> list[str]:
             f"grace_seconds = {_number(policy.grace_seconds)}",
             f"generations = {policy.generations}",
             f'reuse_revokes = "{policy.reuse_revokes}"',
-            f"refresh_revokes_access = {str(policy.refresh_revokes_access).lower()}",
         ]
+    if policy.tolerance_seconds:
+        lines.append(f"tolerance_seconds = {_number(policy.tolerance_seconds)}")
+    if name is None:
+        lines.append(f"refresh_revokes_access = {str(policy.refresh_revokes_access).lower()}")
     if policy.relax:
         lines.append("relax = [" + ", ".join(f'"{r}"' for r in policy.relax) + "]")
     return lines

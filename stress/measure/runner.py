@@ -217,6 +217,7 @@ class _Life:
             end=self.end,
             fields=fields,
             grace=prober.bracket,
+            tolerance=prober.tolerance,
             burst=prober.burst,
             notes=notes,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stress.checkers import reuse_not_revoking as reuse
+from stress.policy import resolve_policy
 
 from .histories import History, ctx
 
@@ -53,6 +54,21 @@ def test_rejection_inside_window_is_not_reuse_detection() -> None:
     _rejected_replay(h, replay_at=50)
     h.probe(p=3, presented="B", returned="C", t=(510, 511))
     assert reuse.check(h.operations(), ctx("overlap", 100)).verdict == "pass"
+
+
+def test_a_rejection_inside_the_tolerance_is_not_reuse_detection() -> None:
+    """A strict server sparing late-stamped tabs revokes nothing for a while after a rotation:
+    a rejected reuse 500 ms after it is no proof against a 1 s tolerance, one at 1.5 s is."""
+    tolerant = resolve_policy("strict", tolerance_seconds=1)
+    h = History()
+    _rejected_replay(h)
+    h.probe(p=3, presented="B", returned="C", t=(510, 511))
+    assert reuse.check(h.operations(), ctx("strict")).verdict == "fail"
+    assert reuse.check(h.operations(), ctx(tolerant)).verdict == "pass"
+    late = History()
+    _rejected_replay(late, replay_at=1500)
+    late.probe(p=3, presented="B", returned="C", t=(1510, 1511))
+    assert reuse.check(late.operations(), ctx(tolerant)).verdict == "fail"
 
 
 def test_timed_out_replay_is_no_alarm() -> None:

@@ -245,6 +245,60 @@ def test_a_reuse_that_was_accepted_measures_no_revocation() -> None:
     assert "accepted" in decision.why
 
 
+# -- the tolerance ------------------------------------------------------------------------------
+
+
+def _tolerance_trial(h: History, s: int, delay_ms: float, holder: str) -> list[Operation]:
+    """A reuse trial on sessions ``2s`` and ``2s+1``: the rotation answered at 10 ms, the reuse
+    rejected ``delay_ms`` later, then the holder's probe (``holder``) and the twin's (alive)."""
+    start = len(h.operations())
+    a, b = 2 * s, 2 * s + 1
+    h.login(p=a, s=a, returned=f"A{s}", t=(0, 1))
+    h.login(p=b, s=b, returned=f"X{s}", t=(1, 2))
+    h.refresh(p=a, s=a, presented=f"A{s}", returned=f"B{s}", t=(3, 10), step="rotate")
+    sent = 10 + delay_ms
+    h.refresh(p=a, s=a, presented=f"A{s}", t=(sent, sent + 2), o="fail", step="replay")
+    probe = sent + 3
+    h.probe(p=a, s=a, presented=f"B{s}", returned=f"C{s}", t=(probe, probe + 1), o=holder,  # type: ignore[arg-type]
+            step="probe")  # fmt: skip
+    h.probe(p=b, s=b, presented=f"X{s}", returned=f"Y{s}", t=(probe + 2, probe + 3), step="probe")
+    return h.operations()[start:]
+
+
+def _tolerance_trials(*answers: tuple[float, str]) -> list[list[Operation]]:
+    h = History()
+    return [_tolerance_trial(h, i, d, holder) for i, (d, holder) in enumerate(answers)]
+
+
+def test_the_tolerance_lies_between_the_last_spared_reuse_and_the_first_revoking_one() -> None:
+    trials = _tolerance_trials((0, "ok"), (400, "ok"), (800, "ok"), (1600, "fail"), (1200, "fail"))
+    points = [decide.reuse_point(t) for t in trials]
+    # Spared: at least from the rotation's answer to the reuse's send; revoking: at most from
+    # the rotation's send to the reuse's answer.
+    assert [(p.accepted, p.bound) for p in points if p is not None] == [
+        (True, 0.0), (True, 0.4), (True, 0.8), (False, 1.609), (False, 1.209)
+    ]  # fmt: skip
+    found = decide.decide_tolerance(trials, floor=0.1)
+    assert (found.accepted_at, found.rejected_at, found.value) == (0.8, 1.209, 1.0)
+    assert found.ops == (trials[2][3].index, trials[4][3].index)
+
+
+def test_a_first_reuse_that_revokes_means_no_tolerance() -> None:
+    found = decide.decide_tolerance(_tolerance_trials((0, "fail")), floor=0.1)
+    assert found.value == 0.0
+    assert "no tolerance" in found.why
+
+
+def test_a_reuse_spared_after_one_revoked_is_no_threshold() -> None:
+    found = decide.decide_tolerance(_tolerance_trials((200, "fail"), (900, "ok")), floor=0.1)
+    assert found.value is None
+    assert "not a threshold" in found.why
+
+
+def test_a_reuse_trial_that_decided_nothing_is_no_point() -> None:
+    assert decide.reuse_point(_tolerance_trials((100, "info"))[0]) is None
+
+
 # -- the access token ---------------------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ def test_a_custom_api_is_measured_from_its_scenario_and_no_token_leaks(
         "grace_seconds": 0,
         "generations": 0,
         "reuse_revokes": scope,
+        "tolerance_seconds": 0,
         "refresh_revokes_access": False,
     }
     tokens = [t for t in express_target.token_log.read_text().split() if t]

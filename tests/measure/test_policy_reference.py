@@ -85,6 +85,7 @@ def test_idempotent_same_pair_window_within_resolution_and_family_revocation(
         "replay": "same-pair",
         "generations": 1,
         "reuse_revokes": "family",
+        "tolerance_seconds": 0,
         "refresh_revokes_access": False,
     }
     assert '[policy]\nkind = "idempotent"\ngrace_seconds = ' in result.stdout

@@ -35,7 +35,8 @@ FLAGS = ("--client-id", "demo-client", "--resource", "/api/me", "--grace-max", "
          "--max-seconds", "30")  # fmt: skip
 
 STRICT = {"rotates": True, "replay": "rejected", "grace_seconds": 0, "generations": 0,
-          "reuse_revokes": "family", "refresh_revokes_access": False}  # fmt: skip
+          "reuse_revokes": "family", "tolerance_seconds": 0,
+          "refresh_revokes_access": False}  # fmt: skip
 WINDOW = {**STRICT, "replay": "same-pair", "grace_seconds": GRACE, "generations": 1}
 
 
@@ -48,10 +49,14 @@ class Case:
 
     @property
     def block(self) -> dict[str, Any]:
-        """The [policy] table it writes: the preset, or every field but ``rotates``."""
+        """The [policy] table it writes: the preset, or every field but ``rotates`` (and the
+        tolerance when it is 0)."""
         if self.preset is not None:
             return self.preset
-        return {k: v for k, v in self.fields.items() if k != "rotates"}
+        unwritten = {"rotates"} | (
+            {"tolerance_seconds"} if not self.fields["tolerance_seconds"] else set()
+        )
+        return {k: v for k, v in self.fields.items() if k not in unwritten}
 
 
 IDEMPOTENT = {"kind": "idempotent", "grace_seconds": GRACE}
@@ -63,6 +68,11 @@ CASES = {
     "strict-same-pair": Case(
         TargetSpec("strict-same-pair", db_latency=SLOW), STRICT, {"kind": "strict"},
         {"winners": 8, "distinct_pairs": 1, "survived": True},
+    ),
+    "strict-tolerant": Case(
+        TargetSpec("strict-tolerant", grace=GRACE), {**STRICT, "tolerance_seconds": GRACE},
+        {"kind": "strict", "tolerance_seconds": GRACE},
+        {"winners": 1, "rejected": 7, "survived": True},
     ),
     "idempotent": Case(
         TargetSpec("idempotent", grace=GRACE), WINDOW, IDEMPOTENT,
@@ -180,13 +190,14 @@ def test_every_field_is_measured_as_the_target_behaves(measured: Measurements, n
     assert result.code == 0, result.stdout + result.stderr
     assert result.unmeasured() == set(), result.stdout
     fields = result.fields()
-    grace = fields.pop("grace_seconds")
     expected = dict(case.fields)
-    want = expected.pop("grace_seconds")
-    assert fields == expected, result.stdout
     assert result.measurement is not None
-    resolution = result.measurement["grace"]["resolution"] if want else 0
-    assert abs(grace - want) <= resolution + 1e-9, result.stdout
+    # A window or a tolerance is right to within its search's resolution.
+    for name, bracket in (("grace_seconds", "grace"), ("tolerance_seconds", "tolerance")):
+        found, want = fields.pop(name), expected.pop(name)
+        resolution = result.measurement[bracket]["resolution"] if want else 0
+        assert abs(found - want) <= resolution + 1e-9, result.stdout
+    assert fields == expected, result.stdout
     burst = result.measurement["burst"]
     assert {key: burst[key] for key in case.burst} == case.burst, burst["summary"]
 
@@ -200,11 +211,11 @@ def test_the_written_block_is_the_policy_and_a_scenario_accepts_it(
     text = (measured.workdir / f"{name}-policy.toml").read_text()
     assert text.startswith("[policy]\n# Measured by `auth-stress policy` against")
     block = tomllib.loads(text)["policy"]
-    if case.block.get("grace_seconds"):
-        assert abs(block.pop("grace_seconds") - case.block["grace_seconds"]) <= 0.1 + 1e-9
-        assert block == {k: v for k, v in case.block.items() if k != "grace_seconds"}
-    else:
-        assert block == case.block
+    want = dict(case.block)
+    for seconds in ("grace_seconds", "tolerance_seconds"):
+        if want.get(seconds):
+            assert abs(block.pop(seconds) - want.pop(seconds)) <= 0.1 + 1e-9, text
+    assert block == want
     scenario = _scenario(measured.workdir, f"loads-{name}", measured.urls[name], "")
     scenario.write_text(scenario.read_text().replace("[policy]\n", text))
     # The block is the measured policy to the letter: every field, the grace as measured.

@@ -49,6 +49,7 @@ def _measurement(
         "grace_seconds": 2.0,
         "generations": 1,
         "reuse_revokes": "family",
+        "tolerance_seconds": 0.0,
         "refresh_revokes_access": False,
     }
     fields = [
@@ -62,6 +63,7 @@ def _measurement(
         for name in FIELDS
     ]
     bracket = GraceBracket(accepted_at=1.95, rejected_at=2.05, resolution=resolution, grace_max=10)
+    spared = GraceBracket(accepted_at=0.95, rejected_at=1.1, resolution=resolution, grace_max=10)
     return Measurement(
         target="http://127.0.0.1:8000/",
         measured_at="2025-01-01T00:00:00Z",
@@ -71,6 +73,7 @@ def _measurement(
         end="completed",
         fields=fields,
         grace=bracket,
+        tolerance=spared,
     )
 
 
@@ -99,6 +102,14 @@ def _measurement(
             {"refresh_revokes_access": True},
             resolve_policy("idempotent", grace_seconds=2, refresh_revokes_access=True),
         ),
+        (
+            {"replay": "rejected", "grace_seconds": 0.0, "generations": 0, "tolerance_seconds": 1},
+            resolve_policy("strict", tolerance_seconds=1),
+        ),
+        (
+            {"replay": "access-only", "tolerance_seconds": 3.5},
+            resolve_policy(replay="access-only", grace_seconds=2, tolerance_seconds=3.5),
+        ),
     ],
 )
 def test_the_written_block_loads_as_the_measured_policy(
@@ -126,6 +137,8 @@ def test_a_preset_is_written_by_its_name_and_other_policies_field_by_field() -> 
         'reuse_revokes = "family"',
         "refresh_revokes_access = false",
     ]
+    tolerant = policy_toml(resolve_policy("strict", tolerance_seconds=1.5))
+    assert tolerant == '[policy]\nkind = "strict"\ntolerance_seconds = 1.5\n'
 
 
 def test_the_json_carries_fields_bracket_and_block() -> None:
@@ -173,3 +186,21 @@ def test_published_and_declared_policies_compare_exactly() -> None:
     found = differences(preset("idempotent", 5.0), preset("idempotent", 2.0))
     assert [d.describe("published") for d in found] == ["grace_seconds: published 5, declared 2"]
     assert differences(preset("strict"), preset("strict")) == []
+
+
+def test_a_tolerance_is_compared_only_where_it_outlasts_the_window() -> None:
+    # Within a 2 s window a 1 s tolerance changes nothing: no drift either way.
+    published = resolve_policy("idempotent", grace_seconds=2, tolerance_seconds=1)
+    assert differences(published, preset("idempotent", 2.0)) == []
+    strict = resolve_policy("strict", tolerance_seconds=1)
+    found = differences(strict, preset("strict"))
+    described = [d.describe("published") for d in found]
+    assert described == ["tolerance_seconds: published 1, declared 0"]
+
+
+def test_a_measured_tolerance_agrees_within_its_resolution() -> None:
+    strict = {"replay": "rejected", "grace_seconds": 0.0, "generations": 0}
+    measured = _measurement({**strict, "tolerance_seconds": 1.0}, resolution=0.1)
+    assert drift(measured, resolve_policy("strict", tolerance_seconds=1.05)) == ([], [])
+    drifts, _ = drift(measured, preset("strict"))
+    assert [d.describe() for d in drifts] == ["tolerance_seconds: measured 1, declared 0"]

@@ -63,6 +63,7 @@ def test_failing_report_round_trips(failing_report: RunReport, tmp_path: Path) -
         "replay": "rejected",
         "generations": 0,
         "reuse_revokes": "family",
+        "tolerance_seconds": 0.0,
         "refresh_revokes_access": False,
         "relax": [],
     }

@@ -58,6 +58,15 @@ op = "replay"
 age = 2
 """
 
+REPLAY_PREDECESSOR = """
+[[steps]]
+op = "replay"
+age = 1
+
+[[steps]]
+op = "probe"
+"""
+
 
 @dataclass(frozen=True)
 class Case:
@@ -81,6 +90,20 @@ CASES = {
         frozenset({"self-inflicted-logout"}),
     ),
     "strict-same-pair": Case(TargetSpec("strict-same-pair", db_latency=SLOW), 'kind = "strict"'),
+    # Single use that spares reuses for 2 s after a rotation: the losers of each burst and the
+    # predecessor replayed at once are refused and revoke nothing, as its policy says...
+    "strict-tolerant": Case(
+        TargetSpec("strict-tolerant", grace=2.0),
+        'kind = "strict"\ntolerance_seconds = 2',
+        extra=REPLAY_PREDECESSOR,
+    ),
+    # ...and judged under plain single use, the same replay is a reuse that revoked nothing.
+    "strict-tolerant-declared-plain": Case(
+        TargetSpec("strict-tolerant", grace=2.0),
+        'kind = "strict"',
+        frozenset({"reuse-not-revoking"}),
+        extra=REPLAY_PREDECESSOR,
+    ),
     "idempotent": Case(
         TargetSpec("idempotent", grace=2.0),
         'kind = "idempotent"\ngrace_seconds = 2',

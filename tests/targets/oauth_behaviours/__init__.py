@@ -21,6 +21,10 @@ strict-revoke-family      strict; a replay is rejected; reuse       node oidc-pr
 strict-same-pair          strict; a replay is rejected; reuse       django-oauth-toolkit without a
                           revokes the family. A burst: one          grace period
                           identical pair for all, the family alive
+strict-tolerant           strict; a replay is rejected; the         single-use servers that spare
+                          predecessor within ``--grace`` is         late-stamped tabs; the reference
+                          refused, later reuse revokes the family.  server with ``--grace 0``
+                          A burst: one winner, the family alive
 idempotent                idempotent, same pair, 1 generation,      django-oauth-toolkit's grace
                           ``--grace``; reuse revokes what           period; Supabase's parent rule
                           ``--reuse-revokes`` says

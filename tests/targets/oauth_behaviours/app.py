@@ -22,6 +22,7 @@ from .revoke_access_on_refresh import RevokeAccessOnRefresh
 from .store import Store
 from .strict_revoke_family import StrictRevokeFamily
 from .strict_same_pair import StrictSamePair
+from .strict_tolerant import StrictTolerant
 from .surface import build_app
 
 __all__ = ["BEHAVIOURS", "CONFIG_ENV", "config_env", "create_app"]
@@ -33,6 +34,7 @@ BEHAVIOURS: dict[str, type[Behaviour]] = {
     for cls in (
         StrictRevokeFamily,
         StrictSamePair,
+        StrictTolerant,
         Idempotent,
         Overlap,
         AccessOnly,
