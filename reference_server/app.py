@@ -371,6 +371,7 @@ async def metadata_endpoint(request: Request) -> Response:
             "x_refresh_token_rotation": {
                 "policy": "idempotent" if settings.grace_ms else "strict",
                 "grace_seconds": settings.grace,
+                "tolerance_seconds": settings.tolerance,
                 "strategy": settings.strategy.value,
             },
         }

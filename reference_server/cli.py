@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds in which the previous refresh token replays the same successor; 0 = strict",
     )
+    add(
+        "--tolerance",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds after its successor's delivery in which the previous refresh token is "
+        "refused without revoking the family, since a request's arrival is stamped late under "
+        "load (default: 1)",
+    )
     add("--access-ttl", type=int, default=300, help="access token lifetime in seconds")
     add(
         "--refresh-ttl",
@@ -147,6 +156,7 @@ def _settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Sett
             redis_url=args.redis_url or os.environ.get("REDIS_URL") or "embedded",
             strategy=Strategy(args.strategy),
             grace=args.grace,
+            tolerance=args.tolerance,
             access_ttl=args.access_ttl,
             refresh_ttl=args.refresh_ttl,
             issuer=args.issuer,

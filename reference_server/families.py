@@ -11,9 +11,9 @@ slot; every key has a TTL):
 - ``{fam:<id>}:state``: hash of the family (``family_scripts`` lists its fields);
 - ``{fam:<id>}:used``: set of the hashes of its rotated-away tokens;
 - ``{fam:<id>}:succ:<token hash>``: the successor stored for a rotated-away token, sealed
-  under it, undelivered (kept for the refresh lifetime) or delivered (kept for the grace
-  window and the longest wait a request may have before it decides); only one is ever read,
-  the presented token's, so the key is named by it;
+  under it, undelivered (kept for the refresh lifetime) or delivered (kept for the longer of
+  the grace window and the rejection tolerance, plus the longest wait a request may have
+  before it decides); only one is ever read, the presented token's, so the key is named by it;
 - ``{fam:<id>}:lock``: ``redis-lock``'s lease.
 """
 
@@ -86,9 +86,13 @@ class Families:
         self._ttl_ms = settings.refresh_ttl * 1000
         self._revoked_ttl_ms = max(settings.refresh_ttl, settings.access_ttl) * 1000
         self._give_up_ms = round(settings.redis_timeout * 1000)
-        # A request is judged at its arrival but may decide a lease wait and a round trip
-        # later: a delivered successor is kept that much longer than the grace window.
-        self._delivered_ttl_ms = self._grace_ms + settings.lock_wait_ms + self._give_up_ms
+        self._tolerance_ms = settings.tolerance_ms
+        # A delivered successor decides until the longer of the grace window and the rejection
+        # tolerance is over (then its predecessor is reuse); a request is judged at its arrival
+        # but may decide a lease wait and a round trip later, so it is kept that much longer.
+        self._delivered_ttl_ms = (
+            max(self._grace_ms, self._tolerance_ms) + settings.lock_wait_ms + self._give_up_ms
+        )
 
     @staticmethod
     def lease_key(family_id: str) -> str:
@@ -179,6 +183,7 @@ class Families:
             client_id,
             self._revoked_ttl_ms,
             self._give_up_ms,
+            self._tolerance_ms,
         ]
         reply = await self._link.run(family_scripts.REFRESH, self._keys(family_id, presented), args)
         return AtomicReply(Outcome(reply[0]), str(reply[1]), str(reply[2]), _stored(reply[3]))
@@ -211,7 +216,8 @@ class Families:
 
     def mark_delivered(self, family_id: str, presented: str, sealed: str) -> None:
         """Record that the successor of ``presented`` reached its response: from now it
-        replays for the grace window only (strict: not at all).
+        replays for the grace window only (strict: not at all), and its predecessor is refused
+        without revoking for the rejection tolerance.
 
         Nobody waits for the write (it goes with the next batch); if it is lost, the successor
         stays replayable after the give-up time until its predecessor's next use. ``XX``: a
@@ -219,6 +225,7 @@ class Families:
         """
         key = self._keys(family_id, presented)[2]
         # Strict servers keep the mark too (it never replays): it tells a request that arrived
-        # before the delivery, another tab of the holder, from a reuse after it.
+        # before the delivery or within the tolerance, another tab of the holder, from a reuse
+        # after it.
         delivered = f"d{now_ms()}:{sealed if self._grace_ms > 0 else ''}"
         self._link.post([("SET", key, delivered, "PX", self._delivered_ttl_ms, "XX")])

@@ -15,8 +15,9 @@ KEYS of the family scripts: 1 = state hash, 2 = set of rotated-away token hashes
 3 = the successor stored for the presented token (``{fam:<id>}:succ:<presented hash>``).
 State hash fields: gen, cur, prev, revoked ("0"/"1"), client, sub, scope.
 A stored successor is ``u<ms>:<sealed>`` while undelivered since its rotation at ``<ms>`` (TTL:
-the refresh lifetime) and ``d<ms>:<sealed>`` once delivered at ``<ms>`` (TTL: about the grace
-window); the rotating caller passes the undelivered form whole. See ``rotation``.
+the refresh lifetime) and ``d<ms>:<sealed>`` once delivered at ``<ms>`` (TTL: about the longer
+of the grace window and the rejection tolerance); the rotating caller passes the undelivered
+form whole. See ``rotation``.
 """
 
 from __future__ import annotations
@@ -53,15 +54,16 @@ local function replayable(stored, arrival_ms, grace_ms, give_up_ms)
   if grace_ms > 0 and age <= grace_ms then return true end
   return kind == 'u' and age >= give_up_ms
 end
-local function in_flight_at(stored, arrival_ms, give_up_ms)
+local function concurrent_at(stored, arrival_ms, give_up_ms, tolerance_ms)
   local kind, since = string.match(stored, '^(%a)(%d+):')
-  if kind == 'd' then return tonumber(since) >= arrival_ms end
-  return arrival_ms - tonumber(since) < give_up_ms
+  local age = arrival_ms - tonumber(since)
+  if kind == 'd' then return age <= tolerance_ms end
+  return age < give_up_ms
 end
 """
 
 # The atomic refresh. ARGV: presented hash, new hash, undelivered successor, arrival ms,
-# grace ms, ttl ms, client id, revoked ttl ms, give-up ms.
+# grace ms, ttl ms, client id, revoked ttl ms, give-up ms, tolerance ms.
 # Returns {outcome, sub, scope, stored successor or ''}.
 REFRESH = Script(
     _FAMILY
@@ -77,10 +79,11 @@ end
 if f[3] == ARGV[1] then
   local stored = redis.call('GET', KEYS[3])
   if stored == ARGV[3] then return {'rotated', f[6], f[7], ''} end  -- this call, run again
-  if stored and replayable(stored, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[9])) then
+  local arrival_ms, give_up_ms = tonumber(ARGV[4]), tonumber(ARGV[9])
+  if stored and replayable(stored, arrival_ms, tonumber(ARGV[5]), give_up_ms) then
     return {'replayed', f[6], f[7], stored}
   end
-  if stored and in_flight_at(stored, tonumber(ARGV[4]), tonumber(ARGV[9])) then
+  if stored and concurrent_at(stored, arrival_ms, give_up_ms, tonumber(ARGV[10])) then
     return {'superseded', f[6], f[7], ''}
   end
 elseif redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then

@@ -2,7 +2,7 @@
 
 Why this module exists: every strategy must give the same answers and differ only in concurrency
 control. The decision table lives here once, with no I/O, so it can be unit-tested exhaustively;
-the Lua scripts in ``lua_scripts`` mirror it line by line.
+the Lua scripts in ``family_scripts`` mirror it line by line.
 
 Policy "idempotent" (P1):
 
@@ -15,10 +15,13 @@ Policy "idempotent" (P1):
 5. the immediate predecessor, while its successor is replayable
                                                  -> ``replayed`` (the same successor again)
 6. the immediate predecessor, arrived while its rotation was still in flight (the successor
-   undelivered and its server not given up, or delivered after this request arrived)
-                                                 -> ``superseded`` (invalid_grant, no change:
+   undelivered and its server not given up) or no later than ``tolerance`` after the
+   successor's delivery                          -> ``superseded`` (invalid_grant, no change:
    a concurrent request of the holder, such as another tab, not a thief)
 7. any other token of the family                 -> ``reuse_detected`` (revoke the family)
+
+So the immediate predecessor is reuse once ``max(grace, tolerance)`` has passed since the
+delivery of its successor; older tokens are reuse at once.
 
 When is a successor replayable? Every rotation stores its successor (sealed, see ``tokens``)
 as *undelivered*, with the time of the rotation; the server marks it *delivered*, with the
@@ -39,8 +42,20 @@ Why rule 6: the requests of one burst (tabs whose interceptors fire at once) rea
 one after the other, so all but the first find their token already rotated. Reuse detection
 that revoked the family for them would log the user out by their own tabs; a request that
 arrived before the rotation it lost to was delivered cannot have seen that rotation's answer,
-so it is concurrent, not a replay of a stolen token. It is refused and the family lives; a use
-of the predecessor after the delivery is reuse.
+so it is concurrent, not a replay of a stolen token. It is refused and the family lives.
+
+Why ``tolerance``: no arrival stamp the server can take is exact. A request is stamped once
+its worker's event loop has read the whole body, which under load lags the bytes' arrival at
+the socket by tens or hundreds of milliseconds, and the request that lost may have been read
+by another worker process or replica than the one that delivered. A tab that sent before the
+winner's answer could reach it may therefore be stamped after the delivery. Rule 6 allows for
+that lag: a predecessor presented no later than ``tolerance`` after the delivery is refused
+like one stamped before it. The refusal costs no security, since it revokes nothing and hands
+out nothing: the late presenter gets no token. All it gives away is detection of a thief who
+used the token less than ``tolerance`` before its holder did (the holder is refused and the
+family, with the thief's successor, lives on): a far narrower gap than any grace window, which
+would hand a late presenter the successor itself. After ``max(grace, tolerance)`` a use of the
+predecessor is reuse. ``tolerance_ms == 0`` judges by the arrival stamp alone.
 """
 
 from __future__ import annotations
@@ -114,12 +129,14 @@ class StoredSuccessor:
             return True
         return not self.delivered and age >= give_up_ms
 
-    def in_flight_at(self, arrival_ms: int, give_up_ms: int) -> bool:
-        """True when its rotation was still in flight at ``arrival_ms``: undelivered and its
-        server not yet given up, or delivered no earlier than that arrival."""
+    def concurrent_at(self, arrival_ms: int, give_up_ms: int, tolerance_ms: int) -> bool:
+        """True when a request that arrived at ``arrival_ms`` counts as concurrent with this
+        rotation: undelivered and its server not yet given up, or delivered no more than
+        ``tolerance_ms`` before that arrival (arrival stamps lag, see the module docstring)."""
+        age = arrival_ms - self.since_ms
         if self.delivered:
-            return self.since_ms >= arrival_ms
-        return arrival_ms - self.since_ms < give_up_ms
+            return age <= tolerance_ms
+        return age < give_up_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +160,7 @@ def decide_refresh(
     arrival_ms: int,
     grace_ms: int,
     give_up_ms: int,
+    tolerance_ms: int,
 ) -> Outcome:
     """Apply the policy table in the module docstring to one refresh request."""
     state = snap.state
@@ -160,7 +178,7 @@ def decide_refresh(
             return Outcome.REUSE_DETECTED
         if successor.replayable(arrival_ms, grace_ms, give_up_ms):
             return Outcome.REPLAYED
-        if successor.in_flight_at(arrival_ms, give_up_ms):
+        if successor.concurrent_at(arrival_ms, give_up_ms, tolerance_ms):
             return Outcome.SUPERSEDED
         return Outcome.REUSE_DETECTED
     return Outcome.REUSE_DETECTED if snap.known else Outcome.UNKNOWN_TOKEN

@@ -35,6 +35,9 @@ class Settings:
     """Every option of one server instance (all workers share it).
 
     ``grace`` is the idempotent-replay window in seconds (0 = strict single use);
+    ``tolerance`` is how long after a successor's delivery its predecessor is still refused
+    without revoking the family, because a request's arrival stamp lags its bytes (``rotation``
+    explains why);
     ``inject_delay_ms`` is a test-only fault: a sleep between the decision read and the commit;
     ``inject_unpublished_key`` is another: sign with a key that never goes into the JWKS index;
     ``body_timeout`` bounds the time to receive a request body; ``max_concurrent_requests`` is
@@ -45,6 +48,7 @@ class Settings:
     redis_url: str
     strategy: Strategy = Strategy.ATOMIC
     grace: float = 2.0
+    tolerance: float = 1.0
     access_ttl: int = 300
     refresh_ttl: int = 86400
     issuer: str = "http://127.0.0.1:8000"
@@ -66,6 +70,8 @@ class Settings:
             raise SettingsError("redis_url is required")
         if self.grace < 0:
             raise SettingsError("grace must be >= 0")
+        if self.tolerance < 0:
+            raise SettingsError("tolerance must be >= 0")
         if self.access_ttl < 1 or self.refresh_ttl < 1:
             raise SettingsError("access_ttl and refresh_ttl must be >= 1 second")
         if self.inject_delay_ms < 0:
@@ -74,6 +80,8 @@ class Settings:
             raise SettingsError("lease_ms and lock_wait_ms must be >= 1")
         if self.grace >= self.refresh_ttl:
             raise SettingsError("grace must be shorter than refresh_ttl")
+        if self.tolerance >= self.refresh_ttl:
+            raise SettingsError("tolerance must be shorter than refresh_ttl")
         if self.body_timeout <= 0:
             raise SettingsError("body_timeout must be > 0")
         if self.max_concurrent_requests < 4:
@@ -83,6 +91,11 @@ class Settings:
     def grace_ms(self) -> int:
         """The grace window in whole milliseconds."""
         return round(self.grace * 1000)
+
+    @property
+    def tolerance_ms(self) -> int:
+        """The rejection tolerance in whole milliseconds."""
+        return round(self.tolerance * 1000)
 
     def to_env(self) -> dict[str, str]:
         """Encode as environment variables for worker processes."""

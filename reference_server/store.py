@@ -98,6 +98,7 @@ class TokenStore(abc.ABC):
             arrival_ms=arrival_ms,
             grace_ms=self.settings.grace_ms,
             give_up_ms=round(self.settings.redis_timeout * 1000),
+            tolerance_ms=self.settings.tolerance_ms,
         )
 
     async def pause_before_write(self) -> None:

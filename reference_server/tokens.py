@@ -12,7 +12,8 @@ Grace replay must return the *same* successor, so the successor has to be recove
 stored sealed with AES-GCM under a key derived from the *predecessor* token, which Redis never
 holds (it holds only the predecessor's hash). Whoever can read Redis therefore cannot read the
 successor; only a caller presenting the predecessor can open it, which is exactly who is entitled
-to the replay. The sealed value lives only for the grace window (key TTL = grace).
+to the replay. The sealed value is kept only about as long as the grace window (see
+``families``).
 """
 
 from __future__ import annotations

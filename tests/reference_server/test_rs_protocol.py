@@ -157,7 +157,15 @@ def test_logs_never_contain_tokens(server_factory: ServerFactory) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["--strategy", "bogus"], ["--grace", "-1"], ["--port", "0"], ["--workers", "0"]]
+    "args",
+    [
+        ["--strategy", "bogus"],
+        ["--grace", "-1"],
+        ["--tolerance", "-1"],
+        ["--tolerance", "86400"],
+        ["--port", "0"],
+        ["--workers", "0"],
+    ],
 )
 def test_cli_rejects_bad_arguments(args: list[str]) -> None:
     proc = subprocess.run(

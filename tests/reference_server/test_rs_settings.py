@@ -12,6 +12,7 @@ def test_every_field_survives_the_environment() -> None:
         redis_url="redis://127.0.0.1:1/0",
         strategy=Strategy.REDIS_LOCK,
         grace=0.25,
+        tolerance=0.75,
         access_ttl=60,
         inject_delay_ms=7,
         inject_unpublished_key=True,
@@ -25,9 +26,21 @@ def test_every_field_survives_the_environment() -> None:
     assert Settings.from_env(Settings(redis_url="r").to_env()).inject_unpublished_key is False
 
 
-def test_grace_must_be_shorter_than_the_refresh_lifetime() -> None:
-    with pytest.raises(SettingsError, match="grace"):
-        Settings(redis_url="r", grace=10, refresh_ttl=10)
+@pytest.mark.parametrize("option", ["grace", "tolerance"])
+def test_windows_must_be_shorter_than_the_refresh_lifetime(option: str) -> None:
+    with pytest.raises(SettingsError, match=f"{option} must be shorter than refresh_ttl"):
+        Settings(redis_url="r", refresh_ttl=10, **{option: 10})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("option", ["grace", "tolerance"])
+def test_windows_must_not_be_negative(option: str) -> None:
+    with pytest.raises(SettingsError, match=f"{option} must be >= 0"):
+        Settings(redis_url="r", **{option: -0.1})  # type: ignore[arg-type]
+
+
+def test_the_tolerance_in_milliseconds() -> None:
+    assert Settings(redis_url="r").tolerance_ms == 1000
+    assert Settings(redis_url="r", tolerance=0.3).tolerance_ms == 300
 
 
 @pytest.mark.parametrize(
