@@ -3,7 +3,8 @@ published policy contradicts the scenario's.
 
 The reference server's correct strategies promise an idempotent window (the same pair) for
 ``--grace`` seconds and revoke the family on a reuse after it; they publish that promise in their
-RFC 8414 metadata (``x_refresh_token_rotation``). Its strict mode (``--grace 0``) is not used.
+RFC 8414 metadata (``x_refresh_token_rotation``). Its strict mode (``--grace 0``) refuses the
+predecessor without revoking for ``--tolerance`` seconds, and revokes after that.
 """
 
 from __future__ import annotations
@@ -94,6 +95,33 @@ def test_idempotent_same_pair_window_within_resolution_and_family_revocation(
     assert result.measurement["burst"]["size"] == 8
 
 
+TOLERANCE = 0.5
+
+
+def test_strict_mode_is_single_use_with_its_tolerance_and_family_revocation(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    extra = ("--tolerance", str(TOLERANCE))
+    url = server_factory("atomic", grace=0.0, extra_args=extra).url
+    result = run_policy(tmp_path, "--target", url, *FLAGS)
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.unmeasured() == set(), result.stdout
+    fields = result.fields()
+    assert result.measurement is not None
+    bracket = result.measurement["tolerance"]
+    assert abs(fields.pop("tolerance_seconds") - TOLERANCE) <= bracket["resolution"], bracket
+    assert bracket["accepted_at"] < TOLERANCE <= bracket["rejected_at"], bracket
+    assert fields == {
+        "rotates": True,
+        "replay": "rejected",
+        "grace_seconds": 0,
+        "generations": 0,
+        "reuse_revokes": "family",
+        "refresh_revokes_access": False,
+    }
+    assert '[policy]\nkind = "strict"\ntolerance_seconds = ' in result.stdout
+
+
 def _scenario(tmp_path: Path, url: str, grace: float) -> str:
     path = tmp_path / f"published-{grace:g}.toml"
     path.write_text(SCENARIO.format(url=url, grace=f"{grace:g}"))
@@ -109,8 +137,8 @@ def test_run_notes_a_published_policy_that_contradicts_the_scenario(
     notes = [n for n in result.report["notes"] if "x_refresh_token_rotation" in n]
     assert notes == [
         "the target publishes its refresh-token policy (x_refresh_token_rotation: idempotent, "
-        "grace 2s) and it contradicts the scenario's (idempotent, grace 5s): grace_seconds: "
-        "published 2, declared 5"
+        "grace 2s, tolerance 1s) and it contradicts the scenario's (idempotent, grace 5s): "
+        "grace_seconds: published 2, declared 5"
     ]
     assert "x_refresh_token_rotation" in result.stderr  # warned, not only reported
     assert "x_refresh_token_rotation" in result.stdout  # and in the console report
