@@ -236,7 +236,8 @@ class Prober:
         revoking = [(p.bound, ops) for p, ops in points if p is not None and not p.accepted]
         if not revoking:
             if search.longer_than_max:
-                why = f"{spared.why}, and so did every reuse up to --grace-max"
+                limit = self.bounds.grace_max
+                why = f"{spared.why}; no reuse up to --grace-max ({limit:g} s) revoked anything"
                 self._set("reuse_revokes", Decision("nothing", why, spared.ops))
                 why = "reuse revokes nothing, so no tolerance applies"
                 self._set("tolerance_seconds", Decision(0.0, why))
