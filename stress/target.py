@@ -13,6 +13,7 @@ import base64
 import functools
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -261,7 +262,16 @@ _join = functools.lru_cache(maxsize=1024)(urljoin)
 
 def _form(form: Mapping[str, str]) -> bytes:
     """``urlencode(form)`` for string values, without its generality (one per request)."""
-    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in form.items()).encode()
+    return "&".join(f"{_quoted(k)}={_quoted(v)}" for k, v in form.items()).encode()
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(value: str) -> str:
+    """``quote_plus(value)``; a value of unreserved characters only (a base64url token, a
+    grant type, most client ids) is its own quoting, found by one regex match in C."""
+    return value if _UNRESERVED.fullmatch(value) else quote_plus(value)
 
 
 def retry_after(response: WireResponse, now: float | None = None) -> float | None:
