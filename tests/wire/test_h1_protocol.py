@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from stress.wire import WireClient, WireOutcome, WireRequest, WireResponse
-from stress.wire._models import completed, response
+from stress.wire._models import build_request, completed, response
 
 pytestmark = pytest.mark.anyio
 
@@ -250,6 +250,10 @@ def test_fast_constructors_equal_the_dataclass_ones() -> None:
     made = response(200, (("a", "b"),), b"ok", "HTTP/1.1")
     assert made == WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1")
     assert completed(req, made, 1, 2) == WireOutcome(req, made, 1, 2, True)
+    built = build_request("POST", "http://127.0.0.1:1/t", (("c", "d"),), b"x=1")
+    assert built == WireRequest("POST", "http://127.0.0.1:1/t", (("c", "d"),), b"x=1")
+    assert build_request("GET", "http://127.0.0.1:1/x") == req
+    assert hash(built) == hash(WireRequest("POST", "http://127.0.0.1:1/t", (("c", "d"),), b"x=1"))
     assert hash(made) == hash(WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.status = 500  # type: ignore[misc]
