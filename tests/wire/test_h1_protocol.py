@@ -282,3 +282,32 @@ async def test_deadline_ends_a_silent_exchange(
     assert 0.19 <= elapsed < 1.0  # uvloop's clock has millisecond resolution
     assert silent.error_detail == "no progress within 0.2s"
     assert after.error is None
+
+
+async def test_a_shorter_deadline_started_later_still_fires_on_time(
+    scripted: Callable[[Script], Awaitable[Scripted]],
+) -> None:
+    # The one timer is armed for the earliest deadline in flight: an exchange with a short
+    # timeout, started while a long one is waiting, re-arms it earlier.
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, _: Scripted) -> None:
+        await read_request(r)
+        await r.read()  # never answers
+
+    server = await scripted(script)
+    outcomes: dict[str, WireOutcome] = {}
+    async with WireClient(http2="never") as client:
+
+        async def send(name: str, budget: float) -> None:
+            request = WireRequest("GET", server.url(f"/{name}"))
+            outcomes[name] = await client.request(request, timeout=budget)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send, "long", 1.5)
+            await anyio.sleep(0.05)
+            started = time.monotonic()
+            await send("short", 0.2)
+            elapsed = time.monotonic() - started
+            assert "long" not in outcomes  # still waiting: the short one did not end it
+    assert 0.19 <= elapsed < 1.0
+    assert (outcomes["short"].error, outcomes["long"].error) == ("timeout", "timeout")
+    assert outcomes["long"].error_detail == "no progress within 1.5s"
