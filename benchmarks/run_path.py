@@ -21,11 +21,14 @@ the other in the same minute, each in a fresh child process that measures its ow
 
 The server shares the two cores with the tester, so rates mostly say how fast it answered;
 CPU per op is the figure to compare, within one run. ``--rounds`` repeats the three back to
-back; the table shows each round and the median.
+back; the table shows each round and the median. ``--baseline DIR`` adds another checkout's
+run path (e.g. the one before a change) to every round, measured right before this one's, so
+a before/after difference is not the machine's load changing between two runs.
 
 Usage::
 
     .venv/bin/python benchmarks/run_path.py [--seconds 10] [--concurrency 32] [--rounds 3]
+        [--source DIR] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -214,30 +217,41 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--source", help="measure the run path of this checkout instead")
+    parser.add_argument(
+        "--baseline",
+        help="also measure the run path of this checkout, right before the other in each round "
+        "(a before/after pair under the same load)",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
-    modes = ("bare-healthz", "bare-mix", "run-path", "run-path-unverified")
-    rows: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    plan: list[tuple[str, str | None]] = [("bare-healthz", None), ("bare-mix", None)]
+    for mode in ("run-path", "run-path-unverified"):
+        if args.baseline:
+            plan.append((mode, args.baseline))
+        plan.append((mode, args.source))
+    rows: dict[tuple[str, str | None], list[dict[str, Any]]] = {each: [] for each in plan}
     with (
         RedisProcess() as redis,
         ServerProcess("atomic", redis_url=redis.url, extra_args=["--log-level", "warning"]) as srv,
     ):
         for _ in range(args.rounds):
-            for mode in modes:
-                source = args.source if mode.startswith("run-path") else None
-                rows[mode].append(_measure(mode, srv.url, args.seconds, args.concurrency, source))
+            for mode, source in plan:
+                result = _measure(mode, srv.url, args.seconds, args.concurrency, source)
+                rows[(mode, source)].append(result)
     print(f"machine: {platform.machine()}, nproc {os.cpu_count()}, load average "
           f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; concurrency "
           f"{args.concurrency}, {args.seconds:g} s per mode, {args.rounds} round(s); run path "
-          f"of {args.source or 'this checkout'}")  # fmt: skip
+          f"of {args.source or 'this checkout'}"
+          + (f", baseline {args.baseline}" if args.baseline else ""))  # fmt: skip
     print()
     print("| mode | ops/s | tester CPU us per op (each round) | median |")
     print("|---|---|---|---|")
-    for mode in modes:
-        per_op = [r["cpu"] / r["ops"] * 1e6 for r in rows[mode] if r["ops"]]
-        rate = statistics.median(r["ops"] / r["wall"] for r in rows[mode] if r["wall"])
+    for (mode, source), measured in rows.items():
+        per_op = [r["cpu"] / r["ops"] * 1e6 for r in measured if r["ops"]]
+        rate = statistics.median(r["ops"] / r["wall"] for r in measured if r["wall"])
         shown = ", ".join(f"{v:.0f}" for v in per_op)
-        print(f"| {mode} | {rate:,.0f} | {shown} | {statistics.median(per_op):.0f} |")
+        label = f"{mode} (baseline)" if args.baseline and source == args.baseline else mode
+        print(f"| {label} | {rate:,.0f} | {shown} | {statistics.median(per_op):.0f} |")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,18 @@
 
 Opaque access tokens are fine: they simply have no claims. Verification pins the algorithm to
 what the key declares, so an ``alg: none`` or HMAC-with-public-key token can never verify.
+
+Every access token a run receives is read here, so this sits on the run path of every refresh:
+an Ed25519 check alone costs tens of microseconds. Each distinct token is read and verified
+once while it is recent: the claims and verdict of the last :data:`CACHE_SIZE` tokens or more
+are remembered (:class:`stress.recent.Recent`, in memory only, like the tokens the sessions
+hold), so a token handed out again, as an idempotent replay hands out the same pair, costs a
+dict probe.
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import logging
 from typing import Any
@@ -16,10 +23,15 @@ import msgspec
 from jwt.algorithms import Algorithm
 
 from stress.history import Claims
+from stress.recent import Recent
 
-__all__ = ["ClaimReader"]
+__all__ = ["CACHE_SIZE", "ClaimReader"]
 
 logger = logging.getLogger(__name__)
+
+CACHE_SIZE = 256
+"""A :class:`ClaimReader` remembers the claims (and verdict) of at least this many recent
+access tokens."""
 
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -39,6 +51,9 @@ class ClaimReader:
             else:
                 for key in keyset.keys:
                     self._keys[key.key_id] = key
+        self._read: Recent[str, Claims | None] = Recent(CACHE_SIZE)
+        # A target signs with one key or a few, so its tokens share a few header segments.
+        self._headers: dict[str, object] = {}
 
     @property
     def verifying(self) -> bool:
@@ -49,28 +64,43 @@ class ClaimReader:
 
         Read on every token a run receives, so the segments are decoded directly rather than
         through PyJWT's decode, which costs several times more per token and checks nothing
-        that matters unverified; the signature check is the key's algorithm's own.
+        that matters unverified; the signature check is the key's algorithm's own. A token
+        read before (and still remembered) gets the same claims without a second check.
         """
+        if token in self._read:
+            return self._read.get(token)
+        return self._read.put(token, self._decode(token))
+
+    def _decode(self, token: str) -> Claims | None:
         segments = token.split(".")
         if len(segments) != 3:
             return None
         try:
-            header, payload = _segment(segments[0]), _segment(segments[1])
+            header = self._header(segments[0])
+            payload = _payload(segments[1])
         except (ValueError, msgspec.DecodeError):
             return None
-        if not isinstance(header, dict) or not isinstance(payload, dict):
+        if not isinstance(header, dict):
             return None
         verified, problem = self._verify(segments, header)
         return Claims(
-            jti=_str(payload.get("jti")),
-            sub=_str(payload.get("sub")),
-            sid=_str(payload.get("sid")),
-            iat=_int(payload.get("iat")),
-            nbf=_int(payload.get("nbf")),
-            exp=_int(payload.get("exp")),
+            jti=_str(payload.jti),
+            sub=_str(payload.sub),
+            sid=_str(payload.sid),
+            iat=_int(payload.iat),
+            nbf=_int(payload.nbf),
+            exp=_int(payload.exp),
             verified=verified,
             verify_error=problem,
         )
+
+    def _header(self, segment: str) -> object:
+        header = self._headers.get(segment)
+        if header is None:
+            header = msgspec.json.decode(_base64url(segment))
+            if len(self._headers) < _HEADERS_SIZE:
+                self._headers[segment] = header
+        return header
 
     def _verify(
         self, segments: list[str], header: dict[str, Any]
@@ -102,13 +132,38 @@ def _algorithm(name: str) -> Algorithm:
     return jwt.get_algorithm_by_name(name)
 
 
+_HEADERS_SIZE = 64
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+class _Payload(msgspec.Struct):
+    """The claims read from a JWT payload (any other member is skipped, not built)."""
+
+    jti: Any = None
+    sub: Any = None
+    sid: Any = None
+    iat: Any = None
+    nbf: Any = None
+    exp: Any = None
+
+
+_payload_decoder = msgspec.json.Decoder(_Payload)
+
+
 def _base64url(segment: str) -> bytes:
-    """Decode one base64url JWS segment (unpadded, RFC 7515 §2); ValueError if it is not."""
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """Decode one base64url JWS segment (unpadded, RFC 7515 §2); ValueError if it is not.
+
+    What ``base64.urlsafe_b64decode`` does, without its Python-level steps (a segment is
+    decoded for every token a run receives); UnicodeEncodeError and binascii.Error are
+    ValueErrors.
+    """
+    data = segment.encode("ascii").translate(_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
-def _segment(segment: str) -> object:
-    return msgspec.json.decode(_base64url(segment))
+def _payload(segment: str) -> _Payload:
+    """The payload's claims; ``msgspec.DecodeError`` (a ValidationError too) unless an object."""
+    return _payload_decoder.decode(_base64url(segment))
 
 
 def _str(value: Any) -> str | None:

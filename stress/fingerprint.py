@@ -18,14 +18,27 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-__all__ = ["Fingerprinter", "fingerprint", "key_check", "run_key"]
+from stress.recent import Recent
+
+__all__ = ["CACHE_SIZE", "Fingerprinter", "fingerprint", "key_check", "run_key"]
+
+
+CACHE_SIZE = 2048
+"""A :class:`Fingerprinter` remembers the fingerprints of at least this many recent tokens."""
 
 
 class Fingerprinter:
-    """Maps tokens to short stable labels for the lifetime of one run."""
+    """Maps tokens to short stable labels for the lifetime of one run.
+
+    A run fingerprints the same few live tokens over and over (the refresh token it presents,
+    then adopts and later forgets; the access token every use presents), so the labels of the
+    recent tokens are remembered (:class:`stress.recent.Recent`): a lookup costs a dict probe
+    on a string whose hash Python already keeps, a digest several microseconds.
+    """
 
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key if key is not None else secrets.token_bytes(32)
+        self._known: Recent[str, str] = Recent(CACHE_SIZE)
 
     @property
     def key_check(self) -> str:
@@ -33,8 +46,11 @@ class Fingerprinter:
         return key_check(self._key)
 
     def __call__(self, token: str) -> str:
-        digest = hashlib.blake2b(token.encode(), key=self._key, digest_size=8)
-        return digest.hexdigest()
+        known = self._known.get(token)
+        if known is not None:
+            return known
+        label = hashlib.blake2b(token.encode(), key=self._key, digest_size=8).hexdigest()
+        return self._known.put(token, label)
 
 
 def run_key(run_id: str, secret: str | None) -> bytes:

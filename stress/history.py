@@ -10,8 +10,10 @@ a completion (``ok``, ``fail`` or ``info``) after it ends:
   ended ``info`` may have rotated its token, so checkers treat it as "maybe consumed".
 
 Appends are synchronous, so no other task can run between a response and its record, and every
-record is streamed to the JSONL sink as it is appended: an interrupted run still leaves its
-history on disk. Tokens never appear here, only fingerprints (see ``stress.fingerprint``).
+record is streamed to the JSONL sink as it is appended (or, for a run on an event loop, right
+after the loop's turn that appended it, one write for them all): an interrupted run still
+leaves its history on disk. Tokens never appear here, only fingerprints (see
+``stress.fingerprint``).
 
 The first line of a history file is a :class:`Header`; every further line is an :class:`Op`,
 and a complete history ends with a :class:`stress.run_record.RunEnd`.
@@ -20,7 +22,7 @@ and a complete history ends with a :class:`stress.run_record.RunEnd`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Literal
 
@@ -275,10 +277,22 @@ class History:
     disk), recording goes on in memory from the op that could not be written (``kept_from``)
     and ``sink_error`` says why, so that what was observed can still be judged: the file's
     records before ``kept_from``, then the ones kept.
+
+    ``defer`` (an event loop's ``call_soon``) batches the writes: the ops appended in one turn
+    of the loop are written together by :meth:`flush` right after it (the next turn does not
+    wait for I/O while a callback is ready), one system call for them all instead of one each:
+    a load step appends a completion and the next invoke in the same turn, and several
+    sessions' answers often arrive in one. Whoever closes the sink calls :meth:`flush` first;
+    :meth:`finish` flushes too.
     """
 
     def __init__(
-        self, header: Header, sink: IO[bytes] | None = None, *, retain: bool = True
+        self,
+        header: Header,
+        sink: IO[bytes] | None = None,
+        *,
+        retain: bool = True,
+        defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.header = header
         self.end: RunEnd | None = None
@@ -289,14 +303,41 @@ class History:
         self._count = 0
         self._open: dict[int, Op] = {}  # process -> its pending invoke
         self._sink = sink
+        self._defer = defer
+        self._buffer = bytearray()  # encoded ops not yet written (with ``defer``)
+        self._buffered: list[Op] = []  # those ops, unless they are retained anyway
         self._write(header)
 
     def _write(self, record: Header | Op | RunEnd) -> None:
         if self._sink is None:
             return
+        if self._defer is not None and isinstance(record, Op):
+            if not self._buffer:
+                self._defer(self.flush)
+            _encoder.encode_into(record, self._buffer, -1)
+            self._buffer += b"\n"
+            if not self._retain:
+                self._buffered.append(record)
+            return
+        self.flush()
+        if self._sink is not None:
+            held = (record,) if isinstance(record, Op) else None
+            self._put(_encoder.encode(record) + b"\n", held)
+
+    def flush(self) -> None:
+        """Write the ops that ``defer`` held back (nothing to do without it)."""
+        if not self._buffer or self._sink is None:
+            return
+        data, self._buffer = self._buffer, bytearray()
+        held, self._buffered = self._buffered, []
+        self._put(data, held)
+
+    def _put(self, data: bytes | bytearray, held: Sequence[Op] | None) -> None:
+        """Write ``data``: the records ``held`` (None: the header or the run end)."""
+        assert self._sink is not None
         try:
-            self._sink.write(_encoder.encode(record) + b"\n")
-            # Flushed per record: a crash must not lose what was already observed.
+            self._sink.write(data)
+            # Flushed per write: a crash must not lose what was already observed.
             self._sink.flush()
         except OSError as exc:
             # Not a bug of ours but of the disk: said once here, and in one line by the CLI.
@@ -308,9 +349,9 @@ class History:
             self._sink = None
             if not self._retain:
                 self._retain = True
-                if isinstance(record, Op):
-                    self.kept_from = record.index
-                    self._ops.append(record)
+                if held:
+                    self.kept_from = held[0].index
+                    self._ops.extend(held)
                 else:
                     self.kept_from = self._count
 

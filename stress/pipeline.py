@@ -9,6 +9,7 @@ the run. The CLI only parses arguments and renders what comes back.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -412,20 +413,26 @@ async def drive_with(
     clock = Clock(time.time_ns(), time.monotonic_ns())
     header = msgspec.structs.replace(header, requests=requests, clock=clock)
     with _sink(path) as sink:
-        # Streamed, not retained: the run's memory must not grow with its length.
-        history = History(header, sink, retain=False)
-        # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load tools
-        # do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2 for all.
-        async with WireClient(
-            ca_file=options.ca_file,
-            insecure=options.insecure,
-            http2=options.http2,
-            http1_requests=options.http2 != "always",
-        ) as wire:
-            parts = DriveParts(
-                scenario, options, profile, targets, wire, history, ClaimReader(jwks), notes
-            )
-            end = await body(parts)
+        # Streamed, not retained: the run's memory must not grow with its length. Written once
+        # per turn of the loop, whatever was appended in it (a write per record cost a system
+        # call each), and flushed before the file closes, however the run ends.
+        defer = asyncio.get_running_loop().call_soon
+        history = History(header, sink, retain=False, defer=defer)
+        try:
+            # Single ops (login, use, probe, load) ride cheap HTTP/1.1 keep-alive, as load
+            # tools do; bursts still pick their engine's protocol. ``--http2 always`` keeps h2.
+            async with WireClient(
+                ca_file=options.ca_file,
+                insecure=options.insecure,
+                http2=options.http2,
+                http1_requests=options.http2 != "always",
+            ) as wire:
+                parts = DriveParts(
+                    scenario, options, profile, targets, wire, history, ClaimReader(jwks), notes
+                )
+                end = await body(parts)
+        finally:
+            history.flush()
     return Drive(path=path, history=history, end=end)
 
 

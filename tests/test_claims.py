@@ -8,7 +8,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from stress.claims import ClaimReader
+from stress.claims import CACHE_SIZE, ClaimReader
+from stress.fingerprint import CACHE_SIZE as FP_CACHE_SIZE
 from stress.fingerprint import Fingerprinter
 
 KEY = Ed25519PrivateKey.generate()
@@ -73,3 +74,46 @@ def test_fingerprints_are_stable_per_run_and_keyed() -> None:
     # A fingerprint cannot be recomputed without the run's key.
     assert run("token") != other_run("token")
     assert len(run("token")) == 16
+
+
+def test_a_token_seen_again_gets_the_same_verdict_without_a_second_check() -> None:
+    reader = ClaimReader(jwks(KEY))
+    first, forged = token(), token(OTHER)
+    claims = reader.read(first)
+    assert claims is not None
+    assert claims.verified is True
+    assert reader.read(first) is claims  # remembered, not decoded and verified anew
+    rejected = reader.read(forged)
+    assert rejected is not None
+    assert rejected.verified is False
+    assert reader.read(forged) is rejected
+
+
+def test_many_distinct_tokens_are_each_verified_and_the_memo_stays_bounded() -> None:
+    reader = ClaimReader(jwks(KEY))
+    tokens = [token(jti=f"j{n}") for n in range(3 * CACHE_SIZE)]
+    verdicts = [reader.read(each) for each in tokens]
+    assert all(c is not None and c.verified is True for c in verdicts)
+    assert [c.jti for c in verdicts if c is not None] == [f"j{n}" for n in range(3 * CACHE_SIZE)]
+    # An early token was forgotten: it is read (and verified) again, with the same result.
+    again = reader.read(tokens[0])
+    assert again == verdicts[0]
+    assert again is not verdicts[0]
+
+
+def test_claims_of_unusual_segments() -> None:
+    reader = ClaimReader()
+    # Padding-free base64url with both url-safe characters, a non-object payload, bad base64.
+    assert reader.read(token(sub="\u00ff\u00fe?>")) is not None
+    assert reader.read("eyJhbGciOiJFZERTQSJ9.WzFd.sig") is None  # payload is [1]
+    assert reader.read("eyJhbGciOiJFZERTQSJ9.\u00e9.sig") is None
+    claims = reader.read(token(iat=1.5, exp=True, sub=7))
+    assert claims is not None
+    assert (claims.iat, claims.exp, claims.sub) == (1, None, None)
+
+
+def test_fingerprints_of_many_tokens_stay_those_of_the_key() -> None:
+    run = Fingerprinter(b"k" * 32)
+    fresh = [Fingerprinter(b"k" * 32)(f"t{n}") for n in range(3 * FP_CACHE_SIZE)]
+    assert [run(f"t{n}") for n in range(3 * FP_CACHE_SIZE)] == fresh
+    assert [run(f"t{n}") for n in reversed(range(3 * FP_CACHE_SIZE))] == fresh[::-1]

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 
 from stress import __version__
 from stress.cli import app
-from stress.cli.run import _progress_of
+from stress.cli.run import PROGRESS_EVERY, _progress_of
 from stress.pipeline import uninterrupted
 from stress.scenario import load_scenario
 
@@ -46,6 +47,20 @@ def test_progress_of_a_timed_scenario_follows_the_clock() -> None:
         _progress_of(multi_tab, bar)(7, 100)
         [task] = bar.tasks
         assert (task.completed, task.total) == (7, 100)
+
+
+def test_progress_updates_are_spaced_but_the_last_op_is_shown() -> None:
+    multi_tab = load_scenario(ROOT / "scenarios" / "multi-tab-burst.toml")
+    with Progress(console=Console(file=io.StringIO())) as bar:
+        advance = _progress_of(multi_tab, bar)
+        started = time.monotonic()
+        for done in range(1, 100):
+            advance(done, 100)
+        [task] = bar.tasks
+        if time.monotonic() - started < PROGRESS_EVERY:  # a loaded machine may take longer
+            assert task.completed == 1  # the first completion, then nothing for a while
+        advance(100, 100)
+        assert (task.completed, task.total) == (100, 100)
 
 
 def test_version_is_an_option_and_a_command() -> None:

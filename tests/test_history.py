@@ -241,3 +241,68 @@ def test_a_full_disk_keeps_the_rest_in_memory_and_the_run_is_judged_whole(
     report = judge_drive(Drive(path=path, history=history, end=end))
     assert len(report.operations) == 3
     assert any("could not be written" in note for note in report.notes)
+
+
+class _CountingSink(io.BytesIO):
+    """A sink that counts the writes it is asked for."""
+
+    writes = 0
+
+    def write(self, data: bytes | bytearray) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_deferred_writes_go_out_together_once_asked() -> None:
+    sink, asked = _CountingSink(), list[object]()
+    history = History(HEADER, sink, retain=False, defer=asked.append)
+    assert sink.writes == 1  # the header, at once
+    for n in range(0, 6, 2):
+        history.append(invoke(n, 1, n))
+        history.append(done(n + 1, 1, n + 1))
+    assert (sink.writes, asked) == (1, [history.flush])  # asked once per batch
+    history.flush()
+    history.flush()  # nothing left: no empty write
+    assert sink.writes == 2
+    history.append(invoke(6, 1, 6))
+    history.finish(RunEnd(end="completed"))  # flushes the op first, then writes the end
+    assert (sink.writes, len(asked)) == (4, 2)
+    lines = sink.getvalue().splitlines()
+    assert [msgspec.json.decode(line).get("index") for line in lines[1:-1]] == list(range(7))
+    assert b'"record"' in lines[-1]
+
+
+def test_deferred_writes_read_back_as_written_one_by_one(tmp_path: Path) -> None:
+    def write(path: Path, defer: bool) -> bytes:
+        asked: list[object] = []
+        with path.open("wb", buffering=0) as sink:
+            history = History(HEADER, sink, retain=False, defer=asked.append if defer else None)
+            for n in range(0, 40, 2):
+                history.append(invoke(n, n % 3, n, presented=f"T{n}"))
+                history.append(done(n + 1, n % 3, n + 1, returned=f"T{n + 2}"))
+                if n % 10 == 0:
+                    history.flush()
+            history.finish(RunEnd(end="completed"))
+        return path.read_bytes()
+
+    batched = write(tmp_path / "batched.jsonl", defer=True)
+    assert batched == write(tmp_path / "each.jsonl", defer=False)
+    loaded = load_history(tmp_path / "batched.jsonl")
+    assert (len(loaded), loaded.end) == (40, RunEnd(end="completed"))
+
+
+def test_a_full_disk_under_deferred_writes_keeps_the_unwritten_batch(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    sink = _DiskFillsUp(path, room=2)  # the header and the first batch
+    history = History(HEADER, sink, retain=False, defer=lambda flush: None)
+    for n in range(0, 6, 2):
+        history.append(invoke(n, 1, n, presented=f"T{n}"))
+        history.append(done(n + 1, 1, n + 1, returned=f"T{n + 2}"))
+        history.flush()
+    end = RunEnd(end="completed")
+    history.finish(end)
+    sink.close()
+    assert history.sink_error is not None
+    assert (history.kept_from, [op.index for op in history]) == (2, [2, 3, 4, 5])
+    report = judge_drive(Drive(path=path, history=history, end=end))
+    assert len(report.operations) == 3

@@ -29,8 +29,11 @@ UNREACHABLE_AFTER = 20
 
 def origin(url: str) -> str:
     """``scheme://host:port`` of an absolute URL: which target (replica) a request went to."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
+    authority = url.find("://")
+    if authority < 0:
+        return f"{url}://"
+    path = url.find("/", authority + 3)
+    return url if path < 0 else url[:path]
 
 
 def discarded(answered: WireOutcome, why: str) -> WireOutcome:

@@ -18,6 +18,7 @@ from stress.wire._models import (
     WireOutcome,
     WireRequest,
     WireResponse,
+    build_request,
 )
 from stress.wire._protocol import Wire
 from stress.wire._runtime import backend_options, run
@@ -38,5 +39,6 @@ __all__ = [
     "WireRequest",
     "WireResponse",
     "backend_options",
+    "build_request",
     "run",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "WireOutcome",
     "WireRequest",
     "WireResponse",
+    "build_request",
     "completed",
     "response",
     "split_url",
@@ -102,6 +103,20 @@ def response(
     fields["headers"] = headers
     fields["body"] = body
     fields["http_version"] = http_version
+    return made
+
+
+def build_request(
+    method: str, url: str, headers: tuple[tuple[str, str], ...] = (), body: bytes = b""
+) -> WireRequest:
+    """``WireRequest(method, url, headers, body)``, built as :func:`response` is: the run path
+    builds one for every refresh and use it sends."""
+    made: WireRequest = _new(WireRequest)
+    fields = made.__dict__
+    fields["method"] = method
+    fields["url"] = url
+    fields["headers"] = headers
+    fields["body"] = body
     return made
 
 

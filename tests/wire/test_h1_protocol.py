@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from stress.wire import WireClient, WireOutcome, WireRequest, WireResponse
-from stress.wire._models import completed, response
+from stress.wire._models import build_request, completed, response
 
 pytestmark = pytest.mark.anyio
 
@@ -250,6 +250,10 @@ def test_fast_constructors_equal_the_dataclass_ones() -> None:
     made = response(200, (("a", "b"),), b"ok", "HTTP/1.1")
     assert made == WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1")
     assert completed(req, made, 1, 2) == WireOutcome(req, made, 1, 2, True)
+    built = build_request("POST", "http://127.0.0.1:1/t", (("c", "d"),), b"x=1")
+    assert built == WireRequest("POST", "http://127.0.0.1:1/t", (("c", "d"),), b"x=1")
+    assert build_request("GET", "http://127.0.0.1:1/x") == req
+    assert hash(built) == hash(WireRequest("POST", "http://127.0.0.1:1/t", (("c", "d"),), b"x=1"))
     assert hash(made) == hash(WireResponse(200, (("a", "b"),), b"ok", "HTTP/1.1"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.status = 500  # type: ignore[misc]
@@ -278,3 +282,32 @@ async def test_deadline_ends_a_silent_exchange(
     assert 0.19 <= elapsed < 1.0  # uvloop's clock has millisecond resolution
     assert silent.error_detail == "no progress within 0.2s"
     assert after.error is None
+
+
+async def test_a_shorter_deadline_started_later_still_fires_on_time(
+    scripted: Callable[[Script], Awaitable[Scripted]],
+) -> None:
+    # The one timer is armed for the earliest deadline in flight: an exchange with a short
+    # timeout, started while a long one is waiting, re-arms it earlier.
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter, _: Scripted) -> None:
+        await read_request(r)
+        await r.read()  # never answers
+
+    server = await scripted(script)
+    outcomes: dict[str, WireOutcome] = {}
+    async with WireClient(http2="never") as client:
+
+        async def send(name: str, budget: float) -> None:
+            request = WireRequest("GET", server.url(f"/{name}"))
+            outcomes[name] = await client.request(request, timeout=budget)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send, "long", 1.5)
+            await anyio.sleep(0.05)
+            started = time.monotonic()
+            await send("short", 0.2)
+            elapsed = time.monotonic() - started
+            assert "long" not in outcomes  # still waiting: the short one did not end it
+    assert 0.19 <= elapsed < 1.0
+    assert (outcomes["short"].error, outcomes["long"].error) == ("timeout", "timeout")
+    assert outcomes["long"].error_detail == "no progress within 1.5s"
