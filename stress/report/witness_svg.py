@@ -13,7 +13,7 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 
 from stress.history import Operation
-from stress.report.svg import CHAR_W, svg_open, text
+from stress.report.svg import CHAR_W, nice_ticks, svg_open, text
 from stress.report.timeline import WitnessStep, format_duration, short_fp
 
 __all__ = ["defs", "origins", "witness_svg"]
@@ -46,10 +46,8 @@ def defs() -> str:
 
 def _ticks(span_ns: int) -> list[int]:
     """Round tick positions (1, 2 or 5 times a power of ten) covering ``0..span_ns``."""
-    raw = max(span_ns / 5, 1)
-    power = 10 ** (len(str(int(raw))) - 1)
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return list(range(0, span_ns + 1, int(step)))
+    # Whole nanoseconds: below 5 ns the step stays 1.
+    return [int(tick) for tick in nice_ticks(max(span_ns, 5)) if tick <= span_ns]
 
 
 def origins(
