@@ -37,7 +37,9 @@ sys.path.insert(0, os.environ.get("RUN_PATH_BENCH_SOURCE") or str(Path(__file__)
 
 import jwt  # after the path is set, as every import below
 import msgspec
+import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from stress.claims import ClaimReader
 from stress.drive.actions import Actions
@@ -162,8 +164,14 @@ def _parts(key: Ed25519PrivateKey) -> dict[str, float]:
     raw = jwt.utils.base64url_decode(signature)
     public = key.public_key()
     message = signed.encode()
+    raw_public = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
     _alone(lambda: public.verify(raw, message), 200)  # warm-up
-    figures = {"Ed25519 verify (cryptography)": _alone(lambda: public.verify(raw, message), 2000)}
+    figures = {
+        "Ed25519 verify (cryptography, OpenSSL)": _alone(lambda: public.verify(raw, message), 2000),
+        "Ed25519 verify (PyNaCl, libsodium)": _alone(
+            lambda: nacl.bindings.crypto_sign_open(raw + message, raw_public), 2000
+        ),
+    }
     for name, reader in (("verified", ClaimReader(jwks)), ("unverified", ClaimReader())):
         new = map(reader.read, tokens)  # each call reads the next token, once
         figures[f"claims of a new token, {name}"] = _alone(new.__next__, len(tokens))

@@ -4,11 +4,13 @@ Opaque access tokens are fine: they simply have no claims. Verification pins the
 what the key declares, so an ``alg: none`` or HMAC-with-public-key token can never verify.
 
 Every access token a run receives is read here, so this sits on the run path of every refresh:
-an Ed25519 check alone costs tens of microseconds. Each distinct token is read and verified
-once while it is recent: the claims and verdict of the last :data:`CACHE_SIZE` tokens or more
-are remembered (:class:`stress.recent.Recent`, in memory only, like the tokens the sessions
-hold), so a token handed out again, as an idempotent replay hands out the same pair, costs a
-dict probe.
+a signature check costs tens to hundreds of microseconds. Ed25519 (``EdDSA``) signatures are
+checked by libsodium (PyNaCl), in about half the time OpenSSL takes on the same machine
+(``benchmarks/run_path_offline.py``); every other algorithm by PyJWT's, on OpenSSL through
+``cryptography``. Each distinct token is read and verified once while it is recent: the claims
+and verdict of the last :data:`CACHE_SIZE` tokens or more are remembered
+(:class:`stress.recent.Recent`, in memory only, like the tokens the sessions hold), so a token
+handed out again, as an idempotent replay hands out the same pair, costs a dict probe.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from typing import Any
 
 import jwt
 import msgspec
+import nacl.bindings
+import nacl.exceptions
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.algorithms import Algorithm
 
 from stress.history import Claims
@@ -43,6 +49,7 @@ class ClaimReader:
 
     def __init__(self, jwks: dict[str, Any] | None = None) -> None:
         self._keys: dict[str | None, jwt.PyJWK] = {}
+        self._ed25519: dict[str | None, bytes] = {}  # raw public keys, by the same key ids
         if jwks is not None:
             try:
                 keyset = jwt.PyJWKSet.from_dict(jwks)
@@ -51,6 +58,10 @@ class ClaimReader:
             else:
                 for key in keyset.keys:
                     self._keys[key.key_id] = key
+                    if isinstance(key.key, Ed25519PublicKey):
+                        self._ed25519[key.key_id] = key.key.public_bytes(
+                            Encoding.Raw, PublicFormat.Raw
+                        )
         self._read: Recent[str, Claims | None] = Recent(CACHE_SIZE)
         # A target signs with one key or a few, so its tokens share a few header segments.
         self._headers: dict[str, object] = {}
@@ -108,7 +119,9 @@ class ClaimReader:
         if not self._keys:
             return None, None
         kid = header.get("kid")
-        key = self._keys.get(kid) or (next(iter(self._keys.values())) if kid is None else None)
+        if kid is None and kid not in self._keys:
+            kid = next(iter(self._keys))
+        key = self._keys.get(kid)
         if key is None:
             return False, f"no key with kid {kid!r} in the JWKS"
         alg = key.algorithm_name or header.get("alg")
@@ -122,9 +135,27 @@ class ClaimReader:
         except (ValueError, NotImplementedError) as exc:
             return False, f"DecodeError: {exc}"
         signed = f"{segments[0]}.{segments[1]}".encode()
-        if not algorithm.verify(signed, key.key, signature):
+        raw = self._ed25519.get(kid)
+        valid = (
+            _ed25519_valid(raw, signed, signature)
+            if raw is not None
+            else algorithm.verify(signed, key.key, signature)
+        )
+        if not valid:
             return False, "InvalidSignatureError: Signature verification failed"
         return True, None
+
+
+def _ed25519_valid(public: bytes, signed: bytes, signature: bytes) -> bool:
+    """RFC 8032 Ed25519 verification by libsodium (which also refuses non-canonical and
+    small-order encodings, which no signer produces)."""
+    if len(signature) != nacl.bindings.crypto_sign_BYTES:
+        return False
+    try:
+        nacl.bindings.crypto_sign_open(signature + signed, public)
+    except nacl.exceptions.BadSignatureError:
+        return False
+    return True
 
 
 @functools.cache

@@ -117,3 +117,60 @@ def test_fingerprints_of_many_tokens_stay_those_of_the_key() -> None:
     fresh = [Fingerprinter(b"k" * 32)(f"t{n}") for n in range(3 * FP_CACHE_SIZE)]
     assert [run(f"t{n}") for n in range(3 * FP_CACHE_SIZE)] == fresh
     assert [run(f"t{n}") for n in reversed(range(3 * FP_CACHE_SIZE))] == fresh[::-1]
+
+
+def _verified(reader: ClaimReader, each: str) -> bool | None:
+    claims = reader.read(each)
+    assert claims is not None
+    return claims.verified
+
+
+def _tampered(good: str) -> str:
+    header, _, signature = good.split(".")
+    other = token(sub="someone-else").split(".")[1]
+    return f"{header}.{other}.{signature}"
+
+
+def test_ed25519_checks_agree_with_pyjwts_on_good_forged_tampered_and_truncated_tokens() -> None:
+    reader = ClaimReader(jwks(KEY))
+    good = token(jti="agree")
+    cases = {
+        "good": good,
+        "forged": token(OTHER, jti="agree"),
+        "tampered": _tampered(good),
+        "truncated": good[:-8],
+        "extended": good + "AAAA",
+    }
+    public = jwt.PyJWK.from_dict(jwks(KEY)["keys"][0]).key
+    okp = jwt.algorithms.OKPAlgorithm()
+    for name, each in cases.items():
+        header, payload, signature = each.split(".")
+        raw = jwt.utils.base64url_decode(signature)
+        expected = okp.verify(f"{header}.{payload}".encode(), public, raw)
+        claims = reader.read(each)
+        assert claims is not None, name
+        assert claims.verified is expected, name
+        assert (claims.verify_error is None) is expected, name
+    assert _verified(reader, good) is True
+
+
+def test_other_algorithms_are_checked_by_pyjwt() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    reader = ClaimReader({"keys": [{**jwk, "kid": "e1", "alg": "ES256"}]})
+    signed = jwt.encode(CLAIMS, key, algorithm="ES256", headers={"kid": "e1"})
+    forged = jwt.encode({**CLAIMS, "jti": "j2"}, other, algorithm="ES256", headers={"kid": "e1"})
+    assert _verified(reader, signed) is True
+    assert _verified(reader, forged) is False
+
+
+def test_a_token_without_kid_is_checked_by_the_jwks_only_key() -> None:
+    keyset = {"keys": [{k: v for k, v in jwks(KEY)["keys"][0].items() if k != "kid"}]}
+    reader = ClaimReader(keyset)
+    plain = jwt.encode(CLAIMS, KEY, algorithm="EdDSA")
+    assert _verified(reader, plain) is True
+    assert _verified(ClaimReader(jwks(KEY)), plain) is True
+    forged = jwt.encode(CLAIMS, OTHER, algorithm="EdDSA")
+    assert _verified(reader, forged) is False
