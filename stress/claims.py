@@ -119,6 +119,8 @@ class ClaimReader:
         if not self._keys:
             return None, None
         kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            return False, f"kid {kid!r} is not a string"
         if kid is None and kid not in self._keys:
             kid = next(iter(self._keys))
         key = self._keys.get(kid)

@@ -174,3 +174,16 @@ def test_a_token_without_kid_is_checked_by_the_jwks_only_key() -> None:
     assert _verified(ClaimReader(jwks(KEY)), plain) is True
     forged = jwt.encode(CLAIMS, OTHER, algorithm="EdDSA")
     assert _verified(reader, forged) is False
+
+
+def test_a_kid_that_is_not_a_string_fails_verification_without_an_exception() -> None:
+    def segment(value: object) -> str:
+        return jwt.utils.base64url_encode(json.dumps(value).encode()).decode()
+
+    for kid in ([1], {"k": 1}, 7):
+        signed = f"{segment({'alg': 'EdDSA', 'kid': kid})}.{segment(CLAIMS)}"
+        signature = jwt.utils.base64url_encode(KEY.sign(signed.encode())).decode()
+        claims = ClaimReader(jwks(KEY)).read(f"{signed}.{signature}")
+        assert claims is not None
+        assert claims.verified is False
+        assert "not a string" in (claims.verify_error or "")
