@@ -20,6 +20,7 @@ Fixtures:
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,17 @@ from support.servers import ServerFactory
 from stress.launcher import RedisProcess
 
 pytest_plugins = ["support.targets"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the processes the tests start receive Ctrl-C, whoever started pytest.
+
+    A shell without job control starts a background command with SIGINT ignored, and an
+    ignored signal stays ignored across exec, so every CLI a test interrupts would ignore the
+    test's SIGINT too. A handler (unlike SIG_IGN) is reset to the default on exec.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

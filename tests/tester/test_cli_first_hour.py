@@ -183,6 +183,22 @@ def test_serve_refuses_a_port_already_in_use() -> None:
         first.wait(timeout=15)
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """True when process ``pid`` holds ``path`` open (a descriptor may close while looked at)."""
+    wanted = str(path.resolve())
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:  # the process has ended
+        return False
+    for fd in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def test_an_interrupted_analysis_exits_3_with_one_line(tmp_path: Path) -> None:
     history = tmp_path / "big.jsonl"
     subprocess.run(
@@ -196,10 +212,7 @@ def test_an_interrupted_analysis_exits_3_with_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     # Interrupt it while it reads the history (its file is open), not while Python starts.
     deadline = time.monotonic() + 60
-    while not any(
-        Path(f"/proc/{proc.pid}/fd/{fd}").resolve() == history.resolve()
-        for fd in (os.listdir(f"/proc/{proc.pid}/fd") if proc.poll() is None else [])
-    ):
+    while not _has_open(proc.pid, history):
         assert proc.poll() is None, "the analysis ended before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.005)
