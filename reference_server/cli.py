@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from .lifeline import follow_launcher
 from .logs import configure_logging, redact_url
 from .redis_link import RedisProbeError, cluster_enabled
 from .settings import Settings, SettingsError, Strategy
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT/SIGTERM; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    follow_launcher()
     settings = _settings(parser, args)
     if _port_in_use(args.host, args.port):
         parser.exit(2, f"error: {args.host}:{args.port} is already in use by another server\n")

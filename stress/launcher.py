@@ -11,6 +11,11 @@ Usage::
         redis.stop(); redis.start()          # an outage on the same port
 
 Both classes raise ``LauncherError`` with the child's last log lines when a start fails.
+
+A launcher that is killed (SIGKILL, a crash) cannot stop its children, so every child started
+here (and by ``auth-stress serve``) is asked to stop with the process that started it: its
+environment names that process (``AUTH_STRESS_PARENT_PID``, see :func:`child_environment`),
+and the reference server's entry points ask Linux for a signal when it dies.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -31,7 +37,17 @@ import httpx
 
 from stress.errors import LaunchError
 
-__all__ = ["LauncherError", "RedisProcess", "ServerProcess", "free_port"]
+__all__ = [
+    "PARENT_ENV",
+    "LauncherError",
+    "RedisProcess",
+    "ServerProcess",
+    "child_environment",
+    "free_port",
+]
+
+# Read by the reference server's entry points, which stop when the process it names dies.
+PARENT_ENV = "AUTH_STRESS_PARENT_PID"
 
 _STOP_TIMEOUT_S = 5.0
 _TAIL_LINES = 30
@@ -55,6 +71,22 @@ def _tail(path: Path, lines: int = _TAIL_LINES) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def child_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) for a reference-server child that is to
+    stop with this process.
+
+    Only a child started from the main thread is told so: Linux sends the parent-death signal
+    when the *thread* that started the child ends, and a worker thread ends long before the
+    process does.
+    """
+    env = dict(os.environ if base is None else base)
+    if threading.current_thread() is threading.main_thread():
+        env[PARENT_ENV] = str(os.getpid())
+    else:
+        env.pop(PARENT_ENV, None)
+    return env
 
 
 def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -104,7 +136,7 @@ class RedisProcess:
         argv = [self._python, "-m", "reference_server.embedded_redis"]
         if self.port is not None:
             argv += ["--port", str(self.port)]
-        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env = child_environment({k: v for k, v in os.environ.items() if k != "REDIS_URL"})
         with self.log_path.open("ab") as log:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env
@@ -236,7 +268,11 @@ class ServerProcess:
             return
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_environment(),
             )
         deadline = time.monotonic() + self.start_timeout
         with httpx.Client(timeout=1.0) as client:

@@ -16,6 +16,7 @@ import typer
 
 from stress.cli.output import LogLevel, fail, start_logging, stderr, stdout
 from stress.errors import LaunchError
+from stress.launcher import child_environment
 from stress.types import ExitCode
 
 __all__ = ["demo_command", "serve_command"]
@@ -31,10 +32,12 @@ def serve_command(ctx: typer.Context) -> None:
     The server runs in a process group of its own, and every signal that stops this command
     (SIGINT, SIGTERM, SIGHUP) stops it once (SIGHUP as SIGTERM: granian takes SIGHUP as "reload
     the workers"); if it has not stopped within STOP_SECONDS, its whole group (workers,
-    embedded Redis) is killed, so nothing is orphaned.
+    embedded Redis) is killed, so nothing is orphaned. A signal that stops this command with
+    no chance to forward it (SIGKILL) reaches the server as a SIGTERM from the kernel, which it
+    asks for (``stress.launcher.child_environment``).
     """
     command = [sys.executable, "-m", "reference_server", *ctx.args]
-    child = subprocess.Popen(command, start_new_session=True)
+    child = subprocess.Popen(command, start_new_session=True, env=child_environment())
     stopping: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:

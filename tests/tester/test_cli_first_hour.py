@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stress.launcher import free_port
+from stress.launcher import PARENT_ENV, child_environment, free_port
 
 from .conftest import ROOT, SCENARIOS, CliRunner
 
@@ -124,11 +125,28 @@ def _marked(mark: str) -> list[str]:
     return found
 
 
+def _gone(mark: str, seconds: float) -> bool:
+    """True once no process carries ``mark`` (polled for at most ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _marked(mark) == []
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.mark.parametrize(
-    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name
 )
 def test_every_signal_stops_serve_and_everything_it_started(sig: signal.Signals) -> None:
+    """SIGKILL gives ``serve`` no chance to stop its server: the kernel tells the server."""
     mark, port = str(uuid.uuid4()), free_port()
+    healthz = f"http://127.0.0.1:{port}/healthz"
     proc = subprocess.Popen(
         [sys.executable, "-m", "stress", "serve", "--port", str(port)],
         cwd=ROOT, env={**os.environ, "AUTH_STRESS_TEST_MARK": mark},
@@ -136,23 +154,29 @@ def test_every_signal_stops_serve_and_everything_it_started(sig: signal.Signals)
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        while not _answers(healthz):
+            assert time.monotonic() < deadline, "serve never answered"
+            time.sleep(0.1)
         assert len(_marked(mark)) >= 3  # auth-stress, the server, its workers, Redis
         proc.send_signal(sig)
-        assert proc.wait(timeout=15) == 0
+        assert proc.wait(timeout=15) == (-sig if sig == signal.SIGKILL else 0)
     finally:
         proc.kill()
-    deadline = time.monotonic() + 5
-    while _marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _marked(mark) == []
+    assert _gone(mark, 15), _marked(mark)
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        httpx.get(healthz, timeout=1)
+
+
+def test_only_the_main_thread_asks_children_to_stop_with_it() -> None:
+    """Linux signals a child when the *thread* that started it ends, so a child started from a
+    worker thread must not ask: it would stop when that thread does."""
+    assert child_environment({})[PARENT_ENV] == str(os.getpid())
+    from_worker: list[dict[str, str]] = []
+    worker = threading.Thread(target=lambda: from_worker.append(child_environment({})))
+    worker.start()
+    worker.join()
+    assert from_worker == [{}]
+    assert PARENT_ENV not in os.environ  # the request goes to the child only
 
 
 def test_serve_refuses_a_port_already_in_use() -> None:
@@ -222,23 +246,37 @@ def test_an_interrupted_analysis_exits_3_with_one_line(tmp_path: Path) -> None:
     assert one_line_error(stderr) == "error: interrupted before the analysis finished"
 
 
-def test_ctrl_c_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
-    mark = str(uuid.uuid4())
+def _demo_running(folder: Path, mark: str) -> subprocess.Popen[str]:
+    """``auth-stress demo`` in ``folder``, its processes marked, once its first run started."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "stress", "demo"],
-        cwd=tmp_path, env={**os.environ, "AUTH_STRESS_TEST_MARK": mark},
+        cwd=folder, env={**os.environ, "AUTH_STRESS_TEST_MARK": mark},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("runs/demo-*/naive-x1.history.jsonl")):
-        assert time.monotonic() < deadline, "the demo's first run never started"
+    while not list(folder.glob("runs/demo-*/naive-x1.history.jsonl")):
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the demo's first run never started")
         time.sleep(0.1)
+    return proc
+
+
+def test_ctrl_c_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    mark = str(uuid.uuid4())
+    proc = _demo_running(tmp_path, mark)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 3, stdout + stderr
     assert "interrupted after 1 of 5 servers" in stdout
     assert "MISMATCH" not in stdout
-    deadline = time.monotonic() + 5
-    while _marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _marked(mark) == []
+    assert _gone(mark, 5), _marked(mark)
+
+
+def test_a_killed_demo_leaves_nothing_running(tmp_path: Path) -> None:
+    mark = str(uuid.uuid4())
+    proc = _demo_running(tmp_path, mark)
+    assert len(_marked(mark)) >= 3  # the demo, Redis, a server and its worker
+    proc.kill()
+    proc.communicate(timeout=5)
+    assert _gone(mark, 15), _marked(mark)
