@@ -12,9 +12,9 @@ is said only when the interval's lower end is at 0.95 or above.
 
 Each side is what the checkout itself starts: its own embedded Redis (with the persistence
 settings that checkout gives it) and two single-worker replicas of the strategy, started by its
-own ``stress.launcher``. The baseline runs in a child process with the other checkout first on
-``PYTHONPATH`` (any checkout of this project whose launcher has ``RedisProcess`` and
-``ServerProcess``), for example the code before a change::
+own ``stress.launcher`` in a child process with that checkout first on ``PYTHONPATH`` (any
+checkout of this project whose launcher has ``RedisProcess`` and ``ServerProcess``), for
+example the code before a change::
 
     git worktree add ../before <commit>
     .venv/bin/python benchmarks/reference_server_change.py --baseline ../before [--rounds 80]
@@ -44,7 +44,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.reference_server import Endpoint, measure  # noqa: E402 (after the path is set)
-from stress.launcher import RedisProcess, ServerProcess  # noqa: E402
 
 __all__ = ["main"]
 
@@ -75,8 +74,8 @@ def _endpoints(urls: list[str]) -> list[Endpoint]:
 
 
 @contextlib.contextmanager
-def baseline_servers(checkout: Path, strategy: str) -> Iterator[list[Endpoint]]:
-    """The baseline checkout's Redis and replicas, in a child process that owns them."""
+def servers_of(checkout: Path, strategy: str) -> Iterator[list[Endpoint]]:
+    """``checkout``'s Redis and replicas, in a child process that owns them."""
     env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
     proc = subprocess.Popen(
         [sys.executable, "-c", _SERVE, strategy, str(REPLICAS)],
@@ -87,26 +86,11 @@ def baseline_servers(checkout: Path, strategy: str) -> Iterator[list[Endpoint]]:
     try:
         line = proc.stdout.readline().split()
         if len(line) != REPLICAS:
-            raise SystemExit(f"the baseline's servers did not start (exit {proc.poll()})")
+            raise SystemExit(f"the servers of {checkout} did not start (exit {proc.poll()})")
         yield _endpoints(line)
     finally:
         proc.stdin.close()  # the child's context managers stop its servers and Redis
         proc.wait(timeout=60)
-
-
-@contextlib.contextmanager
-def these_servers(strategy: str) -> Iterator[list[Endpoint]]:
-    """This checkout's Redis and replicas."""
-    with contextlib.ExitStack() as stack:
-        redis = stack.enter_context(RedisProcess())
-        extra = ["--log-level", "warning"]
-        servers = [
-            stack.enter_context(
-                ServerProcess(strategy, redis_url=redis.url, grace=2.0, extra_args=extra)
-            )
-            for _ in range(REPLICAS)
-        ]
-        yield _endpoints([server.url for server in servers])
 
 
 def _interval(ratios: list[float]) -> tuple[float, float, float]:
@@ -132,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     errors = {"baseline": 0, "this": 0}
     options = {"use_uvloop": True}
     with (
-        baseline_servers(args.baseline, args.strategy) as before,
-        these_servers(args.strategy) as after,
+        servers_of(args.baseline, args.strategy) as before,
+        servers_of(ROOT, args.strategy) as after,
     ):
         sides = {"baseline": before, "this": after}
         for index in range(args.rounds):

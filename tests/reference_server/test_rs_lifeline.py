@@ -15,11 +15,12 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a parent-death 
 FOLLOW = "from reference_server.lifeline import follow_launcher; follow_launcher(); print('ran')"
 
 
-def _follow(value: str) -> subprocess.CompletedProcess[str]:
-    """An entry point's first step, in a child of this process, with ``PARENT_ENV=value``."""
+def _follow(value: str, code: str = FOLLOW) -> subprocess.CompletedProcess[str]:
+    """An entry point's first step (``code``), in a child of this process, with
+    ``PARENT_ENV=value``."""
     env = {**os.environ, PARENT_ENV: value}
     return subprocess.run(
-        [sys.executable, "-c", FOLLOW], env=env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
     )
 
 
@@ -48,8 +49,5 @@ def test_the_request_is_not_handed_down_to_the_childs_own_children() -> None:
         "import os; from reference_server.lifeline import follow_launcher; follow_launcher(); "
         f"print({PARENT_ENV!r} in os.environ)"
     )
-    env = {**os.environ, PARENT_ENV: str(os.getpid())}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
-    )
+    done = _follow(str(os.getpid()), code)
     assert done.stdout == "False\n", done.stderr
