@@ -62,7 +62,9 @@ class WireClient:
     opt-in). ``http2``: ``auto`` uses h2 when ALPN (https) or a prior-knowledge probe (http)
     says the origin speaks it, ``never`` sticks to HTTP/1.1, ``always`` requires h2.
     ``settle`` is the pause between sending the request prefixes and releasing the final
-    bytes/frames in the last-byte and single-packet engines (seconds).
+    bytes/frames in the last-byte and single-packet engines (seconds); ``collect_after`` is
+    the last-byte engine's pause between the release and reading the responses (seconds; see
+    :mod:`stress.wire._burst` for why, and why it does not show in latencies).
 
     ``http1_requests`` (opt-in, with ``http2="auto"``): single requests to cleartext origins use
     HTTP/1.1 keep-alive even where the origin also speaks h2c, while bursts still use what
@@ -79,6 +81,7 @@ class WireClient:
         insecure: bool = False,
         http2: HTTP2Mode = "auto",
         settle: float = 0.005,
+        collect_after: float = 0.003,
         http1_requests: bool = False,
     ) -> None:
         if http2 not in get_args(HTTP2Mode):
@@ -89,6 +92,7 @@ class WireClient:
         self._pool.http1_requests = http1_requests
         self._routes: dict[str, _Route] = {}
         self.settle = settle
+        self.collect_after = collect_after
 
     async def __aenter__(self) -> WireClient:
         return self
@@ -179,6 +183,7 @@ class WireClient:
             budget=timeout,
             settle=self.settle,
             exchange=self._exchange,
+            collect_after=self.collect_after,
         )
 
     async def _exchange(self, slot: Slot, budget: float) -> None:

@@ -63,6 +63,10 @@ class Transport:
         self.closed = False
         self.alpn: str | None = None
         self.stamps_sends = False  # a kernel transmit stamp may still arrive (see _release)
+        self._stamps_receives = False
+        # The kernel's receive stamp of the last segment read (monotonic ns), once asked for
+        # with stamp_receives; the reader resets it before a response.
+        self.received_ns: int | None = None
 
     @classmethod
     async def connect(cls, origin: Origin, context: ssl.SSLContext | None) -> Transport:
@@ -168,6 +172,16 @@ class Transport:
                     raise WireFailure("reset", f"send failed: {exc}") from exc
                 del self._pending[:sent]
 
+    def stamp_receives(self) -> None:
+        """Have every read record when its bytes reached this host (``received_ns``).
+
+        For a reader that reads late on purpose (the last-byte engine stays off the CPU while
+        the server works on a burst): the kernel's receive stamp still says when the response
+        came. Where the kernel gives no stamp, ``received_ns`` stays None.
+        """
+        if not self._stamps_receives:
+            self._stamps_receives = kernel_stamps.enable(self._sock)
+
     async def receive(self) -> bytes:
         """The next decrypted bytes from the peer; ``b""`` at end of stream."""
         if self._tls is None:
@@ -198,6 +212,11 @@ class Transport:
     async def _recv_raw(self) -> bytes:
         while True:
             try:
+                if self._stamps_receives:
+                    data, stamp = kernel_stamps.recv_stamped(self._sock, _READ_SIZE)
+                    if stamp is not None:  # (end of stream carries none)
+                        self.received_ns = stamp
+                    return data
                 return self._sock.recv(_READ_SIZE)
             except BlockingIOError:
                 if self.stamps_sends:  # a late transmit stamp would keep the socket "ready"

@@ -43,6 +43,7 @@ class ConnRecord:
 class Recorder:
     connections: list[ConnRecord] = field(default_factory=list)
     arrivals: list[int] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)  # HTTP/1.1: after each response's write
 
 
 async def _h1_handler(
@@ -71,7 +72,9 @@ async def _h1_handler(
                 now = time.monotonic_ns()
                 rec.arrivals.append(now)
                 conn_rec.requests += 1
-                if not await _h1_answer(conn, writer, target, headers, bytes(body), now, conn_rec):
+                if not await _h1_answer(
+                    conn, writer, target, headers, bytes(body), now, (conn_rec, rec)
+                ):
                     return
                 conn.start_next_cycle()
             elif isinstance(event, h11.ConnectionClosed):
@@ -89,9 +92,10 @@ async def _h1_answer(
     headers: list[tuple[bytes, bytes]],
     body: bytes,
     now: int,
-    conn_rec: ConnRecord,
+    records: tuple[ConnRecord, Recorder],
 ) -> bool:
     """Write the response for ``target``; False when the connection must end."""
+    conn_rec, rec = records
     target = target.split(b"?")[0]
     out: list[h11.Event] = []
     keep = True
@@ -140,6 +144,7 @@ async def _h1_answer(
     for event in out:
         writer.write(conn.send(event) or b"")
         await writer.drain()
+    rec.answered.append(time.monotonic_ns())
     return keep
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
-from stress.wire import WireClient, WireRequest
+from stress.wire import WireClient, WireRequest, kernel_stamps
 
 from .conftest import Server
 
@@ -45,6 +46,29 @@ async def test_last_byte_holds_back_exactly_one_byte(h1_server: Server) -> None:
         after = b"".join(data for t, data in conn.chunks if t >= release)
         assert after == BODY[-1:]
         assert before.endswith(BODY[:-1])
+
+
+async def test_last_byte_reads_late_but_dates_each_response_by_its_arrival(
+    h1_server: Server,
+) -> None:
+    wait = 0.2
+    async with WireClient(http2="never", settle=0.002, collect_after=wait) as client:
+        await client.burst([_refresh(h1_server)] * 4, engine="last-byte", timeout=5)
+        # The pooled connections keep receive stamping on; Linux turns it on a moment later.
+        if not kernel_stamps.wait_until_on(timeout=5):
+            pytest.skip("this kernel gives no receive stamps")
+        h1_server.rec.answered.clear()
+        result = await client.burst([_refresh(h1_server)] * 4, engine="last-byte", timeout=5)
+        done = time.monotonic_ns()
+    assert all(o.error is None for o in result.outcomes)
+    release = max(o.send_ns for o in result.outcomes)
+    assert done - release >= wait * 1e9, "the responses were read only after the wait"
+    # A loopback segment is stamped inside the server's send, before its clock reads
+    # `answered`: a response dated by the (late) read instead would come after that.
+    slack = 1_000_000  # the stamp's conversion to the monotonic clock
+    assert len(h1_server.rec.answered) == 4
+    for outcome in result.outcomes:
+        assert outcome.send_ns <= outcome.recv_ns <= max(h1_server.rec.answered) + slack
 
 
 async def test_burst_reuses_warm_connections(h1_server: Server) -> None:
