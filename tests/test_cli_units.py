@@ -1,5 +1,6 @@
 """Small promises of the command line, in-process: a second interrupt cannot cut the reports
-short, progress follows time when a scenario is timed, and --version and serve --help work."""
+short, an interrupt of an analysis is never lost, progress follows time when a scenario is
+timed, and --version and serve --help work."""
 
 from __future__ import annotations
 
@@ -30,6 +31,33 @@ def test_a_signal_while_reports_are_written_is_held_not_raised() -> None:
         os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt outside
         os.kill(os.getpid(), signal.SIGTERM)
     assert held == [signal.SIGINT, signal.SIGTERM]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _InterruptedWhileCollected:
+    """An object whose finalizer is where SIGINT lands: CPython prints the KeyboardInterrupt
+    raised there as "ignored" and carries on."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+# The swallowed KeyboardInterrupt is the point: pytest reports it as unraisable.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_swallowed_by_a_finalizer_still_stops_the_analysis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    finished: list[bool] = []
+
+    def analysis(path: Path, overrides: object) -> None:
+        _InterruptedWhileCollected()  # collected at once: the interrupt is raised in __del__
+        finished.append(True)  # ...and lost there: the analysis goes on
+
+    monkeypatch.setattr("stress.cli.analyze.analyze_history", analysis)
+    result = CliRunner().invoke(app, ["analyze", str(tmp_path / "h.jsonl")])
+    assert finished == [True]
+    assert result.exit_code == 3
+    assert "interrupted before the analysis finished" in result.stderr
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -7,7 +7,11 @@ by other promises instead, and the report says so.
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -19,7 +23,28 @@ from stress.policy import PRESETS, PresetName, preset
 from stress.report import exit_code
 from stress.types import ExitCode
 
-__all__ = ["analyze_command", "parse_policy"]
+__all__ = ["analyze_command", "noticing_interrupts", "parse_policy"]
+
+
+@contextmanager
+def noticing_interrupts() -> Iterator[list[int]]:
+    """Raise ``KeyboardInterrupt`` at SIGINT as Python does, and remember that it came.
+
+    Why: CPython runs a signal handler in whatever Python code the main thread is in, and when
+    that is a finalizer (a generator or ``__del__`` collected mid-analysis) the exception is
+    printed as "ignored" and the analysis goes on. The list says an interrupt came anyway.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def parse_policy(text: str) -> Overrides:
@@ -74,8 +99,11 @@ def analyze_command(
             raise fail(ExitCode.USAGE, str(exc)) from None
     prepare_outputs({"--json": json_out, "--junit": junit, "--html": html})
     try:
-        report = analyze_history(history, overrides)
-        emit(report, json_out, junit, html)
+        with noticing_interrupts() as received:
+            report = analyze_history(history, overrides)
+            if received:  # swallowed where it was raised
+                raise KeyboardInterrupt
+            emit(report, json_out, junit, html)
     except HistoryError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
     except KeyboardInterrupt:
