@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import httpx
 
@@ -24,10 +25,13 @@ from stress.scenario import Scenario, TargetSpec, parse_scenario
 from stress.target import Endpoints
 
 __all__ = [
+    "ClientAuth",
+    "ClientSetup",
     "StarterAnswers",
     "declared_comments",
     "discover_endpoints",
     "render_starter",
+    "target_spec",
 ]
 
 # Per discovery request: metadata is small and a target that takes longer is effectively down.
@@ -48,6 +52,39 @@ def declared_comments(policy: Policy) -> tuple[str, ...]:
     return (f"{name}: {_POLICY_NOTES[name]}.",) if name is not None else ()
 
 
+ClientAuth = Literal["none", "body", "basic"]
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What a person says about the target beyond its base URL: endpoints that discovery does
+    not find (or finds wrong), and how the client authenticates.
+
+    Why: many real servers publish no RFC 8414 metadata, and most register the test client as
+    confidential. These are the ``[target]`` fields of the scenario; ``fields`` gives the ones
+    set, for discovery, the measurement and the written file alike.
+    """
+
+    token_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    jwks_uri: str | None = None
+    client_secret_env: str | None = None
+    client_auth: ClientAuth = "none"
+    scope: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The ``[target]`` fields this setup sets, in the scenario's own names."""
+        values: dict[str, Any] = {
+            "token_endpoint": self.token_endpoint,
+            "revocation_endpoint": self.revocation_endpoint,
+            "jwks_uri": self.jwks_uri,
+            "client_secret_env": self.client_secret_env,
+            "client_auth": None if self.client_auth == "none" else self.client_auth,
+            "scope": self.scope,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class StarterAnswers:
     """Everything the starter scenario needs beyond the discovered endpoints.
@@ -64,15 +101,22 @@ class StarterAnswers:
     policy: Policy
     policy_comments: tuple[str, ...] = ()
     resource: str | None = None
+    client: ClientSetup = field(default_factory=ClientSetup)
     parallel: int = 8
     sessions: int = 8
 
 
-async def discover_endpoints(target: str) -> Endpoints:
-    """The target's endpoints through discovery; ``TargetError`` when unreachable or silent."""
-    spec = TargetSpec(kind="oauth2", base_url=target)
-    async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S) as client:
-        found = await discover(client, spec, target if target.endswith("/") else target + "/")
+def target_spec(target: str, client: ClientSetup) -> TargetSpec:
+    """The ``oauth2`` target of ``client``'s fields; ``ValueError`` when they contradict."""
+    return TargetSpec(kind="oauth2", base_url=target, **client.fields())
+
+
+async def discover_endpoints(target: str, client: ClientSetup | None = None) -> Endpoints:
+    """The target's endpoints: those ``client`` gives, discovery for the rest (``TargetError``
+    when the target is unreachable or silent about one that is needed)."""
+    spec = target_spec(target, client or ClientSetup())
+    async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S) as http:
+        found = await discover(http, spec, target if target.endswith("/") else target + "/")
     return found.endpoints
 
 
@@ -96,8 +140,8 @@ def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, 
         "# fork, sibling-invalidation, token-uniqueness, jwt-claims, server-error.",
         "# A failure means users get logged out at random or rotation is silently defeated.",
         "#",
-        "# Discovered (RFC 8414 / OpenID Connect discovery); discovery runs again on every run,",
-        "# so set target.token_endpoint etc. only to override it:",
+        "# Endpoints (RFC 8414 / OpenID Connect discovery, or as given); discovery runs again",
+        "# on every run for any not set in [target]:",
         _found("token", endpoints.token),
         _found("revocation", endpoints.revocation),
         _found("jwks", endpoints.jwks),
@@ -110,11 +154,23 @@ def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, 
         'kind = "oauth2"',
         f"base_url = {_toml_str(answers.target)}",
     ]
+    given = answers.client.fields()
+    for name in ("token_endpoint", "revocation_endpoint", "jwks_uri"):
+        if name in given:
+            lines.append(f"{name} = {_toml_str(given[name])}")
     if answers.client_id:
         lines.append(f"client_id = {_toml_str(answers.client_id)}")
     else:
         lines.append('# client_id = "..."   # public clients usually must send one')
-    lines.append('# Confidential client: client_auth = "basic" and client_secret_env = "VAR".')
+    if "client_secret_env" in given:
+        lines.append(f"client_auth = {_toml_str(given['client_auth'])}")
+        lines.append(
+            f"client_secret_env = {_toml_str(given['client_secret_env'])}   # the secret's variable"
+        )
+    else:
+        lines.append('# Confidential client: client_auth = "basic" and client_secret_env = "VAR".')
+    if "scope" in given:
+        lines.append(f"scope = {_toml_str(given['scope'])}")
     if answers.resource:
         lines.append(f"resource = {_toml_str(answers.resource)}   # protected API for `use`")
     else:

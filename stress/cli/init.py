@@ -1,15 +1,18 @@
 """The ``auth-stress init`` command: flags and prompts in, a starter scenario file out.
 
-The work itself (discovery, rendering, validation) is :mod:`stress.starter`. Unless ``--policy``
+The work itself (discovery, rendering, validation) is :mod:`stress.starter`. Endpoints given
+by flag (``--token-endpoint`` and the others) are used as given and discovery finds the rest; a
+confidential client names its secret's variable (``--client-secret-env``). Unless ``--policy``
 declares one or ``--no-measure`` is given, the policy is measured (``auth-stress policy``, which
-logs test users in, so their password's variable must be set) and written with a comment saying
-so and when. Exit codes: 0 written, 2 usage error (bad flag value, file exists without
-``--force``, the password's variable unset), 3 target unreachable, without discovery metadata,
-or not measurable.
+logs test users in, so the password's and the secret's variables must be set) and written with
+a comment saying so and when. Exit codes: 0 written, 2 usage error (bad flag value, file exists
+without ``--force``, a variable unset), 3 target unreachable, without discovery metadata for an
+endpoint not given, or not measurable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -25,10 +28,13 @@ from stress.measure.runner import ProbeSetup, default_history_path, oauth_scenar
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
 from stress.starter import (
+    ClientAuth,
+    ClientSetup,
     StarterAnswers,
     declared_comments,
     discover_endpoints,
     render_starter,
+    target_spec,
 )
 from stress.target import Endpoints
 from stress.types import ExitCode
@@ -38,6 +44,7 @@ __all__ = ["init_command"]
 
 _POLICIES: tuple[str, ...] = PRESETS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CLIENT_AUTHS = ("none", "body", "basic")
 
 
 def _ask(value: str | None, prompt: str, default: str, yes: bool) -> str:
@@ -66,21 +73,32 @@ def _declared(policy: str | None, grace: float | None, yes: bool) -> Policy:
 
 
 def _measured(
-    target: str, client: str, user: str, secret_env: str, api: str, bounds: Bounds
+    target: str,
+    client: str,
+    user: str,
+    password_var: str,
+    api: str,
+    client_setup: ClientSetup,
+    bounds: Bounds,
 ) -> tuple[Policy, tuple[str, ...]]:
     """The policy ``auth-stress policy`` measures with the starter's users, and its comments."""
-    if secret_env not in os.environ:
-        raise fail(
-            ExitCode.USAGE,
-            f"init measures the policy by logging test users in: set {secret_env} (their "
-            "password), or pass --policy (declare it) or --no-measure",
-        )
+    needed = [(password_var, "their password")]
+    if client_setup.client_secret_env is not None:
+        needed.append((client_setup.client_secret_env, "the client's secret"))
+    for variable, what in needed:
+        if variable not in os.environ:
+            raise fail(
+                ExitCode.USAGE,
+                f"init measures the policy by logging test users in: set {variable} ({what}), "
+                "or pass --policy (declare it) or --no-measure",
+            )
     scenario = oauth_scenario(
         target=target,
         client_id=client or None,
         username=user,
-        password_env=secret_env,
+        password_env=password_var,
         resource=api or None,
+        target_fields=client_setup.fields(),
     )
     setup = ProbeSetup(
         scenario=scenario,
@@ -142,6 +160,27 @@ def init_command(
         bool, typer.Option("--yes", "-y", help="Do not ask: defaults for whatever flags omit.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
+    token_endpoint: Annotated[
+        str | None, typer.Option(help="Token endpoint URL or path, where discovery finds none.")
+    ] = None,
+    revocation_endpoint: Annotated[
+        str | None, typer.Option(help="Revocation endpoint (RFC 7009) URL or path.")
+    ] = None,
+    jwks_uri: Annotated[
+        str | None, typer.Option(help="JWKS URL or path, to verify access tokens.")
+    ] = None,
+    client_secret_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding a confidential client's secret."),
+    ] = None,
+    client_auth: Annotated[
+        str | None,
+        typer.Option(
+            help="How a confidential client authenticates: basic (the default with a "
+            "secret) or body."
+        ),
+    ] = None,
+    scope: Annotated[str | None, typer.Option(help="Scope to ask for at login.")] = None,
 ) -> None:
     """Discover a target, measure its policy, and write a starter scenario that `check` accepts."""
     if not re.match(r"^https?://[^/\s]+", target):
@@ -162,8 +201,19 @@ def init_command(
     bounds = Bounds(grace_max=grace_max)
     if measuring:
         check_bounds(bounds)
+    setup = _client_setup(
+        target,
+        ClientSetup(
+            token_endpoint=token_endpoint,
+            revocation_endpoint=revocation_endpoint,
+            jwks_uri=jwks_uri,
+            client_secret_env=client_secret_env,
+            scope=scope,
+        ),
+        client_auth,
+    )
     try:
-        endpoints = run_async(discover_endpoints, target)
+        endpoints = run_async(discover_endpoints, target, setup)
     except TargetError as exc:
         raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
     stderr.print(
@@ -174,14 +224,14 @@ def init_command(
     )
     client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
     user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
-    secret_env = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
-    if not _ENV_NAME.match(secret_env):
+    password_var = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
+    if not _ENV_NAME.match(password_var):
         raise fail(
-            ExitCode.USAGE, f"--password-env {secret_env!r}: not an environment variable name"
+            ExitCode.USAGE, f"--password-env {password_var!r}: not an environment variable name"
         )
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
-        chosen, comments = _measured(target, client, user, secret_env, api, bounds)
+        chosen, comments = _measured(target, client, user, password_var, api, setup, bounds)
     else:
         chosen = _declared(policy, grace, yes)
         comments = declared_comments(chosen)
@@ -191,15 +241,42 @@ def init_command(
         name=name or output.stem,
         client_id=client or None,
         username=user,
-        password_env=secret_env,
+        password_env=password_var,
         policy=chosen,
         policy_comments=comments,
         resource=api or None,
+        client=setup,
     )
-    _write(output, answers, endpoints, secret_env)
+    _write(output, answers, endpoints)
 
 
-def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints, secret_env: str) -> None:
+def _client_setup(target: str, setup: ClientSetup, client_auth: str | None) -> ClientSetup:
+    """``setup`` with its client authentication settled and checked (exit 2 if wrong)."""
+    secret = setup.client_secret_env
+    if secret is not None and not _ENV_NAME.match(secret):
+        raise fail(
+            ExitCode.USAGE, f"--client-secret-env {secret!r}: not an environment variable name"
+        )
+    if client_auth is not None and client_auth not in _CLIENT_AUTHS:
+        raise fail(
+            ExitCode.USAGE, f"--client-auth {client_auth!r}: expected {', '.join(_CLIENT_AUTHS)}"
+        )
+    auth = cast(ClientAuth, client_auth or ("basic" if secret is not None else "none"))
+    if (auth == "none") != (secret is None):
+        raise fail(
+            ExitCode.USAGE,
+            f"--client-auth {auth}: expected basic or body with --client-secret-env, none "
+            "without it",
+        )
+    setup = dataclasses.replace(setup, client_auth=auth)
+    try:
+        target_spec(target, setup)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    return setup
+
+
+def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints) -> None:
     try:
         text, _ = render_starter(answers, endpoints)
     except ScenarioError as exc:
@@ -207,8 +284,10 @@ def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints, secret_e
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
+    variables = [answers.password_env, answers.client.client_secret_env]
+    exports = "".join(f"export {name}=...; " for name in variables if name is not None)
     stdout.print(
-        f"next: export {secret_env}=...; auth-stress check {output}; auth-stress run {output}",
+        f"next: {exports}auth-stress check {output}; auth-stress run {output}",
         highlight=False,
         soft_wrap=True,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,9 +51,11 @@ def oauth_scenario(
     password_env: str,
     resource: str | None,
     op_timeout_seconds: float = 10.0,
+    target_fields: Mapping[str, Any] | None = None,
 ) -> Scenario:
     """The scenario a measurement without one stands on: an RFC 6749 target found by discovery,
-    logged into with the password grant (``password_env`` names the password's variable)."""
+    logged into with the password grant (``password_env`` names the password's variable).
+    ``target_fields`` sets more of ``[target]`` (endpoints, client authentication, scope)."""
     document: dict[str, Any] = {
         "name": "policy",
         "target": {"kind": "oauth2", "base_url": target},
@@ -65,6 +68,7 @@ def oauth_scenario(
         document["target"]["client_id"] = client_id
     if resource:
         document["target"]["resource"] = resource
+    document["target"].update(target_fields or {})
     return parse_scenario(document, "the command line")
 
 
