@@ -21,6 +21,7 @@ from stress.types import Engine, OpKind
 
 __all__ = [
     "AuthSpec",
+    "ClientAuth",
     "ClientProfile",
     "LoadStep",
     "LoginStep",
@@ -47,6 +48,9 @@ ClientProfile = Literal[
     "naive-parallel", "single-flight", "multi-tab", "lost-response-retry", "server-fan-out"
 ]
 """How a real client issues refreshes; what each one does is :mod:`stress.drive.profiles`."""
+ClientAuth = Literal["none", "body", "basic"]
+"""How an ``oauth2`` client authenticates: not at all, with its secret in the form body, or by
+HTTP Basic."""
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -88,7 +92,7 @@ class TargetSpec(_Strict, frozen=True):
     jwks_uri: str | None = None
     client_id: str | None = None
     client_secret_env: str | None = None
-    client_auth: Literal["none", "body", "basic"] = "none"
+    client_auth: ClientAuth = "none"
     scope: str | None = None
     # protected resource for `use` (all kinds): GET with the access token as a Bearer token
     resource: str | None = None

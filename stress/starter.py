@@ -14,18 +14,17 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from stress.discovery import discover
 from stress.measure.result import policy_lines
 from stress.policy import Policy
-from stress.scenario import Scenario, TargetSpec, parse_scenario
+from stress.scenario import ClientAuth, Scenario, TargetSpec, parse_scenario
 from stress.target import Endpoints
 
 __all__ = [
-    "ClientAuth",
     "ClientSetup",
     "StarterAnswers",
     "declared_comments",
@@ -50,9 +49,6 @@ def declared_comments(policy: Policy) -> tuple[str, ...]:
     """The comment over a policy a person declared (not measured): what its preset means."""
     name = policy.preset
     return (f"{name}: {_POLICY_NOTES[name]}.",) if name is not None else ()
-
-
-ClientAuth = Literal["none", "body", "basic"]
 
 
 @dataclass(frozen=True)

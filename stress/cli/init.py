@@ -16,7 +16,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, cast, get_args
 
 import typer
 
@@ -27,8 +27,8 @@ from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, oauth_scenario
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
+from stress.scenario import ClientAuth
 from stress.starter import (
-    ClientAuth,
     ClientSetup,
     StarterAnswers,
     declared_comments,
@@ -44,7 +44,7 @@ __all__ = ["init_command"]
 
 _POLICIES: tuple[str, ...] = PRESETS
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CLIENT_AUTHS = ("none", "body", "basic")
+_CLIENT_AUTHS: tuple[str, ...] = get_args(ClientAuth)
 
 
 def _ask(value: str | None, prompt: str, default: str, yes: bool) -> str:

@@ -170,7 +170,8 @@ async def _finish_h1(pool: Pool, slot: Slot, conn: H1Connection, budget: float) 
     except BaseException:
         conn.close()
         raise
-    ended = conn.transport.received_ns or time.monotonic_ns()
+    # A server that answered before the final byte (an early error) still completes after it.
+    ended = max(conn.transport.received_ns or time.monotonic_ns(), slot.send_ns)
     slot.outcome = WireOutcome(slot.request, response, slot.send_ns, ended, True)
     pool.put_h1(conn)
 
