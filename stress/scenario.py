@@ -7,9 +7,11 @@ the wrong scenario silently is worse than one that stops.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta, Struct
@@ -51,6 +53,7 @@ ClientProfile = Literal[
 ClientAuth = Literal["none", "body", "basic"]
 """How an ``oauth2`` client authenticates: not at all, with its secret in the form body, or by
 HTTP Basic."""
+_BASE_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$")
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -58,6 +61,29 @@ Positive = Annotated[float, Meta(gt=0)]
 
 class _Strict(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Base for every scenario table: unknown keys are errors, not typos to ignore."""
+
+
+def joinable(value: str) -> bool:
+    """True when ``value`` joined to an http(s) base URL is an http(s) URL: a path, or one.
+
+    Why: an endpoint such as ``ftp://host/token`` or ``localhost:8000/token`` (a scheme of
+    ``localhost``) passes as a string, and would fail only mid-run, as the tester's fault.
+
+    >>> [joinable(v) for v in ("/o/token/", "token", "https://h/t", "ftp://h/t", "a b")]
+    [True, True, True, False, False]
+    """
+    if not value or any(c.isspace() for c in value):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme or (parts.scheme in ("http", "https") and bool(parts.netloc))
+
+
+def _not_joinable(fields: dict[str, str | None]) -> str | None:
+    """The first field whose value cannot be joined to the base URL, as an error message."""
+    for name, value in fields.items():
+        if value is not None and not joinable(value):
+            return f"{name} {value!r}: expected a path or an http(s) URL, without spaces"
+    return None
 
 
 class RequestSpec(_Strict, frozen=True):
@@ -72,6 +98,11 @@ class RequestSpec(_Strict, frozen=True):
     form: dict[str, str] | None = None
     json: dict[str, Any] | None = None
     headers: dict[str, str] = {}
+
+    def __post_init__(self) -> None:
+        problem = _not_joinable({"path": self.path})
+        if problem is not None:
+            raise ValueError(problem)
 
 
 class TargetSpec(_Strict, frozen=True):
@@ -107,6 +138,20 @@ class TargetSpec(_Strict, frozen=True):
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
     def __post_init__(self) -> None:
+        if self.base_url is not None and not _BASE_URL.match(self.base_url):
+            raise ValueError(
+                f"target.base_url {self.base_url!r}: expected an http:// or https:// base URL"
+            )
+        problem = _not_joinable(
+            {
+                "target.token_endpoint": self.token_endpoint,
+                "target.revocation_endpoint": self.revocation_endpoint,
+                "target.jwks_uri": self.jwks_uri,
+                "target.resource": self.resource,
+            }
+        )
+        if problem is not None:
+            raise ValueError(problem)
         if self.kind == "cookie" and not self.refresh_cookie:
             raise ValueError("target.kind = 'cookie' needs target.refresh_cookie (the cookie name)")
         if self.kind in ("json", "cookie") and self.refresh is None:

@@ -12,6 +12,8 @@ Fixtures:
   same running server; a different ``replica`` name gives a second process with the same
   configuration on the same Redis.
 - ``log_dir`` (session): a directory for child-process logs.
+- ``metadata_less_site`` (session): the base URL of a plain static web server that answers 404
+  to every discovery path, as many real servers do.
 - ``oauth_target`` (module, from ``support.targets``): an OAuth behaviour target
   (tests/targets/oauth_behaviours) as a real process; parametrize it indirectly with a
   ``TargetSpec``; it yields the base URL.
@@ -22,14 +24,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.servers import ServerFactory
 
-from stress.launcher import RedisProcess
+from stress.launcher import RedisProcess, free_port
 
 pytest_plugins = ["support.targets"]
 
@@ -95,3 +101,30 @@ def server_factory(redis_url: str, log_dir: Path) -> Iterator[ServerFactory]:
         yield factory
     finally:
         factory.close()
+
+
+@pytest.fixture(scope="session")
+def metadata_less_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A static site with no discovery metadata, started once; yields its base URL."""
+    root = tmp_path_factory.mktemp("site")
+    port = free_port()
+    site = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the metadata-less site never answered") from None
+                time.sleep(0.05)
+        yield base
+    finally:
+        site.terminate()
+        site.wait(timeout=10)

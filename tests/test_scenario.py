@@ -169,3 +169,45 @@ def test_errors_say_what_was_found_and_how_to_fix_it(
     tmp_path: Path, change: tuple[str, str], message: str
 ) -> None:
     assert error_of(tmp_path, VALID.replace(*change)).endswith(message)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('base_url = "127.0.0.1:8000"',
+         "target.base_url '127.0.0.1:8000': expected an http:// or https:// base URL"),
+        ('base_url = "http://127.0.0.1:1"\ntoken_endpoint = "ftp://host/token"',
+         "target.token_endpoint 'ftp://host/token': expected a path or an http(s) URL"),
+        ('base_url = "http://127.0.0.1:1"\nrevocation_endpoint = "localhost:8000/revoke"',
+         "target.revocation_endpoint 'localhost:8000/revoke': expected a path or an http(s)"),
+        ('base_url = "http://127.0.0.1:1"\njwks_uri = "/keys and more"',
+         "target.jwks_uri '/keys and more': expected a path or an http(s) URL, without spaces"),
+        ('base_url = "http://127.0.0.1:1"\nresource = "https:///me"',
+         "target.resource 'https:///me': expected a path or an http(s) URL"),
+    ],
+)  # fmt: skip
+def test_urls_that_cannot_reach_an_http_server_are_rejected_at_load(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    # Each was accepted before and failed only mid-run, as an internal error (exit 4).
+    text = VALID.replace('base_url = "http://127.0.0.1:1"', line)
+    assert message in error_of(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "value", ["/o/token/", "token", "https://auth.example/oauth2/token", "http://h:8080/t?x=1"]
+)
+def test_endpoints_may_be_paths_or_http_urls(tmp_path: Path, value: str) -> None:
+    text = VALID.replace(
+        'base_url = "http://127.0.0.1:1"', f'base_url = "http://h"\ntoken_endpoint = "{value}"'
+    )
+    assert load_scenario(write(tmp_path, text)).target.token_endpoint == value
+
+
+def test_a_custom_request_path_is_checked_too(tmp_path: Path) -> None:
+    text = VALID.replace('kind = "oauth2"', 'kind = "json"').replace(
+        "[auth]", '[target.refresh]\npath = "ftp://x"\n[auth]'
+    )
+    assert "`target.refresh`: path 'ftp://x': expected a path or an http(s) URL" in error_of(
+        tmp_path, text
+    )

@@ -12,14 +12,23 @@ endpoint not given, or not measurable.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import re
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import Annotated, cast
 
 import typer
 
+from stress.cli.client_options import (
+    ENV_NAME,
+    ClientAuthOption,
+    ClientSecretEnv,
+    JwksUri,
+    RevocationEndpoint,
+    Scope,
+    TokenEndpoint,
+    checked_client_setup,
+    require_variables,
+)
 from stress.cli.output import fail, stderr, stdout
 from stress.cli.policy import check_bounds, measured_comments, run_measurement
 from stress.errors import ScenarioError, TargetError
@@ -27,14 +36,12 @@ from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, oauth_scenario
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
-from stress.scenario import ClientAuth
 from stress.starter import (
     ClientSetup,
     StarterAnswers,
     declared_comments,
     discover_endpoints,
     render_starter,
-    target_spec,
 )
 from stress.target import Endpoints
 from stress.types import ExitCode
@@ -43,8 +50,6 @@ from stress.wire import run as run_async
 __all__ = ["init_command"]
 
 _POLICIES: tuple[str, ...] = PRESETS
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CLIENT_AUTHS: tuple[str, ...] = get_args(ClientAuth)
 
 
 def _ask(value: str | None, prompt: str, default: str, yes: bool) -> str:
@@ -85,13 +90,11 @@ def _measured(
     needed = [(password_var, "their password")]
     if client_setup.client_secret_env is not None:
         needed.append((client_setup.client_secret_env, "the client's secret"))
-    for variable, what in needed:
-        if variable not in os.environ:
-            raise fail(
-                ExitCode.USAGE,
-                f"init measures the policy by logging test users in: set {variable} ({what}), "
-                "or pass --policy (declare it) or --no-measure",
-            )
+    require_variables(
+        needed,
+        "init measures the policy by logging test users in",
+        ", or pass --policy (declare it) or --no-measure",
+    )
     scenario = oauth_scenario(
         target=target,
         client_id=client or None,
@@ -160,27 +163,12 @@ def init_command(
         bool, typer.Option("--yes", "-y", help="Do not ask: defaults for whatever flags omit.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output file.")] = False,
-    token_endpoint: Annotated[
-        str | None, typer.Option(help="Token endpoint URL or path, where discovery finds none.")
-    ] = None,
-    revocation_endpoint: Annotated[
-        str | None, typer.Option(help="Revocation endpoint (RFC 7009) URL or path.")
-    ] = None,
-    jwks_uri: Annotated[
-        str | None, typer.Option(help="JWKS URL or path, to verify access tokens.")
-    ] = None,
-    client_secret_env: Annotated[
-        str | None,
-        typer.Option(help="Environment variable holding a confidential client's secret."),
-    ] = None,
-    client_auth: Annotated[
-        str | None,
-        typer.Option(
-            help="How a confidential client authenticates: basic (the default with a "
-            "secret) or body."
-        ),
-    ] = None,
-    scope: Annotated[str | None, typer.Option(help="Scope to ask for at login.")] = None,
+    token_endpoint: TokenEndpoint = None,
+    revocation_endpoint: RevocationEndpoint = None,
+    jwks_uri: JwksUri = None,
+    client_secret_env: ClientSecretEnv = None,
+    client_auth: ClientAuthOption = None,
+    scope: Scope = None,
 ) -> None:
     """Discover a target, measure its policy, and write a starter scenario that `check` accepts."""
     if not re.match(r"^https?://[^/\s]+", target):
@@ -201,7 +189,7 @@ def init_command(
     bounds = Bounds(grace_max=grace_max)
     if measuring:
         check_bounds(bounds)
-    setup = _client_setup(
+    setup = checked_client_setup(
         target,
         ClientSetup(
             token_endpoint=token_endpoint,
@@ -225,7 +213,7 @@ def init_command(
     client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
     user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
     password_var = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
-    if not _ENV_NAME.match(password_var):
+    if not ENV_NAME.match(password_var):
         raise fail(
             ExitCode.USAGE, f"--password-env {password_var!r}: not an environment variable name"
         )
@@ -248,32 +236,6 @@ def init_command(
         client=setup,
     )
     _write(output, answers, endpoints)
-
-
-def _client_setup(target: str, setup: ClientSetup, client_auth: str | None) -> ClientSetup:
-    """``setup`` with its client authentication settled and checked (exit 2 if wrong)."""
-    secret = setup.client_secret_env
-    if secret is not None and not _ENV_NAME.match(secret):
-        raise fail(
-            ExitCode.USAGE, f"--client-secret-env {secret!r}: not an environment variable name"
-        )
-    if client_auth is not None and client_auth not in _CLIENT_AUTHS:
-        raise fail(
-            ExitCode.USAGE, f"--client-auth {client_auth!r}: expected {', '.join(_CLIENT_AUTHS)}"
-        )
-    auth = cast(ClientAuth, client_auth or ("basic" if secret is not None else "none"))
-    if (auth == "none") != (secret is None):
-        raise fail(
-            ExitCode.USAGE,
-            f"--client-auth {auth}: expected basic or body with --client-secret-env, none "
-            "without it",
-        )
-    setup = dataclasses.replace(setup, client_auth=auth)
-    try:
-        target_spec(target, setup)
-    except ValueError as exc:
-        raise fail(ExitCode.USAGE, str(exc)) from None
-    return setup
 
 
 def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints) -> None:

@@ -2,7 +2,9 @@
 
 Auth comes from a scenario when one is given (its target kind, token paths, password grant or
 mint command); without one, the target is an RFC 6749 server found by discovery and logged into
-with the password grant, as ``init`` does (``--client-id``, ``--username``, ``--password-env``).
+with the password grant, as ``init`` does (``--client-id``, ``--username``, ``--password-env``,
+and for servers discovery cannot describe or confidential clients the same endpoint, secret
+and scope flags as ``init``).
 The measurement itself is :mod:`stress.measure`; this module parses options, renders the result
 and picks the exit code.
 
@@ -15,11 +17,24 @@ it short · 4 internal error.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from stress.cli.client_options import (
+    ENV_NAME,
+    ClientAuthOption,
+    ClientSecretEnv,
+    JwksUri,
+    RevocationEndpoint,
+    Scope,
+    TokenEndpoint,
+    checked_client_setup,
+    client_flags,
+    require_variables,
+)
 from stress.cli.output import LogLevel, fail, load, stderr, stdout
 from stress.errors import ScenarioError, TargetError
 from stress.logs import setup_logging
@@ -36,13 +51,14 @@ from stress.measure.search import worst_case_seconds
 from stress.policy import Policy
 from stress.run_record import INCONCLUSIVE_ENDS
 from stress.scenario import Scenario
+from stress.starter import ClientSetup
 from stress.types import ExitCode
 from stress.wire import run as run_async
 
 __all__ = ["check_bounds", "measured_comments", "policy_command", "run_measurement"]
 
 _URL = re.compile(r"^https?://[^/\s]+")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PASSWORD_ENV = "AUTH_STRESS_PASSWORD"
 _EVIDENCE_SHOWN = 4
 # Time the trials other than the grace search take, beyond their sleeps (logins, the burst).
 _OVERHEAD_SECONDS = 10.0
@@ -160,23 +176,48 @@ def render_measurement(measurement: Measurement) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Login:
+    """How to log in without a scenario: the flags of ``init`` that say it."""
+
+    client_id: str | None
+    username: str | None
+    password_env: str | None
+    resource: str | None
+    client: ClientSetup
+    client_auth: str | None
+
+    def given(self) -> list[str]:
+        """The flags that were passed, which a scenario would contradict."""
+        client = self.client
+        values = {
+            "--client-id": self.client_id,
+            "--username": self.username,
+            "--password-env": self.password_env,
+            "--resource": self.resource,
+            "--token-endpoint": client.token_endpoint,
+            "--revocation-endpoint": client.revocation_endpoint,
+            "--jwks-uri": client.jwks_uri,
+            "--client-secret-env": client.client_secret_env,
+            "--client-auth": self.client_auth,
+            "--scope": client.scope,
+        }
+        return [flag for flag, value in values.items() if value is not None]
+
+    def variables(self) -> list[tuple[str, str]]:
+        """The variables a login reads, with what each holds."""
+        needed = [(self.password_env or _PASSWORD_ENV, "the test users' password")]
+        if self.client.client_secret_env is not None:
+            needed.append((self.client.client_secret_env, "the client's secret"))
+        return needed
+
+
 def _scenario(
-    path: Path | None,
-    target: str | None,
-    client_id: str | None,
-    username: str | None,
-    password_env: str | None,
-    resource: str | None,
-) -> tuple[Scenario, str]:
-    """The scenario the measurement stands on, and the target URL."""
-    flags = {
-        "--client-id": client_id,
-        "--username": username,
-        "--password-env": password_env,
-        "--resource": resource,
-    }
+    path: Path | None, target: str | None, login: _Login
+) -> tuple[Scenario, str, list[str]]:
+    """The scenario the measurement stands on, the target URL, and the flags that rebuild it."""
     if path is not None:
-        given = [flag for flag, value in flags.items() if value is not None]
+        given = login.given()
         if given:
             raise fail(
                 ExitCode.USAGE,
@@ -187,23 +228,32 @@ def _scenario(
         url = target or loaded.target.base_url
         if url is None:
             raise fail(ExitCode.USAGE, f"{path}: no target: set target.base_url or pass --target")
-        return loaded, url
+        return loaded, url, []
     if target is None:
         raise fail(ExitCode.USAGE, "--target URL is needed when no scenario is given")
-    env = password_env or "AUTH_STRESS_PASSWORD"
-    if not _ENV_NAME.match(env):
+    env = login.password_env or _PASSWORD_ENV
+    if not ENV_NAME.match(env):
         raise fail(ExitCode.USAGE, f"--password-env {env!r}: not an environment variable name")
+    client = checked_client_setup(target, login.client, login.client_auth)
+    username = login.username or "user{n}"
     try:
         made = oauth_scenario(
             target=target,
-            client_id=client_id,
-            username=username or "user{n}",
+            client_id=login.client_id,
+            username=username,
             password_env=env,
-            resource=resource,
+            resource=login.resource,
+            target_fields=client.fields(),
         )
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
-    return made, target
+    flags = [
+        *(["--client-id", login.client_id] if login.client_id else []),
+        *["--username", username, "--password-env", env],
+        *(["--resource", login.resource] if login.resource else []),
+        *client_flags(client),
+    ]
+    return made, target, flags
 
 
 def policy_command(
@@ -255,6 +305,12 @@ def policy_command(
     insecure: Annotated[
         bool, typer.Option(help="Do not verify TLS certificates (test servers only).")
     ] = False,
+    token_endpoint: TokenEndpoint = None,
+    revocation_endpoint: RevocationEndpoint = None,
+    jwks_uri: JwksUri = None,
+    client_secret_env: ClientSecretEnv = None,
+    client_auth: ClientAuthOption = None,
+    scope: Scope = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Measure the target's refresh-token policy black-box and print it as a policy table."""
@@ -267,11 +323,28 @@ def policy_command(
         max_requests=max_requests,
     )
     check_bounds(bounds)
-    loaded, url = _scenario(scenario, target, client_id, username, password_env, resource)
+    client = ClientSetup(
+        token_endpoint=token_endpoint,
+        revocation_endpoint=revocation_endpoint,
+        jwks_uri=jwks_uri,
+        client_secret_env=client_secret_env,
+        scope=scope,
+    )
+    login = _Login(client_id, username, password_env, resource, client, client_auth)
+    loaded, url, flags = _scenario(scenario, target, login)
     if not _URL.match(url):
         raise fail(ExitCode.USAGE, f"target {url!r}: expected an http:// or https:// base URL")
     declared = load(expect).policy.model() if expect is not None else None
-    command = ["auth-stress", "policy", *([str(scenario)] if scenario else []), "--target", url]
+    if scenario is None:
+        require_variables(login.variables(), "the measurement logs test users in")
+    command = [
+        "auth-stress",
+        "policy",
+        *([str(scenario)] if scenario else []),
+        "--target",
+        url,
+        *flags,
+    ]
     setup = ProbeSetup(
         scenario=loaded,
         target=url,

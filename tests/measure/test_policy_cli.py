@@ -49,6 +49,10 @@ op = "login"
         (("--target", "http://127.0.0.1:1", "--burst", "1"), "--burst 1"),
         (("--target", "http://127.0.0.1:1", "--password-env", "not a var"), "not an environment"),
         (("SCENARIO", "--client-id", "demo-client"), "--client-id: the scenario"),
+        (("SCENARIO", "--token-endpoint", "/token"), "--token-endpoint: the scenario"),
+        (("--target", "http://127.0.0.1:1", "--client-auth", "mtls"), "--client-auth 'mtls'"),
+        (("--target", "http://127.0.0.1:1", "--client-auth", "body"), "basic or body with"),
+        (("--target", "http://127.0.0.1:1", "--token-endpoint", "ftp://x"), "token_endpoint"),
         (("--target", "http://127.0.0.1:1", "--expect", "missing.toml"), "no such scenario file"),
     ],
 )
@@ -74,7 +78,27 @@ def test_an_unset_password_variable_is_a_usage_error(
     argv = ["policy", "--target", "http://127.0.0.1:1", "--password-env", "AUTH_STRESS_NOT_SET"]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2, result.output
-    assert "AUTH_STRESS_NOT_SET is not set" in result.output
+    assert "set AUTH_STRESS_NOT_SET (the test users' password)" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_unset_client_secret_variable_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTH_STRESS_PASSWORD", "password")
+    monkeypatch.delenv("AUTH_STRESS_NOT_SET", raising=False)
+    argv = [
+        "policy",
+        "--target",
+        "http://127.0.0.1:1",
+        "--client-secret-env",
+        "AUTH_STRESS_NOT_SET",
+    ]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "set AUTH_STRESS_NOT_SET (the client's secret)" in result.output
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.integration

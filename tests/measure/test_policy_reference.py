@@ -9,6 +9,7 @@ predecessor without revoking for ``--tolerance`` seconds, and revokes after that
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -152,3 +153,34 @@ def test_run_says_nothing_when_the_published_policy_agrees(
     assert result.report is not None, result.stderr
     assert not [n for n in result.report["notes"] if "x_refresh_token_rotation" in n]
     assert "x_refresh_token_rotation" not in result.stderr
+
+
+def test_a_confidential_client_without_discovery_is_measured_from_flags(
+    server_factory: ServerFactory, metadata_less_site: str, tmp_path: Path
+) -> None:
+    # Discovery at the base URL finds nothing (a plain web server); the flags name the token
+    # endpoint and the client's credentials, which the reference server requires of this client.
+    url = server_factory("atomic", grace=GRACE).url
+    flags = (
+        "--token-endpoint", f"{url}/oauth/token", "--client-id", "demo-confidential",
+        "--client-secret-env", "MY_CLIENT_SECRET", "--client-auth", "body", "--grace-max", "3",
+    )  # fmt: skip
+    secret = {"MY_CLIENT_SECRET": "secret"}
+    result = run_policy(tmp_path, "--target", metadata_less_site, *flags, env=secret)
+    assert result.code == 0, result.stdout + result.stderr
+    fields = result.fields()
+    assert fields["rotates"] is True
+    assert fields["replay"] == "same-pair"
+    assert fields["reuse_revokes"] == "family"
+    header = json.loads(result.history.read_text().splitlines()[0])
+    command = header["command"]
+    assert command[command.index("--client-secret-env") + 1] == "MY_CLIENT_SECRET"
+    assert command[command.index("--client-auth") + 1] == "body"
+    assert command[command.index("--token-endpoint") + 1] == f"{url}/oauth/token"
+    assert "secret" not in command  # the variable's name is recorded, never its value
+
+    wrong = run_policy(
+        tmp_path, "--target", metadata_less_site, *flags, env={"MY_CLIENT_SECRET": "wrong"}
+    )
+    assert wrong.code == 3, wrong.stdout + wrong.stderr
+    assert "invalid_client" in wrong.stderr  # the secret was sent, and checked

@@ -1,0 +1,101 @@
+"""The options that describe a target beyond its base URL, shared by ``init`` and ``policy``.
+
+Why one module: both commands can stand on no scenario at all, and a real server often needs
+more than discovery gives (no RFC 8414 metadata, a confidential client, a required scope). The
+flags, their checks and their exit-2 messages are the same wherever they are accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Sequence
+from typing import Annotated, cast, get_args
+
+import typer
+
+from stress.cli.output import fail
+from stress.scenario import ClientAuth
+from stress.starter import ClientSetup, target_spec
+from stress.types import ExitCode
+
+__all__ = [
+    "ENV_NAME",
+    "ClientAuthOption",
+    "ClientSecretEnv",
+    "JwksUri",
+    "RevocationEndpoint",
+    "Scope",
+    "TokenEndpoint",
+    "checked_client_setup",
+    "client_flags",
+    "require_variables",
+]
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CLIENT_AUTHS: tuple[str, ...] = get_args(ClientAuth)
+
+TokenEndpoint = Annotated[
+    str | None, typer.Option(help="Token endpoint URL or path, where discovery finds none.")
+]
+RevocationEndpoint = Annotated[
+    str | None, typer.Option(help="Revocation endpoint (RFC 7009) URL or path.")
+]
+JwksUri = Annotated[str | None, typer.Option(help="JWKS URL or path, to verify access tokens.")]
+ClientSecretEnv = Annotated[
+    str | None,
+    typer.Option(help="Environment variable holding a confidential client's secret."),
+]
+ClientAuthOption = Annotated[
+    str | None,
+    typer.Option(
+        help="How a confidential client authenticates: basic (the default with a secret) or body."
+    ),
+]
+Scope = Annotated[str | None, typer.Option(help="Scope to ask for at login.")]
+
+
+def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | None) -> ClientSetup:
+    """``setup`` with its client authentication settled and checked (exit 2 if wrong)."""
+    secret = setup.client_secret_env
+    if secret is not None and not ENV_NAME.match(secret):
+        raise fail(
+            ExitCode.USAGE, f"--client-secret-env {secret!r}: not an environment variable name"
+        )
+    if client_auth is not None and client_auth not in _CLIENT_AUTHS:
+        raise fail(
+            ExitCode.USAGE, f"--client-auth {client_auth!r}: expected {', '.join(_CLIENT_AUTHS)}"
+        )
+    auth = cast(ClientAuth, client_auth or ("basic" if secret is not None else "none"))
+    if (auth == "none") != (secret is None):
+        raise fail(
+            ExitCode.USAGE,
+            f"--client-auth {auth}: expected basic or body with --client-secret-env, none "
+            "without it",
+        )
+    setup = dataclasses.replace(setup, client_auth=auth)
+    try:
+        target_spec(target, setup)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, str(exc)) from None
+    return setup
+
+
+def require_variables(needed: Sequence[tuple[str, str]], why: str, remedy: str = "") -> None:
+    """Exit 2 naming the first ``(variable, what it holds)`` that is not set, before a request.
+
+    Why: an unset secret found mid-measurement would surface as a scenario field's error, not
+    as the flag the person passed.
+    """
+    for variable, what in needed:
+        if variable not in os.environ:
+            raise fail(ExitCode.USAGE, f"{why}: set {variable} ({what}){remedy}")
+
+
+def client_flags(setup: ClientSetup) -> list[str]:
+    """The flags that give ``setup`` again, for a command line a person can rerun."""
+    flags: list[str] = []
+    for name, value in setup.fields().items():
+        flags += ["--" + name.replace("_", "-"), str(value)]
+    return flags
