@@ -8,7 +8,9 @@ done and, for HTTP/2, SETTINGS exchanged. A burst never pays for a handshake. Th
 - ``barrier``: one task per request waits on a single ``anyio.Event``; each writes its whole
   request when released;
 - ``last-byte`` (HTTP/1.1): every request is written but its final byte; after ``settle``
-  seconds (the server has read the prefixes) the pre-encoded final bytes are released
+  seconds (the server has read the prefixes), and once the server's TCP has acknowledged the
+  prefix on every cleartext connection opened for the burst (:mod:`stress.wire.tcp_acks`: a
+  server slow to accept resets a final byte that comes first), the final bytes are released
   together (:mod:`stress.wire._release`: one ``io_submit`` call for all of them where Linux
   AIO exists, else a loop that does nothing but ``send`` and stamp the time). Then the client
   waits ``collect_after`` seconds before it reads a response: a server on this host works on
@@ -44,8 +46,12 @@ from stress.wire._models import BurstResult, ErrorClass, Origin, WireOutcome, Wi
 from stress.wire._pool import Pool
 from stress.wire._release import release
 from stress.wire._transport import WireFailure
+from stress.wire.tcp_acks import unacknowledged
 
 __all__ = ["Slot", "run_burst"]
+
+# How often a release that waits for its prefixes' acknowledgements looks again.
+_ACK_POLL_S = 0.001
 
 
 @dataclass
@@ -205,6 +211,7 @@ async def _last_byte(
         if conn.transport.has_pending:
             await conn.transport.flush()
     await anyio.sleep(settle)
+    await _until_acknowledged(list(zip(ready, conns, strict=True)), finals, budget)
     wires = [c.transport.encode(f) if f else b"" for c, f in zip(conns, finals, strict=True)]
     released = release([c.transport for c in conns], wires)
     windows.append(released.window_ns)
@@ -214,12 +221,51 @@ async def _last_byte(
         for slot, conn, stamp, error in zip(
             ready, conns, released.stamps, released.errors, strict=True
         ):
+            if slot.outcome is not None:
+                continue  # its prefix was never acknowledged: nothing was released
             slot.send_ns = stamp
             if error is not None or not slot.sent:
                 conn.close()
                 slot.fail(error or WireFailure("reset", "connection lost before sending"))
             else:
                 tg.start_soon(_finish_h1, pool, slot, conn, budget)
+
+
+def _fresh(conn: H1Connection) -> bool:
+    """True for a connection that carried no bytes before this burst (see stress.wire.tcp_acks)."""
+    return conn.requests_completed == 0 and conn.origin.scheme == "http"
+
+
+async def _until_acknowledged(
+    pairs: list[tuple[Slot, H1Connection]], finals: list[bytes], budget: float
+) -> None:
+    """Wait, within ``budget``, until the prefix on every fresh connection is acknowledged.
+
+    A connection still unacknowledged at the deadline is one the server never took: its slot
+    fails as a connection failure, not an indeterminate request (an incomplete request cannot
+    have been executed), and its final byte is not released (``finals`` emptied).
+    """
+    waiting = [
+        i
+        for i, (slot, conn) in enumerate(pairs)
+        if slot.sent and _fresh(conn) and unacknowledged(conn.transport.sock)
+    ]
+    deadline = time.monotonic() + budget
+    while waiting and time.monotonic() < deadline:
+        await anyio.sleep(_ACK_POLL_S)
+        waiting = [i for i in waiting if unacknowledged(pairs[i][1].transport.sock)]
+    for i in waiting:
+        slot, conn = pairs[i]
+        conn.close()
+        finals[i] = b""
+        slot.sent = False
+        slot.fail(
+            WireFailure(
+                "connect",
+                f"the server did not acknowledge the request's first bytes within {budget:g}s "
+                "(a full listen queue?)",
+            )
+        )
 
 
 async def _barrier(

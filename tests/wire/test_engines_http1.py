@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
+import anyio
 import pytest
 
-from stress.wire import WireClient, WireRequest, kernel_stamps
+from stress.wire import WireClient, WireRequest, _burst, kernel_stamps, tcp_acks
+from stress.wire._release import Released, release
+from stress.wire._transport import Transport
 
 from .conftest import Server
 
@@ -104,3 +108,99 @@ async def test_reset_during_burst_is_indeterminate(h1_server: Server) -> None:
     async with WireClient(http2="never", settle=0.001) as client:
         result = await client.burst(reqs, engine="barrier", timeout=5)
     assert [(o.sent, o.error) for o in result.outcomes] == [(True, "reset")] * 2
+
+
+class _SlowTaker:
+    """A server whose TCP takes little (a receive buffer at the kernel's minimum) and which reads
+    nothing for ``hold`` seconds after accepting: a fresh connection's prefix stays
+    unacknowledged meanwhile, as on a server that has not taken the connection yet."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.reading_ns: list[int] = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/token"
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with anyio.create_task_group() as tg:
+            while True:
+                conn, _ = await loop.sock_accept(self.sock)
+                tg.start_soon(self._answer, conn)
+
+    async def _answer(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        with conn:
+            await anyio.sleep(self.hold)
+            self.reading_ns.append(time.monotonic_ns())
+            data = b""
+            while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + len(BIG):
+                chunk = await loop.sock_recv(conn, 65536)
+                if not chunk:
+                    return
+                data += chunk
+            await loop.sock_sendall(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+BIG = b"x" * 4000  # more than the slow taker's receive window, less than a client's send buffer
+
+
+async def test_last_byte_waits_until_the_server_has_taken_each_fresh_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = _SlowTaker(hold=0.3)
+    released_ns: list[int] = []
+
+    def spy(transports: list[Transport], wires: list[bytes]) -> Released:
+        released_ns.append(time.monotonic_ns())
+        return release(transports, wires)
+
+    monkeypatch.setattr(_burst, "release", spy)
+    request = WireRequest("POST", server.url, (), BIG)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        async with WireClient(http2="never", settle=0.002) as client:
+            result = await client.burst([request] * 2, engine="last-byte", timeout=5)
+        tg.cancel_scope.cancel()
+    server.sock.close()
+    assert [o.response.status if o.response else o.error for o in result.outcomes] == [200] * 2
+    # Released only once the server read: with the settle alone it went 2 ms after the prefix.
+    assert len(released_ns) == 1
+    assert released_ns[0] >= min(server.reading_ns)
+
+
+async def test_a_prefix_never_taken_fails_the_request_as_unsent() -> None:
+    server = _SlowTaker(hold=30)
+    request = WireRequest("POST", server.url, (), BIG)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        async with WireClient(http2="never", settle=0.002) as client:
+            result = await client.burst([request], engine="last-byte", timeout=0.3)
+        tg.cancel_scope.cancel()
+    server.sock.close()
+    (outcome,) = result.outcomes
+    assert (outcome.sent, outcome.error) == (False, "connect")  # incomplete: never executed
+    assert "did not acknowledge" in (outcome.error_detail or "")
+
+
+async def test_kept_alive_connections_release_without_asking_the_kernel(
+    h1_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Their ACKs are delayed to ride on the response (~40 ms): asking would stall every burst.
+    asked: list[object] = []
+
+    def spy(sock: socket.socket) -> int | None:
+        asked.append(sock)
+        return tcp_acks.unacknowledged(sock)
+
+    monkeypatch.setattr(_burst, "unacknowledged", spy)
+    async with WireClient(http2="never", settle=0.002) as client:
+        await client.burst([_refresh(h1_server)] * 3, engine="last-byte", timeout=5)
+        assert len(asked) == 3  # fresh: asked once each (and answered at once)
+        result = await client.burst([_refresh(h1_server)] * 3, engine="last-byte", timeout=5)
+    assert len(asked) == 3
+    assert all(o.error is None for o in result.outcomes)
