@@ -11,9 +11,11 @@ file it produces is always accepted.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +28,9 @@ from stress.target import Endpoints
 
 __all__ = [
     "ClientSetup",
+    "Login",
+    "MintLogin",
+    "PasswordLogin",
     "StarterAnswers",
     "declared_comments",
     "discover_endpoints",
@@ -82,6 +87,69 @@ class ClientSetup:
 
 
 @dataclass(frozen=True)
+class PasswordLogin:
+    """The password grant: session ``n`` logs in as ``username`` with ``{n}`` replaced, with the
+    password held in the variable ``password_env``."""
+
+    username: str
+    password_env: str
+
+    def auth(self) -> dict[str, Any]:
+        """The ``[auth]`` table."""
+        return {"username": self.username, "password_env": self.password_env}
+
+    def variables(self) -> list[tuple[str, str]]:
+        """The variables a login reads, with what each holds."""
+        return [(self.password_env, "the test users' password")]
+
+
+@dataclass(frozen=True)
+class MintLogin:
+    """A command that logs session ``{n}`` in however the server wants (an authorization-code
+    flow through its login page, a fixture) and prints the token response as JSON.
+
+    Why: many servers offer no password grant (it is gone from OAuth 2.1 and from most OpenID
+    providers), so their first token pair can only come from a script that a person writes.
+    """
+
+    command: tuple[str, ...]
+
+    def auth(self) -> dict[str, Any]:
+        """The ``[auth]`` table."""
+        return {"mode": "mint", "command": list(self.command)}
+
+    def variables(self) -> list[tuple[str, str]]:
+        """The variables a login reads: none that the tester knows of."""
+        return []
+
+    def moved(self, here: Path, folder: Path) -> MintLogin:
+        """The same command for a scenario in ``folder``, given as it runs from ``here``.
+
+        A scenario's mint command runs in the scenario's folder, so what it names relative to
+        ``here`` is rewritten relative to ``folder``: the program when it is a path
+        (``./login.py``; a bare name is looked up on ``PATH`` and stays), and each argument
+        that names a file or folder that exists here (``login.py`` in ``python login.py``).
+        """
+        program, *arguments = self.command
+        moved = [_relocated(program, here, folder) if "/" in program else program]
+        for argument in arguments:
+            exists = not Path(argument).is_absolute() and (here / argument).exists()
+            moved.append(_relocated(argument, here, folder) if exists else argument)
+        return MintLogin(tuple(moved))
+
+
+def _relocated(name: str, here: Path, folder: Path) -> str:
+    """``name`` (relative to ``here``) relative to ``folder``, still spelled as a path."""
+    if Path(name).is_absolute():
+        return name
+    relative = os.path.relpath((here / name).resolve(), folder.resolve())
+    return relative if "/" in relative else f"./{relative}"
+
+
+Login = PasswordLogin | MintLogin
+
+
+@dataclass(frozen=True)
 class StarterAnswers:
     """Everything the starter scenario needs beyond the discovered endpoints.
 
@@ -92,8 +160,7 @@ class StarterAnswers:
     target: str
     name: str
     client_id: str | None
-    username: str
-    password_env: str
+    login: Login
     policy: Policy
     policy_comments: tuple[str, ...] = ()
     resource: str | None = None
@@ -124,6 +191,22 @@ def _toml_str(value: str) -> str:
 
 def _found(label: str, value: str | None) -> str:
     return f"#   {label:<11} {value or '(not advertised)'}"
+
+
+def _auth_lines(login: Login) -> list[str]:
+    if isinstance(login, PasswordLogin):
+        return [
+            "# Password grant; {n} is the session number, so each session is its own user.",
+            f"username = {_toml_str(login.username)}",
+            f"password_env = {_toml_str(login.password_env)}",
+        ]
+    command = ", ".join(_toml_str(arg) for arg in login.command)
+    return [
+        "# Each session's first token pair comes from this command, run in this file's folder",
+        "# ({n} is the session number, {target} the base URL); it prints the token response.",
+        'mode = "mint"',
+        f"command = [{command}]",
+    ]
 
 
 def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, Scenario]:
@@ -174,9 +257,7 @@ def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, 
     lines += [
         "",
         "[auth]",
-        "# Password grant; {n} is the session number, so each session is its own user.",
-        f"username = {_toml_str(answers.username)}",
-        f"password_env = {_toml_str(answers.password_env)}",
+        *_auth_lines(answers.login),
         "",
         "[policy]",
         *(f"# {comment}" for comment in answers.policy_comments),

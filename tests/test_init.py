@@ -109,6 +109,43 @@ def test_a_confidential_client_on_a_target_without_metadata_is_written_from_flag
     assert "verdict: PASS" in ran.stdout
 
 
+# Stands in for a login the tester cannot do itself (an authorization-code flow through a login
+# page): it logs user N in at TARGET by the password grant and prints the token response.
+MINT = """import json, sys, urllib.parse, urllib.request
+target, n = sys.argv[1], sys.argv[2]
+form = {"grant_type": "password", "username": f"user{n}", "password": "password",
+        "client_id": "demo-client"}
+request = urllib.request.Request(target + "/oauth/token", urllib.parse.urlencode(form).encode())
+print(urllib.request.urlopen(request).read().decode())
+"""
+
+
+def test_a_mint_command_logs_in_where_there_is_no_password_grant(
+    atomic_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "login.py").write_text(MINT)
+    out = tmp_path / "scenarios" / "minted.toml"
+    made = auth_stress(
+        "init", "--target", atomic_url, "--output", str(out), "--yes", "--client-id",
+        "demo-client", "--mint-command", f"{sys.executable} login.py {{target}} {{n}}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "measured: idempotent, grace 5s" in made.stderr  # the measurement logged in by it
+    assert "next: auth-stress check" in made.stdout  # no password variable to export
+    auth = tomllib.loads(out.read_text())["auth"]
+    # The command runs in the scenario's folder: the script it names is found from there.
+    assert auth == {
+        "mode": "mint",
+        "command": [sys.executable, "../login.py", "{target}", "{n}"],
+    }
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--history", str(tmp_path / "h.jsonl"), cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "verdict: PASS" in ran.stdout
+
+
 def test_prompts_ask_for_what_flags_did_not_give(atomic_url: str, tmp_path: Path) -> None:
     out = tmp_path / "strict.toml"
     # client id, user template, password env, policy, grace, resource
@@ -157,6 +194,9 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
             ("--client-secret-env", "AUTH_STRESS_UNSET_SECRET", "--password-env", "PATH"),
             "set AUTH_STRESS_UNSET_SECRET (the client's secret)",
         ),
+        (("--mint-command", "login '{n}"), '--mint-command "login \'{n}": No closing quotation'),
+        (("--mint-command", " "), "--mint-command: expected a command, found nothing"),
+        (("--mint-command", "x", "--password-env", "P"), "go with the password grant"),
     ],
 )
 def test_bad_answers_are_usage_errors(

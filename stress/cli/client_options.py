@@ -1,8 +1,9 @@
 """The options that describe a target beyond its base URL, shared by ``init`` and ``policy``.
 
 Why one module: both commands can stand on no scenario at all, and a real server often needs
-more than discovery gives (no RFC 8414 metadata, a confidential client, a required scope). The
-flags, their checks and their exit-2 messages are the same wherever they are accepted.
+more than discovery gives (no RFC 8414 metadata, a confidential client, a required scope, no
+password grant). The flags, their checks and their exit-2 messages are the same wherever they
+are accepted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shlex
 from collections.abc import Sequence
 from typing import Annotated, cast, get_args
 
@@ -17,7 +19,7 @@ import typer
 
 from stress.cli.output import fail
 from stress.scenario import ClientAuth
-from stress.starter import ClientSetup, target_spec
+from stress.starter import ClientSetup, Login, MintLogin, PasswordLogin, target_spec
 from stress.types import ExitCode
 
 __all__ = [
@@ -25,11 +27,14 @@ __all__ = [
     "ClientAuthOption",
     "ClientSecretEnv",
     "JwksUri",
+    "MintCommand",
     "RevocationEndpoint",
     "Scope",
     "TokenEndpoint",
     "checked_client_setup",
     "client_flags",
+    "login_flags",
+    "mint_login",
     "require_variables",
 ]
 
@@ -54,6 +59,31 @@ ClientAuthOption = Annotated[
     ),
 ]
 Scope = Annotated[str | None, typer.Option(help="Scope to ask for at login.")]
+MintCommand = Annotated[
+    str | None,
+    typer.Option(
+        help="Command that logs session {n} in and prints the token response (JSON), for "
+        "servers without the password grant; {target} is the base URL."
+    ),
+]
+
+
+def mint_login(command: str) -> MintLogin:
+    """``--mint-command``'s text as the argv it names (shell quoting), or exit 2."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, f"--mint-command {command!r}: {exc}") from None
+    if not argv:
+        raise fail(ExitCode.USAGE, "--mint-command: expected a command, found nothing")
+    return MintLogin(tuple(argv))
+
+
+def login_flags(login: Login) -> list[str]:
+    """The flags that give ``login`` again, for a command line a person can rerun."""
+    if isinstance(login, PasswordLogin):
+        return ["--username", login.username, "--password-env", login.password_env]
+    return ["--mint-command", shlex.join(login.command)]
 
 
 def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | None) -> ClientSetup:

@@ -23,10 +23,14 @@ from stress.cli.client_options import (
     ClientAuthOption,
     ClientSecretEnv,
     JwksUri,
+    MintCommand,
     RevocationEndpoint,
     Scope,
     TokenEndpoint,
     checked_client_setup,
+    client_flags,
+    login_flags,
+    mint_login,
     require_variables,
 )
 from stress.cli.output import fail, stderr, stdout
@@ -38,6 +42,9 @@ from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
 from stress.starter import (
     ClientSetup,
+    Login,
+    MintLogin,
+    PasswordLogin,
     StarterAnswers,
     declared_comments,
     discover_endpoints,
@@ -80,14 +87,13 @@ def _declared(policy: str | None, grace: float | None, yes: bool) -> Policy:
 def _measured(
     target: str,
     client: str,
-    user: str,
-    password_var: str,
+    login: Login,
     api: str,
     client_setup: ClientSetup,
     bounds: Bounds,
 ) -> tuple[Policy, tuple[str, ...]]:
     """The policy ``auth-stress policy`` measures with the starter's users, and its comments."""
-    needed = [(password_var, "their password")]
+    needed = login.variables()
     if client_setup.client_secret_env is not None:
         needed.append((client_setup.client_secret_env, "the client's secret"))
     require_variables(
@@ -98,16 +104,16 @@ def _measured(
     scenario = oauth_scenario(
         target=target,
         client_id=client or None,
-        username=user,
-        password_env=password_var,
+        auth=login.auth(),
         resource=api or None,
         target_fields=client_setup.fields(),
     )
+    flags = [*(["--client-id", client] if client else []), *login_flags(login)]
     setup = ProbeSetup(
         scenario=scenario,
         target=target,
         history_path=default_history_path(),
-        command=["auth-stress", "policy", "--target", target],
+        command=["auth-stress", "policy", "--target", target, *flags, *client_flags(client_setup)],
     )
     stderr.print("measuring the policy (auth-stress policy) ...", highlight=False)
     measurement = run_measurement(setup, bounds)
@@ -169,6 +175,7 @@ def init_command(
     client_secret_env: ClientSecretEnv = None,
     client_auth: ClientAuthOption = None,
     scope: Scope = None,
+    mint_command: MintCommand = None,
 ) -> None:
     """Discover a target, measure its policy, and write a starter scenario that `check` accepts."""
     if not re.match(r"^https?://[^/\s]+", target):
@@ -189,6 +196,13 @@ def init_command(
     bounds = Bounds(grace_max=grace_max)
     if measuring:
         check_bounds(bounds)
+    mint = None if mint_command is None else mint_login(mint_command)
+    if mint is not None and (username is not None or password_env is not None):
+        raise fail(
+            ExitCode.USAGE,
+            "--username and --password-env go with the password grant; --mint-command logs "
+            "sessions in instead: drop one or the other",
+        )
     setup = checked_client_setup(
         target,
         ClientSetup(
@@ -211,15 +225,10 @@ def init_command(
         soft_wrap=True,
     )
     client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
-    user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
-    password_var = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
-    if not ENV_NAME.match(password_var):
-        raise fail(
-            ExitCode.USAGE, f"--password-env {password_var!r}: not an environment variable name"
-        )
+    login = mint or _password_login(username, password_env, yes)
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
-        chosen, comments = _measured(target, client, user, password_var, api, setup, bounds)
+        chosen, comments = _measured(target, client, login, api, setup, bounds)
     else:
         chosen = _declared(policy, grace, yes)
         comments = declared_comments(chosen)
@@ -228,14 +237,22 @@ def init_command(
         target=target,
         name=name or output.stem,
         client_id=client or None,
-        username=user,
-        password_env=password_var,
+        login=login.moved(Path.cwd(), output.parent) if isinstance(login, MintLogin) else login,
         policy=chosen,
         policy_comments=comments,
         resource=api or None,
         client=setup,
     )
     _write(output, answers, endpoints)
+
+
+def _password_login(username: str | None, password_env: str | None, yes: bool) -> PasswordLogin:
+    """The password grant's user template and password variable, by flags or prompts."""
+    user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
+    variable = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
+    if not ENV_NAME.match(variable):
+        raise fail(ExitCode.USAGE, f"--password-env {variable!r}: not an environment variable name")
+    return PasswordLogin(user, variable)
 
 
 def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints) -> None:
@@ -246,8 +263,10 @@ def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
-    variables = [answers.password_env, answers.client.client_secret_env]
-    exports = "".join(f"export {name}=...; " for name in variables if name is not None)
+    variables = [name for name, _ in answers.login.variables()]
+    if answers.client.client_secret_env is not None:
+        variables.append(answers.client.client_secret_env)
+    exports = "".join(f"export {name}=...; " for name in variables)
     stdout.print(
         f"next: {exports}auth-stress check {output}; auth-stress run {output}",
         highlight=False,

@@ -3,8 +3,8 @@
 Auth comes from a scenario when one is given (its target kind, token paths, password grant or
 mint command); without one, the target is an RFC 6749 server found by discovery and logged into
 with the password grant, as ``init`` does (``--client-id``, ``--username``, ``--password-env``,
-and for servers discovery cannot describe or confidential clients the same endpoint, secret
-and scope flags as ``init``).
+or ``--mint-command`` for a server without the password grant; for servers discovery cannot
+describe or confidential clients the same endpoint, secret and scope flags as ``init``).
 The measurement itself is :mod:`stress.measure`; this module parses options, renders the result
 and picks the exit code.
 
@@ -28,11 +28,14 @@ from stress.cli.client_options import (
     ClientAuthOption,
     ClientSecretEnv,
     JwksUri,
+    MintCommand,
     RevocationEndpoint,
     Scope,
     TokenEndpoint,
     checked_client_setup,
     client_flags,
+    login_flags,
+    mint_login,
     require_variables,
 )
 from stress.cli.output import LogLevel, fail, load, stderr, stdout
@@ -51,7 +54,7 @@ from stress.measure.search import worst_case_seconds
 from stress.policy import Policy
 from stress.run_record import INCONCLUSIVE_ENDS
 from stress.scenario import Scenario
-from stress.starter import ClientSetup
+from stress.starter import ClientSetup, Login, PasswordLogin
 from stress.types import ExitCode
 from stress.wire import run as run_async
 
@@ -177,12 +180,13 @@ def render_measurement(measurement: Measurement) -> str:
 
 
 @dataclass(frozen=True)
-class _Login:
-    """How to log in without a scenario: the flags of ``init`` that say it."""
+class _Flags:
+    """What the flags say of the target and its login, for a measurement without a scenario."""
 
     client_id: str | None
     username: str | None
     password_env: str | None
+    mint_command: str | None
     resource: str | None
     client: ClientSetup
     client_auth: str | None
@@ -194,6 +198,7 @@ class _Login:
             "--client-id": self.client_id,
             "--username": self.username,
             "--password-env": self.password_env,
+            "--mint-command": self.mint_command,
             "--resource": self.resource,
             "--token-endpoint": client.token_endpoint,
             "--revocation-endpoint": client.revocation_endpoint,
@@ -204,20 +209,37 @@ class _Login:
         }
         return [flag for flag, value in values.items() if value is not None]
 
+    def login(self) -> Login:
+        """How sessions log in: the mint command, else the password grant (exit 2 if wrong)."""
+        if self.mint_command is not None:
+            if self.username is not None or self.password_env is not None:
+                raise fail(
+                    ExitCode.USAGE,
+                    "--username and --password-env go with the password grant; --mint-command "
+                    "logs sessions in instead: drop one or the other",
+                )
+            return mint_login(self.mint_command)
+        variable = self.password_env or _PASSWORD_ENV
+        if not ENV_NAME.match(variable):
+            raise fail(
+                ExitCode.USAGE, f"--password-env {variable!r}: not an environment variable name"
+            )
+        return PasswordLogin(self.username or "user{n}", variable)
+
     def variables(self) -> list[tuple[str, str]]:
         """The variables a login reads, with what each holds."""
-        needed = [(self.password_env or _PASSWORD_ENV, "the test users' password")]
+        needed = self.login().variables()
         if self.client.client_secret_env is not None:
             needed.append((self.client.client_secret_env, "the client's secret"))
         return needed
 
 
 def _scenario(
-    path: Path | None, target: str | None, login: _Login
+    path: Path | None, target: str | None, flags: _Flags
 ) -> tuple[Scenario, str, list[str]]:
     """The scenario the measurement stands on, the target URL, and the flags that rebuild it."""
     if path is not None:
-        given = login.given()
+        given = flags.given()
         if given:
             raise fail(
                 ExitCode.USAGE,
@@ -231,29 +253,25 @@ def _scenario(
         return loaded, url, []
     if target is None:
         raise fail(ExitCode.USAGE, "--target URL is needed when no scenario is given")
-    env = login.password_env or _PASSWORD_ENV
-    if not ENV_NAME.match(env):
-        raise fail(ExitCode.USAGE, f"--password-env {env!r}: not an environment variable name")
-    client = checked_client_setup(target, login.client, login.client_auth)
-    username = login.username or "user{n}"
+    login = flags.login()
+    client = checked_client_setup(target, flags.client, flags.client_auth)
     try:
         made = oauth_scenario(
             target=target,
-            client_id=login.client_id,
-            username=username,
-            password_env=env,
-            resource=login.resource,
+            client_id=flags.client_id,
+            auth=login.auth(),
+            resource=flags.resource,
             target_fields=client.fields(),
         )
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
-    flags = [
-        *(["--client-id", login.client_id] if login.client_id else []),
-        *["--username", username, "--password-env", env],
-        *(["--resource", login.resource] if login.resource else []),
+    rebuilt = [
+        *(["--client-id", flags.client_id] if flags.client_id else []),
+        *login_flags(login),
+        *(["--resource", flags.resource] if flags.resource else []),
         *client_flags(client),
     ]
-    return made, target, flags
+    return made, target, rebuilt
 
 
 def policy_command(
@@ -311,6 +329,7 @@ def policy_command(
     client_secret_env: ClientSecretEnv = None,
     client_auth: ClientAuthOption = None,
     scope: Scope = None,
+    mint_command: MintCommand = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Measure the target's refresh-token policy black-box and print it as a policy table."""
@@ -330,13 +349,13 @@ def policy_command(
         client_secret_env=client_secret_env,
         scope=scope,
     )
-    login = _Login(client_id, username, password_env, resource, client, client_auth)
-    loaded, url, flags = _scenario(scenario, target, login)
+    given = _Flags(client_id, username, password_env, mint_command, resource, client, client_auth)
+    loaded, url, flags = _scenario(scenario, target, given)
     if not _URL.match(url):
         raise fail(ExitCode.USAGE, f"target {url!r}: expected an http:// or https:// base URL")
     declared = load(expect).policy.model() if expect is not None else None
     if scenario is None:
-        require_variables(login.variables(), "the measurement logs test users in")
+        require_variables(given.variables(), "the measurement logs test users in")
     command = [
         "auth-stress",
         "policy",

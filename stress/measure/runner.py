@@ -47,19 +47,19 @@ def oauth_scenario(
     *,
     target: str,
     client_id: str | None,
-    username: str,
-    password_env: str,
+    auth: Mapping[str, Any],
     resource: str | None,
     op_timeout_seconds: float = 10.0,
     target_fields: Mapping[str, Any] | None = None,
 ) -> Scenario:
     """The scenario a measurement without one stands on: an RFC 6749 target found by discovery,
-    logged into with the password grant (``password_env`` names the password's variable).
-    ``target_fields`` sets more of ``[target]`` (endpoints, client authentication, scope)."""
+    logged into as ``auth`` says (the ``[auth]`` table: the password grant with its password's
+    variable, or a mint command). ``target_fields`` sets more of ``[target]`` (endpoints,
+    client authentication, scope)."""
     document: dict[str, Any] = {
         "name": "policy",
         "target": {"kind": "oauth2", "base_url": target},
-        "auth": {"username": username, "password_env": password_env},
+        "auth": dict(auth),
         "policy": {},
         "run": {"op_timeout_seconds": op_timeout_seconds},
         "steps": [{"op": "login"}],

@@ -50,6 +50,12 @@ op = "login"
         (("--target", "http://127.0.0.1:1", "--password-env", "not a var"), "not an environment"),
         (("SCENARIO", "--client-id", "demo-client"), "--client-id: the scenario"),
         (("SCENARIO", "--token-endpoint", "/token"), "--token-endpoint: the scenario"),
+        (("SCENARIO", "--mint-command", "./login"), "--mint-command: the scenario"),
+        (("--target", "http://127.0.0.1:1", "--mint-command", ""), "expected a command"),
+        (
+            ("--target", "http://127.0.0.1:1", "--mint-command", "a", "--username", "u"),
+            "--username and --password-env go with the password grant",
+        ),
         (("--target", "http://127.0.0.1:1", "--client-auth", "mtls"), "--client-auth 'mtls'"),
         (("--target", "http://127.0.0.1:1", "--client-auth", "body"), "basic or body with"),
         (("--target", "http://127.0.0.1:1", "--token-endpoint", "ftp://x"), "token_endpoint"),
