@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
+from stress.custom_probe import CustomShape
 from stress.discovery import discover
+from stress.errors import ScenarioError
 from stress.measure.result import policy_lines
 from stress.policy import Policy
 from stress.scenario import ClientAuth, Scenario, TargetSpec, parse_scenario
@@ -209,27 +211,15 @@ def _auth_lines(login: Login) -> list[str]:
     ]
 
 
-def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, Scenario]:
-    """The commented scenario text and its parsed form; raises ``ScenarioError`` if invalid."""
+def _oauth_target(answers: StarterAnswers, endpoints: Endpoints) -> list[str]:
+    """The name and ``[target]`` of an OAuth 2.0 server, with what discovery found."""
     lines = [
-        f"# Starter scenario for {answers.target}, written by `auth-stress init`.",
-        "#",
-        "# Multi-tab burst: each session logs in, then several tabs refresh the same refresh",
-        "# token at once, twice; every leaf token is probed when the run is quiet. Checkers:",
-        "# fork, sibling-invalidation, token-uniqueness, jwt-claims, server-error.",
-        "# A failure means users get logged out at random or rotation is silently defeated.",
-        "#",
         "# Endpoints (RFC 8414 / OpenID Connect discovery, or as given); discovery runs again",
         "# on every run for any not set in [target]:",
         _found("token", endpoints.token),
         _found("revocation", endpoints.revocation),
         _found("jwks", endpoints.jwks),
-        "#",
-        "# Validate: auth-stress check FILE   Run: auth-stress run FILE [--target URL ...]",
-        f"name = {_toml_str(answers.name)}",
-        f"description = {_toml_str(f'{answers.parallel} tabs refresh one token at once')}",
-        "",
-        "[target]",
+        *_name_lines(answers),
         'kind = "oauth2"',
         f"base_url = {_toml_str(answers.target)}",
     ]
@@ -250,10 +240,89 @@ def render_starter(answers: StarterAnswers, endpoints: Endpoints) -> tuple[str, 
         lines.append('# Confidential client: client_auth = "basic" and client_secret_env = "VAR".')
     if "scope" in given:
         lines.append(f"scope = {_toml_str(given['scope'])}")
+    return lines + _resource_lines(answers)
+
+
+def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
+    """The name and ``[target]`` of a custom API, as one login and one refresh showed it."""
+    fields = shape.target_fields()
+    lines = [
+        "# Custom API: where its tokens are was found by one login and one refresh.",
+        *_name_lines(answers),
+        f"kind = {_toml_str(shape.kind)}",
+        f"base_url = {_toml_str(answers.target)}",
+        f"access_token_path = {_toml_str(shape.access_token_path)}",
+    ]
+    if shape.refresh_token_path is not None:
+        lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
+    if shape.refresh_cookie is not None:
+        lines.append(f"refresh_cookie = {_toml_str(shape.refresh_cookie)}   # the refresh token")
+    lines += _resource_lines(answers)
+    for table in ("login", "refresh", "revoke"):
+        if table in fields:
+            lines += ["", f"[target.{table}]"]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in fields[table].items()]
+    return lines
+
+
+def _name_lines(answers: StarterAnswers) -> list[str]:
+    return [
+        "#",
+        "# Validate: auth-stress check FILE   Run: auth-stress run FILE [--target URL ...]",
+        f"name = {_toml_str(answers.name)}",
+        f"description = {_toml_str(f'{answers.parallel} tabs refresh one token at once')}",
+        "",
+        "[target]",
+    ]
+
+
+def _resource_lines(answers: StarterAnswers) -> list[str]:
     if answers.resource:
-        lines.append(f"resource = {_toml_str(answers.resource)}   # protected API for `use`")
+        return [f"resource = {_toml_str(answers.resource)}   # protected API for `use`"]
+    return ['# resource = "/api/me"   # a protected API, to add {op = "use"} steps']
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value for JSON data: strings, numbers, booleans, arrays and inline tables."""
+    if isinstance(value, str):
+        return _toml_str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
+        return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
+    raise ScenarioError(f"a JSON null cannot be written in TOML (found in {value!r})")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
+
+
+def render_starter(
+    answers: StarterAnswers, described: Endpoints | CustomShape
+) -> tuple[str, Scenario]:
+    """The commented scenario text and its parsed form; raises ``ScenarioError`` if invalid.
+
+    ``described`` is what init learnt of the target: an OAuth 2.0 server's endpoints, or where a
+    custom API keeps its tokens.
+    """
+    lines = [
+        f"# Starter scenario for {answers.target}, written by `auth-stress init`.",
+        "#",
+        "# Multi-tab burst: each session logs in, then several tabs refresh the same refresh",
+        "# token at once, twice; every leaf token is probed when the run is quiet. Checkers:",
+        "# fork, sibling-invalidation, token-uniqueness, jwt-claims, server-error.",
+        "# A failure means users get logged out at random or rotation is silently defeated.",
+        "#",
+    ]
+    if isinstance(described, Endpoints):
+        lines += _oauth_target(answers, described)
     else:
-        lines.append('# resource = "/api/me"   # a protected API, to add {op = "use"} steps')
+        lines += _custom_target(answers, described)
     lines += [
         "",
         "[auth]",

@@ -34,6 +34,7 @@ __all__ = [
     "Parsed",
     "TargetProfile",
     "TokenPair",
+    "fill_placeholders",
     "json_path",
     "retry_after",
 ]
@@ -96,7 +97,7 @@ def json_path(document: Any, path: str) -> Any:
     return node
 
 
-def _fill(template: Any, values: Mapping[str, str]) -> Any:
+def fill_placeholders(template: Any, values: Mapping[str, str]) -> Any:
     """Substitute ``{name}`` placeholders in every string of a template, recursively."""
     if isinstance(template, str):
         out = template
@@ -104,9 +105,9 @@ def _fill(template: Any, values: Mapping[str, str]) -> Any:
             out = out.replace("{" + key + "}", value)
         return out
     if isinstance(template, dict):
-        return {k: _fill(v, values) for k, v in template.items()}
+        return {k: fill_placeholders(v, values) for k, v in template.items()}
     if isinstance(template, list):
-        return [_fill(v, values) for v in template]
+        return [fill_placeholders(v, values) for v in template]
     return template
 
 
@@ -250,19 +251,20 @@ class TargetProfile:
     def _templated(
         self, base: str, spec: RequestSpec, values: Mapping[str, str], cookie: str | None
     ) -> WireRequest:
-        headers = [(k.lower(), _fill(v, values)) for k, v in spec.headers.items()]
+        headers = [(k.lower(), fill_placeholders(v, values)) for k, v in spec.headers.items()]
         body = b""
         if spec.json is not None:
-            body = json.dumps(_fill(spec.json, values), separators=(",", ":")).encode()
+            body = json.dumps(fill_placeholders(spec.json, values), separators=(",", ":")).encode()
             headers.extend(h for h in JSON_HEADERS if h[0] not in dict(headers))
         elif spec.form is not None:
-            body = urlencode(_fill(spec.form, values)).encode()
+            body = urlencode(fill_placeholders(spec.form, values)).encode()
             headers.extend(h for h in FORM_HEADERS if h[0] not in dict(headers))
         if self.spec.kind == "cookie" and cookie is not None and self.spec.refresh_cookie:
             headers.append(("cookie", f"{self.spec.refresh_cookie}={cookie}"))
         return WireRequest(
             method=spec.method,
-            url=urljoin(base, _fill(spec.path, values)),  # may carry a token: not cached
+            # The path may carry a token: not cached.
+            url=urljoin(base, fill_placeholders(spec.path, values)),
             headers=tuple(headers),
             body=body,
         )

@@ -197,6 +197,19 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
         (("--mint-command", "login '{n}"), '--mint-command "login \'{n}": No closing quotation'),
         (("--mint-command", " "), "--mint-command: expected a command, found nothing"),
         (("--mint-command", "x", "--password-env", "P"), "go with the password grant"),
+        (("--login-path", "/login"), "--login-path and --refresh-path go together"),
+        (("--login-json", "{}"), "--login-json: go with --login-path and --refresh-path"),
+        (("--login-path", "/l", "--refresh-path", "/r", "--login-json", "[1]"), "a JSON object"),
+        (("--login-path", "/l", "--refresh-path", "/r", "--login-json", "{"), "not JSON"),
+        (("--login-path", "ftp://x/l", "--refresh-path", "/r"), "--login-path 'ftp://x/l'"),
+        (
+            ("--login-path", "/l", "--refresh-path", "/r", "--client-id", "c"),
+            "--client-id: for OAuth 2.0 targets",
+        ),
+        (
+            ("--login-path", "/l", "--refresh-path", "/r", "--password-env", "AUTH_STRESS_UNSET"),
+            "init logs the first test user in to learn the API: set AUTH_STRESS_UNSET",
+        ),
     ],
 )
 def test_bad_answers_are_usage_errors(

@@ -2,7 +2,10 @@
 
 The work itself (discovery, rendering, validation) is :mod:`stress.starter`. Endpoints given
 by flag (``--token-endpoint`` and the others) are used as given and discovery finds the rest; a
-confidential client names its secret's variable (``--client-secret-env``). Unless ``--policy``
+confidential client names its secret's variable (``--client-secret-env``); a server without the
+password grant names a command that logs a session in (``--mint-command``). A custom JSON or
+cookie API is named by its paths instead (``--login-path``, ``--refresh-path``) and learnt from
+one login and one refresh (:mod:`stress.cli.init_custom`). Unless ``--policy``
 declares one or ``--no-measure`` is given, the policy is measured (``auth-stress policy``, which
 logs test users in, so the password's and the secret's variables must be set) and written with
 a comment saying so and when. Exit codes: 0 written, 2 usage error (bad flag value, file exists
@@ -33,11 +36,22 @@ from stress.cli.client_options import (
     mint_login,
     require_variables,
 )
+from stress.cli.init_custom import (
+    LoginJson,
+    LoginPath,
+    RefreshCookie,
+    RefreshPath,
+    RevokePath,
+    custom_paths,
+    oauth_only,
+    probe,
+)
 from stress.cli.output import fail, stderr, stdout
 from stress.cli.policy import check_bounds, measured_comments, run_measurement
+from stress.custom_probe import CustomShape
 from stress.errors import ScenarioError, TargetError
 from stress.measure.prober import Bounds
-from stress.measure.runner import ProbeSetup, default_history_path, oauth_scenario
+from stress.measure.runner import ProbeSetup, default_history_path, flag_scenario
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
 from stress.starter import (
@@ -85,35 +99,13 @@ def _declared(policy: str | None, grace: float | None, yes: bool) -> Policy:
 
 
 def _measured(
-    target: str,
-    client: str,
-    login: Login,
-    api: str,
-    client_setup: ClientSetup,
-    bounds: Bounds,
+    setup: ProbeSetup, needed: list[tuple[str, str]], bounds: Bounds
 ) -> tuple[Policy, tuple[str, ...]]:
     """The policy ``auth-stress policy`` measures with the starter's users, and its comments."""
-    needed = login.variables()
-    if client_setup.client_secret_env is not None:
-        needed.append((client_setup.client_secret_env, "the client's secret"))
     require_variables(
         needed,
         "init measures the policy by logging test users in",
         ", or pass --policy (declare it) or --no-measure",
-    )
-    scenario = oauth_scenario(
-        target=target,
-        client_id=client or None,
-        auth=login.auth(),
-        resource=api or None,
-        target_fields=client_setup.fields(),
-    )
-    flags = [*(["--client-id", client] if client else []), *login_flags(login)]
-    setup = ProbeSetup(
-        scenario=scenario,
-        target=target,
-        history_path=default_history_path(),
-        command=["auth-stress", "policy", "--target", target, *flags, *client_flags(client_setup)],
     )
     stderr.print("measuring the policy (auth-stress policy) ...", highlight=False)
     measurement = run_measurement(setup, bounds)
@@ -176,6 +168,11 @@ def init_command(
     client_auth: ClientAuthOption = None,
     scope: Scope = None,
     mint_command: MintCommand = None,
+    login_path: LoginPath = None,
+    refresh_path: RefreshPath = None,
+    revoke_path: RevokePath = None,
+    login_json: LoginJson = None,
+    refresh_cookie: RefreshCookie = None,
 ) -> None:
     """Discover a target, measure its policy, and write a starter scenario that `check` accepts."""
     if not re.match(r"^https?://[^/\s]+", target):
@@ -203,32 +200,59 @@ def init_command(
             "--username and --password-env go with the password grant; --mint-command logs "
             "sessions in instead: drop one or the other",
         )
-    setup = checked_client_setup(
-        target,
-        ClientSetup(
-            token_endpoint=token_endpoint,
-            revocation_endpoint=revocation_endpoint,
-            jwks_uri=jwks_uri,
-            client_secret_env=client_secret_env,
-            scope=scope,
-        ),
-        client_auth,
+    custom = custom_paths(login_path, refresh_path, revoke_path, login_json, refresh_cookie)
+    client_setup = ClientSetup(
+        token_endpoint=token_endpoint,
+        revocation_endpoint=revocation_endpoint,
+        jwks_uri=jwks_uri,
+        client_secret_env=client_secret_env,
+        scope=scope,
     )
-    try:
-        endpoints = run_async(discover_endpoints, target, setup)
-    except TargetError as exc:
-        raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
-    stderr.print(
-        f"discovered: token {endpoints.token}, revocation {endpoints.revocation or '-'}, "
-        f"jwks {endpoints.jwks or '-'}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
-    login = mint or _password_login(username, password_env, yes)
+    if custom is not None:
+        oauth_only(
+            {
+                "--client-id": client_id,
+                "--mint-command": mint_command,
+                "--client-auth": client_auth,
+                **{"--" + k.replace("_", "-"): v for k, v in client_setup.fields().items()},
+            }
+        )
+        setup = client_setup
+        password = _password_login(username, password_env, yes)
+        require_variables(password.variables(), "init logs the first test user in to learn the API")
+        shape = probe(target, custom, password)
+        login: Login = password
+        described: Endpoints | CustomShape = shape
+        client = ""
+        fields = {"kind": shape.kind, **shape.target_fields()}
+        command = ["auth-stress", "policy", str(output)]
+    else:
+        setup = checked_client_setup(target, client_setup, client_auth)
+        described = _discovered(target, setup)
+        client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
+        login = mint or _password_login(username, password_env, yes)
+        fields = setup.fields()
+        flags = [*(["--client-id", client] if client else []), *login_flags(login)]
+        command = ["auth-stress", "policy", "--target", target, *flags, *client_flags(setup)]
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
-        chosen, comments = _measured(target, client, login, api, setup, bounds)
+        scenario = flag_scenario(
+            target=target,
+            client_id=client or None,
+            auth=login.auth(),
+            resource=api or None,
+            target_fields=fields,
+        )
+        probe_setup = ProbeSetup(
+            scenario=scenario,
+            target=target,
+            history_path=default_history_path(),
+            command=command,
+        )
+        needed = login.variables()
+        if setup.client_secret_env is not None:
+            needed.append((setup.client_secret_env, "the client's secret"))
+        chosen, comments = _measured(probe_setup, needed, bounds)
     else:
         chosen = _declared(policy, grace, yes)
         comments = declared_comments(chosen)
@@ -243,7 +267,22 @@ def init_command(
         resource=api or None,
         client=setup,
     )
-    _write(output, answers, endpoints)
+    _write(output, answers, described)
+
+
+def _discovered(target: str, setup: ClientSetup) -> Endpoints:
+    """The OAuth 2.0 server's endpoints: those given, discovery for the rest (exit 3 if not)."""
+    try:
+        endpoints = run_async(discover_endpoints, target, setup)
+    except TargetError as exc:
+        raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
+    stderr.print(
+        f"discovered: token {endpoints.token}, revocation {endpoints.revocation or '-'}, "
+        f"jwks {endpoints.jwks or '-'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return endpoints
 
 
 def _password_login(username: str | None, password_env: str | None, yes: bool) -> PasswordLogin:
@@ -255,9 +294,9 @@ def _password_login(username: str | None, password_env: str | None, yes: bool) -
     return PasswordLogin(user, variable)
 
 
-def _write(output: Path, answers: StarterAnswers, endpoints: Endpoints) -> None:
+def _write(output: Path, answers: StarterAnswers, described: Endpoints | CustomShape) -> None:
     try:
-        text, _ = render_starter(answers, endpoints)
+        text, _ = render_starter(answers, described)
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -47,8 +47,8 @@ from stress.measure.result import Evidence, Measurement, measurement_json, polic
 from stress.measure.runner import (
     ProbeSetup,
     default_history_path,
+    flag_scenario,
     measure_policy,
-    oauth_scenario,
 )
 from stress.measure.search import worst_case_seconds
 from stress.policy import Policy
@@ -256,7 +256,7 @@ def _scenario(
     login = flags.login()
     client = checked_client_setup(target, flags.client, flags.client_auth)
     try:
-        made = oauth_scenario(
+        made = flag_scenario(
             target=target,
             client_id=flags.client_id,
             auth=login.auth(),

@@ -38,12 +38,12 @@ from stress.target import TargetProfile
 from stress.templates import request_templates
 from stress.wire import WireClient
 
-__all__ = ["ProbeSetup", "default_history_path", "measure_policy", "oauth_scenario"]
+__all__ = ["ProbeSetup", "default_history_path", "flag_scenario", "measure_policy"]
 
 logger = logging.getLogger(__name__)
 
 
-def oauth_scenario(
+def flag_scenario(
     *,
     target: str,
     client_id: str | None,
@@ -52,10 +52,11 @@ def oauth_scenario(
     op_timeout_seconds: float = 10.0,
     target_fields: Mapping[str, Any] | None = None,
 ) -> Scenario:
-    """The scenario a measurement without one stands on: an RFC 6749 target found by discovery,
-    logged into as ``auth`` says (the ``[auth]`` table: the password grant with its password's
-    variable, or a mint command). ``target_fields`` sets more of ``[target]`` (endpoints,
-    client authentication, scope)."""
+    """The scenario a measurement without a scenario file stands on, from command-line flags:
+    an RFC 6749 target found by discovery unless ``target_fields`` says more of ``[target]``
+    (endpoints, client authentication, scope; or another ``kind`` with its requests), logged
+    into as ``auth`` says (the ``[auth]`` table: the password grant with its password's
+    variable, or a mint command)."""
     document: dict[str, Any] = {
         "name": "policy",
         "target": {"kind": "oauth2", "base_url": target},

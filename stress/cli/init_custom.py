@@ -1,0 +1,135 @@
+"""``auth-stress init`` for a custom JSON or cookie API: its flags, their checks, the probe.
+
+A custom API is named by its login and refresh paths (``--login-path``, ``--refresh-path``);
+what it does with its tokens is learnt by :mod:`stress.custom_probe` from one login of the
+first test user and one refresh, so the password's variable must be set even when the policy is
+declared. The OAuth 2.0 flags (endpoints, client, scope) and ``--mint-command`` do not apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import httpx
+import typer
+
+from stress.cli.output import fail, stderr
+from stress.custom_probe import CustomPaths, CustomShape, probe_custom_api
+from stress.errors import TargetError
+from stress.scenario import joinable
+from stress.starter import PasswordLogin
+from stress.types import ExitCode
+from stress.wire import run as run_async
+
+__all__ = [
+    "LoginJson",
+    "LoginPath",
+    "RefreshCookie",
+    "RefreshPath",
+    "RevokePath",
+    "custom_paths",
+    "oauth_only",
+    "probe",
+]
+
+_PROBE_TIMEOUT_S = 10.0
+
+LoginPath = Annotated[
+    str | None, typer.Option(help="Custom API: the login path (JSON body, with --refresh-path).")
+]
+RefreshPath = Annotated[str | None, typer.Option(help="Custom API: the refresh path.")]
+RevokePath = Annotated[str | None, typer.Option(help="Custom API: the logout path, if any.")]
+LoginJson = Annotated[
+    str | None,
+    typer.Option(
+        help="Custom API: the login body as a JSON object with {username} and {password} "
+        "(default: tried as username/password, then email/password)."
+    ),
+]
+RefreshCookie = Annotated[
+    str | None,
+    typer.Option(help="Custom API: the cookie holding the refresh token (default: found)."),
+]
+
+
+def custom_paths(
+    login: str | None,
+    refresh: str | None,
+    revoke: str | None,
+    login_json: str | None,
+    refresh_cookie: str | None,
+) -> CustomPaths | None:
+    """The custom API the flags name, None for an OAuth 2.0 target; exit 2 when they clash."""
+    if login is None and refresh is None:
+        extra = [
+            flag
+            for flag, value in (
+                ("--revoke-path", revoke),
+                ("--login-json", login_json),
+                ("--refresh-cookie", refresh_cookie),
+            )
+            if value is not None
+        ]
+        if extra:
+            raise fail(
+                ExitCode.USAGE, f"{', '.join(extra)}: go with --login-path and --refresh-path"
+            )
+        return None
+    if login is None or refresh is None:
+        raise fail(ExitCode.USAGE, "--login-path and --refresh-path go together (a custom API)")
+    for flag, path in (
+        ("--login-path", login),
+        ("--refresh-path", refresh),
+        ("--revoke-path", revoke),
+    ):
+        if path is not None and not joinable(path):
+            raise fail(ExitCode.USAGE, f"{flag} {path!r}: expected a path or an http(s) URL")
+    body = None
+    if login_json is not None:
+        try:
+            body = json.loads(login_json)
+        except ValueError as exc:
+            raise fail(ExitCode.USAGE, f"--login-json: not JSON ({exc})") from None
+        if not isinstance(body, dict):
+            raise fail(ExitCode.USAGE, "--login-json: expected a JSON object")
+    return CustomPaths(login, refresh, revoke, body, refresh_cookie)
+
+
+def oauth_only(flags: dict[str, object]) -> None:
+    """Exit 2 naming the OAuth 2.0 flags given for a custom API."""
+    given = [flag for flag, value in flags.items() if value is not None]
+    if given:
+        raise fail(
+            ExitCode.USAGE,
+            f"{', '.join(given)}: for OAuth 2.0 targets; a custom API is named by --login-path "
+            "and --refresh-path",
+        )
+
+
+def probe(target: str, paths: CustomPaths, login: PasswordLogin) -> CustomShape:
+    """What the first test user's login and refresh show of the API (exit 3 when they fail)."""
+    password = os.environ[login.password_env]
+    username = login.username.replace("{n}", "0")
+    base = target if target.endswith("/") else target + "/"
+
+    async def run() -> CustomShape:
+        async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S) as http:
+            return await probe_custom_api(http, base, paths, username=username, password=password)
+
+    try:
+        shape = run_async(run)
+    except TargetError as exc:
+        raise fail(ExitCode.INCONCLUSIVE, f"{target}: {exc}") from None
+    where = (
+        f"refresh token at {shape.refresh_token_path}"
+        if shape.refresh_cookie is None
+        else f"refresh token in the cookie {shape.refresh_cookie}"
+    )
+    stderr.print(
+        f"found: a {shape.kind} API, access token at {shape.access_token_path}, {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return shape

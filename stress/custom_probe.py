@@ -1,0 +1,242 @@
+"""Learn how a custom JSON or cookie API carries its tokens, from one login and one refresh.
+
+Why: an OAuth 2.0 server describes itself (RFC 8414), a custom API does not, and writing its
+``[target]`` by hand means knowing which field holds which token, which body the login wants
+and whether the refresh token travels in a cookie. Most such APIs follow a few conventions, so
+``auth-stress init`` logs one test user in and looks: the login body is tried as
+``{"username", "password"}`` and then ``{"email", "password"}`` unless one is given; the tokens
+are looked for under the usual names (``access_token``, ``accessToken``, ``access``, ``token``;
+``refresh_token``, ``refreshToken``, ``refresh``), at the top of the response or one object down
+(``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
+a ``cookie`` target. The refresh is then tried the same way (the token under its own field name,
+or the cookie), so what is written is known to work. Tokens stay in memory: nothing here logs or
+returns one.
+
+Usage::
+
+    shape = await probe_custom_api(http, base, CustomPaths("/auth/login", "/auth/refresh"),
+                                   username="user0@example.com", password=secret)
+    shape.target_fields()   # the scenario's [target] fields beyond kind and base_url
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import httpx
+
+from stress.errors import TargetError
+from stress.target import fill_placeholders, json_path
+
+__all__ = ["CustomPaths", "CustomShape", "probe_custom_api"]
+
+ACCESS_NAMES = ("access_token", "accessToken", "access", "token")
+REFRESH_NAMES = ("refresh_token", "refreshToken", "refresh")
+LOGIN_BODIES: tuple[dict[str, str], ...] = (
+    {"username": "{username}", "password": "{password}"},
+    {"email": "{username}", "password": "{password}"},
+)
+_SHOWN = 200  # characters of an unexpected answer quoted in an error
+
+
+@dataclass(frozen=True)
+class CustomPaths:
+    """What a person says of a custom API: its paths, and what the probe should not guess."""
+
+    login: str
+    refresh: str
+    revoke: str | None = None
+    login_json: dict[str, Any] | None = None
+    refresh_cookie: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomShape:
+    """Where a custom API's tokens are, as the probe found them (and tried them)."""
+
+    kind: Literal["json", "cookie"]
+    paths: CustomPaths
+    login_json: dict[str, Any]
+    access_token_path: str
+    refresh_token_path: str | None
+    refresh_cookie: str | None
+
+    def refresh_json(self) -> dict[str, str] | None:
+        """The body that presents the refresh token (``json`` targets), by its own field name."""
+        if self.refresh_token_path is None:
+            return None
+        return {self.refresh_token_path.rsplit(".", 1)[-1]: "{refresh_token}"}
+
+    def target_fields(self) -> dict[str, Any]:
+        """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
+        body = self.refresh_json()
+        refresh: dict[str, Any] = {"path": self.paths.refresh}
+        if body is not None:
+            refresh["json"] = body
+        fields: dict[str, Any] = {
+            "access_token_path": self.access_token_path,
+            "login": {"path": self.paths.login, "json": self.login_json},
+            "refresh": refresh,
+        }
+        if self.refresh_token_path is not None:
+            fields["refresh_token_path"] = self.refresh_token_path
+        if self.refresh_cookie is not None:
+            fields["refresh_cookie"] = self.refresh_cookie
+        if self.paths.revoke is not None:
+            fields["revoke"] = {**refresh, "path": self.paths.revoke}
+        return fields
+
+
+async def probe_custom_api(
+    http: httpx.AsyncClient, base: str, paths: CustomPaths, *, username: str, password: str
+) -> CustomShape:
+    """Log ``username`` in and refresh once; ``TargetError`` says what did not work and why."""
+    values = {"username": username, "password": password}
+    secrets = [password]
+    bodies = (paths.login_json,) if paths.login_json is not None else LOGIN_BODIES
+    answers: list[str] = []
+    for template in bodies:
+        body = fill_placeholders(template, values)
+        response = await _post(http, urljoin(base, paths.login), body, {})
+        if response.is_success:
+            break
+        answers.append(f"{_fields(template)}: {_said(response, secrets)}")
+    else:
+        hint = "" if paths.login_json is not None else "; pass --login-json with the body it wants"
+        raise TargetError(
+            f"the login at {paths.login} refused every body tried ({'; '.join(answers)})" + hint
+        )
+    document = _json(response, f"the login at {paths.login}", secrets)
+    access = _find(document, ACCESS_NAMES)
+    if access is None:
+        raise TargetError(
+            f"the login at {paths.login} answered no access token under {', '.join(ACCESS_NAMES)}"
+            f" (fields: {_keys(document)})"
+        )
+    # A cookie named by the person wins: some APIs echo the refresh token in the body as well.
+    refresh_path = None if paths.refresh_cookie is not None else _find(document, REFRESH_NAMES)
+    cookie = None
+    if refresh_path is None:
+        cookie = _refresh_cookie(response, paths.refresh_cookie, paths.login)
+    shape = CustomShape(
+        kind="json" if cookie is None else "cookie",
+        paths=paths,
+        login_json=template,
+        access_token_path=access,
+        refresh_token_path=refresh_path,
+        refresh_cookie=cookie,
+    )
+    await _try_refresh(http, base, shape, (document, response), secrets)
+    return shape
+
+
+async def _try_refresh(
+    http: httpx.AsyncClient,
+    base: str,
+    shape: CustomShape,
+    login: tuple[Any, httpx.Response],
+    secrets: list[str],
+) -> None:
+    """Present the login's refresh token as ``shape`` says, and check a new access token comes."""
+    document, response = login
+    cookies: dict[str, str] = {}
+    body: dict[str, Any] | None = None
+    if shape.refresh_cookie is not None:
+        token = response.cookies[shape.refresh_cookie]
+        cookies[shape.refresh_cookie] = token
+    else:
+        token = str(json_path(document, shape.refresh_token_path or ""))
+        body = fill_placeholders(shape.refresh_json(), {"refresh_token": token})
+    secrets = [*secrets, token]
+    path = shape.paths.refresh
+    response = await _post(http, urljoin(base, path), body, cookies)
+    if not response.is_success:
+        how = f"the cookie {shape.refresh_cookie}" if cookies else _fields(body or {})
+        raise TargetError(f"the refresh at {path} with {how} answered {_said(response, secrets)}")
+    document = _json(response, f"the refresh at {path}", secrets)
+    if not isinstance(json_path(document, shape.access_token_path), str):
+        raise TargetError(
+            f"the refresh at {path} answered no access token at {shape.access_token_path} "
+            f"(fields: {_keys(document)})"
+        )
+
+
+async def _post(
+    http: httpx.AsyncClient, url: str, body: dict[str, Any] | None, cookies: dict[str, str]
+) -> httpx.Response:
+    headers = {"accept": "application/json"}
+    if cookies:
+        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    try:
+        return await http.post(url, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+
+
+def _json(response: httpx.Response, what: str, secrets: list[str]) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise TargetError(f"{what} answered no JSON ({_said(response, secrets)})") from None
+
+
+def _find(document: Any, names: tuple[str, ...]) -> str | None:
+    """The path of the first token-like string under ``names``, at the top or one object down."""
+    if not isinstance(document, dict):
+        return None
+    for name in names:
+        if isinstance(document.get(name), str) and document[name]:
+            return name
+    for key, value in document.items():
+        inner = _find(value, names) if isinstance(value, dict) and "." not in key else None
+        if inner is not None and "." not in inner:
+            return f"{key}.{inner}"
+    return None
+
+
+def _refresh_cookie(response: httpx.Response, named: str | None, login_path: str) -> str:
+    """The cookie that carries the refresh token: the one named, else the only or likely one."""
+    names: list[str] = []
+    for header in response.headers.get_list("set-cookie"):
+        try:
+            names += list(SimpleCookie(header))
+        except CookieError:
+            continue
+    if named is not None:
+        if named not in names:
+            found = ", ".join(names) or "none"
+            raise TargetError(f"the login at {login_path} set no cookie {named} (it set: {found})")
+        return named
+    likely = [n for n in names if "refresh" in n.lower() or n.lower() == "rt"]
+    if len(names) == 1:
+        return names[0]
+    if len(likely) == 1:
+        return likely[0]
+    found = f"it set the cookies {', '.join(names)}" if names else "it set no cookie"
+    raise TargetError(
+        f"the login at {login_path} answered no refresh token under {', '.join(REFRESH_NAMES)} "
+        f"and {found}: pass --refresh-cookie NAME if one holds it"
+    )
+
+
+def _fields(template: dict[str, Any]) -> str:
+    return "{" + ", ".join(template) + "}"
+
+
+def _keys(document: Any) -> str:
+    return ", ".join(map(str, document)) if isinstance(document, dict) else type(document).__name__
+
+
+def _said(response: httpx.Response, secrets: list[str]) -> str:
+    """The status and the start of the body, with every secret sent masked: some frameworks
+    echo the request's fields in their validation errors."""
+    text = response.text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = " ".join(text.split())[:_SHOWN]
+    return f"{response.status_code} {text}".rstrip()

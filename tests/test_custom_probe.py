@@ -1,0 +1,72 @@
+"""The custom-API probe's reading of answers: where tokens are, which cookie, what is quoted."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from stress.custom_probe import (
+    ACCESS_NAMES,
+    REFRESH_NAMES,
+    CustomPaths,
+    CustomShape,
+    _find,
+    _refresh_cookie,
+    _said,
+)
+from stress.errors import TargetError
+
+
+@pytest.mark.parametrize(
+    ("document", "access", "refresh"),
+    [
+        ({"access_token": "a", "refresh_token": "r"}, "access_token", "refresh_token"),
+        ({"accessToken": "a", "refreshToken": "r", "expires": 9}, "accessToken", "refreshToken"),
+        ({"access": "a", "refresh": "r"}, "access", "refresh"),  # djangorestframework-simplejwt
+        ({"data": {"token": "a", "refresh": "r"}}, "data.token", "data.refresh"),
+        ({"user": {"id": 1}, "tokens": {"accessToken": "a"}}, "tokens.accessToken", None),
+        ({"token": "", "jwt": "a"}, None, None),  # empty strings and other names are no token
+        ({"a": {"b": {"access_token": "deep"}}}, None, None),  # only one object down
+    ],
+)  # fmt: skip
+def test_tokens_are_found_under_the_usual_names(
+    document: dict[str, object], access: str | None, refresh: str | None
+) -> None:
+    assert _find(document, ACCESS_NAMES) == access
+    assert _find(document, REFRESH_NAMES) == refresh
+
+
+def _login(*cookies: str) -> httpx.Response:
+    return httpx.Response(200, headers=[("set-cookie", c) for c in cookies], json={})
+
+
+def test_the_refresh_cookie_is_the_only_one_or_the_one_named_like_it() -> None:
+    assert _refresh_cookie(_login("rt=x; HttpOnly"), None, "/login") == "rt"
+    both = _login("session=s; Path=/", "refresh_token=x; HttpOnly; Path=/auth")
+    assert _refresh_cookie(both, None, "/login") == "refresh_token"
+    assert _refresh_cookie(both, "session", "/login") == "session"
+    with pytest.raises(TargetError, match="set the cookies a, b: pass --refresh-cookie"):
+        _refresh_cookie(_login("a=1", "b=2"), None, "/login")
+    with pytest.raises(TargetError, match=r"set no cookie sid \(it set: a, b\)"):
+        _refresh_cookie(_login("a=1", "b=2"), "sid", "/login")
+
+
+def test_quoted_answers_mask_what_was_sent() -> None:
+    # FastAPI-style validation errors echo the request body, password included.
+    echo = httpx.Response(422, json={"detail": [{"input": {"pass": "hunter2", "rt": "tok"}}]})
+    said = _said(echo, ["hunter2", "tok"])
+    assert said.startswith("422 ")
+    assert "hunter2" not in said
+    assert "tok" not in said.replace("***", "")
+
+
+def test_the_refresh_body_names_the_token_as_the_login_did() -> None:
+    paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
+    shape = CustomShape("json", paths, {"email": "{username}"}, "data.access", "data.refresh", None)
+    assert shape.refresh_json() == {"refresh": "{refresh_token}"}
+    fields = shape.target_fields()
+    assert fields["refresh"] == {"path": "/auth/refresh", "json": {"refresh": "{refresh_token}"}}
+    assert fields["revoke"] == {"path": "/auth/logout", "json": {"refresh": "{refresh_token}"}}
+    cookie = CustomShape("cookie", paths, {"email": "{username}"}, "accessToken", None, "rt")
+    assert "refresh_token_path" not in cookie.target_fields()
+    assert cookie.target_fields()["refresh"] == {"path": "/auth/refresh"}

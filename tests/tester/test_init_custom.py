@@ -1,0 +1,87 @@
+"""``auth-stress init`` for a custom JSON or cookie API, against the Express-style target: the
+API's shape is learnt from one login and one refresh, and the file written catches its bug."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from test_init import auth_stress
+
+from .conftest import ExpressTarget
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("express_target", ["body", "cookie"], indirect=True)
+def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    # The Express-style app logs in with {email, password} (the second body init tries) and
+    # carries its refresh token in the body or in the cookie `rt`; each variant has a bug.
+    variant = "cookie" if "cookie" in express_target.log.name else "body"
+    out = tmp_path / f"{variant}.toml"
+    made = auth_stress(
+        "init", "--target", express_target.url, "--output", str(out), "--yes",
+        "--login-path", "/auth/login", "--refresh-path", "/auth/refresh",
+        "--revoke-path", "/auth/logout", "--username", "user{n}@example.com",
+        "--password-env", "APP_PASSWORD", "--resource", "/api/profile", "--grace-max", "3",
+        cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "hunter2" not in made.stdout + made.stderr
+    target = tomllib.loads(out.read_text())["target"]
+    assert target["login"] == {
+        "path": "/auth/login",
+        "json": {"email": "{username}", "password": "{password}"},
+    }
+    assert target["access_token_path"] == "accessToken"
+    if variant == "cookie":
+        assert target["kind"] == "cookie"
+        assert target["refresh_cookie"] == "rt"
+        assert target["refresh"] == {"path": "/auth/refresh"}
+    else:
+        assert target["kind"] == "json"
+        assert target["refresh_token_path"] == "refreshToken"
+        assert target["refresh"] == {
+            "path": "/auth/refresh",
+            "json": {"refreshToken": "{refresh_token}"},
+        }
+    assert target["revoke"]["path"] == "/auth/logout"
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr  # each variant's own bug is caught
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert ("self-inflicted-logout" if variant == "cookie" else "fork") in found
+
+
+@pytest.mark.parametrize("express_target", ["body"], indirect=True)
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--login-json", '{"user": "{username}", "pass": "{password}"}'),
+         "the login at /auth/login refused every body tried ({user, pass}: 401"),
+        (("--refresh-cookie", "sid"), "the login at /auth/login set no cookie sid"),
+        (("--password-env", "APP_WRONG"), "refused every body tried ({username, password}: 401"),
+    ],
+)  # fmt: skip
+def test_a_custom_api_that_does_not_answer_as_expected_exits_3_saying_why(
+    express_target: ExpressTarget, tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    out = tmp_path / "custom.toml"
+    base = ("--login-path", "/auth/login", "--refresh-path", "/auth/refresh", "--yes")
+    env = {"APP_PASSWORD": "hunter2", "APP_WRONG": "not-it"}
+    password = () if "--password-env" in flags else ("--password-env", "APP_PASSWORD")
+    made = auth_stress(
+        "init", "--target", express_target.url, "--output", str(out), *base, *password, *flags,
+        "--username", "user{n}@example.com", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.returncode == 3, made.stdout + made.stderr
+    assert message in made.stderr.replace("\n", " ")
+    assert "hunter2" not in made.stderr
+    assert "not-it" not in made.stderr
+    assert not out.exists()
