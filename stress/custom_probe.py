@@ -9,8 +9,8 @@ are looked for under the usual names (``access_token``, ``accessToken``, ``acces
 ``refresh_token``, ``refreshToken``, ``refresh``), at the top of the response or one object down
 (``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
 a ``cookie`` target. The refresh is then tried the same way (the token under its own field name,
-or the cookie), so what is written is known to work. Tokens stay in memory: nothing here logs or
-returns one.
+else as a Bearer token; or the cookie), so what is written is known to work. Tokens stay in
+memory: nothing here logs or returns one.
 
 Usage::
 
@@ -21,6 +21,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -32,7 +33,9 @@ import httpx
 from stress.errors import TargetError
 from stress.target import fill_placeholders, json_path
 
-__all__ = ["CustomPaths", "CustomShape", "probe_custom_api"]
+__all__ = ["CustomPaths", "CustomShape", "Presented", "probe_custom_api"]
+
+Presented = Literal["body", "bearer", "cookie"]
 
 ACCESS_NAMES = ("access_token", "accessToken", "access", "token")
 REFRESH_NAMES = ("refresh_token", "refreshToken", "refresh")
@@ -64,19 +67,20 @@ class CustomShape:
     access_token_path: str
     refresh_token_path: str | None
     refresh_cookie: str | None
+    presented: Presented = "body"
 
-    def refresh_json(self) -> dict[str, str] | None:
-        """The body that presents the refresh token (``json`` targets), by its own field name."""
-        if self.refresh_token_path is None:
-            return None
-        return {self.refresh_token_path.rsplit(".", 1)[-1]: "{refresh_token}"}
+    def presentation(self) -> dict[str, Any]:
+        """How a refresh (or a logout) presents the refresh token: in the body under the field
+        name the login used, as a Bearer token, or (``cookie`` targets) by the cookie alone."""
+        if self.presented == "body" and self.refresh_token_path is not None:
+            return {"json": {self.refresh_token_path.rsplit(".", 1)[-1]: "{refresh_token}"}}
+        if self.presented == "bearer":
+            return {"headers": {"Authorization": "Bearer {refresh_token}"}}
+        return {}
 
     def target_fields(self) -> dict[str, Any]:
         """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
-        body = self.refresh_json()
-        refresh: dict[str, Any] = {"path": self.paths.refresh}
-        if body is not None:
-            refresh["json"] = body
+        refresh: dict[str, Any] = {"path": self.paths.refresh, **self.presentation()}
         fields: dict[str, Any] = {
             "access_token_path": self.access_token_path,
             "login": {"path": self.paths.login, "json": self.login_json},
@@ -129,50 +133,64 @@ async def probe_custom_api(
         access_token_path=access,
         refresh_token_path=refresh_path,
         refresh_cookie=cookie,
+        presented="body" if cookie is None else "cookie",
     )
-    await _try_refresh(http, base, shape, (document, response), secrets)
-    return shape
+    return await _refreshed(http, base, shape, (document, response), secrets)
 
 
-async def _try_refresh(
+async def _refreshed(
     http: httpx.AsyncClient,
     base: str,
     shape: CustomShape,
     login: tuple[Any, httpx.Response],
     secrets: list[str],
-) -> None:
-    """Present the login's refresh token as ``shape`` says, and check a new access token comes."""
+) -> CustomShape:
+    """``shape`` with the first way of presenting the login's refresh token that the API
+    accepts (with a new access token back): in the body, then as a Bearer token (as
+    flask-jwt-extended wants it); for a cookie API, the cookie."""
     document, response = login
-    cookies: dict[str, str] = {}
-    body: dict[str, Any] | None = None
     if shape.refresh_cookie is not None:
         token = response.cookies[shape.refresh_cookie]
-        cookies[shape.refresh_cookie] = token
+        tried = [shape]
     else:
         token = str(json_path(document, shape.refresh_token_path or ""))
-        body = fill_placeholders(shape.refresh_json(), {"refresh_token": token})
+        tried = [shape, dataclasses.replace(shape, presented="bearer")]
     secrets = [*secrets, token]
     path = shape.paths.refresh
-    response = await _post(http, urljoin(base, path), body, cookies)
-    if not response.is_success:
-        how = f"the cookie {shape.refresh_cookie}" if cookies else _fields(body or {})
-        raise TargetError(f"the refresh at {path} with {how} answered {_said(response, secrets)}")
-    document = _json(response, f"the refresh at {path}", secrets)
-    if not isinstance(json_path(document, shape.access_token_path), str):
+    answers = []
+    for candidate in tried:
+        request = fill_placeholders(candidate.presentation(), {"refresh_token": token})
+        headers = dict(request.get("headers", {}))
+        if candidate.refresh_cookie is not None:
+            headers["cookie"] = f"{candidate.refresh_cookie}={token}"
+        answer = await _post(http, urljoin(base, path), request.get("json"), headers)
+        if answer.is_success:
+            break
+        answers.append(f"{_presented(candidate)}: {_said(answer, secrets)}")
+    else:
+        raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
+    refreshed = _json(answer, f"the refresh at {path}", secrets)
+    if not isinstance(json_path(refreshed, shape.access_token_path), str):
         raise TargetError(
             f"the refresh at {path} answered no access token at {shape.access_token_path} "
-            f"(fields: {_keys(document)})"
+            f"(fields: {_keys(refreshed)})"
         )
+    return candidate
+
+
+def _presented(shape: CustomShape) -> str:
+    if shape.presented == "cookie":
+        return f"the cookie {shape.refresh_cookie}"
+    if shape.presented == "bearer":
+        return "an Authorization: Bearer header"
+    return f"the body {_fields(shape.presentation()['json'])}"
 
 
 async def _post(
-    http: httpx.AsyncClient, url: str, body: dict[str, Any] | None, cookies: dict[str, str]
+    http: httpx.AsyncClient, url: str, body: dict[str, Any] | None, headers: dict[str, str]
 ) -> httpx.Response:
-    headers = {"accept": "application/json"}
-    if cookies:
-        headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
     try:
-        return await http.post(url, json=body, headers=headers)
+        return await http.post(url, json=body, headers={"accept": "application/json", **headers})
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 

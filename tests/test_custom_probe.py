@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 
@@ -60,13 +62,19 @@ def test_quoted_answers_mask_what_was_sent() -> None:
     assert "tok" not in said.replace("***", "")
 
 
-def test_the_refresh_body_names_the_token_as_the_login_did() -> None:
+def test_the_refresh_presents_the_token_as_the_api_took_it() -> None:
     paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
     shape = CustomShape("json", paths, {"email": "{username}"}, "data.access", "data.refresh", None)
-    assert shape.refresh_json() == {"refresh": "{refresh_token}"}
+    body = {"json": {"refresh": "{refresh_token}"}}  # the field name the login used
+    assert shape.presentation() == body
     fields = shape.target_fields()
-    assert fields["refresh"] == {"path": "/auth/refresh", "json": {"refresh": "{refresh_token}"}}
-    assert fields["revoke"] == {"path": "/auth/logout", "json": {"refresh": "{refresh_token}"}}
-    cookie = CustomShape("cookie", paths, {"email": "{username}"}, "accessToken", None, "rt")
+    assert fields["refresh"] == {"path": "/auth/refresh", **body}
+    assert fields["revoke"] == {"path": "/auth/logout", **body}
+    bearer = dataclasses.replace(shape, presented="bearer")
+    assert bearer.target_fields()["refresh"] == {
+        "path": "/auth/refresh",
+        "headers": {"Authorization": "Bearer {refresh_token}"},
+    }
+    cookie = CustomShape("cookie", paths, {}, "accessToken", None, "rt", presented="cookie")
     assert "refresh_token_path" not in cookie.target_fields()
     assert cookie.target_fields()["refresh"] == {"path": "/auth/refresh"}

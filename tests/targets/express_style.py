@@ -1,12 +1,14 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Two variants:
+about it beyond the scenario file. Three variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
   awaits the "database", then writes the successor, so concurrent refreshes all pass the check and
   each mint a different successor (a fork).
+- ``bearer``: as ``body``, bug included, but the refresh and the logout take the refresh token
+  as ``Authorization: Bearer ...`` (as flask-jwt-extended does), with no body.
 - ``cookie``: the refresh token travels in the HttpOnly cookie ``rt``. Its bug is the opposite:
   strict reuse detection with no grace, so when two tabs refresh at once the loser is treated as
   a thief and the whole family is revoked (the user is logged out), although the app documents
@@ -79,11 +81,16 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         store.families[family_id] = Family(user=body["email"], current=refresh)
         return tokens_response(refresh, access)
 
-    async def refresh(request: Request) -> Response:
+    async def presented(request: Request) -> str | None:
         if variant == "cookie":
-            token = request.cookies.get("rt")
-        else:
-            token = (await request.json()).get("refreshToken")
+            return request.cookies.get("rt")
+        if variant == "bearer":
+            header = request.headers.get("authorization", "")
+            return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+        return (await request.json()).get("refreshToken")
+
+    async def refresh(request: Request) -> Response:
+        token = await presented(request)
         family_id = store.by_token.get(token or "")
         if family_id is None:
             return JSONResponse({"message": "Invalid refresh token"}, status_code=401)
@@ -103,11 +110,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return tokens_response(new_refresh, access)
 
     async def logout(request: Request) -> Response:
-        token = (
-            request.cookies.get("rt")
-            if variant == "cookie"
-            else ((await request.json()).get("refreshToken"))
-        )
+        token = await presented(request)
         family_id = store.by_token.get(token or "")
         if family_id is not None:
             store.families[family_id].revoked = True
@@ -136,6 +139,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
 
 body_app = build_app("body", os.environ.get("EXPRESS_TOKEN_LOG"))
 cookie_app = build_app("cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
+bearer_app = build_app("bearer", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -143,7 +147,7 @@ def main() -> None:
     from granian.constants import Interfaces
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", choices=["body", "cookie"], default="body")
+    parser.add_argument("--variant", choices=["body", "bearer", "cookie"], default="body")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     Granian(

@@ -15,13 +15,13 @@ from .conftest import ExpressTarget
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("express_target", ["body", "cookie"], indirect=True)
+@pytest.mark.parametrize("express_target", ["body", "bearer", "cookie"], indirect=True)
 def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     express_target: ExpressTarget, tmp_path: Path
 ) -> None:
     # The Express-style app logs in with {email, password} (the second body init tries) and
     # carries its refresh token in the body or in the cookie `rt`; each variant has a bug.
-    variant = "cookie" if "cookie" in express_target.log.name else "body"
+    variant = express_target.log.stem.removeprefix("express-")
     out = tmp_path / f"{variant}.toml"
     made = auth_stress(
         "init", "--target", express_target.url, "--output", str(out), "--yes",
@@ -42,6 +42,12 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert target["kind"] == "cookie"
         assert target["refresh_cookie"] == "rt"
         assert target["refresh"] == {"path": "/auth/refresh"}
+    elif variant == "bearer":  # the body refused, then taken as a Bearer token
+        assert target["kind"] == "json"
+        assert target["refresh"] == {
+            "path": "/auth/refresh",
+            "headers": {"Authorization": "Bearer {refresh_token}"},
+        }
     else:
         assert target["kind"] == "json"
         assert target["refresh_token_path"] == "refreshToken"
