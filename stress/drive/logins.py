@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 _STDERR_LINES = 5
 
 
+# RFC 6749 section 5.2 errors that say the grant itself is refused, not the credentials.
+_NO_PASSWORD_GRANT = frozenset({"unsupported_grant_type", "unauthorized_client"})
+
+
 class MintError(Exception):
     """The mint command did not produce a token pair; the message says why."""
 
@@ -95,6 +99,12 @@ class Logins:
         _, parsed = await actions.send(state, "login", request, None)
         if parsed.outcome != "ok" or parsed.tokens is None:
             self.problem = f"login answered {parsed.outcome} ({parsed.error})"
+            if actions.profile.spec.kind == "oauth2" and parsed.error in _NO_PASSWORD_GRANT:
+                self.problem += (
+                    ": the server does not take the password grant from this client; log "
+                    'sessions in with a command instead (auth.mode = "mint", or '
+                    "--mint-command for init and policy)"
+                )
             return None
         return parsed.tokens
 
