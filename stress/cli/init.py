@@ -16,8 +16,9 @@ endpoint not given, or not measurable.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -48,7 +49,7 @@ from stress.cli.init_custom import (
 )
 from stress.cli.output import fail, stderr, stdout
 from stress.cli.policy import check_bounds, measured_comments, run_measurement
-from stress.custom_probe import CustomShape
+from stress.custom_probe import CustomPaths, CustomShape
 from stress.errors import ScenarioError, TargetError
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, flag_scenario
@@ -209,31 +210,22 @@ def init_command(
         scope=scope,
     )
     if custom is not None:
-        oauth_only(
-            {
-                "--client-id": client_id,
-                "--mint-command": mint_command,
-                "--client-auth": client_auth,
-                **{"--" + k.replace("_", "-"): v for k, v in client_setup.fields().items()},
-            }
-        )
-        setup = client_setup
-        password = _password_login(username, password_env, yes)
-        require_variables(password.variables(), "init logs the first test user in to learn the API")
-        shape = probe(target, custom, password)
-        login: Login = password
-        described: Endpoints | CustomShape = shape
-        client = ""
-        fields = {"kind": shape.kind, **shape.target_fields()}
-        command = ["auth-stress", "policy", str(output)]
+        named = {
+            "--client-id": client_id,
+            "--mint-command": mint_command,
+            "--client-auth": client_auth,
+        }
+        given = [flag for flag, value in named.items() if value is not None]
+        oauth_only([*given, *client_flags(client_setup)[::2]])
+        learnt = _learn_custom(target, custom, _password_login(username, password_env, yes), output)
     else:
         setup = checked_client_setup(target, client_setup, client_auth)
-        described = _discovered(target, setup)
+        endpoints = _discovered(target, setup)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
-        login = mint or _password_login(username, password_env, yes)
-        fields = setup.fields()
-        flags = [*(["--client-id", client] if client else []), *login_flags(login)]
-        command = ["auth-stress", "policy", "--target", target, *flags, *client_flags(setup)]
+        learnt = _learn_oauth(
+            target, endpoints, client, mint or _password_login(username, password_env, yes), setup
+        )
+    login, setup, client = learnt.login, learnt.setup, learnt.client_id
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
         scenario = flag_scenario(
@@ -241,13 +233,13 @@ def init_command(
             client_id=client or None,
             auth=login.auth(),
             resource=api or None,
-            target_fields=fields,
+            target_fields=learnt.fields,
         )
         probe_setup = ProbeSetup(
             scenario=scenario,
             target=target,
             history_path=default_history_path(),
-            command=command,
+            command=learnt.command,
         )
         needed = login.variables()
         if setup.client_secret_env is not None:
@@ -267,7 +259,40 @@ def init_command(
         resource=api or None,
         client=setup,
     )
-    _write(output, answers, described)
+    _write(output, answers, learnt.described)
+
+
+@dataclass(frozen=True)
+class _Learnt:
+    """What init learnt of the target, and how its sessions log in.
+
+    ``fields`` are the ``[target]`` fields beyond ``base_url`` (for the measurement's scenario);
+    ``command`` is the ``auth-stress policy`` command that measures the same target again.
+    """
+
+    described: Endpoints | CustomShape
+    login: Login
+    client_id: str
+    setup: ClientSetup
+    fields: dict[str, Any]
+    command: list[str]
+
+
+def _learn_oauth(
+    target: str, endpoints: Endpoints, client: str, login: Login, setup: ClientSetup
+) -> _Learnt:
+    flags = [*(["--client-id", client] if client else []), *login_flags(login)]
+    command = ["auth-stress", "policy", "--target", target, *flags, *client_flags(setup)]
+    return _Learnt(endpoints, login, client, setup, setup.fields(), command)
+
+
+def _learn_custom(target: str, paths: CustomPaths, login: PasswordLogin, output: Path) -> _Learnt:
+    require_variables(login.variables(), "init logs the first test user in to learn the API")
+    shape = probe(target, paths, login)
+    fields = {"kind": shape.kind, **shape.target_fields()}
+    # `policy` takes no custom-API flags: the file init writes is how to measure it again.
+    command = ["auth-stress", "policy", str(output)]
+    return _Learnt(shape, login, "", ClientSetup(), fields, command)
 
 
 def _discovered(target: str, setup: ClientSetup) -> Endpoints:

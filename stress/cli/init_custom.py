@@ -97,9 +97,8 @@ def custom_paths(
     return CustomPaths(login, refresh, revoke, body, refresh_cookie)
 
 
-def oauth_only(flags: dict[str, object]) -> None:
-    """Exit 2 naming the OAuth 2.0 flags given for a custom API."""
-    given = [flag for flag, value in flags.items() if value is not None]
+def oauth_only(given: list[str]) -> None:
+    """Exit 2 naming the OAuth 2.0 flags ``given`` for a custom API, if any."""
     if given:
         raise fail(
             ExitCode.USAGE,
