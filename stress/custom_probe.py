@@ -8,9 +8,10 @@ and whether the refresh token travels in a cookie. Most such APIs follow a few c
 are looked for under the usual names (``access_token``, ``accessToken``, ``access``, ``token``;
 ``refresh_token``, ``refreshToken``, ``refresh``), at the top of the response or one object down
 (``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
-a ``cookie`` target. The refresh is then tried the same way (the token under its own field name,
-else as a Bearer token; or the cookie), so what is written is known to work. Tokens stay in
-memory: nothing here logs or returns one.
+a ``cookie`` target, whose access token may be a cookie too (one named like ``access_token``).
+The refresh is then tried the same way (the token under its own field name, else as a Bearer
+token; or the cookie), so what is written is known to work. Tokens stay in memory: nothing here
+logs or returns one.
 
 Usage::
 
@@ -68,6 +69,7 @@ class CustomShape:
     refresh_token_path: str | None
     refresh_cookie: str | None
     presented: Presented = "body"
+    access_cookie: str | None = None
 
     def presentation(self) -> dict[str, Any]:
         """How a refresh (or a logout) presents the refresh token: in the body under the field
@@ -82,10 +84,13 @@ class CustomShape:
         """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
         refresh: dict[str, Any] = {"path": self.paths.refresh, **self.presentation()}
         fields: dict[str, Any] = {
-            "access_token_path": self.access_token_path,
             "login": {"path": self.paths.login, "json": self.login_json},
             "refresh": refresh,
         }
+        if self.access_cookie is not None:
+            fields["access_cookie"] = self.access_cookie
+        else:
+            fields["access_token_path"] = self.access_token_path
         if self.refresh_token_path is not None:
             fields["refresh_token_path"] = self.refresh_token_path
         if self.refresh_cookie is not None:
@@ -114,26 +119,32 @@ async def probe_custom_api(
         raise TargetError(
             f"the login at {paths.login} refused every body tried ({'; '.join(answers)})" + hint
         )
-    document = _json(response, f"the login at {paths.login}", secrets)
+    document = _json_or_none(response)
+    cookies = _cookies_set(response)
     access = _find(document, ACCESS_NAMES)
-    if access is None:
+    access_cookie = None if access is not None else _access_cookie(cookies)
+    if access is None and access_cookie is None:
         raise TargetError(
             f"the login at {paths.login} answered no access token under {', '.join(ACCESS_NAMES)}"
-            f" (fields: {_keys(document)})"
+            f" (fields: {_keys(document)}) and set no cookie named like one "
+            f"(cookies: {', '.join(cookies) or 'none'})"
         )
     # A cookie named by the person wins: some APIs echo the refresh token in the body as well.
-    refresh_path = None if paths.refresh_cookie is not None else _find(document, REFRESH_NAMES)
+    named = paths.refresh_cookie is not None or access_cookie is not None
+    refresh_path = None if named else _find(document, REFRESH_NAMES)
     cookie = None
     if refresh_path is None:
-        cookie = _refresh_cookie(response, paths.refresh_cookie, paths.login)
+        others = [name for name in cookies if name != access_cookie]
+        cookie = _refresh_cookie(others, paths.refresh_cookie, paths.login)
     shape = CustomShape(
         kind="json" if cookie is None else "cookie",
         paths=paths,
         login_json=template,
-        access_token_path=access,
+        access_token_path=access or "access_token",
         refresh_token_path=refresh_path,
         refresh_cookie=cookie,
         presented="body" if cookie is None else "cookie",
+        access_cookie=access_cookie,
     )
     return await _refreshed(http, base, shape, (document, response), secrets)
 
@@ -169,7 +180,11 @@ async def _refreshed(
         answers.append(f"{_presented(candidate)}: {_said(answer, secrets)}")
     else:
         raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
-    refreshed = _json(answer, f"the refresh at {path}", secrets)
+    if shape.access_cookie is not None:
+        if shape.access_cookie not in _cookies_set(answer):
+            raise TargetError(f"the refresh at {path} set no new {shape.access_cookie} cookie")
+        return candidate
+    refreshed = _json_or_none(answer)
     if not isinstance(json_path(refreshed, shape.access_token_path), str):
         raise TargetError(
             f"the refresh at {path} answered no access token at {shape.access_token_path} "
@@ -195,11 +210,12 @@ async def _post(
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 
 
-def _json(response: httpx.Response, what: str, secrets: list[str]) -> Any:
+def _json_or_none(response: httpx.Response) -> Any:
+    """The body as JSON, or None: an API that sets its tokens as cookies may answer none."""
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise TargetError(f"{what} answered no JSON ({_said(response, secrets)})") from None
+        return None
 
 
 def _find(document: Any, names: tuple[str, ...]) -> str | None:
@@ -216,14 +232,26 @@ def _find(document: Any, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _refresh_cookie(response: httpx.Response, named: str | None, login_path: str) -> str:
-    """The cookie that carries the refresh token: the one named, else the only or likely one."""
+def _cookies_set(response: httpx.Response) -> list[str]:
+    """The names of the cookies a response sets (with a value), in order."""
     names: list[str] = []
     for header in response.headers.get_list("set-cookie"):
         try:
-            names += list(SimpleCookie(header))
+            jar = SimpleCookie(header)
         except CookieError:
             continue
+        names += [name for name, morsel in jar.items() if morsel.value and name not in names]
+    return names
+
+
+def _access_cookie(names: list[str]) -> str | None:
+    """The one cookie named like an access token (``access_token``, ``at``), if exactly one."""
+    likely = [n for n in names if "access" in n.lower() or n.lower() == "at"]
+    return likely[0] if len(likely) == 1 else None
+
+
+def _refresh_cookie(names: list[str], named: str | None, login_path: str) -> str:
+    """The cookie that carries the refresh token: the one named, else the only or likely one."""
     if named is not None:
         if named not in names:
             found = ", ".join(names) or "none"

@@ -111,7 +111,8 @@ class TargetSpec(_Strict, frozen=True):
     ``oauth2``: RFC 6749 token endpoint (form-encoded), endpoints discovered through RFC 8414 or
     OpenID discovery unless given. ``json``: custom JSON endpoints described by request templates
     and response field paths. ``cookie``: like ``json`` but the refresh token travels in the
-    cookie named ``refresh_cookie``.
+    cookie named ``refresh_cookie`` (and the access token in the body at ``access_token_path``, or
+    in the cookie named ``access_cookie``, which ``use`` then sends as a cookie).
     """
 
     kind: Literal["oauth2", "json", "cookie"]
@@ -134,6 +135,7 @@ class TargetSpec(_Strict, frozen=True):
     access_token_path: str = "access_token"
     refresh_token_path: str | None = "refresh_token"
     refresh_cookie: str | None = None
+    access_cookie: str | None = None
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
@@ -154,6 +156,8 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError(problem)
         if self.kind == "cookie" and not self.refresh_cookie:
             raise ValueError("target.kind = 'cookie' needs target.refresh_cookie (the cookie name)")
+        if self.access_cookie is not None and self.kind != "cookie":
+            raise ValueError("target.access_cookie goes with target.kind = 'cookie'")
         if self.kind in ("json", "cookie") and self.refresh is None:
             raise ValueError(f"target.kind = '{self.kind}' needs a [target.refresh] request")
         if self.client_secret_env is not None and self.client_auth == "none":

@@ -251,8 +251,11 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         *_name_lines(answers),
         f"kind = {_toml_str(shape.kind)}",
         f"base_url = {_toml_str(answers.target)}",
-        f"access_token_path = {_toml_str(shape.access_token_path)}",
     ]
+    if shape.access_cookie is not None:
+        lines.append(f"access_cookie = {_toml_str(shape.access_cookie)}   # the access token")
+    else:
+        lines.append(f"access_token_path = {_toml_str(shape.access_token_path)}")
     if shape.refresh_token_path is not None:
         lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
     if shape.refresh_cookie is not None:

@@ -165,7 +165,11 @@ class TargetProfile:
 
     def use(self, base: str, access_token: str) -> WireRequest:
         resource = self._require(self.endpoints.resource, "resource")
-        headers = (("authorization", f"Bearer {access_token}"), ("accept", "application/json"))
+        if self.spec.access_cookie is not None:
+            presented = ("cookie", f"{self.spec.access_cookie}={access_token}")
+        else:
+            presented = ("authorization", f"Bearer {access_token}")
+        headers = (presented, ("accept", "application/json"))
         return build_request("GET", _join(base, resource), headers)
 
     @property
@@ -182,14 +186,19 @@ class TargetProfile:
         if early is not None:
             return early
         document = _decode_json(response.body)
-        access = json_path(document, self.spec.access_token_path) if document else None
+        access: Any = None
+        if self.spec.access_cookie is not None:
+            access = _set_cookie(response, self.spec.access_cookie)
+        elif document:
+            access = json_path(document, self.spec.access_token_path)
         refresh: Any = None
         if self.spec.kind == "cookie":
             refresh = _set_cookie(response, self.spec.refresh_cookie or "")
         elif self.spec.refresh_token_path is not None and document:
             refresh = json_path(document, self.spec.refresh_token_path)
         if not isinstance(access, str) or not access:
-            return Parsed("info", None, "malformed-response: no access token in 2xx body")
+            where = "cookie" if self.spec.access_cookie is not None else "body"
+            return Parsed("info", None, f"malformed-response: no access token in 2xx {where}")
         if refresh is not None and (not isinstance(refresh, str) or not refresh):
             return Parsed("info", None, "malformed-response: refresh token is not a string")
         return Parsed("ok", TokenPair(access=access, refresh=refresh), None)

@@ -12,6 +12,8 @@ from stress.custom_probe import (
     REFRESH_NAMES,
     CustomPaths,
     CustomShape,
+    _access_cookie,
+    _cookies_set,
     _find,
     _refresh_cookie,
     _said,
@@ -43,14 +45,24 @@ def _login(*cookies: str) -> httpx.Response:
 
 
 def test_the_refresh_cookie_is_the_only_one_or_the_one_named_like_it() -> None:
-    assert _refresh_cookie(_login("rt=x; HttpOnly"), None, "/login") == "rt"
-    both = _login("session=s; Path=/", "refresh_token=x; HttpOnly; Path=/auth")
+    assert _refresh_cookie(["rt"], None, "/login") == "rt"
+    both = _cookies_set(_login("session=s; Path=/", "refresh_token=x; HttpOnly; Path=/auth"))
+    assert both == ["session", "refresh_token"]
     assert _refresh_cookie(both, None, "/login") == "refresh_token"
     assert _refresh_cookie(both, "session", "/login") == "session"
     with pytest.raises(TargetError, match="set the cookies a, b: pass --refresh-cookie"):
-        _refresh_cookie(_login("a=1", "b=2"), None, "/login")
+        _refresh_cookie(["a", "b"], None, "/login")
     with pytest.raises(TargetError, match=r"set no cookie sid \(it set: a, b\)"):
-        _refresh_cookie(_login("a=1", "b=2"), "sid", "/login")
+        _refresh_cookie(["a", "b"], "sid", "/login")
+
+
+def test_an_access_cookie_is_one_named_like_an_access_token() -> None:
+    assert _access_cookie(["access_token", "refresh_token"]) == "access_token"
+    assert _access_cookie(["at", "rt"]) == "at"
+    assert _access_cookie(["sid", "rt"]) is None
+    assert _access_cookie(["access", "accessExpires"]) is None  # two: not guessed
+    cleared = _login("at=; Max-Age=0", "rt=x")  # a cookie set empty is a cleared one
+    assert _cookies_set(cleared) == ["rt"]
 
 
 def test_quoted_answers_mask_what_was_sent() -> None:

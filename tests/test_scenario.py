@@ -211,3 +211,10 @@ def test_a_custom_request_path_is_checked_too(tmp_path: Path) -> None:
     assert "`target.refresh`: path 'ftp://x': expected a path or an http(s) URL" in error_of(
         tmp_path, text
     )
+
+
+def test_an_access_cookie_goes_with_a_cookie_target(tmp_path: Path) -> None:
+    text = VALID.replace(
+        'base_url = "http://127.0.0.1:1"', 'base_url = "http://h"\naccess_cookie = "at"'
+    )
+    assert "target.access_cookie goes with target.kind = 'cookie'" in error_of(tmp_path, text)

@@ -107,6 +107,32 @@ def test_cookie_target_sends_and_reads_cookie() -> None:
     assert tokens.refresh is None
 
 
+def test_an_access_token_in_a_cookie_is_read_from_it_and_sent_back_as_one() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="cookie",
+            refresh={"path": "/auth/refresh"},
+            refresh_cookie="rt",
+            access_cookie="at",
+        ),
+        ENDPOINTS,
+    )
+    answer = response(
+        200, {"ok": True}, (("set-cookie", "at=A; HttpOnly"), ("set-cookie", "rt=R; Path=/auth"))
+    )
+    tokens = profile.parse_tokens(answer).tokens
+    assert tokens is not None
+    assert (tokens.access, tokens.refresh) == ("A", "R")
+    use = profile.use(BASE, "A")
+    assert ("cookie", "at=A") in use.headers
+    assert not any(name == "authorization" for name, _ in use.headers)
+    missing = profile.parse_tokens(response(200, {"accessToken": "A"}, (("set-cookie", "rt=R"),)))
+    assert (missing.outcome, missing.error) == (
+        "info",
+        "malformed-response: no access token in 2xx cookie",
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "body", "outcome", "error"),
     [

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Three variants:
+about it beyond the scenario file. Four variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -13,6 +13,8 @@ about it beyond the scenario file. Three variants:
   strict reuse detection with no grace, so when two tabs refresh at once the loser is treated as
   a thief and the whole family is revoked (the user is logged out), although the app documents
   a 10 s multi-tab grace window.
+- ``cookies``: as ``cookie``, bug included, but the access token is a cookie too (``at``, sent
+  back as a cookie to the API), and the login and refresh answer ``{"ok": true}``.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -66,6 +68,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
     store = Store(token_log=token_log)
 
     def tokens_response(refresh: str, access: str) -> Response:
+        if variant == "cookies":
+            response = JSONResponse({"ok": True})
+            response.set_cookie("at", access, httponly=True, samesite="strict")
+            response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            return response
         if variant == "cookie":
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
@@ -82,7 +89,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return tokens_response(refresh, access)
 
     async def presented(request: Request) -> str | None:
-        if variant == "cookie":
+        if variant in ("cookie", "cookies"):
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
@@ -97,7 +104,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         family = store.families[family_id]
         if family.revoked:
             return JSONResponse({"message": "Session revoked"}, status_code=401)
-        if variant == "cookie":
+        if variant in ("cookie", "cookies"):
             if token in family.used:
                 family.revoked = True  # reuse detected, no grace: log everyone out
                 return JSONResponse({"message": "Token reuse detected"}, status_code=401)
@@ -117,8 +124,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return Response(status_code=204)
 
     async def profile(request: Request) -> Response:
-        header = request.headers.get("authorization", "")
-        family_id = store.access.get(header.removeprefix("Bearer "))
+        if variant == "cookies":
+            access = request.cookies.get("at", "")
+        else:
+            access = request.headers.get("authorization", "").removeprefix("Bearer ")
+        family_id = store.access.get(access)
         if family_id is None or store.families[family_id].revoked:
             return JSONResponse({"message": "Unauthorized"}, status_code=401)
         return JSONResponse({"email": store.families[family_id].user, "ts": time.time()})
@@ -140,6 +150,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
 body_app = build_app("body", os.environ.get("EXPRESS_TOKEN_LOG"))
 cookie_app = build_app("cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
 bearer_app = build_app("bearer", os.environ.get("EXPRESS_TOKEN_LOG"))
+cookies_app = build_app("cookies", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -147,7 +158,9 @@ def main() -> None:
     from granian.constants import Interfaces
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", choices=["body", "bearer", "cookie"], default="body")
+    parser.add_argument(
+        "--variant", choices=["body", "bearer", "cookie", "cookies"], default="body"
+    )
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     Granian(
