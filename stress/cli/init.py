@@ -5,7 +5,7 @@ by flag (``--token-endpoint`` and the others) are used as given and discovery fi
 confidential client names its secret's variable (``--client-secret-env``); a server without the
 password grant names a command that logs a session in (``--mint-command``). A custom JSON or
 cookie API is named by its paths instead (``--login-path``, ``--refresh-path``) and learnt from
-one login and one refresh (:mod:`stress.cli.init_custom`). Unless ``--policy``
+one login and one refresh (:mod:`stress.cli.custom_options`). Unless ``--policy``
 declares one or ``--no-measure`` is given, the policy is measured (``auth-stress policy``, which
 logs test users in, so the password's and the secret's variables must be set) and written with
 a comment saying so and when. Exit codes: 0 written, 2 usage error (bad flag value, file exists
@@ -37,7 +37,7 @@ from stress.cli.client_options import (
     mint_login,
     require_variables,
 )
-from stress.cli.init_custom import (
+from stress.cli.custom_options import (
     LoginJson,
     LoginPath,
     RefreshCookie,

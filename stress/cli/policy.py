@@ -4,7 +4,8 @@ Auth comes from a scenario when one is given (its target kind, token paths, pass
 mint command); without one, the target is an RFC 6749 server found by discovery and logged into
 with the password grant, as ``init`` does (``--client-id``, ``--username``, ``--password-env``,
 or ``--mint-command`` for a server without the password grant; for servers discovery cannot
-describe or confidential clients the same endpoint, secret and scope flags as ``init``).
+describe or confidential clients the same endpoint, secret and scope flags as ``init``; for a
+custom JSON or cookie API its paths, ``--login-path`` and ``--refresh-path``, as ``init``).
 The measurement itself is :mod:`stress.measure`; this module parses options, renders the result
 and picks the exit code.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,7 +39,19 @@ from stress.cli.client_options import (
     mint_login,
     require_variables,
 )
+from stress.cli.custom_options import (
+    LoginJson,
+    LoginPath,
+    RefreshCookie,
+    RefreshPath,
+    RevokePath,
+    custom_flags,
+    custom_paths,
+    oauth_only,
+    probe,
+)
 from stress.cli.output import LogLevel, fail, load, stderr, stdout
+from stress.custom_probe import CustomPaths
 from stress.errors import ScenarioError, TargetError
 from stress.logs import setup_logging
 from stress.measure.drift import drift
@@ -190,6 +203,7 @@ class _Flags:
     resource: str | None
     client: ClientSetup
     client_auth: str | None
+    custom: CustomPaths | None = None
 
     def given(self) -> list[str]:
         """The flags that were passed, which a scenario would contradict."""
@@ -207,7 +221,8 @@ class _Flags:
             "--client-auth": self.client_auth,
             "--scope": client.scope,
         }
-        return [flag for flag, value in values.items() if value is not None]
+        given = [flag for flag, value in values.items() if value is not None]
+        return given + (custom_flags(self.custom)[::2] if self.custom is not None else [])
 
     def login(self) -> Login:
         """How sessions log in: the mint command, else the password grant (exit 2 if wrong)."""
@@ -254,14 +269,30 @@ def _scenario(
     if target is None:
         raise fail(ExitCode.USAGE, "--target URL is needed when no scenario is given")
     login = flags.login()
-    client = checked_client_setup(target, flags.client, flags.client_auth)
+    if flags.custom is not None:
+        oauth = {
+            "--client-id": flags.client_id,
+            "--client-auth": flags.client_auth,
+            "--mint-command": flags.mint_command,
+        }
+        given = [flag for flag, value in oauth.items() if value is not None]
+        oauth_only([*given, *client_flags(flags.client)[::2]])
+        assert isinstance(login, PasswordLogin)  # --mint-command was refused just above
+        require_variables(flags.variables(), "the measurement logs test users in")
+        shape = probe(target, flags.custom, login)
+        fields: dict[str, Any] = {"kind": shape.kind, **shape.target_fields()}
+        described = custom_flags(flags.custom)
+    else:
+        client = checked_client_setup(target, flags.client, flags.client_auth)
+        fields = client.fields()
+        described = client_flags(client)
     try:
         made = flag_scenario(
             target=target,
             client_id=flags.client_id,
             auth=login.auth(),
             resource=flags.resource,
-            target_fields=client.fields(),
+            target_fields=fields,
         )
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
@@ -269,7 +300,7 @@ def _scenario(
         *(["--client-id", flags.client_id] if flags.client_id else []),
         *login_flags(login),
         *(["--resource", flags.resource] if flags.resource else []),
-        *client_flags(client),
+        *described,
     ]
     return made, target, rebuilt
 
@@ -330,6 +361,11 @@ def policy_command(
     client_auth: ClientAuthOption = None,
     scope: Scope = None,
     mint_command: MintCommand = None,
+    login_path: LoginPath = None,
+    refresh_path: RefreshPath = None,
+    revoke_path: RevokePath = None,
+    login_json: LoginJson = None,
+    refresh_cookie: RefreshCookie = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Measure the target's refresh-token policy black-box and print it as a policy table."""
@@ -349,7 +385,10 @@ def policy_command(
         client_secret_env=client_secret_env,
         scope=scope,
     )
-    given = _Flags(client_id, username, password_env, mint_command, resource, client, client_auth)
+    custom = custom_paths(login_path, refresh_path, revoke_path, login_json, refresh_cookie)
+    given = _Flags(
+        client_id, username, password_env, mint_command, resource, client, client_auth, custom
+    )
     loaded, url, flags = _scenario(scenario, target, given)
     if not _URL.match(url):
         raise fail(ExitCode.USAGE, f"target {url!r}: expected an http:// or https:// base URL")

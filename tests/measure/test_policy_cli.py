@@ -51,6 +51,24 @@ op = "login"
         (("SCENARIO", "--client-id", "demo-client"), "--client-id: the scenario"),
         (("SCENARIO", "--token-endpoint", "/token"), "--token-endpoint: the scenario"),
         (("SCENARIO", "--mint-command", "./login"), "--mint-command: the scenario"),
+        (
+            ("SCENARIO", "--login-path", "/l", "--refresh-path", "/r"),
+            "--login-path, --refresh-path",
+        ),
+        (("--target", "http://127.0.0.1:1", "--login-path", "/l"), "go together"),
+        (
+            (
+                "--target",
+                "http://127.0.0.1:1",
+                "--login-path",
+                "/l",
+                "--refresh-path",
+                "/r",
+                "--scope",
+                "api",
+            ),
+            "--scope: for OAuth 2.0 targets",
+        ),
         (("--target", "http://127.0.0.1:1", "--mint-command", ""), "expected a command"),
         (
             ("--target", "http://127.0.0.1:1", "--mint-command", "a", "--username", "u"),

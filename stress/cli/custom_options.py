@@ -1,16 +1,17 @@
-"""``auth-stress init`` for a custom JSON or cookie API: its flags, their checks, the probe.
+"""The options that name a custom JSON or cookie API, shared by ``init`` and ``policy``.
 
 A custom API is named by its login and refresh paths (``--login-path``, ``--refresh-path``);
 what it does with its tokens is learnt by :mod:`stress.custom_probe` from one login of the
-first test user and one refresh, so the password's variable must be set even when the policy is
-declared. The OAuth 2.0 flags (endpoints, client, scope) and ``--mint-command`` do not apply.
+first test user and one refresh, so the password's variable must be set even when ``init`` is
+told the policy. The OAuth 2.0 flags (endpoints, client, scope) and ``--mint-command`` do not
+apply.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -29,6 +30,7 @@ __all__ = [
     "RefreshCookie",
     "RefreshPath",
     "RevokePath",
+    "custom_flags",
     "custom_paths",
     "oauth_only",
     "probe",
@@ -121,14 +123,35 @@ def probe(target: str, paths: CustomPaths, login: PasswordLogin) -> CustomShape:
         shape = run_async(run)
     except TargetError as exc:
         raise fail(ExitCode.INCONCLUSIVE, f"{target}: {exc}") from None
-    where = (
+    access = (
+        f"access token in the cookie {shape.access_cookie}"
+        if shape.access_cookie is not None
+        else f"access token at {shape.access_token_path}"
+    )
+    refresh = (
         f"refresh token at {shape.refresh_token_path}"
         if shape.refresh_cookie is None
         else f"refresh token in the cookie {shape.refresh_cookie}"
     )
     stderr.print(
-        f"found: a {shape.kind} API, access token at {shape.access_token_path}, {where}",
+        f"found: a {shape.kind} API, {access}, {refresh}",
         highlight=False,
         soft_wrap=True,
     )
     return shape
+
+
+def custom_flags(paths: CustomPaths) -> list[str]:
+    """The flags that name ``paths`` again, for a command line a person can rerun."""
+    values: dict[str, Any] = {
+        "--login-path": paths.login,
+        "--refresh-path": paths.refresh,
+        "--revoke-path": paths.revoke,
+        "--login-json": None if paths.login_json is None else json.dumps(paths.login_json),
+        "--refresh-cookie": paths.refresh_cookie,
+    }
+    flags: list[str] = []
+    for flag, value in values.items():
+        if value is not None:
+            flags += [flag, str(value)]
+    return flags

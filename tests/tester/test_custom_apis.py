@@ -1,5 +1,6 @@
-"""``auth-stress init`` for a custom JSON or cookie API, against the Express-style target: the
-API's shape is learnt from one login and one refresh, and the file written catches its bug."""
+"""``auth-stress init`` and ``policy`` for a custom JSON or cookie API, against the Express-style
+target: the API's shape is learnt from one login and one refresh, and the file written catches
+its bug."""
 
 from __future__ import annotations
 
@@ -102,3 +103,24 @@ def test_a_custom_api_that_does_not_answer_as_expected_exits_3_saying_why(
     assert "hunter2" not in made.stderr
     assert "not-it" not in made.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("express_target", ["cookies"], indirect=True)
+def test_policy_measures_a_custom_api_named_by_its_paths(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    history = tmp_path / "policy.jsonl"
+    measured = auth_stress(
+        "policy", "--target", express_target.url, "--login-path", "/auth/login",
+        "--refresh-path", "/auth/refresh", "--username", "user{n}@example.com",
+        "--password-env", "APP_PASSWORD", "--resource", "/api/profile", "--grace-max", "3",
+        "--history", str(history), cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert measured.returncode == 0, measured.stdout + measured.stderr
+    assert "access token in the cookie at, refresh token in the cookie rt" in measured.stderr
+    # The app's bug, measured: strict single use whose reuse revokes the family.
+    assert 'reuse_revokes = "family"' in measured.stdout
+    assert 'kind = "strict"' in measured.stdout
+    command = json.loads(history.read_text().splitlines()[0])["command"]
+    assert command[command.index("--login-path") + 1] == "/auth/login"
+    assert "hunter2" not in history.read_text()
