@@ -155,10 +155,37 @@ async def fetch_jwks(client: httpx.AsyncClient, base: str, jwks: str) -> dict[st
     return document
 
 
+def metadata_urls(base: str) -> list[str]:
+    """Where an authorization server whose issuer is ``base`` publishes its metadata.
+
+    Why: most issuers have a path (Keycloak's ``/realms/NAME``, Okta's ``/oauth2/default``, a
+    tenant), and a well-known path joined to the origin alone would miss every one of them. For
+    an issuer with a path: RFC 8414 section 3.1 puts the well-known segment between the host and
+    the path, OpenID Connect Discovery section 4 appends it to the issuer, many servers also
+    append the RFC 8414 one; and the origin's own documents last, for a base URL that is not the
+    issuer but a page on its host.
+
+    >>> metadata_urls("https://id.example/realms/test/")[:2]  # doctest: +NORMALIZE_WHITESPACE
+    ['https://id.example/.well-known/oauth-authorization-server/realms/test',
+     'https://id.example/realms/test/.well-known/openid-configuration']
+    """
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    at_origin = [origin + known for known in WELL_KNOWN]
+    if not path:
+        return at_origin
+    return [
+        f"{origin}{WELL_KNOWN[0]}{path}",
+        f"{origin}{path}{WELL_KNOWN[1]}",
+        f"{origin}{path}{WELL_KNOWN[0]}",
+        *at_origin,
+    ]
+
+
 async def _metadata(client: httpx.AsyncClient, base: str) -> dict[str, Any]:
     last_status: str = ""
-    for path in WELL_KNOWN:
-        url = urljoin(base, path)
+    for url in metadata_urls(base):
         try:
             response = await client.get(url)
         except httpx.ConnectError as exc:

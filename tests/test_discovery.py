@@ -86,3 +86,54 @@ def test_discovery_turned_off_says_so() -> None:
 def test_metadata_fills_what_is_missing() -> None:
     found = run(spec(), {"token_endpoint": f"{BASE}token", "jwks_uri": f"{BASE}jwks"})
     assert (found.endpoints.token, found.endpoints.jwks) == ("/token", "/jwks")
+
+
+def test_an_issuer_with_a_path_is_found_where_keycloak_and_rfc_8414_put_its_metadata() -> None:
+    realm = "http://127.0.0.1:9/realms/test"
+    metadata = {
+        "issuer": realm,
+        "token_endpoint": f"{realm}/protocol/openid-connect/token",
+        "revocation_endpoint": f"{realm}/protocol/openid-connect/revoke",
+        "jwks_uri": f"{realm}/protocol/openid-connect/certs",
+    }
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        found = request.url.path == "/realms/test/.well-known/openid-configuration"
+        return httpx.Response(200, json=metadata) if found else httpx.Response(404)
+
+    async def go() -> Discovery:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            return await discover(client, spec(), realm + "/")
+
+    found = anyio.run(go)
+    # RFC 8414 section 3.1 first (the well-known segment before the path), then OpenID's.
+    assert seen == [
+        "/.well-known/oauth-authorization-server/realms/test",
+        "/realms/test/.well-known/openid-configuration",
+    ]
+    assert found.endpoints.token == "/realms/test/protocol/openid-connect/token"
+    assert found.endpoints.jwks == "/realms/test/protocol/openid-connect/certs"
+
+
+def test_an_issuer_with_a_path_falls_back_to_the_documents_of_its_origin() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(404)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            await discover(client, spec(), "http://127.0.0.1:9/api/")
+
+    with pytest.raises(TargetError, match="discovery found no metadata"):
+        anyio.run(go)
+    assert seen == [
+        "/.well-known/oauth-authorization-server/api",
+        "/api/.well-known/openid-configuration",
+        "/api/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ]

@@ -156,7 +156,7 @@ def build_report(
 
     >>> report = build_report(scenario="s", targets=[], policy=Policy(),
     ...     results=[], operations=[], wall_seconds=0, started_unix=0)
-    >>> report.verdict, exit_code(report)
+    >>> report.verdict, int(exit_code(report))
     ('unknown', 3)
     """
     burst_infos = list(bursts) if bursts is not None else summarize_bursts(operations)
