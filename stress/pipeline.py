@@ -10,7 +10,6 @@ the run. The CLI only parses arguments and renders what comes back.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import secrets
@@ -39,6 +38,7 @@ from stress.drive import Driver, ProgressCallback
 from stress.errors import HistoryError, ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter, key_check, run_key
 from stress.history import Clock, Header, History, Operation, load_history
+from stress.http_tls import verify_setting
 from stress.measure.drift import differences, drift
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, measure_policy
@@ -236,19 +236,6 @@ class Drive:
     end: RunEnd
 
 
-@functools.cache
-def _tls(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
-    """The TLS setting of discovery's HTTP client, built once per process: loading a CA bundle
-    costs about 0.1 s, which a repetition or a shrink would pay for every one of its runs."""
-    if insecure:
-        return False
-    if ca_file is None:
-        return httpx.create_ssl_context(verify=True)
-    if Path(ca_file).is_dir():
-        return ssl.create_default_context(capath=ca_file)
-    return ssl.create_default_context(cafile=ca_file)
-
-
 Discovered = tuple[Endpoints, dict[str, Any] | None, Policy | None]
 """The target's endpoints, its JWKS and the policy it publishes (each when it has one)."""
 
@@ -395,7 +382,7 @@ async def drive_with(
     targets = list(header.targets)
     path = history_path(scenario, options)
     path.parent.mkdir(parents=True, exist_ok=True)
-    verify = _tls(options.ca_file, options.insecure)
+    verify = verify_setting(options.ca_file, options.insecure)
     discovered = await _discover_or_interrupt(scenario, targets[0], verify)
     if isinstance(discovered, TargetError):
         return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))

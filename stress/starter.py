@@ -23,6 +23,7 @@ import httpx
 from stress.custom_probe import CustomShape
 from stress.discovery import discover
 from stress.errors import ScenarioError
+from stress.http_tls import Verify
 from stress.measure.result import policy_lines
 from stress.policy import Policy
 from stress.scenario import ClientAuth, Scenario, TargetSpec, parse_scenario
@@ -176,11 +177,13 @@ def target_spec(target: str, client: ClientSetup) -> TargetSpec:
     return TargetSpec(kind="oauth2", base_url=target, **client.fields())
 
 
-async def discover_endpoints(target: str, client: ClientSetup | None = None) -> Endpoints:
+async def discover_endpoints(
+    target: str, client: ClientSetup | None = None, verify: Verify = True
+) -> Endpoints:
     """The target's endpoints: those ``client`` gives, discovery for the rest (``TargetError``
     when the target is unreachable or silent about one that is needed)."""
     spec = target_spec(target, client or ClientSetup())
-    async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S) as http:
+    async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S, verify=verify) as http:
         found = await discover(http, spec, target if target.endswith("/") else target + "/")
     return found.endpoints
 

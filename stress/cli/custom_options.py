@@ -19,6 +19,7 @@ import typer
 from stress.cli.output import fail, stderr
 from stress.custom_probe import CustomPaths, CustomShape, probe_custom_api
 from stress.errors import TargetError
+from stress.http_tls import Verify
 from stress.scenario import joinable
 from stress.starter import PasswordLogin
 from stress.types import ExitCode
@@ -109,14 +110,16 @@ def oauth_only(given: list[str]) -> None:
         )
 
 
-def probe(target: str, paths: CustomPaths, login: PasswordLogin) -> CustomShape:
+def probe(
+    target: str, paths: CustomPaths, login: PasswordLogin, verify: Verify = True
+) -> CustomShape:
     """What the first test user's login and refresh show of the API (exit 3 when they fail)."""
     password = os.environ[login.password_env]
     username = login.username.replace("{n}", "0")
     base = target if target.endswith("/") else target + "/"
 
     async def run() -> CustomShape:
-        async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S, verify=verify) as http:
             return await probe_custom_api(http, base, paths, username=username, password=password)
 
     try:

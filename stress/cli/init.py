@@ -16,6 +16,7 @@ endpoint not given, or not measurable.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -49,8 +50,10 @@ from stress.cli.custom_options import (
 )
 from stress.cli.output import fail, stderr, stdout
 from stress.cli.policy import check_bounds, measured_comments, run_measurement
+from stress.cli.target_options import CaFile, Insecure
 from stress.custom_probe import CustomPaths, CustomShape
 from stress.errors import ScenarioError, TargetError
+from stress.http_tls import Verify, verify_setting
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, flag_scenario
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
@@ -174,6 +177,8 @@ def init_command(
     revoke_path: RevokePath = None,
     login_json: LoginJson = None,
     refresh_cookie: RefreshCookie = None,
+    ca_file: CaFile = None,
+    insecure: Insecure = False,
 ) -> None:
     """Discover a target, measure its policy, and write a starter scenario that `check` accepts."""
     if not re.match(r"^https?://[^/\s]+", target):
@@ -202,6 +207,7 @@ def init_command(
             "sessions in instead: drop one or the other",
         )
     custom = custom_paths(login_path, refresh_path, revoke_path, login_json, refresh_cookie)
+    tls = _Tls(ca_file, insecure)
     client_setup = ClientSetup(
         token_endpoint=token_endpoint,
         revocation_endpoint=revocation_endpoint,
@@ -217,10 +223,11 @@ def init_command(
         }
         given = [flag for flag, value in named.items() if value is not None]
         oauth_only([*given, *client_flags(client_setup)[::2]])
-        learnt = _learn_custom(target, custom, _password_login(username, password_env, yes), output)
+        password = _password_login(username, password_env, yes)
+        learnt = _learn_custom(target, custom, password, (output, tls))
     else:
         setup = checked_client_setup(target, client_setup, client_auth)
-        endpoints = _discovered(target, setup)
+        endpoints = _discovered(target, setup, tls.verify)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
         learnt = _learn_oauth(
             target, endpoints, client, mint or _password_login(username, password_env, yes), setup
@@ -240,6 +247,8 @@ def init_command(
             target=target,
             history_path=default_history_path(),
             command=learnt.command,
+            ca_file=ca_file,
+            insecure=insecure,
         )
         needed = login.variables()
         if setup.client_secret_env is not None:
@@ -259,7 +268,7 @@ def init_command(
         resource=api or None,
         client=setup,
     )
-    _write(output, answers, learnt.described)
+    _write(output, answers, learnt.described, tls)
 
 
 @dataclass(frozen=True)
@@ -286,19 +295,41 @@ def _learn_oauth(
     return _Learnt(endpoints, login, client, setup, setup.fields(), command)
 
 
-def _learn_custom(target: str, paths: CustomPaths, login: PasswordLogin, output: Path) -> _Learnt:
+@dataclass(frozen=True)
+class _Tls:
+    """How an https target's certificate is checked: ``--ca-file`` or ``--insecure``."""
+
+    ca_file: str | None
+    insecure: bool
+
+    @property
+    def verify(self) -> Verify:
+        """The certificate check of init's own requests (discovery, the probe)."""
+        return verify_setting(self.ca_file, self.insecure)
+
+    def flags(self) -> list[str]:
+        """The flags that say it again, for the commands init prints."""
+        if self.insecure:
+            return ["--insecure"]
+        return ["--ca-file", self.ca_file] if self.ca_file else []
+
+
+def _learn_custom(
+    target: str, paths: CustomPaths, login: PasswordLogin, where: tuple[Path, _Tls]
+) -> _Learnt:
+    output, tls = where
     require_variables(login.variables(), "init logs the first test user in to learn the API")
-    shape = probe(target, paths, login)
+    shape = probe(target, paths, login, tls.verify)
     fields = {"kind": shape.kind, **shape.target_fields()}
-    # `policy` takes no custom-API flags: the file init writes is how to measure it again.
-    command = ["auth-stress", "policy", str(output)]
+    # The file init writes is the shortest way to measure the same API again.
+    command = ["auth-stress", "policy", str(output), *tls.flags()]
     return _Learnt(shape, login, "", ClientSetup(), fields, command)
 
 
-def _discovered(target: str, setup: ClientSetup) -> Endpoints:
+def _discovered(target: str, setup: ClientSetup, verify: Verify) -> Endpoints:
     """The OAuth 2.0 server's endpoints: those given, discovery for the rest (exit 3 if not)."""
     try:
-        endpoints = run_async(discover_endpoints, target, setup)
+        endpoints = run_async(discover_endpoints, target, setup, verify)
     except TargetError as exc:
         raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
     stderr.print(
@@ -319,7 +350,9 @@ def _password_login(username: str | None, password_env: str | None, yes: bool) -
     return PasswordLogin(user, variable)
 
 
-def _write(output: Path, answers: StarterAnswers, described: Endpoints | CustomShape) -> None:
+def _write(
+    output: Path, answers: StarterAnswers, described: Endpoints | CustomShape, tls: _Tls
+) -> None:
     try:
         text, _ = render_starter(answers, described)
     except ScenarioError as exc:
@@ -331,8 +364,9 @@ def _write(output: Path, answers: StarterAnswers, described: Endpoints | CustomS
     if answers.client.client_secret_env is not None:
         variables.append(answers.client.client_secret_env)
     exports = "".join(f"export {name}=...; " for name in variables)
+    run = shlex.join(["auth-stress", "run", str(output), *tls.flags()])
     stdout.print(
-        f"next: {exports}auth-stress check {output}; auth-stress run {output}",
+        f"next: {exports}auth-stress check {output}; {run}",
         highlight=False,
         soft_wrap=True,
     )

@@ -53,6 +53,7 @@ from stress.cli.custom_options import (
 from stress.cli.output import LogLevel, fail, load, stderr, stdout
 from stress.custom_probe import CustomPaths
 from stress.errors import ScenarioError, TargetError
+from stress.http_tls import Verify, verify_setting
 from stress.logs import setup_logging
 from stress.measure.drift import drift
 from stress.measure.prober import Bounds
@@ -250,7 +251,7 @@ class _Flags:
 
 
 def _scenario(
-    path: Path | None, target: str | None, flags: _Flags
+    path: Path | None, target: str | None, flags: _Flags, verify: Verify
 ) -> tuple[Scenario, str, list[str]]:
     """The scenario the measurement stands on, the target URL, and the flags that rebuild it."""
     if path is not None:
@@ -279,7 +280,7 @@ def _scenario(
         oauth_only([*given, *client_flags(flags.client)[::2]])
         assert isinstance(login, PasswordLogin)  # --mint-command was refused just above
         require_variables(flags.variables(), "the measurement logs test users in")
-        shape = probe(target, flags.custom, login)
+        shape = probe(target, flags.custom, login, verify)
         fields: dict[str, Any] = {"kind": shape.kind, **shape.target_fields()}
         described = custom_flags(flags.custom)
     else:
@@ -389,7 +390,8 @@ def policy_command(
     given = _Flags(
         client_id, username, password_env, mint_command, resource, client, client_auth, custom
     )
-    loaded, url, flags = _scenario(scenario, target, given)
+    verify = verify_setting(ca_file, insecure)
+    loaded, url, flags = _scenario(scenario, target, given, verify)
     if not _URL.match(url):
         raise fail(ExitCode.USAGE, f"target {url!r}: expected an http:// or https:// base URL")
     declared = load(expect).policy.model() if expect is not None else None

@@ -29,6 +29,7 @@ from stress.drive.logins import resolve_password
 from stress.drive.recorder import OpBound, Recorder
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History
+from stress.http_tls import verify_setting
 from stress.measure.prober import Bounds, Prober
 from stress.measure.result import Measurement
 from stress.measure.trials import LoginFailed, Trials
@@ -98,7 +99,7 @@ async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
     scenario = setup.scenario
     base = setup.target if setup.target.endswith("/") else setup.target + "/"
     resolve_password(scenario.auth)  # an unset password variable stops us before any file
-    verify: bool | str = False if setup.insecure else (setup.ca_file or True)
+    verify = verify_setting(setup.ca_file, setup.insecure)
     async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
         endpoints = (await discover(http, scenario.target, base)).endpoints
     profile = TargetProfile(scenario.target, endpoints)

@@ -17,6 +17,7 @@ process (pytest groups them); ``running_target`` is the same as a context manage
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -77,20 +78,28 @@ def running_target(spec: TargetSpec, log_path: Path) -> Iterator[str]:
 
 @contextmanager
 def serving(
-    argv: list[str], port: int, log_path: Path, *, name: str, env: dict[str, str] | None = None
+    argv: list[str],
+    port: int,
+    log_path: Path,
+    *,
+    name: str,
+    env: dict[str, str] | None = None,
+    ca_file: Path | None = None,
 ) -> Iterator[str]:
     """Run ``argv`` (a server on 127.0.0.1:``port``) from the repository root, logging to
-    ``log_path``; yield its URL once ``/healthz`` answers 200; terminate it (kill if need be)."""
+    ``log_path``; yield its URL once ``/healthz`` answers 200; terminate it (kill if need be).
+    With ``ca_file`` the server speaks https, with a certificate that file vouches for."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if ca_file else 'http'}://127.0.0.1:{port}"
+    verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -28,6 +28,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -162,12 +163,16 @@ def main() -> None:
         "--variant", choices=["body", "bearer", "cookie", "cookies"], default="body"
     )
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")
+    parser.add_argument("--ssl-key", type=Path, help="and this key")
     args = parser.parse_args()
     Granian(
         f"tests.targets.express_style:{args.variant}_app",
         address="127.0.0.1",
         port=args.port,
         interface=Interfaces.ASGI,
+        ssl_cert=args.ssl_cert,
+        ssl_key=args.ssl_key,
     ).serve()
 
 

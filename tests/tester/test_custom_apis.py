@@ -5,11 +5,15 @@ its bug."""
 from __future__ import annotations
 
 import json
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from support.targets import serving
 from test_init import auth_stress
+
+from stress.launcher import free_port
 
 from .conftest import ExpressTarget
 
@@ -124,3 +128,38 @@ def test_policy_measures_a_custom_api_named_by_its_paths(
     command = json.loads(history.read_text().splitlines()[0])["command"]
     assert command[command.index("--login-path") + 1] == "/auth/login"
     assert "hunter2" not in history.read_text()
+
+
+def test_an_https_api_with_its_own_certificate_is_learnt_and_run_with_its_ca_file(
+    cert_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, key = cert_files
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.targets.express_style", "--variant", "body"]
+    argv += ["--port", str(port), "--ssl-cert", str(cert), "--ssl-key", str(key)]
+    out = tmp_path / "tls.toml"
+    env = {"APP_PASSWORD": "hunter2"}
+    flags = (
+        "--login-path", "/auth/login", "--refresh-path", "/auth/refresh", "--username",
+        "user{n}@example.com", "--password-env", "APP_PASSWORD", "--grace-max", "3", "--yes",
+    )  # fmt: skip
+    with serving(argv, port, tmp_path / "tls.log", name="https target", ca_file=cert) as url:
+        refused = auth_stress(
+            "init", "--target", url, "--output", str(out), *flags, cwd=tmp_path, env=env
+        )
+        assert refused.returncode == 3, refused.stdout + refused.stderr
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        made = auth_stress(
+            "init", "--target", url, "--output", str(out), *flags, "--ca-file", str(cert),
+            cwd=tmp_path, env=env,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert f"auth-stress run {out} --ca-file {cert}" in made.stdout
+        ran = auth_stress(
+            "run", str(out), "--no-progress", "--ca-file", str(cert), "--json",
+            str(tmp_path / "r.json"), cwd=tmp_path, env=env,
+        )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr  # the body variant's fork, over TLS
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert "fork" in found
