@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import anyio
 import httpx
 import pytest
 
@@ -13,8 +14,10 @@ from stress.custom_probe import (
     CustomPaths,
     CustomShape,
     _access_cookie,
+    _cookie_value,
     _cookies_set,
     _find,
+    _post,
     _refresh_cookie,
     _said,
 )
@@ -90,3 +93,28 @@ def test_the_refresh_presents_the_token_as_the_api_took_it() -> None:
     cookie = CustomShape("cookie", paths, {}, "accessToken", None, "rt", presented="cookie")
     assert "refresh_token_path" not in cookie.target_fields()
     assert cookie.target_fields()["refresh"] == {"path": "/auth/refresh"}
+
+
+def test_a_cookie_value_is_read_from_its_header_even_when_secure_over_http() -> None:
+    login = _login("rt=abc; Secure; HttpOnly; Path=/auth", "other=1")
+    assert _cookie_value(login, "rt") == "abc"
+    assert _cookie_value(login, "missing") == ""
+
+
+def test_the_probe_sends_only_the_cookies_the_scenario_will_send() -> None:
+    # httpx keeps cookies a response set; a refresh that works thanks to one of them would be
+    # learnt as a body API whose runs then fail.
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "rt=from-login"}, json={})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            await _post(http, "http://127.0.0.1:9/login", {}, {})
+            await _post(http, "http://127.0.0.1:9/refresh", {"refresh": "r"}, {})
+            await _post(http, "http://127.0.0.1:9/refresh", None, {"cookie": "rt=given"})
+
+    anyio.run(go)
+    assert sent == [None, None, "rt=given"]
