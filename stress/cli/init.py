@@ -5,7 +5,8 @@ by flag (``--token-endpoint`` and the others) are used as given and discovery fi
 confidential client names its secret's variable (``--client-secret-env``); a server without the
 password grant names a command that logs a session in (``--mint-command``). A custom JSON or
 cookie API is named by its paths instead (``--login-path``, ``--refresh-path``) and learnt from
-one login and one refresh (:mod:`stress.cli.custom_options`). Unless ``--policy``
+one login and one refresh (:mod:`stress.cli.custom_options`). An https target with a certificate
+of its own takes ``--ca-file`` (or ``--insecure``), as ``run`` does. Unless ``--policy``
 declares one or ``--no-measure`` is given, the policy is measured (``auth-stress policy``, which
 logs test users in, so the password's and the secret's variables must be set) and written with
 a comment saying so and when. Exit codes: 0 written, 2 usage error (bad flag value, file exists
@@ -229,9 +230,8 @@ def init_command(
         setup = checked_client_setup(target, client_setup, client_auth)
         endpoints = _discovered(target, setup, tls.verify)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
-        learnt = _learn_oauth(
-            target, endpoints, client, mint or _password_login(username, password_env, yes), setup
-        )
+        login = mint or _password_login(username, password_env, yes)
+        learnt = _learn_oauth(target, endpoints, client, login, (setup, tls))
     login, setup, client = learnt.login, learnt.setup, learnt.client_id
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
@@ -288,10 +288,12 @@ class _Learnt:
 
 
 def _learn_oauth(
-    target: str, endpoints: Endpoints, client: str, login: Login, setup: ClientSetup
+    target: str, endpoints: Endpoints, client: str, login: Login, how: tuple[ClientSetup, _Tls]
 ) -> _Learnt:
+    setup, tls = how
     flags = [*(["--client-id", client] if client else []), *login_flags(login)]
-    command = ["auth-stress", "policy", "--target", target, *flags, *client_flags(setup)]
+    flags += [*client_flags(setup), *tls.flags()]
+    command = ["auth-stress", "policy", "--target", target, *flags]
     return _Learnt(endpoints, login, client, setup, setup.fields(), command)
 
 
