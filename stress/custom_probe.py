@@ -36,7 +36,10 @@ from stress.target import fill_placeholders, json_path
 
 __all__ = ["CustomPaths", "CustomShape", "Presented", "probe_custom_api"]
 
-Presented = Literal["body", "bearer", "cookie"]
+Presented = Literal["body", "bearer", "both", "body-and-access", "cookie"]
+"""How a refresh presents the refresh token: ``body`` under the login's field name; ``bearer`` as
+an Authorization header; ``both`` tokens in the body (a common ASP.NET pattern); the body with
+the access token as a Bearer header (``body-and-access``); or the ``cookie`` alone."""
 
 ACCESS_NAMES = ("access_token", "accessToken", "access", "token")
 REFRESH_NAMES = ("refresh_token", "refreshToken", "refresh")
@@ -45,6 +48,8 @@ LOGIN_BODIES: tuple[dict[str, str], ...] = (
     {"email": "{username}", "password": "{password}"},
 )
 _SHOWN = 200  # characters of an unexpected answer quoted in an error
+# The ways a JSON API's refresh may want its token, tried in this order (see Presented).
+_BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access")
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,17 @@ class CustomShape:
     access_cookie: str | None = None
 
     def presentation(self) -> dict[str, Any]:
-        """How a refresh (or a logout) presents the refresh token: in the body under the field
-        name the login used, as a Bearer token, or (``cookie`` targets) by the cookie alone."""
-        if self.presented == "body" and self.refresh_token_path is not None:
-            return {"json": {self.refresh_token_path.rsplit(".", 1)[-1]: "{refresh_token}"}}
+        """The request fields (``json``, ``headers``) of a refresh or a logout, as templates."""
+        if self.presented == "cookie" or self.refresh_token_path is None:
+            return {}
         if self.presented == "bearer":
             return {"headers": {"Authorization": "Bearer {refresh_token}"}}
-        return {}
+        body = {_field(self.refresh_token_path): "{refresh_token}"}
+        if self.presented == "both":
+            return {"json": {_field(self.access_token_path): "{access_token}", **body}}
+        if self.presented == "body-and-access":
+            return {"json": body, "headers": {"Authorization": "Bearer {access_token}"}}
+        return {"json": body}
 
     def target_fields(self) -> dict[str, Any]:
         """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
@@ -157,20 +166,24 @@ async def _refreshed(
     secrets: list[str],
 ) -> CustomShape:
     """``shape`` with the first way of presenting the login's refresh token that the API
-    accepts (with a new access token back): in the body, then as a Bearer token (as
-    flask-jwt-extended wants it); for a cookie API, the cookie."""
+    accepts (with a new access token back), in the order of :data:`_BODY_WAYS` (a Bearer
+    token is what flask-jwt-extended wants); for a cookie API, the cookie."""
     document, response = login
     if shape.refresh_cookie is not None:
         token = _cookie_value(response, shape.refresh_cookie)
         tried = [shape]
     else:
         token = str(json_path(document, shape.refresh_token_path or ""))
-        tried = [shape, dataclasses.replace(shape, presented="bearer")]
-    secrets = [*secrets, token]
+        tried = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
+    access = str(json_path(document, shape.access_token_path) or "")
+    if shape.access_cookie is not None:
+        access = _cookie_value(response, shape.access_cookie)
+    secrets = [*secrets, token, access]
     path = shape.paths.refresh
     answers = []
     for candidate in tried:
-        request = fill_placeholders(candidate.presentation(), {"refresh_token": token})
+        values = {"refresh_token": token, "access_token": access}
+        request = fill_placeholders(candidate.presentation(), values)
         headers = dict(request.get("headers", {}))
         if candidate.refresh_cookie is not None:
             headers["cookie"] = f"{candidate.refresh_cookie}={token}"
@@ -198,7 +211,15 @@ def _presented(shape: CustomShape) -> str:
         return f"the cookie {shape.refresh_cookie}"
     if shape.presented == "bearer":
         return "an Authorization: Bearer header"
-    return f"the body {_fields(shape.presentation()['json'])}"
+    said = f"the body {_fields(shape.presentation()['json'])}"
+    return (
+        said + " and the access token as Bearer" if shape.presented == "body-and-access" else said
+    )
+
+
+def _field(path: str) -> str:
+    """The field name a token is sent back under: the last part of where it was found."""
+    return path.rsplit(".", 1)[-1]
 
 
 async def _post(

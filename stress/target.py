@@ -144,18 +144,21 @@ class TargetProfile:
             )
         return self._templated(base, self.spec.login, values, cookie=None)
 
-    def refresh(self, base: str, refresh_token: str) -> WireRequest:
+    def refresh(
+        self, base: str, refresh_token: str, access_token: str | None = None
+    ) -> WireRequest:
+        """A refresh presenting ``refresh_token``; a custom template's ``{access_token}`` is
+        ``access_token``, the session's current one (some APIs want both back)."""
         if self.spec.kind == "oauth2" and self.spec.refresh is None:
             form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
             return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
         assert self.spec.refresh is not None  # validated by TargetSpec
-        return self._templated(
-            base, self.spec.refresh, {"refresh_token": refresh_token}, cookie=refresh_token
-        )
+        values = {"refresh_token": refresh_token, "access_token": access_token or ""}
+        return self._templated(base, self.spec.refresh, values, cookie=refresh_token)
 
-    def revoke(self, base: str, refresh_token: str) -> WireRequest:
+    def revoke(self, base: str, refresh_token: str, access_token: str | None = None) -> WireRequest:
         if self.spec.revoke is not None:
-            values = {"refresh_token": refresh_token}
+            values = {"refresh_token": refresh_token, "access_token": access_token or ""}
             return self._templated(base, self.spec.revoke, values, cookie=refresh_token)
         if self.spec.kind == "oauth2":
             endpoint = self._require(self.endpoints.revocation, "revocation")

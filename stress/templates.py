@@ -27,6 +27,7 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x
 # Markers that survive URL and JSON encoding, swapped for placeholders afterwards.
 _MARKS = {
     "AUTHSTRESSTOKENMARK": "$TOKEN",
+    "AUTHSTRESSACCESSMARK": "$ACCESS_TOKEN",
     "AUTHSTRESSSECRETMARK": "$CLIENT_SECRET",
     "AUTHSTRESSUSERMARK": "$USERNAME",
     "AUTHSTRESSPASSWORDMARK": "$PASSWORD",
@@ -64,16 +65,16 @@ def request_templates(
     endpoint" into a usage error instead of a crash halfway through the run.
     """
     profile = TargetProfile(spec, endpoints, client_secret="AUTHSTRESSSECRETMARK")
-    mark = "AUTHSTRESSTOKENMARK"
+    mark, access = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK"
     builders: dict[str, tuple[Callable[[], WireRequest], str]] = {
         "login": (
             lambda: profile.login(base, "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK", 0),
             "",
         ),
-        "refresh": (lambda: profile.refresh(base, mark), "$REFRESH_TOKEN"),
-        "probe": (lambda: profile.refresh(base, mark), "$REFRESH_TOKEN"),
+        "refresh": (lambda: profile.refresh(base, mark, access), "$REFRESH_TOKEN"),
+        "probe": (lambda: profile.refresh(base, mark, access), "$REFRESH_TOKEN"),
         "use": (lambda: profile.use(base, mark), "$ACCESS_TOKEN"),
-        "revoke": (lambda: profile.revoke(base, mark), "$REFRESH_TOKEN"),
+        "revoke": (lambda: profile.revoke(base, mark, access), "$REFRESH_TOKEN"),
     }
     return {
         kind: _template(build(), token)

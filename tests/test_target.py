@@ -107,6 +107,27 @@ def test_cookie_target_sends_and_reads_cookie() -> None:
     assert tokens.refresh is None
 
 
+def test_a_custom_refresh_may_send_the_access_token_back_too() -> None:
+    both = {"accessToken": "{access_token}", "refreshToken": "{refresh_token}"}
+    profile = TargetProfile(
+        spec(
+            kind="json",
+            refresh={"path": "/refresh", "json": both},
+            revoke={"path": "/out", "json": both},
+        ),
+        ENDPOINTS,
+    )
+    assert json.loads(profile.refresh(BASE, "R", "A").body) == {
+        "accessToken": "A",
+        "refreshToken": "R",
+    }
+    assert json.loads(profile.revoke(BASE, "R", "A").body) == {
+        "accessToken": "A",
+        "refreshToken": "R",
+    }
+    assert json.loads(profile.refresh(BASE, "R").body) == {"accessToken": "", "refreshToken": "R"}
+
+
 def test_an_access_token_in_a_cookie_is_read_from_it_and_sent_back_as_one() -> None:
     profile = TargetProfile(
         spec(

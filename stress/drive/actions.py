@@ -237,7 +237,7 @@ class Actions:
         tokens: the checkers must treat the token as maybe consumed.
         """
         self.recorder.count()
-        request = self.profile.refresh(self.base(state), token)
+        request = self.profile.refresh(self.base(state), token, state.access)
         process = self.recorder.tab(state, 0)
         invoke = self.recorder.invoke(process, state, "refresh", token, step="lost-response")
         answered = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
@@ -251,7 +251,7 @@ class Actions:
         token = state.current
         if token is None:
             return None
-        request = self.profile.refresh(self.base(state), token)
+        request = self.profile.refresh(self.base(state), token, state.access)
         return await self.obedient_refresh(state, request, token, step="load", phase="load")
 
     async def use_once(
@@ -265,7 +265,9 @@ class Actions:
 
     async def revoke(self, state: SessionState, token: str) -> None:
         """Revoke the session's token (its family), as a logout does."""
-        await self.send(state, "revoke", self.profile.revoke(self.base(state), token), token)
+        await self.send(
+            state, "revoke", self.profile.revoke(self.base(state), token, state.access), token
+        )
 
     async def probe(
         self,
@@ -277,5 +279,5 @@ class Actions:
         counted: bool = True,
     ) -> None:
         """Refresh ``token`` to see whether its family is still alive."""
-        request = self.profile.refresh(self.base(state), token)
+        request = self.profile.refresh(self.base(state), token, state.access)
         await self.send(state, "probe", request, token, step=step, phase=phase, counted=counted)

@@ -45,11 +45,13 @@ class Bursts:
         actions = self.actions
         count = profiles.requests(step)
         requests: list[tuple[OpKind, WireRequest]] = [
-            ("refresh", actions.profile.refresh(actions.base(state, i), token))
+            ("refresh", actions.profile.refresh(actions.base(state, i), token, state.access))
             for i in range(count)
         ]
         if step.revoke:
-            requests.append(("revoke", actions.profile.revoke(actions.base(state, count), token)))
+            requests.append(
+                ("revoke", actions.profile.revoke(actions.base(state, count), token, state.access))
+            )
         members = await self._release(state, requests, token, step.sync, step.profile)
         answers = [(outcome.recv_ns, parsed) for _, outcome, parsed in members]
         told = [
@@ -98,7 +100,10 @@ class Bursts:
             return False
         token = state.chain[-1 - step.age]
         requests: list[tuple[OpKind, WireRequest]] = [
-            ("refresh", self.actions.profile.refresh(self.actions.base(state, i), token))
+            (
+                "refresh",
+                self.actions.profile.refresh(self.actions.base(state, i), token, state.access),
+            )
             for i in range(step.parallel)
         ]
         for _, _, parsed in await self._release(state, requests, token, step.sync, REPLAY_STEP):

@@ -187,9 +187,11 @@ class Replayer:
         profile, base = self.parts.profile, self._base(op)
         if op.kind == "use":
             return profile.use(base, token)
+        pair = self.tokens.get(op.source) if op.source is not None else None
+        access = pair.access if pair is not None else None  # issued with the token presented
         if op.kind == "revoke":
-            return profile.revoke(base, token)
-        return profile.refresh(base, token)
+            return profile.revoke(base, token, access)
+        return profile.refresh(base, token, access)
 
     def _keep(self, op: PlannedOp, invoke: Op, parsed: Parsed, presented: str) -> None:
         """Remember what ``op``'s replay returned, as the recorder fingerprints it."""

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Four variants:
+about it beyond the scenario file. Five variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -9,6 +9,9 @@ about it beyond the scenario file. Four variants:
   each mint a different successor (a fork).
 - ``bearer``: as ``body``, bug included, but the refresh and the logout take the refresh token
   as ``Authorization: Bearer ...`` (as flask-jwt-extended does), with no body.
+- ``both``: as ``body``, bug included, but the refresh wants the access token back beside the
+  refresh token, ``{"accessToken", "refreshToken"}``, and refuses one of another session (as
+  ASP.NET apps that read the user from the expired access token do).
 - ``cookie``: the refresh token travels in the HttpOnly cookie ``rt``. Its bug is the opposite:
   strict reuse detection with no grace, so when two tabs refresh at once the loser is treated as
   a thief and the whole family is revoked (the user is logged out), although the app documents
@@ -100,6 +103,10 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
     async def refresh(request: Request) -> Response:
         token = await presented(request)
         family_id = store.by_token.get(token or "")
+        if variant == "both":
+            access = (await request.json()).get("accessToken")
+            if family_id is None or store.access.get(access or "") != family_id:
+                return JSONResponse({"message": "Invalid access token"}, status_code=401)
         if family_id is None:
             return JSONResponse({"message": "Invalid refresh token"}, status_code=401)
         family = store.families[family_id]
@@ -152,6 +159,7 @@ body_app = build_app("body", os.environ.get("EXPRESS_TOKEN_LOG"))
 cookie_app = build_app("cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
 bearer_app = build_app("bearer", os.environ.get("EXPRESS_TOKEN_LOG"))
 cookies_app = build_app("cookies", os.environ.get("EXPRESS_TOKEN_LOG"))
+both_app = build_app("both", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -160,7 +168,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--variant", choices=["body", "bearer", "cookie", "cookies"], default="body"
+        "--variant", choices=["body", "bearer", "both", "cookie", "cookies"], default="body"
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")

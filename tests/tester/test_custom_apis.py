@@ -53,6 +53,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert target["kind"] == "cookie"
         assert target["refresh_cookie"] == "rt"
         assert target["refresh"] == {"path": "/auth/refresh"}  # the cookie alone
+    elif variant == "both":  # the refresh token alone refused: the access token goes back too
+        assert target["refresh"] == {
+            "path": "/auth/refresh",
+            "json": {"accessToken": "{access_token}", "refreshToken": "{refresh_token}"},
+        }
     elif variant == "bearer":  # the body refused, then taken as a Bearer token
         assert target["kind"] == "json"
         assert target["refresh"] == {
