@@ -3,8 +3,9 @@
 Why: an OAuth 2.0 server describes itself (RFC 8414), a custom API does not, and writing its
 ``[target]`` by hand means knowing which field holds which token, which body the login wants
 and whether the refresh token travels in a cookie. Most such APIs follow a few conventions, so
-``auth-stress init`` logs one test user in and looks: the login body is tried as
-``{"username", "password"}`` and then ``{"email", "password"}`` unless one is given; the tokens
+``auth-stress init`` logs one test user in and looks: the login body is tried as JSON
+``{"username", "password"}``, then ``{"email", "password"}``, then form-encoded (FastAPI's
+OAuth2 form), unless one is given; the tokens
 are looked for under the usual names (``access_token``, ``accessToken``, ``access``, ``token``;
 ``refresh_token``, ``refreshToken``, ``refresh``), at the top of the response or one object down
 (``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
@@ -34,7 +35,10 @@ import httpx
 from stress.errors import TargetError
 from stress.target import fill_placeholders, json_path
 
-__all__ = ["CustomPaths", "CustomShape", "Presented", "probe_custom_api"]
+__all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
+
+Encoding = Literal["json", "form"]
+"""How a login body is sent: as JSON, or form-encoded."""
 
 Presented = Literal["body", "bearer", "both", "body-and-access", "cookie"]
 """How a refresh presents the refresh token: ``body`` under the login's field name; ``bearer`` as
@@ -43,9 +47,10 @@ the access token as a Bearer header (``body-and-access``); or the ``cookie`` alo
 
 ACCESS_NAMES = ("access_token", "accessToken", "access", "token")
 REFRESH_NAMES = ("refresh_token", "refreshToken", "refresh")
-LOGIN_BODIES: tuple[dict[str, str], ...] = (
-    {"username": "{username}", "password": "{password}"},
-    {"email": "{username}", "password": "{password}"},
+LOGIN_BODIES: tuple[tuple[Encoding, dict[str, str]], ...] = (
+    ("json", {"username": "{username}", "password": "{password}"}),
+    ("json", {"email": "{username}", "password": "{password}"}),
+    ("form", {"username": "{username}", "password": "{password}"}),  # FastAPI's OAuth2 form
 )
 _SHOWN = 200  # characters of an unexpected answer quoted in an error
 # The ways a JSON API's refresh may want its token, tried in this order (see Presented).
@@ -69,7 +74,7 @@ class CustomShape:
 
     kind: Literal["json", "cookie"]
     paths: CustomPaths
-    login_json: dict[str, Any]
+    login_body: tuple[Encoding, dict[str, Any]]
     access_token_path: str
     refresh_token_path: str | None
     refresh_cookie: str | None
@@ -93,7 +98,7 @@ class CustomShape:
         """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
         refresh: dict[str, Any] = {"path": self.paths.refresh, **self.presentation()}
         fields: dict[str, Any] = {
-            "login": {"path": self.paths.login, "json": self.login_json},
+            "login": {"path": self.paths.login, self.login_body[0]: self.login_body[1]},
             "refresh": refresh,
         }
         if self.access_cookie is not None:
@@ -115,14 +120,20 @@ async def probe_custom_api(
     """Log ``username`` in and refresh once; ``TargetError`` says what did not work and why."""
     values = {"username": username, "password": password}
     secrets = [password]
-    bodies = (paths.login_json,) if paths.login_json is not None else LOGIN_BODIES
+    given = paths.login_json
+    bodies: tuple[tuple[Encoding, dict[str, Any]], ...] = (
+        (("json", given),) if given is not None else LOGIN_BODIES
+    )
     answers: list[str] = []
-    for template in bodies:
+    for encoding, template in bodies:
         body = fill_placeholders(template, values)
-        response = await _post(http, urljoin(base, paths.login), body, {})
+        url = urljoin(base, paths.login)
+        response = await (
+            _post(http, url, body, {}) if encoding == "json" else _post_form(http, url, body)
+        )
         if response.is_success:
             break
-        answers.append(f"{_fields(template)}: {_said(response, secrets)}")
+        answers.append(f"{encoding} {_fields(template)}: {_said(response, secrets)}")
     else:
         hint = "" if paths.login_json is not None else "; pass --login-json with the body it wants"
         raise TargetError(
@@ -148,7 +159,7 @@ async def probe_custom_api(
     shape = CustomShape(
         kind="json" if cookie is None else "cookie",
         paths=paths,
-        login_json=template,
+        login_body=(encoding, template),
         access_token_path=access or "access_token",
         refresh_token_path=refresh_path,
         refresh_cookie=cookie,
@@ -231,6 +242,15 @@ async def _post(
     http.cookies.clear()
     try:
         return await http.post(url, json=body, headers={"accept": "application/json", **headers})
+    except httpx.HTTPError as exc:
+        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+
+
+async def _post_form(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> httpx.Response:
+    """POST ``form`` form-encoded, with no cookies (see :func:`_post`)."""
+    http.cookies.clear()
+    try:
+        return await http.post(url, data=form, headers={"accept": "application/json"})
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 

@@ -79,7 +79,9 @@ def test_quoted_answers_mask_what_was_sent() -> None:
 
 def test_the_refresh_presents_the_token_as_the_api_took_it() -> None:
     paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
-    shape = CustomShape("json", paths, {"email": "{username}"}, "data.access", "data.refresh", None)
+    shape = CustomShape(
+        "json", paths, ("json", {"email": "{username}"}), "data.access", "data.refresh", None
+    )
     body = {"json": {"refresh": "{refresh_token}"}}  # the field name the login used
     assert shape.presentation() == body
     fields = shape.target_fields()
@@ -90,9 +92,12 @@ def test_the_refresh_presents_the_token_as_the_api_took_it() -> None:
         "path": "/auth/refresh",
         "headers": {"Authorization": "Bearer {refresh_token}"},
     }
-    cookie = CustomShape("cookie", paths, {}, "accessToken", None, "rt", presented="cookie")
+    cookie = CustomShape(
+        "cookie", paths, ("form", {}), "accessToken", None, "rt", presented="cookie"
+    )
     assert "refresh_token_path" not in cookie.target_fields()
     assert cookie.target_fields()["refresh"] == {"path": "/auth/refresh"}
+    assert cookie.target_fields()["login"] == {"path": "/auth/login", "form": {}}
 
 
 def test_a_cookie_value_is_read_from_its_header_even_when_secure_over_http() -> None:

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Five variants:
+about it beyond the scenario file. Six variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -12,6 +12,8 @@ about it beyond the scenario file. Five variants:
 - ``both``: as ``body``, bug included, but the refresh wants the access token back beside the
   refresh token, ``{"accessToken", "refreshToken"}``, and refuses one of another session (as
   ASP.NET apps that read the user from the expired access token do).
+- ``form``: as ``body``, bug included, but the login is form-encoded, ``username`` and
+  ``password``, as FastAPI's OAuth2 password form.
 - ``cookie``: the refresh token travels in the HttpOnly cookie ``rt``. Its bug is the opposite:
   strict reuse detection with no grace, so when two tabs refresh at once the loser is treated as
   a thief and the whole family is revoked (the user is logged out), although the app documents
@@ -32,6 +34,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -84,7 +87,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return JSONResponse({"accessToken": access, "refreshToken": refresh, "expiresIn": 900})
 
     async def login(request: Request) -> Response:
-        body = await request.json()
+        if variant == "form":
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            body = {"email": form.get("username"), "password": form.get("password")}
+        else:
+            body = await request.json()
         if body.get("email") not in USERS or body.get("password") != "hunter2":
             return JSONResponse({"message": "Invalid credentials"}, status_code=401)
         family_id = secrets.token_hex(8)
@@ -160,6 +167,7 @@ cookie_app = build_app("cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
 bearer_app = build_app("bearer", os.environ.get("EXPRESS_TOKEN_LOG"))
 cookies_app = build_app("cookies", os.environ.get("EXPRESS_TOKEN_LOG"))
 both_app = build_app("both", os.environ.get("EXPRESS_TOKEN_LOG"))
+form_app = build_app("form", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -168,7 +176,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--variant", choices=["body", "bearer", "both", "cookie", "cookies"], default="body"
+        "--variant", choices=["body", "bearer", "both", "form", "cookie", "cookies"], default="body"
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")

@@ -20,7 +20,9 @@ from .conftest import ExpressTarget
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("express_target", ["body", "bearer", "cookie", "cookies"], indirect=True)
+@pytest.mark.parametrize(
+    "express_target", ["body", "bearer", "both", "form", "cookie", "cookies"], indirect=True
+)
 def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     express_target: ExpressTarget, tmp_path: Path
 ) -> None:
@@ -38,10 +40,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     assert made.returncode == 0, made.stdout + made.stderr
     assert "hunter2" not in made.stdout + made.stderr
     target = tomllib.loads(out.read_text())["target"]
-    assert target["login"] == {
-        "path": "/auth/login",
-        "json": {"email": "{username}", "password": "{password}"},
-    }
+    if variant == "form":  # both JSON bodies refused, then the form taken
+        login = {"form": {"username": "{username}", "password": "{password}"}}
+    else:
+        login = {"json": {"email": "{username}", "password": "{password}"}}
+    assert target["login"] == {"path": "/auth/login", **login}
     if variant == "cookies":  # no token in any body: both are cookies
         assert target["kind"] == "cookie"
         assert target["access_cookie"] == "at"
@@ -64,7 +67,7 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
             "path": "/auth/refresh",
             "headers": {"Authorization": "Bearer {refresh_token}"},
         }
-    else:
+    else:  # body and form
         assert target["kind"] == "json"
         assert target["refresh_token_path"] == "refreshToken"
         assert target["refresh"] == {
@@ -91,9 +94,10 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     ("flags", "message"),
     [
         (("--login-json", '{"user": "{username}", "pass": "{password}"}'),
-         "the login at /auth/login refused every body tried ({user, pass}: 401"),
+         "the login at /auth/login refused every body tried (json {user, pass}: 401"),
         (("--refresh-cookie", "sid"), "the login at /auth/login set no cookie sid"),
-        (("--password-env", "APP_WRONG"), "refused every body tried ({username, password}: 401"),
+        (("--password-env", "APP_WRONG"),
+         "refused every body tried (json {username, password}: 401"),
     ],
 )  # fmt: skip
 def test_a_custom_api_that_does_not_answer_as_expected_exits_3_saying_why(
