@@ -152,3 +152,21 @@ def test_merge_refuses_what_is_not_a_whole_run(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot read history" in result.output
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_an_interrupt_wrapped_in_a_task_group_is_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A Ctrl-C that lands while a task group starts its tasks comes out as a group.
+    import stress.cli as cli
+
+    def interrupted() -> None:
+        raise BaseExceptionGroup("tasks", [BaseExceptionGroup("inner", [KeyboardInterrupt()])])
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 3
+    assert "interrupted" in capsys.readouterr().err
+    mixed = BaseExceptionGroup("tasks", [KeyboardInterrupt(), ValueError("a bug")])
+    assert not cli.only_interrupts(mixed)  # a bug beside it is not hidden

@@ -31,7 +31,7 @@ from stress.cli.shrink import shrink_command
 from stress.errors import StressError
 from stress.types import ExitCode
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "only_interrupts"]
 
 logger = logging.getLogger("stress.cli")
 
@@ -84,11 +84,25 @@ def _options(
     """Find concurrency bugs in refresh-token rotation before production does."""
 
 
+def only_interrupts(exc: BaseException) -> bool:
+    """True when ``exc`` is a ``KeyboardInterrupt``, or a group of nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(only_interrupts(inner) for inner in exc.exceptions)
+    return isinstance(exc, KeyboardInterrupt)
+
+
 def main() -> None:
     """Console-script entry point: map anything unexpected to exit 4 with a logged traceback."""
     try:
         app()
     except KeyboardInterrupt:  # a command that does not handle it itself: one line, not a trace
+        stderr.print("[bold red]error:[/] interrupted", highlight=False)
+        sys.exit(ExitCode.INCONCLUSIVE)
+    except BaseExceptionGroup as group:
+        # A Ctrl-C that lands inside a task group before its signal handler is in place comes
+        # out wrapped in a group: it is still only an interrupt.
+        if not only_interrupts(group):
+            raise
         stderr.print("[bold red]error:[/] interrupted", highlight=False)
         sys.exit(ExitCode.INCONCLUSIVE)
     except StressError as exc:  # a library error that escaped a command's own handling

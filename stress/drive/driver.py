@@ -17,6 +17,7 @@ from pathlib import Path
 
 import anyio
 from anyio import CancelScope
+from anyio.abc import TaskStatus
 
 from stress.claims import ClaimReader
 from stress.drive import profiles
@@ -141,7 +142,9 @@ class Driver:
         limiter = anyio.CapacityLimiter(run.concurrency or run.sessions)
         try:
             async with anyio.create_task_group() as outer:
-                outer.start_soon(self._watch_signals, outer.cancel_scope)
+                # Started, not only scheduled: a Ctrl-C before the watcher's first turn would
+                # raise KeyboardInterrupt wherever the sessions were being created.
+                await outer.start(self._watch_signals, outer.cancel_scope)
                 with anyio.move_on_after(run.max_seconds) as bound:
                     self._scope = bound
                     async with anyio.create_task_group() as tg:
@@ -186,8 +189,11 @@ class Driver:
             self.recorder.finish(end)
         return end
 
-    async def _watch_signals(self, scope: CancelScope) -> None:
+    async def _watch_signals(
+        self, scope: CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for _ in signals:
                 logger.warning("interrupted: stopping the run and writing what was recorded")
                 self._end = "interrupted"

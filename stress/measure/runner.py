@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 import httpx
+from anyio.abc import TaskStatus
 
 from stress.claims import ClaimReader
 from stress.discovery import discover
@@ -172,8 +173,9 @@ class _Life:
     def unreachable(self, detail: str) -> None:
         self.stop("target-unreachable", detail)
 
-    async def _signals(self) -> None:
+    async def _signals(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            task_status.started()
             async for _ in received:
                 logger.warning("interrupted: stopping the measurement, keeping its history")
                 self.stop("interrupted")
@@ -185,7 +187,7 @@ class _Life:
             async with anyio.create_task_group() as tg:
                 with anyio.move_on_after(self.bounds.max_seconds) as bound:
                     self._scope = bound
-                    tg.start_soon(self._signals)
+                    await tg.start(self._signals)  # installed before the first request
                     try:
                         await prober.run()
                     except* OpBound as exc:

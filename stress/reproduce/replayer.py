@@ -16,6 +16,7 @@ import signal
 import time
 
 import anyio
+from anyio.abc import TaskStatus
 
 from stress.drive.actions import Actions, discarded, origin
 from stress.drive.bursts import burst_record
@@ -82,7 +83,7 @@ class Replayer:
         started = time.monotonic()
         try:
             async with anyio.create_task_group() as outer:
-                outer.start_soon(self._watch_signals, outer.cancel_scope)
+                await outer.start(self._watch_signals, outer.cancel_scope)  # see Driver.run
                 with anyio.move_on_after(self.parts.scenario.run.max_seconds) as bound:
                     self._scope = bound
                     try:
@@ -109,8 +110,11 @@ class Replayer:
             self.recorder.finish(end)
         return end
 
-    async def _watch_signals(self, scope: anyio.CancelScope) -> None:
+    async def _watch_signals(
+        self, scope: anyio.CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for _ in signals:
                 self._end = "interrupted"
                 scope.cancel()
