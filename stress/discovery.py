@@ -41,10 +41,12 @@ _POLICY_FIELDS = frozenset(PolicySpec.__struct_fields__) - {"relax"}
 
 @dataclass(frozen=True)
 class Discovery:
-    """What discovery found: the endpoints, and the policy the target publishes (or None)."""
+    """What discovery found: the endpoints, the policy the target publishes (or None), and the
+    grant types its metadata lists (None when it lists none, or was not fetched)."""
 
     endpoints: Endpoints
     published: Policy | None = None
+    grant_types: tuple[str, ...] | None = None
 
 
 def _needed(spec: TargetSpec, revocation_needed: bool) -> list[str]:
@@ -105,7 +107,9 @@ async def discover(
         jwks=_relative(_as_str(spec.jwks_uri or metadata.get("jwks_uri")), base),
         resource=spec.resource,
     )
-    return Discovery(endpoints, published_policy(metadata))
+    listed = metadata.get("grant_types_supported")
+    grants = tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else None
+    return Discovery(endpoints, published_policy(metadata), grants)
 
 
 def published_policy(metadata: dict[str, Any]) -> Policy | None:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from stress.custom_probe import CustomShape
-from stress.discovery import discover
+from stress.discovery import Discovery, discover
 from stress.errors import ScenarioError
 from stress.http_tls import Verify
 from stress.measure.result import policy_lines
@@ -179,13 +179,12 @@ def target_spec(target: str, client: ClientSetup) -> TargetSpec:
 
 async def discover_endpoints(
     target: str, client: ClientSetup | None = None, verify: Verify = True
-) -> Endpoints:
-    """The target's endpoints: those ``client`` gives, discovery for the rest (``TargetError``
-    when the target is unreachable or silent about one that is needed)."""
+) -> Discovery:
+    """What discovery finds of the target: the endpoints ``client`` gives, its metadata's for
+    the rest (``TargetError`` when it is unreachable or silent about one that is needed)."""
     spec = target_spec(target, client or ClientSetup())
     async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S, verify=verify) as http:
-        found = await discover(http, spec, target if target.endswith("/") else target + "/")
-    return found.endpoints
+        return await discover(http, spec, target if target.endswith("/") else target + "/")
 
 
 def _toml_str(value: str) -> str:

@@ -137,3 +137,9 @@ def test_an_issuer_with_a_path_falls_back_to_the_documents_of_its_origin() -> No
         "/.well-known/oauth-authorization-server",
         "/.well-known/openid-configuration",
     ]
+
+
+def test_the_grant_types_the_metadata_lists_are_kept() -> None:
+    listed = {"token_endpoint": "/t", "grant_types_supported": ["authorization_code", 7]}
+    assert run(spec(), listed).grant_types == ("authorization_code",)
+    assert run(spec(), {"token_endpoint": "/t"}).grant_types is None

@@ -228,7 +228,7 @@ def init_command(
         learnt = _learn_custom(target, custom, password, (output, tls))
     else:
         setup = checked_client_setup(target, client_setup, client_auth)
-        endpoints = _discovered(target, setup, tls.verify)
+        endpoints = _discovered(target, setup, tls.verify, mint is not None)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
         login = mint or _password_login(username, password_env, yes)
         learnt = _learn_oauth(target, endpoints, client, login, (setup, tls))
@@ -328,12 +328,24 @@ def _learn_custom(
     return _Learnt(shape, login, "", ClientSetup(), fields, command)
 
 
-def _discovered(target: str, setup: ClientSetup, verify: Verify) -> Endpoints:
-    """The OAuth 2.0 server's endpoints: those given, discovery for the rest (exit 3 if not)."""
+def _discovered(target: str, setup: ClientSetup, verify: Verify, mint: bool) -> Endpoints:
+    """The OAuth 2.0 server's endpoints: those given, discovery for the rest (exit 3 if not).
+
+    A server whose metadata lists its grant types without the password grant gets a warning
+    before any login is tried: most OpenID providers take none, and init's default login is it.
+    """
     try:
-        endpoints = run_async(discover_endpoints, target, setup, verify)
+        found = run_async(discover_endpoints, target, setup, verify)
     except TargetError as exc:
         raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
+    endpoints = found.endpoints
+    if not mint and found.grant_types is not None and "password" not in found.grant_types:
+        stderr.print(
+            f"warning: the server lists the grant types {', '.join(found.grant_types)}, not "
+            "the password grant: log sessions in with --mint-command if logins fail",
+            highlight=False,
+            soft_wrap=True,
+        )
     stderr.print(
         f"discovered: token {endpoints.token}, revocation {endpoints.revocation or '-'}, "
         f"jwks {endpoints.jwks or '-'}",
