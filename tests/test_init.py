@@ -6,16 +6,14 @@ correct server: a starter that needs fixing before it works is not a starter.
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import subprocess
 import sys
-import threading
 import tomllib
 from pathlib import Path
 
 import pytest
+from support.json_server import json_server
 from support.servers import ServerFactory
 
 from stress.launcher import free_port
@@ -241,44 +239,24 @@ def test_not_a_url_is_a_usage_error(tmp_path: Path) -> None:
     assert "expected an http:// or https:// base URL" in result.stderr
 
 
-class _OpenIdProvider(http.server.BaseHTTPRequestHandler):
+def _no_password_grant(method: str, path: str, base: str) -> tuple[int, object]:
     """Discovery metadata of a provider without the password grant, as most OpenID ones are."""
-
-    def do_GET(self) -> None:
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        document = {
-            "issuer": base,
-            "token_endpoint": f"{base}/token",
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-        }
-        body = json.dumps(document).encode()
-        self.send_response(200 if self.path == "/.well-known/oauth-authorization-server" else 404)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the test reads init's output."""
+    if path != "/.well-known/oauth-authorization-server":
+        return 404, {}
+    grants = ["authorization_code", "refresh_token"]
+    return 200, {"issuer": base, "token_endpoint": f"{base}/token", "grant_types_supported": grants}
 
 
 def test_a_server_that_lists_no_password_grant_is_warned_about_before_any_login(
     tmp_path: Path,
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OpenIdProvider)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with json_server(_no_password_grant) as url:
         flags = ("--output", str(tmp_path / "op.toml"), "--no-measure", "--policy", "strict")
         warned = auth_stress("init", "--target", url, *flags, "--yes", cwd=tmp_path)
         minted = auth_stress(
             "init", "--target", url, *flags, "--yes", "--force", "--mint-command", "./login {n}",
             cwd=tmp_path,
         )  # fmt: skip
-    finally:
-        server.shutdown()
-        server.server_close()
     assert warned.returncode == 0, warned.stdout + warned.stderr
     assert "authorization_code, refresh_token, not the password grant" in warned.stderr
     assert "--mint-command" in warned.stderr

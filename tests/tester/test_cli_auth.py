@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from support.json_server import json_server
 from support.servers import ServerFactory
 
 from tester.conftest import CliRunner
@@ -93,30 +92,11 @@ def test_failing_mint_command_is_reported(
     assert "mint command failed" in result.report["inconclusive_reason"]
 
 
-class _NoPasswordGrant(http.server.BaseHTTPRequestHandler):
-    """A token endpoint that takes no password grant, as most OpenID providers are."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = json.dumps({"error": "unsupported_grant_type"}).encode()
-        self.send_response(400)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the test reads the tester's output, not this server's."""
-
-
 def test_a_server_without_the_password_grant_is_told_apart_from_a_wrong_password(
     cli: CliRunner, tmp_path: Path
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoPasswordGrant)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    # A token endpoint that takes no password grant, as most OpenID providers are.
+    with json_server(lambda *_: (400, {"error": "unsupported_grant_type"})) as url:
         scenario = tmp_path / "no-password-grant.toml"
         scenario.write_text(  # no discovery: the token endpoint is given
             SCENARIO.format(auth='password = "password"').replace(
@@ -124,9 +104,6 @@ def test_a_server_without_the_password_grant_is_told_apart_from_a_wrong_password
             )
         )
         result = cli("run", str(scenario), "--target", url)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert result.code == 3, result.stdout + result.stderr
     assert result.report is not None
     reason = result.report["inconclusive_reason"]
