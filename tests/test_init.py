@@ -41,6 +41,12 @@ def atomic_url(server_factory: ServerFactory) -> str:
     return str(server_factory("atomic", grace=5.0).url)
 
 
+@pytest.fixture
+def short_grace_url(server_factory: ServerFactory) -> str:
+    """An atomic server whose 1 s window a measurement bounded at 3 s brackets quickly."""
+    return str(server_factory("atomic", grace=1.0).url)
+
+
 def test_flags_and_yes_write_a_scenario_that_checks_and_passes(
     atomic_url: str, tmp_path: Path
 ) -> None:
@@ -73,7 +79,7 @@ def test_flags_and_yes_write_a_scenario_that_checks_and_passes(
 
 
 def test_a_confidential_client_on_a_target_without_metadata_is_written_from_flags(
-    atomic_url: str, metadata_less_site: str, tmp_path: Path
+    short_grace_url: str, metadata_less_site: str, tmp_path: Path
 ) -> None:
     # The base URL is a plain web server that knows no discovery metadata (404 for it all),
     # as many real servers are; the flags name the endpoints and the client's credentials.
@@ -82,10 +88,10 @@ def test_a_confidential_client_on_a_target_without_metadata_is_written_from_flag
     secrets = {"MY_TEST_PASSWORD": "password", "MY_CLIENT_SECRET": "secret"}
     made = auth_stress(
         "init", "--target", base, "--output", str(out), "--yes",
-        "--token-endpoint", atomic_url + "/oauth/token",
-        "--revocation-endpoint", atomic_url + "/oauth/revoke",
+        "--token-endpoint", short_grace_url + "/oauth/token",
+        "--revocation-endpoint", short_grace_url + "/oauth/revoke",
         "--client-id", "demo-confidential", "--client-secret-env", "MY_CLIENT_SECRET",
-        "--scope", "api profile", "--password-env", "MY_TEST_PASSWORD",
+        "--scope", "api profile", "--password-env", "MY_TEST_PASSWORD", "--grace-max", "3",
         cwd=tmp_path, env=secrets,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
@@ -94,14 +100,14 @@ def test_a_confidential_client_on_a_target_without_metadata_is_written_from_flag
     assert target == {
         "kind": "oauth2",
         "base_url": base,
-        "token_endpoint": atomic_url + "/oauth/token",
-        "revocation_endpoint": atomic_url + "/oauth/revoke",
+        "token_endpoint": short_grace_url + "/oauth/token",
+        "revocation_endpoint": short_grace_url + "/oauth/revoke",
         "client_id": "demo-confidential",
         "client_auth": "basic",  # the default with a secret (RFC 6749 section 2.3.1)
         "client_secret_env": "MY_CLIENT_SECRET",
         "scope": "api profile",
     }
-    assert "measured: idempotent, grace 5s" in made.stderr  # logged in with the secret
+    assert "measured: idempotent, grace 1s" in made.stderr  # logged in with the secret
     ran = auth_stress(
         "run", str(out), "--no-progress", "--history", str(tmp_path / "h.jsonl"),
         cwd=tmp_path, env=secrets,
@@ -122,17 +128,18 @@ print(urllib.request.urlopen(request).read().decode())
 
 
 def test_a_mint_command_logs_in_where_there_is_no_password_grant(
-    atomic_url: str, tmp_path: Path
+    short_grace_url: str, tmp_path: Path
 ) -> None:
     (tmp_path / "login.py").write_text(MINT)
     out = tmp_path / "scenarios" / "minted.toml"
     made = auth_stress(
-        "init", "--target", atomic_url, "--output", str(out), "--yes", "--client-id",
+        "init", "--target", short_grace_url, "--output", str(out), "--yes", "--client-id",
         "demo-client", "--mint-command", f"{sys.executable} login.py {{target}} {{n}}",
+        "--grace-max", "3",
         cwd=tmp_path,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
-    assert "measured: idempotent, grace 5s" in made.stderr  # the measurement logged in by it
+    assert "measured: idempotent, grace 1s" in made.stderr  # the measurement logged in by it
     assert "next: auth-stress check" in made.stdout  # no password variable to export
     auth = tomllib.loads(out.read_text())["auth"]
     # The command runs in the scenario's folder: the script it names is found from there.
