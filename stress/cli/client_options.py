@@ -35,6 +35,9 @@ __all__ = [
     "client_flags",
     "login_flags",
     "mint_login",
+    "needed_variables",
+    "password_login",
+    "refuse_mint_with_password",
     "require_variables",
 ]
 
@@ -110,6 +113,33 @@ def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | Non
     except ValueError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
     return setup
+
+
+def password_login(username: str, variable: str) -> PasswordLogin:
+    """The password grant as the flags (or prompts) give it; exit 2 for a bad variable name."""
+    if not ENV_NAME.match(variable):
+        raise fail(ExitCode.USAGE, f"--password-env {variable!r}: not an environment variable name")
+    return PasswordLogin(username, variable)
+
+
+def refuse_mint_with_password(
+    mint_command: str | None, username: str | None, password_env: str | None
+) -> None:
+    """Exit 2 when ``--mint-command`` comes with the password grant's flags."""
+    if mint_command is not None and (username is not None or password_env is not None):
+        raise fail(
+            ExitCode.USAGE,
+            "--username and --password-env go with the password grant; --mint-command logs "
+            "sessions in instead: drop one or the other",
+        )
+
+
+def needed_variables(login: Login, setup: ClientSetup) -> list[tuple[str, str]]:
+    """The variables a login reads (the password's, the client secret's), with what each holds."""
+    needed = login.variables()
+    if setup.client_secret_env is not None:
+        needed.append((setup.client_secret_env, "the client's secret"))
+    return needed
 
 
 def require_variables(needed: Sequence[tuple[str, str]], why: str, remedy: str = "") -> None:

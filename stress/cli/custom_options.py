@@ -16,12 +16,13 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from stress.cli.client_options import client_flags
 from stress.cli.output import fail, stderr
 from stress.custom_probe import CustomPaths, CustomShape, probe_custom_api
 from stress.errors import TargetError
 from stress.http_tls import Verify
 from stress.scenario import joinable
-from stress.starter import PasswordLogin
+from stress.starter import ClientSetup, PasswordLogin
 from stress.types import ExitCode
 from stress.wire import run as run_async
 
@@ -100,8 +101,13 @@ def custom_paths(
     return CustomPaths(login, refresh, revoke, body, refresh_cookie)
 
 
-def oauth_only(given: list[str]) -> None:
-    """Exit 2 naming the OAuth 2.0 flags ``given`` for a custom API, if any."""
+def oauth_only(
+    client_id: str | None, mint_command: str | None, client_auth: str | None, setup: ClientSetup
+) -> None:
+    """Exit 2 naming the OAuth 2.0 flags given for a custom API, if any."""
+    named = {"--client-id": client_id, "--mint-command": mint_command, "--client-auth": client_auth}
+    given = [flag for flag, value in named.items() if value is not None]
+    given += client_flags(setup)[::2]
     if given:
         raise fail(
             ExitCode.USAGE,

@@ -25,7 +25,6 @@ from typing import Annotated, Any, cast
 import typer
 
 from stress.cli.client_options import (
-    ENV_NAME,
     ClientAuthOption,
     ClientSecretEnv,
     JwksUri,
@@ -37,6 +36,9 @@ from stress.cli.client_options import (
     client_flags,
     login_flags,
     mint_login,
+    needed_variables,
+    password_login,
+    refuse_mint_with_password,
     require_variables,
 )
 from stress.cli.custom_options import (
@@ -201,12 +203,7 @@ def init_command(
     if measuring:
         check_bounds(bounds)
     mint = None if mint_command is None else mint_login(mint_command)
-    if mint is not None and (username is not None or password_env is not None):
-        raise fail(
-            ExitCode.USAGE,
-            "--username and --password-env go with the password grant; --mint-command logs "
-            "sessions in instead: drop one or the other",
-        )
+    refuse_mint_with_password(mint_command, username, password_env)
     custom = custom_paths(login_path, refresh_path, revoke_path, login_json, refresh_cookie)
     tls = _Tls(ca_file, insecure)
     client_setup = ClientSetup(
@@ -217,13 +214,7 @@ def init_command(
         scope=scope,
     )
     if custom is not None:
-        named = {
-            "--client-id": client_id,
-            "--mint-command": mint_command,
-            "--client-auth": client_auth,
-        }
-        given = [flag for flag, value in named.items() if value is not None]
-        oauth_only([*given, *client_flags(client_setup)[::2]])
+        oauth_only(client_id, mint_command, client_auth, client_setup)
         password = _password_login(username, password_env, yes)
         learnt = _learn_custom(target, custom, password, (output, tls))
     else:
@@ -250,10 +241,7 @@ def init_command(
             ca_file=ca_file,
             insecure=insecure,
         )
-        needed = login.variables()
-        if setup.client_secret_env is not None:
-            needed.append((setup.client_secret_env, "the client's secret"))
-        chosen, comments = _measured(probe_setup, needed, bounds)
+        chosen, comments = _measured(probe_setup, needed_variables(login, setup), bounds)
     else:
         chosen = _declared(policy, grace, yes)
         comments = declared_comments(chosen)
@@ -359,9 +347,7 @@ def _password_login(username: str | None, password_env: str | None, yes: bool) -
     """The password grant's user template and password variable, by flags or prompts."""
     user = _ask(username, "Test user template ({n} = session number)", "user{n}", yes)
     variable = _ask(password_env, "Env var with the test password", "AUTH_STRESS_PASSWORD", yes)
-    if not ENV_NAME.match(variable):
-        raise fail(ExitCode.USAGE, f"--password-env {variable!r}: not an environment variable name")
-    return PasswordLogin(user, variable)
+    return password_login(user, variable)
 
 
 def _write(

@@ -25,7 +25,6 @@ from typing import Annotated, Any
 import typer
 
 from stress.cli.client_options import (
-    ENV_NAME,
     ClientAuthOption,
     ClientSecretEnv,
     JwksUri,
@@ -37,6 +36,9 @@ from stress.cli.client_options import (
     client_flags,
     login_flags,
     mint_login,
+    needed_variables,
+    password_login,
+    refuse_mint_with_password,
     require_variables,
 )
 from stress.cli.custom_options import (
@@ -227,27 +229,14 @@ class _Flags:
 
     def login(self) -> Login:
         """How sessions log in: the mint command, else the password grant (exit 2 if wrong)."""
+        refuse_mint_with_password(self.mint_command, self.username, self.password_env)
         if self.mint_command is not None:
-            if self.username is not None or self.password_env is not None:
-                raise fail(
-                    ExitCode.USAGE,
-                    "--username and --password-env go with the password grant; --mint-command "
-                    "logs sessions in instead: drop one or the other",
-                )
             return mint_login(self.mint_command)
-        variable = self.password_env or _PASSWORD_ENV
-        if not ENV_NAME.match(variable):
-            raise fail(
-                ExitCode.USAGE, f"--password-env {variable!r}: not an environment variable name"
-            )
-        return PasswordLogin(self.username or "user{n}", variable)
+        return password_login(self.username or "user{n}", self.password_env or _PASSWORD_ENV)
 
     def variables(self) -> list[tuple[str, str]]:
         """The variables a login reads, with what each holds."""
-        needed = self.login().variables()
-        if self.client.client_secret_env is not None:
-            needed.append((self.client.client_secret_env, "the client's secret"))
-        return needed
+        return needed_variables(self.login(), self.client)
 
 
 def _scenario(
@@ -271,13 +260,7 @@ def _scenario(
         raise fail(ExitCode.USAGE, "--target URL is needed when no scenario is given")
     login = flags.login()
     if flags.custom is not None:
-        oauth = {
-            "--client-id": flags.client_id,
-            "--client-auth": flags.client_auth,
-            "--mint-command": flags.mint_command,
-        }
-        given = [flag for flag, value in oauth.items() if value is not None]
-        oauth_only([*given, *client_flags(flags.client)[::2]])
+        oauth_only(flags.client_id, flags.mint_command, flags.client_auth, flags.client)
         assert isinstance(login, PasswordLogin)  # --mint-command was refused just above
         require_variables(flags.variables(), "the measurement logs test users in")
         shape = probe(target, flags.custom, login, verify)
