@@ -11,8 +11,11 @@ are looked for under the usual names (``access_token``, ``accessToken``, ``acces
 (``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
 a ``cookie`` target, whose access token may be a cookie too (one named like ``access_token``).
 The refresh is then tried the same way (the token under its own field name, else as a Bearer
-token; or the cookie), so what is written is known to work. Tokens stay in memory: nothing here
-logs or returns one.
+token; or the cookie), so what is written is known to work. A login that sets a CSRF cookie
+(named like ``XSRF-TOKEN``, ``csrftoken`` or ``csrf_refresh_token``) may guard the refresh with a
+double submit: a refresh refused without it is tried again with the cookie sent back and its
+value in the header the usual frameworks read (``X-CSRF-Token``, ``X-XSRF-TOKEN``,
+``X-CSRFToken``). Tokens stay in memory: nothing here logs or returns one.
 
 Usage::
 
@@ -55,6 +58,9 @@ LOGIN_BODIES: tuple[tuple[Encoding, dict[str, str]], ...] = (
 _SHOWN = 200  # characters of an unexpected answer quoted in an error
 # The ways a JSON API's refresh may want its token, tried in this order (see Presented).
 _BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access")
+# The headers a double-submit CSRF value is read from: flask-jwt-extended's (and Rails'),
+# Angular's (which Spring Security and Laravel follow), Django's.
+CSRF_HEADERS = ("X-CSRF-Token", "X-XSRF-TOKEN", "X-CSRFToken")
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,18 @@ class CustomShape:
     refresh_cookie: str | None
     presented: Presented = "body"
     access_cookie: str | None = None
+    # A double-submit CSRF defence: the cookie its value comes in, the header it goes back in.
+    csrf_cookie: str | None = None
+    csrf_header: str | None = None
 
     def presentation(self) -> dict[str, Any]:
         """The request fields (``json``, ``headers``) of a refresh or a logout, as templates."""
+        fields = self._token_fields()
+        if self.csrf_header is not None:
+            fields["headers"] = {**fields.get("headers", {}), self.csrf_header: "{csrf}"}
+        return fields
+
+    def _token_fields(self) -> dict[str, Any]:
         if self.presented == "cookie" or self.refresh_token_path is None:
             return {}
         if self.presented == "bearer":
@@ -109,6 +124,8 @@ class CustomShape:
             fields["refresh_token_path"] = self.refresh_token_path
         if self.refresh_cookie is not None:
             fields["refresh_cookie"] = self.refresh_cookie
+        if self.csrf_cookie is not None:
+            fields["csrf_cookie"] = self.csrf_cookie
         if self.paths.revoke is not None:
             fields["revoke"] = {**refresh, "path": self.paths.revoke}
         return fields
@@ -140,7 +157,8 @@ async def probe_custom_api(
             f"the login at {paths.login} refused every body tried ({'; '.join(answers)})" + hint
         )
     document = _json_or_none(response)
-    cookies = _cookies_set(response)
+    csrf = _csrf_cookies(_cookies_set(response))
+    cookies = [name for name in _cookies_set(response) if name not in csrf]
     access = _find(document, ACCESS_NAMES)
     access_cookie = None if access is not None else _access_cookie(cookies)
     if access is None and access_cookie is None:
@@ -166,7 +184,7 @@ async def probe_custom_api(
         presented="body" if cookie is None else "cookie",
         access_cookie=access_cookie,
     )
-    return await _refreshed(http, base, shape, (document, response), secrets)
+    return await _refreshed(http, base, shape, (document, response), secrets, csrf)
 
 
 async def _refreshed(
@@ -175,29 +193,41 @@ async def _refreshed(
     shape: CustomShape,
     login: tuple[Any, httpx.Response],
     secrets: list[str],
+    csrf_cookies: list[str],
 ) -> CustomShape:
     """``shape`` with the first way of presenting the login's refresh token that the API
     accepts (with a new access token back), in the order of :data:`_BODY_WAYS` (a Bearer
-    token is what flask-jwt-extended wants); for a cookie API, the cookie."""
+    token is what flask-jwt-extended wants); for a cookie API, the cookie. Each way is tried
+    first alone, then with each of ``csrf_cookies`` sent back in each of :data:`CSRF_HEADERS`."""
     document, response = login
     if shape.refresh_cookie is not None:
         token = _cookie_value(response, shape.refresh_cookie)
-        tried = [shape]
+        ways = [shape]
     else:
         token = str(json_path(document, shape.refresh_token_path or ""))
-        tried = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
+        ways = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
+    tried = ways + [
+        dataclasses.replace(way, csrf_cookie=cookie, csrf_header=header)
+        for way in ways
+        for cookie in csrf_cookies
+        for header in _csrf_headers(cookie)
+    ]
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
         access = _cookie_value(response, shape.access_cookie)
-    secrets = [*secrets, token, access]
+    secrets = [*secrets, token, access, *(_cookie_value(response, c) for c in csrf_cookies)]
     path = shape.paths.refresh
     answers = []
     for candidate in tried:
-        values = {"refresh_token": token, "access_token": access}
+        csrf = _cookie_value(response, candidate.csrf_cookie) if candidate.csrf_cookie else ""
+        values = {"refresh_token": token, "access_token": access, "csrf": csrf}
         request = fill_placeholders(candidate.presentation(), values)
         headers = dict(request.get("headers", {}))
-        if candidate.refresh_cookie is not None:
-            headers["cookie"] = f"{candidate.refresh_cookie}={token}"
+        sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
+        if candidate.csrf_cookie is not None:
+            sent.append(f"{candidate.csrf_cookie}={csrf}")
+        if sent:
+            headers["cookie"] = "; ".join(sent)
         answer = await _post(http, urljoin(base, path), request.get("json"), headers)
         if answer.is_success:
             break
@@ -218,6 +248,13 @@ async def _refreshed(
 
 
 def _presented(shape: CustomShape) -> str:
+    said = _token_presented(shape)
+    if shape.csrf_header is not None:
+        said += f" with {shape.csrf_cookie} as {shape.csrf_header}"
+    return said
+
+
+def _token_presented(shape: CustomShape) -> str:
     if shape.presented == "cookie":
         return f"the cookie {shape.refresh_cookie}"
     if shape.presented == "bearer":
@@ -226,6 +263,23 @@ def _presented(shape: CustomShape) -> str:
     return (
         said + " and the access token as Bearer" if shape.presented == "body-and-access" else said
     )
+
+
+def _csrf_cookies(names: list[str]) -> list[str]:
+    """The cookies named like a CSRF value, one that goes with the refresh token first
+    (flask-jwt-extended sets ``csrf_access_token`` and ``csrf_refresh_token``)."""
+    found = [n for n in names if "csrf" in n.lower() or "xsrf" in n.lower()]
+    return sorted(found, key=lambda n: "refresh" not in n.lower())
+
+
+def _csrf_headers(cookie: str) -> tuple[str, ...]:
+    """:data:`CSRF_HEADERS`, the one a framework pairs with a cookie named like ``cookie``
+    first (Angular's ``XSRF-TOKEN`` goes back as ``X-XSRF-TOKEN``)."""
+    if "xsrf" in cookie.lower():
+        return ("X-XSRF-TOKEN", *(h for h in CSRF_HEADERS if h != "X-XSRF-TOKEN"))
+    if cookie.lower() == "csrftoken":
+        return ("X-CSRFToken", *(h for h in CSRF_HEADERS if h != "X-CSRFToken"))
+    return CSRF_HEADERS
 
 
 def _field(path: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -86,11 +87,21 @@ def _not_joinable(fields: dict[str, str | None]) -> str | None:
     return None
 
 
+def _strings(node: Any) -> Iterator[str]:
+    """Every string value in a JSON-like value (where placeholders are filled: not keys)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict | list):
+        for value in node.values() if isinstance(node, dict) else node:
+            yield from _strings(value)
+
+
 class RequestSpec(_Strict, frozen=True):
     """One HTTP request template for custom APIs.
 
     Strings in ``form``, ``json`` and ``headers`` may hold placeholders: ``{refresh_token}``,
-    ``{access_token}``, ``{username}``, ``{password}``, ``{n}`` (session number).
+    ``{access_token}``, ``{username}``, ``{password}``, ``{n}`` (session number), and ``{csrf}``
+    (the CSRF value of ``target.csrf_cookie`` issued with the refresh token presented).
     """
 
     path: str
@@ -104,6 +115,13 @@ class RequestSpec(_Strict, frozen=True):
         if problem is not None:
             raise ValueError(problem)
 
+    def uses(self, placeholder: str) -> bool:
+        """Whether ``{placeholder}`` is in the path or any string of the body or headers."""
+        mark = "{" + placeholder + "}"
+        return mark in self.path or any(
+            mark in text for text in _strings([self.form, self.json, self.headers])
+        )
+
 
 class TargetSpec(_Strict, frozen=True):
     """How to talk to the target: its kind, endpoints and where tokens live.
@@ -113,6 +131,14 @@ class TargetSpec(_Strict, frozen=True):
     and response field paths. ``cookie``: like ``json`` but the refresh token travels in the
     cookie named ``refresh_cookie`` (and the access token in the body at ``access_token_path``, or
     in the cookie named ``access_cookie``, which ``use`` then sends as a cookie).
+
+    ``csrf_cookie`` names the cookie of a double-submit CSRF defence (``XSRF-TOKEN``,
+    ``csrftoken``, flask-jwt-extended's ``csrf_refresh_token``): its value is read from the
+    ``Set-Cookie`` that came with each refresh token, and refreshes and logouts presenting that
+    token send it back as the cookie and wherever their templates put ``{csrf}`` (a header such
+    as ``X-CSRF-Token``). It is paired with the token, not the session's latest, because some
+    servers bind it to the token: an older token presented with a newer value would be refused
+    for CSRF, and the refusal misread as reuse detection.
     """
 
     kind: Literal["oauth2", "json", "cookie"]
@@ -136,6 +162,7 @@ class TargetSpec(_Strict, frozen=True):
     refresh_token_path: str | None = "refresh_token"
     refresh_cookie: str | None = None
     access_cookie: str | None = None
+    csrf_cookie: str | None = None
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
@@ -160,8 +187,27 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError("target.access_cookie goes with target.kind = 'cookie'")
         if self.kind in ("json", "cookie") and self.refresh is None:
             raise ValueError(f"target.kind = '{self.kind}' needs a [target.refresh] request")
+        problem = self._csrf_problem()
+        if problem is not None:
+            raise ValueError(problem)
         if self.client_secret_env is not None and self.client_auth == "none":
             raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
+
+    def _csrf_problem(self) -> str | None:
+        """Why ``csrf_cookie`` and the ``{csrf}`` placeholder do not go together, if they
+        do not: a value read and never sent, or a placeholder nothing fills, is a typo."""
+        templates = {"target.refresh": self.refresh, "target.revoke": self.revoke}
+        using = [name for name, spec in templates.items() if spec is not None and spec.uses("csrf")]
+        if self.login is not None and self.login.uses("csrf"):
+            return "target.login: {csrf} is not known before the login (it comes with a token)"
+        if self.csrf_cookie is None and using:
+            return f"{using[0]}: {{csrf}} needs target.csrf_cookie (the CSRF cookie's name)"
+        if self.csrf_cookie is not None and not using:
+            return (
+                "target.csrf_cookie: no refresh or revoke template sends {csrf} back "
+                '(for example headers = { X-CSRF-Token = "{csrf}" })'
+            )
+        return None
 
 
 class AuthSpec(_Strict, frozen=True):

@@ -262,6 +262,11 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
     if shape.refresh_cookie is not None:
         lines.append(f"refresh_cookie = {_toml_str(shape.refresh_cookie)}   # the refresh token")
+    if shape.csrf_cookie is not None:
+        lines.append(
+            f"csrf_cookie = {_toml_str(shape.csrf_cookie)}   # double submit: sent back as "
+            f"{shape.csrf_header}"
+        )
     lines += _resource_lines(answers)
     for table in ("login", "refresh", "revoke"):
         if table in fields:

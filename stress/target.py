@@ -65,10 +65,14 @@ class Endpoints:
 
 
 class TokenPair(msgspec.Struct, frozen=True, gc=False):
-    """Raw tokens held in memory only; ``refresh`` None means the server issued none."""
+    """Raw tokens held in memory only; ``refresh`` None means the server issued none.
+
+    ``csrf`` is the value of ``target.csrf_cookie`` the same answer set, None if it set none.
+    """
 
     access: str | None
     refresh: str | None
+    csrf: str | None = None
 
 
 class Parsed(msgspec.Struct, frozen=True, gc=False):
@@ -145,20 +149,32 @@ class TargetProfile:
         return self._templated(base, self.spec.login, values, cookie=None)
 
     def refresh(
-        self, base: str, refresh_token: str, access_token: str | None = None
+        self,
+        base: str,
+        refresh_token: str,
+        access_token: str | None = None,
+        csrf: str | None = None,
     ) -> WireRequest:
         """A refresh presenting ``refresh_token``; a custom template's ``{access_token}`` is
-        ``access_token``, the session's current one (some APIs want both back)."""
+        ``access_token``, the session's current one (some APIs want both back), and its
+        ``{csrf}`` the CSRF value issued with ``refresh_token``, sent as its cookie too."""
         if self.spec.kind == "oauth2" and self.spec.refresh is None:
             form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
             return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
         assert self.spec.refresh is not None  # validated by TargetSpec
-        values = {"refresh_token": refresh_token, "access_token": access_token or ""}
+        values = _presenting(refresh_token, access_token, csrf)
         return self._templated(base, self.spec.refresh, values, cookie=refresh_token)
 
-    def revoke(self, base: str, refresh_token: str, access_token: str | None = None) -> WireRequest:
+    def revoke(
+        self,
+        base: str,
+        refresh_token: str,
+        access_token: str | None = None,
+        csrf: str | None = None,
+    ) -> WireRequest:
+        """A logout presenting ``refresh_token`` (see :meth:`refresh` for the others)."""
         if self.spec.revoke is not None:
-            values = {"refresh_token": refresh_token, "access_token": access_token or ""}
+            values = _presenting(refresh_token, access_token, csrf)
             return self._templated(base, self.spec.revoke, values, cookie=refresh_token)
         if self.spec.kind == "oauth2":
             endpoint = self._require(self.endpoints.revocation, "revocation")
@@ -204,6 +220,9 @@ class TargetProfile:
             return Parsed("info", None, f"malformed-response: no access token in 2xx {where}")
         if refresh is not None and (not isinstance(refresh, str) or not refresh):
             return Parsed("info", None, "malformed-response: refresh token is not a string")
+        if self.spec.csrf_cookie is not None:
+            csrf = _set_cookie(response, self.spec.csrf_cookie)
+            return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
         return Parsed("ok", TokenPair(access=access, refresh=refresh), None)
 
     def parse_plain(self, response: WireResponse) -> Parsed:
@@ -271,8 +290,14 @@ class TargetProfile:
         elif spec.form is not None:
             body = urlencode(fill_placeholders(spec.form, values)).encode()
             headers.extend(h for h in FORM_HEADERS if h[0] not in dict(headers))
+        cookies = []
         if self.spec.kind == "cookie" and cookie is not None and self.spec.refresh_cookie:
-            headers.append(("cookie", f"{self.spec.refresh_cookie}={cookie}"))
+            cookies.append(f"{self.spec.refresh_cookie}={cookie}")
+        if self.spec.csrf_cookie is not None and values.get("csrf"):
+            # The double submit: the server compares the cookie with the copy sent elsewhere.
+            cookies.append(f"{self.spec.csrf_cookie}={values['csrf']}")
+        if cookies:
+            headers.append(("cookie", "; ".join(cookies)))
         return WireRequest(
             method=spec.method,
             # The path may carry a token: not cached.
@@ -280,6 +305,11 @@ class TargetProfile:
             headers=tuple(headers),
             body=body,
         )
+
+
+def _presenting(refresh_token: str, access_token: str | None, csrf: str | None) -> dict[str, str]:
+    """The placeholders of a request presenting ``refresh_token``; one not known is empty."""
+    return {"refresh_token": refresh_token, "access_token": access_token or "", "csrf": csrf or ""}
 
 
 # Every request of a run joins one of a few endpoint paths to one of a few bases: joined once

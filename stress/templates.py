@@ -28,6 +28,7 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x
 _MARKS = {
     "AUTHSTRESSTOKENMARK": "$TOKEN",
     "AUTHSTRESSACCESSMARK": "$ACCESS_TOKEN",
+    "AUTHSTRESSCSRFMARK": "$CSRF_TOKEN",
     "AUTHSTRESSSECRETMARK": "$CLIENT_SECRET",
     "AUTHSTRESSUSERMARK": "$USERNAME",
     "AUTHSTRESSPASSWORDMARK": "$PASSWORD",
@@ -65,16 +66,16 @@ def request_templates(
     endpoint" into a usage error instead of a crash halfway through the run.
     """
     profile = TargetProfile(spec, endpoints, client_secret="AUTHSTRESSSECRETMARK")
-    mark, access = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK"
+    mark, access, csrf = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK", "AUTHSTRESSCSRFMARK"
     builders: dict[str, tuple[Callable[[], WireRequest], str]] = {
         "login": (
             lambda: profile.login(base, "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK", 0),
             "",
         ),
-        "refresh": (lambda: profile.refresh(base, mark, access), "$REFRESH_TOKEN"),
-        "probe": (lambda: profile.refresh(base, mark, access), "$REFRESH_TOKEN"),
+        "refresh": (lambda: profile.refresh(base, mark, access, csrf), "$REFRESH_TOKEN"),
+        "probe": (lambda: profile.refresh(base, mark, access, csrf), "$REFRESH_TOKEN"),
         "use": (lambda: profile.use(base, mark), "$ACCESS_TOKEN"),
-        "revoke": (lambda: profile.revoke(base, mark, access), "$REFRESH_TOKEN"),
+        "revoke": (lambda: profile.revoke(base, mark, access, csrf), "$REFRESH_TOKEN"),
     }
     return {
         kind: _template(build(), token)

@@ -16,10 +16,13 @@ from stress.custom_probe import (
     _access_cookie,
     _cookie_value,
     _cookies_set,
+    _csrf_cookies,
+    _csrf_headers,
     _find,
     _post,
     _refresh_cookie,
     _said,
+    probe_custom_api,
 )
 from stress.errors import TargetError
 
@@ -123,3 +126,45 @@ def test_the_probe_sends_only_the_cookies_the_scenario_will_send() -> None:
 
     anyio.run(go)
     assert sent == [None, None, "rt=given"]
+
+
+def test_csrf_cookies_are_no_token_cookies_and_the_refresh_ones_come_first() -> None:
+    # flask-jwt-extended in cookie mode sets four cookies.
+    names = ["access_token_cookie", "csrf_access_token", "refresh_token_cookie",
+             "csrf_refresh_token"]  # fmt: skip
+    assert _csrf_cookies(names) == ["csrf_refresh_token", "csrf_access_token"]
+    others = [n for n in names if n not in _csrf_cookies(names)]
+    assert _access_cookie(others) == "access_token_cookie"
+    assert _refresh_cookie(others, None, "/login") == "refresh_token_cookie"
+    assert _csrf_headers("XSRF-TOKEN")[0] == "X-XSRF-TOKEN"  # Angular's pair
+    assert _csrf_headers("csrftoken")[0] == "X-CSRFToken"  # Django's
+    assert _csrf_headers("csrf_refresh_token")[0] == "X-CSRF-Token"
+
+
+def test_a_refresh_refused_without_its_csrf_value_is_learnt_with_it() -> None:
+    # A double submit: the header must equal the cookie, both as the login set them.
+    sent: list[tuple[str | None, str | None]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            cookies = ["rt=R1; HttpOnly", "XSRF-TOKEN=C1", "session=s"]
+            return httpx.Response(
+                200, headers=[("set-cookie", c) for c in cookies], json={"accessToken": "A1"}
+            )
+        sent.append((request.headers.get("cookie"), request.headers.get("x-xsrf-token")))
+        if sent[-1] != ("rt=R1; XSRF-TOKEN=C1", "C1"):
+            return httpx.Response(403, json={"message": "CSRF token mismatch C1"})
+        return httpx.Response(200, headers={"set-cookie": "rt=R2"}, json={"accessToken": "A2"})
+
+    async def go() -> CustomShape:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            paths = CustomPaths("/login", "/refresh", revoke="/logout")
+            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    shape = anyio.run(go)
+    assert sent == [("rt=R1", None), ("rt=R1; XSRF-TOKEN=C1", "C1")]
+    assert (shape.kind, shape.refresh_cookie, shape.csrf_cookie) == ("cookie", "rt", "XSRF-TOKEN")
+    fields = shape.target_fields()
+    assert fields["csrf_cookie"] == "XSRF-TOKEN"
+    assert fields["refresh"] == {"path": "/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
+    assert fields["revoke"] == {"path": "/logout", "headers": {"X-XSRF-TOKEN": "{csrf}"}}

@@ -218,3 +218,33 @@ def test_an_access_cookie_goes_with_a_cookie_target(tmp_path: Path) -> None:
         'base_url = "http://127.0.0.1:1"', 'base_url = "http://h"\naccess_cookie = "at"'
     )
     assert "target.access_cookie goes with target.kind = 'cookie'" in error_of(tmp_path, text)
+
+
+COOKIE = VALID.replace('kind = "oauth2"', 'kind = "cookie"\nrefresh_cookie = "rt"')
+
+
+@pytest.mark.parametrize(
+    ("fields", "refresh", "message"),
+    [
+        ('csrf_cookie = "XSRF-TOKEN"', "", "target.csrf_cookie: no refresh or revoke template"),
+        ("", 'headers = { X-XSRF-TOKEN = "{csrf}" }', "target.refresh: {csrf} needs target."),
+    ],
+)
+def test_a_csrf_cookie_and_the_csrf_placeholder_go_together(
+    tmp_path: Path, fields: str, refresh: str, message: str
+) -> None:
+    text = COOKIE.replace('base_url = "http://127.0.0.1:1"', f'base_url = "http://h"\n{fields}')
+    text = text.replace("[auth]", f'[target.refresh]\npath = "/r"\n{refresh}\n[auth]')
+    assert message in error_of(tmp_path, text)
+
+
+def test_a_csrf_value_is_not_known_to_the_login(tmp_path: Path) -> None:
+    text = COOKIE.replace(
+        'base_url = "http://127.0.0.1:1"', 'base_url = "http://h"\ncsrf_cookie = "c"'
+    )
+    text = text.replace(
+        "[auth]",
+        '[target.login]\npath = "/in"\nheaders = { X = "{csrf}" }\n'
+        '[target.refresh]\npath = "/r"\njson = { t = "{csrf}" }\n[auth]',
+    )
+    assert "target.login: {csrf} is not known before the login" in error_of(tmp_path, text)

@@ -190,3 +190,44 @@ def test_json_path_handles_arrays_and_missing() -> None:
     assert json_path(document, "a.0.b") == "x"
     assert json_path(document, "a.1.b") is None
     assert json_path(document, "z") is None
+
+
+def test_a_csrf_value_is_read_with_each_token_and_sent_back_as_cookie_and_header() -> None:
+    echoed = {"X-XSRF-TOKEN": "{csrf}"}
+    profile = TargetProfile(
+        spec(
+            kind="cookie",
+            refresh={"path": "/auth/refresh", "headers": echoed},
+            revoke={"path": "/auth/logout", "form": {"_csrf": "{csrf}"}},
+            refresh_cookie="rt",
+            access_token_path="accessToken",
+            csrf_cookie="XSRF-TOKEN",
+        ),
+        ENDPOINTS,
+    )
+    answer = response(
+        200,
+        {"accessToken": "A"},
+        (("set-cookie", "rt=R; HttpOnly"), ("set-cookie", "XSRF-TOKEN=C")),
+    )
+    tokens = profile.parse_tokens(answer).tokens
+    assert tokens is not None
+    assert (tokens.refresh, tokens.csrf) == ("R", "C")
+    request = profile.refresh(BASE, "R", "A", "C")
+    assert ("cookie", "rt=R; XSRF-TOKEN=C") in request.headers  # one header, as HTTP/1.1 wants
+    assert ("x-xsrf-token", "C") in request.headers
+    assert parse_qs(profile.revoke(BASE, "R", None, "C").body.decode()) == {"_csrf": ["C"]}
+    unset = profile.parse_tokens(response(200, {"accessToken": "A"}, (("set-cookie", "rt=S"),)))
+    assert unset.tokens is not None
+    assert unset.tokens.csrf is None  # none set: the session keeps the one it has
+
+
+def test_a_target_without_a_csrf_cookie_reads_none() -> None:
+    profile = TargetProfile(
+        spec(kind="cookie", refresh={"path": "/r"}, refresh_cookie="rt"), ENDPOINTS
+    )
+    answer = response(200, {"access_token": "A"}, (("set-cookie", "rt=R"), ("set-cookie", "c=C")))
+    tokens = profile.parse_tokens(answer).tokens
+    assert tokens is not None
+    assert tokens.csrf is None
+    assert ("cookie", "rt=R") in profile.refresh(BASE, "R", None, "ignored").headers

@@ -29,3 +29,20 @@ def test_a_refresh_that_sends_both_tokens_shows_both_as_placeholders() -> None:
         == '{"accessToken":"$ACCESS_TOKEN","refreshToken":"$REFRESH_TOKEN"}'
     )
     assert templates["login"].body == '{"u":"$USERNAME","p":"$PASSWORD"}'
+
+
+def test_a_csrf_value_is_a_placeholder_in_its_cookie_and_header() -> None:
+    spec = msgspec.convert(
+        {
+            "kind": "cookie",
+            "refresh_cookie": "rt",
+            "csrf_cookie": "XSRF-TOKEN",
+            "refresh": {"path": "/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}},
+        },
+        TargetSpec,
+    )
+    (refresh,) = request_templates(
+        spec, ENDPOINTS, "http://127.0.0.1:9/", frozenset({"refresh"})
+    ).values()
+    assert ("cookie", "rt=$REFRESH_TOKEN; XSRF-TOKEN=$CSRF_TOKEN") in refresh.headers
+    assert ("x-xsrf-token", "$CSRF_TOKEN") in refresh.headers

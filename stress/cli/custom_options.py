@@ -142,6 +142,8 @@ def probe(
         if shape.refresh_cookie is None
         else f"refresh token in the cookie {shape.refresh_cookie}"
     )
+    if shape.csrf_cookie is not None:
+        refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {shape.csrf_header}"
     stderr.print(
         f"found: a {shape.kind} API, {access}, {refresh}",
         highlight=False,

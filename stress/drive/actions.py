@@ -82,6 +82,17 @@ class Actions:
         alive = self._alive or self.targets
         return alive[(state.n + i) % len(alive)]
 
+    def refresh_request(self, state: SessionState, token: str, i: int = 0) -> WireRequest:
+        """The refresh presenting ``token`` from the session's ``i``-th concurrent caller,
+        with what a client sends beside it: its access token and the token's CSRF value."""
+        base = self.base(state, i)
+        return self.profile.refresh(base, token, state.access, state.csrf_of(token))
+
+    def revoke_request(self, state: SessionState, token: str, i: int = 0) -> WireRequest:
+        """The logout presenting ``token`` (see :meth:`refresh_request`)."""
+        base = self.base(state, i)
+        return self.profile.revoke(base, token, state.access, state.csrf_of(token))
+
     # -- one request ---------------------------------------------------------------------
 
     async def send(
@@ -120,7 +131,7 @@ class Actions:
         parsed = self.complete(state, invoke, outcome, tab)
         tokens = parsed.tokens
         if adopt and kind in ("probe", "refresh") and parsed.outcome == "ok" and tokens:
-            state.adopt(tokens.refresh, tokens.access, self.recorder.fp)
+            state.adopt(tokens.refresh, tokens.access, self.recorder.fp, tokens.csrf)
         return invoke, parsed
 
     def complete(
@@ -237,7 +248,7 @@ class Actions:
         tokens: the checkers must treat the token as maybe consumed.
         """
         self.recorder.count()
-        request = self.profile.refresh(self.base(state), token, state.access)
+        request = self.refresh_request(state, token)
         process = self.recorder.tab(state, 0)
         invoke = self.recorder.invoke(process, state, "refresh", token, step="lost-response")
         answered = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
@@ -251,7 +262,7 @@ class Actions:
         token = state.current
         if token is None:
             return None
-        request = self.profile.refresh(self.base(state), token, state.access)
+        request = self.refresh_request(state, token)
         return await self.obedient_refresh(state, request, token, step="load", phase="load")
 
     async def use_once(
@@ -265,9 +276,7 @@ class Actions:
 
     async def revoke(self, state: SessionState, token: str) -> None:
         """Revoke the session's token (its family), as a logout does."""
-        await self.send(
-            state, "revoke", self.profile.revoke(self.base(state), token, state.access), token
-        )
+        await self.send(state, "revoke", self.revoke_request(state, token), token)
 
     async def probe(
         self,
@@ -279,5 +288,5 @@ class Actions:
         counted: bool = True,
     ) -> None:
         """Refresh ``token`` to see whether its family is still alive."""
-        request = self.profile.refresh(self.base(state), token, state.access)
+        request = self.refresh_request(state, token)
         await self.send(state, "probe", request, token, step=step, phase=phase, counted=counted)

@@ -45,13 +45,10 @@ class Bursts:
         actions = self.actions
         count = profiles.requests(step)
         requests: list[tuple[OpKind, WireRequest]] = [
-            ("refresh", actions.profile.refresh(actions.base(state, i), token, state.access))
-            for i in range(count)
+            ("refresh", actions.refresh_request(state, token, i)) for i in range(count)
         ]
         if step.revoke:
-            requests.append(
-                ("revoke", actions.profile.revoke(actions.base(state, count), token, state.access))
-            )
+            requests.append(("revoke", actions.revoke_request(state, token, count)))
         members = await self._release(state, requests, token, step.sync, step.profile)
         answers = [(outcome.recv_ns, parsed) for _, outcome, parsed in members]
         told = [
@@ -66,13 +63,14 @@ class Bursts:
                                   (invoke, parsed), answers)  # fmt: skip
         pairs: list[tuple[int, TokenPair]] = []
         for received, parsed in answers:
-            if parsed.outcome == "ok" and parsed.tokens is not None:
-                pairs.append((received, parsed.tokens))
-                if parsed.tokens.refresh is not None:
-                    state.note_issued(parsed.tokens.refresh, actions.recorder.fp)
+            tokens = parsed.tokens
+            if parsed.outcome == "ok" and tokens is not None:
+                pairs.append((received, tokens))
+                if tokens.refresh is not None:
+                    state.note_issued(tokens.refresh, actions.recorder.fp, tokens.csrf)
         pair = profiles.kept(step.profile, pairs)
         if pair is not None:
-            state.adopt(pair.refresh, pair.access, actions.recorder.fp)
+            state.adopt(pair.refresh, pair.access, actions.recorder.fp, pair.csrf)
 
     async def _retry(
         self,
@@ -100,15 +98,12 @@ class Bursts:
             return False
         token = state.chain[-1 - step.age]
         requests: list[tuple[OpKind, WireRequest]] = [
-            (
-                "refresh",
-                self.actions.profile.refresh(self.actions.base(state, i), token, state.access),
-            )
-            for i in range(step.parallel)
+            ("refresh", self.actions.refresh_request(state, token, i)) for i in range(step.parallel)
         ]
         for _, _, parsed in await self._release(state, requests, token, step.sync, REPLAY_STEP):
-            if parsed.outcome == "ok" and parsed.tokens and parsed.tokens.refresh is not None:
-                state.note_issued(parsed.tokens.refresh, self.actions.recorder.fp)
+            tokens = parsed.tokens
+            if parsed.outcome == "ok" and tokens is not None and tokens.refresh is not None:
+                state.note_issued(tokens.refresh, self.actions.recorder.fp, tokens.csrf)
         return True
 
     async def _release(

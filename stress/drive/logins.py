@@ -84,7 +84,7 @@ class Logins:
                 "(does the client need a scope such as offline_access?)"
             )
             return False
-        state.start_family(pair.refresh, pair.access, self.actions.recorder.fp)
+        state.start_family(pair.refresh, pair.access, self.actions.recorder.fp, pair.csrf)
         self.families += 1
         return True
 
@@ -178,4 +178,8 @@ class Logins:
             if not isinstance(value, str) or not value:
                 raise MintError(f"{argv[0]} printed no {name} token at `{path}`")
             tokens[name] = value
-        return TokenPair(access=tokens["access"], refresh=tokens["refresh"])
+        # A command cannot set a cookie: it prints the CSRF value under the cookie's name.
+        csrf = json_path(document, spec.csrf_cookie) if spec.csrf_cookie is not None else None
+        if spec.csrf_cookie is not None and (not isinstance(csrf, str) or not csrf):
+            raise MintError(f"{argv[0]} printed no CSRF value at `{spec.csrf_cookie}`")
+        return TokenPair(access=tokens["access"], refresh=tokens["refresh"], csrf=csrf)

@@ -30,30 +30,57 @@ class SessionState:
     # token handed out again after it was accepted is no leaf).
     issued: dict[str, str] = field(default_factory=dict)  # fingerprint -> raw token
     consumed: set[str] = field(default_factory=set)
+    # The CSRF value (target.csrf_cookie) each held token came with, for the tokens still in
+    # the chain or among the leaves; a token whose answer set none has the latest one set
+    # (a server that sets it at login only, as Django does, keeps one value).
+    csrf: dict[str, str] = field(default_factory=dict)  # raw token -> its CSRF value
+    latest_csrf: str | None = None
 
     @property
     def current(self) -> str | None:
         return self.chain[-1] if self.chain else None
 
     def start_family(
-        self, refresh: str | None, access: str | None, fp: Callable[[str], str]
+        self,
+        refresh: str | None,
+        access: str | None,
+        fp: Callable[[str], str],
+        csrf: str | None = None,
     ) -> None:
         self.chain = [refresh] if refresh is not None else []
         self.access = access
+        self.csrf.clear()
+        self.latest_csrf = None
         if refresh is not None:
-            self.note_issued(refresh, fp)
+            self.note_issued(refresh, fp, csrf)
 
-    def note_issued(self, token: str, fp: Callable[[str], str]) -> None:
+    def note_issued(self, token: str, fp: Callable[[str], str], csrf: str | None = None) -> None:
+        """The target handed ``token`` out (with ``csrf``, the CSRF value its answer set)."""
         fingerprint = fp(token)
         if fingerprint not in self.consumed:
             self.issued[fingerprint] = token
+        if csrf is not None:
+            self.csrf[token] = csrf
+            self.latest_csrf = csrf
+
+    def csrf_of(self, token: str) -> str | None:
+        """The CSRF value to send with ``token``: the one it came with, else the latest."""
+        return self.csrf.get(token, self.latest_csrf)
 
     def consume(self, fingerprint: str) -> None:
         """The target accepted the token with this fingerprint: it is no leaf any more."""
         self.consumed.add(fingerprint)
-        self.issued.pop(fingerprint, None)
+        token = self.issued.pop(fingerprint, None)
+        if token is not None and self.csrf and token not in self.chain:
+            self.csrf.pop(token, None)
 
-    def adopt(self, refresh: str | None, access: str | None, fp: Callable[[str], str]) -> None:
+    def adopt(
+        self,
+        refresh: str | None,
+        access: str | None,
+        fp: Callable[[str], str],
+        csrf: str | None = None,
+    ) -> None:
         """Keep a successor as the current token, as a client writing it to storage does."""
         if refresh is not None and refresh != self.current:
             self.chain.append(refresh)
@@ -61,8 +88,14 @@ class SessionState:
                 # Only chain tokens are ever presented, so only they are ever consumed; one
                 # that left the chain can no longer be handed out again by any answer still
                 # to come (nothing in flight presents its predecessor), so it is forgotten.
-                self.consumed.discard(fp(self.chain.pop(0)))
-            self.note_issued(refresh, fp)
+                gone = self.chain.pop(0)
+                fingerprint = fp(gone)
+                self.consumed.discard(fingerprint)
+                if fingerprint not in self.issued:  # no leaf either: its CSRF value goes too
+                    self.csrf.pop(gone, None)
+            self.note_issued(refresh, fp, csrf)
+        elif refresh is not None and csrf is not None:
+            self.note_issued(refresh, fp, csrf)
         if access is not None:
             self.access = access
 

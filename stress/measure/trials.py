@@ -143,16 +143,16 @@ class Trials:
 
     async def _rotate(self, state: SessionState) -> bool:
         token = self._current(state)
-        request = self.actions.profile.refresh(self.actions.base(state), token, state.access)
+        request = self.actions.refresh_request(state, token)
         _, parsed = await self.actions.send(state, "refresh", request, token, step=ROTATE)
         return parsed.outcome == "ok"
 
     async def _send_replay(self, state: SessionState, token: str) -> None:
-        request = self.actions.profile.refresh(self.actions.base(state), token, state.access)
+        request = self.actions.refresh_request(state, token)
         await self.actions.send(state, "refresh", request, token, step=REPLAY_STEP, adopt=False)
 
     async def _probe(self, state: SessionState, token: str) -> bool:
-        request = self.actions.profile.refresh(self.actions.base(state), token, state.access)
+        request = self.actions.refresh_request(state, token)
         _, parsed = await self.actions.send(state, "probe", request, token, step=PROBE)
         return parsed.outcome == "ok"
 

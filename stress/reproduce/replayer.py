@@ -192,23 +192,29 @@ class Replayer:
         if op.kind == "use":
             return profile.use(base, token)
         pair = self.tokens.get(op.source) if op.source is not None else None
-        access = pair.access if pair is not None else None  # issued with the token presented
+        # What was issued with the token presented.
+        access, csrf = (pair.access, pair.csrf) if pair is not None else (None, None)
         if op.kind == "revoke":
-            return profile.revoke(base, token, access)
-        return profile.refresh(base, token, access)
+            return profile.revoke(base, token, access, csrf)
+        return profile.refresh(base, token, access, csrf)
 
     def _keep(self, op: PlannedOp, invoke: Op, parsed: Parsed, presented: str) -> None:
         """Remember what ``op``'s replay returned, as the recorder fingerprints it."""
         self.invokes[op.index] = invoke.index
         tokens = parsed.tokens if parsed.outcome == "ok" else None
         if tokens is not None:
-            self.tokens[op.index] = TokenPair(tokens.access, tokens.refresh or presented)
+            source = self.tokens.get(op.source) if op.source is not None else None
+            # An answer that set no CSRF value leaves the one sent in force.
+            csrf = tokens.csrf or (source.csrf if source is not None else None)
+            self.tokens[op.index] = TokenPair(tokens.access, tokens.refresh or presented, csrf)
 
     async def _single(self, op: PlannedOp, token: str) -> None:
         state = self._state(op)
         if op.kind == "login":
             if await self.logins.login(state):
-                self.tokens[op.index] = TokenPair(state.access, state.current)
+                current = state.current
+                csrf = state.csrf_of(current) if current is not None else None
+                self.tokens[op.index] = TokenPair(state.access, current, csrf)
             return
         request = self._request(op, token)
         if op.lost_response:

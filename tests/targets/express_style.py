@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Six variants:
+about it beyond the scenario file. Seven variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -20,6 +20,11 @@ about it beyond the scenario file. Six variants:
   a 10 s multi-tab grace window.
 - ``cookies``: as ``cookie``, bug included, but the access token is a cookie too (``at``, sent
   back as a cookie to the API), and the login and refresh answer ``{"ok": true}``.
+- ``csrf``: the refresh token in the cookie ``rt``, with a double-submit CSRF defence: the login
+  and each refresh also set a readable ``XSRF-TOKEN`` cookie whose value is bound to the refresh
+  token issued with it, and the refresh and the logout answer 403 unless ``X-XSRF-TOKEN``
+  equals both that cookie and the value bound to the token presented (as when the CSRF value is
+  a claim of the token, flask-jwt-extended's way). Its bug is ``body``'s fork.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -57,6 +62,7 @@ class Store:
     families: dict[str, Family] = field(default_factory=dict)
     by_token: dict[str, str] = field(default_factory=dict)
     access: dict[str, str] = field(default_factory=dict)
+    csrf: dict[str, str] = field(default_factory=dict)  # refresh token -> its CSRF value
     # Test hook: every issued token is appended here, so a test can prove none leaks.
     token_log: str | None = None
 
@@ -65,6 +71,7 @@ class Store:
         access = secrets.token_urlsafe(24)
         self.by_token[refresh] = family_id
         self.access[access] = family_id
+        self.csrf[refresh] = secrets.token_urlsafe(16)
         if self.token_log is not None:
             with open(self.token_log, "a", encoding="utf-8") as log:
                 log.write(f"{refresh}\n{access}\n")
@@ -80,9 +87,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             response.set_cookie("at", access, httponly=True, samesite="strict")
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             return response
-        if variant == "cookie":
+        if variant in ("cookie", "csrf"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            if variant == "csrf":  # readable by the page's script, which echoes it
+                response.set_cookie("XSRF-TOKEN", store.csrf[refresh], samesite="strict")
             return response
         return JSONResponse({"accessToken": access, "refreshToken": refresh, "expiresIn": 900})
 
@@ -99,8 +108,15 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         store.families[family_id] = Family(user=body["email"], current=refresh)
         return tokens_response(refresh, access)
 
+    def forged(request: Request, token: str | None) -> bool:
+        """Whether a ``csrf`` request fails the double submit for the token it presents."""
+        echoed = request.headers.get("x-xsrf-token")
+        bound = store.csrf.get(token or "")
+        return variant == "csrf" and not (echoed and echoed == request.cookies.get("XSRF-TOKEN")
+                                          and echoed == bound)  # fmt: skip
+
     async def presented(request: Request) -> str | None:
-        if variant in ("cookie", "cookies"):
+        if variant in ("cookie", "cookies", "csrf"):
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
@@ -109,6 +125,8 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
 
     async def refresh(request: Request) -> Response:
         token = await presented(request)
+        if forged(request, token):
+            return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
         family_id = store.by_token.get(token or "")
         if variant == "both":
             access = (await request.json()).get("accessToken")
@@ -133,6 +151,8 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
 
     async def logout(request: Request) -> Response:
         token = await presented(request)
+        if forged(request, token):
+            return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
         family_id = store.by_token.get(token or "")
         if family_id is not None:
             store.families[family_id].revoked = True
@@ -168,6 +188,7 @@ bearer_app = build_app("bearer", os.environ.get("EXPRESS_TOKEN_LOG"))
 cookies_app = build_app("cookies", os.environ.get("EXPRESS_TOKEN_LOG"))
 both_app = build_app("both", os.environ.get("EXPRESS_TOKEN_LOG"))
 form_app = build_app("form", os.environ.get("EXPRESS_TOKEN_LOG"))
+csrf_app = build_app("csrf", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -176,7 +197,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--variant", choices=["body", "bearer", "both", "form", "cookie", "cookies"], default="body"
+        "--variant",
+        choices=["body", "bearer", "both", "form", "cookie", "cookies", "csrf"],
+        default="body",
     )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")

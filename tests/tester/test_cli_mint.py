@@ -68,3 +68,70 @@ def test_a_failing_mint_says_its_status_and_stderr(
     assert "exited with status 3; stderr: minting user" in reason
     assert "no such user" in reason
     assert "Traceback" not in result.stderr
+
+
+# Logs user N in at the `csrf` variant and prints its cookies as the JSON a mint answers with.
+MINT_CSRF = """#!/bin/sh
+exec python3 -c '
+import json, sys, urllib.request
+from http.cookies import SimpleCookie
+n, target, shown = sys.argv[1], sys.argv[2], sys.argv[3]
+body = json.dumps({"email": f"user{n}@example.com", "password": "hunter2"}).encode()
+request = urllib.request.Request(target + "/auth/login", data=body,
+                                 headers={"content-type": "application/json"})
+answer = urllib.request.urlopen(request)
+jar = SimpleCookie()
+for header in answer.headers.get_all("set-cookie"):
+    jar.load(header)
+printed = {"accessToken": json.loads(answer.read())["accessToken"],
+           "refresh_token": jar["rt"].value, shown: jar["XSRF-TOKEN"].value}
+print(json.dumps(printed))
+' "$1" "$2" "$3"
+"""
+CSRF_SCENARIO = """
+name = "minted-csrf"
+[target]
+kind = "cookie"
+base_url = "http://127.0.0.1:1"
+refresh_cookie = "rt"
+access_token_path = "accessToken"
+csrf_cookie = "XSRF-TOKEN"
+[target.refresh]
+path = "/auth/refresh"
+headers = {{ X-XSRF-TOKEN = "{{csrf}}" }}
+[auth]
+mode = "mint"
+command = ["./mint.sh", "{{n}}", "{{target}}", "{shown}"]
+[policy]
+kind = "strict"
+[run]
+sessions = 2
+[[steps]]
+op = "login"
+[[steps]]
+op = "refresh"
+parallel = 2
+"""
+
+
+@pytest.mark.parametrize("express_target", ["csrf"], indirect=True)
+@pytest.mark.parametrize("shown", ["XSRF-TOKEN", "csrf"])
+def test_a_mint_command_prints_the_csrf_value_under_its_cookie_name(
+    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path, shown: str
+) -> None:
+    folder = tmp_path / "minted"
+    folder.mkdir()
+    mint = folder / "mint.sh"
+    mint.write_text(MINT_CSRF)
+    mint.chmod(mint.stat().st_mode | stat.S_IXUSR)
+    scenario = folder / "minted.toml"
+    scenario.write_text(CSRF_SCENARIO.format(shown=shown))
+    result = cli("run", str(scenario), "--target", express_target.url)
+    assert result.report is not None, result.stderr
+    if shown == "csrf":  # printed under another name: said, not sent without it
+        assert result.code == 3, result.stdout + result.stderr
+        assert "printed no CSRF value at `XSRF-TOKEN`" in result.report["inconclusive_reason"]
+        return
+    refreshes = result.report["stats"]["kinds"]["refresh"]
+    assert refreshes["ok"] >= 2, result.stdout  # the value went with the token: no 403
+    assert result.code == 1, result.stdout  # and the fork is caught

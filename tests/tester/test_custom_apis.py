@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize(
-    "express_target", ["body", "bearer", "both", "form", "cookie", "cookies"], indirect=True
+    "express_target",
+    ["body", "bearer", "both", "form", "cookie", "cookies", "csrf"],
+    indirect=True,
 )
 def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     express_target: ExpressTarget, tmp_path: Path
@@ -56,6 +58,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert target["kind"] == "cookie"
         assert target["refresh_cookie"] == "rt"
         assert target["refresh"] == {"path": "/auth/refresh"}  # the cookie alone
+    elif variant == "csrf":  # the cookie alone refused: its CSRF value goes back as a header
+        assert target["kind"] == "cookie"
+        assert target["refresh_cookie"] == "rt"
+        assert target["csrf_cookie"] == "XSRF-TOKEN"
+        assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
     elif variant == "both":  # the refresh token alone refused: the access token goes back too
         assert target["refresh"] == {
             "path": "/auth/refresh",
@@ -87,6 +94,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     (measured,) = (tmp_path / "runs").glob("*-policy/history.jsonl")
     records = [json.loads(line) for line in measured.read_text().splitlines()]
     assert any(r.get("kind") == "use" and r.get("status") == 200 for r in records)
+    # Every token went with the CSRF value issued with it, older ones too (the measurement's
+    # replays, the run's probes of forked leaves): `csrf` refuses any other with a 403.
+    for history in (tmp_path / "runs").glob("*/history.jsonl"):
+        statuses = [json.loads(line).get("status") for line in history.read_text().splitlines()]
+        assert 403 not in statuses, history
 
 
 @pytest.mark.parametrize("express_target", ["body"], indirect=True)
