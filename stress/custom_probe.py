@@ -13,9 +13,10 @@ a ``cookie`` target, whose access token may be a cookie too (one named like ``ac
 The refresh is then tried the same way (the token under its own field name, else as a Bearer
 token; or the cookie), so what is written is known to work. A login that sets a CSRF cookie
 (named like ``XSRF-TOKEN``, ``csrftoken`` or ``csrf_refresh_token``) may guard the refresh with a
-double submit: a refresh refused without it is tried again with the cookie sent back and its
-value in the header the usual frameworks read (``X-CSRF-Token``, ``X-XSRF-TOKEN``,
-``X-CSRFToken``). Tokens stay in memory: nothing here logs or returns one.
+double submit, and one that answers a ``csrfToken`` with a synchronizer token: a refresh refused
+without it is tried again with the value in the header the usual frameworks read
+(``X-CSRF-Token``, ``X-XSRF-TOKEN``, ``X-CSRFToken``), and a cookie's sent back too. Tokens stay
+in memory: nothing here logs or returns one.
 
 Usage::
 
@@ -38,7 +39,7 @@ import httpx
 from stress.errors import TargetError
 from stress.target import fill_placeholders, json_path
 
-__all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
+__all__ = ["CsrfSource", "CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
 
 Encoding = Literal["json", "form"]
 """How a login body is sent: as JSON, or form-encoded."""
@@ -48,8 +49,12 @@ Presented = Literal["body", "bearer", "both", "body-and-access", "cookie"]
 an Authorization header; ``both`` tokens in the body (a common ASP.NET pattern); the body with
 the access token as a Bearer header (``body-and-access``); or the ``cookie`` alone."""
 
+CsrfSource = tuple[Literal["cookie", "body"], str]
+"""Where a login's CSRF value is: a cookie's name, or a path into its JSON answer."""
+
 ACCESS_NAMES = ("access_token", "accessToken", "access", "token")
 REFRESH_NAMES = ("refresh_token", "refreshToken", "refresh")
+CSRF_NAMES = ("csrfToken", "csrf_token", "csrf", "xsrfToken", "xsrf_token", "_csrf")
 LOGIN_BODIES: tuple[tuple[Encoding, dict[str, str]], ...] = (
     ("json", {"username": "{username}", "password": "{password}"}),
     ("json", {"email": "{username}", "password": "{password}"}),
@@ -86,9 +91,11 @@ class CustomShape:
     refresh_cookie: str | None
     presented: Presented = "body"
     access_cookie: str | None = None
-    # A double-submit CSRF defence: the cookie its value comes in, the header it goes back in.
+    # A CSRF defence: the cookie (a double submit) or the answer's field (a synchronizer
+    # token) its value comes in, and the header it goes back in.
     csrf_cookie: str | None = None
     csrf_header: str | None = None
+    csrf_token_path: str | None = None
 
     def presentation(self) -> dict[str, Any]:
         """The request fields (``json``, ``headers``) of a refresh or a logout, as templates."""
@@ -126,6 +133,8 @@ class CustomShape:
             fields["refresh_cookie"] = self.refresh_cookie
         if self.csrf_cookie is not None:
             fields["csrf_cookie"] = self.csrf_cookie
+        if self.csrf_token_path is not None:
+            fields["csrf_token_path"] = self.csrf_token_path
         if self.paths.revoke is not None:
             fields["revoke"] = {**refresh, "path": self.paths.revoke}
         return fields
@@ -174,6 +183,10 @@ async def probe_custom_api(
     if refresh_path is None:
         others = [name for name in cookies if name != access_cookie]
         cookie = _refresh_cookie(others, paths.refresh_cookie, paths.login)
+    sources: list[CsrfSource] = [("cookie", name) for name in csrf]
+    in_body = _find(document, CSRF_NAMES)
+    if in_body is not None:
+        sources.append(("body", in_body))
     shape = CustomShape(
         kind="json" if cookie is None else "cookie",
         paths=paths,
@@ -184,7 +197,7 @@ async def probe_custom_api(
         presented="body" if cookie is None else "cookie",
         access_cookie=access_cookie,
     )
-    return await _refreshed(http, base, shape, (document, response), secrets, csrf)
+    return await _refreshed(http, base, shape, (document, response), secrets, sources)
 
 
 async def _refreshed(
@@ -193,12 +206,13 @@ async def _refreshed(
     shape: CustomShape,
     login: tuple[Any, httpx.Response],
     secrets: list[str],
-    csrf_cookies: list[str],
+    csrf_sources: list[CsrfSource],
 ) -> CustomShape:
     """``shape`` with the first way of presenting the login's refresh token that the API
     accepts (with a new access token back), in the order of :data:`_BODY_WAYS` (a Bearer
     token is what flask-jwt-extended wants); for a cookie API, the cookie. Each way is tried
-    first alone, then with each of ``csrf_cookies`` sent back in each of :data:`CSRF_HEADERS`."""
+    first alone, then with the value of each of ``csrf_sources`` in each of
+    :data:`CSRF_HEADERS` (and a cookie's sent back as the cookie)."""
     document, response = login
     if shape.refresh_cookie is not None:
         token = _cookie_value(response, shape.refresh_cookie)
@@ -207,19 +221,28 @@ async def _refreshed(
         token = str(json_path(document, shape.refresh_token_path or ""))
         ways = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
     tried = ways + [
-        dataclasses.replace(way, csrf_cookie=cookie, csrf_header=header)
+        dataclasses.replace(
+            way,
+            csrf_header=header,
+            csrf_cookie=where if source == "cookie" else None,
+            csrf_token_path=where if source == "body" else None,
+        )
         for way in ways
-        for cookie in csrf_cookies
-        for header in _csrf_headers(cookie)
+        for source, where in csrf_sources
+        for header in _csrf_headers(where)
     ]
+    csrf_values = {
+        where: _cookie_value(response, where) if source == "cookie" else json_path(document, where)
+        for source, where in csrf_sources
+    }
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
         access = _cookie_value(response, shape.access_cookie)
-    secrets = [*secrets, token, access, *(_cookie_value(response, c) for c in csrf_cookies)]
+    secrets = [*secrets, token, access, *csrf_values.values()]
     path = shape.paths.refresh
     answers = []
     for candidate in tried:
-        csrf = _cookie_value(response, candidate.csrf_cookie) if candidate.csrf_cookie else ""
+        csrf = csrf_values.get(candidate.csrf_cookie or candidate.csrf_token_path or "", "")
         values = {"refresh_token": token, "access_token": access, "csrf": csrf}
         request = fill_placeholders(candidate.presentation(), values)
         headers = dict(request.get("headers", {}))
@@ -250,7 +273,7 @@ async def _refreshed(
 def _presented(shape: CustomShape) -> str:
     said = _token_presented(shape)
     if shape.csrf_header is not None:
-        said += f" with {shape.csrf_cookie} as {shape.csrf_header}"
+        said += f" with {shape.csrf_cookie or shape.csrf_token_path} as {shape.csrf_header}"
     return said
 
 

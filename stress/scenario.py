@@ -101,7 +101,8 @@ class RequestSpec(_Strict, frozen=True):
 
     Strings in ``form``, ``json`` and ``headers`` may hold placeholders: ``{refresh_token}``,
     ``{access_token}``, ``{username}``, ``{password}``, ``{n}`` (session number), and ``{csrf}``
-    (the CSRF value of ``target.csrf_cookie`` issued with the refresh token presented).
+    (the CSRF value issued with the refresh token presented: ``target.csrf_cookie``'s or
+    ``target.csrf_token_path``'s)
     """
 
     path: str
@@ -138,7 +139,9 @@ class TargetSpec(_Strict, frozen=True):
     token send it back as the cookie and wherever their templates put ``{csrf}`` (a header such
     as ``X-CSRF-Token``). It is paired with the token, not the session's latest, because some
     servers bind it to the token: an older token presented with a newer value would be refused
-    for CSRF, and the refusal misread as reuse detection.
+    for CSRF, and the refusal misread as reuse detection. ``csrf_token_path`` is the same for a
+    value the API answers in its JSON body (a synchronizer token), which is sent back only where
+    ``{csrf}`` is.
     """
 
     kind: Literal["oauth2", "json", "cookie"]
@@ -163,6 +166,7 @@ class TargetSpec(_Strict, frozen=True):
     refresh_cookie: str | None = None
     access_cookie: str | None = None
     csrf_cookie: str | None = None
+    csrf_token_path: str | None = None
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
@@ -198,13 +202,24 @@ class TargetSpec(_Strict, frozen=True):
         do not: a value read and never sent, or a placeholder nothing fills, is a typo."""
         templates = {"target.refresh": self.refresh, "target.revoke": self.revoke}
         using = [name for name, spec in templates.items() if spec is not None and spec.uses("csrf")]
+        sources = [
+            f"target.{name}"
+            for name, value in (("csrf_cookie", self.csrf_cookie),
+                                ("csrf_token_path", self.csrf_token_path))
+            if value is not None
+        ]  # fmt: skip
         if self.login is not None and self.login.uses("csrf"):
             return "target.login: {csrf} is not known before the login (it comes with a token)"
-        if self.csrf_cookie is None and using:
-            return f"{using[0]}: {{csrf}} needs target.csrf_cookie (the CSRF cookie's name)"
-        if self.csrf_cookie is not None and not using:
+        if len(sources) > 1:
+            return f"{' and '.join(sources)}: the CSRF value comes from one place, not two"
+        if not sources and using:
             return (
-                "target.csrf_cookie: no refresh or revoke template sends {csrf} back "
+                f"{using[0]}: {{csrf}} needs target.csrf_cookie (the CSRF cookie's name) or "
+                "target.csrf_token_path (where the answer's JSON holds it)"
+            )
+        if sources and not using:
+            return (
+                f"{sources[0]}: no refresh or revoke template sends {{csrf}} back "
                 '(for example headers = { X-CSRF-Token = "{csrf}" })'
             )
         return None

@@ -267,6 +267,11 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
             f"csrf_cookie = {_toml_str(shape.csrf_cookie)}   # double submit: sent back as "
             f"{shape.csrf_header}"
         )
+    if shape.csrf_token_path is not None:
+        lines.append(
+            f"csrf_token_path = {_toml_str(shape.csrf_token_path)}   # sent back as "
+            f"{shape.csrf_header}"
+        )
     lines += _resource_lines(answers)
     for table in ("login", "refresh", "revoke"):
         if table in fields:

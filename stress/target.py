@@ -67,7 +67,8 @@ class Endpoints:
 class TokenPair(msgspec.Struct, frozen=True, gc=False):
     """Raw tokens held in memory only; ``refresh`` None means the server issued none.
 
-    ``csrf`` is the value of ``target.csrf_cookie`` the same answer set, None if it set none.
+    ``csrf`` is the CSRF value the same answer gave (``target.csrf_cookie`` or
+    ``target.csrf_token_path``), None if it gave none.
     """
 
     access: str | None
@@ -220,8 +221,8 @@ class TargetProfile:
             return Parsed("info", None, f"malformed-response: no access token in 2xx {where}")
         if refresh is not None and (not isinstance(refresh, str) or not refresh):
             return Parsed("info", None, "malformed-response: refresh token is not a string")
-        if self.spec.csrf_cookie is not None:
-            csrf = _set_cookie(response, self.spec.csrf_cookie)
+        if self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None:
+            csrf = self._csrf(response, document)
             return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
         return Parsed("ok", TokenPair(access=access, refresh=refresh), None)
 
@@ -245,6 +246,13 @@ class TargetProfile:
         return Parsed("fail", None, label, wait)
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _csrf(self, response: WireResponse, document: Any) -> str | None:
+        """The CSRF value an answer gives, from its cookie or its body; None if none."""
+        if self.spec.csrf_cookie is not None:
+            return _set_cookie(response, self.spec.csrf_cookie)
+        value = json_path(document, self.spec.csrf_token_path or "") if document else None
+        return value if isinstance(value, str) and value else None
 
     def _require(self, endpoint: str | None, name: str) -> str:
         if endpoint is None:

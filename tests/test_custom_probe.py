@@ -168,3 +168,31 @@ def test_a_refresh_refused_without_its_csrf_value_is_learnt_with_it() -> None:
     assert fields["csrf_cookie"] == "XSRF-TOKEN"
     assert fields["refresh"] == {"path": "/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
     assert fields["revoke"] == {"path": "/logout", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
+
+
+def test_a_synchronizer_token_in_the_login_answer_is_learnt_as_a_header() -> None:
+    sent: list[tuple[str | None, str | None]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            body = {"accessToken": "A1", "refreshToken": "R1", "csrf_token": "S1"}
+            return httpx.Response(200, json=body)
+        sent.append((request.headers.get("cookie"), request.headers.get("x-csrf-token")))
+        if request.headers.get("x-csrf-token") != "S1":
+            return httpx.Response(403, json={"message": "bad csrf S1"})
+        return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
+
+    async def go() -> CustomShape:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            paths = CustomPaths("/login", "/refresh")
+            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    shape = anyio.run(go)
+    assert len(sent) == 5  # the four ways alone, then the first with the value as a header
+    assert sent[-1] == (None, "S1")
+    assert (shape.csrf_token_path, shape.csrf_cookie) == ("csrf_token", None)
+    assert shape.target_fields()["refresh"] == {
+        "path": "/refresh",
+        "json": {"refreshToken": "{refresh_token}"},
+        "headers": {"X-CSRF-Token": "{csrf}"},
+    }

@@ -248,3 +248,16 @@ def test_a_csrf_value_is_not_known_to_the_login(tmp_path: Path) -> None:
         '[target.refresh]\npath = "/r"\njson = { t = "{csrf}" }\n[auth]',
     )
     assert "target.login: {csrf} is not known before the login" in error_of(tmp_path, text)
+
+
+def test_a_csrf_value_comes_from_one_place(tmp_path: Path) -> None:
+    text = COOKIE.replace(
+        'base_url = "http://127.0.0.1:1"',
+        'base_url = "http://h"\ncsrf_cookie = "c"\ncsrf_token_path = "csrfToken"',
+    )
+    text = text.replace(
+        "[auth]", '[target.refresh]\npath = "/r"\nheaders = { X = "{csrf}" }\n[auth]'
+    )
+    assert "target.csrf_cookie and target.csrf_token_path: the CSRF value comes from one" in (
+        error_of(tmp_path, text)
+    )

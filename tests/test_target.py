@@ -231,3 +231,27 @@ def test_a_target_without_a_csrf_cookie_reads_none() -> None:
     assert tokens is not None
     assert tokens.csrf is None
     assert ("cookie", "rt=R") in profile.refresh(BASE, "R", None, "ignored").headers
+
+
+def test_a_synchronizer_csrf_token_is_read_from_the_body_and_sent_only_where_placed() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="json",
+            refresh={"path": "/r", "json": {"rt": "{refresh_token}"}, "headers": {"X-C": "{csrf}"}},
+            access_token_path="data.access",
+            refresh_token_path="data.refresh",
+            csrf_token_path="data.csrfToken",
+        ),
+        ENDPOINTS,
+    )
+    answer = response(200, {"data": {"access": "A", "refresh": "R", "csrfToken": "C"}})
+    tokens = profile.parse_tokens(answer).tokens
+    assert tokens is not None
+    assert tokens.csrf == "C"
+    request = profile.refresh(BASE, "R", "A", "C")
+    assert ("x-c", "C") in request.headers
+    assert not any(name == "cookie" for name, _ in request.headers)  # no double submit
+    for missing in ({"access": "A", "refresh": "S"}, {"access": "A", "csrfToken": 7}):
+        parsed = profile.parse_tokens(response(200, {"data": missing})).tokens
+        assert parsed is not None
+        assert parsed.csrf is None

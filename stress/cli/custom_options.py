@@ -144,6 +144,8 @@ def probe(
     )
     if shape.csrf_cookie is not None:
         refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {shape.csrf_header}"
+    elif shape.csrf_token_path is not None:
+        refresh += f", CSRF value at {shape.csrf_token_path} sent back as {shape.csrf_header}"
     stderr.print(
         f"found: a {shape.kind} API, {access}, {refresh}",
         highlight=False,

@@ -179,7 +179,8 @@ class Logins:
                 raise MintError(f"{argv[0]} printed no {name} token at `{path}`")
             tokens[name] = value
         # A command cannot set a cookie: it prints the CSRF value under the cookie's name.
-        csrf = json_path(document, spec.csrf_cookie) if spec.csrf_cookie is not None else None
-        if spec.csrf_cookie is not None and (not isinstance(csrf, str) or not csrf):
-            raise MintError(f"{argv[0]} printed no CSRF value at `{spec.csrf_cookie}`")
+        where = spec.csrf_token_path or spec.csrf_cookie
+        csrf = json_path(document, where) if where is not None else None
+        if where is not None and (not isinstance(csrf, str) or not csrf):
+            raise MintError(f"{argv[0]} printed no CSRF value at `{where}`")
         return TokenPair(access=tokens["access"], refresh=tokens["refresh"], csrf=csrf)

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Seven variants:
+about it beyond the scenario file. Eight variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -25,6 +25,9 @@ about it beyond the scenario file. Seven variants:
   token issued with it, and the refresh and the logout answer 403 unless ``X-XSRF-TOKEN``
   equals both that cookie and the value bound to the token presented (as when the CSRF value is
   a claim of the token, flask-jwt-extended's way). Its bug is ``body``'s fork.
+- ``csrf-body``: as ``csrf``, but with a synchronizer token: the value bound to the refresh token
+  is answered in the body, ``{"accessToken", "csrfToken"}``, and must come back as
+  ``X-CSRF-Token`` (no CSRF cookie). Its bug is ``body``'s fork too.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -87,6 +90,10 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             response.set_cookie("at", access, httponly=True, samesite="strict")
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             return response
+        if variant == "csrf-body":
+            response = JSONResponse({"accessToken": access, "csrfToken": store.csrf[refresh]})
+            response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            return response
         if variant in ("cookie", "csrf"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
@@ -110,13 +117,15 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
 
     def forged(request: Request, token: str | None) -> bool:
         """Whether a ``csrf`` request fails the double submit for the token it presents."""
-        echoed = request.headers.get("x-xsrf-token")
         bound = store.csrf.get(token or "")
+        if variant == "csrf-body":
+            return not bound or request.headers.get("x-csrf-token") != bound
+        echoed = request.headers.get("x-xsrf-token")
         return variant == "csrf" and not (echoed and echoed == request.cookies.get("XSRF-TOKEN")
                                           and echoed == bound)  # fmt: skip
 
     async def presented(request: Request) -> str | None:
-        if variant in ("cookie", "cookies", "csrf"):
+        if variant in ("cookie", "cookies", "csrf", "csrf-body"):
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
@@ -189,6 +198,7 @@ cookies_app = build_app("cookies", os.environ.get("EXPRESS_TOKEN_LOG"))
 both_app = build_app("both", os.environ.get("EXPRESS_TOKEN_LOG"))
 form_app = build_app("form", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_app = build_app("csrf", os.environ.get("EXPRESS_TOKEN_LOG"))
+csrf_body_app = build_app("csrf-body", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -198,7 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--variant",
-        choices=["body", "bearer", "both", "form", "cookie", "cookies", "csrf"],
+        choices=["body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body"],
         default="body",
     )
     parser.add_argument("--port", type=int, required=True)
@@ -206,7 +216,7 @@ def main() -> None:
     parser.add_argument("--ssl-key", type=Path, help="and this key")
     args = parser.parse_args()
     Granian(
-        f"tests.targets.express_style:{args.variant}_app",
+        f"tests.targets.express_style:{args.variant.replace('-', '_')}_app",
         address="127.0.0.1",
         port=args.port,
         interface=Interfaces.ASGI,

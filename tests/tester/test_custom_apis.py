@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize(
     "express_target",
-    ["body", "bearer", "both", "form", "cookie", "cookies", "csrf"],
+    ["body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body"],
     indirect=True,
 )
 def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
@@ -63,6 +63,10 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert target["refresh_cookie"] == "rt"
         assert target["csrf_cookie"] == "XSRF-TOKEN"
         assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
+    elif variant == "csrf-body":  # a synchronizer token, answered in the body
+        assert (target["kind"], target["refresh_cookie"]) == ("cookie", "rt")
+        assert target["csrf_token_path"] == "csrfToken"
+        assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-CSRF-Token": "{csrf}"}}
     elif variant == "both":  # the refresh token alone refused: the access token goes back too
         assert target["refresh"] == {
             "path": "/auth/refresh",
