@@ -77,6 +77,7 @@ class CustomPaths:
     revoke: str | None = None
     login_json: dict[str, Any] | None = None
     refresh_cookie: str | None = None
+    csrf_preflight: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,12 @@ class CustomShape:
     presented: Presented = "body"
     access_cookie: str | None = None
     # A CSRF defence: the cookie (a double submit) or the answer's field (a synchronizer
-    # token) its value comes in, and the header it goes back in.
+    # token) its value comes in, and the header it goes back in (with the refresh, and with
+    # the login when a preflight hands it out).
     csrf_cookie: str | None = None
     csrf_header: str | None = None
     csrf_token_path: str | None = None
+    login_csrf_header: str | None = None
 
     def presentation(self) -> dict[str, Any]:
         """The request fields (``json``, ``headers``) of a refresh or a logout, as templates."""
@@ -119,10 +122,12 @@ class CustomShape:
     def target_fields(self) -> dict[str, Any]:
         """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
         refresh: dict[str, Any] = {"path": self.paths.refresh, **self.presentation()}
-        fields: dict[str, Any] = {
-            "login": {"path": self.paths.login, self.login_body[0]: self.login_body[1]},
-            "refresh": refresh,
-        }
+        login: dict[str, Any] = {"path": self.paths.login, self.login_body[0]: self.login_body[1]}
+        if self.login_csrf_header is not None:
+            login["headers"] = {self.login_csrf_header: "{csrf}"}
+        fields: dict[str, Any] = {"login": login, "refresh": refresh}
+        if self.paths.csrf_preflight is not None:
+            fields["csrf_preflight"] = self.paths.csrf_preflight
         if self.access_cookie is not None:
             fields["access_cookie"] = self.access_cookie
         else:
@@ -144,30 +149,17 @@ async def probe_custom_api(
     http: httpx.AsyncClient, base: str, paths: CustomPaths, *, username: str, password: str
 ) -> CustomShape:
     """Log ``username`` in and refresh once; ``TargetError`` says what did not work and why."""
-    values = {"username": username, "password": password}
     secrets = [password]
-    given = paths.login_json
-    bodies: tuple[tuple[Encoding, dict[str, Any]], ...] = (
-        (("json", given),) if given is not None else LOGIN_BODIES
+    handed = None
+    if paths.csrf_preflight is not None:
+        handed = await _handed_out(http, urljoin(base, paths.csrf_preflight), secrets)
+        secrets += [found.value for found in handed]
+    response, (encoding, template), login_csrf = await _logged_in(
+        http, base, paths, {"username": username, "password": password}, secrets, handed
     )
-    answers: list[str] = []
-    for encoding, template in bodies:
-        body = fill_placeholders(template, values)
-        url = urljoin(base, paths.login)
-        response = await (
-            _post(http, url, body, {}) if encoding == "json" else _post_form(http, url, body)
-        )
-        if response.is_success:
-            break
-        answers.append(f"{encoding} {_fields(template)}: {_said(response, secrets)}")
-    else:
-        hint = "" if paths.login_json is not None else "; pass --login-json with the body it wants"
-        raise TargetError(
-            f"the login at {paths.login} refused every body tried ({'; '.join(answers)})" + hint
-        )
     document = _json_or_none(response)
-    csrf = _csrf_cookies(_cookies_set(response))
-    cookies = [name for name in _cookies_set(response) if name not in csrf]
+    csrf = _csrf_found(response, document)
+    cookies = [name for name in _cookies_set(response) if ("cookie", name) not in _sources(csrf)]
     access = _find(document, ACCESS_NAMES)
     access_cookie = None if access is not None else _access_cookie(cookies)
     if access is None and access_cookie is None:
@@ -183,10 +175,10 @@ async def probe_custom_api(
     if refresh_path is None:
         others = [name for name in cookies if name != access_cookie]
         cookie = _refresh_cookie(others, paths.refresh_cookie, paths.login)
-    sources: list[CsrfSource] = [("cookie", name) for name in csrf]
-    in_body = _find(document, CSRF_NAMES)
-    if in_body is not None:
-        sources.append(("body", in_body))
+    if login_csrf is not None:
+        # One value goes with the session from its preflight on: the login's new one if it
+        # set one (Django rotates it at login), else the preflight's.
+        csrf = [next((f for f in csrf if f.source == login_csrf[0].source), login_csrf[0])]
     shape = CustomShape(
         kind="json" if cookie is None else "cookie",
         paths=paths,
@@ -197,7 +189,113 @@ async def probe_custom_api(
         presented="body" if cookie is None else "cookie",
         access_cookie=access_cookie,
     )
-    return await _refreshed(http, base, shape, (document, response), secrets, sources)
+    if login_csrf is not None:
+        shape = dataclasses.replace(_sourced(shape, login_csrf[0]), login_csrf_header=login_csrf[1])
+    return await _refreshed(http, base, shape, (document, response), secrets, csrf)
+
+
+async def _handed_out(http: httpx.AsyncClient, url: str, secrets: list[str]) -> list[_Csrf]:
+    """The CSRF values a preflight GET hands out; ``TargetError`` when it hands out none."""
+    http.cookies.clear()
+    try:
+        response = await http.get(url, headers={"accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+    found = _csrf_found(response, _json_or_none(response)) if response.is_success else []
+    if not found:
+        raise TargetError(
+            f"the CSRF preflight GET {url} handed out no value: it set no cookie named like "
+            f"csrf or xsrf and answered no field named like {CSRF_NAMES[0]} "
+            f"({_said(response, secrets)})"
+        )
+    return found
+
+
+async def _logged_in(
+    http: httpx.AsyncClient,
+    base: str,
+    paths: CustomPaths,
+    values: dict[str, str],
+    secrets: list[str],
+    handed: list[_Csrf] | None,
+) -> tuple[httpx.Response, tuple[Encoding, dict[str, Any]], tuple[_Csrf, str] | None]:
+    """The first login body the API takes (its answer, the body, and the CSRF value and header
+    it went with); with values ``handed`` out by a preflight, each body goes with each value in
+    each of :data:`CSRF_HEADERS`."""
+    given = paths.login_json
+    bodies: tuple[tuple[Encoding, dict[str, Any]], ...] = (
+        (("json", given),) if given is not None else LOGIN_BODIES
+    )
+    attempts: list[tuple[Encoding, dict[str, Any], tuple[_Csrf, str] | None]] = [
+        (encoding, template, None) for encoding, template in bodies
+    ]
+    if handed is not None:
+        attempts = [
+            (encoding, template, (found, header))
+            for encoding, template in bodies
+            for found in handed
+            for header in _csrf_headers(found.source[1])
+        ]
+    answers: list[str] = []
+    url = urljoin(base, paths.login)
+    for encoding, template, csrf in attempts:
+        body = fill_placeholders(template, values)
+        headers = _csrf_sent(*csrf) if csrf is not None else {}
+        response = await (
+            _post(http, url, body, headers)
+            if encoding == "json"
+            else _post_form(http, url, body, headers)
+        )
+        if response.is_success:
+            return response, (encoding, template), csrf
+        with_csrf = f" with {csrf[0].source[1]} as {csrf[1]}" if csrf is not None else ""
+        answers.append(f"{encoding} {_fields(template)}{with_csrf}: {_said(response, secrets)}")
+    hint = "" if paths.login_json is not None else "; pass --login-json with the body it wants"
+    raise TargetError(
+        f"the login at {paths.login} refused every body tried ({'; '.join(answers)})" + hint
+    )
+
+
+@dataclass(frozen=True)
+class _Csrf:
+    """A CSRF value an answer gave, and where: a cookie's name or a path into its JSON."""
+
+    source: CsrfSource
+    value: str
+
+
+def _csrf_found(response: httpx.Response, document: Any) -> list[_Csrf]:
+    """The CSRF values an answer gives: its cookies named like one (one that goes with the
+    refresh token first), then a field of its JSON named like one."""
+    names = _csrf_cookies(_cookies_set(response))
+    found = [_Csrf(("cookie", name), _cookie_value(response, name)) for name in names]
+    in_body = _find(document, CSRF_NAMES)
+    if in_body is not None:
+        found.append(_Csrf(("body", in_body), str(json_path(document, in_body))))
+    return found
+
+
+def _sources(found: list[_Csrf]) -> list[CsrfSource]:
+    return [f.source for f in found]
+
+
+def _csrf_sent(found: _Csrf, header: str) -> dict[str, str]:
+    """The headers that send ``found`` back: in ``header``, and as its cookie if it is one."""
+    kind, where = found.source
+    sent = {header: found.value}
+    if kind == "cookie":
+        sent["cookie"] = f"{where}={found.value}"
+    return sent
+
+
+def _sourced(shape: CustomShape, found: _Csrf) -> CustomShape:
+    """``shape`` reading its CSRF value where ``found`` was."""
+    kind, where = found.source
+    return dataclasses.replace(
+        shape,
+        csrf_cookie=where if kind == "cookie" else None,
+        csrf_token_path=where if kind == "body" else None,
+    )
 
 
 async def _refreshed(
@@ -206,13 +304,13 @@ async def _refreshed(
     shape: CustomShape,
     login: tuple[Any, httpx.Response],
     secrets: list[str],
-    csrf_sources: list[CsrfSource],
+    csrf: list[_Csrf],
 ) -> CustomShape:
     """``shape`` with the first way of presenting the login's refresh token that the API
     accepts (with a new access token back), in the order of :data:`_BODY_WAYS` (a Bearer
     token is what flask-jwt-extended wants); for a cookie API, the cookie. Each way is tried
-    first alone, then with the value of each of ``csrf_sources`` in each of
-    :data:`CSRF_HEADERS` (and a cookie's sent back as the cookie)."""
+    first alone, then with each of the ``csrf`` values in each of :data:`CSRF_HEADERS` (and a
+    cookie's sent back as the cookie)."""
     document, response = login
     if shape.refresh_cookie is not None:
         token = _cookie_value(response, shape.refresh_cookie)
@@ -221,20 +319,12 @@ async def _refreshed(
         token = str(json_path(document, shape.refresh_token_path or ""))
         ways = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
     tried = ways + [
-        dataclasses.replace(
-            way,
-            csrf_header=header,
-            csrf_cookie=where if source == "cookie" else None,
-            csrf_token_path=where if source == "body" else None,
-        )
+        dataclasses.replace(_sourced(way, found), csrf_header=header)
         for way in ways
-        for source, where in csrf_sources
-        for header in _csrf_headers(where)
+        for found in csrf
+        for header in _csrf_headers(found.source[1])
     ]
-    csrf_values = {
-        where: _cookie_value(response, where) if source == "cookie" else json_path(document, where)
-        for source, where in csrf_sources
-    }
+    csrf_values = {found.source[1]: found.value for found in csrf}
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
         access = _cookie_value(response, shape.access_cookie)
@@ -242,13 +332,13 @@ async def _refreshed(
     path = shape.paths.refresh
     answers = []
     for candidate in tried:
-        csrf = csrf_values.get(candidate.csrf_cookie or candidate.csrf_token_path or "", "")
-        values = {"refresh_token": token, "access_token": access, "csrf": csrf}
+        value = csrf_values.get(candidate.csrf_cookie or candidate.csrf_token_path or "", "")
+        values = {"refresh_token": token, "access_token": access, "csrf": value}
         request = fill_placeholders(candidate.presentation(), values)
         headers = dict(request.get("headers", {}))
         sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
         if candidate.csrf_cookie is not None:
-            sent.append(f"{candidate.csrf_cookie}={csrf}")
+            sent.append(f"{candidate.csrf_cookie}={value}")
         if sent:
             headers["cookie"] = "; ".join(sent)
         answer = await _post(http, urljoin(base, path), request.get("json"), headers)
@@ -323,11 +413,13 @@ async def _post(
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 
 
-async def _post_form(http: httpx.AsyncClient, url: str, form: dict[str, str]) -> httpx.Response:
-    """POST ``form`` form-encoded, with no cookies (see :func:`_post`)."""
+async def _post_form(
+    http: httpx.AsyncClient, url: str, form: dict[str, str], headers: dict[str, str]
+) -> httpx.Response:
+    """POST ``form`` form-encoded, with the cookies given and no others (see :func:`_post`)."""
     http.cookies.clear()
     try:
-        return await http.post(url, data=form, headers={"accept": "application/json"})
+        return await http.post(url, data=form, headers={"accept": "application/json", **headers})
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 

@@ -141,7 +141,8 @@ class TargetSpec(_Strict, frozen=True):
     servers bind it to the token: an older token presented with a newer value would be refused
     for CSRF, and the refusal misread as reuse detection. ``csrf_token_path`` is the same for a
     value the API answers in its JSON body (a synchronizer token), which is sent back only where
-    ``{csrf}`` is.
+    ``{csrf}`` is. ``csrf_preflight`` is a path each session GETs before its login when the
+    login itself wants the value (Django's, Spring Security's and Laravel's login forms).
     """
 
     kind: Literal["oauth2", "json", "cookie"]
@@ -167,6 +168,7 @@ class TargetSpec(_Strict, frozen=True):
     access_cookie: str | None = None
     csrf_cookie: str | None = None
     csrf_token_path: str | None = None
+    csrf_preflight: str | None = None
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
@@ -181,6 +183,7 @@ class TargetSpec(_Strict, frozen=True):
                 "target.revocation_endpoint": self.revocation_endpoint,
                 "target.jwks_uri": self.jwks_uri,
                 "target.resource": self.resource,
+                "target.csrf_preflight": self.csrf_preflight,
             }
         )
         if problem is not None:
@@ -201,6 +204,8 @@ class TargetSpec(_Strict, frozen=True):
         """Why ``csrf_cookie`` and the ``{csrf}`` placeholder do not go together, if they
         do not: a value read and never sent, or a placeholder nothing fills, is a typo."""
         templates = {"target.refresh": self.refresh, "target.revoke": self.revoke}
+        if self.csrf_preflight is not None:  # the login gets the preflight's value
+            templates["target.login"] = self.login
         using = [name for name, spec in templates.items() if spec is not None and spec.uses("csrf")]
         sources = [
             f"target.{name}"
@@ -208,8 +213,16 @@ class TargetSpec(_Strict, frozen=True):
                                 ("csrf_token_path", self.csrf_token_path))
             if value is not None
         ]  # fmt: skip
-        if self.login is not None and self.login.uses("csrf"):
-            return "target.login: {csrf} is not known before the login (it comes with a token)"
+        if self.login is not None and self.login.uses("csrf") and self.csrf_preflight is None:
+            return (
+                "target.login: {csrf} is not known before the login (it comes with a token): "
+                "set target.csrf_preflight to the path that hands it out"
+            )
+        if self.csrf_preflight is not None and not sources:
+            return (
+                "target.csrf_preflight: say where its answer holds the value "
+                "(target.csrf_cookie or target.csrf_token_path)"
+            )
         if len(sources) > 1:
             return f"{' and '.join(sources)}: the CSRF value comes from one place, not two"
         if not sources and using:
@@ -219,7 +232,7 @@ class TargetSpec(_Strict, frozen=True):
             )
         if sources and not using:
             return (
-                f"{sources[0]}: no refresh or revoke template sends {{csrf}} back "
+                f"{sources[0]}: no request template sends {{csrf}} back "
                 '(for example headers = { X-CSRF-Token = "{csrf}" })'
             )
         return None

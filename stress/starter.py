@@ -262,15 +262,16 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
     if shape.refresh_cookie is not None:
         lines.append(f"refresh_cookie = {_toml_str(shape.refresh_cookie)}   # the refresh token")
+    header = shape.csrf_header or shape.login_csrf_header
     if shape.csrf_cookie is not None:
         lines.append(
-            f"csrf_cookie = {_toml_str(shape.csrf_cookie)}   # double submit: sent back as "
-            f"{shape.csrf_header}"
+            f"csrf_cookie = {_toml_str(shape.csrf_cookie)}   # double submit: sent back as {header}"
         )
     if shape.csrf_token_path is not None:
+        lines.append(f"csrf_token_path = {_toml_str(shape.csrf_token_path)}   # sent as {header}")
+    if shape.paths.csrf_preflight is not None:
         lines.append(
-            f"csrf_token_path = {_toml_str(shape.csrf_token_path)}   # sent back as "
-            f"{shape.csrf_header}"
+            f"csrf_preflight = {_toml_str(shape.paths.csrf_preflight)}   # GET before each login"
         )
     lines += _resource_lines(answers)
     for table in ("login", "refresh", "revoke"):

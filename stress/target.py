@@ -137,8 +137,11 @@ class TargetProfile:
 
     # -- request builders ---------------------------------------------------------------
 
-    def login(self, base: str, username: str, password: str, n: int) -> WireRequest:
-        values = {"username": username, "password": password, "n": str(n)}
+    def login(
+        self, base: str, username: str, password: str, n: int, csrf: str | None = None
+    ) -> WireRequest:
+        """The login of session ``n``; ``csrf`` is the value its preflight got, if any."""
+        values = {"username": username, "password": password, "n": str(n), "csrf": csrf or ""}
         if self.spec.kind == "oauth2" and self.spec.login is None:
             form = {"grant_type": "password", "username": username, "password": password}
             return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
@@ -183,6 +186,12 @@ class TargetProfile:
             return self._oauth_form(base, endpoint, form)
         raise ScenarioError("target.revoke: revoke steps on a custom target need [target.revoke]")
 
+    def preflight(self, base: str) -> WireRequest:
+        """The GET that hands out a CSRF value before a login (``target.csrf_preflight``)."""
+        assert self.spec.csrf_preflight is not None  # asked for only when set
+        url = _join(base, self.spec.csrf_preflight)
+        return build_request("GET", url, (("accept", "application/json"),))
+
     def use(self, base: str, access_token: str) -> WireRequest:
         resource = self._require(self.endpoints.resource, "resource")
         if self.spec.access_cookie is not None:
@@ -222,7 +231,7 @@ class TargetProfile:
         if refresh is not None and (not isinstance(refresh, str) or not refresh):
             return Parsed("info", None, "malformed-response: refresh token is not a string")
         if self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None:
-            csrf = self._csrf(response, document)
+            csrf = self.csrf(response, document)
             return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
         return Parsed("ok", TokenPair(access=access, refresh=refresh), None)
 
@@ -245,14 +254,17 @@ class TargetProfile:
             return Parsed("info", None, label, wait)
         return Parsed("fail", None, label, wait)
 
-    # -- helpers -------------------------------------------------------------------------
-
-    def _csrf(self, response: WireResponse, document: Any) -> str | None:
-        """The CSRF value an answer gives, from its cookie or its body; None if none."""
+    def csrf(self, response: WireResponse, document: Any = None) -> str | None:
+        """The CSRF value an answer gives, from its cookie or its body (``document``, decoded
+        here when not given); None if it gives none."""
         if self.spec.csrf_cookie is not None:
             return _set_cookie(response, self.spec.csrf_cookie)
+        if document is None:
+            document = _decode_json(response.body)
         value = json_path(document, self.spec.csrf_token_path or "") if document else None
         return value if isinstance(value, str) and value else None
+
+    # -- helpers -------------------------------------------------------------------------
 
     def _require(self, endpoint: str | None, name: str) -> str:
         if endpoint is None:

@@ -226,7 +226,7 @@ COOKIE = VALID.replace('kind = "oauth2"', 'kind = "cookie"\nrefresh_cookie = "rt
 @pytest.mark.parametrize(
     ("fields", "refresh", "message"),
     [
-        ('csrf_cookie = "XSRF-TOKEN"', "", "target.csrf_cookie: no refresh or revoke template"),
+        ('csrf_cookie = "XSRF-TOKEN"', "", "target.csrf_cookie: no request template sends"),
         ("", 'headers = { X-XSRF-TOKEN = "{csrf}" }', "target.refresh: {csrf} needs target."),
     ],
 )

@@ -27,6 +27,7 @@ from stress.types import ExitCode
 from stress.wire import run as run_async
 
 __all__ = [
+    "CsrfPreflight",
     "LoginJson",
     "LoginPath",
     "RefreshCookie",
@@ -56,6 +57,13 @@ RefreshCookie = Annotated[
     str | None,
     typer.Option(help="Custom API: the cookie holding the refresh token (default: found)."),
 ]
+CsrfPreflight = Annotated[
+    str | None,
+    typer.Option(
+        help="Custom API: a path to GET before each login when the login wants a CSRF value "
+        "(as Django's, Spring Security's and Laravel's do)."
+    ),
+]
 
 
 def custom_paths(
@@ -64,6 +72,7 @@ def custom_paths(
     revoke: str | None,
     login_json: str | None,
     refresh_cookie: str | None,
+    csrf_preflight: str | None = None,
 ) -> CustomPaths | None:
     """The custom API the flags name, None for an OAuth 2.0 target; exit 2 when they clash."""
     if login is None and refresh is None:
@@ -73,6 +82,7 @@ def custom_paths(
                 ("--revoke-path", revoke),
                 ("--login-json", login_json),
                 ("--refresh-cookie", refresh_cookie),
+                ("--csrf-preflight", csrf_preflight),
             )
             if value is not None
         ]
@@ -87,6 +97,7 @@ def custom_paths(
         ("--login-path", login),
         ("--refresh-path", refresh),
         ("--revoke-path", revoke),
+        ("--csrf-preflight", csrf_preflight),
     ):
         if path is not None and not joinable(path):
             raise fail(ExitCode.USAGE, f"{flag} {path!r}: expected a path or an http(s) URL")
@@ -98,7 +109,7 @@ def custom_paths(
             raise fail(ExitCode.USAGE, f"--login-json: not JSON ({exc})") from None
         if not isinstance(body, dict):
             raise fail(ExitCode.USAGE, "--login-json: expected a JSON object")
-    return CustomPaths(login, refresh, revoke, body, refresh_cookie)
+    return CustomPaths(login, refresh, revoke, body, refresh_cookie, csrf_preflight)
 
 
 def oauth_only(
@@ -142,10 +153,11 @@ def probe(
         if shape.refresh_cookie is None
         else f"refresh token in the cookie {shape.refresh_cookie}"
     )
+    header = shape.csrf_header or shape.login_csrf_header
     if shape.csrf_cookie is not None:
-        refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {shape.csrf_header}"
+        refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {header}"
     elif shape.csrf_token_path is not None:
-        refresh += f", CSRF value at {shape.csrf_token_path} sent back as {shape.csrf_header}"
+        refresh += f", CSRF value at {shape.csrf_token_path} sent back as {header}"
     stderr.print(
         f"found: a {shape.kind} API, {access}, {refresh}",
         highlight=False,
@@ -162,6 +174,7 @@ def custom_flags(paths: CustomPaths) -> list[str]:
         "--revoke-path": paths.revoke,
         "--login-json": None if paths.login_json is None else json.dumps(paths.login_json),
         "--refresh-cookie": paths.refresh_cookie,
+        "--csrf-preflight": paths.csrf_preflight,
     }
     flags: list[str] = []
     for flag, value in values.items():

@@ -42,6 +42,7 @@ from stress.cli.client_options import (
     require_variables,
 )
 from stress.cli.custom_options import (
+    CsrfPreflight,
     LoginJson,
     LoginPath,
     RefreshCookie,
@@ -180,6 +181,7 @@ def init_command(
     revoke_path: RevokePath = None,
     login_json: LoginJson = None,
     refresh_cookie: RefreshCookie = None,
+    csrf_preflight: CsrfPreflight = None,
     ca_file: CaFile = None,
     insecure: Insecure = False,
 ) -> None:
@@ -204,7 +206,9 @@ def init_command(
         check_bounds(bounds)
     mint = None if mint_command is None else mint_login(mint_command)
     refuse_mint_with_password(mint_command, username, password_env)
-    custom = custom_paths(login_path, refresh_path, revoke_path, login_json, refresh_cookie)
+    custom = custom_paths(
+        login_path, refresh_path, revoke_path, login_json, refresh_cookie, csrf_preflight
+    )
     tls = _Tls(ca_file, insecure)
     client_setup = ClientSetup(
         token_endpoint=token_endpoint,

@@ -42,6 +42,7 @@ from stress.cli.client_options import (
     require_variables,
 )
 from stress.cli.custom_options import (
+    CsrfPreflight,
     LoginJson,
     LoginPath,
     RefreshCookie,
@@ -350,6 +351,7 @@ def policy_command(
     revoke_path: RevokePath = None,
     login_json: LoginJson = None,
     refresh_cookie: RefreshCookie = None,
+    csrf_preflight: CsrfPreflight = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Measure the target's refresh-token policy black-box and print it as a policy table."""
@@ -369,7 +371,9 @@ def policy_command(
         client_secret_env=client_secret_env,
         scope=scope,
     )
-    custom = custom_paths(login_path, refresh_path, revoke_path, login_json, refresh_cookie)
+    custom = custom_paths(
+        login_path, refresh_path, revoke_path, login_json, refresh_cookie, csrf_preflight
+    )
     given = _Flags(
         client_id, username, password_env, mint_command, resource, client, client_auth, custom
     )

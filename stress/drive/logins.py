@@ -93,8 +93,13 @@ class Logins:
 
     async def _password(self, state: SessionState) -> TokenPair | None:
         actions = self.actions
+        csrf = None
+        if actions.profile.spec.csrf_preflight is not None:
+            csrf = await self._preflight(state)
+            if csrf is None:
+                return None
         request = actions.profile.login(
-            actions.base(state), self.username(state), self.password, state.n
+            actions.base(state), self.username(state), self.password, state.n, csrf
         )
         _, parsed = await actions.send(state, "login", request, None)
         if parsed.outcome != "ok" or parsed.tokens is None:
@@ -106,7 +111,38 @@ class Logins:
                     "--mint-command for init and policy)"
                 )
             return None
-        return parsed.tokens
+        tokens = parsed.tokens
+        if csrf is not None and tokens.csrf is None:  # no new value: the preflight's holds
+            return TokenPair(access=tokens.access, refresh=tokens.refresh, csrf=csrf)
+        return tokens
+
+    async def _preflight(self, state: SessionState) -> str | None:
+        """The CSRF value ``target.csrf_preflight`` hands this session before its login.
+
+        None when it hands out none: the login is then recorded as failed, with why, since a
+        login sent without the value would only be refused for it.
+        """
+        actions = self.actions
+        request = actions.profile.preflight(actions.base(state))
+        outcome = await actions.wire.request(request, timeout=actions.run.op_timeout_seconds)
+        response = outcome.response
+        if response is not None and 200 <= response.status < 300:
+            csrf = actions.profile.csrf(response)
+            if csrf is not None:
+                return csrf
+        said = (
+            f"it answered {response.status} without one"
+            if response is not None
+            else f"no answer: {outcome.error or 'error'}"
+        )
+        recorder = actions.recorder
+        recorder.count()
+        invoke = recorder.invoke(
+            recorder.tab(state, 0), state, "login", None, step="csrf-preflight"
+        )
+        recorder.complete(invoke, "fail", None, None, error="csrf-preflight-failed")
+        self.problem = f"the CSRF preflight GET {request.url} handed out no value ({said})"
+        return None
 
     def _argv(self, state: SessionState) -> list[str]:
         base = self.actions.base(state).rstrip("/")

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Eight variants:
+about it beyond the scenario file. Nine variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -28,6 +28,10 @@ about it beyond the scenario file. Eight variants:
 - ``csrf-body``: as ``csrf``, but with a synchronizer token: the value bound to the refresh token
   is answered in the body, ``{"accessToken", "csrfToken"}``, and must come back as
   ``X-CSRF-Token`` (no CSRF cookie). Its bug is ``body``'s fork too.
+- ``csrf-login``: as ``csrf``, but the login wants the double submit too, the way Django's,
+  Spring Security's and Laravel's do: ``GET /auth/csrf`` hands out an ``XSRF-TOKEN``, the login
+  refuses (403) any value it did not hand out, and sets a new one for the session, which its
+  refreshes keep (they set none). Its bug is ``body``'s fork too.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -50,6 +54,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 USERS = {f"user{n}@example.com" for n in range(10_000)}
+VARIANTS = (
+    "body",
+    "bearer",
+    "both",
+    "form",
+    "cookie",
+    "cookies",
+    "csrf",
+    "csrf-body",
+    "csrf-login",
+)
 
 
 @dataclass
@@ -58,6 +73,7 @@ class Family:
     current: str
     used: set[str] = field(default_factory=set)
     revoked: bool = False
+    csrf: str | None = None  # csrf-login: the value its login set
 
 
 @dataclass
@@ -66,6 +82,7 @@ class Store:
     by_token: dict[str, str] = field(default_factory=dict)
     access: dict[str, str] = field(default_factory=dict)
     csrf: dict[str, str] = field(default_factory=dict)  # refresh token -> its CSRF value
+    handed_out: set[str] = field(default_factory=set)  # csrf-login: values GET /auth/csrf gave
     # Test hook: every issued token is appended here, so a test can prove none leaks.
     token_log: str | None = None
 
@@ -94,6 +111,10 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             response = JSONResponse({"accessToken": access, "csrfToken": store.csrf[refresh]})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             return response
+        if variant == "csrf-login":
+            response = JSONResponse({"accessToken": access})
+            response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            return response
         if variant in ("cookie", "csrf"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
@@ -102,7 +123,18 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             return response
         return JSONResponse({"accessToken": access, "refreshToken": refresh, "expiresIn": 900})
 
+    async def handout(request: Request) -> Response:
+        value = secrets.token_urlsafe(16)
+        store.handed_out.add(value)
+        response = JSONResponse({"ok": True})
+        response.set_cookie("XSRF-TOKEN", value, samesite="strict")
+        return response
+
     async def login(request: Request) -> Response:
+        if variant == "csrf-login":
+            echoed = request.headers.get("x-xsrf-token")
+            if echoed not in store.handed_out or echoed != request.cookies.get("XSRF-TOKEN"):
+                return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
         if variant == "form":
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             body = {"email": form.get("username"), "password": form.get("password")}
@@ -113,19 +145,27 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         family_id = secrets.token_hex(8)
         refresh, access = store.issue(family_id)
         store.families[family_id] = Family(user=body["email"], current=refresh)
-        return tokens_response(refresh, access)
+        response = tokens_response(refresh, access)
+        if variant == "csrf-login":  # a new value for the session, as Django's login rotates it
+            store.families[family_id].csrf = secrets.token_urlsafe(16)
+            response.set_cookie("XSRF-TOKEN", store.families[family_id].csrf, samesite="strict")
+        return response
 
     def forged(request: Request, token: str | None) -> bool:
         """Whether a ``csrf`` request fails the double submit for the token it presents."""
         bound = store.csrf.get(token or "")
+        if variant == "csrf-login":  # the session's value, set at its login
+            family = store.families.get(store.by_token.get(token or "", ""))
+            bound = family.csrf if family is not None else None
         if variant == "csrf-body":
             return not bound or request.headers.get("x-csrf-token") != bound
         echoed = request.headers.get("x-xsrf-token")
-        return variant == "csrf" and not (echoed and echoed == request.cookies.get("XSRF-TOKEN")
-                                          and echoed == bound)  # fmt: skip
+        return variant in ("csrf", "csrf-login") and not (
+            echoed and echoed == request.cookies.get("XSRF-TOKEN") and echoed == bound
+        )
 
     async def presented(request: Request) -> str | None:
-        if variant in ("cookie", "cookies", "csrf", "csrf-body"):
+        if variant in ("cookie", "cookies", "csrf", "csrf-body", "csrf-login"):
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
@@ -182,6 +222,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/auth/csrf", handout, methods=["GET"]),
             Route("/auth/login", login, methods=["POST"]),
             Route("/auth/refresh", refresh, methods=["POST"]),
             Route("/auth/logout", logout, methods=["POST"]),
@@ -199,6 +240,7 @@ both_app = build_app("both", os.environ.get("EXPRESS_TOKEN_LOG"))
 form_app = build_app("form", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_app = build_app("csrf", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_body_app = build_app("csrf-body", os.environ.get("EXPRESS_TOKEN_LOG"))
+csrf_login_app = build_app("csrf-login", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:
@@ -208,7 +250,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--variant",
-        choices=["body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body"],
+        choices=VARIANTS,
         default="body",
     )
     parser.add_argument("--port", type=int, required=True)

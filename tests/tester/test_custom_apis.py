@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize(
     "express_target",
-    ["body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body"],
+    ["body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body", "csrf-login"],
     indirect=True,
 )
 def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
@@ -32,18 +32,25 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     # carries its refresh token in the body or in the cookie `rt`; each variant has a bug.
     variant = express_target.log.stem.removeprefix("express-")
     out = tmp_path / f"{variant}.toml"
+    # Only the preflight's path cannot be found: the login wants a value handed out before it.
+    preflight = ["--csrf-preflight", "/auth/csrf"] if variant == "csrf-login" else []
     made = auth_stress(
         "init", "--target", express_target.url, "--output", str(out), "--yes",
         "--login-path", "/auth/login", "--refresh-path", "/auth/refresh",
         "--revoke-path", "/auth/logout", "--username", "user{n}@example.com",
         "--password-env", "APP_PASSWORD", "--resource", "/api/profile", "--grace-max", "3",
-        cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+        *preflight, cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     assert "hunter2" not in made.stdout + made.stderr
     target = tomllib.loads(out.read_text())["target"]
     if variant == "form":  # both JSON bodies refused, then the form taken
         login = {"form": {"username": "{username}", "password": "{password}"}}
+    elif variant == "csrf-login":  # the value the preflight handed out goes with the login
+        login = {
+            "json": {"email": "{username}", "password": "{password}"},
+            "headers": {"X-XSRF-TOKEN": "{csrf}"},
+        }
     else:
         login = {"json": {"email": "{username}", "password": "{password}"}}
     assert target["login"] == {"path": "/auth/login", **login}
@@ -58,11 +65,12 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert target["kind"] == "cookie"
         assert target["refresh_cookie"] == "rt"
         assert target["refresh"] == {"path": "/auth/refresh"}  # the cookie alone
-    elif variant == "csrf":  # the cookie alone refused: its CSRF value goes back as a header
+    elif variant in ("csrf", "csrf-login"):  # the cookie alone refused: its value goes back too
         assert target["kind"] == "cookie"
         assert target["refresh_cookie"] == "rt"
         assert target["csrf_cookie"] == "XSRF-TOKEN"
         assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
+        assert target.get("csrf_preflight") == ("/auth/csrf" if variant == "csrf-login" else None)
     elif variant == "csrf-body":  # a synchronizer token, answered in the body
         assert (target["kind"], target["refresh_cookie"]) == ("cookie", "rt")
         assert target["csrf_token_path"] == "csrfToken"
@@ -103,6 +111,48 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     for history in (tmp_path / "runs").glob("*/history.jsonl"):
         statuses = [json.loads(line).get("status") for line in history.read_text().splitlines()]
         assert 403 not in statuses, history
+
+
+@pytest.mark.parametrize("express_target", ["csrf-login"], indirect=True)
+def test_a_login_that_wants_a_csrf_value_says_so_when_none_is_handed_out(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    base = (
+        "init", "--target", express_target.url, "--login-path", "/auth/login",
+        "--refresh-path", "/auth/refresh", "--username", "user{n}@example.com",
+        "--password-env", "APP_PASSWORD", "--yes",
+    )  # fmt: skip
+    env = {"APP_PASSWORD": "hunter2"}
+    unasked = auth_stress(*base, "--output", str(tmp_path / "a.toml"), cwd=tmp_path, env=env)
+    assert unasked.returncode == 3, unasked.stdout + unasked.stderr
+    assert "json {email, password}: 403" in unasked.stderr.replace("\n", " ")
+    wrong = auth_stress(
+        *base, "--output", str(tmp_path / "b.toml"), "--csrf-preflight", "/healthz",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert wrong.returncode == 3, wrong.stdout + wrong.stderr
+    assert "the CSRF preflight GET" in wrong.stderr
+    assert "/healthz handed out no value" in wrong.stderr.replace("\n", " ")
+    # A scenario whose preflight hands out nothing: the run says so, it does not log in blind.
+    made = auth_stress(
+        *base, "--output", str(tmp_path / "c.toml"), "--csrf-preflight", "/auth/csrf",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    scenario = tmp_path / "c.toml"
+    text = scenario.read_text()
+    assert 'csrf_preflight = "/auth/csrf"' in text
+    scenario.write_text(
+        text.replace('csrf_preflight = "/auth/csrf"', 'csrf_preflight = "/healthz"')
+    )
+    ran = auth_stress(
+        "run", str(scenario), "--no-progress", "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert ran.returncode == 3, ran.stdout + ran.stderr
+    reason = json.loads((tmp_path / "r.json").read_text())["inconclusive_reason"]
+    assert "the CSRF preflight GET" in reason
+    assert "/healthz handed out no value (it answered 200 without one)" in reason
 
 
 @pytest.mark.parametrize("express_target", ["body"], indirect=True)
