@@ -142,6 +142,11 @@ class CustomShape:
             fields["csrf_token_path"] = self.csrf_token_path
         if self.paths.revoke is not None:
             fields["revoke"] = {**refresh, "path": self.paths.revoke}
+            if self.login_csrf_header is not None and self.csrf_header is None:
+                # A server that guards its login guards its logout too, as a browser's
+                # client library sends the value on every POST.
+                headers = {**refresh.get("headers", {}), self.login_csrf_header: "{csrf}"}
+                fields["revoke"]["headers"] = headers
         return fields
 
 

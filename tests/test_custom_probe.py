@@ -196,3 +196,16 @@ def test_a_synchronizer_token_in_the_login_answer_is_learnt_as_a_header() -> Non
         "json": {"refreshToken": "{refresh_token}"},
         "headers": {"X-CSRF-Token": "{csrf}"},
     }
+
+
+def test_a_csrf_value_the_login_wants_goes_with_the_logout_too() -> None:
+    paths = CustomPaths("/in", "/refresh", revoke="/out", csrf_preflight="/csrf")
+    shape = CustomShape(
+        "cookie", paths, ("json", {"u": "{username}"}), "access", None, "rt",
+        presented="cookie", csrf_cookie="csrftoken", login_csrf_header="X-CSRFToken",
+    )  # fmt: skip
+    fields = shape.target_fields()
+    assert fields["csrf_preflight"] == "/csrf"
+    assert fields["login"]["headers"] == {"X-CSRFToken": "{csrf}"}
+    assert fields["refresh"] == {"path": "/refresh"}  # the refresh took none
+    assert fields["revoke"] == {"path": "/out", "headers": {"X-CSRFToken": "{csrf}"}}
