@@ -15,8 +15,9 @@ token; or the cookie), so what is written is known to work. A login that sets a 
 (named like ``XSRF-TOKEN``, ``csrftoken`` or ``csrf_refresh_token``) may guard the refresh with a
 double submit, and one that answers a ``csrfToken`` with a synchronizer token: a refresh refused
 without it is tried again with the value in the header the usual frameworks read
-(``X-CSRF-Token``, ``X-XSRF-TOKEN``, ``X-CSRFToken``), and a cookie's sent back too. Tokens stay
-in memory: nothing here logs or returns one.
+(``X-CSRF-Token``, ``X-XSRF-TOKEN``, ``X-CSRFToken``), and a cookie's sent back too; a login that
+wants the value itself gets it from the preflight GET the person names, tried the same way.
+Tokens stay in memory: nothing here logs or returns one.
 
 Usage::
 
@@ -39,7 +40,7 @@ import httpx
 from stress.errors import TargetError
 from stress.target import fill_placeholders, json_path
 
-__all__ = ["CsrfSource", "CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
+__all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
 
 Encoding = Literal["json", "form"]
 """How a login body is sent: as JSON, or form-encoded."""
@@ -164,7 +165,8 @@ async def probe_custom_api(
     )
     document = _json_or_none(response)
     csrf = _csrf_found(response, document)
-    cookies = [name for name in _cookies_set(response) if ("cookie", name) not in _sources(csrf)]
+    taken = {found.source for found in csrf}
+    cookies = [name for name in _cookies_set(response) if ("cookie", name) not in taken]
     access = _find(document, ACCESS_NAMES)
     access_cookie = None if access is not None else _access_cookie(cookies)
     if access is None and access_cookie is None:
@@ -278,10 +280,6 @@ def _csrf_found(response: httpx.Response, document: Any) -> list[_Csrf]:
     if in_body is not None:
         found.append(_Csrf(("body", in_body), str(json_path(document, in_body))))
     return found
-
-
-def _sources(found: list[_Csrf]) -> list[CsrfSource]:
-    return [f.source for f in found]
 
 
 def _csrf_sent(found: _Csrf, header: str) -> dict[str, str]:

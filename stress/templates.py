@@ -69,7 +69,7 @@ def request_templates(
     mark, access, csrf = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK", "AUTHSTRESSCSRFMARK"
     builders: dict[str, tuple[Callable[[], WireRequest], str]] = {
         "login": (
-            lambda: profile.login(base, "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK", 0),
+            lambda: profile.login(base, "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK", 0, csrf),
             "",
         ),
         "refresh": (lambda: profile.refresh(base, mark, access, csrf), "$REFRESH_TOKEN"),

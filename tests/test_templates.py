@@ -37,12 +37,16 @@ def test_a_csrf_value_is_a_placeholder_in_its_cookie_and_header() -> None:
             "kind": "cookie",
             "refresh_cookie": "rt",
             "csrf_cookie": "XSRF-TOKEN",
+            "csrf_preflight": "/csrf",
+            "login": {"path": "/login", "headers": {"X-XSRF-TOKEN": "{csrf}"}},
             "refresh": {"path": "/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}},
         },
         TargetSpec,
     )
-    (refresh,) = request_templates(
-        spec, ENDPOINTS, "http://127.0.0.1:9/", frozenset({"refresh"})
-    ).values()
+    templates = request_templates(
+        spec, ENDPOINTS, "http://127.0.0.1:9/", frozenset({"refresh", "login"})
+    )
+    assert ("x-xsrf-token", "$CSRF_TOKEN") in templates["login"].headers
+    refresh = templates["refresh"]
     assert ("cookie", "rt=$REFRESH_TOKEN; XSRF-TOKEN=$CSRF_TOKEN") in refresh.headers
     assert ("x-xsrf-token", "$CSRF_TOKEN") in refresh.headers

@@ -135,6 +135,10 @@ class Logins:
             if response is not None
             else f"no answer: {outcome.error or 'error'}"
         )
+        logger.warning(
+            "CSRF preflight handed out no value",
+            extra={"url": request.url, "session": state.n, "error": said},
+        )
         recorder = actions.recorder
         recorder.count()
         invoke = recorder.invoke(
