@@ -34,12 +34,17 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     out = tmp_path / f"{variant}.toml"
     # Only the preflight's path cannot be found: the login wants a value handed out before it.
     preflight = ["--csrf-preflight", "/auth/csrf"] if variant == "csrf-login" else []
+    # The policy is measured where the measurement is part of what is tested: the cookie
+    # variants' verdict rests on it, and its replays present older tokens with their CSRF
+    # values. The others declare it (test_policy_custom measures a JSON API).
+    measured = variant in ("cookie", "cookies", "csrf")
+    policy = [] if measured else ["--policy", "strict"]
     made = auth_stress(
         "init", "--target", express_target.url, "--output", str(out), "--yes",
         "--login-path", "/auth/login", "--refresh-path", "/auth/refresh",
         "--revoke-path", "/auth/logout", "--username", "user{n}@example.com",
         "--password-env", "APP_PASSWORD", "--resource", "/api/profile", "--grace-max", "3",
-        *preflight, cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+        *preflight, *policy, cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     assert "hunter2" not in made.stdout + made.stderr
@@ -101,10 +106,12 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     assert ran.returncode == 1, ran.stdout + ran.stderr  # each variant's own bug is caught
     found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
     assert ("self-inflicted-logout" if variant.startswith("cookie") else "fork") in found
-    # The measurement's first use of an access token (before any refresh) was taken by the
-    # protected API: the token is sent as the API wants it (a cookie for `cookies`).
-    (measured,) = (tmp_path / "runs").glob("*-policy/history.jsonl")
-    records = [json.loads(line) for line in measured.read_text().splitlines()]
+    # The protected API took the access tokens (the measurement's first use comes before any
+    # refresh): they are sent as the API wants them (a cookie for `cookies`).
+    (history,) = (tmp_path / "runs").glob(
+        "*-policy/history.jsonl" if measured else "*/history.jsonl"
+    )
+    records = [json.loads(line) for line in history.read_text().splitlines()]
     assert any(r.get("kind") == "use" and r.get("status") == 200 for r in records)
     # Every token went with the CSRF value issued with it, older ones too (the measurement's
     # replays, the run's probes of forked leaves): `csrf` refuses any other with a 403.
@@ -136,7 +143,7 @@ def test_a_login_that_wants_a_csrf_value_says_so_when_none_is_handed_out(
     # A scenario whose preflight hands out nothing: the run says so, it does not log in blind.
     made = auth_stress(
         *base, "--output", str(tmp_path / "c.toml"), "--csrf-preflight", "/auth/csrf",
-        cwd=tmp_path, env=env,
+        "--policy", "strict", cwd=tmp_path, env=env,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     scenario = tmp_path / "c.toml"
