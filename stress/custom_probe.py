@@ -101,6 +101,11 @@ class CustomShape:
     csrf_token_path: str | None = None
     login_csrf_header: str | None = None
 
+    @property
+    def csrf_sent_as(self) -> str | None:
+        """The header a CSRF value goes back in: the refresh's, else the login's."""
+        return self.csrf_header or self.login_csrf_header
+
     def presentation(self) -> dict[str, Any]:
         """The request fields (``json``, ``headers``) of a refresh or a logout, as templates."""
         fields = self._token_fields()

@@ -262,7 +262,7 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
     if shape.refresh_cookie is not None:
         lines.append(f"refresh_cookie = {_toml_str(shape.refresh_cookie)}   # the refresh token")
-    header = shape.csrf_header or shape.login_csrf_header
+    header = shape.csrf_sent_as
     if shape.csrf_cookie is not None:
         lines.append(
             f"csrf_cookie = {_toml_str(shape.csrf_cookie)}   # double submit: sent back as {header}"

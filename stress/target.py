@@ -230,10 +230,9 @@ class TargetProfile:
             return Parsed("info", None, f"malformed-response: no access token in 2xx {where}")
         if refresh is not None and (not isinstance(refresh, str) or not refresh):
             return Parsed("info", None, "malformed-response: refresh token is not a string")
-        if self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None:
-            csrf = self.csrf(response, document)
-            return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
-        return Parsed("ok", TokenPair(access=access, refresh=refresh), None)
+        sourced = self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None
+        csrf = self.csrf(response, document) if sourced else None
+        return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
 
     def parse_plain(self, response: WireResponse) -> Parsed:
         """Classify a use/revoke response: 2xx ok, 4xx rejected, 5xx unknown."""

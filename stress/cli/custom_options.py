@@ -153,11 +153,10 @@ def probe(
         if shape.refresh_cookie is None
         else f"refresh token in the cookie {shape.refresh_cookie}"
     )
-    header = shape.csrf_header or shape.login_csrf_header
     if shape.csrf_cookie is not None:
-        refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {header}"
+        refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {shape.csrf_sent_as}"
     elif shape.csrf_token_path is not None:
-        refresh += f", CSRF value at {shape.csrf_token_path} sent back as {header}"
+        refresh += f", CSRF value at {shape.csrf_token_path} sent back as {shape.csrf_sent_as}"
     stderr.print(
         f"found: a {shape.kind} API, {access}, {refresh}",
         highlight=False,
