@@ -2,7 +2,9 @@
 
 Why this file exists: integration tests need real processes, but starting them is the slow part
 of the suite, so servers are cached per configuration for the whole session (at most
-``ServerFactory.max_running`` alive at once) and stopped at the end.
+``ServerFactory.max_running`` alive at once) and stopped at the end. The suite runs in two
+pytest-xdist workers, and a session is a worker's: each starts its own Redis and servers (or
+shares ``$REDIS_URL``, as replicas of one configuration already do).
 
 Fixtures:
 
