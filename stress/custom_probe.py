@@ -100,6 +100,9 @@ class CustomShape:
     csrf_header: str | None = None
     csrf_token_path: str | None = None
     login_csrf_header: str | None = None
+    # The other cookies the session must send back (target.session_cookies): those the
+    # preflight set, and the login's when the refresh was refused without them.
+    session_cookies: tuple[str, ...] = ()
 
     @property
     def csrf_sent_as(self) -> str | None:
@@ -146,6 +149,8 @@ class CustomShape:
             fields["csrf_cookie"] = self.csrf_cookie
         if self.csrf_token_path is not None:
             fields["csrf_token_path"] = self.csrf_token_path
+        if self.session_cookies:
+            fields["session_cookies"] = list(self.session_cookies)
         if self.paths.revoke is not None:
             fields["revoke"] = {**refresh, "path": self.paths.revoke}
             if self.login_csrf_header is not None and self.csrf_header is None:
@@ -162,11 +167,12 @@ async def probe_custom_api(
     """Log ``username`` in and refresh once; ``TargetError`` says what did not work and why."""
     secrets = [password]
     handed = None
+    jar: dict[str, str] = {}  # the preflight's other cookies: csurf's secret goes with its value
     if paths.csrf_preflight is not None:
-        handed = await _handed_out(http, urljoin(base, paths.csrf_preflight), secrets)
-        secrets += [found.value for found in handed]
+        handed, jar = await _handed_out(http, urljoin(base, paths.csrf_preflight), secrets)
+        secrets += [found.value for found in handed] + list(jar.values())
     response, (encoding, template), login_csrf = await _logged_in(
-        http, base, paths, {"username": username, "password": password}, secrets, handed
+        http, base, paths, {"username": username, "password": password}, secrets, (handed, jar)
     )
     document = _json_or_none(response)
     csrf = _csrf_found(response, document)
@@ -203,11 +209,20 @@ async def probe_custom_api(
     )
     if login_csrf is not None:
         shape = dataclasses.replace(_sourced(shape, login_csrf[0]), login_csrf_header=login_csrf[1])
-    return await _refreshed(http, base, shape, (document, response), secrets, csrf)
+    jar = _beside(jar, login_csrf)
+    if jar:
+        shape = dataclasses.replace(shape, session_cookies=tuple(jar))
+    tokens = {shape.refresh_cookie, shape.access_cookie}
+    # The login's own other cookies (an express-session id), sent only if the refresh wants them.
+    jar |= {name: _cookie_value(response, name) for name in cookies if name not in tokens}
+    return await _refreshed(http, base, shape, (document, response), secrets, (csrf, jar))
 
 
-async def _handed_out(http: httpx.AsyncClient, url: str, secrets: list[str]) -> list[_Csrf]:
-    """The CSRF values a preflight GET hands out; ``TargetError`` when it hands out none."""
+async def _handed_out(
+    http: httpx.AsyncClient, url: str, secrets: list[str]
+) -> tuple[list[_Csrf], dict[str, str]]:
+    """The CSRF values a preflight GET hands out, and every cookie it sets (the one a value
+    is read from among them); ``TargetError`` when it hands out no value."""
     http.cookies.clear()
     try:
         response = await http.get(url, headers={"accept": "application/json"})
@@ -220,7 +235,7 @@ async def _handed_out(http: httpx.AsyncClient, url: str, secrets: list[str]) -> 
             f"csrf or xsrf and answered no field named like {CSRF_NAMES[0]} "
             f"({_said(response, secrets)})"
         )
-    return found
+    return found, {name: _cookie_value(response, name) for name in _cookies_set(response)}
 
 
 async def _logged_in(
@@ -229,11 +244,12 @@ async def _logged_in(
     paths: CustomPaths,
     values: dict[str, str],
     secrets: list[str],
-    handed: list[_Csrf] | None,
+    preflight: tuple[list[_Csrf] | None, dict[str, str]],
 ) -> tuple[httpx.Response, tuple[Encoding, dict[str, Any]], tuple[_Csrf, str] | None]:
     """The first login body the API takes (its answer, the body, and the CSRF value and header
     it went with); with values ``handed`` out by a preflight, each body goes with each value in
-    each of :data:`CSRF_HEADERS`."""
+    each of :data:`CSRF_HEADERS`, and with the other cookies the preflight set."""
+    handed, jar = preflight
     given = paths.login_json
     bodies: tuple[tuple[Encoding, dict[str, Any]], ...] = (
         (("json", given),) if given is not None else LOGIN_BODIES
@@ -252,7 +268,9 @@ async def _logged_in(
     url = urljoin(base, paths.login)
     for encoding, template, csrf in attempts:
         body = fill_placeholders(template, values)
-        headers = _csrf_sent(*csrf) if csrf is not None else {}
+        headers = _with_cookies(
+            _csrf_sent(*csrf) if csrf is not None else {}, [], _beside(jar, csrf)
+        )
         response = await (
             _post(http, url, body, headers)
             if encoding == "json"
@@ -296,6 +314,21 @@ def _csrf_sent(found: _Csrf, header: str) -> dict[str, str]:
     return sent
 
 
+def _beside(jar: dict[str, str], csrf: tuple[_Csrf, str] | None) -> dict[str, str]:
+    """The preflight's cookies that go beside a CSRF value: all but the value's own cookie
+    (sent as such), so csurf's secret goes with the value derived from it."""
+    own = csrf[0].source if csrf is not None else None
+    return {name: value for name, value in jar.items() if ("cookie", name) != own}
+
+
+def _with_cookies(headers: dict[str, str], sent: list[str], jar: dict[str, str]) -> dict[str, str]:
+    """``headers`` with the ``sent`` cookie pairs and the ``jar`` joined into its cookie
+    header (after one it has already)."""
+    pairs = [headers["cookie"]] if "cookie" in headers else []
+    pairs += sent + [f"{name}={value}" for name, value in jar.items()]
+    return {**headers, "cookie": "; ".join(pairs)} if pairs else headers
+
+
 def _sourced(shape: CustomShape, found: _Csrf) -> CustomShape:
     """``shape`` reading its CSRF value where ``found`` was."""
     kind, where = found.source
@@ -312,13 +345,15 @@ async def _refreshed(
     shape: CustomShape,
     login: tuple[Any, httpx.Response],
     secrets: list[str],
-    csrf: list[_Csrf],
+    offered: tuple[list[_Csrf], dict[str, str]],
 ) -> CustomShape:
     """``shape`` with the first way of presenting the login's refresh token that the API
     accepts (with a new access token back), in the order of :data:`_BODY_WAYS` (a Bearer
     token is what flask-jwt-extended wants); for a cookie API, the cookie. Each way is tried
-    first alone, then with each of the ``csrf`` values in each of :data:`CSRF_HEADERS` (and a
-    cookie's sent back as the cookie)."""
+    first alone, then with each of the offered CSRF values in each of :data:`CSRF_HEADERS` (and
+    a cookie's sent back as the cookie); all with the session cookies ``shape`` sends, then,
+    when every one was refused, all again with the other cookies offered (the login's)."""
+    csrf, jar = offered
     document, response = login
     if shape.refresh_cookie is not None:
         token = _cookie_value(response, shape.refresh_cookie)
@@ -336,36 +371,43 @@ async def _refreshed(
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
         access = _cookie_value(response, shape.access_cookie)
-    secrets = [*secrets, token, access, *csrf_values.values()]
+    secrets = [*secrets, token, access, *csrf_values.values(), *jar.values()]
+    sent_always = {name: jar[name] for name in shape.session_cookies}
+    rounds = [sent_always] if len(jar) == len(sent_always) else [sent_always, jar]
     path = shape.paths.refresh
     answers = []
-    for candidate in tried:
-        value = csrf_values.get(candidate.csrf_cookie or candidate.csrf_token_path or "", "")
-        values = {"refresh_token": token, "access_token": access, "csrf": value}
-        request = fill_placeholders(candidate.presentation(), values)
-        headers = dict(request.get("headers", {}))
-        sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
-        if candidate.csrf_cookie is not None:
-            sent.append(f"{candidate.csrf_cookie}={value}")
-        if sent:
-            headers["cookie"] = "; ".join(sent)
-        answer = await _post(http, urljoin(base, path), request.get("json"), headers)
-        if answer.is_success:
-            break
-        answers.append(f"{_presented(candidate)}: {_said(answer, secrets)}")
-    else:
-        raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
+    for cookies in rounds:
+        also = f" and the cookies {', '.join(cookies)}" if cookies else ""
+        for candidate in tried:
+            value = csrf_values.get(candidate.csrf_cookie or candidate.csrf_token_path or "", "")
+            values = {"refresh_token": token, "access_token": access, "csrf": value}
+            request = fill_placeholders(candidate.presentation(), values)
+            sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
+            if candidate.csrf_cookie is not None:
+                sent.append(f"{candidate.csrf_cookie}={value}")
+            headers = _with_cookies(dict(request.get("headers", {})), sent, cookies)
+            answer = await _post(http, urljoin(base, path), request.get("json"), headers)
+            if answer.is_success:
+                kept = dataclasses.replace(candidate, session_cookies=tuple(cookies))
+                return _renewed(kept, answer)
+            answers.append(f"{_presented(candidate)}{also}: {_said(answer, secrets)}")
+    raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
+
+
+def _renewed(shape: CustomShape, answer: httpx.Response) -> CustomShape:
+    """``shape``, once the refresh it made is known to have answered a new access token."""
+    path = shape.paths.refresh
     if shape.access_cookie is not None:
         if shape.access_cookie not in _cookies_set(answer):
             raise TargetError(f"the refresh at {path} set no new {shape.access_cookie} cookie")
-        return candidate
+        return shape
     refreshed = _json_or_none(answer)
     if not isinstance(json_path(refreshed, shape.access_token_path), str):
         raise TargetError(
             f"the refresh at {path} answered no access token at {shape.access_token_path} "
             f"(fields: {_keys(refreshed)})"
         )
-    return candidate
+    return shape
 
 
 def _presented(shape: CustomShape) -> str:

@@ -55,6 +55,8 @@ ClientAuth = Literal["none", "body", "basic"]
 """How an ``oauth2`` client authenticates: not at all, with its secret in the form body, or by
 HTTP Basic."""
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$")
+# A cookie name: an RFC 6265 token (no separators, spaces or control characters).
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -143,6 +145,12 @@ class TargetSpec(_Strict, frozen=True):
     value the API answers in its JSON body (a synchronizer token), which is sent back only where
     ``{csrf}`` is. ``csrf_preflight`` is a path each session GETs before its login when the
     login itself wants the value (Django's, Spring Security's and Laravel's login forms).
+
+    ``session_cookies`` names the cookies the server sets for the session beside its tokens (an
+    ``express-session`` or ``laravel_session`` id, csurf's ``_csrf`` secret, a device id): each
+    session keeps the value the server last set for each (from the preflight, the login or any
+    later answer; a cookie cleared is dropped) and sends them with every request after, as a
+    browser does for all the tabs of one user.
     """
 
     kind: Literal["oauth2", "json", "cookie"]
@@ -169,6 +177,7 @@ class TargetSpec(_Strict, frozen=True):
     csrf_cookie: str | None = None
     csrf_token_path: str | None = None
     csrf_preflight: str | None = None
+    session_cookies: list[str] = []
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
@@ -194,11 +203,38 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError("target.access_cookie goes with target.kind = 'cookie'")
         if self.kind in ("json", "cookie") and self.refresh is None:
             raise ValueError(f"target.kind = '{self.kind}' needs a [target.refresh] request")
-        problem = self._csrf_problem()
+        problem = self._csrf_problem() or self._session_cookie_problem()
         if problem is not None:
             raise ValueError(problem)
         if self.client_secret_env is not None and self.client_auth == "none":
             raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
+
+    def _session_cookie_problem(self) -> str | None:
+        """Why ``session_cookies`` cannot be kept as named: a name twice, or one that already
+        carries a token or the CSRF value, which have their own handling."""
+        owned = {
+            name: field
+            for field, name in (("refresh_cookie", self.refresh_cookie),
+                                ("access_cookie", self.access_cookie),
+                                ("csrf_cookie", self.csrf_cookie))
+            if name is not None
+        }  # fmt: skip
+        seen: set[str] = set()
+        for name in self.session_cookies:
+            if not _COOKIE_NAME.fullmatch(name):
+                return (
+                    f"target.session_cookies: {name!r} is not a cookie name (letters, digits "
+                    "and !#$%&'*+-.^_`|~ only)"
+                )
+            if name in owned:
+                return (
+                    f"target.session_cookies: {name!r} is target.{owned[name]}; name only the "
+                    "other cookies the server sets"
+                )
+            if name in seen:
+                return f"target.session_cookies: {name!r} is named twice"
+            seen.add(name)
+        return None
 
     def _csrf_problem(self) -> str | None:
         """Why ``csrf_cookie`` and the ``{csrf}`` placeholder do not go together, if they

@@ -273,6 +273,10 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(
             f"csrf_preflight = {_toml_str(shape.paths.csrf_preflight)}   # GET before each login"
         )
+    if shape.session_cookies:
+        lines.append(
+            f"session_cookies = {_toml_value(list(shape.session_cookies))}   # sent back as set"
+        )
     lines += _resource_lines(answers)
     for table in ("login", "refresh", "revoke"):
         if table in fields:

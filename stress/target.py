@@ -15,10 +15,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from http.cookies import CookieError, SimpleCookie
+from http.cookies import CookieError, Morsel, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlencode, urljoin
 
@@ -37,6 +37,7 @@ __all__ = [
     "fill_placeholders",
     "json_path",
     "retry_after",
+    "set_cookies",
 ]
 
 # Statuses whose Retry-After a well-behaved client honours by waiting and trying again.
@@ -87,6 +88,7 @@ class Parsed(msgspec.Struct, frozen=True, gc=False):
 
 
 _PLAIN_OK = Parsed("ok", None, None)
+_NO_COOKIES: Mapping[str, str] = {}
 
 
 def json_path(document: Any, path: str) -> Any:
@@ -138,19 +140,27 @@ class TargetProfile:
     # -- request builders ---------------------------------------------------------------
 
     def login(
-        self, base: str, username: str, password: str, n: int, csrf: str | None = None
+        self,
+        base: str,
+        username: str,
+        password: str,
+        n: int,
+        csrf: str | None = None,
+        cookies: Mapping[str, str] = _NO_COOKIES,
     ) -> WireRequest:
-        """The login of session ``n``; ``csrf`` is the value its preflight got, if any."""
+        """The login of session ``n``; ``csrf`` is the value its preflight got, if any, and
+        ``cookies`` the session's (``target.session_cookies``), as on every builder."""
         values = {"username": username, "password": password, "n": str(n), "csrf": csrf or ""}
         if self.spec.kind == "oauth2" and self.spec.login is None:
             form = {"grant_type": "password", "username": username, "password": password}
-            return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
+            token = self._require(self.endpoints.token, "token")
+            return self._oauth_form(base, token, form, cookies)
         if self.spec.login is None:
             raise ScenarioError(
                 "target.login: auth.mode = 'password' on a custom target needs a "
                 "[target.login] request (or use auth.mode = 'mint')"
             )
-        return self._templated(base, self.spec.login, values, cookie=None)
+        return self._templated(base, self.spec.login, values, None, cookies)
 
     def refresh(
         self,
@@ -158,16 +168,18 @@ class TargetProfile:
         refresh_token: str,
         access_token: str | None = None,
         csrf: str | None = None,
+        cookies: Mapping[str, str] = _NO_COOKIES,
     ) -> WireRequest:
         """A refresh presenting ``refresh_token``; a custom template's ``{access_token}`` is
         ``access_token``, the session's current one (some APIs want both back), and its
         ``{csrf}`` the CSRF value issued with ``refresh_token``, sent as its cookie too."""
         if self.spec.kind == "oauth2" and self.spec.refresh is None:
             form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-            return self._oauth_form(base, self._require(self.endpoints.token, "token"), form)
+            token = self._require(self.endpoints.token, "token")
+            return self._oauth_form(base, token, form, cookies)
         assert self.spec.refresh is not None  # validated by TargetSpec
         values = _presenting(refresh_token, access_token, csrf)
-        return self._templated(base, self.spec.refresh, values, cookie=refresh_token)
+        return self._templated(base, self.spec.refresh, values, refresh_token, cookies)
 
     def revoke(
         self,
@@ -175,31 +187,38 @@ class TargetProfile:
         refresh_token: str,
         access_token: str | None = None,
         csrf: str | None = None,
+        cookies: Mapping[str, str] = _NO_COOKIES,
     ) -> WireRequest:
         """A logout presenting ``refresh_token`` (see :meth:`refresh` for the others)."""
         if self.spec.revoke is not None:
             values = _presenting(refresh_token, access_token, csrf)
-            return self._templated(base, self.spec.revoke, values, cookie=refresh_token)
+            return self._templated(base, self.spec.revoke, values, refresh_token, cookies)
         if self.spec.kind == "oauth2":
             endpoint = self._require(self.endpoints.revocation, "revocation")
             form = {"token": refresh_token, "token_type_hint": "refresh_token"}
-            return self._oauth_form(base, endpoint, form)
+            return self._oauth_form(base, endpoint, form, cookies)
         raise ScenarioError("target.revoke: revoke steps on a custom target need [target.revoke]")
 
-    def preflight(self, base: str) -> WireRequest:
+    def preflight(self, base: str, cookies: Mapping[str, str] = _NO_COOKIES) -> WireRequest:
         """The GET that hands out a CSRF value before a login (``target.csrf_preflight``)."""
         assert self.spec.csrf_preflight is not None  # asked for only when set
         url = _join(base, self.spec.csrf_preflight)
-        return build_request("GET", url, (("accept", "application/json"),))
+        headers = _with_cookies([("accept", "application/json")], [], cookies)
+        return build_request("GET", url, tuple(headers))
 
-    def use(self, base: str, access_token: str) -> WireRequest:
+    def use(
+        self, base: str, access_token: str, cookies: Mapping[str, str] = _NO_COOKIES
+    ) -> WireRequest:
         resource = self._require(self.endpoints.resource, "resource")
+        sent = []
+        headers = [("accept", "application/json")]
         if self.spec.access_cookie is not None:
-            presented = ("cookie", f"{self.spec.access_cookie}={access_token}")
+            sent.append(f"{self.spec.access_cookie}={access_token}")
         else:
-            presented = ("authorization", f"Bearer {access_token}")
-        headers = (presented, ("accept", "application/json"))
-        return build_request("GET", _join(base, resource), headers)
+            headers.insert(0, ("authorization", f"Bearer {access_token}"))
+        return build_request(
+            "GET", _join(base, resource), tuple(_with_cookies(headers, sent, cookies))
+        )
 
     @property
     def can_revoke(self) -> bool:
@@ -253,6 +272,11 @@ class TargetProfile:
             return Parsed("info", None, label, wait)
         return Parsed("fail", None, label, wait)
 
+    def session_cookies(self, response: WireResponse) -> dict[str, str | None]:
+        """What an answer sets of ``target.session_cookies``: a value, or None to drop one."""
+        names = self.spec.session_cookies
+        return set_cookies(response, names) if names else {}
+
     def csrf(self, response: WireResponse, document: Any = None) -> str | None:
         """The CSRF value an answer gives, from its cookie or its body (``document``, decoded
         here when not given); None if it gives none."""
@@ -275,10 +299,14 @@ class TargetProfile:
             )
         return endpoint
 
-    def _oauth_form(self, base: str, endpoint: str, form: dict[str, str]) -> WireRequest:
+    def _oauth_form(
+        self, base: str, endpoint: str, form: dict[str, str], cookies: Mapping[str, str]
+    ) -> WireRequest:
         if self.spec.scope and form.get("grant_type") == "password":
             form["scope"] = self.spec.scope
         headers, tail = self._client_credentials
+        if cookies:
+            headers = tuple(_with_cookies(list(headers), [], cookies))
         return build_request("POST", _join(base, endpoint), headers, _form(form) + tail)
 
     @functools.cached_property
@@ -299,7 +327,12 @@ class TargetProfile:
         return tuple(headers), b"&" + _form(extra) if extra else b""
 
     def _templated(
-        self, base: str, spec: RequestSpec, values: Mapping[str, str], cookie: str | None
+        self,
+        base: str,
+        spec: RequestSpec,
+        values: Mapping[str, str],
+        cookie: str | None,
+        jar: Mapping[str, str],
     ) -> WireRequest:
         headers = [(k.lower(), fill_placeholders(v, values)) for k, v in spec.headers.items()]
         body = b""
@@ -315,15 +348,24 @@ class TargetProfile:
         if self.spec.csrf_cookie is not None and values.get("csrf"):
             # The double submit: the server compares the cookie with the copy sent elsewhere.
             cookies.append(f"{self.spec.csrf_cookie}={values['csrf']}")
-        if cookies:
-            headers.append(("cookie", "; ".join(cookies)))
         return WireRequest(
             method=spec.method,
             # The path may carry a token: not cached.
             url=urljoin(base, fill_placeholders(spec.path, values)),
-            headers=tuple(headers),
+            headers=tuple(_with_cookies(headers, cookies, jar)),
             body=body,
         )
+
+
+def _with_cookies(
+    headers: list[tuple[str, str]], sent: list[str], jar: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """``headers`` with one ``cookie`` header holding the ``sent`` pairs, then the session's
+    own cookies (``jar``); unchanged when there are none."""
+    pairs = sent + [f"{name}={value}" for name, value in jar.items()]
+    if pairs:
+        headers.append(("cookie", "; ".join(pairs)))
+    return headers
 
 
 def _presenting(refresh_token: str, access_token: str | None, csrf: str | None) -> dict[str, str]:
@@ -388,6 +430,14 @@ def _decode_json(body: bytes) -> Any:
 
 def _set_cookie(response: WireResponse, name: str) -> str | None:
     """The value a response sets for cookie ``name``; None if it sets none or clears it."""
+    return set_cookies(response, (name,)).get(name)
+
+
+def set_cookies(response: WireResponse, names: Collection[str]) -> dict[str, str | None]:
+    """What a response sets for each of the cookies ``names`` it sets: the value, or None for
+    one it clears (an empty value, ``Max-Age`` of 0 or less, an ``Expires`` in the past, as
+    Express's ``clearCookie`` sends); the first ``Set-Cookie`` of a name counts."""
+    found: dict[str, str | None] = {}
     for header, value in response.headers:
         if header != "set-cookie":
             continue
@@ -396,11 +446,21 @@ def _set_cookie(response: WireResponse, name: str) -> str | None:
             jar.load(value)
         except CookieError:
             continue
-        morsel = jar.get(name)
-        if morsel is None:
-            continue
-        max_age = morsel["max-age"]
-        if not morsel.value or (max_age and max_age.lstrip("-").isdigit() and int(max_age) <= 0):
-            return None
-        return morsel.value
-    return None
+        for name, morsel in jar.items():
+            if name in names and name not in found:
+                found[name] = None if _cleared(morsel) else morsel.value
+    return found
+
+
+def _cleared(morsel: Morsel[str]) -> bool:
+    """Whether a ``Set-Cookie`` deletes its cookie rather than setting it."""
+    max_age = morsel["max-age"]
+    if not morsel.value or (max_age and max_age.lstrip("-").isdigit() and int(max_age) <= 0):
+        return True
+    if max_age or not morsel["expires"]:  # Max-Age wins over Expires (RFC 6265 5.3)
+        return False
+    try:
+        expires = parsedate_to_datetime(morsel["expires"])
+    except (TypeError, ValueError, IndexError):
+        return False
+    return expires.tzinfo is not None and expires.timestamp() <= time.time()

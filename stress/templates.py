@@ -3,15 +3,16 @@ tokens and secrets go.
 
 A history carries them in its header so that the reproducer line of a finding (a curl command)
 can be written from the history alone, offline, without the scenario or its secrets. Tokens,
-the client secret and the test password become shell placeholders (``$REFRESH_TOKEN``,
-``$CLIENT_SECRET``, ...), and a credential header whose value would still hold a secret (a
-Basic ``Authorization``, an API key) is replaced by a placeholder named after it.
+the client secret, the test password and the session's cookies become shell placeholders
+(``$REFRESH_TOKEN``, ``$CLIENT_SECRET``, ``$COOKIE_CONNECT_SID``, ...), and a credential
+header whose value would still hold a secret (a Basic ``Authorization``, an API key) is replaced
+by a placeholder named after it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from stress.run_record import RequestTemplate
@@ -36,24 +37,29 @@ _MARKS = {
 _PLACEHOLDER = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 
 
-def _fill(text: str, token: str) -> str:
-    for mark, placeholder in _MARKS.items():
+def _fill(text: str, token: str, marks: Mapping[str, str]) -> str:
+    for mark, placeholder in marks.items():
         text = text.replace(mark, token if placeholder == "$TOKEN" else placeholder)
     return text
 
 
-def _template(request: WireRequest, token: str) -> RequestTemplate:
+def _variable(name: str) -> str:
+    """A shell variable named after ``name``: ``connect.sid`` is ``CONNECT_SID``."""
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def _template(request: WireRequest, token: str, marks: Mapping[str, str]) -> RequestTemplate:
     parts = urlsplit(request.url)
-    path = _fill(parts.path + (f"?{parts.query}" if parts.query else ""), token)
+    path = _fill(parts.path + (f"?{parts.query}" if parts.query else ""), token, marks)
     headers = []
     for name, value in request.headers:
         if name == "content-length":
             continue
-        filled = _fill(value, token)
+        filled = _fill(value, token, marks)
         if name in SECRET_HEADERS and not _PLACEHOLDER.search(filled):
-            filled = "$" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+            filled = "$" + _variable(name)
         headers.append((name, filled))
-    body = _fill(request.body.decode(errors="replace"), token) or None
+    body = _fill(request.body.decode(errors="replace"), token, marks) or None
     return RequestTemplate(method=request.method, path=path, headers=headers, body=body)
 
 
@@ -67,18 +73,18 @@ def request_templates(
     """
     profile = TargetProfile(spec, endpoints, client_secret="AUTHSTRESSSECRETMARK")
     mark, access, csrf = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK", "AUTHSTRESSCSRFMARK"
+    jar = {name: f"AUTHSTRESSCOOKIE{i}MARK" for i, name in enumerate(spec.session_cookies)}
+    marks = {**{jar[name]: "$COOKIE_" + _variable(name) for name in jar}, **_MARKS}
+    user, password = "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK"
     builders: dict[str, tuple[Callable[[], WireRequest], str]] = {
-        "login": (
-            lambda: profile.login(base, "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK", 0, csrf),
-            "",
-        ),
-        "refresh": (lambda: profile.refresh(base, mark, access, csrf), "$REFRESH_TOKEN"),
-        "probe": (lambda: profile.refresh(base, mark, access, csrf), "$REFRESH_TOKEN"),
-        "use": (lambda: profile.use(base, mark), "$ACCESS_TOKEN"),
-        "revoke": (lambda: profile.revoke(base, mark, access, csrf), "$REFRESH_TOKEN"),
+        "login": (lambda: profile.login(base, user, password, 0, csrf, jar), ""),
+        "refresh": (lambda: profile.refresh(base, mark, access, csrf, jar), "$REFRESH_TOKEN"),
+        "probe": (lambda: profile.refresh(base, mark, access, csrf, jar), "$REFRESH_TOKEN"),
+        "use": (lambda: profile.use(base, mark, jar), "$ACCESS_TOKEN"),
+        "revoke": (lambda: profile.revoke(base, mark, access, csrf, jar), "$REFRESH_TOKEN"),
     }
     return {
-        kind: _template(build(), token)
+        kind: _template(build(), token, marks)
         for kind, (build, token) in builders.items()
         if kind in needed
     }

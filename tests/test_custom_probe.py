@@ -209,3 +209,59 @@ def test_a_csrf_value_the_login_wants_goes_with_the_logout_too() -> None:
     assert fields["login"]["headers"] == {"X-CSRFToken": "{csrf}"}
     assert fields["refresh"] == {"path": "/refresh"}  # the refresh took none
     assert fields["revoke"] == {"path": "/out", "headers": {"X-CSRFToken": "{csrf}"}}
+
+
+def test_a_refresh_refused_without_the_logins_session_cookie_is_learnt_with_it() -> None:
+    # An express-session beside tokens in the body: the refresh wants the session's cookie.
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            body = {"accessToken": "A1", "refreshToken": "R1"}
+            return httpx.Response(200, headers={"set-cookie": "sid=S1; HttpOnly"}, json=body)
+        sent.append(request.headers.get("cookie"))
+        if request.headers.get("cookie") != "sid=S1":
+            return httpx.Response(401, json={"message": "No session"})
+        return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
+
+    async def go() -> CustomShape:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            paths = CustomPaths("/login", "/refresh")
+            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    shape = anyio.run(go)
+    assert sent == [None, None, None, None, "sid=S1"]  # the four ways alone, then with it
+    assert (shape.kind, shape.presented, shape.session_cookies) == ("json", "body", ("sid",))
+    assert shape.target_fields()["session_cookies"] == ["sid"]
+
+
+def test_csurfs_secret_cookie_goes_with_the_value_derived_from_it() -> None:
+    # csurf: the preflight sets the secret as `_csrf` and answers a token that is not its value;
+    # every POST wants the token as a header and the secret as its cookie.
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/csrf":
+            return httpx.Response(
+                200, headers={"set-cookie": "_csrf=SECRET; HttpOnly"}, json={"csrfToken": "T"}
+            )
+        guarded = request.headers.get("x-csrf-token") == "T"
+        cookies = (request.headers.get("cookie") or "").split("; ")
+        if not guarded or "_csrf=SECRET" not in cookies:
+            return httpx.Response(403, json={"message": "invalid csrf token"})
+        if request.url.path == "/login":
+            return httpx.Response(200, headers={"set-cookie": "rt=R1"}, json={"accessToken": "A1"})
+        if "rt=R1" not in cookies:
+            return httpx.Response(401, json={"message": "no token"})
+        return httpx.Response(200, headers={"set-cookie": "rt=R2"}, json={"accessToken": "A2"})
+
+    async def go() -> CustomShape:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            paths = CustomPaths("/login", "/refresh", csrf_preflight="/csrf")
+            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    shape = anyio.run(go)
+    assert (shape.csrf_token_path, shape.csrf_cookie) == ("csrfToken", None)
+    assert (shape.login_csrf_header, shape.csrf_header) == ("X-CSRF-Token", "X-CSRF-Token")
+    assert shape.session_cookies == ("_csrf",)
+    fields = shape.target_fields()
+    assert fields["session_cookies"] == ["_csrf"]
+    assert fields["refresh"] == {"path": "/refresh", "headers": {"X-CSRF-Token": "{csrf}"}}

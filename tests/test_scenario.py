@@ -261,3 +261,21 @@ def test_a_csrf_value_comes_from_one_place(tmp_path: Path) -> None:
     assert "target.csrf_cookie and target.csrf_token_path: the CSRF value comes from one" in (
         error_of(tmp_path, text)
     )
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ('["rt"]', "target.session_cookies: 'rt' is target.refresh_cookie"),
+        ('["sid", "sid"]', "target.session_cookies: 'sid' is named twice"),
+        ('["a b"]', "target.session_cookies: 'a b' is not a cookie name"),
+    ],
+)
+def test_session_cookies_name_only_other_cookies_once(
+    tmp_path: Path, names: str, message: str
+) -> None:
+    text = COOKIE.replace(
+        'base_url = "http://127.0.0.1:1"', f'base_url = "http://h"\nsession_cookies = {names}'
+    )
+    text = text.replace("[auth]", '[target.refresh]\npath = "/r"\n[auth]')
+    assert message in error_of(tmp_path, text)

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from stress.scenario import TargetSpec
-from stress.target import Endpoints, TargetProfile, json_path
+from stress.target import Endpoints, TargetProfile, json_path, set_cookies
 from stress.wire import WireResponse
 
 BASE = "http://127.0.0.1:9/"
@@ -255,3 +255,54 @@ def test_a_synchronizer_csrf_token_is_read_from_the_body_and_sent_only_where_pla
         parsed = profile.parse_tokens(response(200, {"data": missing})).tokens
         assert parsed is not None
         assert parsed.csrf is None
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("sid=S; Path=/; HttpOnly", "S"),
+        ("sid=S; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT", "S"),  # Max-Age wins
+        ("sid=; Path=/", None),
+        ("sid=S; Max-Age=0", None),
+        ("sid=S; Expires=Thu, 01 Jan 1970 00:00:00 GMT", None),  # Express's clearCookie
+    ],
+)
+def test_a_set_cookie_sets_its_value_or_clears_it(header: str, value: str | None) -> None:
+    answer = response(200, {}, (("set-cookie", header), ("set-cookie", "sid=later")))
+    assert set_cookies(answer, {"sid"}) == {"sid": value}  # the first of a name counts
+    assert set_cookies(answer, {"other"}) == {}
+
+
+def test_the_sessions_cookies_go_with_every_request_after_the_token_cookies() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="cookie",
+            refresh_cookie="rt",
+            session_cookies=["sid"],
+            csrf_preflight="/csrf",
+            csrf_token_path="csrfToken",
+            login={"path": "/in", "json": {"u": "{username}"}, "headers": {"X-C": "{csrf}"}},
+            refresh={"path": "/r", "headers": {"X-C": "{csrf}"}},
+            revoke={"path": "/out", "headers": {"X-C": "{csrf}"}},
+        ),
+        ENDPOINTS,
+    )
+    jar = {"sid": "S"}
+    assert ("cookie", "rt=R; sid=S") in profile.refresh(BASE, "R", None, "C", jar).headers
+    assert ("cookie", "rt=R; sid=S") in profile.revoke(BASE, "R", None, "C", jar).headers
+    assert ("cookie", "sid=S") in profile.login(BASE, "u", "p", 0, "C", jar).headers
+    assert ("cookie", "sid=S") in profile.preflight(BASE, jar).headers
+    use = profile.use(BASE, "A", jar).headers
+    assert ("cookie", "sid=S") in use
+    assert ("authorization", "Bearer A") in use
+    assert not any(name == "cookie" for name, _ in profile.login(BASE, "u", "p", 0).headers)
+    answer = response(
+        200, {"access_token": "A"}, (("set-cookie", "rt=R2"), ("set-cookie", "sid=S2"))
+    )
+    assert profile.session_cookies(answer) == {"sid": "S2"}  # the token's cookie is not one
+
+
+def test_an_oauth2_target_sends_the_sessions_cookies_beside_its_form() -> None:
+    profile = TargetProfile(spec(kind="oauth2", session_cookies=["lb"]), ENDPOINTS)
+    assert ("cookie", "lb=1") in profile.refresh(BASE, "R", cookies={"lb": "1"}).headers
+    assert not any(name == "cookie" for name, _ in profile.refresh(BASE, "R").headers)

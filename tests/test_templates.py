@@ -50,3 +50,21 @@ def test_a_csrf_value_is_a_placeholder_in_its_cookie_and_header() -> None:
     refresh = templates["refresh"]
     assert ("cookie", "rt=$REFRESH_TOKEN; XSRF-TOKEN=$CSRF_TOKEN") in refresh.headers
     assert ("x-xsrf-token", "$CSRF_TOKEN") in refresh.headers
+
+
+def test_the_sessions_cookies_are_placeholders_named_after_them() -> None:
+    spec = msgspec.convert(
+        {
+            "kind": "json",
+            "session_cookies": ["connect.sid", "_csrf"],
+            "login": {"path": "/login", "json": {"u": "{username}"}},
+            "refresh": {"path": "/refresh", "json": {"rt": "{refresh_token}"}},
+        },
+        TargetSpec,
+    )
+    templates = request_templates(
+        spec, ENDPOINTS, "http://127.0.0.1:9/", frozenset({"refresh", "login"})
+    )
+    cookie = ("cookie", "connect.sid=$COOKIE_CONNECT_SID; _csrf=$COOKIE__CSRF")
+    assert cookie in templates["login"].headers
+    assert cookie in templates["refresh"].headers

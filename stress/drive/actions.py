@@ -86,12 +86,12 @@ class Actions:
         """The refresh presenting ``token`` from the session's ``i``-th concurrent caller,
         with what a client sends beside it: its access token and the token's CSRF value."""
         base = self.base(state, i)
-        return self.profile.refresh(base, token, state.access, state.csrf_of(token))
+        return self.profile.refresh(base, token, state.access, state.csrf_of(token), state.cookies)
 
     def revoke_request(self, state: SessionState, token: str, i: int = 0) -> WireRequest:
         """The logout presenting ``token`` (see :meth:`refresh_request`)."""
         base = self.base(state, i)
-        return self.profile.revoke(base, token, state.access, state.csrf_of(token))
+        return self.profile.revoke(base, token, state.access, state.csrf_of(token), state.cookies)
 
     # -- one request ---------------------------------------------------------------------
 
@@ -152,6 +152,8 @@ class Actions:
             where = origin(outcome.request.url)
             self._failures.pop(where, None)
             self._answered[where] = outcome.recv_ns
+            if self.profile.spec.session_cookies:
+                state.set_cookies(self.profile.session_cookies(outcome.response))
             if invoke.kind in ("login", "refresh", "probe"):
                 parsed = self.profile.parse_tokens(outcome.response)
             else:
@@ -271,7 +273,7 @@ class Actions:
         """One call of the protected resource; None when the session has no access token."""
         if state.access is None:
             return None
-        request = self.profile.use(self.base(state), state.access)
+        request = self.profile.use(self.base(state), state.access, state.cookies)
         return (await self.send(state, "use", request, state.access, step=step, phase=phase))[1]
 
     async def revoke(self, state: SessionState, token: str) -> None:

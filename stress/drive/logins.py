@@ -99,7 +99,7 @@ class Logins:
             if csrf is None:
                 return None
         request = actions.profile.login(
-            actions.base(state), self.username(state), self.password, state.n, csrf
+            actions.base(state), self.username(state), self.password, state.n, csrf, state.cookies
         )
         _, parsed = await actions.send(state, "login", request, None)
         if parsed.outcome != "ok" or parsed.tokens is None:
@@ -123,9 +123,11 @@ class Logins:
         login sent without the value would only be refused for it.
         """
         actions = self.actions
-        request = actions.profile.preflight(actions.base(state))
+        request = actions.profile.preflight(actions.base(state), state.cookies)
         outcome = await actions.wire.request(request, timeout=actions.run.op_timeout_seconds)
         response = outcome.response
+        if response is not None:  # csurf's secret cookie comes with the preflight's value
+            state.set_cookies(actions.profile.session_cookies(response))
         if response is not None and 200 <= response.status < 300:
             csrf = actions.profile.csrf(response)
             if csrf is not None:

@@ -8,7 +8,7 @@ and a token the target accepted leaves the set of leaves to probe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["SessionState"]
@@ -35,6 +35,9 @@ class SessionState:
     # (a server that sets it at login only, as Django does, keeps one value).
     csrf: dict[str, str] = field(default_factory=dict)  # raw token -> its CSRF value
     latest_csrf: str | None = None
+    # The session's other cookies (target.session_cookies) as the server last set them: one
+    # jar for all its tabs, as a browser has, kept across logins.
+    cookies: dict[str, str] = field(default_factory=dict)
 
     @property
     def current(self) -> str | None:
@@ -62,6 +65,14 @@ class SessionState:
         if csrf is not None:
             self.csrf[token] = csrf
             self.latest_csrf = csrf
+
+    def set_cookies(self, answered: Mapping[str, str | None]) -> None:
+        """Keep what an answer set of the session's cookies; one it cleared (None) goes."""
+        for name, value in answered.items():
+            if value is None:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
 
     def csrf_of(self, token: str) -> str | None:
         """The CSRF value to send with ``token``: the one it came with, else the latest."""

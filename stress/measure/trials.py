@@ -157,6 +157,6 @@ class Trials:
         return parsed.outcome == "ok"
 
     async def _use(self, state: SessionState, access: str, step: str) -> bool:
-        request = self.actions.profile.use(self.actions.base(state), access)
+        request = self.actions.profile.use(self.actions.base(state), access, state.cookies)
         _, parsed = await self.actions.send(state, "use", request, access, step=step)
         return parsed.outcome == "ok"

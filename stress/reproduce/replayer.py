@@ -61,6 +61,8 @@ class Replayer:
         self.logins = Logins(self.actions, parts.scenario.auth, parts.scenario_dir)
         self.recorded = [origin(t) for t in recorded_targets]
         self.states: dict[int, SessionState] = {}
+        # One cookie jar per recorded session, shared by the states of its processes (its tabs).
+        self.jars: dict[int, dict[str, str]] = {}
         self.tokens: dict[int, TokenPair | None] = {}
         self.done = {op.index: anyio.Event() for op in plan.ops}
         self.invokes: dict[int, int] = {}  # recorded invoke index -> the replay's
@@ -177,7 +179,8 @@ class Replayer:
         """The session state of ``op``'s recorded process: one replay process per process."""
         state = self.states.get(op.process)
         if state is None:
-            state = SessionState(n=op.session, tabs=[self.recorder.new_process()])
+            jar = self.jars.setdefault(op.session, {})
+            state = SessionState(n=op.session, tabs=[self.recorder.new_process()], cookies=jar)
             self.states[op.process] = state
         return state
 
@@ -189,14 +192,15 @@ class Replayer:
 
     def _request(self, op: PlannedOp, token: str) -> WireRequest:
         profile, base = self.parts.profile, self._base(op)
+        cookies = self.jars.get(op.session, {})
         if op.kind == "use":
-            return profile.use(base, token)
+            return profile.use(base, token, cookies)
         pair = self.tokens.get(op.source) if op.source is not None else None
         # What was issued with the token presented.
         access, csrf = (pair.access, pair.csrf) if pair is not None else (None, None)
         if op.kind == "revoke":
-            return profile.revoke(base, token, access, csrf)
-        return profile.refresh(base, token, access, csrf)
+            return profile.revoke(base, token, access, csrf, cookies)
+        return profile.refresh(base, token, access, csrf, cookies)
 
     def _keep(self, op: PlannedOp, invoke: Op, parsed: Parsed, presented: str) -> None:
         """Remember what ``op``'s replay returned, as the recorder fingerprints it."""

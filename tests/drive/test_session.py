@@ -54,3 +54,14 @@ def test_each_token_goes_with_the_csrf_value_it_came_with_while_it_can_be_presen
     assert state.csrf == {"t998": "c998", "t999": "c999"}  # bounded by the chain
     state.start_family("u0", None, fp)  # a new login forgets the old family's values
     assert (state.csrf, state.csrf_of("u0")) == ({}, None)
+
+
+def test_the_sessions_cookies_are_kept_as_last_set_and_dropped_when_cleared() -> None:
+    state = SessionState(n=0, tabs=[0])
+    state.set_cookies({"sid": "S1", "_csrf": "C"})
+    state.set_cookies({"sid": "S2"})  # a rolling session sets it again
+    assert state.cookies == {"sid": "S2", "_csrf": "C"}
+    state.set_cookies({"sid": None})  # cleared by the logout
+    assert state.cookies == {"_csrf": "C"}
+    state.start_family("R", "A", fp=lambda t: t)  # a new login keeps the jar, as a browser does
+    assert state.cookies == {"_csrf": "C"}

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Nine variants:
+about it beyond the scenario file. Eleven variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -32,6 +32,14 @@ about it beyond the scenario file. Nine variants:
   Spring Security's and Laravel's do: ``GET /auth/csrf`` hands out an ``XSRF-TOKEN``, the login
   refuses (403) any value it did not hand out, and sets a new one for the session, which its
   refreshes keep (they set none). Its bug is ``body``'s fork too.
+- ``session``: as ``body``, bug included, but the login also starts an express-session: an
+  HttpOnly ``sid`` cookie, set again by every refresh (a rolling session), without which the
+  refresh, the logout and the API answer 401 (a session is bound to the family it logged in).
+- ``csurf``: the refresh token in the cookie ``rt``, guarded the way the csurf middleware guards
+  every POST: ``GET /auth/csrf`` sets a secret in the HttpOnly cookie ``_csrf`` and answers
+  ``{"csrfToken"}``, a value derived from that secret (not the cookie's value), which the login,
+  the refresh and the logout must send as ``X-CSRF-Token`` with the secret's cookie, or get
+  403. Its bug is ``body``'s fork too.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -41,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import secrets
 import time
@@ -64,6 +73,8 @@ VARIANTS = (
     "csrf",
     "csrf-body",
     "csrf-login",
+    "session",
+    "csurf",
 )
 
 
@@ -74,6 +85,7 @@ class Family:
     used: set[str] = field(default_factory=set)
     revoked: bool = False
     csrf: str | None = None  # csrf-login: the value its login set
+    session: str | None = None  # session: its express-session id
 
 
 @dataclass
@@ -115,7 +127,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             response = JSONResponse({"accessToken": access})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             return response
-        if variant in ("cookie", "csrf"):
+        if variant in ("cookie", "csrf", "csurf"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             if variant == "csrf":  # readable by the page's script, which echoes it
@@ -123,14 +135,37 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             return response
         return JSONResponse({"accessToken": access, "refreshToken": refresh, "expiresIn": 900})
 
+    def derived(secret: str) -> str:
+        """csurf's token for a secret: a salted hash of it (here: a keyed digest)."""
+        return hashlib.sha256(f"csurf:{secret}".encode()).hexdigest()[:32]
+
     async def handout(request: Request) -> Response:
+        if variant == "csurf":
+            secret = request.cookies.get("_csrf") or secrets.token_urlsafe(18)
+            response = JSONResponse({"csrfToken": derived(secret)})
+            response.set_cookie("_csrf", secret, httponly=True, samesite="strict")
+            return response
         value = secrets.token_urlsafe(16)
         store.handed_out.add(value)
         response = JSONResponse({"ok": True})
         response.set_cookie("XSRF-TOKEN", value, samesite="strict")
         return response
 
+    def unguarded(request: Request) -> bool:
+        """Whether a ``csurf`` POST lacks the token derived from its secret cookie."""
+        secret = request.cookies.get("_csrf")
+        sent = request.headers.get("x-csrf-token")
+        return variant == "csurf" and not (secret and sent == derived(secret))
+
+    def sessionless(request: Request, family_id: str | None) -> bool:
+        """Whether a ``session`` request comes without the session its family logged in."""
+        family = store.families.get(family_id or "")
+        sid = request.cookies.get("sid")
+        return variant == "session" and (family is None or not sid or sid != family.session)
+
     async def login(request: Request) -> Response:
+        if unguarded(request):
+            return JSONResponse({"message": "invalid csrf token"}, status_code=403)
         if variant == "csrf-login":
             echoed = request.headers.get("x-xsrf-token")
             if echoed not in store.handed_out or echoed != request.cookies.get("XSRF-TOKEN"):
@@ -149,6 +184,9 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         if variant == "csrf-login":  # a new value for the session, as Django's login rotates it
             store.families[family_id].csrf = secrets.token_urlsafe(16)
             response.set_cookie("XSRF-TOKEN", store.families[family_id].csrf, samesite="strict")
+        if variant == "session":
+            store.families[family_id].session = secrets.token_urlsafe(18)
+            response.set_cookie("sid", store.families[family_id].session, httponly=True)
         return response
 
     def forged(request: Request, token: str | None) -> bool:
@@ -165,7 +203,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         )
 
     async def presented(request: Request) -> str | None:
-        if variant in ("cookie", "cookies", "csrf", "csrf-body", "csrf-login"):
+        if variant in ("cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf"):
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
@@ -176,7 +214,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         token = await presented(request)
         if forged(request, token):
             return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
+        if unguarded(request):
+            return JSONResponse({"message": "invalid csrf token"}, status_code=403)
         family_id = store.by_token.get(token or "")
+        if sessionless(request, family_id):
+            return JSONResponse({"message": "No session"}, status_code=401)
         if variant == "both":
             access = (await request.json()).get("accessToken")
             if family_id is None or store.access.get(access or "") != family_id:
@@ -196,13 +238,20 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         await asyncio.sleep(0.003)  # "SELECT ... " then "UPDATE ..." without a lock
         new_refresh, access = store.issue(family_id)
         family.current = new_refresh
-        return tokens_response(new_refresh, access)
+        response = tokens_response(new_refresh, access)
+        if variant == "session":  # rolling: every answer sets the session's cookie again
+            response.set_cookie("sid", family.session or "", httponly=True)
+        return response
 
     async def logout(request: Request) -> Response:
         token = await presented(request)
         if forged(request, token):
             return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
+        if unguarded(request):
+            return JSONResponse({"message": "invalid csrf token"}, status_code=403)
         family_id = store.by_token.get(token or "")
+        if sessionless(request, family_id):
+            return JSONResponse({"message": "No session"}, status_code=401)
         if family_id is not None:
             store.families[family_id].revoked = True
         return Response(status_code=204)
@@ -213,6 +262,8 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         else:
             access = request.headers.get("authorization", "").removeprefix("Bearer ")
         family_id = store.access.get(access)
+        if sessionless(request, family_id):
+            return JSONResponse({"message": "No session"}, status_code=401)
         if family_id is None or store.families[family_id].revoked:
             return JSONResponse({"message": "Unauthorized"}, status_code=401)
         return JSONResponse({"email": store.families[family_id].user, "ts": time.time()})
@@ -241,6 +292,8 @@ form_app = build_app("form", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_app = build_app("csrf", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_body_app = build_app("csrf-body", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_login_app = build_app("csrf-login", os.environ.get("EXPRESS_TOKEN_LOG"))
+session_app = build_app("session", os.environ.get("EXPRESS_TOKEN_LOG"))
+csurf_app = build_app("csurf", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

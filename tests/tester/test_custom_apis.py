@@ -22,9 +22,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize(
     "express_target",
-    ["body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body", "csrf-login"],
+    [
+        "body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body", "csrf-login",
+        "session", "csurf",
+    ],
     indirect=True,
-)
+)  # fmt: skip
 def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     express_target: ExpressTarget, tmp_path: Path
 ) -> None:
@@ -33,7 +36,8 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     variant = express_target.log.stem.removeprefix("express-")
     out = tmp_path / f"{variant}.toml"
     # Only the preflight's path cannot be found: the login wants a value handed out before it.
-    preflight = ["--csrf-preflight", "/auth/csrf"] if variant == "csrf-login" else []
+    handed_out = variant in ("csrf-login", "csurf")
+    preflight = ["--csrf-preflight", "/auth/csrf"] if handed_out else []
     # The policy is measured where the measurement is part of what is tested: the cookie
     # variants' verdict rests on it, and its replays present older tokens with their CSRF
     # values. The others declare it (test_policy_custom measures a JSON API).
@@ -56,6 +60,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
             "json": {"email": "{username}", "password": "{password}"},
             "headers": {"X-XSRF-TOKEN": "{csrf}"},
         }
+    elif variant == "csurf":  # the value derived from the preflight's secret cookie
+        login = {
+            "json": {"email": "{username}", "password": "{password}"},
+            "headers": {"X-CSRF-Token": "{csrf}"},
+        }
     else:
         login = {"json": {"email": "{username}", "password": "{password}"}}
     assert target["login"] == {"path": "/auth/login", **login}
@@ -76,6 +85,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert target["csrf_cookie"] == "XSRF-TOKEN"
         assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-XSRF-TOKEN": "{csrf}"}}
         assert target.get("csrf_preflight") == ("/auth/csrf" if variant == "csrf-login" else None)
+    elif variant == "csurf":  # the preflight's value, with its secret cookie as a session cookie
+        assert (target["kind"], target["refresh_cookie"]) == ("cookie", "rt")
+        assert (target["csrf_preflight"], target["csrf_token_path"]) == ("/auth/csrf", "csrfToken")
+        assert target["session_cookies"] == ["_csrf"]
+        assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-CSRF-Token": "{csrf}"}}
     elif variant == "csrf-body":  # a synchronizer token, answered in the body
         assert (target["kind"], target["refresh_cookie"]) == ("cookie", "rt")
         assert target["csrf_token_path"] == "csrfToken"
@@ -91,8 +105,10 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
             "path": "/auth/refresh",
             "headers": {"Authorization": "Bearer {refresh_token}"},
         }
-    else:  # body and form
+    else:  # body, form and session
         assert target["kind"] == "json"
+        # The refresh refused without the login's express-session cookie: it goes back too.
+        assert target.get("session_cookies") == (["sid"] if variant == "session" else None)
         assert target["refresh_token_path"] == "refreshToken"
         assert target["refresh"] == {
             "path": "/auth/refresh",
@@ -107,7 +123,8 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
     assert ("self-inflicted-logout" if variant.startswith("cookie") else "fork") in found
     # The protected API took the access tokens (the measurement's first use comes before any
-    # refresh): they are sent as the API wants them (a cookie for `cookies`).
+    # refresh): they are sent as the API wants them (a cookie for `cookies`, with the session's
+    # cookie for `session`).
     (history,) = (tmp_path / "runs").glob(
         "*-policy/history.jsonl" if measured else "*/history.jsonl"
     )
