@@ -135,6 +135,17 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     for history in (tmp_path / "runs").glob("*/history.jsonl"):
         statuses = [json.loads(line).get("status") for line in history.read_text().splitlines()]
         assert 403 not in statuses, history
+    if variant == "session":  # a replay logs in afresh and sends the new session's cookie
+        report = json.loads((tmp_path / "r.json").read_text())
+        number = next(f["number"] for f in report["findings"] if f["checker"] == "fork")
+        (history,) = (tmp_path / "runs").glob("*/history.jsonl")
+        again = auth_stress(
+            "replay", str(history), "--finding", str(number), "--target", express_target.url,
+            "--times", "3", "--json", str(tmp_path / "replay.json"),
+            cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+        )  # fmt: skip
+        assert again.returncode == 1, again.stdout + again.stderr
+        assert json.loads((tmp_path / "replay.json").read_text())["reproduction"]["reproduced"]
 
 
 @pytest.mark.parametrize("express_target", ["csrf-login"], indirect=True)
