@@ -96,6 +96,11 @@ def test_a_confidential_client_on_a_target_without_metadata_is_written_from_flag
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     assert "export MY_TEST_PASSWORD=...; export MY_CLIENT_SECRET=...;" in made.stdout
+    # Nothing was discovered: the endpoints are said to be the ones given.
+    assert (
+        f"endpoints: token {short_grace_url}/oauth/token (given), "
+        f"revocation {short_grace_url}/oauth/revoke (given), jwks -"
+    ) in " ".join(made.stderr.split())
     target = tomllib.loads(out.read_text())["target"]
     assert target == {
         "kind": "oauth2",

@@ -338,12 +338,18 @@ def _discovered(target: str, setup: ClientSetup, verify: Verify, mint: bool) -> 
             highlight=False,
             soft_wrap=True,
         )
-    stderr.print(
-        f"discovered: token {endpoints.token}, revocation {endpoints.revocation or '-'}, "
-        f"jwks {endpoints.jwks or '-'}",
-        highlight=False,
-        soft_wrap=True,
+    given = {
+        "token": setup.token_endpoint,
+        "revocation": setup.revocation_endpoint,
+        "jwks": setup.jwks_uri,
+    }
+    found = {"token": endpoints.token, "revocation": endpoints.revocation, "jwks": endpoints.jwks}
+    # Say which came from the flags: "discovered" alone misleads when discovery found nothing.
+    said = ", ".join(
+        f"{name} {value or '-'}" + (" (given)" if given[name] else "")
+        for name, value in found.items()
     )
+    stderr.print(f"endpoints: {said}", highlight=False, soft_wrap=True)
     return endpoints
 
 
