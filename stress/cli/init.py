@@ -343,11 +343,15 @@ def _discovered(target: str, setup: ClientSetup, verify: Verify, mint: bool) -> 
         "revocation": setup.revocation_endpoint,
         "jwks": setup.jwks_uri,
     }
-    found = {"token": endpoints.token, "revocation": endpoints.revocation, "jwks": endpoints.jwks}
+    resolved = {
+        "token": endpoints.token,
+        "revocation": endpoints.revocation,
+        "jwks": endpoints.jwks,
+    }
     # Say which came from the flags: "discovered" alone misleads when discovery found nothing.
     said = ", ".join(
         f"{name} {value or '-'}" + (" (given)" if given[name] else "")
-        for name, value in found.items()
+        for name, value in resolved.items()
     )
     stderr.print(f"endpoints: {said}", highlight=False, soft_wrap=True)
     return endpoints
