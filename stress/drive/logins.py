@@ -12,7 +12,9 @@ contract:
 - it must exit 0 and print one JSON object on stdout holding the tokens at the scenario's
   ``target.access_token_path`` and ``target.refresh_token_path`` (dotted paths, default
   ``access_token`` and ``refresh_token``);
-- a failure is reported with the exit status and the end of its stderr, never parsed further.
+- a failure is reported with the exit status and the end of its stderr, never parsed further;
+- it is started through :func:`stress.lifeline.guarded`, so that it stops when the run is
+  killed outright.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import anyio
 from stress.drive.actions import Actions
 from stress.drive.session import SessionState
 from stress.errors import ScenarioError
+from stress.lifeline import exec_failure, guarded
 from stress.scenario import AuthSpec
 from stress.target import TokenPair, json_path
 
@@ -192,16 +195,22 @@ class Logins:
 
     async def _run_mint(self, argv: list[str]) -> TokenPair:
         cwd = self.scenario_dir or Path.cwd()
+        unstarted = {
+            "FileNotFoundError": f"{argv[0]}: no such program (run from {cwd})",
+            "PermissionError": f"{argv[0]}: not executable",
+        }
         try:
             with anyio.fail_after(self.actions.run.op_timeout_seconds):
-                result = await anyio.run_process(argv, check=False, cwd=cwd)
-        except FileNotFoundError as exc:
-            raise MintError(f"{argv[0]}: no such program (run from {cwd})") from exc
-        except PermissionError as exc:
-            raise MintError(f"{argv[0]}: not executable") from exc
+                # Guarded: a tester killed outright does not leave the command running.
+                result = await anyio.run_process(guarded(argv), check=False, cwd=cwd)
+        except (FileNotFoundError, PermissionError) as exc:
+            raise MintError(unstarted[type(exc).__name__]) from exc
         except TimeoutError as exc:
             seconds = self.actions.run.op_timeout_seconds
             raise MintError(f"{argv[0]}: no answer within {seconds:g}s") from exc
+        failure = exec_failure(result.returncode, result.stderr)
+        if failure is not None:
+            raise MintError(unstarted.get(failure, f"{argv[0]}: cannot be run ({failure})"))
         if result.returncode != 0:
             tail = result.stderr.decode(errors="replace").strip().splitlines()[-_STDERR_LINES:]
             said = ("; stderr: " + " | ".join(tail)) if tail else " (no stderr)"

@@ -3,7 +3,12 @@ folder, gets its placeholders, and says why when it fails."""
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +140,69 @@ def test_a_mint_command_prints_the_csrf_value_under_its_cookie_name(
     refreshes = result.report["stats"]["kinds"]["refresh"]
     assert refreshes["ok"] >= 2, result.stdout  # the value went with the token: no 403
     assert result.code == 1, result.stdout  # and the fork is caught
+
+
+# Says its pid, then waits far longer than the test does: only a signal ends it in time.
+SLOW = """#!/bin/sh
+echo $$ > "$(dirname "$0")/mint.pid"
+exec sleep 60
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie left to a parent that does not reap counts)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("express_target", ["body"], indirect=True)
+def test_a_mint_command_stops_when_the_run_is_killed_outright(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    scenario = _scenario(tmp_path / "elsewhere", SLOW)
+    pid_file = scenario.parent / "mint.pid"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "stress", "run", str(scenario), "--target", express_target.url,
+         "--no-progress", "--history", str(tmp_path / "h.jsonl")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    mint = None
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert run.poll() is None, "the run ended before its mint started"
+            assert time.monotonic() < deadline, "the mint never started"
+            time.sleep(0.05)
+        mint = int(pid_file.read_text())
+        run.kill()  # SIGKILL: the run can stop nothing itself
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while not _gone(mint) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(mint), "the mint command outlived the run"
+    finally:
+        run.kill()
+        run.wait(timeout=10)
+        if mint is not None and not _gone(mint):
+            os.kill(mint, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("express_target", ["body"], indirect=True)
+@pytest.mark.parametrize(("mode", "said"), [(None, "no such program"), (0o644, "not executable")])
+def test_a_mint_command_that_cannot_be_started_says_why(
+    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path, mode: int | None, said: str
+) -> None:
+    scenario = _scenario(tmp_path / "elsewhere", MINT)
+    mint = scenario.parent / "mint.sh"
+    if mode is None:
+        mint.unlink()
+    else:
+        mint.chmod(mode)
+    result = cli("run", str(scenario), "--target", express_target.url)
+    assert result.code == 3, result.stdout + result.stderr
+    assert result.report is not None
+    assert f"./mint.sh: {said}" in result.report["inconclusive_reason"]
