@@ -11,7 +11,8 @@ contract:
 - it runs in the scenario file's folder, so ``./mint.sh`` names a file beside the scenario;
 - it must exit 0 and print one JSON object on stdout holding the tokens at the scenario's
   ``target.access_token_path`` and ``target.refresh_token_path`` (dotted paths, default
-  ``access_token`` and ``refresh_token``);
+  ``access_token`` and ``refresh_token``), and the value of each of ``target.session_cookies``
+  under its name;
 - a failure is reported with the exit status and the end of its stderr, never parsed further;
 - it is started through :func:`stress.lifeline.guarded`, so that it stops when the run is
   killed outright.
@@ -180,7 +181,7 @@ class Logins:
         recorder.count()
         invoke = recorder.invoke(recorder.tab(state, 0), state, "login", None, step="mint")
         try:
-            pair = await self._run_mint(argv)
+            pair, cookies = await self._run_mint(argv)
         except MintError as exc:
             # The scenario's command failed, not the tester: said in one line, no traceback.
             logger.warning(
@@ -191,9 +192,11 @@ class Logins:
             self.problem = f"mint command failed: {exc}"
             return None
         recorder.complete(invoke, "ok", pair, None)
+        state.set_cookies(cookies)
         return pair
 
-    async def _run_mint(self, argv: list[str]) -> TokenPair:
+    async def _run_mint(self, argv: list[str]) -> tuple[TokenPair, dict[str, str]]:
+        """The pair the command printed, and the session cookies it printed with it."""
         cwd = self.scenario_dir or Path.cwd()
         unstarted = {
             "FileNotFoundError": f"{argv[0]}: no such program (run from {cwd})",
@@ -234,4 +237,11 @@ class Logins:
         csrf = json_path(document, where) if where is not None else None
         if where is not None and (not isinstance(csrf, str) or not csrf):
             raise MintError(f"{argv[0]} printed no CSRF value at `{where}`")
-        return TokenPair(access=tokens["access"], refresh=tokens["refresh"], csrf=csrf)
+        cookies = {}
+        for name in spec.session_cookies:  # the same for the session's cookies
+            value = document.get(name) if isinstance(document, dict) else None
+            if not isinstance(value, str) or not value:
+                raise MintError(f"{argv[0]} printed no value for the session cookie `{name}`")
+            cookies[name] = value
+        pair = TokenPair(access=tokens["access"], refresh=tokens["refresh"], csrf=csrf)
+        return pair, cookies

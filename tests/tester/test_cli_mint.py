@@ -142,6 +142,75 @@ def test_a_mint_command_prints_the_csrf_value_under_its_cookie_name(
     assert result.code == 1, result.stdout  # and the fork is caught
 
 
+# Logs user N in at the `session` variant and prints its tokens with its express-session
+# cookie, under the name given.
+MINT_SESSION = """#!/bin/sh
+exec python3 -c '
+import json, sys, urllib.request
+from http.cookies import SimpleCookie
+n, target, shown = sys.argv[1], sys.argv[2], sys.argv[3]
+body = json.dumps({"email": f"user{n}@example.com", "password": "hunter2"}).encode()
+request = urllib.request.Request(target + "/auth/login", data=body,
+                                 headers={"content-type": "application/json"})
+answer = urllib.request.urlopen(request)
+jar = SimpleCookie()
+for header in answer.headers.get_all("set-cookie"):
+    jar.load(header)
+printed = json.loads(answer.read())
+printed[shown] = jar["sid"].value
+print(json.dumps(printed))
+' "$1" "$2" "$3"
+"""
+SESSION_SCENARIO = """
+name = "minted-session"
+[target]
+kind = "json"
+base_url = "http://127.0.0.1:1"
+access_token_path = "accessToken"
+refresh_token_path = "refreshToken"
+session_cookies = ["sid"]
+[target.refresh]
+path = "/auth/refresh"
+json = {{ refreshToken = "{{refresh_token}}" }}
+[auth]
+mode = "mint"
+command = ["./mint.sh", "{{n}}", "{{target}}", "{shown}"]
+[policy]
+kind = "strict"
+[run]
+sessions = 2
+[[steps]]
+op = "login"
+[[steps]]
+op = "refresh"
+parallel = 2
+"""
+
+
+@pytest.mark.parametrize("express_target", ["session"], indirect=True)
+@pytest.mark.parametrize("shown", ["sid", "session"])
+def test_a_mint_command_prints_each_session_cookie_under_its_name(
+    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path, shown: str
+) -> None:
+    folder = tmp_path / "minted"
+    folder.mkdir()
+    mint = folder / "mint.sh"
+    mint.write_text(MINT_SESSION)
+    mint.chmod(mint.stat().st_mode | stat.S_IXUSR)
+    scenario = folder / "minted.toml"
+    scenario.write_text(SESSION_SCENARIO.format(shown=shown))
+    result = cli("run", str(scenario), "--target", express_target.url)
+    assert result.report is not None, result.stderr
+    if shown == "session":  # printed under another name: said, not sent without it
+        assert result.code == 3, result.stdout + result.stderr
+        reason = result.report["inconclusive_reason"]
+        assert "printed no value for the session cookie `sid`" in reason
+        return
+    refreshes = result.report["stats"]["kinds"]["refresh"]
+    assert refreshes["ok"] >= 2, result.stdout  # the cookie went with the refreshes: no 401
+    assert result.code == 1, result.stdout  # and the fork is caught
+
+
 # Says its pid, then waits far longer than the test does: only a signal ends it in time.
 SLOW = """#!/bin/sh
 echo $$ > "$(dirname "$0")/mint.pid"
