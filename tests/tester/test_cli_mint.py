@@ -75,80 +75,13 @@ def test_a_failing_mint_says_its_status_and_stderr(
     assert "Traceback" not in result.stderr
 
 
-# Logs user N in at the `csrf` variant and prints its cookies as the JSON a mint answers with.
-MINT_CSRF = """#!/bin/sh
+# Logs user N in at the Express-style app and prints its JSON answer with the cookies it set:
+# each argument after the target is `printed=cookie`, a cookie's value under a name of its own.
+MINT_COOKIES = """#!/bin/sh
 exec python3 -c '
 import json, sys, urllib.request
 from http.cookies import SimpleCookie
-n, target, shown = sys.argv[1], sys.argv[2], sys.argv[3]
-body = json.dumps({"email": f"user{n}@example.com", "password": "hunter2"}).encode()
-request = urllib.request.Request(target + "/auth/login", data=body,
-                                 headers={"content-type": "application/json"})
-answer = urllib.request.urlopen(request)
-jar = SimpleCookie()
-for header in answer.headers.get_all("set-cookie"):
-    jar.load(header)
-printed = {"accessToken": json.loads(answer.read())["accessToken"],
-           "refresh_token": jar["rt"].value, shown: jar["XSRF-TOKEN"].value}
-print(json.dumps(printed))
-' "$1" "$2" "$3"
-"""
-CSRF_SCENARIO = """
-name = "minted-csrf"
-[target]
-kind = "cookie"
-base_url = "http://127.0.0.1:1"
-refresh_cookie = "rt"
-access_token_path = "accessToken"
-csrf_cookie = "XSRF-TOKEN"
-[target.refresh]
-path = "/auth/refresh"
-headers = {{ X-XSRF-TOKEN = "{{csrf}}" }}
-[auth]
-mode = "mint"
-command = ["./mint.sh", "{{n}}", "{{target}}", "{shown}"]
-[policy]
-kind = "strict"
-[run]
-sessions = 2
-[[steps]]
-op = "login"
-[[steps]]
-op = "refresh"
-parallel = 2
-"""
-
-
-@pytest.mark.parametrize("express_target", ["csrf"], indirect=True)
-@pytest.mark.parametrize("shown", ["XSRF-TOKEN", "csrf"])
-def test_a_mint_command_prints_the_csrf_value_under_its_cookie_name(
-    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path, shown: str
-) -> None:
-    folder = tmp_path / "minted"
-    folder.mkdir()
-    mint = folder / "mint.sh"
-    mint.write_text(MINT_CSRF)
-    mint.chmod(mint.stat().st_mode | stat.S_IXUSR)
-    scenario = folder / "minted.toml"
-    scenario.write_text(CSRF_SCENARIO.format(shown=shown))
-    result = cli("run", str(scenario), "--target", express_target.url)
-    assert result.report is not None, result.stderr
-    if shown == "csrf":  # printed under another name: said, not sent without it
-        assert result.code == 3, result.stdout + result.stderr
-        assert "printed no CSRF value at `XSRF-TOKEN`" in result.report["inconclusive_reason"]
-        return
-    refreshes = result.report["stats"]["kinds"]["refresh"]
-    assert refreshes["ok"] >= 2, result.stdout  # the value went with the token: no 403
-    assert result.code == 1, result.stdout  # and the fork is caught
-
-
-# Logs user N in at the `session` variant and prints its tokens with its express-session
-# cookie, under the name given.
-MINT_SESSION = """#!/bin/sh
-exec python3 -c '
-import json, sys, urllib.request
-from http.cookies import SimpleCookie
-n, target, shown = sys.argv[1], sys.argv[2], sys.argv[3]
+n, target, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 body = json.dumps({"email": f"user{n}@example.com", "password": "hunter2"}).encode()
 request = urllib.request.Request(target + "/auth/login", data=body,
                                  headers={"content-type": "application/json"})
@@ -157,24 +90,17 @@ jar = SimpleCookie()
 for header in answer.headers.get_all("set-cookie"):
     jar.load(header)
 printed = json.loads(answer.read())
-printed[shown] = jar["sid"].value
+for pair in names:
+    name, cookie = pair.split("=")
+    printed[name] = jar[cookie].value
 print(json.dumps(printed))
-' "$1" "$2" "$3"
+' "$@"
 """
-SESSION_SCENARIO = """
-name = "minted-session"
-[target]
-kind = "json"
-base_url = "http://127.0.0.1:1"
-access_token_path = "accessToken"
-refresh_token_path = "refreshToken"
-session_cookies = ["sid"]
-[target.refresh]
-path = "/auth/refresh"
-json = {{ refreshToken = "{{refresh_token}}" }}
+MINTED = """
+name = "minted"
 [auth]
 mode = "mint"
-command = ["./mint.sh", "{{n}}", "{{target}}", "{shown}"]
+command = ["./mint.sh", "{{n}}", "{{target}}", {printed}]
 [policy]
 kind = "strict"
 [run]
@@ -184,30 +110,65 @@ op = "login"
 [[steps]]
 op = "refresh"
 parallel = 2
+[target]
+base_url = "http://127.0.0.1:1"
+access_token_path = "accessToken"
+"""
+# The `csrf` variant's refresh token and CSRF value are cookies; `session`'s express-session is.
+CSRF_TARGET = """kind = "cookie"
+refresh_cookie = "rt"
+csrf_cookie = "XSRF-TOKEN"
+[target.refresh]
+path = "/auth/refresh"
+headers = { X-XSRF-TOKEN = "{csrf}" }
+"""
+SESSION_TARGET = """kind = "json"
+refresh_token_path = "refreshToken"
+session_cookies = ["sid"]
+[target.refresh]
+path = "/auth/refresh"
+json = { refreshToken = "{refresh_token}" }
 """
 
 
-@pytest.mark.parametrize("express_target", ["session"], indirect=True)
-@pytest.mark.parametrize("shown", ["sid", "session"])
-def test_a_mint_command_prints_each_session_cookie_under_its_name(
-    cli: CliRunner, express_target: ExpressTarget, tmp_path: Path, shown: str
+@pytest.mark.parametrize(
+    ("express_target", "target", "printed", "missing"),
+    [
+        ("csrf", CSRF_TARGET, ["refresh_token=rt", "XSRF-TOKEN=XSRF-TOKEN"], None),
+        ("csrf", CSRF_TARGET, ["refresh_token=rt", "csrf=XSRF-TOKEN"],
+         "printed no CSRF value at `XSRF-TOKEN`"),
+        ("session", SESSION_TARGET, ["sid=sid"], None),
+        ("session", SESSION_TARGET, ["session=sid"],
+         "printed no value for the session cookie `sid`"),
+    ],
+    indirect=["express_target"],
+    ids=["csrf", "csrf-misnamed", "session", "session-misnamed"],
+)  # fmt: skip
+def test_a_mint_command_prints_each_cookie_value_under_its_cookie_name(
+    cli: CliRunner,
+    express_target: ExpressTarget,
+    tmp_path: Path,
+    target: str,
+    printed: list[str],
+    missing: str | None,
 ) -> None:
+    # A command cannot set a cookie: it prints the CSRF value and each session cookie's.
     folder = tmp_path / "minted"
     folder.mkdir()
     mint = folder / "mint.sh"
-    mint.write_text(MINT_SESSION)
+    mint.write_text(MINT_COOKIES)
     mint.chmod(mint.stat().st_mode | stat.S_IXUSR)
     scenario = folder / "minted.toml"
-    scenario.write_text(SESSION_SCENARIO.format(shown=shown))
+    arguments = ", ".join(f'"{pair}"' for pair in printed)
+    scenario.write_text(MINTED.format(printed=arguments) + target)
     result = cli("run", str(scenario), "--target", express_target.url)
     assert result.report is not None, result.stderr
-    if shown == "session":  # printed under another name: said, not sent without it
+    if missing is not None:  # printed under another name: said, not sent without it
         assert result.code == 3, result.stdout + result.stderr
-        reason = result.report["inconclusive_reason"]
-        assert "printed no value for the session cookie `sid`" in reason
+        assert missing in result.report["inconclusive_reason"]
         return
     refreshes = result.report["stats"]["kinds"]["refresh"]
-    assert refreshes["ok"] >= 2, result.stdout  # the cookie went with the refreshes: no 401
+    assert refreshes["ok"] >= 2, result.stdout  # each value went with the refreshes: none refused
     assert result.code == 1, result.stdout  # and the fork is caught
 
 
