@@ -17,7 +17,9 @@ double submit, and one that answers a ``csrfToken`` with a synchronizer token: a
 without it is tried again with the value in the header the usual frameworks read
 (``X-CSRF-Token``, ``X-XSRF-TOKEN``, ``X-CSRFToken``), and a cookie's sent back too; a login that
 wants the value itself gets it from the preflight GET the person names, tried the same way.
-Tokens stay in memory: nothing here logs or returns one.
+The session's other cookies go back as a browser would send them: every one the preflight set
+(but the CSRF value's own), and the login's when the refresh is refused without them (an
+express-session id). Tokens stay in memory: nothing here logs or returns one.
 
 Usage::
 
@@ -167,7 +169,7 @@ async def probe_custom_api(
     """Log ``username`` in and refresh once; ``TargetError`` says what did not work and why."""
     secrets = [password]
     handed = None
-    jar: dict[str, str] = {}  # the preflight's other cookies: csurf's secret goes with its value
+    jar: dict[str, str] = {}  # every cookie the preflight set: csurf's secret among them
     if paths.csrf_preflight is not None:
         handed, jar = await _handed_out(http, urljoin(base, paths.csrf_preflight), secrets)
         secrets += [found.value for found in handed] + list(jar.values())
