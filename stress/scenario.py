@@ -210,8 +210,8 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
 
     def _session_cookie_problem(self) -> str | None:
-        """Why ``session_cookies`` cannot be kept as named: a name twice, or one that already
-        carries a token or the CSRF value, which have their own handling."""
+        """Why ``session_cookies`` cannot be kept as named: not a cookie name, a name twice, or
+        one that already carries a token or the CSRF value, which have their own handling."""
         owned = {
             name: field
             for field, name in (("refresh_cookie", self.refresh_cookie),
