@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
@@ -58,12 +59,16 @@ CsrfSource = tuple[Literal["cookie", "body"], str]
 ACCESS_NAMES = ("access_token", "accessToken", "access", "token")
 REFRESH_NAMES = ("refresh_token", "refreshToken", "refresh")
 CSRF_NAMES = ("csrfToken", "csrf_token", "csrf", "xsrfToken", "xsrf_token", "_csrf")
+# A preflight hands out nothing but the value: a plain `token` is it there (csrf-sync's README
+# answers `{ token }`, Spring Security's CsrfToken `{token, headerName, parameterName}`).
+PREFLIGHT_NAMES = (*CSRF_NAMES, "token")
 LOGIN_BODIES: tuple[tuple[Encoding, dict[str, str]], ...] = (
     ("json", {"username": "{username}", "password": "{password}"}),
     ("json", {"email": "{username}", "password": "{password}"}),
     ("form", {"username": "{username}", "password": "{password}"}),  # FastAPI's OAuth2 form
 )
 _SHOWN = 200  # characters of an unexpected answer quoted in an error
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 # The ways a JSON API's refresh may want its token, tried in this order (see Presented).
 _BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access")
 # The headers a double-submit CSRF value is read from: flask-jwt-extended's (and Rails'),
@@ -181,6 +186,11 @@ async def probe_custom_api(
     taken = {found.source for found in csrf}
     cookies = [name for name in _cookies_set(response) if ("cookie", name) not in taken]
     access = _find(document, ACCESS_NAMES)
+    if login_csrf is not None and login_csrf[0].source == ("body", access):
+        raise TargetError(
+            f"the CSRF preflight answers its value at `{access}`, where the login answers its "
+            "access token: a run could not tell the two apart"
+        )
     access_cookie = None if access is not None else _access_cookie(cookies)
     if access is None and access_cookie is None:
         raise TargetError(
@@ -230,7 +240,8 @@ async def _handed_out(
         response = await http.get(url, headers={"accept": "application/json"})
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
-    found = _csrf_found(response, _json_or_none(response)) if response.is_success else []
+    document = _json_or_none(response)
+    found = _csrf_found(response, document, PREFLIGHT_NAMES) if response.is_success else []
     if not found:
         raise TargetError(
             f"the CSRF preflight GET {url} handed out no value: it set no cookie named like "
@@ -264,7 +275,7 @@ async def _logged_in(
             (encoding, template, (found, header))
             for encoding, template in bodies
             for found in handed
-            for header in _csrf_headers(found.source[1])
+            for header in _headers_for(found)
         ]
     answers: list[str] = []
     url = urljoin(base, paths.login)
@@ -294,17 +305,30 @@ class _Csrf:
 
     source: CsrfSource
     value: str
+    header: str | None = None  # the header the answer names for it (Spring's `headerName`)
 
 
-def _csrf_found(response: httpx.Response, document: Any) -> list[_Csrf]:
+def _csrf_found(
+    response: httpx.Response, document: Any, names: tuple[str, ...] = CSRF_NAMES
+) -> list[_Csrf]:
     """The CSRF values an answer gives: its cookies named like one (one that goes with the
-    refresh token first), then a field of its JSON named like one."""
-    names = _csrf_cookies(_cookies_set(response))
-    found = [_Csrf(("cookie", name), _cookie_value(response, name)) for name in names]
-    in_body = _find(document, CSRF_NAMES)
+    refresh token first), then a field of its JSON under one of ``names``."""
+    cookies = _csrf_cookies(_cookies_set(response))
+    found = [_Csrf(("cookie", name), _cookie_value(response, name)) for name in cookies]
+    in_body = _find(document, names)
     if in_body is not None:
-        found.append(_Csrf(("body", in_body), str(json_path(document, in_body))))
+        named = document.get("headerName") if isinstance(document, dict) else None
+        header = named if isinstance(named, str) and _HEADER_NAME.fullmatch(named) else None
+        found.append(_Csrf(("body", in_body), str(json_path(document, in_body)), header))
     return found
+
+
+def _headers_for(found: _Csrf) -> tuple[str, ...]:
+    """The headers to try ``found`` in: the one its answer named first, if it named one."""
+    usual = _csrf_headers(found.source[1])
+    if found.header is None:
+        return usual
+    return (found.header, *(h for h in usual if h.lower() != found.header.lower()))
 
 
 def _csrf_sent(found: _Csrf, header: str) -> dict[str, str]:
@@ -367,7 +391,7 @@ async def _refreshed(
         dataclasses.replace(_sourced(way, found), csrf_header=header)
         for way in ways
         for found in csrf
-        for header in _csrf_headers(found.source[1])
+        for header in _headers_for(found)
     ]
     csrf_values = {found.source[1]: found.value for found in csrf}
     access = str(json_path(document, shape.access_token_path) or "")

@@ -265,3 +265,44 @@ def test_csurfs_secret_cookie_goes_with_the_value_derived_from_it() -> None:
     fields = shape.target_fields()
     assert fields["session_cookies"] == ["_csrf"]
     assert fields["refresh"] == {"path": "/refresh", "headers": {"X-CSRF-Token": "{csrf}"}}
+
+
+def test_a_preflights_plain_token_is_the_value_and_its_named_header_is_tried_first() -> None:
+    # Spring Security's CsrfToken as JSON, the value kept in the session (JSESSIONID).
+    logins: list[tuple[str | None, str | None]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/csrf":
+            body = {"token": "T", "headerName": "X-MY-CSRF", "parameterName": "_csrf"}
+            return httpx.Response(200, headers={"set-cookie": "JSESSIONID=J"}, json=body)
+        sent = (request.headers.get("x-my-csrf"), request.headers.get("cookie"))
+        if request.url.path == "/login":
+            logins.append(sent)
+        if sent[0] != "T" or "JSESSIONID=J" not in (sent[1] or ""):
+            return httpx.Response(403, json={"error": "Forbidden"})
+        return httpx.Response(200, json={"access_token": "A", "refresh_token": "R"})
+
+    async def go() -> CustomShape:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            paths = CustomPaths("/login", "/refresh", csrf_preflight="/csrf")
+            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    shape = anyio.run(go)
+    assert logins == [("T", "JSESSIONID=J")]  # the header the preflight named, at once
+    assert (shape.csrf_token_path, shape.login_csrf_header) == ("token", "X-MY-CSRF")
+    assert shape.session_cookies == ("JSESSIONID",)
+
+
+def test_a_preflight_value_where_the_login_answers_its_access_token_is_refused() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/csrf":
+            return httpx.Response(200, json={"token": "T"})
+        return httpx.Response(200, json={"token": "ACCESS", "refreshToken": "R"})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            paths = CustomPaths("/login", "/refresh", csrf_preflight="/csrf")
+            await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    with pytest.raises(TargetError, match="where the login answers its access token"):
+        anyio.run(go)
