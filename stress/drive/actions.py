@@ -84,7 +84,8 @@ class Actions:
 
     def refresh_request(self, state: SessionState, token: str, i: int = 0) -> WireRequest:
         """The refresh presenting ``token`` from the session's ``i``-th concurrent caller,
-        with what a client sends beside it: its access token and the token's CSRF value."""
+        with what a client sends beside it: its access token, the token's CSRF value and the
+        session's cookies."""
         base = self.base(state, i)
         return self.profile.refresh(base, token, state.access, state.csrf_of(token), state.cookies)
 
