@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
@@ -110,6 +111,8 @@ class CustomShape:
     # The other cookies the session must send back (target.session_cookies): those the
     # preflight set, and the login's when the refresh was refused without them.
     session_cookies: tuple[str, ...] = ()
+    # The login replaced the session's CSRF value: the preflight is fetched again after it.
+    csrf_after_login: bool = False
 
     @property
     def csrf_sent_as(self) -> str | None:
@@ -144,6 +147,8 @@ class CustomShape:
         fields: dict[str, Any] = {"login": login, "refresh": refresh}
         if self.paths.csrf_preflight is not None:
             fields["csrf_preflight"] = self.paths.csrf_preflight
+        if self.csrf_after_login:
+            fields["csrf_preflight_after_login"] = True
         if self.access_cookie is not None:
             fields["access_cookie"] = self.access_cookie
         else:
@@ -227,7 +232,16 @@ async def probe_custom_api(
     tokens = {shape.refresh_cookie, shape.access_cookie}
     # The login's own other cookies (an express-session id), sent only if the refresh wants them.
     jar |= {name: _cookie_value(response, name) for name in cookies if name not in tokens}
-    return await _refreshed(http, base, shape, (document, response), secrets, (csrf, jar))
+    refetch = None
+    if login_csrf is not None and paths.csrf_preflight is not None:
+        url, first = urljoin(base, paths.csrf_preflight), csrf[0]
+
+        async def refetch(cookies: dict[str, str]) -> list[_Csrf]:
+            """The value the preflight hands out after the login, if it is a new one."""
+            return await _handed_again(http, url, cookies, first)
+
+    offered = (csrf, jar)
+    return await _refreshed(http, base, shape, (document, response), secrets, offered, refetch)
 
 
 async def _handed_out(
@@ -249,6 +263,28 @@ async def _handed_out(
             f"({_said(response, secrets)})"
         )
     return found, {name: _cookie_value(response, name) for name in _cookies_set(response)}
+
+
+async def _handed_again(
+    http: httpx.AsyncClient, url: str, cookies: dict[str, str], before: _Csrf
+) -> list[_Csrf]:
+    """The value a second preflight GET, sent with the session's ``cookies``, hands out where
+    ``before`` was, when it is another one (Spring Security replaces it at login)."""
+    headers = _with_cookies({"accept": "application/json"}, [], cookies)
+    http.cookies.clear()
+    try:
+        response = await http.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+    if not response.is_success:
+        return []
+    found = _csrf_found(response, _json_or_none(response), PREFLIGHT_NAMES)
+    same = next((f for f in found if f.source == before.source), None)
+    return (
+        [dataclasses.replace(before, value=same.value)]
+        if same and same.value != before.value
+        else []
+    )
 
 
 async def _logged_in(
@@ -372,13 +408,16 @@ async def _refreshed(
     login: tuple[Any, httpx.Response],
     secrets: list[str],
     offered: tuple[list[_Csrf], dict[str, str]],
+    refetch: Callable[[dict[str, str]], Awaitable[list[_Csrf]]] | None = None,
 ) -> CustomShape:
     """``shape`` with the first way of presenting the login's refresh token that the API
     accepts (with a new access token back), in the order of :data:`_BODY_WAYS` (a Bearer
     token is what flask-jwt-extended wants); for a cookie API, the cookie. Each way is tried
     first alone, then with each of the offered CSRF values in each of :data:`CSRF_HEADERS` (and
     a cookie's sent back as the cookie); all with the session cookies ``shape`` sends, then,
-    when every one was refused, all again with the other cookies offered (the login's)."""
+    when every one was refused, all again with the other cookies offered (the login's). When
+    all of that was refused, ``refetch`` may hand out a new value, which the login gave the
+    session: everything is tried once more with it."""
     csrf, jar = offered
     document, response = login
     if shape.refresh_cookie is not None:
@@ -387,36 +426,51 @@ async def _refreshed(
     else:
         token = str(json_path(document, shape.refresh_token_path or ""))
         ways = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
-    tried = ways + [
-        dataclasses.replace(_sourced(way, found), csrf_header=header)
-        for way in ways
-        for found in csrf
-        for header in _headers_for(found)
-    ]
-    csrf_values = {found.source[1]: found.value for found in csrf}
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
         access = _cookie_value(response, shape.access_cookie)
-    secrets = [*secrets, token, access, *csrf_values.values(), *jar.values()]
+    secrets = [*secrets, token, access, *(found.value for found in csrf), *jar.values()]
     sent_always = {name: jar[name] for name in shape.session_cookies}
     rounds = [sent_always] if len(jar) == len(sent_always) else [sent_always, jar]
     path = shape.paths.refresh
     answers = []
-    for cookies in rounds:
-        also = f" and the cookies {', '.join(cookies)}" if cookies else ""
-        for candidate in tried:
-            value = csrf_values.get(candidate.csrf_cookie or candidate.csrf_token_path or "", "")
-            values = {"refresh_token": token, "access_token": access, "csrf": value}
-            request = fill_placeholders(candidate.presentation(), values)
-            sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
-            if candidate.csrf_cookie is not None:
-                sent.append(f"{candidate.csrf_cookie}={value}")
-            headers = _with_cookies(dict(request.get("headers", {})), sent, cookies)
-            answer = await _post(http, urljoin(base, path), request.get("json"), headers)
-            if answer.is_success:
-                kept = dataclasses.replace(candidate, session_cookies=tuple(cookies))
-                return _renewed(kept, answer)
-            answers.append(f"{_presented(candidate)}{also}: {_said(answer, secrets)}")
+    again = False
+    while True:
+        tried = ways + [
+            dataclasses.replace(_sourced(way, found), csrf_header=header)
+            for way in ways
+            for found in csrf
+            for header in _headers_for(found)
+        ]
+        csrf_values = {found.source[1]: found.value for found in csrf}
+        for cookies in rounds:
+            also = f" and the cookies {', '.join(cookies)}" if cookies else ""
+            also += " (the value fetched again after the login)" if again else ""
+            for candidate in tried:
+                key = candidate.csrf_cookie or candidate.csrf_token_path or ""
+                values = {
+                    "refresh_token": token,
+                    "access_token": access,
+                    "csrf": csrf_values.get(key, ""),
+                }
+                request = fill_placeholders(candidate.presentation(), values)
+                sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
+                if candidate.csrf_cookie is not None:
+                    sent.append(f"{candidate.csrf_cookie}={values['csrf']}")
+                headers = _with_cookies(dict(request.get("headers", {})), sent, cookies)
+                answer = await _post(http, urljoin(base, path), request.get("json"), headers)
+                if answer.is_success:
+                    kept = dataclasses.replace(
+                        candidate, session_cookies=tuple(cookies), csrf_after_login=again
+                    )
+                    return _renewed(kept, answer)
+                answers.append(f"{_presented(candidate)}{also}: {_said(answer, secrets)}")
+        if again or refetch is None:
+            break
+        csrf, again = await refetch(jar), True
+        if not csrf:
+            break
+        secrets += [found.value for found in csrf]
     raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
 
 

@@ -144,7 +144,10 @@ class TargetSpec(_Strict, frozen=True):
     for CSRF, and the refusal misread as reuse detection. ``csrf_token_path`` is the same for a
     value the API answers in its JSON body (a synchronizer token), which is sent back only where
     ``{csrf}`` is. ``csrf_preflight`` is a path each session GETs before its login when the
-    login itself wants the value (Django's, Spring Security's and Laravel's login forms).
+    login itself wants the value (Django's, Spring Security's and Laravel's login forms);
+    with ``csrf_preflight_after_login`` it is fetched again after the login too, for servers
+    that replace the session's value at login and hand the new one out only there (Spring
+    Security does).
 
     ``session_cookies`` names the cookies the server sets for the session beside its tokens (an
     ``express-session`` or ``laravel_session`` id, csurf's ``_csrf`` secret, a device id): each
@@ -177,6 +180,7 @@ class TargetSpec(_Strict, frozen=True):
     csrf_cookie: str | None = None
     csrf_token_path: str | None = None
     csrf_preflight: str | None = None
+    csrf_preflight_after_login: bool = False
     session_cookies: list[str] = []
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
@@ -254,6 +258,8 @@ class TargetSpec(_Strict, frozen=True):
                 "target.login: {csrf} is not known before the login (it comes with a token): "
                 "set target.csrf_preflight to the path that hands it out"
             )
+        if self.csrf_preflight_after_login and self.csrf_preflight is None:
+            return "target.csrf_preflight_after_login: set target.csrf_preflight, the path to GET"
         if self.csrf_preflight is not None and not sources:
             return (
                 "target.csrf_preflight: say where its answer holds the value "

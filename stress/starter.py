@@ -273,6 +273,8 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(
             f"csrf_preflight = {_toml_str(shape.paths.csrf_preflight)}   # GET before each login"
         )
+    if shape.csrf_after_login:
+        lines.append("csrf_preflight_after_login = true   # and after: the login replaces it")
     if shape.session_cookies:
         lines.append(
             f"session_cookies = {_toml_value(list(shape.session_cookies))}   # sent back as set"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import anyio
 import httpx
@@ -25,6 +26,16 @@ from stress.custom_probe import (
     probe_custom_api,
 )
 from stress.errors import TargetError
+
+
+def _probed(answer: Callable[[httpx.Request], httpx.Response], paths: CustomPaths) -> CustomShape:
+    """What the probe learns of the API that ``answer`` plays, logged in as u/p."""
+
+    async def go() -> CustomShape:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
+
+    return anyio.run(go)
 
 
 @pytest.mark.parametrize(
@@ -224,12 +235,7 @@ def test_a_refresh_refused_without_the_logins_session_cookie_is_learnt_with_it()
             return httpx.Response(401, json={"message": "No session"})
         return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
 
-    async def go() -> CustomShape:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            paths = CustomPaths("/login", "/refresh")
-            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
-
-    shape = anyio.run(go)
+    shape = _probed(answer, CustomPaths("/login", "/refresh"))
     assert sent == [None, None, None, None, "sid=S1"]  # the four ways alone, then with it
     assert (shape.kind, shape.presented, shape.session_cookies) == ("json", "body", ("sid",))
     assert shape.target_fields()["session_cookies"] == ["sid"]
@@ -253,12 +259,7 @@ def test_csurfs_secret_cookie_goes_with_the_value_derived_from_it() -> None:
             return httpx.Response(401, json={"message": "no token"})
         return httpx.Response(200, headers={"set-cookie": "rt=R2"}, json={"accessToken": "A2"})
 
-    async def go() -> CustomShape:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            paths = CustomPaths("/login", "/refresh", csrf_preflight="/csrf")
-            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
-
-    shape = anyio.run(go)
+    shape = _probed(answer, CustomPaths("/login", "/refresh", csrf_preflight="/csrf"))
     assert (shape.csrf_token_path, shape.csrf_cookie) == ("csrfToken", None)
     assert (shape.login_csrf_header, shape.csrf_header) == ("X-CSRF-Token", "X-CSRF-Token")
     assert shape.session_cookies == ("_csrf",)
@@ -282,12 +283,7 @@ def test_a_preflights_plain_token_is_the_value_and_its_named_header_is_tried_fir
             return httpx.Response(403, json={"error": "Forbidden"})
         return httpx.Response(200, json={"access_token": "A", "refresh_token": "R"})
 
-    async def go() -> CustomShape:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            paths = CustomPaths("/login", "/refresh", csrf_preflight="/csrf")
-            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
-
-    shape = anyio.run(go)
+    shape = _probed(answer, CustomPaths("/login", "/refresh", csrf_preflight="/csrf"))
     assert logins == [("T", "JSESSIONID=J")]  # the header the preflight named, at once
     assert (shape.csrf_token_path, shape.login_csrf_header) == ("token", "X-MY-CSRF")
     assert shape.session_cookies == ("JSESSIONID",)
@@ -299,10 +295,29 @@ def test_a_preflight_value_where_the_login_answers_its_access_token_is_refused()
             return httpx.Response(200, json={"token": "T"})
         return httpx.Response(200, json={"token": "ACCESS", "refreshToken": "R"})
 
-    async def go() -> None:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            paths = CustomPaths("/login", "/refresh", csrf_preflight="/csrf")
-            await probe_custom_api(http, "http://h/", paths, username="u", password="p")
-
     with pytest.raises(TargetError, match="where the login answers its access token"):
-        anyio.run(go)
+        _probed(answer, CustomPaths("/login", "/refresh", csrf_preflight="/csrf"))
+
+
+def test_a_value_the_login_replaced_is_fetched_again_after_it() -> None:
+    # Spring Security: the login starts a new session (JSESSIONID) with a new CSRF token, which
+    # only the preflight hands out.
+    tokens = {"S1": "T1", "S2": "T2"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        session = (request.headers.get("cookie") or "JSESSIONID=S1").split("JSESSIONID=")[-1][:2]
+        if request.url.path == "/csrf":
+            body = {"token": tokens[session], "headerName": "X-CSRF-TOKEN"}
+            return httpx.Response(200, headers={"set-cookie": f"JSESSIONID={session}"}, json=body)
+        if request.headers.get("x-csrf-token") != tokens.get(session):
+            return httpx.Response(403, json={"error": "Forbidden"})
+        if request.url.path == "/login":
+            body = {"access_token": "A", "refresh_token": "R"}
+            return httpx.Response(200, headers={"set-cookie": "JSESSIONID=S2"}, json=body)
+        return httpx.Response(200, json={"access_token": "A2", "refresh_token": "R2"})
+
+    shape = _probed(answer, CustomPaths("/login", "/refresh", csrf_preflight="/csrf"))
+    assert (shape.csrf_after_login, shape.session_cookies) == (True, ("JSESSIONID",))
+    fields = shape.target_fields()
+    assert fields["csrf_preflight_after_login"] is True
+    assert fields["refresh"]["headers"] == {"X-CSRF-TOKEN": "{csrf}"}

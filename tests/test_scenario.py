@@ -279,3 +279,14 @@ def test_session_cookies_name_only_other_cookies_once(
     )
     text = text.replace("[auth]", '[target.refresh]\npath = "/r"\n[auth]')
     assert message in error_of(tmp_path, text)
+
+
+def test_a_preflight_after_the_login_needs_the_preflight(tmp_path: Path) -> None:
+    text = COOKIE.replace(
+        'base_url = "http://127.0.0.1:1"',
+        'base_url = "http://h"\ncsrf_preflight_after_login = true',
+    )
+    text = text.replace("[auth]", '[target.refresh]\npath = "/r"\n[auth]')
+    assert "target.csrf_preflight_after_login: set target.csrf_preflight" in error_of(
+        tmp_path, text
+    )

@@ -157,6 +157,8 @@ def probe(
         refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {shape.csrf_sent_as}"
     elif shape.csrf_token_path is not None:
         refresh += f", CSRF value at {shape.csrf_token_path} sent back as {shape.csrf_sent_as}"
+    if shape.csrf_after_login:
+        refresh += " (fetched again after the login, which replaces it)"
     if shape.session_cookies:
         refresh += f", the session's cookies {', '.join(shape.session_cookies)} sent back"
     stderr.print(

@@ -116,12 +116,19 @@ class Logins:
                 )
             return None
         tokens = parsed.tokens
+        if actions.profile.spec.csrf_preflight_after_login:
+            # The login replaced the session's value: the preflight hands out the new one.
+            csrf = await self._preflight(state)
+            if csrf is None:
+                return None
+            return TokenPair(access=tokens.access, refresh=tokens.refresh, csrf=csrf)
         if csrf is not None and tokens.csrf is None:  # no new value: the preflight's holds
             return TokenPair(access=tokens.access, refresh=tokens.refresh, csrf=csrf)
         return tokens
 
     async def _preflight(self, state: SessionState) -> str | None:
-        """The CSRF value ``target.csrf_preflight`` hands this session before its login.
+        """The CSRF value ``target.csrf_preflight`` hands this session before its login (and
+        after it, with ``target.csrf_preflight_after_login``).
 
         None when it hands out none: the login is then recorded as failed, with why, since a
         login sent without the value would only be refused for it.

@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Eleven variants:
+about it beyond the scenario file. Twelve variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -40,6 +40,12 @@ about it beyond the scenario file. Eleven variants:
   ``{"csrfToken"}``, a value derived from that secret (not the cookie's value), which the login,
   the refresh and the logout must send as ``X-CSRF-Token`` with the secret's cookie, or get
   403. Its bug is ``body``'s fork too.
+- ``csrf-rotate``: as ``csurf``, but the way Spring Security keeps its CSRF token in the session:
+  ``GET /auth/csrf`` answers the session's token as Spring's ``CsrfToken`` JSON,
+  ``{"token", "headerName": "X-CSRF-TOKEN", "parameterName"}``, and starts a session (``sid``)
+  if there is none; the login, guarded by it, replaces the session and its token (session
+  fixation protection), so the refreshes want the new token, which only a second ``GET
+  /auth/csrf`` hands out. Its bug is ``body``'s fork too.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -75,6 +81,7 @@ VARIANTS = (
     "csrf-login",
     "session",
     "csurf",
+    "csrf-rotate",
 )
 
 
@@ -95,6 +102,7 @@ class Store:
     access: dict[str, str] = field(default_factory=dict)
     csrf: dict[str, str] = field(default_factory=dict)  # refresh token -> its CSRF value
     handed_out: set[str] = field(default_factory=set)  # csrf-login: values GET /auth/csrf gave
+    sessions: dict[str, str] = field(default_factory=dict)  # csrf-rotate: sid -> its CSRF token
     # Test hook: every issued token is appended here, so a test can prove none leaks.
     token_log: str | None = None
 
@@ -127,7 +135,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             response = JSONResponse({"accessToken": access})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             return response
-        if variant in ("cookie", "csrf", "csurf"):
+        if variant in ("cookie", "csrf", "csurf", "csrf-rotate"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             if variant == "csrf":  # readable by the page's script, which echoes it
@@ -140,6 +148,16 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return hashlib.sha256(f"csurf:{secret}".encode()).hexdigest()[:32]
 
     async def handout(request: Request) -> Response:
+        if variant == "csrf-rotate":
+            sid = request.cookies.get("sid", "")
+            if sid not in store.sessions:
+                sid = secrets.token_urlsafe(18)
+                store.sessions[sid] = secrets.token_urlsafe(16)
+            body = {"token": store.sessions[sid], "headerName": "X-CSRF-TOKEN",
+                    "parameterName": "_csrf"}  # fmt: skip
+            response = JSONResponse(body)
+            response.set_cookie("sid", sid, httponly=True)
+            return response
         if variant == "csurf":
             secret = request.cookies.get("_csrf") or secrets.token_urlsafe(18)
             response = JSONResponse({"csrfToken": derived(secret)})
@@ -152,9 +170,12 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return response
 
     def unguarded(request: Request) -> bool:
-        """Whether a ``csurf`` POST lacks the token derived from its secret cookie."""
-        secret = request.cookies.get("_csrf")
+        """Whether a ``csurf`` POST lacks the token derived from its secret cookie, or a
+        ``csrf-rotate`` one its session's token."""
         sent = request.headers.get("x-csrf-token")
+        if variant == "csrf-rotate":
+            return not sent or sent != store.sessions.get(request.cookies.get("sid", ""))
+        secret = request.cookies.get("_csrf")
         return variant == "csurf" and not (secret and sent == derived(secret))
 
     def sessionless(request: Request, family_id: str | None) -> bool:
@@ -187,6 +208,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         if variant == "session":
             store.families[family_id].session = secrets.token_urlsafe(18)
             response.set_cookie("sid", store.families[family_id].session, httponly=True)
+        if variant == "csrf-rotate":  # a new session, and a new token, for the logged-in user
+            store.sessions.pop(request.cookies.get("sid", ""), None)
+            sid = secrets.token_urlsafe(18)
+            store.sessions[sid] = secrets.token_urlsafe(16)
+            response.set_cookie("sid", sid, httponly=True)
         return response
 
     def forged(request: Request, token: str | None) -> bool:
@@ -203,7 +229,15 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         )
 
     async def presented(request: Request) -> str | None:
-        if variant in ("cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf"):
+        if variant in (
+            "cookie",
+            "cookies",
+            "csrf",
+            "csrf-body",
+            "csrf-login",
+            "csurf",
+            "csrf-rotate",
+        ):
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
@@ -294,6 +328,7 @@ csrf_body_app = build_app("csrf-body", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_login_app = build_app("csrf-login", os.environ.get("EXPRESS_TOKEN_LOG"))
 session_app = build_app("session", os.environ.get("EXPRESS_TOKEN_LOG"))
 csurf_app = build_app("csurf", os.environ.get("EXPRESS_TOKEN_LOG"))
+csrf_rotate_app = build_app("csrf-rotate", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

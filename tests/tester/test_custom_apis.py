@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
     "express_target",
     [
         "body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body", "csrf-login",
-        "session", "csurf",
+        "session", "csurf", "csrf-rotate",
     ],
     indirect=True,
 )  # fmt: skip
@@ -36,7 +36,7 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
     variant = express_target.log.stem.removeprefix("express-")
     out = tmp_path / f"{variant}.toml"
     # Only the preflight's path cannot be found: the login wants a value handed out before it.
-    handed_out = variant in ("csrf-login", "csurf")
+    handed_out = variant in ("csrf-login", "csurf", "csrf-rotate")
     preflight = ["--csrf-preflight", "/auth/csrf"] if handed_out else []
     # The policy is measured where the measurement is part of what is tested: the cookie
     # variants' verdict rests on it, and its replays present older tokens with their CSRF
@@ -59,6 +59,11 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         login = {
             "json": {"email": "{username}", "password": "{password}"},
             "headers": {"X-XSRF-TOKEN": "{csrf}"},
+        }
+    elif variant == "csrf-rotate":  # the header the preflight's answer names
+        login = {
+            "json": {"email": "{username}", "password": "{password}"},
+            "headers": {"X-CSRF-TOKEN": "{csrf}"},
         }
     elif variant == "csurf":  # the value derived from the preflight's secret cookie
         login = {
@@ -90,6 +95,12 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert (target["csrf_preflight"], target["csrf_token_path"]) == ("/auth/csrf", "csrfToken")
         assert target["session_cookies"] == ["_csrf"]
         assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-CSRF-Token": "{csrf}"}}
+    elif variant == "csrf-rotate":  # the login replaced the value: fetched again after it
+        assert (target["kind"], target["refresh_cookie"]) == ("cookie", "rt")
+        assert (target["csrf_preflight"], target["csrf_token_path"]) == ("/auth/csrf", "token")
+        assert target["csrf_preflight_after_login"] is True
+        assert target["session_cookies"] == ["sid"]
+        assert target["refresh"] == {"path": "/auth/refresh", "headers": {"X-CSRF-TOKEN": "{csrf}"}}
     elif variant == "csrf-body":  # a synchronizer token, answered in the body
         assert (target["kind"], target["refresh_cookie"]) == ("cookie", "rt")
         assert target["csrf_token_path"] == "csrfToken"
