@@ -83,6 +83,10 @@ VARIANTS = (
     "csurf",
     "csrf-rotate",
 )
+# The variants whose refresh token travels in the cookie `rt`.
+REFRESH_IN_COOKIE = frozenset(
+    {"cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf", "csrf-rotate"}
+)
 
 
 @dataclass
@@ -229,15 +233,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         )
 
     async def presented(request: Request) -> str | None:
-        if variant in (
-            "cookie",
-            "cookies",
-            "csrf",
-            "csrf-body",
-            "csrf-login",
-            "csurf",
-            "csrf-rotate",
-        ):
+        if variant in REFRESH_IN_COOKIE:
             return request.cookies.get("rt")
         if variant == "bearer":
             header = request.headers.get("authorization", "")
