@@ -249,11 +249,7 @@ async def _handed_out(
 ) -> tuple[list[_Csrf], dict[str, str]]:
     """The CSRF values a preflight GET hands out, and every cookie it sets (the one a value
     is read from among them); ``TargetError`` when it hands out no value."""
-    http.cookies.clear()
-    try:
-        response = await http.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+    response = await _get(http, url, {})
     document = _json_or_none(response)
     found = _csrf_found(response, document, PREFLIGHT_NAMES) if response.is_success else []
     if not found:
@@ -270,12 +266,7 @@ async def _handed_again(
 ) -> list[_Csrf]:
     """The value a second preflight GET, sent with the session's ``cookies``, hands out where
     ``before`` was, when it is another one (Spring Security replaces it at login)."""
-    headers = _with_cookies({"accept": "application/json"}, [], cookies)
-    http.cookies.clear()
-    try:
-        response = await http.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+    response = await _get(http, url, _with_cookies({}, [], cookies))
     if not response.is_success:
         return []
     found = _csrf_found(response, _json_or_none(response), PREFLIGHT_NAMES)
@@ -528,6 +519,15 @@ def _csrf_headers(cookie: str) -> tuple[str, ...]:
 def _field(path: str) -> str:
     """The field name a token is sent back under: the last part of where it was found."""
     return path.rsplit(".", 1)[-1]
+
+
+async def _get(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> httpx.Response:
+    """GET with the cookies given and no others (see :func:`_post`)."""
+    http.cookies.clear()
+    try:
+        return await http.get(url, headers={"accept": "application/json", **headers})
+    except httpx.HTTPError as exc:
+        raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 
 
 async def _post(
