@@ -167,12 +167,7 @@ def test_a_refresh_refused_without_its_csrf_value_is_learnt_with_it() -> None:
             return httpx.Response(403, json={"message": "CSRF token mismatch C1"})
         return httpx.Response(200, headers={"set-cookie": "rt=R2"}, json={"accessToken": "A2"})
 
-    async def go() -> CustomShape:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            paths = CustomPaths("/login", "/refresh", revoke="/logout")
-            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
-
-    shape = anyio.run(go)
+    shape = _probed(answer, CustomPaths("/login", "/refresh", revoke="/logout"))
     assert sent == [("rt=R1", None), ("rt=R1; XSRF-TOKEN=C1", "C1")]
     assert (shape.kind, shape.refresh_cookie, shape.csrf_cookie) == ("cookie", "rt", "XSRF-TOKEN")
     fields = shape.target_fields()
@@ -193,12 +188,7 @@ def test_a_synchronizer_token_in_the_login_answer_is_learnt_as_a_header() -> Non
             return httpx.Response(403, json={"message": "bad csrf S1"})
         return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
 
-    async def go() -> CustomShape:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-            paths = CustomPaths("/login", "/refresh")
-            return await probe_custom_api(http, "http://h/", paths, username="u", password="p")
-
-    shape = anyio.run(go)
+    shape = _probed(answer, CustomPaths("/login", "/refresh"))
     assert len(sent) == 5  # the four ways alone, then the first with the value as a header
     assert sent[-1] == (None, "S1")
     assert (shape.csrf_token_path, shape.csrf_cookie) == ("csrf_token", None)
