@@ -10,7 +10,8 @@ single-packet engine can queue every stream's final frame and put them on the wi
 Flow control: the connection window we advertise is raised to 16 MiB at start, received data
 is acknowledged as it arrives, and outgoing DATA waits for WINDOW_UPDATE when the peer's
 window is exhausted. RST_STREAM ends a stream with ``reset`` (``refused`` for REFUSED_STREAM);
-GOAWAY refuses every stream above its last-stream-id and stops new streams on the connection.
+GOAWAY refuses every stream above its last-stream-id and stops new streams on the connection;
+a graceful one (NO_ERROR) leaves the streams at or below it to complete (see :class:`_Graceful`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 import h2.config
@@ -30,12 +32,39 @@ import h2.settings
 from stress.wire._models import ErrorClass, Origin, WireRequest, WireResponse
 from stress.wire._transport import Transport, WireFailure
 
+if TYPE_CHECKING:
+    from hyperframe.frame import Frame, GoAwayFrame
+
 __all__ = ["H2Connection", "H2Stream"]
 
 _HOP_BY_HOP = frozenset(
     {"host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
 _CONNECTION_WINDOW = 2**24
+
+
+class _Graceful(h2.connection.H2Connection):
+    """h2's connection, except that a graceful GOAWAY does not close it.
+
+    RFC 9113 section 6.8: after a GOAWAY, streams at or below its last-stream-id "might still
+    complete successfully", and a server shutting down gracefully answers them before it
+    closes. Servers do: hyper (granian and other Rust servers) sends GOAWAY(NO_ERROR) and a
+    PING at shutdown, then answers the streams in flight; nginx sends one once a connection has
+    served ``keepalive_requests``. h2 closes its state machine on any GOAWAY, so the PING or
+    the answer after it raised ``ProtocolError`` and every stream in flight failed, answered or
+    not (h2 issue #1181). A GOAWAY with an error code still closes the connection as h2 does.
+    """
+
+    def _receive_goaway_frame(
+        self, frame: GoAwayFrame
+    ) -> tuple[list[Frame], list[h2.events.Event]]:
+        if frame.error_code != h2.errors.ErrorCodes.NO_ERROR:
+            return super()._receive_goaway_frame(frame)
+        event = h2.events.ConnectionTerminated()
+        event.error_code = h2.errors.ErrorCodes.NO_ERROR
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
 
 
 @dataclass
@@ -70,7 +99,7 @@ class H2Connection:
         self.transport = transport
         self.origin = origin
         config = h2.config.H2Configuration(client_side=True, header_encoding=None)
-        self._h2 = h2.connection.H2Connection(config=config)
+        self._h2 = _Graceful(config=config)
         self._streams: dict[int, H2Stream] = {}
         self._read_lock = anyio.Lock()
         self._settings_seen = False

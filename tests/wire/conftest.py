@@ -23,6 +23,7 @@ import h2.events
 import h2.settings
 import h11
 import pytest
+from hyperframe.frame import GoAwayFrame, PingFrame
 
 
 @pytest.fixture
@@ -162,6 +163,7 @@ async def _h2_handler(
     writer.write(conn.data_to_send())
     paths: dict[int, bytes] = {}
     bodies: dict[int, bytearray] = {}
+    drained: int | None = None
     try:
         while True:
             data = await reader.read(65536)
@@ -183,6 +185,10 @@ async def _h2_handler(
                     if paths[sid] == b"/rst":
                         conn.reset_stream(sid)
                         continue
+                    if paths[sid] == b"/hold":
+                        continue
+                    if paths[sid] == b"/drain":
+                        drained = sid
                     payload = bytes(bodies[sid]) or b"ok"
                     conn.send_headers(
                         sid,
@@ -195,12 +201,27 @@ async def _h2_handler(
                         ],
                     )
                     conn.send_data(sid, payload, end_stream=True)
+            if drained is not None:
+                writer.write(_graceful_shutdown(conn.data_to_send(), drained))
+                await writer.drain()
+                return
             writer.write(conn.data_to_send())
             await writer.drain()
     except ConnectionError:
         return
     finally:
         writer.close()
+
+
+def _graceful_shutdown(answers: bytes, last_stream_id: int) -> bytes:
+    """A graceful HTTP/2 shutdown as hyper (granian) sends it: GOAWAY(NO_ERROR) with the
+    largest stream id and a PING, the answers to the streams in flight, then the GOAWAY that
+    names the last stream processed. Written as raw frames, since h2 sends none after a GOAWAY.
+    """
+    first = GoAwayFrame(0, last_stream_id=2**31 - 1, error_code=0).serialize()
+    ping = PingFrame(0, opaque_data=b"shutdown").serialize()
+    final = GoAwayFrame(0, last_stream_id=last_stream_id, error_code=0).serialize()
+    return first + ping + answers + final
 
 
 @dataclass

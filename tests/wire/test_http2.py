@@ -65,6 +65,35 @@ async def test_rst_stream_is_indeterminate_reset(h2_server: Server) -> None:
     assert healthy.response is not None
 
 
+async def test_a_graceful_goaway_still_delivers_the_answer_in_flight(h2_server: Server) -> None:
+    # The server says GOAWAY and PINGs before it answers the stream it is finishing.
+    async with WireClient(http2="always") as client:
+        drained = await client.request(
+            WireRequest("POST", h2_server.url("/drain"), (), BODY), timeout=5
+        )
+        after = await client.request(WireRequest("GET", h2_server.url("/")), timeout=5)
+        opened = client.statistics().connections_opened
+    assert (drained.error, drained.error_detail) == (None, None)
+    assert drained.response is not None
+    assert (drained.response.status, drained.response.body) == (200, BODY)
+    assert after.response is not None
+    assert after.response.status == 200
+    assert opened == 2  # the connection going away took no new stream
+
+
+async def test_a_stream_above_the_goaways_last_id_is_refused_unsent(h2_server: Server) -> None:
+    reqs = [
+        WireRequest("POST", h2_server.url("/drain"), (), BODY),
+        WireRequest("POST", h2_server.url("/hold"), (), BODY),
+    ]
+    async with WireClient(http2="always") as client:
+        result = await client.burst(reqs, engine="single-packet", timeout=5)
+    drained, held = result.outcomes
+    assert drained.response is not None
+    assert drained.response.status == 200
+    assert (held.sent, held.error) == (False, "refused")
+
+
 async def test_single_packet_sends_every_final_frame_in_one_write(h2_server: Server) -> None:
     n = 12
     reqs = [WireRequest("POST", h2_server.url("/token"), (), BODY)] * n
