@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
+from stress.drive.liveness import Liveness
 from stress.drive.recorder import Recorder
 from stress.drive.session import SessionState
 from stress.history import Op, OpKind, Phase
@@ -21,10 +22,7 @@ from stress.scenario import RunSpec
 from stress.target import Parsed, TargetProfile
 from stress.wire import Wire, WireOutcome, WireRequest
 
-__all__ = ["UNREACHABLE_AFTER", "Actions", "discarded", "origin"]
-
-# Consecutive connect failures (nothing sent) after which a target is declared dead.
-UNREACHABLE_AFTER = 20
+__all__ = ["Actions", "discarded", "origin"]
 
 
 def origin(url: str) -> str:
@@ -68,14 +66,14 @@ class Actions:
         self.targets = list(targets)
         self.run = run
         self._on_unreachable = on_unreachable
-        # Per target origin: consecutive connect failures, and when it last answered.
-        self._failures: dict[str, int] = {}
-        self._answered: dict[str, int] = {}
-        # Targets that stopped answering, with the monotonic time of their last answer (or of
-        # the first attempt, for one that never answered): what was sent to them after it
-        # went into the dark and says nothing about the target's behaviour.
-        self.dead: dict[str, int] = {}
+        self._liveness = Liveness()
         self._alive = list(self.targets)
+
+    @property
+    def dead(self) -> dict[str, int]:
+        """Targets that stopped answering, with the monotonic ns their death began: what was
+        sent to them after it says nothing about the target's behaviour."""
+        return self._liveness.dead
 
     def base(self, state: SessionState, i: int = 0) -> str:
         """The target the session's ``i``-th concurrent request goes to (a live one)."""
@@ -150,9 +148,7 @@ class Actions:
             parsed = Parsed("info" if outcome.sent else "fail", None, error)
             self._note_connect(invoke, outcome)
         else:
-            where = origin(outcome.request.url)
-            self._failures.pop(where, None)
-            self._answered[where] = outcome.recv_ns
+            self._liveness.answered(origin(outcome.request.url), outcome.send_ns, outcome.recv_ns)
             if self.profile.spec.session_cookies:
                 state.set_cookies(self.profile.session_cookies(outcome.response))
             if invoke.kind in ("login", "refresh", "probe"):
@@ -177,20 +173,14 @@ class Actions:
     def _note_connect(self, invoke: Op, outcome: WireOutcome) -> None:
         """Count connect failures per target; a target that stops answering is left out.
 
-        A target that never answered, or failed ``UNREACHABLE_AFTER`` connects in a row, is
-        dead: later requests go to the targets still alive, and when none is left the run
-        stops as unreachable (no verdict is possible).
+        A dead target (:class:`Liveness`) gets no more requests: they go to the targets still
+        alive, and when none is left the run stops as unreachable (no verdict is possible).
         """
         if outcome.sent:
             return
         where = origin(outcome.request.url)
-        if where in self.dead:
+        if not self._liveness.refused(where, invoke.time_ns):
             return
-        count = self._failures.get(where, 0) + 1
-        self._failures[where] = count
-        if count < UNREACHABLE_AFTER and where in self._answered:
-            return
-        self.dead[where] = self._answered.get(where, invoke.time_ns)
         self._alive = [t for t in self._alive if origin(t) != where]
         if not self._alive:
             self._on_unreachable(f"{where}: {outcome.error_detail or outcome.error}")

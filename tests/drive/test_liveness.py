@@ -1,0 +1,56 @@
+"""A target's death is dated where its failures stop saying anything about its behaviour."""
+
+from __future__ import annotations
+
+from stress.drive.liveness import UNREACHABLE_AFTER, Liveness
+
+A, B = "http://127.0.0.1:1", "http://127.0.0.1:2"
+
+
+def _refuse(live: Liveness, where: str, times: range) -> list[bool]:
+    return [live.refused(where, t) for t in times]
+
+
+def test_a_target_that_never_answered_is_dead_at_its_first_refusal() -> None:
+    live = Liveness()
+    assert live.refused(A, 7) is True
+    assert live.dead == {A: 7}
+    assert live.refused(A, 9) is False  # already dead: reported once
+
+
+def test_a_target_that_answered_is_dead_after_refusals_in_a_row_dated_at_its_last_answer() -> None:
+    live = Liveness()
+    live.answered(A, 10, 20)
+    live.answered(B, 10, 90)
+    died = _refuse(live, A, range(100, 100 + UNREACHABLE_AFTER))
+    assert died == [False] * (UNREACHABLE_AFTER - 1) + [True]
+    assert live.dead == {A: 20}
+
+
+def test_an_answer_breaks_the_row_of_refusals() -> None:
+    live = Liveness()
+    live.answered(A, 10, 20)
+    assert not any(_refuse(live, A, range(30, 30 + UNREACHABLE_AFTER - 1)))
+    live.answered(A, 60, 70)
+    assert not any(_refuse(live, A, range(80, 80 + UNREACHABLE_AFTER - 1)))
+    assert live.dead == {}
+
+
+def test_a_refusal_while_the_target_finishes_what_it_holds_dates_the_death() -> None:
+    # A graceful shutdown: the listener is closed at 30, answers to requests sent before
+    # keep coming until 60, then every connection is refused.
+    live = Liveness()
+    live.answered(A, 10, 20)
+    assert live.refused(A, 30) is False
+    live.answered(A, 25, 60)  # sent before the refusal: says nothing of the time after it
+    _refuse(live, A, range(70, 70 + UNREACHABLE_AFTER))
+    assert live.dead == {A: 30}
+
+
+def test_an_answer_to_a_later_request_contradicts_a_refusal() -> None:
+    live = Liveness()
+    live.answered(A, 10, 20)
+    live.refused(A, 30)  # a passing refusal: the target took a request sent after it
+    live.answered(A, 40, 50)
+    _refuse(live, A, range(70, 70 + UNREACHABLE_AFTER))
+    assert live.dead == {A: 50}
