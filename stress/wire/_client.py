@@ -127,8 +127,9 @@ class WireClient:
             conn = None
             while idle:
                 conn = idle.pop()
-                if conn.reusable:
+                if conn.reusable and conn.idle_until > loop.time():
                     break
+                conn.close()
                 conn = None
             if conn is None:
                 try:

@@ -29,6 +29,7 @@ from typing import cast
 
 import httptools
 
+from stress.wire._keep_alive import idle_limit
 from stress.wire._models import (
     ErrorClass,
     Origin,
@@ -120,6 +121,8 @@ class H1Protocol(asyncio.Protocol):
         self._in_body = False
         self.requests_completed = 0
         self.deadline = 0.0  # loop time when the exchange in flight times out
+        self.idle_until = math.inf  # loop time after which the server may close it (Keep-Alive)
+        self._keep_alive: str | None = None
         self.budget = 0.0
         self.loop = asyncio.get_running_loop()
 
@@ -179,6 +182,7 @@ class H1Protocol(asyncio.Protocol):
         self._body = []
         self._started = True
         self._in_body = False
+        self._keep_alive = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = _NAMES.get(name)
@@ -186,7 +190,10 @@ class H1Protocol(asyncio.Protocol):
             key = name.decode("latin-1").lower()
             if len(_NAMES) < _NAMES_SIZE:
                 _NAMES[name] = key
-        self._headers.append((key, value.decode("latin-1")))
+        text = value.decode("latin-1")
+        self._headers.append((key, text))
+        if key == "keep-alive":
+            self._keep_alive = text
 
     def on_headers_complete(self) -> None:
         self._in_body = True
@@ -203,6 +210,12 @@ class H1Protocol(asyncio.Protocol):
         self._waiter = None
         if not self._parser.should_keep_alive():
             self.reusable = False
+        elif self._keep_alive is not None:
+            limit = idle_limit(self._keep_alive)
+            if limit is not None:
+                self.idle_until = self.loop.time() + limit
+                if limit <= 0:
+                    self.reusable = False
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self.requests_completed += 1
         if waiter is not None and not waiter.done():

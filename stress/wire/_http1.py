@@ -9,10 +9,13 @@ chunked or Content-Length bodies, HEAD, ``Connection: close`` and keep-alive reu
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 import h11
 
+from stress.wire._keep_alive import idle_limit
 from stress.wire._models import Origin, WireRequest, WireResponse
 from stress.wire._transport import Transport, WireFailure
 
@@ -55,6 +58,7 @@ class H1Connection:
         self.origin = origin
         self._h11 = h11.Connection(h11.CLIENT)
         self.requests_completed = 0
+        self._idle_until = math.inf  # monotonic time after which the server may close it
 
     def begin(self, req: WireRequest, target: str) -> None:
         """Tell h11 a request is on its way (its body is ours to send, not h11's)."""
@@ -98,13 +102,28 @@ class H1Connection:
         self.requests_completed += 1
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()
+            self._keep_alive_hint(headers)
         else:
             self.transport.close()
         return WireResponse(status, tuple(headers), bytes(body), self.http_version)
 
+    def _keep_alive_hint(self, headers: list[tuple[str, str]]) -> None:
+        for name, value in headers:
+            if name == "keep-alive":  # h11 gives names in lower case
+                limit = idle_limit(value)
+                if limit is not None:
+                    self._idle_until = time.monotonic() + limit
+                return
+
     def is_reusable(self) -> bool:
-        """True when the next request may go on this connection."""
-        return self._h11.our_state is h11.IDLE and self.transport.is_reusable()
+        """True when the next request may go on this connection: h11 allows it, the server
+        has not closed it, and it has not been idle for as long as the server's Keep-Alive
+        timeout allows (see :mod:`stress.wire._keep_alive`)."""
+        return (
+            self._h11.our_state is h11.IDLE
+            and time.monotonic() < self._idle_until
+            and self.transport.is_reusable()
+        )
 
     def close(self) -> None:
         """Close the underlying socket."""

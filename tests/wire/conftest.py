@@ -118,6 +118,10 @@ async def _h1_answer(
         out.append(h11.InformationalResponse(status_code=100, headers=[]))
         out.append(h11.Response(status_code=200, headers=[("content-length", "5")]))
         out.append(h11.Data(data=b"after"))
+    elif target.startswith(b"/keep-alive-"):  # a Keep-Alive hint: timeout= the path's number
+        hint = [("keep-alive", f"timeout={target.rsplit(b'-', 1)[1].decode()}, max=100")]
+        out.append(h11.Response(status_code=200, headers=[*hint, ("content-length", "2")]))
+        out.append(h11.Data(data=b"ok"))
     elif target == b"/cookies":
         cookies = [("set-cookie", "a=1"), ("set-cookie", "b=2"), ("content-length", "0")]
         out.append(h11.Response(status_code=200, headers=cookies))

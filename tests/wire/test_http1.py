@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import socket
 
+import anyio
 import pytest
 
 from stress.wire import WireClient, WireRequest
+from stress.wire._keep_alive import idle_limit
 
 from .conftest import Server
 
@@ -68,6 +70,55 @@ async def test_all_set_cookie_headers_are_kept(h1_server: Server) -> None:
     assert outcome.response is not None
     cookies = [v for k, v in outcome.response.headers if k == "set-cookie"]
     assert cookies == ["a=1", "b=2"]
+
+
+async def _connections(client: WireClient, urls: list[str], pause: float = 0.0) -> int:
+    for url in urls:
+        outcome = await client.request(WireRequest("GET", url), timeout=5)
+        assert outcome.response is not None
+        await anyio.sleep(pause)
+    return client.statistics().connections_opened
+
+
+async def test_a_keep_alive_timeout_hint_bounds_reuse(h1_server: Server) -> None:
+    # Reused until a second before the hinted timeout: never sent into the server's close.
+    async with WireClient(http2="never") as client:
+        assert await _connections(client, [h1_server.url("/keep-alive-60")] * 3) == 1
+    async with WireClient(http2="never") as client:
+        assert await _connections(client, [h1_server.url("/keep-alive-1")] * 3) == 3
+    async with WireClient(http2="never") as client:
+        urls = [h1_server.url("/keep-alive-2"), h1_server.url("/echo")]
+        assert await _connections(client, urls, pause=1.1) == 2
+
+
+async def test_a_keep_alive_timeout_hint_bounds_a_bursts_reuse(h1_server: Server) -> None:
+    reqs = [WireRequest("GET", h1_server.url("/keep-alive-1"))] * 2
+    async with WireClient(http2="never") as client:
+        for _ in range(2):
+            result = await client.burst(reqs, engine="last-byte", timeout=5)
+            assert all(o.response is not None for o in result.outcomes)
+        assert client.statistics().connections_opened == 4
+    async with WireClient(http2="never") as client:
+        reqs = [WireRequest("GET", h1_server.url("/keep-alive-60"))] * 2
+        for _ in range(2):
+            await client.burst(reqs, engine="last-byte", timeout=5)
+        assert client.statistics().connections_opened == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "limit"),
+    [
+        ("timeout=5", 4.0),
+        ("timeout=5, max=100", 4.0),
+        ("max=100, Timeout=30", 29.0),
+        ("timeout=1", 0.0),
+        ("max=100", None),
+        ("timeout=soon", None),
+        ("timeout=-3", None),
+    ],
+)
+def test_the_keep_alive_hint_is_read_with_a_margin(value: str, limit: float | None) -> None:
+    assert idle_limit(value) == limit
 
 
 async def test_connection_close_is_not_reused(h1_server: Server) -> None:
