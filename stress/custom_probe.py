@@ -35,13 +35,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import urljoin
 
 import httpx
 
 from stress.errors import TargetError
+from stress.set_cookie import cookies_set
 from stress.target import fill_placeholders, json_path
 
 __all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
@@ -578,27 +578,18 @@ def _find(document: Any, names: tuple[str, ...]) -> str | None:
 
 def _cookies_set(response: httpx.Response) -> list[str]:
     """The names of the cookies a response sets (with a value), in order."""
-    names: list[str] = []
-    for header in response.headers.get_list("set-cookie"):
-        try:
-            jar = SimpleCookie(header)
-        except CookieError:
-            continue
-        names += [name for name, morsel in jar.items() if morsel.value and name not in names]
-    return names
+    return [name for name, value in _set(response).items() if value]
 
 
 def _cookie_value(response: httpx.Response, name: str) -> str:
     """The value ``response`` sets for cookie ``name`` (read from the headers: a cookie jar
     would drop a ``Secure`` cookie sent over http)."""
-    for header in response.headers.get_list("set-cookie"):
-        try:
-            morsel = SimpleCookie(header).get(name)
-        except CookieError:
-            continue
-        if morsel is not None and morsel.value:
-            return morsel.value
-    return ""
+    return _set(response).get(name) or ""
+
+
+def _set(response: httpx.Response) -> dict[str, str | None]:
+    """What a response's ``Set-Cookie`` headers set, as a browser reads them."""
+    return cookies_set(response.headers.get_list("set-cookie"))
 
 
 def _access_cookie(names: list[str]) -> str | None:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from http.cookies import CookieError, Morsel, SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlencode, urljoin
 
@@ -26,6 +25,7 @@ import msgspec
 
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
+from stress.set_cookie import cookies_set
 from stress.wire import WireRequest, WireResponse, build_request
 
 __all__ = [
@@ -435,32 +435,6 @@ def _set_cookie(response: WireResponse, name: str) -> str | None:
 
 def set_cookies(response: WireResponse, names: Collection[str]) -> dict[str, str | None]:
     """What a response sets for each of the cookies ``names`` it sets: the value, or None for
-    one it clears (an empty value, ``Max-Age`` of 0 or less, an ``Expires`` in the past, as
-    Express's ``clearCookie`` sends); the first ``Set-Cookie`` of a name counts."""
-    found: dict[str, str | None] = {}
-    for header, value in response.headers:
-        if header != "set-cookie":
-            continue
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(value)
-        except CookieError:
-            continue
-        for name, morsel in jar.items():
-            if name in names and name not in found:
-                found[name] = None if _cleared(morsel) else morsel.value
-    return found
-
-
-def _cleared(morsel: Morsel[str]) -> bool:
-    """Whether a ``Set-Cookie`` deletes its cookie rather than setting it."""
-    max_age = morsel["max-age"]
-    if not morsel.value or (max_age and max_age.lstrip("-").isdigit() and int(max_age) <= 0):
-        return True
-    if max_age or not morsel["expires"]:  # Max-Age wins over Expires (RFC 6265 5.3)
-        return False
-    try:
-        expires = parsedate_to_datetime(morsel["expires"])
-    except (TypeError, ValueError, IndexError):
-        return False
-    return expires.tzinfo is not None and expires.timestamp() <= time.time()
+    one it clears (read as a browser reads them: :mod:`stress.set_cookie`)."""
+    headers = (value for header, value in response.headers if header == "set-cookie")
+    return {name: value for name, value in cookies_set(headers).items() if name in names}

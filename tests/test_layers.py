@@ -55,6 +55,7 @@ PURE = [
     ROOT / "stress/merge.py",
     ROOT / "stress/shard.py",
     ROOT / "stress/scenario.py",
+    ROOT / "stress/set_cookie.py",
     ROOT / "stress/reproduce/tally.py",
     ROOT / "stress/reproduce/reduce.py",
     ROOT / "stress/reproduce/witness.py",

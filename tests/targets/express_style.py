@@ -19,7 +19,9 @@ about it beyond the scenario file. Twelve variants:
   a thief and the whole family is revoked (the user is logged out), although the app documents
   a 10 s multi-tab grace window.
 - ``cookies``: as ``cookie``, bug included, but the access token is a cookie too (``at``, sent
-  back as a cookie to the API), and the login and refresh answer ``{"ok": true}``.
+  back as a cookie to the API), the login and refresh answer ``{"ok": true}``, and both cookies
+  are partitioned (``Partitioned; Priority=High; SameSite=None; Secure``, as an app embedded in
+  another site sets them).
 - ``csrf``: the refresh token in the cookie ``rt``, with a double-submit CSRF defence: the login
   and each refresh also set a readable ``XSRF-TOKEN`` cookie whose value is bound to the refresh
   token issued with it, and the refresh and the logout answer 403 unless ``X-XSRF-TOKEN``
@@ -122,14 +124,22 @@ class Store:
         return refresh, access
 
 
+def partitioned_cookie(name: str, value: str, path: str) -> tuple[bytes, bytes]:
+    """A ``Set-Cookie`` as Express writes ``res.cookie(name, value, {path, httpOnly: true,
+    partitioned: true, priority: "high", sameSite: "none", secure: true})``: a partitioned
+    (CHIPS) cookie, for an app embedded in another site."""
+    attributes = "HttpOnly; Partitioned; Priority=High; SameSite=None; Secure"
+    return b"set-cookie", f"{name}={value}; Path={path}; {attributes}".encode()
+
+
 def build_app(variant: str, token_log: str | None = None) -> Starlette:
     store = Store(token_log=token_log)
 
     def tokens_response(refresh: str, access: str) -> Response:
         if variant == "cookies":
             response = JSONResponse({"ok": True})
-            response.set_cookie("at", access, httponly=True, samesite="strict")
-            response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            response.raw_headers.append(partitioned_cookie("at", access, "/"))
+            response.raw_headers.append(partitioned_cookie("rt", refresh, "/auth"))
             return response
         if variant == "csrf-body":
             response = JSONResponse({"accessToken": access, "csrfToken": store.csrf[refresh]})
