@@ -36,10 +36,10 @@ class SetCookie:
     expires: str | None = None
 
     def clears(self, now: float) -> bool:
-        """Whether this deletes its cookie rather than setting it: an empty value, a
-        ``Max-Age`` of 0 or less, or (without a Max-Age, which wins) an ``Expires`` in the
-        past, as Express's ``clearCookie`` sends."""
-        if not self.value:
+        """Whether this deletes its cookie rather than setting it: an empty value (``""``
+        too, Django's empty value), a ``Max-Age`` of 0 or less, or (without a Max-Age, which
+        wins) an ``Expires`` in the past, as Express's ``clearCookie`` sends."""
+        if self.value in ("", '""'):
             return True
         if self.max_age is not None:
             return self.max_age <= 0

@@ -51,6 +51,7 @@ def test_a_header_a_browser_ignores_sets_nothing(header: str) -> None:
     ("header", "cleared"),
     [
         ("rt=", True),
+        ('rt=""; Path=/', True),  # Django's set_cookie("rt", "")
         ("rt=R; Max-Age=0", True),
         ("rt=R; Max-Age=-1", True),
         (f"rt=R; Expires={PAST}", True),  # Express's clearCookie
