@@ -189,7 +189,8 @@ async def probe_custom_api(
     document = _json_or_none(response)
     csrf = _csrf_found(response, document)
     taken = {found.source for found in csrf}
-    cookies = [name for name in _cookies_set(response) if ("cookie", name) not in taken]
+    given = _cookies(response)
+    cookies = [name for name in given if ("cookie", name) not in taken]
     access = _find(document, ACCESS_NAMES)
     if login_csrf is not None and login_csrf[0].source == ("body", access):
         raise TargetError(
@@ -231,7 +232,7 @@ async def probe_custom_api(
         shape = dataclasses.replace(shape, session_cookies=tuple(jar))
     tokens = {shape.refresh_cookie, shape.access_cookie}
     # The login's own other cookies (an express-session id), sent only if the refresh wants them.
-    jar |= {name: _cookie_value(response, name) for name in cookies if name not in tokens}
+    jar |= {name: given[name] for name in cookies if name not in tokens}
     refetch = None
     if login_csrf is not None and paths.csrf_preflight is not None:
         url, first = urljoin(base, paths.csrf_preflight), csrf[0]
@@ -258,7 +259,7 @@ async def _handed_out(
             f"csrf or xsrf and answered no field named like {CSRF_NAMES[0]} "
             f"({_said(response, secrets)})"
         )
-    return found, {name: _cookie_value(response, name) for name in _cookies_set(response)}
+    return found, _cookies(response)
 
 
 async def _handed_again(
@@ -340,8 +341,8 @@ def _csrf_found(
 ) -> list[_Csrf]:
     """The CSRF values an answer gives: its cookies named like one (one that goes with the
     refresh token first), then a field of its JSON under one of ``names``."""
-    cookies = _csrf_cookies(_cookies_set(response))
-    found = [_Csrf(("cookie", name), _cookie_value(response, name)) for name in cookies]
+    given = _cookies(response)
+    found = [_Csrf(("cookie", name), given[name]) for name in _csrf_cookies(list(given))]
     in_body = _find(document, names)
     if in_body is not None:
         named = document.get("headerName") if isinstance(document, dict) else None
@@ -412,14 +413,14 @@ async def _refreshed(
     csrf, jar = offered
     document, response = login
     if shape.refresh_cookie is not None:
-        token = _cookie_value(response, shape.refresh_cookie)
+        token = _cookies(response).get(shape.refresh_cookie, "")
         ways = [shape]
     else:
         token = str(json_path(document, shape.refresh_token_path or ""))
         ways = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
-        access = _cookie_value(response, shape.access_cookie)
+        access = _cookies(response).get(shape.access_cookie, "")
     secrets = [*secrets, token, access, *(found.value for found in csrf), *jar.values()]
     sent_always = {name: jar[name] for name in shape.session_cookies}
     rounds = [sent_always] if len(jar) == len(sent_always) else [sent_always, jar]
@@ -469,7 +470,7 @@ def _renewed(shape: CustomShape, answer: httpx.Response) -> CustomShape:
     """``shape``, once the refresh it made is known to have answered a new access token."""
     path = shape.paths.refresh
     if shape.access_cookie is not None:
-        if shape.access_cookie not in _cookies_set(answer):
+        if shape.access_cookie not in _cookies(answer):
             raise TargetError(f"the refresh at {path} set no new {shape.access_cookie} cookie")
         return shape
     refreshed = _json_or_none(answer)
@@ -576,20 +577,11 @@ def _find(document: Any, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _cookies_set(response: httpx.Response) -> list[str]:
-    """The names of the cookies a response sets (with a value), in order."""
-    return [name for name, value in _set(response).items() if value]
-
-
-def _cookie_value(response: httpx.Response, name: str) -> str:
-    """The value ``response`` sets for cookie ``name`` (read from the headers: a cookie jar
-    would drop a ``Secure`` cookie sent over http)."""
-    return _set(response).get(name) or ""
-
-
-def _set(response: httpx.Response) -> dict[str, str | None]:
-    """What a response's ``Set-Cookie`` headers set, as a browser reads them."""
-    return cookies_set(response.headers.get_list("set-cookie"))
+def _cookies(response: httpx.Response) -> dict[str, str]:
+    """The cookies a response sets with a value, in order, read from its headers as a browser
+    reads them (a cookie jar would drop a ``Secure`` cookie sent over http)."""
+    headers = response.headers.get_list("set-cookie")
+    return {name: value for name, value in cookies_set(headers).items() if value}
 
 
 def _access_cookie(names: list[str]) -> str | None:

@@ -15,8 +15,7 @@ from stress.custom_probe import (
     CustomPaths,
     CustomShape,
     _access_cookie,
-    _cookie_value,
-    _cookies_set,
+    _cookies,
     _csrf_cookies,
     _csrf_headers,
     _find,
@@ -63,7 +62,7 @@ def _login(*cookies: str) -> httpx.Response:
 
 def test_the_refresh_cookie_is_the_only_one_or_the_one_named_like_it() -> None:
     assert _refresh_cookie(["rt"], None, "/login") == "rt"
-    both = _cookies_set(_login("session=s; Path=/", "refresh_token=x; HttpOnly; Path=/auth"))
+    both = list(_cookies(_login("session=s; Path=/", "refresh_token=x; HttpOnly; Path=/auth")))
     assert both == ["session", "refresh_token"]
     assert _refresh_cookie(both, None, "/login") == "refresh_token"
     assert _refresh_cookie(both, "session", "/login") == "session"
@@ -79,7 +78,7 @@ def test_an_access_cookie_is_one_named_like_an_access_token() -> None:
     assert _access_cookie(["sid", "rt"]) is None
     assert _access_cookie(["access", "accessExpires"]) is None  # two: not guessed
     cleared = _login("at=; Max-Age=0", "rt=x")  # a cookie set empty is a cleared one
-    assert _cookies_set(cleared) == ["rt"]
+    assert _cookies(cleared) == {"rt": "x"}
 
 
 def test_quoted_answers_mask_what_was_sent() -> None:
@@ -116,8 +115,7 @@ def test_the_refresh_presents_the_token_as_the_api_took_it() -> None:
 
 def test_a_cookie_value_is_read_from_its_header_even_when_secure_over_http() -> None:
     login = _login("rt=abc; Secure; HttpOnly; Path=/auth", "other=1")
-    assert _cookie_value(login, "rt") == "abc"
-    assert _cookie_value(login, "missing") == ""
+    assert _cookies(login) == {"rt": "abc", "other": "1"}
 
 
 def test_the_probe_sends_only_the_cookies_the_scenario_will_send() -> None:
