@@ -16,7 +16,8 @@ done and, for HTTP/2, SETTINGS exchanged. A burst never pays for a handshake. Th
   waits ``collect_after`` seconds before it reads a response: a server on this host works on
   the burst with every core to itself instead of waking the client for each response
   (benchmarks/README.md: against ``naive``, P(detect) per burst of 8 went from 0.65-0.68 to
-  0.77-0.78 with two server workers). A response's completion time is the kernel's receive
+  0.77-0.78 with two server workers); the kernel's transmit stamps of the release are read
+  after that wait too, not in it. A response's completion time is the kernel's receive
   stamp of its last segment, so the wait never shows in latencies; where the kernel gives no
   stamp, it is the clock at the read, and includes the wait;
 - ``single-packet`` (HTTP/2): every stream's HEADERS and DATA but its final frame are sent;
@@ -44,7 +45,7 @@ from stress.wire._http1 import H1Connection, encode_request
 from stress.wire._http2 import H2Connection, H2Stream
 from stress.wire._models import BurstResult, ErrorClass, Origin, WireOutcome, WireRequest, split_url
 from stress.wire._pool import Pool
-from stress.wire._release import release
+from stress.wire._release import hand_over, release
 from stress.wire._transport import WireFailure
 from stress.wire.tcp_acks import unacknowledged
 
@@ -213,10 +214,11 @@ async def _last_byte(
     await anyio.sleep(settle)
     await _until_acknowledged(list(zip(ready, conns, strict=True)), finals, budget)
     wires = [c.transport.encode(f) if f else b"" for c, f in zip(conns, finals, strict=True)]
-    released = release([c.transport for c in conns], wires)
-    windows.append(released.window_ns)
+    handover = hand_over([c.transport for c in conns], wires)
     if collect_after > 0 and not any(c.transport.has_pending for c in conns):
         await anyio.sleep(collect_after)  # bytes the release could not place go out at once
+    released = handover.stamped()  # the stamps are read after the wait, not during it
+    windows.append(released.window_ns)
     async with anyio.create_task_group() as tg:
         for slot, conn, stamp, error in zip(
             ready, conns, released.stamps, released.errors, strict=True

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from stress.wire import WireClient, WireRequest, _burst, kernel_stamps, tcp_acks
-from stress.wire._release import Released, release
+from stress.wire._release import Handover, hand_over
 from stress.wire._transport import Transport
 
 from .conftest import Server
@@ -155,11 +155,11 @@ async def test_last_byte_waits_until_the_server_has_taken_each_fresh_prefix(
     server = _SlowTaker(hold=0.3)
     released_ns: list[int] = []
 
-    def spy(transports: list[Transport], wires: list[bytes]) -> Released:
+    def spy(transports: list[Transport], wires: list[bytes]) -> Handover:
         released_ns.append(time.monotonic_ns())
-        return release(transports, wires)
+        return hand_over(transports, wires)
 
-    monkeypatch.setattr(_burst, "release", spy)
+    monkeypatch.setattr(_burst, "hand_over", spy)
     request = WireRequest("POST", server.url, (), BIG)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)

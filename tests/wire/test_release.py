@@ -12,13 +12,14 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import anyio
 import pytest
 
 from stress.wire import _aio
-from stress.wire._release import release
+from stress.wire._release import hand_over, release
 from stress.wire._transport import Transport, WireFailure
 
 LINUX_X86 = sys.platform == "linux" and platform.machine() == "x86_64"
@@ -81,6 +82,26 @@ def test_each_connection_gets_its_own_bytes(
         assert released.window_ns == released.stamps[-1] - released.stamps[0]
     for (transport, server), wire in zip(pairs, wires, strict=True):
         assert not transport.has_pending
+        assert _read(server, len(wire)) == wire
+
+
+def test_stamps_read_later_are_the_times_of_the_writes(
+    pairs: list[tuple[Transport, socket.socket]],
+) -> None:
+    if sys.platform != "linux":
+        pytest.skip("kernel transmit stamps are Linux's")
+    wires = [f"final-{i}".encode() for i in range(len(pairs))]
+    before = time.monotonic_ns()
+    handover = hand_over([t for t, _ in pairs], wires)
+    written = time.monotonic_ns()
+    time.sleep(0.05)  # what the last-byte engine's wait before reading does
+    released = handover.stamped()
+    # The bytes left at the hand-over, and the stamps read 50 ms later say so: the kernel's.
+    assert released.kernel_stamped
+    assert all(before <= stamp <= written for stamp in released.stamps)
+    assert released.errors == [None] * len(pairs)
+    for (transport, server), wire in zip(pairs, wires, strict=True):
+        assert not transport.stamps_sends  # stamping is off again, its queue drained
         assert _read(server, len(wire)) == wire
 
 
