@@ -3,7 +3,7 @@
 Why this script exists: a verdict that is right once may be luck. This runs every case many
 times through the real CLI (a separate process per run, as a user runs it) and counts:
 
-- the nine independent test servers of tests/targets/oauth_behaviours, each judged under the
+- the independent test servers of tests/targets/oauth_behaviours, each judged under the
   policy it really promises, expecting the verdict and failing checkers of
   tests/support/verdict_cases.py;
 - the reference server's strategies on one embedded Redis, judged with the shipped multi-tab

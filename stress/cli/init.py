@@ -53,7 +53,7 @@ from stress.cli.custom_options import (
     probe,
 )
 from stress.cli.output import fail, stderr, stdout
-from stress.cli.policy import check_bounds, measured_comments, run_measurement
+from stress.cli.policy import check_bounds, measured_comments, retirement_note, run_measurement
 from stress.cli.target_options import CaFile, Insecure
 from stress.custom_probe import CustomPaths, CustomShape
 from stress.errors import ScenarioError, TargetError
@@ -131,6 +131,9 @@ def _measured(
         highlight=False,
         soft_wrap=True,
     )
+    note = retirement_note(measurement)
+    if note is not None:
+        stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
     return policy, tuple(measured_comments(measurement))
 
 

@@ -18,6 +18,7 @@ it short · 4 internal error.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,11 +76,18 @@ from stress.starter import ClientSetup, Login, PasswordLogin
 from stress.types import ExitCode
 from stress.wire import run as run_async
 
-__all__ = ["check_bounds", "measured_comments", "policy_command", "run_measurement"]
+__all__ = [
+    "check_bounds",
+    "measured_comments",
+    "policy_command",
+    "retirement_note",
+    "run_measurement",
+]
 
 _URL = re.compile(r"^https?://[^/\s]+")
 _PASSWORD_ENV = "AUTH_STRESS_PASSWORD"
 _EVIDENCE_SHOWN = 4
+_COMMENT_WIDTH = 92  # a "# " comment line of a written block, within 95 columns
 # Time the trials other than the grace search take, beyond their sleeps (logins, the burst).
 _OVERHEAD_SECONDS = 10.0
 
@@ -120,6 +128,21 @@ def run_measurement(setup: ProbeSetup, bounds: Bounds) -> Measurement:
         raise fail(ExitCode.INCONCLUSIVE, "interrupted before the measurement started") from None
 
 
+def retirement_note(measurement: Measurement) -> str | None:
+    """What to make of a target that rejected no replay (see ``Measurement.retires_nothing``),
+    or None when one was rejected."""
+    if not measurement.retires_nothing:
+        return None
+    grace, generations = measurement.field("grace_seconds"), measurement.field("generations")
+    return (
+        f"no replay was rejected: the previous refresh token still worked {grace.value:.3g} s "
+        f"after its rotation (--grace-max), and so did one {generations.value} generations "
+        "back. The target may keep every refresh token it issued valid (Keycloak does, unless "
+        'the realm\'s "Revoke Refresh Token" is on): its refreshes then rotate nothing, and '
+        'kind = "none" describes it. If not, raise --grace-max to find where the window ends'
+    )
+
+
 def measured_comments(measurement: Measurement) -> list[str]:
     """The comment lines that say where a written ``[policy]`` block comes from."""
     lines = [
@@ -147,6 +170,9 @@ def measured_comments(measurement: Measurement) -> list[str]:
     unmeasured = [f.name for f in measurement.fields if not f.measured]
     if unmeasured:
         lines.append(f"Not measured (left at their defaults): {', '.join(unmeasured)}.")
+    note = retirement_note(measurement)
+    if note is not None:
+        lines += textwrap.wrap(note[0].upper() + note[1:] + ".", _COMMENT_WIDTH)
     return lines
 
 
@@ -191,7 +217,8 @@ def render_measurement(measurement: Measurement) -> str:
             f"  {burst.summary}",
             *_evidence_lines(burst.evidence),
         ]
-    lines += [f"note: {note}" for note in measurement.notes]
+    notes = [*measurement.notes, *filter(None, [retirement_note(measurement)])]
+    lines += [f"note: {note}" for note in notes]
     lines += ["", policy_toml(measurement.policy()).rstrip("\n")]
     return "\n".join(lines)
 

@@ -40,13 +40,30 @@ def differences(found: Policy, declared: Policy) -> list[Drift]:
     return [Drift(name, ours[name], theirs[name]) for name in FIELDS if ours[name] != theirs[name]]
 
 
+# The fields a measurement that rejected no replay leaves open to a target retiring nothing.
+_RETIREMENT = tuple(name for name in FIELDS if name != "refresh_revokes_access")
+
+
 def drift(measurement: Measurement, declared: Policy) -> tuple[list[Drift], list[str]]:
-    """The measured fields that contradict ``declared``, and a note per field not compared."""
+    """The measured fields that contradict ``declared``, and a note per field not compared.
+
+    A target that rejected no replay, however late or old (``Measurement.retires_nothing``), may
+    not retire refresh tokens at all: its fields are lower bounds that a declared ``none`` does
+    not contradict, so only whether a refresh revokes the access token is compared then.
+    """
     expected = policy_values(declared)
     drifts, skipped = [], []
     brackets = {"grace_seconds": measurement.grace, "tolerance_seconds": measurement.tolerance}
+    unretired = measurement.retires_nothing and not declared.rotates
     for result in measurement.fields:
         name, want = result.name, expected[result.name]
+        if unretired and name in _RETIREMENT:
+            if name == _RETIREMENT[0]:
+                skipped.append(
+                    f"{', '.join(_RETIREMENT)}: not compared (no replay was rejected, so the "
+                    "target may retire no refresh token, as the declared no rotation says)"
+                )
+            continue
         if not result.measured:
             skipped.append(f"{name}: not compared ({result.why})")
             continue

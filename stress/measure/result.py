@@ -116,6 +116,23 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     def value(self, name: FieldName) -> FieldValue:
         return self.field(name).value
 
+    @property
+    def retires_nothing(self) -> bool:
+        """True when no replay was ever rejected, as far as the searches went: the previous
+        token still accepted at ``--grace-max``, tokens as many generations back as were tried
+        too. A long window cannot be told from no retirement at all from outside, but the
+        second is what such a target usually does: Keycloak, unless its realm revokes refresh
+        tokens, signs a new refresh token at every refresh and keeps every earlier one valid for
+        the whole login session. The measured fields then hold only as lower bounds."""
+        grace, generations = self.field("grace_seconds"), self.field("generations")
+        return (
+            bool(self.value("rotates"))
+            and grace.measured
+            and grace.lower_bound
+            and generations.measured
+            and generations.lower_bound
+        )
+
     def policy(self) -> Policy:
         """The measured fields as a policy (unmeasured ones at their defaults)."""
         if not self.value("rotates"):

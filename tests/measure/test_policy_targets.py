@@ -60,6 +60,8 @@ class Case:
 
 
 IDEMPOTENT = {"kind": "idempotent", "grace_seconds": GRACE}
+# Keycloak's default: a new refresh token at every refresh, and every old one still valid.
+REISSUE = TargetSpec("reissue")
 CASES = {
     "strict-revoke-family": Case(
         TargetSpec("strict-revoke-family"), STRICT, {"kind": "strict"},
@@ -155,6 +157,14 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Measurements]
             name: ("--target", url, *FLAGS, "--write", str(workdir / f"{name}-policy.toml"))
             for name, url in urls.items()
         }
+        urls["reissue"] = stack.enter_context(running_target(REISSUE, workdir / "reissue.log"))
+        jobs["reissue"] = (
+            "--target", urls["reissue"], *FLAGS, "--write", str(workdir / "reissue-policy.toml"),
+        )  # fmt: skip
+        unrotated = _scenario(workdir, "unrotated", urls["reissue"], 'kind = "none"')
+        jobs["expect-none"] = (
+            str(unrotated), "--expect", str(unrotated), "--grace-max", "1.5", "--max-seconds", "30",
+        )  # fmt: skip
         url = urls["idempotent"]
         agreeing = _scenario(
             workdir, "agrees", url, f'kind = "idempotent"\ngrace_seconds = {GRACE}'
@@ -220,6 +230,37 @@ def test_the_written_block_is_the_policy_and_a_scenario_accepts_it(
     scenario.write_text(scenario.read_text().replace("[policy]\n", text))
     # The block is the measured policy to the letter: every field, the grace as measured.
     assert policy_values(load_scenario(scenario).policy.model()) == result.fields()
+
+
+def test_a_target_that_rejects_no_replay_is_said_to_maybe_retire_nothing(
+    measured: Measurements,
+) -> None:
+    result = measured.results["reissue"]
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.measurement is not None
+    fields = {f["name"]: f for f in result.measurement["fields"]}
+    assert (fields["replay"]["value"], fields["generations"]["value"]) == ("new-pair", 4)
+    assert fields["grace_seconds"]["lower_bound"]
+    assert fields["generations"]["lower_bound"]
+    assert result.unmeasured() == {"reuse_revokes", "tolerance_seconds"}
+    assert "note: no replay was rejected" in result.stdout
+    assert 'kind = "none" describes it' in result.stdout
+    text = (measured.workdir / "reissue-policy.toml").read_text()
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    start = next(i for i, c in enumerate(comments) if c.startswith("# No replay was rejected"))
+    note = comments[start:]
+    assert len(note) > 1, text
+    assert max(map(len, note)) <= 95, text
+    assert tomllib.loads(text)["policy"]["replay"] == "new-pair"  # the fields stay as measured
+
+
+def test_no_rotation_declared_agrees_with_a_target_that_rejects_no_replay(
+    measured: Measurements,
+) -> None:
+    result = measured.results["expect-none"]
+    assert result.code == 0, result.stdout + result.stderr
+    assert "policy agrees with" in result.stdout
+    assert "the target may retire no refresh token" in result.stdout
 
 
 def test_each_field_comes_with_the_ops_that_show_it(measured: Measurements) -> None:

@@ -204,3 +204,46 @@ def test_a_measured_tolerance_agrees_within_its_resolution() -> None:
     assert drift(measured, resolve_policy("strict", tolerance_seconds=1.05)) == ([], [])
     drifts, _ = drift(measured, preset("strict"))
     assert [d.describe() for d in drifts] == ["tolerance_seconds: measured 1, declared 0"]
+
+
+@pytest.mark.parametrize(
+    ("lower", "retires_nothing"),
+    [
+        (frozenset({"grace_seconds", "generations"}), True),
+        (frozenset({"grace_seconds"}), False),  # an older generation was rejected
+        (frozenset({"generations"}), False),  # the window closed
+        (frozenset(), False),
+    ],
+)
+def test_a_target_retires_nothing_only_when_no_search_found_a_rejection(
+    lower: frozenset[str], retires_nothing: bool
+) -> None:
+    values: dict[str, FieldValue] = {"replay": "new-pair", "grace_seconds": 10.0, "generations": 4}
+    assert _measurement(values, lower=lower).retires_nothing is retires_nothing
+
+
+def test_a_target_that_does_not_rotate_is_not_said_to_retire_nothing() -> None:
+    values: dict[str, FieldValue] = {"rotates": False}
+    lower = frozenset({"grace_seconds", "generations"})
+    assert not _measurement(values, lower=lower).retires_nothing
+
+
+def test_a_declared_no_rotation_agrees_with_a_target_that_rejected_no_replay() -> None:
+    values: dict[str, FieldValue] = {"replay": "new-pair", "grace_seconds": 10.0, "generations": 4}
+    measured = _measurement(values, lower=frozenset({"grace_seconds", "generations"}))
+    drifts, skipped = drift(measured, preset("none"))
+    assert drifts == []
+    assert skipped == [
+        "rotates, replay, grace_seconds, generations, reuse_revokes, tolerance_seconds: not "
+        "compared (no replay was rejected, so the target may retire no refresh token, as the "
+        "declared no rotation says)"
+    ]
+    # Whether a refresh revokes the access token is still compared...
+    revoking = _measurement(
+        {**values, "refresh_revokes_access": True},
+        lower=frozenset({"grace_seconds", "generations"}),
+    )
+    assert [d.field for d in drift(revoking, preset("none"))[0]] == ["refresh_revokes_access"]
+    # ...and a window that closed is rotation: no rotation declared is drift.
+    closed = _measurement(values, lower=frozenset({"generations"}))
+    assert "rotates" in [d.field for d in drift(closed, preset("none"))[0]]

@@ -127,6 +127,9 @@ CASES = {
         TargetSpec("revoke-access-on-refresh", grace=2.0),
         'kind = "idempotent"\ngrace_seconds = 2\nrefresh_revokes_access = true',
     ),
+    # A server that signs a new refresh token at every refresh and keeps the old ones valid
+    # (Keycloak's default) rotates nothing: judged as no rotation, its bursts are no finding.
+    "reissue": Case(TargetSpec("reissue"), 'kind = "none"'),
     # The same generations server judged under a policy that promises only the predecessor:
     # its accepted grandparent replays are stale reuses.
     "generations-declared-one": Case(

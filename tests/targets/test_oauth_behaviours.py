@@ -40,6 +40,7 @@ ACCESS_ONLY = TargetSpec("access-only", grace=GRACE)
 GENERATIONS = TargetSpec("generations", grace=GRACE, generations=2)
 LAST_WRITE = TargetSpec("last-write-wins", db_latency=SLOW_DB)
 REVOKE_ACCESS = TargetSpec("revoke-access-on-refresh", grace=GRACE)
+REISSUE = TargetSpec("reissue")
 EVERY = [
     STRICT,
     SAME_PAIR,
@@ -49,6 +50,7 @@ EVERY = [
     GENERATIONS,
     LAST_WRITE,
     REVOKE_ACCESS,
+    REISSUE,
 ]
 
 _users = itertools.count(100)
@@ -363,6 +365,34 @@ def test_overlap_burst_gives_distinct_live_pairs(http: httpx.Client, oauth_targe
     (one, _), (other, _) = sorted(minted, key=str)[:2]
     rotate(http, oauth_target, one or "")
     assert rejected(http, oauth_target, other or "")  # a retired sibling: reuse
+
+
+# reissue
+
+
+@on(REISSUE)
+def test_reissue_keeps_every_refresh_token_valid(http: httpx.Client, oauth_target: str) -> None:
+    first = login(http, oauth_target)
+    second = rotate(http, oauth_target, first["refresh_token"])
+    third = rotate(http, oauth_target, second["refresh_token"])
+    # The login's token, two refreshes back, still refreshes, and doing so retires nothing.
+    again = rotate(http, oauth_target, first["refresh_token"])
+    assert again["refresh_token"] not in (second["refresh_token"], third["refresh_token"])
+    for token in (first, second, third, again):
+        rotate(http, oauth_target, token["refresh_token"])
+        assert access_works(http, oauth_target, token["access_token"])
+
+
+@on(REISSUE)
+def test_reissue_burst_gives_distinct_pairs_and_retires_nothing(
+    http: httpx.Client, oauth_target: str
+) -> None:
+    token = login(http, oauth_target)["refresh_token"]
+    minted = pairs(burst(oauth_target, token))
+    assert len(minted) == BURST
+    for refresh_token, _ in minted:
+        rotate(http, oauth_target, refresh_token or "")
+    rotate(http, oauth_target, token)
 
 
 # access-only

@@ -18,6 +18,7 @@ from .generations import Generations
 from .idempotent import Idempotent
 from .last_write_wins import LastWriteWins
 from .overlap import Overlap
+from .reissue import Reissue
 from .revoke_access_on_refresh import RevokeAccessOnRefresh
 from .store import Store
 from .strict_revoke_family import StrictRevokeFamily
@@ -41,6 +42,7 @@ BEHAVIOURS: dict[str, type[Behaviour]] = {
         Generations,
         LastWriteWins,
         RevokeAccessOnRefresh,
+        Reissue,
     )
 }
 
