@@ -118,15 +118,19 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def retires_nothing(self) -> bool:
-        """True when no replay was ever rejected, as far as the searches went: the previous
-        token still accepted at ``--grace-max``, tokens as many generations back as were tried
-        too. A long window cannot be told from no retirement at all from outside, but the
-        second is what such a target usually does: Keycloak, unless its realm revokes refresh
-        tokens, signs a new refresh token at every refresh and keeps every earlier one valid for
-        the whole login session. The measured fields then hold only as lower bounds."""
+        """True when no replay was ever rejected, as far as the searches went, and each got a
+        new refresh token: the previous token still accepted at ``--grace-max``, tokens as many
+        generations back as were tried too. A long window cannot be told from no retirement at
+        all from outside, but the second is what such a target usually does: Keycloak, unless
+        its realm revokes refresh tokens, signs a new refresh token at every refresh and keeps
+        every earlier one valid for the whole login session. The measured fields then hold only
+        as lower bounds. A replay answered with the successor already issued is another shape
+        (Supabase Auth gives the parent of the current token the current one, for as long as it
+        is the parent), so ``same-pair`` is left out."""
         grace, generations = self.field("grace_seconds"), self.field("generations")
         return (
             bool(self.value("rotates"))
+            and self.value("replay") == "new-pair"
             and grace.measured
             and grace.lower_bound
             and generations.measured

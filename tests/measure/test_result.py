@@ -222,8 +222,17 @@ def test_a_target_retires_nothing_only_when_no_search_found_a_rejection(
     assert _measurement(values, lower=lower).retires_nothing is retires_nothing
 
 
-def test_a_target_that_does_not_rotate_is_not_said_to_retire_nothing() -> None:
-    values: dict[str, FieldValue] = {"rotates": False}
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"rotates": False},
+        # The successor already issued, with no end in sight: Supabase Auth's parent rule.
+        {"replay": "same-pair", "grace_seconds": 10.0, "generations": 4},
+    ],
+)
+def test_no_rotation_and_a_replayed_successor_are_not_said_to_retire_nothing(
+    values: dict[str, FieldValue],
+) -> None:
     lower = frozenset({"grace_seconds", "generations"})
     assert not _measurement(values, lower=lower).retires_nothing
 
