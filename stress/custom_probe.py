@@ -1,4 +1,5 @@
-"""Learn how a custom JSON or cookie API carries its tokens, from one login and one refresh.
+"""Learn how a custom JSON or cookie API carries its tokens, from one login, one refresh and,
+when the person names one, one logout.
 
 Why: an OAuth 2.0 server describes itself (RFC 8414), a custom API does not, and writing its
 ``[target]`` by hand means knowing which field holds which token, which body the login wants
@@ -19,7 +20,10 @@ without it is tried again with the value in the header the usual frameworks read
 wants the value itself gets it from the preflight GET the person names, tried the same way.
 The session's other cookies go back as a browser would send them: every one the preflight set
 (but the CSRF value's own), and the login's when the refresh is refused without them (an
-express-session id). Tokens stay in memory: nothing here logs or returns one.
+express-session id). A logout is tried as the refresh was learnt, then with the access token as
+a Bearer header beside or alone, as a POST and, where that route or method is not there, as a
+DELETE, and the refresh token it was sent is refreshed again to see whether it revoked it.
+Tokens stay in memory: nothing here logs or returns one.
 
 Usage::
 
@@ -53,6 +57,11 @@ Presented = Literal["body", "bearer", "both", "body-and-access", "cookie"]
 """How a refresh presents the refresh token: ``body`` under the login's field name; ``bearer`` as
 an Authorization header; ``both`` tokens in the body (a common ASP.NET pattern); the body with
 the access token as a Bearer header (``body-and-access``); or the ``cookie`` alone."""
+
+RevokeWay = Literal["as-refresh", "with-access", "access"]
+"""How a logout presents the session: as the refresh does; as the refresh does with the access
+token as a Bearer header beside (a logout guarded like any authenticated route: NestJS's, Laravel
+Sanctum's); or by that Bearer header alone (Supabase Auth's ``/logout``)."""
 
 CsrfSource = tuple[Literal["cookie", "body"], str]
 """Where a login's CSRF value is: a cookie's name, or a path into its JSON answer."""
@@ -113,6 +122,11 @@ class CustomShape:
     session_cookies: tuple[str, ...] = ()
     # The login replaced the session's CSRF value: the preflight is fetched again after it.
     csrf_after_login: bool = False
+    # The logout: how it presents the session, its method, and whether the refresh token it
+    # was sent still refreshed after it answered (it revoked nothing on the server).
+    revoke_way: RevokeWay = "as-refresh"
+    revoke_method: Literal["POST", "DELETE"] = "POST"
+    logout_kept_refresh: bool = False
 
     @property
     def csrf_sent_as(self) -> str | None:
@@ -164,13 +178,38 @@ class CustomShape:
         if self.session_cookies:
             fields["session_cookies"] = list(self.session_cookies)
         if self.paths.revoke is not None:
-            fields["revoke"] = {**refresh, "path": self.paths.revoke}
-            if self.login_csrf_header is not None and self.csrf_header is None:
-                # A server that guards its login guards its logout too, as a browser's
-                # client library sends the value on every POST.
-                headers = {**refresh.get("headers", {}), self.login_csrf_header: "{csrf}"}
-                fields["revoke"]["headers"] = headers
+            fields["revoke"] = self.revoke_fields()
         return fields
+
+    def revoke_fields(self) -> dict[str, Any]:
+        """The ``[target.revoke]`` template: the refresh's presentation, or as ``revoke_way``
+        says, with the CSRF value a guarded login implies (a browser's client library sends it
+        on every POST)."""
+        assert self.paths.revoke is not None  # asked for only when there is a logout
+        presented = self.presentation()
+        bearer = {"Authorization": "Bearer {access_token}"}
+        if self.revoke_way == "access":
+            csrf = {self.csrf_header: "{csrf}"} if self.csrf_header is not None else {}
+            presented = {"headers": {**bearer, **csrf}}
+        elif self.revoke_way == "with-access":
+            presented = {**presented, "headers": {**presented.get("headers", {}), **bearer}}
+        fields: dict[str, Any] = {"path": self.paths.revoke, **presented}
+        if self.revoke_method != "POST":
+            fields["method"] = self.revoke_method
+        if self.login_csrf_header is not None and self.csrf_header is None:
+            fields["headers"] = {**fields.get("headers", {}), self.login_csrf_header: "{csrf}"}
+        return fields
+
+    def revoke_ways(self) -> tuple[RevokeWay, ...]:
+        """The ways a logout may want the session, in the order tried: the refresh's first;
+        the access token beside it or alone only where it is a Bearer token that the refresh
+        does not already send as its Authorization header."""
+        if self.access_cookie is not None or "Authorization" in self.presentation().get(
+            "headers", {}
+        ):
+            return ("as-refresh",)
+        alone: tuple[RevokeWay, ...] = ("access",) if self.refresh_cookie is None else ()
+        return ("as-refresh", "with-access", *alone)
 
 
 async def probe_custom_api(
@@ -445,17 +484,20 @@ async def _refreshed(
                     "access_token": access,
                     "csrf": csrf_values.get(key, ""),
                 }
-                request = fill_placeholders(candidate.presentation(), values)
-                sent = [f"{candidate.refresh_cookie}={token}"] if candidate.refresh_cookie else []
-                if candidate.csrf_cookie is not None:
-                    sent.append(f"{candidate.csrf_cookie}={values['csrf']}")
-                headers = _with_cookies(dict(request.get("headers", {})), sent, cookies)
-                answer = await _post(http, urljoin(base, path), request.get("json"), headers)
+                session = _Session(values, cookies)
+                fields = {"path": path, **candidate.presentation()}
+                answer = await _sent(http, base, candidate, fields, session)
                 if answer.is_success:
-                    kept = dataclasses.replace(
-                        candidate, session_cookies=tuple(cookies), csrf_after_login=again
+                    kept = _renewed(
+                        dataclasses.replace(
+                            candidate, session_cookies=tuple(cookies), csrf_after_login=again
+                        ),
+                        answer,
                     )
-                    return _renewed(kept, answer)
+                    if kept.paths.revoke is None:
+                        return kept
+                    after = _after(kept, answer, session)
+                    return await _logged_out(http, base, kept, after, secrets)
                 answers.append(f"{_presented(candidate)}{also}: {_said(answer, secrets)}")
         if again or refetch is None:
             break
@@ -464,6 +506,99 @@ async def _refreshed(
             break
         secrets += [found.value for found in csrf]
     raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
+
+
+@dataclass(frozen=True)
+class _Session:
+    """The probe's session as its next request sends it: the placeholders' values (the
+    refresh and access tokens, the CSRF value) and the session's other cookies."""
+
+    values: dict[str, str]
+    cookies: dict[str, str]
+
+
+async def _sent(
+    http: httpx.AsyncClient,
+    base: str,
+    shape: CustomShape,
+    fields: dict[str, Any],
+    session: _Session,
+) -> httpx.Response:
+    """The request template ``fields`` filled for ``session`` and sent as a run sends it: the
+    refresh token as its cookie on a cookie API, the CSRF value as its cookie too on a double
+    submit, then the session's cookies."""
+    request = fill_placeholders(fields, session.values)
+    sent = []
+    if shape.refresh_cookie is not None:
+        sent.append(f"{shape.refresh_cookie}={session.values['refresh_token']}")
+    if shape.csrf_cookie is not None:
+        sent.append(f"{shape.csrf_cookie}={session.values['csrf']}")
+    headers = _with_cookies(dict(request.get("headers", {})), sent, session.cookies)
+    method = request.get("method", "POST")
+    return await _post(http, urljoin(base, request["path"]), request.get("json"), headers, method)
+
+
+def _after(shape: CustomShape, answer: httpx.Response, before: _Session) -> _Session:
+    """The session once the refresh ``answer`` came: the tokens, CSRF value and cookies it set
+    in place of those ``before`` (a target that does not rotate keeps its refresh token)."""
+    document, given = _json_or_none(answer), _cookies(answer)
+
+    def found(cookie: str | None, path: str | None, old: str) -> str:
+        if cookie is not None:
+            return given.get(cookie, old)
+        value = json_path(document, path) if path is not None else None
+        return value if isinstance(value, str) and value else old
+
+    old = before.values
+    values = {
+        "refresh_token": found(
+            shape.refresh_cookie, shape.refresh_token_path, old["refresh_token"]
+        ),
+        "access_token": found(shape.access_cookie, shape.access_token_path, old["access_token"]),
+        "csrf": found(shape.csrf_cookie, shape.csrf_token_path, old["csrf"]),
+    }
+    cookies = {name: given.get(name, value) for name, value in before.cookies.items()}
+    return _Session(values, cookies)
+
+
+async def _logged_out(
+    http: httpx.AsyncClient,
+    base: str,
+    shape: CustomShape,
+    session: _Session,
+    secrets: list[str],
+) -> CustomShape:
+    """``shape`` with the first way of logging out (:meth:`CustomShape.revoke_ways`) that the API
+    answers with a 2xx, each sent as a POST, and again as a DELETE when the POST's answer says
+    the route or method is not there (404, 405: a Rails ``sign_out``). Then the refresh token
+    sent with it is refreshed once more: a logout that revoked nothing on the server (one that
+    only clears the client's cookie) is kept, and said so, because a run's revoke steps will
+    find exactly that."""
+    path = shape.paths.revoke
+    secrets = [*secrets, *session.values.values(), *session.cookies.values()]
+    answers = []
+    for way in shape.revoke_ways():
+        for method in ("POST", "DELETE"):
+            candidate = dataclasses.replace(shape, revoke_way=way, revoke_method=method)
+            answer = await _sent(http, base, candidate, candidate.revoke_fields(), session)
+            if answer.is_success:
+                refresh = {"path": shape.paths.refresh, **shape.presentation()}
+                again = await _sent(http, base, shape, refresh, session)
+                return dataclasses.replace(candidate, logout_kept_refresh=again.is_success)
+            answers.append(f"{method} {_logout_way(candidate)}: {_said(answer, secrets)}")
+            if answer.status_code not in (404, 405):
+                break
+    raise TargetError(
+        f"the logout at {path} refused every way tried ({'; '.join(answers)}); check "
+        "--revoke-path, or drop it"
+    )
+
+
+def _logout_way(shape: CustomShape) -> str:
+    if shape.revoke_way == "access":
+        return "the access token as Bearer alone"
+    said = _token_presented(shape)
+    return said + " and the access token as Bearer" if shape.revoke_way == "with-access" else said
 
 
 def _renewed(shape: CustomShape, answer: httpx.Response) -> CustomShape:
@@ -532,14 +667,19 @@ async def _get(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> ht
 
 
 async def _post(
-    http: httpx.AsyncClient, url: str, body: dict[str, Any] | None, headers: dict[str, str]
+    http: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any] | None,
+    headers: dict[str, str],
+    method: str = "POST",
 ) -> httpx.Response:
-    """POST as the tester will: with the cookies given and no others. httpx would keep the
-    login's cookies and send them on, and a refresh that works only thanks to a cookie the
-    scenario does not send would be learnt wrong."""
+    """POST (or ``method``) as the tester will: with the cookies given and no others. httpx
+    would keep the login's cookies and send them on, and a refresh that works only thanks to a
+    cookie the scenario does not send would be learnt wrong."""
     http.cookies.clear()
     try:
-        return await http.post(url, json=body, headers={"accept": "application/json", **headers})
+        headers = {"accept": "application/json", **headers}
+        return await http.request(method, url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
 

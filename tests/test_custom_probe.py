@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 
 import anyio
@@ -161,12 +162,18 @@ def test_a_refresh_refused_without_its_csrf_value_is_learnt_with_it() -> None:
                 200, headers=[("set-cookie", c) for c in cookies], json={"accessToken": "A1"}
             )
         sent.append((request.headers.get("cookie"), request.headers.get("x-xsrf-token")))
+        if request.url.path == "/logout":
+            revoked = sent[-1] == ("rt=R2; XSRF-TOKEN=C1", "C1")
+            return httpx.Response(204 if revoked else 403)
         if sent[-1] != ("rt=R1; XSRF-TOKEN=C1", "C1"):
             return httpx.Response(403, json={"message": "CSRF token mismatch C1"})
         return httpx.Response(200, headers={"set-cookie": "rt=R2"}, json={"accessToken": "A2"})
 
     shape = _probed(answer, CustomPaths("/login", "/refresh", revoke="/logout"))
-    assert sent == [("rt=R1", None), ("rt=R1; XSRF-TOKEN=C1", "C1")]
+    # Then the logout of the refreshed session, and a refresh to see it revoked.
+    assert sent == [("rt=R1", None), ("rt=R1; XSRF-TOKEN=C1", "C1"),
+                    ("rt=R2; XSRF-TOKEN=C1", "C1"), ("rt=R2; XSRF-TOKEN=C1", "C1")]  # fmt: skip
+    assert not shape.logout_kept_refresh
     assert (shape.kind, shape.refresh_cookie, shape.csrf_cookie) == ("cookie", "rt", "XSRF-TOKEN")
     fields = shape.target_fields()
     assert fields["csrf_cookie"] == "XSRF-TOKEN"
@@ -309,3 +316,104 @@ def test_a_value_the_login_replaced_is_fetched_again_after_it() -> None:
     fields = shape.target_fields()
     assert fields["csrf_preflight_after_login"] is True
     assert fields["refresh"]["headers"] == {"X-CSRF-TOKEN": "{csrf}"}
+
+
+def _json_api(logout: Callable[[httpx.Request], httpx.Response]) -> Callable[..., httpx.Response]:
+    """A JSON API whose refresh rotates R1 -> R2 (A1 -> A2) and refuses a revoked family, with
+    ``logout`` answering its logouts (it revokes by returning a 2xx)."""
+    revoked = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            return httpx.Response(200, json={"accessToken": "A1", "refreshToken": "R1"})
+        if request.url.path == "/logout":
+            response = logout(request)
+            revoked.append(response.is_success)
+            return response
+        if any(revoked) or json.loads(request.content or b"{}").get("refreshToken") not in (
+            "R1",
+            "R2",
+        ):
+            return httpx.Response(401, json={"message": "Invalid refresh token"})
+        return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
+
+    return answer
+
+
+def test_a_logout_guarded_like_any_route_is_learnt_with_the_access_token() -> None:
+    seen: list[tuple[str, str | None, bytes]] = []
+
+    def logout(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.headers.get("authorization"), request.content))
+        if request.method != "DELETE":
+            return httpx.Response(405)
+        if request.headers.get("authorization") != "Bearer A2":
+            return httpx.Response(401, json={"message": "Unauthorized"})
+        return httpx.Response(204)
+
+    shape = _probed(_json_api(logout), CustomPaths("/login", "/refresh", revoke="/logout"))
+    body = b'{"refreshToken":"R2"}'
+    assert seen == [("POST", None, body), ("DELETE", None, body),
+                    ("POST", "Bearer A2", body), ("DELETE", "Bearer A2", body)]  # fmt: skip
+    assert (shape.revoke_way, shape.revoke_method) == ("with-access", "DELETE")
+    assert not shape.logout_kept_refresh
+    assert shape.target_fields()["revoke"] == {
+        "path": "/logout",
+        "json": {"refreshToken": "{refresh_token}"},
+        "headers": {"Authorization": "Bearer {access_token}"},
+        "method": "DELETE",
+    }
+
+
+def test_a_logout_that_wants_no_body_is_learnt_with_the_access_token_alone() -> None:
+    def logout(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") != "Bearer A2":
+            return httpx.Response(401, json={"message": "Unauthorized"})
+        if request.content:
+            return httpx.Response(400, json={"message": "unexpected body"})
+        return httpx.Response(204)
+
+    shape = _probed(_json_api(logout), CustomPaths("/login", "/refresh", revoke="/logout"))
+    assert shape.revoke_way == "access"
+    assert shape.target_fields()["revoke"] == {
+        "path": "/logout",
+        "headers": {"Authorization": "Bearer {access_token}"},
+    }
+
+
+def test_a_logout_that_revokes_nothing_is_kept_and_said_so() -> None:
+    # A logout that only clears the client's copy: 200, and the refresh token still refreshes.
+    shape = _probed(
+        _json_api(lambda request: httpx.Response(404 if request.method == "DELETE" else 200)),
+        CustomPaths("/login", "/refresh", revoke="/logout"),
+    )
+    assert (shape.revoke_way, shape.revoke_method) == ("as-refresh", "POST")
+    assert shape.logout_kept_refresh is False  # the stub's refresh refuses after a 2xx logout
+
+    def clears_only(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"message": "logged out"})
+
+    api = _json_api(clears_only)
+
+    def still_refreshing(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/refresh":
+            return httpx.Response(200, json={"accessToken": "A3", "refreshToken": "R3"})
+        return api(request)
+
+    shape = _probed(still_refreshing, CustomPaths("/login", "/refresh", revoke="/logout"))
+    assert shape.logout_kept_refresh
+
+
+def test_a_logout_refused_every_way_names_each_way_and_answer() -> None:
+    def logout(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"message": "forbidden R2"})
+
+    with pytest.raises(TargetError) as raised:
+        _probed(_json_api(logout), CustomPaths("/login", "/refresh", revoke="/logout"))
+    message = str(raised.value)
+    assert message.startswith("the logout at /logout refused every way tried (")
+    assert "POST the body {refreshToken}: 403" in message
+    assert "POST the body {refreshToken} and the access token as Bearer: 403" in message
+    assert "POST the access token as Bearer alone: 403" in message
+    assert "DELETE" not in message  # the route is there: a 403 is no reason to try DELETE
+    assert "R2" not in message  # the token sent is masked where the answer echoes it

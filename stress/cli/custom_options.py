@@ -162,11 +162,31 @@ def probe(
     if shape.session_cookies:
         refresh += f", the session's cookies {', '.join(shape.session_cookies)} sent back"
     stderr.print(
-        f"found: a {shape.kind} API, {access}, {refresh}",
+        f"found: a {shape.kind} API, {access}, {refresh}{_logout(shape)}",
         highlight=False,
         soft_wrap=True,
     )
+    if shape.logout_kept_refresh:
+        stderr.print(
+            f"note: the logout at {shape.paths.revoke} answered with a 2xx, yet the refresh token "
+            "it was sent still refreshed after it: it revokes nothing on the server, and a "
+            "run's revoke steps will report that (revocation-race)",
+            highlight=False,
+            soft_wrap=True,
+        )
     return shape
+
+
+def _logout(shape: CustomShape) -> str:
+    """How the probe found the logout wants the session, for the ``found:`` line."""
+    if shape.paths.revoke is None:
+        return ""
+    how = {
+        "as-refresh": "as the refresh presents it",
+        "with-access": "as the refresh presents it, with the access token as Bearer",
+        "access": "by the access token as Bearer alone",
+    }[shape.revoke_way]
+    return f"; the logout ({shape.revoke_method} {shape.paths.revoke}) takes the session {how}"
 
 
 def custom_flags(paths: CustomPaths) -> list[str]:

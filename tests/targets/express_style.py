@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Twelve variants:
+about it beyond the scenario file. Thirteen variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -48,6 +48,10 @@ about it beyond the scenario file. Twelve variants:
   if there is none; the login, guarded by it, replaces the session and its token (session
   fixation protection), so the refreshes want the new token, which only a second ``GET
   /auth/csrf`` hands out. Its bug is ``body``'s fork too.
+- ``guarded-logout``: as ``body``, bug included, but the logout is an authenticated route, as
+  in a NestJS app behind its JWT guard or a Rails app's ``DELETE /users/sign_out``: ``DELETE
+  /auth/logout`` (405 to a POST) with the access token as ``Authorization: Bearer`` (401
+  without), which revokes the access token's family.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -84,6 +88,7 @@ VARIANTS = (
     "session",
     "csurf",
     "csrf-rotate",
+    "guarded-logout",
 )
 # The variants whose refresh token travels in the cookie `rt`.
 REFRESH_IN_COOKIE = frozenset(
@@ -284,6 +289,12 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return response
 
     async def logout(request: Request) -> Response:
+        if variant == "guarded-logout":
+            access = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if access not in store.access:
+                return JSONResponse({"message": "Unauthorized"}, status_code=401)
+            store.families[store.access[access]].revoked = True
+            return Response(status_code=204)
         token = await presented(request)
         if forged(request, token):
             return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
@@ -316,7 +327,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             Route("/auth/csrf", handout, methods=["GET"]),
             Route("/auth/login", login, methods=["POST"]),
             Route("/auth/refresh", refresh, methods=["POST"]),
-            Route("/auth/logout", logout, methods=["POST"]),
+            Route(
+                "/auth/logout",
+                logout,
+                methods=["DELETE" if variant == "guarded-logout" else "POST"],
+            ),
             Route("/api/profile", profile, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ]
@@ -335,6 +350,7 @@ csrf_login_app = build_app("csrf-login", os.environ.get("EXPRESS_TOKEN_LOG"))
 session_app = build_app("session", os.environ.get("EXPRESS_TOKEN_LOG"))
 csurf_app = build_app("csurf", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_rotate_app = build_app("csrf-rotate", os.environ.get("EXPRESS_TOKEN_LOG"))
+guarded_logout_app = build_app("guarded-logout", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
     "express_target",
     [
         "body", "bearer", "both", "form", "cookie", "cookies", "csrf", "csrf-body", "csrf-login",
-        "session", "csurf", "csrf-rotate",
+        "session", "csurf", "csrf-rotate", "guarded-logout",
     ],
     indirect=True,
 )  # fmt: skip
@@ -116,7 +116,7 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
             "path": "/auth/refresh",
             "headers": {"Authorization": "Bearer {refresh_token}"},
         }
-    else:  # body, form and session
+    else:  # body, form, session and guarded-logout
         assert target["kind"] == "json"
         # The refresh refused without the login's express-session cookie: it goes back too.
         assert target.get("session_cookies") == (["sid"] if variant == "session" else None)
@@ -125,7 +125,17 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
             "path": "/auth/refresh",
             "json": {"refreshToken": "{refresh_token}"},
         }
-    assert target["revoke"]["path"] == "/auth/logout"
+    if variant == "guarded-logout":  # refused without the access token, and to a POST
+        assert target["revoke"] == {
+            "path": "/auth/logout",
+            "method": "DELETE",
+            "json": {"refreshToken": "{refresh_token}"},
+            "headers": {"Authorization": "Bearer {access_token}"},
+        }
+        assert "the logout (DELETE /auth/logout) takes the session as the refresh" in made.stderr
+    else:
+        assert target["revoke"] == {**target["refresh"], "path": "/auth/logout"}
+    assert "revokes nothing on the server" not in made.stderr
     ran = auth_stress(
         "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"),
         cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
