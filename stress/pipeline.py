@@ -48,7 +48,7 @@ from stress.report.timeline import RequestDescriber, RequestShape
 from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
 from stress.scenario import Scenario
 from stress.shard import Shard, scenario_digest
-from stress.target import Endpoints, TargetProfile
+from stress.target import Endpoints, TargetProfile, target_headers
 from stress.templates import request_templates
 from stress.wire import HTTP2Mode, WireClient
 
@@ -243,13 +243,15 @@ Discovered = tuple[Endpoints, dict[str, Any] | None, Policy | None]
 async def _discover_or_interrupt(
     scenario: Scenario, base: str, verify: ssl.SSLContext | bool
 ) -> Discovered | TargetError | None:
-    """What discovery found, why the target cannot be used, or None when interrupted."""
+    """What discovery found, why the target cannot be used, or None when interrupted
+    (``ScenarioError`` before any request when a header's variable is not set)."""
     found: list[Discovered | TargetError] = []
+    headers = target_headers(scenario.target)
 
     async def discover_all(scope: anyio.CancelScope) -> None:
         try:
             async with httpx.AsyncClient(
-                timeout=scenario.run.op_timeout_seconds, verify=verify
+                timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
             ) as http:
                 discovery = await discover(
                     http,

@@ -57,6 +57,13 @@ HTTP Basic."""
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$")
 # A cookie name: an RFC 6265 token (no separators, spaces or control characters).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_NAME = _COOKIE_NAME  # both are RFC 9110 tokens
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Headers the tester writes itself, which a header sent with every request must not replace.
+_OWN_HEADERS = frozenset(
+    {"authorization", "connection", "content-length", "content-type", "cookie", "host",
+     "keep-alive", "te", "transfer-encoding", "upgrade"}
+)  # fmt: skip
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegative = Annotated[float, Meta(ge=0)]
 Positive = Annotated[float, Meta(gt=0)]
@@ -154,6 +161,11 @@ class TargetSpec(_Strict, frozen=True):
     session keeps the value the server last set for each (from the preflight, the login or any
     later answer; a cookie cleared is dropped) and sends them with every request after, as a
     browser does for all the tabs of one user.
+
+    ``headers`` go with every request to the target, discovery included: what a gateway in
+    front of it wants (Supabase's ``apikey``, an ``x-api-key``, a client version). Each of
+    ``headers_env`` is the same, with its value read from the environment variable it names,
+    for a key that must stay out of the file.
     """
 
     kind: Literal["oauth2", "json", "cookie"]
@@ -182,6 +194,9 @@ class TargetSpec(_Strict, frozen=True):
     csrf_preflight: str | None = None
     csrf_preflight_after_login: bool = False
     session_cookies: list[str] = []
+    # sent with every request (all kinds): values as written, or read from the variables named
+    headers: dict[str, str] = {}
+    headers_env: dict[str, str] = {}
     # Non-2xx statuses the target documents for concurrent refreshes (e.g. 409, 429).
     documented_statuses: list[Annotated[int, Meta(ge=100, le=599)]] = []
 
@@ -207,7 +222,7 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError("target.access_cookie goes with target.kind = 'cookie'")
         if self.kind in ("json", "cookie") and self.refresh is None:
             raise ValueError(f"target.kind = '{self.kind}' needs a [target.refresh] request")
-        problem = self._csrf_problem() or self._session_cookie_problem()
+        problem = self._csrf_problem() or self._session_cookie_problem() or self._header_problem()
         if problem is not None:
             raise ValueError(problem)
         if self.client_secret_env is not None and self.client_auth == "none":
@@ -238,6 +253,42 @@ class TargetSpec(_Strict, frozen=True):
             if name in seen:
                 return f"target.session_cookies: {name!r} is named twice"
             seen.add(name)
+        return None
+
+    def _header_problem(self) -> str | None:
+        """Why ``headers`` and ``headers_env`` cannot be sent as given: not a header name, one
+        the tester writes itself, one named twice (in both tables, or in a request template),
+        a value that would break the request, or not a variable's name."""
+        templated = {
+            name.lower(): table
+            for table, spec in (("login", self.login), ("refresh", self.refresh),
+                                ("revoke", self.revoke))
+            if spec is not None
+            for name in spec.headers
+        }  # fmt: skip
+        seen: set[str] = set()
+        for table, given in (("headers", self.headers), ("headers_env", self.headers_env)):
+            for name, value in given.items():
+                where, key = f"target.{table}", name.lower()
+                if not _HEADER_NAME.fullmatch(name):
+                    return f"{where}: {name!r} is not a header name"
+                if key in _OWN_HEADERS:
+                    return (
+                        f"{where}: {name!r} is written by auth-stress itself (the tokens, the "
+                        "cookies and the body's framing); it cannot be sent with every request"
+                    )
+                if key in seen:
+                    return f"target.headers_env: {name!r} is in target.headers too; set it once"
+                if key in templated:
+                    return (
+                        f"{where}: {name!r} is in [target.{templated[key]}] headers too; set it "
+                        "in one place"
+                    )
+                seen.add(key)
+                if table == "headers" and re.search(r"[\x00-\x1f\x7f]", value):
+                    return f"{where}.{name}: control characters (a line break?) in its value"
+                if table == "headers_env" and not _ENV_NAME.fullmatch(value):
+                    return f"{where}.{name}: {value!r} is not an environment variable name"
         return None
 
     def _csrf_problem(self) -> str | None:
@@ -480,7 +531,7 @@ class Scenario(_Strict, frozen=True):
     def secret_env_vars(self) -> list[str]:
         """The environment variables holding secrets that a run of this scenario reads."""
         names = [self.auth.password_env, self.target.client_secret_env]
-        return [name for name in names if name is not None]
+        return [name for name in names if name is not None] + list(self.target.headers_env.values())
 
     def request_kinds(self) -> frozenset[str]:
         """The kinds of request the steps send (login, refresh, probe, use, revoke)."""

@@ -27,7 +27,7 @@ from stress.http_tls import Verify
 from stress.measure.result import policy_lines
 from stress.policy import Policy
 from stress.scenario import ClientAuth, Scenario, TargetSpec, parse_scenario
-from stress.target import Endpoints
+from stress.target import Endpoints, target_headers
 
 __all__ = [
     "ClientSetup",
@@ -75,10 +75,14 @@ class ClientSetup:
     client_secret_env: str | None = None
     client_auth: ClientAuth = "none"
     scope: str | None = None
+    # Sent with every request, to any kind of target: (name, value), and (name, variable).
+    headers: tuple[tuple[str, str], ...] = ()
+    headers_env: tuple[tuple[str, str], ...] = ()
 
     def fields(self) -> dict[str, Any]:
         """The ``[target]`` fields this setup sets, in the scenario's own names."""
         values: dict[str, Any] = {
+            **self.header_fields(),
             "token_endpoint": self.token_endpoint,
             "revocation_endpoint": self.revocation_endpoint,
             "jwks_uri": self.jwks_uri,
@@ -87,6 +91,11 @@ class ClientSetup:
             "scope": self.scope,
         }
         return {name: value for name, value in values.items() if value is not None}
+
+    def header_fields(self) -> dict[str, dict[str, str]]:
+        """``headers`` and ``headers_env``, those that are set: the fields of every kind."""
+        tables = {"headers": dict(self.headers), "headers_env": dict(self.headers_env)}
+        return {name: table for name, table in tables.items() if table}
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,10 @@ async def discover_endpoints(
     """What discovery finds of the target: the endpoints ``client`` gives, its metadata's for
     the rest (``TargetError`` when it is unreachable or silent about one that is needed)."""
     spec = target_spec(target, client or ClientSetup())
-    async with httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S, verify=verify) as http:
+    headers = target_headers(spec)
+    async with httpx.AsyncClient(
+        timeout=_REQUEST_TIMEOUT_S, verify=verify, headers=headers
+    ) as http:
         return await discover(http, spec, target if target.endswith("/") else target + "/")
 
 
@@ -299,9 +311,19 @@ def _name_lines(answers: StarterAnswers) -> list[str]:
 
 
 def _resource_lines(answers: StarterAnswers) -> list[str]:
+    """The protected API, then the headers sent with every request (both kinds end so)."""
     if answers.resource:
-        return [f"resource = {_toml_str(answers.resource)}   # protected API for `use`"]
-    return ['# resource = "/api/me"   # a protected API, to add {op = "use"} steps']
+        lines = [f"resource = {_toml_str(answers.resource)}   # protected API for `use`"]
+    else:
+        lines = ['# resource = "/api/me"   # a protected API, to add {op = "use"} steps']
+    given = answers.client.header_fields()
+    if "headers" in given:
+        lines.append(f"headers = {_toml_value(given['headers'])}   # with every request")
+    if "headers_env" in given:
+        lines.append(
+            f"headers_env = {_toml_value(given['headers_env'])}   # each read from the variable"
+        )
+    return lines
 
 
 def _toml_value(value: Any) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "json_path",
     "retry_after",
     "set_cookies",
+    "target_headers",
 ]
 
 # Statuses whose Retry-After a well-behaved client honours by waiting and trying again.
@@ -118,15 +119,39 @@ def fill_placeholders(template: Any, values: Mapping[str, str]) -> Any:
     return template
 
 
+def target_headers(
+    spec: TargetSpec, values: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The headers that go with every request to the target (``target.headers``, then
+    ``target.headers_env`` read from the environment, or from ``values`` by variable name),
+    names in lower case; ``ScenarioError`` names a variable that is not set."""
+    found = [(name.lower(), value) for name, value in spec.headers.items()]
+    for name, variable in spec.headers_env.items():
+        value = (values if values is not None else os.environ).get(variable)
+        if value is None:
+            raise ScenarioError(
+                f"target.headers_env.{name}: environment variable {variable} is not set"
+            )
+        found.append((name.lower(), value))
+    return tuple(found)
+
+
 class TargetProfile:
     """Request builders and the response parser for one target kind and base URL set."""
 
     def __init__(
-        self, spec: TargetSpec, endpoints: Endpoints, *, client_secret: str | None = None
+        self,
+        spec: TargetSpec,
+        endpoints: Endpoints,
+        *,
+        client_secret: str | None = None,
+        header_values: Mapping[str, str] | None = None,
     ) -> None:
-        """``client_secret`` overrides the one read from ``target.client_secret_env``."""
+        """``client_secret`` overrides the one read from ``target.client_secret_env``, and
+        ``header_values`` the environment that ``target.headers_env`` is read from."""
         self.spec = spec
         self.endpoints = endpoints
+        self._headers = target_headers(spec, header_values)
         self._client_secret = client_secret
         if client_secret is None and spec.client_secret_env is not None:
             secret = os.environ.get(spec.client_secret_env)
@@ -203,7 +228,7 @@ class TargetProfile:
         """The GET that hands out a CSRF value before a login (``target.csrf_preflight``)."""
         assert self.spec.csrf_preflight is not None  # asked for only when set
         url = _join(base, self.spec.csrf_preflight)
-        headers = _with_cookies([("accept", "application/json")], [], cookies)
+        headers = _with_cookies([("accept", "application/json"), *self._headers], [], cookies)
         return build_request("GET", url, tuple(headers))
 
     def use(
@@ -211,7 +236,7 @@ class TargetProfile:
     ) -> WireRequest:
         resource = self._require(self.endpoints.resource, "resource")
         sent = []
-        headers = [("accept", "application/json")]
+        headers = [("accept", "application/json"), *self._headers]
         if self.spec.access_cookie is not None:
             sent.append(f"{self.spec.access_cookie}={access_token}")
         else:
@@ -305,6 +330,7 @@ class TargetProfile:
         if self.spec.scope and form.get("grant_type") == "password":
             form["scope"] = self.spec.scope
         headers, tail = self._client_credentials
+        headers += self._headers
         if cookies:
             headers = tuple(_with_cookies(list(headers), [], cookies))
         return build_request("POST", _join(base, endpoint), headers, _form(form) + tail)
@@ -335,6 +361,7 @@ class TargetProfile:
         jar: Mapping[str, str],
     ) -> WireRequest:
         headers = [(k.lower(), fill_placeholders(v, values)) for k, v in spec.headers.items()]
+        headers += self._headers
         body = b""
         if spec.json is not None:
             body = json.dumps(fill_placeholders(spec.json, values), separators=(",", ":")).encode()

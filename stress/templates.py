@@ -3,10 +3,10 @@ tokens and secrets go.
 
 A history carries them in its header so that the reproducer line of a finding (a curl command)
 can be written from the history alone, offline, without the scenario or its secrets. Tokens,
-the client secret, the test password and the session's cookies become shell placeholders
-(``$REFRESH_TOKEN``, ``$CLIENT_SECRET``, ``$COOKIE_CONNECT_SID``, ...), and a credential
-header whose value would still hold a secret (a Basic ``Authorization``, an API key) is replaced
-by a placeholder named after it.
+the client secret, the test password, the session's cookies and the headers read from variables
+become shell placeholders (``$REFRESH_TOKEN``, ``$CLIENT_SECRET``, ``$COOKIE_CONNECT_SID``, the
+variable's own name, ...), and a credential header whose value would still hold a secret (a
+Basic ``Authorization``, an API key) is replaced by a placeholder named after it.
 """
 
 from __future__ import annotations
@@ -71,10 +71,18 @@ def request_templates(
     Building every request a run will send before it starts is what turns "no revocation
     endpoint" into a usage error instead of a crash halfway through the run.
     """
-    profile = TargetProfile(spec, endpoints, client_secret="AUTHSTRESSSECRETMARK")
+    # A header read from a variable is its variable's placeholder: a key never lands in a file.
+    keys = {var: f"AUTHSTRESSHEADER{i}MARK" for i, var in enumerate(spec.headers_env.values())}
+    profile = TargetProfile(
+        spec, endpoints, client_secret="AUTHSTRESSSECRETMARK", header_values=keys
+    )
     mark, access, csrf = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK", "AUTHSTRESSCSRFMARK"
     jar = {name: f"AUTHSTRESSCOOKIE{i}MARK" for i, name in enumerate(spec.session_cookies)}
-    marks = {**{jar[name]: "$COOKIE_" + _variable(name) for name in jar}, **_MARKS}
+    marks = {
+        **{jar[name]: "$COOKIE_" + _variable(name) for name in jar},
+        **{key: "$" + variable for variable, key in keys.items()},
+        **_MARKS,
+    }
     user, password = "AUTHSTRESSUSERMARK", "AUTHSTRESSPASSWORDMARK"
     builders: dict[str, tuple[Callable[[], WireRequest], str]] = {
         "login": (lambda: profile.login(base, user, password, 0, csrf, jar), ""),

@@ -170,3 +170,22 @@ def test_an_interrupt_wrapped_in_a_task_group_is_one_line_and_exit_3(
     assert "interrupted" in capsys.readouterr().err
     mixed = BaseExceptionGroup("tasks", [KeyboardInterrupt(), ValueError("a bug")])
     assert not cli.only_interrupts(mixed)  # a bug beside it is not hidden
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--header", "apikey"], "--header 'apikey': expected 'Name: value'"),
+        (["--header-env", "apikey"], "--header-env 'apikey': expected 'Name=VARIABLE'"),
+        (["--header-env", "apikey=not a name"], "expected 'Name=VARIABLE'"),
+        (["--header", "Cookie: a=1"], "--header: 'Cookie' is written by auth-stress itself"),
+        (["--header", "k: 1", "--header-env", "K=V"], "--header-env: 'K' is in --header too"),
+    ],
+)
+def test_headers_for_every_request_are_refused_by_their_flag_when_wrong(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    argv = ["init", "--target", "http://127.0.0.1:9", "--output", str(tmp_path / "s.toml")]
+    result = CliRunner().invoke(app, [*argv, "--yes", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())

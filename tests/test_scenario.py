@@ -290,3 +290,34 @@ def test_a_preflight_after_the_login_needs_the_preflight(tmp_path: Path) -> None
     assert "target.csrf_preflight_after_login: set target.csrf_preflight" in error_of(
         tmp_path, text
     )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ('headers = { "a b" = "x" }', "target.headers: 'a b' is not a header name"),
+        ('headers = { Cookie = "x=1" }', "target.headers: 'Cookie' is written by auth-stress"),
+        ('headers_env = { Authorization = "K" }', "target.headers_env: 'Authorization' is"),
+        ('headers = { apikey = "a" }\nheaders_env = { APIKEY = "K" }',
+         "target.headers_env: 'APIKEY' is in target.headers too"),
+        ('headers = { X-Csrf = "a" }', "target.headers: 'X-Csrf' is in [target.refresh] headers"),
+        ('headers = { k = "a\\nb" }', "target.headers.k: control characters"),
+        ('headers_env = { k = "not a name" }', "target.headers_env.k: 'not a name' is not an"),
+    ],
+)  # fmt: skip
+def test_headers_for_every_request_are_checked(tmp_path: Path, fields: str, message: str) -> None:
+    text = COOKIE.replace('base_url = "http://127.0.0.1:1"', f'base_url = "http://h"\n{fields}')
+    text = text.replace(
+        "[auth]", '[target.refresh]\npath = "/r"\nheaders = { x-csrf = "1" }\n[auth]'
+    )
+    assert message in error_of(tmp_path, text)
+
+
+def test_a_header_read_from_a_variable_is_a_secret_to_check_for(tmp_path: Path) -> None:
+    text = VALID.replace(
+        'base_url = "http://127.0.0.1:1"',
+        'base_url = "http://h"\nheaders = { x-client = "1" }\nheaders_env = { apikey = "KEY" }',
+    )
+    scenario = load_scenario(write(tmp_path, text))
+    assert scenario.target.headers_env == {"apikey": "KEY"}
+    assert "KEY" in scenario.secret_env_vars()

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 import msgspec
 import pytest
 
+from stress.errors import ScenarioError
 from stress.scenario import TargetSpec
 from stress.target import Endpoints, TargetProfile, json_path, set_cookies
 from stress.wire import WireResponse
@@ -306,3 +307,28 @@ def test_an_oauth2_target_sends_the_sessions_cookies_beside_its_form() -> None:
     profile = TargetProfile(spec(kind="oauth2", session_cookies=["lb"]), ENDPOINTS)
     assert ("cookie", "lb=1") in profile.refresh(BASE, "R", cookies={"lb": "1"}).headers
     assert not any(name == "cookie" for name, _ in profile.refresh(BASE, "R").headers)
+
+
+def test_the_headers_for_every_request_go_with_every_kind_of_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_KEY", "k1")
+    fields = {"headers": {"X-Client": "v2"}, "headers_env": {"apikey": "GATEWAY_KEY"}}
+    oauth = TargetProfile(spec(kind="oauth2", **fields), ENDPOINTS)
+    custom = TargetProfile(
+        spec(kind="json", refresh={"path": "/r", "json": {"t": "{refresh_token}"}},
+             login={"path": "/in", "headers": {"X-C": "{csrf}"}}, revoke={"path": "/out"},
+             csrf_preflight="/csrf", csrf_token_path="csrf", **fields),
+        ENDPOINTS,
+    )  # fmt: skip
+    requests = [
+        oauth.login(BASE, "u", "p", 0), oauth.refresh(BASE, "R"), oauth.revoke(BASE, "R"),
+        oauth.use(BASE, "A"), custom.login(BASE, "u", "p", 0), custom.refresh(BASE, "R"),
+        custom.revoke(BASE, "R"), custom.use(BASE, "A"), custom.preflight(BASE),
+    ]  # fmt: skip
+    for request in requests:
+        assert ("x-client", "v2") in request.headers, request.url
+        assert ("apikey", "k1") in request.headers, request.url
+    monkeypatch.delenv("GATEWAY_KEY")
+    with pytest.raises(ScenarioError, match=r"target\.headers_env\.apikey: environment variable"):
+        TargetProfile(spec(kind="oauth2", **fields), ENDPOINTS)

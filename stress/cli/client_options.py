@@ -18,7 +18,7 @@ from typing import Annotated, cast, get_args
 import typer
 
 from stress.cli.output import fail
-from stress.scenario import ClientAuth
+from stress.scenario import ClientAuth, TargetSpec
 from stress.starter import ClientSetup, Login, MintLogin, PasswordLogin, target_spec
 from stress.types import ExitCode
 
@@ -26,6 +26,8 @@ __all__ = [
     "ENV_NAME",
     "ClientAuthOption",
     "ClientSecretEnv",
+    "HeaderEnvOption",
+    "HeaderOption",
     "JwksUri",
     "MintCommand",
     "RevocationEndpoint",
@@ -33,12 +35,15 @@ __all__ = [
     "TokenEndpoint",
     "checked_client_setup",
     "client_flags",
+    "header_setup",
+    "header_variables",
     "login_flags",
     "mint_login",
     "needed_variables",
     "password_login",
     "refuse_mint_with_password",
     "require_variables",
+    "sent_headers",
 ]
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -62,6 +67,21 @@ ClientAuthOption = Annotated[
     ),
 ]
 Scope = Annotated[str | None, typer.Option(help="Scope to ask for at login.")]
+HeaderOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        help="'Name: value' to send with every request (a gateway's key); repeat for more.",
+    ),
+]
+HeaderEnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header-env",
+        help="'Name=VARIABLE': a header sent with every request, its value read from the "
+        "variable (a secret); repeat for more.",
+    ),
+]
 MintCommand = Annotated[
     str | None,
     typer.Option(
@@ -115,6 +135,41 @@ def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | Non
     return setup
 
 
+def header_setup(
+    setup: ClientSetup, headers: Sequence[str] | None, headers_env: Sequence[str] | None
+) -> ClientSetup:
+    """``setup`` with the ``--header`` and ``--header-env`` flags in it, or exit 2 naming the
+    flag whose text is not ``Name: value`` (``Name=VARIABLE``); the names and values are
+    checked as the scenario checks them, by :func:`checked_client_setup`."""
+    given = []
+    for text in headers or ():
+        name, colon, value = text.partition(":")
+        if not colon or not name.strip():
+            raise fail(ExitCode.USAGE, f"--header {text!r}: expected 'Name: value'")
+        given.append((name.strip(), value.strip()))
+    named = []
+    for text in headers_env or ():
+        name, equals, variable = text.partition("=")
+        if not equals or not name.strip() or not ENV_NAME.match(variable.strip()):
+            raise fail(ExitCode.USAGE, f"--header-env {text!r}: expected 'Name=VARIABLE'")
+        named.append((name.strip(), variable.strip()))
+    try:
+        TargetSpec(kind="oauth2", headers=dict(given), headers_env=dict(named))
+    except ValueError as exc:
+        flags = {"target.headers_env": "--header-env", "target.headers": "--header"}
+        message = str(exc)
+        for field, flag in flags.items():
+            message = message.replace(field, flag)
+        raise fail(ExitCode.USAGE, message) from None
+    return dataclasses.replace(setup, headers=tuple(given), headers_env=tuple(named))
+
+
+def sent_headers(setup: ClientSetup) -> list[tuple[str, str]]:
+    """The headers ``setup`` sends with every request, each ``--header-env`` read from its
+    variable (checked before by :func:`require_variables`)."""
+    return [*setup.headers, *((name, os.environ[var]) for name, var in setup.headers_env)]
+
+
 def password_login(username: str, variable: str) -> PasswordLogin:
     """The password grant as the flags (or prompts) give it; exit 2 for a bad variable name."""
     if not ENV_NAME.match(variable):
@@ -139,7 +194,12 @@ def needed_variables(login: Login, setup: ClientSetup) -> list[tuple[str, str]]:
     needed = login.variables()
     if setup.client_secret_env is not None:
         needed.append((setup.client_secret_env, "the client's secret"))
-    return needed
+    return needed + header_variables(setup)
+
+
+def header_variables(setup: ClientSetup) -> list[tuple[str, str]]:
+    """The variables the ``--header-env`` headers are read from, with what each holds."""
+    return [(variable, f"the {name} header's value") for name, variable in setup.headers_env]
 
 
 def require_variables(needed: Sequence[tuple[str, str]], why: str, remedy: str = "") -> None:
@@ -157,5 +217,14 @@ def client_flags(setup: ClientSetup) -> list[str]:
     """The flags that give ``setup`` again, for a command line a person can rerun."""
     flags: list[str] = []
     for name, value in setup.fields().items():
-        flags += ["--" + name.replace("_", "-"), str(value)]
+        if name == "headers":
+            flags += [
+                f for header, text in value.items() for f in ("--header", f"{header}: {text}")
+            ]
+        elif name == "headers_env":
+            flags += [
+                f for header, var in value.items() for f in ("--header-env", f"{header}={var}")
+            ]
+        else:
+            flags += ["--" + name.replace("_", "-"), str(value)]
     return flags

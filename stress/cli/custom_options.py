@@ -9,8 +9,10 @@ apply.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import httpx
@@ -118,7 +120,7 @@ def oauth_only(
     """Exit 2 naming the OAuth 2.0 flags given for a custom API, if any."""
     named = {"--client-id": client_id, "--mint-command": mint_command, "--client-auth": client_auth}
     given = [flag for flag, value in named.items() if value is not None]
-    given += client_flags(setup)[::2]
+    given += client_flags(dataclasses.replace(setup, headers=(), headers_env=()))[::2]
     if given:
         raise fail(
             ExitCode.USAGE,
@@ -128,15 +130,22 @@ def oauth_only(
 
 
 def probe(
-    target: str, paths: CustomPaths, login: PasswordLogin, verify: Verify = True
+    target: str,
+    paths: CustomPaths,
+    login: PasswordLogin,
+    verify: Verify = True,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> CustomShape:
-    """What the first test user's login and refresh show of the API (exit 3 when they fail)."""
+    """What the first test user's login and refresh show of the API (exit 3 when they fail);
+    ``headers`` go with each of its requests."""
     password = os.environ[login.password_env]
     username = login.username.replace("{n}", "0")
     base = target if target.endswith("/") else target + "/"
 
     async def run() -> CustomShape:
-        async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S, verify=verify) as http:
+        async with httpx.AsyncClient(
+            timeout=_PROBE_TIMEOUT_S, verify=verify, headers=list(headers)
+        ) as http:
             return await probe_custom_api(http, base, paths, username=username, password=password)
 
     try:

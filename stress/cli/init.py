@@ -27,6 +27,8 @@ import typer
 from stress.cli.client_options import (
     ClientAuthOption,
     ClientSecretEnv,
+    HeaderEnvOption,
+    HeaderOption,
     JwksUri,
     MintCommand,
     RevocationEndpoint,
@@ -34,12 +36,15 @@ from stress.cli.client_options import (
     TokenEndpoint,
     checked_client_setup,
     client_flags,
+    header_setup,
+    header_variables,
     login_flags,
     mint_login,
     needed_variables,
     password_login,
     refuse_mint_with_password,
     require_variables,
+    sent_headers,
 )
 from stress.cli.custom_options import (
     CsrfPreflight,
@@ -185,6 +190,8 @@ def init_command(
     login_json: LoginJson = None,
     refresh_cookie: RefreshCookie = None,
     csrf_preflight: CsrfPreflight = None,
+    header: HeaderOption = None,
+    header_env: HeaderEnvOption = None,
     ca_file: CaFile = None,
     insecure: Insecure = False,
 ) -> None:
@@ -220,12 +227,14 @@ def init_command(
         client_secret_env=client_secret_env,
         scope=scope,
     )
+    client_setup = header_setup(client_setup, header, header_env)
     if custom is not None:
         oauth_only(client_id, mint_command, client_auth, client_setup)
         password = _password_login(username, password_env, yes)
-        learnt = _learn_custom(target, custom, password, (output, tls))
+        learnt = _learn_custom(target, custom, password, (output, tls), client_setup)
     else:
         setup = checked_client_setup(target, client_setup, client_auth)
+        require_variables(header_variables(setup), "init sends the headers with every request")
         endpoints = _discovered(target, setup, tls.verify, mint is not None)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
         login = mint or _password_login(username, password_env, yes)
@@ -312,15 +321,21 @@ class _Tls:
 
 
 def _learn_custom(
-    target: str, paths: CustomPaths, login: PasswordLogin, where: tuple[Path, _Tls]
+    target: str,
+    paths: CustomPaths,
+    login: PasswordLogin,
+    where: tuple[Path, _Tls],
+    sent: ClientSetup,
 ) -> _Learnt:
+    """The custom API as one login and one refresh show it, with the headers ``sent`` sends."""
     output, tls = where
-    require_variables(login.variables(), "init logs the first test user in to learn the API")
-    shape = probe(target, paths, login, tls.verify)
-    fields = {"kind": shape.kind, **shape.target_fields()}
+    needed = needed_variables(login, sent)
+    require_variables(needed, "init logs the first test user in to learn the API")
+    shape = probe(target, paths, login, tls.verify, sent_headers(sent))
+    fields = {"kind": shape.kind, **shape.target_fields(), **sent.header_fields()}
     # The file init writes is the shortest way to measure the same API again.
     command = ["auth-stress", "policy", str(output), *tls.flags()]
-    return _Learnt(shape, login, "", ClientSetup(), fields, command)
+    return _Learnt(shape, login, "", sent, fields, command)
 
 
 def _discovered(target: str, setup: ClientSetup, verify: Verify, mint: bool) -> Endpoints:

@@ -28,6 +28,8 @@ import typer
 from stress.cli.client_options import (
     ClientAuthOption,
     ClientSecretEnv,
+    HeaderEnvOption,
+    HeaderOption,
     JwksUri,
     MintCommand,
     RevocationEndpoint,
@@ -35,12 +37,14 @@ from stress.cli.client_options import (
     TokenEndpoint,
     checked_client_setup,
     client_flags,
+    header_setup,
     login_flags,
     mint_login,
     needed_variables,
     password_login,
     refuse_mint_with_password,
     require_variables,
+    sent_headers,
 )
 from stress.cli.custom_options import (
     CsrfPreflight,
@@ -251,6 +255,8 @@ class _Flags:
             "--client-secret-env": client.client_secret_env,
             "--client-auth": self.client_auth,
             "--scope": client.scope,
+            "--header": client.headers or None,
+            "--header-env": client.headers_env or None,
         }
         given = [flag for flag, value in values.items() if value is not None]
         return given + (custom_flags(self.custom)[::2] if self.custom is not None else [])
@@ -291,9 +297,13 @@ def _scenario(
         oauth_only(flags.client_id, flags.mint_command, flags.client_auth, flags.client)
         assert isinstance(login, PasswordLogin)  # --mint-command was refused just above
         require_variables(flags.variables(), "the measurement logs test users in")
-        shape = probe(target, flags.custom, login, verify)
-        fields: dict[str, Any] = {"kind": shape.kind, **shape.target_fields()}
-        described = custom_flags(flags.custom)
+        shape = probe(target, flags.custom, login, verify, sent_headers(flags.client))
+        fields: dict[str, Any] = {
+            "kind": shape.kind,
+            **shape.target_fields(),
+            **flags.client.header_fields(),
+        }
+        described = [*custom_flags(flags.custom), *client_flags(flags.client)]
     else:
         client = checked_client_setup(target, flags.client, flags.client_auth)
         fields = client.fields()
@@ -379,6 +389,8 @@ def policy_command(
     login_json: LoginJson = None,
     refresh_cookie: RefreshCookie = None,
     csrf_preflight: CsrfPreflight = None,
+    header: HeaderOption = None,
+    header_env: HeaderEnvOption = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Measure the target's refresh-token policy black-box and print it as a policy table."""
@@ -398,6 +410,7 @@ def policy_command(
         client_secret_env=client_secret_env,
         scope=scope,
     )
+    client = header_setup(client, header, header_env)
     custom = custom_paths(
         login_path, refresh_path, revoke_path, login_json, refresh_cookie, csrf_preflight
     )

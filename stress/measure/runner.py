@@ -36,7 +36,7 @@ from stress.measure.result import Measurement
 from stress.measure.trials import LoginFailed, Trials
 from stress.run_record import EndReason, RunEnd
 from stress.scenario import Scenario, parse_scenario
-from stress.target import TargetProfile
+from stress.target import TargetProfile, target_headers
 from stress.templates import request_templates
 from stress.wire import WireClient
 
@@ -101,7 +101,10 @@ async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
     base = setup.target if setup.target.endswith("/") else setup.target + "/"
     resolve_password(scenario.auth)  # an unset password variable stops us before any file
     verify = verify_setting(setup.ca_file, setup.insecure)
-    async with httpx.AsyncClient(timeout=scenario.run.op_timeout_seconds, verify=verify) as http:
+    headers = target_headers(scenario.target)  # an unset variable stops us here too
+    async with httpx.AsyncClient(
+        timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
+    ) as http:
         endpoints = (await discover(http, scenario.target, base)).endpoints
     profile = TargetProfile(scenario.target, endpoints)
     # The measurement's own requests: logins (unless minted), refreshes, probes, and uses when

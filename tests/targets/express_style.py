@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Thirteen variants:
+about it beyond the scenario file. Fourteen variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -52,6 +52,9 @@ about it beyond the scenario file. Thirteen variants:
   in a NestJS app behind its JWT guard or a Rails app's ``DELETE /users/sign_out``: ``DELETE
   /auth/logout`` (405 to a POST) with the access token as ``Authorization: Bearer`` (401
   without), which revokes the access token's family.
+- ``gateway``: as ``body``, bug included, behind a gateway that wants an API key: every route
+  answers 401 ``{"message": "No API key found in request"}`` (Kong's key-auth, as in front of
+  Supabase) unless the request carries ``apikey: demo-anon-key`` (``/healthz`` needs none).
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -70,6 +73,8 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -89,7 +94,9 @@ VARIANTS = (
     "csurf",
     "csrf-rotate",
     "guarded-logout",
+    "gateway",
 )
+GATEWAY_KEY = "demo-anon-key"
 # The variants whose refresh token travels in the cookie `rt`.
 REFRESH_IN_COOKIE = frozenset(
     {"cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf", "csrf-rotate"}
@@ -322,7 +329,14 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    async def keyed(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        """The gateway: no route without the API key, but its own health check."""
+        if request.url.path != "/healthz" and request.headers.get("apikey") != GATEWAY_KEY:
+            return JSONResponse({"message": "No API key found in request"}, status_code=401)
+        return await call_next(request)
+
     return Starlette(
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=keyed)] if variant == "gateway" else [],
         routes=[
             Route("/auth/csrf", handout, methods=["GET"]),
             Route("/auth/login", login, methods=["POST"]),
@@ -334,7 +348,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             ),
             Route("/api/profile", profile, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
-        ]
+        ],
     )
 
 
@@ -351,6 +365,7 @@ session_app = build_app("session", os.environ.get("EXPRESS_TOKEN_LOG"))
 csurf_app = build_app("csurf", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_rotate_app = build_app("csrf-rotate", os.environ.get("EXPRESS_TOKEN_LOG"))
 guarded_logout_app = build_app("guarded-logout", os.environ.get("EXPRESS_TOKEN_LOG"))
+gateway_app = build_app("gateway", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

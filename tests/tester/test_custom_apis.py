@@ -169,15 +169,20 @@ def test_a_custom_api_is_learnt_from_one_login_and_one_refresh(
         assert json.loads((tmp_path / "replay.json").read_text())["reproduction"]["reproduced"]
 
 
+def _init(url: str, *more: str) -> tuple[str, ...]:
+    """``init`` for the Express-style target at ``url``: its paths and test users, ``more``."""
+    return (
+        "init", "--target", url, "--login-path", "/auth/login", "--refresh-path",
+        "/auth/refresh", "--username", "user{n}@example.com", "--password-env", "APP_PASSWORD",
+        "--yes", *more,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("express_target", ["csrf-login"], indirect=True)
 def test_a_login_that_wants_a_csrf_value_says_so_when_none_is_handed_out(
     express_target: ExpressTarget, tmp_path: Path
 ) -> None:
-    base = (
-        "init", "--target", express_target.url, "--login-path", "/auth/login",
-        "--refresh-path", "/auth/refresh", "--username", "user{n}@example.com",
-        "--password-env", "APP_PASSWORD", "--yes",
-    )  # fmt: skip
+    base = _init(express_target.url)
     env = {"APP_PASSWORD": "hunter2"}
     unasked = auth_stress(*base, "--output", str(tmp_path / "a.toml"), cwd=tmp_path, env=env)
     assert unasked.returncode == 3, unasked.stdout + unasked.stderr
@@ -294,3 +299,46 @@ def test_an_https_api_with_its_own_certificate_is_learnt_and_run_with_its_ca_fil
     assert ran.returncode == 1, ran.stdout + ran.stderr  # the body variant's fork, over TLS
     found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
     assert "fork" in found
+
+
+@pytest.mark.parametrize("express_target", ["gateway"], indirect=True)
+def test_a_gateway_key_goes_with_every_request_and_stays_out_of_every_file(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    base = _init(
+        express_target.url, "--revoke-path", "/auth/logout", "--resource", "/api/profile",
+        "--grace-max", "1",
+    )  # fmt: skip
+    env = {"APP_PASSWORD": "hunter2", "GATEWAY_KEY": "demo-anon-key"}
+    keyless = auth_stress(*base, "--output", str(tmp_path / "a.toml"), cwd=tmp_path, env=env)
+    assert keyless.returncode == 3, keyless.stdout + keyless.stderr
+    assert "No API key found in request" in keyless.stderr
+    out = tmp_path / "gateway.toml"
+    made = auth_stress(
+        *base, "--output", str(out), "--header-env", "apikey=GATEWAY_KEY",
+        "--header", "X-Client-Info: auth-stress", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    target = tomllib.loads(out.read_text())["target"]
+    assert target["headers_env"] == {"apikey": "GATEWAY_KEY"}
+    assert target["headers"] == {"X-Client-Info": "auth-stress"}
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr  # the fork behind the gateway is caught
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert "fork" in found
+    histories = list((tmp_path / "runs").glob("*/history.jsonl"))
+    assert len(histories) == 2  # the measurement's and the run's
+    records = [json.loads(line) for h in histories for line in h.read_text().splitlines()]
+    assert any(r.get("kind") == "use" and r.get("status") == 200 for r in records)
+    assert not any("No API key" in json.dumps(r) for r in records)
+    # The key is the variable's placeholder in the reproducer's templates, and nowhere else.
+    assert "$GATEWAY_KEY" in histories[0].read_text() + histories[1].read_text()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [p for p in written if "demo-anon-key" in p.read_text(errors="replace")]
+    assert "demo-anon-key" not in made.stdout + made.stderr + ran.stdout + ran.stderr
+    unset = auth_stress("run", str(out), "--no-progress", cwd=tmp_path, env={"APP_PASSWORD": "x"})
+    assert unset.returncode == 2, unset.stdout + unset.stderr
+    assert "GATEWAY_KEY" in unset.stderr
