@@ -278,7 +278,9 @@ class TargetSpec(_Strict, frozen=True):
                         "cookies and the body's framing); it cannot be sent with every request"
                     )
                 if key in seen:
-                    return f"target.headers_env: {name!r} is in target.headers too; set it once"
+                    twice = key in {other.lower() for other in given if other != name}
+                    again = "named twice" if twice else "in target.headers too"
+                    return f"{where}: {name!r} is {again}; set it once"
                 if key in templated:
                     return (
                         f"{where}: {name!r} is in [target.{templated[key]}] headers too; set it "

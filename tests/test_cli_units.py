@@ -180,6 +180,7 @@ def test_an_interrupt_wrapped_in_a_task_group_is_one_line_and_exit_3(
         (["--header-env", "apikey=not a name"], "expected 'Name=VARIABLE'"),
         (["--header", "Cookie: a=1"], "--header: 'Cookie' is written by auth-stress itself"),
         (["--header", "k: 1", "--header-env", "K=V"], "--header-env: 'K' is in --header too"),
+        (["--header", "k: 1", "--header", "K: 2"], "--header: 'k' is named twice"),
     ],
 )
 def test_headers_for_every_request_are_refused_by_their_flag_when_wrong(

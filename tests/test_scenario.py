@@ -300,6 +300,7 @@ def test_a_preflight_after_the_login_needs_the_preflight(tmp_path: Path) -> None
         ('headers_env = { Authorization = "K" }', "target.headers_env: 'Authorization' is"),
         ('headers = { apikey = "a" }\nheaders_env = { APIKEY = "K" }',
          "target.headers_env: 'APIKEY' is in target.headers too"),
+        ('headers = { k = "a", K = "b" }', "target.headers: 'K' is named twice"),
         ('headers = { X-Csrf = "a" }', "target.headers: 'X-Csrf' is in [target.refresh] headers"),
         ('headers = { k = "a\\nb" }', "target.headers.k: control characters"),
         ('headers_env = { k = "not a name" }', "target.headers_env.k: 'not a name' is not an"),

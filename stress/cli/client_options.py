@@ -139,8 +139,9 @@ def header_setup(
     setup: ClientSetup, headers: Sequence[str] | None, headers_env: Sequence[str] | None
 ) -> ClientSetup:
     """``setup`` with the ``--header`` and ``--header-env`` flags in it, or exit 2 naming the
-    flag whose text is not ``Name: value`` (``Name=VARIABLE``); the names and values are
-    checked as the scenario checks them, by :func:`checked_client_setup`."""
+    flag whose text is not ``Name: value`` (``Name=VARIABLE``), or whose header the scenario
+    would refuse (checked by the scenario's own rules, so that init never writes a file that
+    ``check`` rejects)."""
     given = []
     for text in headers or ():
         name, colon, value = text.partition(":")
@@ -153,6 +154,11 @@ def header_setup(
         if not equals or not name.strip() or not ENV_NAME.match(variable.strip()):
             raise fail(ExitCode.USAGE, f"--header-env {text!r}: expected 'Name=VARIABLE'")
         named.append((name.strip(), variable.strip()))
+    for flag, pairs in (("--header", given), ("--header-env", named)):
+        names = [name.lower() for name, _ in pairs]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise fail(ExitCode.USAGE, f"{flag}: {twice!r} is named twice")
     try:
         TargetSpec(kind="oauth2", headers=dict(given), headers_env=dict(named))
     except ValueError as exc:
