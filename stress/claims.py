@@ -1,7 +1,11 @@
 """Access-token claims: read what checkers need from a JWT, and verify it when a JWKS is known.
 
 Opaque access tokens are fine: they simply have no claims. Verification pins the algorithm to
-what the key declares, so an ``alg: none`` or HMAC-with-public-key token can never verify.
+what the key declares, so an ``alg: none`` token, or an asymmetric one whose ``alg`` is not its
+key's, can never verify. A token signed with a shared secret (``HS256``: FusionAuth's default
+signing key, an Auth0 API set to HS256) is not checked at all: a JWKS publishes no secret, and
+the resource servers that hold it accept the token, so its claims are read and its signature is
+left unjudged, with the reason.
 
 Every access token a run receives is read here, so this sits on the run path of every refresh:
 a signature check costs tens to hundreds of microseconds. Ed25519 (``EdDSA``) signatures are
@@ -42,6 +46,7 @@ access tokens."""
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+SHARED_SECRET = frozenset({"HS256", "HS384", "HS512"})
 
 
 class ClaimReader:
@@ -118,6 +123,8 @@ class ClaimReader:
     ) -> tuple[bool | None, str | None]:
         if not self._keys:
             return None, None
+        if header.get("alg") in SHARED_SECRET:
+            return None, f"signed with {header['alg']}, a shared secret that no JWKS publishes"
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             return False, f"kid {kid!r} is not a string"

@@ -62,6 +62,17 @@ def test_alg_none_never_verifies() -> None:
     assert claims.verified is False
 
 
+def test_a_shared_secrets_signature_is_left_unjudged_with_the_reason() -> None:
+    # FusionAuth's default key, an Auth0 API set to HS256: the JWKS holds only public keys.
+    for kid in ("k1", "hmac-key", None):
+        headers = {"kid": kid} if kid else {}
+        hs256 = jwt.encode(CLAIMS, "s" * 32, algorithm="HS256", headers=headers)
+        claims = ClaimReader(jwks(KEY)).read(hs256)
+        assert claims is not None
+        assert (claims.sub, claims.exp, claims.verified) == ("user1", 400, None)
+        assert claims.verify_error == "signed with HS256, a shared secret that no JWKS publishes"
+
+
 def test_opaque_tokens_have_no_claims() -> None:
     assert ClaimReader(jwks(KEY)).read("opaque-access-token") is None
     assert ClaimReader().read("a.b.c") is None

@@ -9,6 +9,8 @@ whether the signature verified. Violations:
   carry one: a rotation must not move the grant to another user or session.
 
 Times are compared only with each other, never with the clock, so skew cannot cause a finding.
+A token signed with a shared secret (HS256) cannot be verified against a JWKS: it is not judged,
+and a note says how many were not.
 Opaque (non-JWT) access tokens carry no claims and are skipped with a note.
 """
 
@@ -106,8 +108,16 @@ def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
             findings.extend(_own(op, op.claims))
     findings.extend(_consistency(lineage, sorted(with_claims, key=lambda o: (o.send_ns, o.index))))
     notes: list[str] = []
+    # A signature the client could not judge (a shared secret's) comes with the reason.
+    unchecked = [
+        o.claims.verify_error
+        for o in with_claims
+        if o.claims is not None and o.claims.verified is None and o.claims.verify_error
+    ]
     if not with_claims:
         notes.append("no access-token claims recorded (opaque tokens?)")
+    elif unchecked:
+        notes.append(f"{len(unchecked)} access token(s) not verified: {unchecked[0]}")
     elif all(o.claims is not None and o.claims.verified is None for o in with_claims):
         notes.append("signatures were not verified (no JWKS known)")
     relevant = [o for o in lineage.ops if o.kind in _ISSUING]

@@ -88,3 +88,14 @@ def test_unverified_tokens_are_noted() -> None:
     result = jwt_claims.check(h.operations(), ctx("strict"))
     assert result.verdict == "pass"
     assert "not verified" in result.notes[0]
+
+
+def test_tokens_signed_with_a_shared_secret_pass_with_the_reason_noted() -> None:
+    h = History()
+    why = "signed with HS256, a shared secret that no JWKS publishes"
+    h.login(p=0, returned="A", claims=_claims(verified=None, verify_error=why), t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", claims=_claims(verified=None, verify_error=why),
+              t=(2, 3))  # fmt: skip
+    result = jwt_claims.check(h.operations(), ctx("strict"))
+    assert (result.verdict, result.findings) == ("pass", ())
+    assert list(result.notes) == [f"2 access token(s) not verified: {why}"]
