@@ -36,6 +36,27 @@ def test_identical_access_tokens_for_simultaneous_requests_are_caught() -> None:
     assert [f.message.split(" was")[0] for f in result.findings] == ["access token T"]
 
 
+def test_the_same_jwt_without_a_jti_twice_is_a_warning_that_says_why() -> None:
+    # jsonwebtoken's default: {sub, iat, exp} signed deterministically, iat in seconds.
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    bare = Claims(sub="u", iat=100, exp=1000)
+    h.refresh(p=1, presented="A", returned="B", access="T", claims=bare, t=(2, 5), burst=1)
+    h.refresh(p=2, presented="A", returned="C", access="T", claims=bare, t=(2, 5), burst=1)
+    result = uniq.check(h.operations(), ctx("overlap", 100))
+    assert result.verdict == "pass"
+    (warned,) = result.findings
+    assert warned.severity == "warning"
+    assert "a JWT with no jti" in warned.message
+    # With a jti (the same one, so no random source) it is a failure.
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    stamped = Claims(sub="u", iat=100, exp=1000, jti="j1")
+    h.refresh(p=1, presented="A", returned="B", access="T", claims=stamped, t=(2, 5), burst=1)
+    h.refresh(p=2, presented="A", returned="C", access="T", claims=stamped, t=(2, 5), burst=1)
+    assert uniq.check(h.operations(), ctx("overlap", 100)).verdict == "fail"
+
+
 def test_idempotent_replay_of_same_pair_is_allowed() -> None:
     h = History()
     h.login(p=0, returned="A", t=(0, 1))
