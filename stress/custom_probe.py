@@ -758,10 +758,13 @@ def _keys(document: Any) -> str:
 
 
 def _said(response: httpx.Response, secrets: list[str]) -> str:
-    """The status and the start of the body, with every secret sent masked: some frameworks
-    echo the request's fields in their validation errors."""
+    """The status, where a redirect points (FastAPI's to the path with a slash, say) and the
+    start of the body, with every secret sent masked: some frameworks echo the request's
+    fields in their validation errors."""
     text = response.text
-    for secret in secrets:
+    if response.is_redirect:
+        text = f"redirect to {response.headers['location']} {text}"
+    for secret in secrets:  # before the cut, so that no part of one is left
         if secret:
             text = text.replace(secret, "***")
     text = " ".join(text.split())[:_SHOWN]

@@ -91,6 +91,11 @@ def test_quoted_answers_mask_what_was_sent() -> None:
     assert "tok" not in said.replace("***", "")
 
 
+def test_a_redirect_is_quoted_with_where_it_points() -> None:
+    moved = httpx.Response(307, headers={"location": "http://h/auth/refresh/"})
+    assert _said(moved, []) == "307 redirect to http://h/auth/refresh/"
+
+
 def test_the_refresh_presents_the_token_as_the_api_took_it() -> None:
     paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
     shape = CustomShape(
