@@ -44,8 +44,12 @@ CACHE_SIZE = 256
 access tokens."""
 
 ASYMMETRIC = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512",
+     "EdDSA"}
+)  # fmt: skip
+# RFC 9864's fully-specified names for EdDSA with one curve, which newer servers write in their
+# JWKS and token headers instead of the polymorphic EdDSA; PyJWT knows only the latter.
+FULLY_SPECIFIED = {"Ed25519": "EdDSA", "Ed448": "EdDSA"}
 SHARED_SECRET = frozenset({"HS256", "HS384", "HS512"})
 
 
@@ -57,7 +61,7 @@ class ClaimReader:
         self._ed25519: dict[str | None, bytes] = {}  # raw public keys, by the same key ids
         if jwks is not None:
             try:
-                keyset = jwt.PyJWKSet.from_dict(jwks)
+                keyset = jwt.PyJWKSet.from_dict(_polymorphic(jwks))
             except jwt.PyJWTError as exc:
                 logger.warning("unusable jwks: %s", exc, extra={"error_type": type(exc).__name__})
             else:
@@ -125,6 +129,8 @@ class ClaimReader:
             return None, None
         if header.get("alg") in SHARED_SECRET:
             return None, f"signed with {header['alg']}, a shared secret that no JWKS publishes"
+        if header.get("alg") in FULLY_SPECIFIED:
+            header = {**header, "alg": FULLY_SPECIFIED[header["alg"]]}
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             return False, f"kid {kid!r} is not a string"
@@ -165,6 +171,21 @@ def _ed25519_valid(public: bytes, signed: bytes, signature: bytes) -> bool:
     except nacl.exceptions.BadSignatureError:
         return False
     return True
+
+
+def _polymorphic(jwks: dict[str, Any]) -> dict[str, Any]:
+    """``jwks`` with each key's fully-specified EdDSA name (RFC 9864) as PyJWT's ``EdDSA``; a
+    document that is not a key set is left for PyJWT to refuse."""
+    keys = jwks.get("keys")
+    if not isinstance(keys, list):
+        return jwks
+    named = [
+        {**key, "alg": FULLY_SPECIFIED[key["alg"]]}
+        if isinstance(key, dict) and key.get("alg") in FULLY_SPECIFIED
+        else key
+        for key in keys
+    ]
+    return {**jwks, "keys": named}
 
 
 @functools.cache

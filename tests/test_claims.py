@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -71,6 +72,23 @@ def test_a_shared_secrets_signature_is_left_unjudged_with_the_reason() -> None:
         assert claims is not None
         assert (claims.sub, claims.exp, claims.verified) == ("user1", 400, None)
         assert claims.verify_error == "signed with HS256, a shared secret that no JWKS publishes"
+
+
+def test_the_fully_specified_ed25519_name_verifies_as_eddsa() -> None:
+    # RFC 9864: a newer server names the algorithm Ed25519, in its JWKS and its tokens.
+    keys = {"keys": [{**jwks(KEY)["keys"][0], "alg": "Ed25519"}]}
+    for key, verified in ((KEY, True), (OTHER, False)):
+        claims = ClaimReader(keys).read(_ed25519_named(key))
+        assert claims is not None
+        assert claims.verified is verified
+
+
+def _ed25519_named(key: Ed25519PrivateKey) -> str:
+    """A token signed by ``key`` whose header names its algorithm Ed25519 (RFC 9864)."""
+    header = base64.urlsafe_b64encode(b'{"alg":"Ed25519","kid":"k1"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(CLAIMS).encode()).rstrip(b"=")
+    signature = base64.urlsafe_b64encode(key.sign(header + b"." + body)).rstrip(b"=")
+    return b".".join((header, body, signature)).decode()
 
 
 def test_opaque_tokens_have_no_claims() -> None:
