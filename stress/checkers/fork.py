@@ -113,12 +113,18 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
         ]
         # A target that promised no rotation at all but mints new tokens and keeps the old ones
         # valid (Keycloak's default) does what it says: worth a warning.
+        kept = (
+            ""
+            if rotates
+            else ": no rotation is declared, and the target mints new refresh tokens but keeps "
+            "the old ones valid, so every token it hands out stays a way in until the login ends"
+        )
         findings.append(
             finding(
                 CHECKER_ID,
                 f"family {short(family)} has two live leaves after quiescence: "
                 f"{short(p.presented)} (probe op {p.index}) and {short(q.presented)} "
-                f"(probe op {q.index})",
+                f"(probe op {q.index}){kept}",
                 key=(q, f"{short(q.presented)} works too: a second live head"),
                 proof=[
                     *((m, f"issued {short(m.returned)}") for m in mints),

@@ -98,6 +98,9 @@ def test_none_policy_server_minting_new_tokens_keeps_old_alive_is_a_warning() ->
     result = fork.check(h.operations(), ctx("none"))
     assert result.verdict == "pass"
     assert [f.severity for f in result.findings] == ["warning"]
+    assert "keeps the old ones valid, so every token it hands out stays a way in" in (
+        result.findings[0].message
+    )
 
 
 def test_info_refreshes_give_no_false_fork() -> None:
