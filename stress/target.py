@@ -228,7 +228,7 @@ class TargetProfile:
         """The GET that hands out a CSRF value before a login (``target.csrf_preflight``)."""
         assert self.spec.csrf_preflight is not None  # asked for only when set
         url = _join(base, self.spec.csrf_preflight)
-        headers = _with_cookies([("accept", "application/json"), *self._headers], [], cookies)
+        headers = _with_cookies(self._sent_with([("accept", "application/json")]), [], cookies)
         return build_request("GET", url, tuple(headers))
 
     def use(
@@ -236,7 +236,7 @@ class TargetProfile:
     ) -> WireRequest:
         resource = self._require(self.endpoints.resource, "resource")
         sent = []
-        headers = [("accept", "application/json"), *self._headers]
+        headers = self._sent_with([("accept", "application/json")])
         if self.spec.access_cookie is not None:
             sent.append(f"{self.spec.access_cookie}={access_token}")
         else:
@@ -329,11 +329,19 @@ class TargetProfile:
     ) -> WireRequest:
         if self.spec.scope and form.get("grant_type") == "password":
             form["scope"] = self.spec.scope
-        headers, tail = self._client_credentials
-        headers += self._headers
+        given, tail = self._client_credentials
+        headers = tuple(self._sent_with(list(given)))
         if cookies:
             headers = tuple(_with_cookies(list(headers), [], cookies))
         return build_request("POST", _join(base, endpoint), headers, _form(form) + tail)
+
+    def _sent_with(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``headers`` and then those sent with every request, which replace a default of the
+        same name (an ``Accept`` the API wants instead of ``application/json``)."""
+        if not self._headers:
+            return headers
+        names = {name for name, _ in self._headers}
+        return [h for h in headers if h[0] not in names] + list(self._headers)
 
     @functools.cached_property
     def _client_credentials(self) -> tuple[tuple[tuple[str, str], ...], bytes]:
@@ -361,7 +369,7 @@ class TargetProfile:
         jar: Mapping[str, str],
     ) -> WireRequest:
         headers = [(k.lower(), fill_placeholders(v, values)) for k, v in spec.headers.items()]
-        headers += self._headers
+        headers = self._sent_with(headers)
         body = b""
         if spec.json is not None:
             body = json.dumps(fill_placeholders(spec.json, values), separators=(",", ":")).encode()

@@ -329,6 +329,12 @@ def test_the_headers_for_every_request_go_with_every_kind_of_request(
     for request in requests:
         assert ("x-client", "v2") in request.headers, request.url
         assert ("apikey", "k1") in request.headers, request.url
+    # One that the tester would send anyway replaces the default, not beside it.
+    versioned = TargetProfile(spec(kind="oauth2", headers={"Accept": "application/vnd+json"}),
+                              ENDPOINTS)  # fmt: skip
+    for request in (versioned.refresh(BASE, "R"), versioned.use(BASE, "A")):
+        accepts = [value for name, value in request.headers if name == "accept"]
+        assert accepts == ["application/vnd+json"], request.url
     monkeypatch.delenv("GATEWAY_KEY")
     with pytest.raises(ScenarioError, match=r"target\.headers_env\.apikey: environment variable"):
         TargetProfile(spec(kind="oauth2", **fields), ENDPOINTS)
