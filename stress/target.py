@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from urllib.parse import quote, quote_plus, urlencode, urljoin
 
 import msgspec
 
+from stress import __version__
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set
@@ -30,6 +31,7 @@ from stress.wire import WireRequest, WireResponse, build_request
 
 __all__ = [
     "RETRY_LATER_STATUSES",
+    "USER_AGENT",
     "Endpoints",
     "Parsed",
     "TargetProfile",
@@ -39,6 +41,7 @@ __all__ = [
     "retry_after",
     "set_cookies",
     "target_headers",
+    "with_user_agent",
 ]
 
 # Statuses whose Retry-After a well-behaved client honours by waiting and trying again.
@@ -119,21 +122,35 @@ def fill_placeholders(template: Any, values: Mapping[str, str]) -> Any:
     return template
 
 
+USER_AGENT = f"auth-stress/{__version__}"
+"""What every request to a target says it comes from: some gateways refuse a request without a
+User-Agent (AWS WAF's core rule set blocks it), and the server's log can tell the tester's
+requests from others. A ``User-Agent`` in ``target.headers`` replaces it."""
+
+
+def with_user_agent(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``headers`` (names in lower case), after :data:`USER_AGENT` unless they name one."""
+    given = tuple((name.lower(), value) for name, value in headers)
+    if any(name == "user-agent" for name, _ in given):
+        return given
+    return (("user-agent", USER_AGENT), *given)
+
+
 def target_headers(
     spec: TargetSpec, values: Mapping[str, str] | None = None
 ) -> tuple[tuple[str, str], ...]:
-    """The headers that go with every request to the target (``target.headers``, then
-    ``target.headers_env`` read from the environment, or from ``values`` by variable name),
-    names in lower case; ``ScenarioError`` names a variable that is not set."""
-    found = [(name.lower(), value) for name, value in spec.headers.items()]
+    """The headers that go with every request to the target: the User-Agent, ``target.headers``,
+    then ``target.headers_env`` read from the environment (or from ``values`` by variable
+    name); ``ScenarioError`` names a variable that is not set."""
+    found = list(spec.headers.items())
     for name, variable in spec.headers_env.items():
         value = (values if values is not None else os.environ).get(variable)
         if value is None:
             raise ScenarioError(
                 f"target.headers_env.{name}: environment variable {variable} is not set"
             )
-        found.append((name.lower(), value))
-    return tuple(found)
+        found.append((name, value))
+    return with_user_agent(found)
 
 
 class TargetProfile:
@@ -338,8 +355,6 @@ class TargetProfile:
     def _sent_with(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """``headers`` and then those sent with every request, which replace a default of the
         same name (an ``Accept`` the API wants instead of ``application/json``)."""
-        if not self._headers:
-            return headers
         names = {name for name, _ in self._headers}
         return [h for h in headers if h[0] not in names] + list(self._headers)
 

@@ -10,7 +10,7 @@ import pytest
 
 from stress.errors import ScenarioError
 from stress.scenario import TargetSpec
-from stress.target import Endpoints, TargetProfile, json_path, set_cookies
+from stress.target import USER_AGENT, Endpoints, TargetProfile, json_path, set_cookies
 from stress.wire import WireResponse
 
 BASE = "http://127.0.0.1:9/"
@@ -338,3 +338,12 @@ def test_the_headers_for_every_request_go_with_every_kind_of_request(
     monkeypatch.delenv("GATEWAY_KEY")
     with pytest.raises(ScenarioError, match=r"target\.headers_env\.apikey: environment variable"):
         TargetProfile(spec(kind="oauth2", **fields), ENDPOINTS)
+
+
+def test_every_request_names_the_tester_unless_the_target_names_another_agent() -> None:
+    plain = TargetProfile(spec(kind="oauth2"), ENDPOINTS)
+    for request in (plain.refresh(BASE, "R"), plain.use(BASE, "A"), plain.revoke(BASE, "R")):
+        assert ("user-agent", USER_AGENT) in request.headers
+    browser = TargetProfile(spec(kind="oauth2", headers={"User-Agent": "Mozilla/5.0"}), ENDPOINTS)
+    agents = [v for name, v in browser.refresh(BASE, "R").headers if name == "user-agent"]
+    assert agents == ["Mozilla/5.0"]

@@ -25,6 +25,7 @@ from stress.errors import TargetError
 from stress.http_tls import Verify
 from stress.scenario import joinable
 from stress.starter import ClientSetup, PasswordLogin
+from stress.target import with_user_agent
 from stress.types import ExitCode
 from stress.wire import run as run_async
 
@@ -144,7 +145,7 @@ def probe(
 
     async def run() -> CustomShape:
         async with httpx.AsyncClient(
-            timeout=_PROBE_TIMEOUT_S, verify=verify, headers=list(headers)
+            timeout=_PROBE_TIMEOUT_S, verify=verify, headers=with_user_agent(headers)
         ) as http:
             return await probe_custom_api(http, base, paths, username=username, password=password)
 
