@@ -244,14 +244,19 @@ def test_an_interrupted_analysis_exits_3_with_one_line(tmp_path: Path) -> None:
 
 
 def _demo_running(folder: Path, mark: str) -> subprocess.Popen[str]:
-    """``auth-stress demo`` in ``folder``, its processes marked, once its first run started."""
+    """``auth-stress demo`` in ``folder``, its processes marked, once its first run recorded an
+    op: the history file exists a few milliseconds before the run watches for signals, and a
+    Ctrl-C in between is an interrupt of its set-up, not of the run this test is about."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "stress", "demo"],
         cwd=folder, env={**os.environ, "AUTH_STRESS_TEST_MARK": mark},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not list(folder.glob("runs/demo-*/naive-x1.history.jsonl")):
+    while not any(
+        len(history.read_bytes().splitlines()) > 1
+        for history in folder.glob("runs/demo-*/naive-x1.history.jsonl")
+    ):
         if time.monotonic() > deadline:
             proc.kill()
             raise AssertionError("the demo's first run never started")
