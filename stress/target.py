@@ -169,6 +169,7 @@ class TargetProfile:
         self.spec = spec
         self.endpoints = endpoints
         self._headers = target_headers(spec, header_values)
+        self._header_names = frozenset(name for name, _ in self._headers)
         self._client_secret = client_secret
         if client_secret is None and spec.client_secret_env is not None:
             secret = os.environ.get(spec.client_secret_env)
@@ -346,8 +347,7 @@ class TargetProfile:
     ) -> WireRequest:
         if self.spec.scope and form.get("grant_type") == "password":
             form["scope"] = self.spec.scope
-        given, tail = self._client_credentials
-        headers = tuple(self._sent_with(list(given)))
+        headers, tail = self._client_credentials
         if cookies:
             headers = tuple(_with_cookies(list(headers), [], cookies))
         return build_request("POST", _join(base, endpoint), headers, _form(form) + tail)
@@ -355,14 +355,13 @@ class TargetProfile:
     def _sent_with(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """``headers`` and then those sent with every request, which replace a default of the
         same name (an ``Accept`` the API wants instead of ``application/json``)."""
-        names = {name for name, _ in self._headers}
-        return [h for h in headers if h[0] not in names] + list(self._headers)
+        return [h for h in headers if h[0] not in self._header_names] + list(self._headers)
 
     @functools.cached_property
     def _client_credentials(self) -> tuple[tuple[tuple[str, str], ...], bytes]:
         """The headers of a token-endpoint form and the encoded fields after its own: the
-        client's credentials, as a Basic header or as form fields (the same on every request
-        of a run, so built once)."""
+        client's credentials, as a Basic header or as form fields, and the headers sent with
+        every request (the same on every request of a run, so built once)."""
         headers = list(FORM_HEADERS)
         extra: dict[str, str] = {}
         client_id = self.spec.client_id
@@ -373,7 +372,7 @@ class TargetProfile:
             extra["client_id"] = client_id
             if self.spec.client_auth == "body" and self._client_secret is not None:
                 extra["client_secret"] = self._client_secret
-        return tuple(headers), b"&" + _form(extra) if extra else b""
+        return tuple(self._sent_with(headers)), b"&" + _form(extra) if extra else b""
 
     def _templated(
         self,

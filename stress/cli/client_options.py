@@ -20,6 +20,7 @@ import typer
 from stress.cli.output import fail
 from stress.scenario import ClientAuth, TargetSpec
 from stress.starter import ClientSetup, Login, MintLogin, PasswordLogin, target_spec
+from stress.target import target_headers
 from stress.types import ExitCode
 
 __all__ = [
@@ -159,21 +160,31 @@ def header_setup(
         twice = next((name for name in names if names.count(name) > 1), None)
         if twice is not None:
             raise fail(ExitCode.USAGE, f"{flag}: {twice!r} is named twice")
+    setup = dataclasses.replace(setup, headers=tuple(given), headers_env=tuple(named))
     try:
-        TargetSpec(kind="oauth2", headers=dict(given), headers_env=dict(named))
+        _header_spec(setup)
     except ValueError as exc:
         flags = {"target.headers_env": "--header-env", "target.headers": "--header"}
         message = str(exc)
         for field, flag in flags.items():
             message = message.replace(field, flag)
         raise fail(ExitCode.USAGE, message) from None
-    return dataclasses.replace(setup, headers=tuple(given), headers_env=tuple(named))
+    return setup
 
 
-def sent_headers(setup: ClientSetup) -> list[tuple[str, str]]:
-    """The headers ``setup`` sends with every request, each ``--header-env`` read from its
-    variable (checked before by :func:`require_variables`)."""
-    return [*setup.headers, *((name, os.environ[var]) for name, var in setup.headers_env)]
+def sent_headers(setup: ClientSetup) -> tuple[tuple[str, str], ...]:
+    """The headers ``setup`` sends with every request, as a run of the scenario it writes
+    sends them (:func:`stress.target.target_headers`; the variables were checked before by
+    :func:`require_variables`)."""
+    return target_headers(_header_spec(setup))
+
+
+def _header_spec(setup: ClientSetup) -> TargetSpec:
+    """A target that has ``setup``'s headers and nothing else: the scenario's own rules check
+    them, and its own code sends them; ``ValueError`` when those rules refuse them."""
+    return TargetSpec(
+        kind="oauth2", headers=dict(setup.headers), headers_env=dict(setup.headers_env)
+    )
 
 
 def password_login(username: str, variable: str) -> PasswordLogin:
