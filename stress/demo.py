@@ -114,7 +114,7 @@ def _run_case(
         case=case,
         report=judge_drive(drive),
         history=drive.path,
-        interrupted=drive.end.end == "interrupted",
+        interrupted=drive.interrupted,
     )
 
 

@@ -39,6 +39,7 @@ from stress.errors import HistoryError, ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter, key_check, run_key
 from stress.history import Clock, Header, History, Operation, load_history
 from stress.http_tls import verify_setting
+from stress.interrupt import Interrupt, Interrupted, watched
 from stress.measure.drift import differences, drift
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, measure_policy
@@ -234,21 +235,22 @@ class Drive:
     path: Path
     history: History
     end: RunEnd
+    # The user asked to stop: during the run, or after its run-end record was written (a
+    # command making several runs must not start the next).
+    interrupted: bool = False
 
 
 Discovered = tuple[Endpoints, dict[str, Any] | None, Policy | None]
 """The target's endpoints, its JWKS and the policy it publishes (each when it has one)."""
 
 
-async def _discover_or_interrupt(
-    scenario: Scenario, base: str, verify: ssl.SSLContext | bool
+async def _discover(
+    scenario: Scenario, base: str, verify: ssl.SSLContext | bool, interrupt: Interrupt
 ) -> Discovered | TargetError | None:
     """What discovery found, why the target cannot be used, or None when interrupted
     (``ScenarioError`` before any request when a header's variable is not set)."""
-    found: list[Discovered | TargetError] = []
     headers = target_headers(scenario.target)
-
-    async def discover_all(scope: anyio.CancelScope) -> None:
+    with interrupt.stops():
         try:
             async with httpx.AsyncClient(
                 timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
@@ -261,18 +263,10 @@ async def _discover_or_interrupt(
                 )
                 endpoints = discovery.endpoints
                 jwks = await fetch_jwks(http, base, endpoints.jwks) if endpoints.jwks else None
-            found.append((endpoints, jwks, discovery.published))
         except TargetError as exc:
-            found.append(exc)
-        scope.cancel()
-
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(discover_all, tg.cancel_scope)
-            async for _ in signals:
-                tg.cancel_scope.cancel()
-                break
-    return found[0] if found else None
+            return exc
+        return endpoints, jwks, discovery.published
+    return None
 
 
 def header_of(
@@ -316,6 +310,8 @@ class DriveParts:
     # What the run noticed before its first op (a published or measured policy that
     # contradicts the scenario's), for the run-end record.
     notes: list[str]
+    # The user's stop: the body's run ends "interrupted" when it fires.
+    interrupt: Interrupt
 
     @property
     def scenario_dir(self) -> Path | None:
@@ -361,6 +357,7 @@ async def drive_scenario(
             notes=parts.notes,
             first_session=shard.first_session(scenario.run.sessions),
             schedule_seed=_schedule_seed(parts.history.header.seed, shard),
+            interrupt=parts.interrupt,
         )
         return await driver.run()
 
@@ -379,13 +376,21 @@ async def drive_with(
     """Discover the target, open the history with ``header``, and let ``body`` drive it.
 
     What every way of sending a scenario's requests shares (a run, a replay): the history file,
-    discovery, the wire client, and a history that says why when the target could not be used.
+    discovery, the wire client, the user's stop watched from the first request to the run-end
+    record, and a history that says why when the target could not be used.
     """
+    with watched() as interrupt:
+        return await _drive(scenario, options, header, body, interrupt)
+
+
+async def _drive(
+    scenario: Scenario, options: RunOptions, header: Header, body: DriveBody, interrupt: Interrupt
+) -> Drive:
     targets = list(header.targets)
     path = history_path(scenario, options)
     path.parent.mkdir(parents=True, exist_ok=True)
     verify = verify_setting(options.ca_file, options.insecure)
-    discovered = await _discover_or_interrupt(scenario, targets[0], verify)
+    discovered = await _discover(scenario, targets[0], verify, interrupt)
     if isinstance(discovered, TargetError):
         return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))
     if discovered is None:
@@ -393,8 +398,12 @@ async def drive_with(
     endpoints, jwks, published = discovered
     notes = published_policy_notes(published, scenario.policy.model())
     if options.measure_policy:
-        notes += await _measured_policy_notes(scenario, targets[0], path, options)
-    if options.start_at is not None and not await _wait_until(options.start_at):
+        measured = await _measured_policy_notes(scenario, targets[0], path, options, interrupt)
+        if measured is None:
+            detail = "during the policy measurement"
+            return _ended(path, header, RunEnd(end="interrupted", detail=detail))
+        notes += measured
+    if options.start_at is not None and not await _wait_until(options.start_at, interrupt):
         return _ended(path, header, RunEnd(end="interrupted", detail="waiting for --start-at"))
     profile = TargetProfile(scenario.target, endpoints)
     requests = request_templates(scenario.target, endpoints, targets[0], scenario.request_kinds())
@@ -416,20 +425,21 @@ async def drive_with(
                 http2=options.http2,
                 http1_requests=options.http2 != "always",
             ) as wire:
+                claims = ClaimReader(jwks)
                 parts = DriveParts(
-                    scenario, options, profile, targets, wire, history, ClaimReader(jwks), notes
+                    scenario, options, profile, targets, wire, history, claims, notes, interrupt
                 )
                 end = await body(parts)
         finally:
             history.flush()
-    return Drive(path=path, history=history, end=end)
+    return Drive(path=path, history=history, end=end, interrupted=interrupt.received)
 
 
 START_LATE_SECONDS = 5.0
 """A ``--start-at`` this far in the past is warned about; the run starts at once."""
 
 
-async def _wait_until(start_at: float) -> bool:
+async def _wait_until(start_at: float, interrupt: Interrupt) -> bool:
     """Sleep until the wall-clock time ``start_at``; False when interrupted meanwhile.
 
     The CLI bounds how far ahead a start may be; a start already past starts now (later than
@@ -441,18 +451,16 @@ async def _wait_until(start_at: float) -> bool:
             "--start-at is %.1f s in the past: starting now", late, extra={"start_at": start_at}
         )
         return True
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        with anyio.move_on_after(max(0.0, start_at - time.time())):
-            async for _ in signals:
-                return False
-    return True
+    with interrupt.stops():
+        await anyio.sleep(max(0.0, start_at - time.time()))
+    return not interrupt.received
 
 
 def _ended(path: Path, header: Header, end: RunEnd) -> Drive:
     with _sink(path) as sink:
         history = History(header, sink)
         history.finish(end)
-    return Drive(path=path, history=history, end=end)
+    return Drive(path=path, history=history, end=end, interrupted=end.end == "interrupted")
 
 
 def _sink(path: Path) -> BinaryIO:
@@ -531,9 +539,10 @@ def published_policy_notes(published: Policy | None, declared: Policy) -> list[s
 
 
 async def _measured_policy_notes(
-    scenario: Scenario, target: str, path: Path, options: RunOptions
-) -> list[str]:
-    """Measure the target's policy before the run and note where it contradicts the scenario's.
+    scenario: Scenario, target: str, path: Path, options: RunOptions, interrupt: Interrupt
+) -> list[str] | None:
+    """Measure the target's policy before the run and note where it contradicts the scenario's;
+    None when the user stopped the measurement (the run then does not start).
 
     The measurement keeps its own history beside the run's (``policy.history.jsonl``).
     """
@@ -545,7 +554,12 @@ async def _measured_policy_notes(
         ca_file=options.ca_file,
         insecure=options.insecure,
     )
-    measurement = await measure_policy(setup, Bounds())
+    try:
+        measurement = await measure_policy(setup, Bounds(), interrupt)
+    except Interrupted:
+        return None
+    if interrupt.received:
+        return None
     declared = scenario.policy.model()
     drifts, _ = drift(measurement, declared)
     if not drifts:

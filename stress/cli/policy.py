@@ -62,6 +62,7 @@ from stress.cli.output import LogLevel, fail, load, stderr, stdout
 from stress.custom_probe import CustomPaths
 from stress.errors import ScenarioError, TargetError
 from stress.http_tls import Verify, verify_setting
+from stress.interrupt import Interrupted
 from stress.logs import setup_logging
 from stress.measure.drift import drift
 from stress.measure.prober import Bounds
@@ -128,7 +129,10 @@ def run_measurement(setup: ProbeSetup, bounds: Bounds) -> Measurement:
         raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
+    except Interrupted as exc:
+        raise fail(ExitCode.INCONCLUSIVE, str(exc)) from None
     except KeyboardInterrupt:
+        # Before the measurement's own watch began (as its event loop started).
         raise fail(ExitCode.INCONCLUSIVE, "interrupted before the measurement started") from None
 
 

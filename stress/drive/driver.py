@@ -2,7 +2,7 @@
 
 One anyio task group holds a task per session; each session walks its steps (a refresh step
 becomes one synchronised burst from its tabs). The driver owns the run's life: its bounds (time
-and op count), the signals that interrupt it, the final probes once it is quiet, and the
+and op count), the user's stop, the final probes once it is quiet, and the
 run-end record that says why it ended. It knows nothing about checking: the history it leaves
 on disk is the whole result, and the analysis half judges it.
 """
@@ -10,14 +10,12 @@ on disk is the whole result, and the analysis half judges it.
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
 from anyio import CancelScope
-from anyio.abc import TaskStatus
 
 from stress.claims import ClaimReader
 from stress.drive import profiles
@@ -30,6 +28,7 @@ from stress.drive.recorder import OpBound, ProgressCallback, Recorder
 from stress.drive.session import SessionState
 from stress.fingerprint import Fingerprinter
 from stress.history import History
+from stress.interrupt import Interrupt
 from stress.run_record import EndReason, RunEnd
 from stress.scenario import (
     LoadStep,
@@ -90,11 +89,13 @@ class Driver:
         notes: Sequence[str] = (),
         first_session: int = 0,
         schedule_seed: int | None = None,
+        interrupt: Interrupt | None = None,
     ) -> None:
         """``notes`` are what the run learned before it started (e.g. a published policy that
         contradicts the scenario's); the run-end record carries them to the report. A shard
         numbers its sessions from ``first_session`` (session numbers are global to the run)
-        and seeds its open-model arrivals with ``schedule_seed`` (default: the run's seed)."""
+        and seeds its open-model arrivals with ``schedule_seed`` (default: the run's seed).
+        ``interrupt`` is the user's stop, watched by whoever drives (none: never stopped)."""
         if not targets:
             raise ValueError("at least one target base URL is needed")
         self.scenario = scenario
@@ -121,6 +122,7 @@ class Driver:
             schedule_seed=schedule_seed,
         )
         self.first_session = first_session
+        self.interrupt = interrupt or Interrupt()
         self._end: EndReason = "completed"
         self._detail: str | None = None
         self._scope: CancelScope | None = None
@@ -141,10 +143,7 @@ class Driver:
         ]
         limiter = anyio.CapacityLimiter(run.concurrency or run.sessions)
         try:
-            async with anyio.create_task_group() as outer:
-                # Started, not only scheduled: a Ctrl-C before the watcher's first turn would
-                # raise KeyboardInterrupt wherever the sessions were being created.
-                await outer.start(self._watch_signals, outer.cancel_scope)
+            with self.interrupt.stops(self._interrupted):
                 with anyio.move_on_after(run.max_seconds) as bound:
                     self._scope = bound
                     async with anyio.create_task_group() as tg:
@@ -159,7 +158,6 @@ class Driver:
                 if run.probe_at_end and self._end in ("completed", "time-bound", "op-bound"):
                     with anyio.move_on_after(max(run.op_timeout_seconds * 4, 10.0)):
                         await probe_leaves(self.actions, sessions)
-                outer.cancel_scope.cancel()
         except Exception as exc:
             # A bug of ours must not lose what was observed: log it, keep the history, and let
             # the run-end record say the run is inconclusive (the CLI exits 4).
@@ -189,16 +187,8 @@ class Driver:
             self.recorder.finish(end)
         return end
 
-    async def _watch_signals(
-        self, scope: CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            task_status.started()
-            async for _ in signals:
-                logger.warning("interrupted: stopping the run and writing what was recorded")
-                self._end = "interrupted"
-                scope.cancel()
-                return
+    def _interrupted(self) -> None:
+        self._end = "interrupted"
 
     def _stop(self, end: EndReason, detail: str | None = None) -> None:
         if self._end == "completed":

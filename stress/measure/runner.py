@@ -10,7 +10,6 @@ measurement is bounded in wall time (``Bounds.max_seconds``) and in requests
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from typing import Any
 
 import anyio
 import httpx
-from anyio.abc import TaskStatus
 
 from stress.claims import ClaimReader
 from stress.discovery import discover
@@ -31,6 +29,7 @@ from stress.drive.recorder import OpBound, Recorder
 from stress.fingerprint import Fingerprinter
 from stress.history import Header, History
 from stress.http_tls import verify_setting
+from stress.interrupt import Interrupt, Interrupted, watched
 from stress.measure.prober import Bounds, Prober
 from stress.measure.result import Measurement
 from stress.measure.trials import LoginFailed, Trials
@@ -94,9 +93,23 @@ class ProbeSetup:
     insecure: bool = False
 
 
-async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
+async def measure_policy(
+    setup: ProbeSetup, bounds: Bounds, interrupt: Interrupt | None = None
+) -> Measurement:
     """Measure the target's policy; ``TargetError`` when discovery cannot reach it,
-    ``ScenarioError`` when the scenario cannot be used (a secret's variable unset)."""
+    ``ScenarioError`` when the scenario cannot be used (a secret's variable unset),
+    ``Interrupted`` when the user stopped it before its history was opened.
+
+    ``interrupt`` is the user's stop as the caller watches it (a run that measures before it
+    starts); without one the measurement watches SIGINT and SIGTERM itself.
+    """
+    if interrupt is None:
+        with watched() as own:
+            return await _measure(setup, bounds, own)
+    return await _measure(setup, bounds, interrupt)
+
+
+async def _measure(setup: ProbeSetup, bounds: Bounds, interrupt: Interrupt) -> Measurement:
     scenario = setup.scenario
     base = setup.target if setup.target.endswith("/") else setup.target + "/"
     resolve_password(scenario.auth)  # an unset password variable stops us before any file
@@ -105,7 +118,10 @@ async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
     async with httpx.AsyncClient(
         timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
     ) as http:
-        endpoints = (await discover(http, scenario.target, base)).endpoints
+        with interrupt.stops():
+            endpoints = (await discover(http, scenario.target, base)).endpoints
+    if interrupt.received:
+        raise Interrupted("interrupted before the measurement started")
     profile = TargetProfile(scenario.target, endpoints)
     # The measurement's own requests: logins (unless minted), refreshes, probes, and uses when
     # there is a protected API to use.
@@ -133,7 +149,7 @@ async def measure_policy(setup: ProbeSetup, bounds: Bounds) -> Measurement:
             bursts = Bursts(actions, None)
             trials = Trials(actions, bursts, scenario.auth, _folder(setup.scenario_path))
             prober = Prober(trials, bounds, has_resource=endpoints.resource is not None)
-            return await life.run(prober, bursts, base)
+            return await life.run(prober, bursts, base, interrupt)
 
 
 def _folder(path: Path | None) -> Path | None:
@@ -151,7 +167,7 @@ _REASONS: dict[EndReason, str] = {
 
 
 class _Life:
-    """The measurement's bounds, signals and run-end record."""
+    """The measurement's bounds, its stop and its run-end record."""
 
     def __init__(self, setup: ProbeSetup, bounds: Bounds, history: History) -> None:
         self.setup = setup
@@ -176,21 +192,14 @@ class _Life:
     def unreachable(self, detail: str) -> None:
         self.stop("target-unreachable", detail)
 
-    async def _signals(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
-            task_status.started()
-            async for _ in received:
-                logger.warning("interrupted: stopping the measurement, keeping its history")
-                self.stop("interrupted")
-                return
-
-    async def run(self, prober: Prober, bursts: Bursts, base: str) -> Measurement:
+    async def run(
+        self, prober: Prober, bursts: Bursts, base: str, interrupt: Interrupt
+    ) -> Measurement:
         started = time.monotonic()
         try:
-            async with anyio.create_task_group() as tg:
+            with interrupt.stops(lambda: self.stop("interrupted")):
                 with anyio.move_on_after(self.bounds.max_seconds) as bound:
                     self._scope = bound
-                    await tg.start(self._signals)  # installed before the first request
                     try:
                         await prober.run()
                     except* OpBound as exc:
@@ -199,7 +208,6 @@ class _Life:
                         self.stop("login-failed", str(exc.exceptions[0]))
                 if bound.cancelled_caught:
                     self.stop("time-bound")
-                tg.cancel_scope.cancel()
         except Exception as exc:
             logger.exception("the measurement crashed; the partial history is kept")
             self.stop("crashed", f"{type(exc).__name__}: {exc}")

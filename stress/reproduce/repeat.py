@@ -121,7 +121,7 @@ def repeat_drives(
             break
         path = history_file(first, number, width)
         made: Drive | None = None
-        # A Ctrl-C between the run's own signal handling and ours leaves a partial history.
+        # A Ctrl-C outside the drive's own watch (as its event loop starts or stops) raises.
         with contextlib.suppress(KeyboardInterrupt):
             made = drive(replace(options, history_path=path))
         if budget is not None:
@@ -134,7 +134,7 @@ def repeat_drives(
                 outcomes.append(RunOutcome(number, path, analyze_history(path)))
             if on_run is not None and outcomes and outcomes[-1].number == number:
                 on_run(outcomes[-1])
-        if made is None or made.end.end == "interrupted" or held:
+        if made is None or made.interrupted or held:
             return Batch(tuple(outcomes), interrupted=True)
     return Batch(tuple(outcomes), interrupted=False)
 

@@ -12,11 +12,9 @@ bounded by the scenario's ``max_seconds`` and stops at SIGINT or SIGTERM.
 from __future__ import annotations
 
 import logging
-import signal
 import time
 
 import anyio
-from anyio.abc import TaskStatus
 
 from stress.drive.actions import Actions, discarded, origin
 from stress.drive.bursts import burst_record
@@ -84,8 +82,7 @@ class Replayer:
         """Send the plan and write the run-end record; a crash of ours is recorded."""
         started = time.monotonic()
         try:
-            async with anyio.create_task_group() as outer:
-                await outer.start(self._watch_signals, outer.cancel_scope)  # see Driver.run
+            with self.parts.interrupt.stops(self._interrupted):
                 with anyio.move_on_after(self.parts.scenario.run.max_seconds) as bound:
                     self._scope = bound
                     try:
@@ -94,7 +91,6 @@ class Replayer:
                         self._stop("op-bound", str(exc.exceptions[0]))
                 if bound.cancelled_caught and self._end == "completed":
                     self._end = "time-bound"
-                outer.cancel_scope.cancel()
         except Exception as exc:
             logger.exception("the replay crashed; the partial history is kept")
             self._end = "crashed"
@@ -112,15 +108,8 @@ class Replayer:
             self.recorder.finish(end)
         return end
 
-    async def _watch_signals(
-        self, scope: anyio.CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            task_status.started()
-            async for _ in signals:
-                self._end = "interrupted"
-                scope.cancel()
-                return
+    def _interrupted(self) -> None:
+        self._end = "interrupted"
 
     def _stop(self, end: EndReason, detail: str | None) -> None:
         if self._end == "completed":
