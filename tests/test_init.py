@@ -7,6 +7,7 @@ correct server: a starter that needs fixing before it works is not a starter.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -45,6 +46,15 @@ def atomic_url(server_factory: ServerFactory) -> str:
 def short_grace_url(server_factory: ServerFactory) -> str:
     """An atomic server whose 1 s window a measurement bounded at 3 s brackets quickly."""
     return str(server_factory("atomic", grace=1.0).url)
+
+
+def measured_grace(stderr: str) -> float:
+    """The grace window init measured, to be asserted within the measurement's resolution
+    (10 %), as the policy tests do: the bracket comes from real timings of a real server, and
+    on a loaded machine it once stated 1.02 s for a 1 s window."""
+    found = re.search(r"measured: idempotent, grace ([0-9.]+)s", stderr)
+    assert found is not None, stderr
+    return float(found.group(1))
 
 
 def test_flags_and_yes_write_a_scenario_that_checks_and_passes(
@@ -112,7 +122,7 @@ def test_a_confidential_client_on_a_target_without_metadata_is_written_from_flag
         "client_secret_env": "MY_CLIENT_SECRET",
         "scope": "api profile",
     }
-    assert "measured: idempotent, grace 1s" in made.stderr  # logged in with the secret
+    assert abs(measured_grace(made.stderr) - 1.0) <= 0.1  # logged in with the secret
     ran = auth_stress(
         "run", str(out), "--no-progress", "--history", str(tmp_path / "h.jsonl"),
         cwd=tmp_path, env=secrets,
@@ -144,7 +154,7 @@ def test_a_mint_command_logs_in_where_there_is_no_password_grant(
         cwd=tmp_path,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
-    assert "measured: idempotent, grace 1s" in made.stderr  # the measurement logged in by it
+    assert abs(measured_grace(made.stderr) - 1.0) <= 0.1  # the measurement logged in by it
     assert "next: auth-stress check" in made.stdout  # no password variable to export
     auth = tomllib.loads(out.read_text())["auth"]
     # The command runs in the scenario's folder: the script it names is found from there.
