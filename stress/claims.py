@@ -5,7 +5,9 @@ what the key declares, so an ``alg: none`` token, or an asymmetric one whose ``a
 key's, can never verify. A token signed with a shared secret (``HS256``: FusionAuth's default
 signing key, an Auth0 API set to HS256) is not checked at all: a JWKS publishes no secret, and
 the resource servers that hold it accept the token, so its claims are read and its signature is
-left unjudged, with the reason.
+left unjudged, with the reason. The keys are :mod:`stress.signing_keys`'s: the run's drive asks
+for them to be fetched again (:meth:`ClaimReader.learn_keys`) before it reads a token signed by
+a key they lack.
 
 Every access token a run receives is read here, so this sits on the run path of every refresh:
 a signature check costs tens to hundreds of microseconds. Ed25519 (``EdDSA``) signatures are
@@ -22,18 +24,18 @@ from __future__ import annotations
 import binascii
 import functools
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import jwt
 import msgspec
 import nacl.bindings
 import nacl.exceptions
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.algorithms import Algorithm
 
 from stress.history import Claims
 from stress.recent import Recent
+from stress.signing_keys import FULLY_SPECIFIED, KeySource, SigningKeys
 
 __all__ = ["CACHE_SIZE", "ClaimReader"]
 
@@ -47,37 +49,45 @@ ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512",
      "EdDSA"}
 )  # fmt: skip
-# RFC 9864's fully-specified names for EdDSA with one curve, which newer servers write in their
-# JWKS and token headers instead of the polymorphic EdDSA; PyJWT knows only the latter.
-FULLY_SPECIFIED = {"Ed25519": "EdDSA", "Ed448": "EdDSA"}
 SHARED_SECRET = frozenset({"HS256", "HS384", "HS512"})
 
 
 class ClaimReader:
     """Extracts (and, with a JWKS, verifies) access-token claims into history records."""
 
-    def __init__(self, jwks: dict[str, Any] | None = None) -> None:
-        self._keys: dict[str | None, jwt.PyJWK] = {}
-        self._ed25519: dict[str | None, bytes] = {}  # raw public keys, by the same key ids
-        if jwks is not None:
-            try:
-                keyset = jwt.PyJWKSet.from_dict(_polymorphic(jwks))
-            except jwt.PyJWTError as exc:
-                logger.warning("unusable jwks: %s", exc, extra={"error_type": type(exc).__name__})
-            else:
-                for key in keyset.keys:
-                    self._keys[key.key_id] = key
-                    if isinstance(key.key, Ed25519PublicKey):
-                        self._ed25519[key.key_id] = key.key.public_bytes(
-                            Encoding.Raw, PublicFormat.Raw
-                        )
+    def __init__(self, jwks: dict[str, Any] | None = None, source: KeySource | None = None) -> None:
+        """``jwks`` is the key set read at discovery; ``source`` fetches it again, for a token
+        signed by a key it lacks (see :mod:`stress.signing_keys`)."""
+        self.keys = SigningKeys(jwks, source)
         self._read: Recent[str, Claims | None] = Recent(CACHE_SIZE)
         # A target signs with one key or a few, so its tokens share a few header segments.
         self._headers: dict[str, object] = {}
 
     @property
     def verifying(self) -> bool:
-        return bool(self._keys)
+        return bool(self.keys.keys)
+
+    def unknown_key(self, token: str) -> str | None:
+        """The key id a JWT not read yet names, when the key set lacks it and could be fetched
+        again for it (:meth:`learn_keys`); None for every other token. Cheap: the header
+        segment is decoded once per distinct header."""
+        if token in self._read:
+            return None
+        header_segment, dot, _ = token.partition(".")
+        if not dot:
+            return None
+        try:
+            header = self._header(header_segment)
+        except (ValueError, msgspec.DecodeError):
+            return None
+        if not isinstance(header, dict) or header.get("alg") in SHARED_SECRET:
+            return None
+        kid = header.get("kid")
+        return kid if self.keys.can_fetch(kid) else None
+
+    async def learn_keys(self, kids: Collection[str]) -> None:
+        """Fetch the key set again for tokens that name ``kids``, before they are read."""
+        await self.keys.fetch_for(kids)
 
     def read(self, token: str) -> Claims | None:
         """The claims of a JWT access token (verified when a JWKS is known); None if opaque.
@@ -125,7 +135,8 @@ class ClaimReader:
     def _verify(
         self, segments: list[str], header: dict[str, Any]
     ) -> tuple[bool | None, str | None]:
-        if not self._keys:
+        keys = self.keys.keys
+        if not keys:
             return None, None
         if header.get("alg") in SHARED_SECRET:
             return None, f"signed with {header['alg']}, a shared secret that no JWKS publishes"
@@ -134,9 +145,9 @@ class ClaimReader:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             return False, f"kid {kid!r} is not a string"
-        if kid is None and kid not in self._keys:
-            kid = next(iter(self._keys))
-        key = self._keys.get(kid)
+        if kid is None and kid not in keys:
+            kid = next(iter(keys))
+        key = keys.get(kid)
         if key is None:
             return False, f"no key with kid {kid!r} in the JWKS"
         alg = key.algorithm_name or header.get("alg")
@@ -150,7 +161,7 @@ class ClaimReader:
         except (ValueError, NotImplementedError) as exc:
             return False, f"DecodeError: {exc}"
         signed = f"{segments[0]}.{segments[1]}".encode()
-        raw = self._ed25519.get(kid)
+        raw = self.keys.ed25519.get(kid)
         valid = (
             _ed25519_valid(raw, signed, signature)
             if raw is not None
@@ -171,21 +182,6 @@ def _ed25519_valid(public: bytes, signed: bytes, signature: bytes) -> bool:
     except nacl.exceptions.BadSignatureError:
         return False
     return True
-
-
-def _polymorphic(jwks: dict[str, Any]) -> dict[str, Any]:
-    """``jwks`` with each key's fully-specified EdDSA name (RFC 9864) as PyJWT's ``EdDSA``; a
-    document that is not a key set is left for PyJWT to refuse."""
-    keys = jwks.get("keys")
-    if not isinstance(keys, list):
-        return jwks
-    named = [
-        {**key, "alg": FULLY_SPECIFIED[key["alg"]]}
-        if isinstance(key, dict) and key.get("alg") in FULLY_SPECIFIED
-        else key
-        for key in keys
-    ]
-    return {**jwks, "keys": named}
 
 
 @functools.cache

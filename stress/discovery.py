@@ -149,7 +149,8 @@ async def fetch_jwks(client: httpx.AsyncClient, base: str, jwks: str) -> dict[st
         document = response.json()
     except (httpx.HTTPError, ValueError) as exc:
         logger.warning(
-            "jwks unavailable, access tokens will not be verified",
+            "jwks unavailable: %s",
+            exc,
             extra={"url": url, "error_type": type(exc).__name__, "error": str(exc)},
         )
         return None

@@ -49,6 +49,7 @@ from stress.report.timeline import RequestDescriber, RequestShape
 from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
 from stress.scenario import Scenario
 from stress.shard import Shard, scenario_digest
+from stress.signing_keys import KeySource
 from stress.target import Endpoints, TargetProfile, target_headers
 from stress.templates import request_templates
 from stress.wire import HTTP2Mode, WireClient
@@ -263,6 +264,8 @@ async def _discover(
                 )
                 endpoints = discovery.endpoints
                 jwks = await fetch_jwks(http, base, endpoints.jwks) if endpoints.jwks else None
+                if endpoints.jwks and jwks is None:
+                    logger.warning("access tokens will not be verified: no usable JWKS")
         except TargetError as exc:
             return exc
         return endpoints, jwks, discovery.published
@@ -425,7 +428,8 @@ async def _drive(
                 http2=options.http2,
                 http1_requests=options.http2 != "always",
             ) as wire:
-                claims = ClaimReader(jwks)
+                source = _jwks_source(scenario, targets[0], endpoints.jwks, verify)
+                claims = ClaimReader(jwks, source)
                 parts = DriveParts(
                     scenario, options, profile, targets, wire, history, claims, notes, interrupt
                 )
@@ -433,6 +437,23 @@ async def _drive(
         finally:
             history.flush()
     return Drive(path=path, history=history, end=end, interrupted=interrupt.received)
+
+
+def _jwks_source(
+    scenario: Scenario, base: str, jwks: str | None, verify: ssl.SSLContext | bool
+) -> KeySource | None:
+    """How the run fetches the target's JWKS again (for a token signed by a key it lacks), with
+    the headers and the bound discovery used; None when the target publishes none."""
+    if jwks is None:
+        return None
+    headers = target_headers(scenario.target)
+    timeout = scenario.run.op_timeout_seconds
+
+    async def fetch() -> dict[str, Any] | None:
+        async with httpx.AsyncClient(timeout=timeout, verify=verify, headers=headers) as http:
+            return await fetch_jwks(http, base, jwks)
+
+    return fetch
 
 
 START_LATE_SECONDS = 5.0

@@ -10,7 +10,7 @@ same token (:meth:`Actions.lost_response`, FAPI 2.0).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import anyio
 
@@ -127,11 +127,39 @@ class Actions:
             phase=phase,
         )
         outcome = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
-        parsed = self.complete(state, invoke, outcome, tab)
+        parsed = self.classify(invoke, outcome)
+        await self.learn_keys((parsed,))
+        parsed = self.complete(state, invoke, outcome, tab, parsed=parsed)
         tokens = parsed.tokens
         if adopt and kind in ("probe", "refresh") and parsed.outcome == "ok" and tokens:
             state.adopt(tokens.refresh, tokens.access, self.recorder.fp, tokens.csrf)
         return invoke, parsed
+
+    def classify(self, invoke: Op, outcome: WireOutcome) -> Parsed:
+        """What ``outcome`` says as ``invoke``'s completion (ok, fail or info, and the tokens it
+        carries), without recording it or changing any state."""
+        if outcome.response is None:
+            error = outcome.error or ("response-lost" if outcome.sent else "error")
+            return Parsed("info" if outcome.sent else "fail", None, error)
+        if invoke.kind in ("login", "refresh", "probe"):
+            return self.profile.parse_tokens(outcome.response)
+        return self.profile.parse_plain(outcome.response)
+
+    async def learn_keys(self, answers: Iterable[Parsed]) -> None:
+        """Before access tokens are read: fetch the target's JWKS again if one of them is signed
+        by a key it lacked (a key rotated in during the run, see :mod:`stress.signing_keys`)."""
+        claims = self.recorder.claims
+        if not claims.verifying:
+            return
+        kids = {
+            kid
+            for parsed in answers
+            if parsed.tokens is not None
+            and parsed.tokens.access is not None
+            and (kid := claims.unknown_key(parsed.tokens.access)) is not None
+        }
+        if kids:
+            await claims.learn_keys(kids)
 
     def complete(
         self,
@@ -141,20 +169,18 @@ class Actions:
         tab: int,
         *,
         engine: str | None = None,
+        parsed: Parsed | None = None,
     ) -> Parsed:
-        """Classify ``outcome`` and record it as ``invoke``'s completion."""
+        """Record ``outcome`` as ``invoke``'s completion, classified here unless ``parsed``
+        says how (:meth:`classify`)."""
+        if parsed is None:
+            parsed = self.classify(invoke, outcome)
         if outcome.response is None:
-            error = outcome.error or ("response-lost" if outcome.sent else "error")
-            parsed = Parsed("info" if outcome.sent else "fail", None, error)
             self._note_connect(invoke, outcome)
         else:
             self._liveness.answered(origin(outcome.request.url), outcome.send_ns, outcome.recv_ns)
             if self.profile.spec.session_cookies:
                 state.set_cookies(self.profile.session_cookies(outcome.response))
-            if invoke.kind in ("login", "refresh", "probe"):
-                parsed = self.profile.parse_tokens(outcome.response)
-            else:
-                parsed = self.profile.parse_plain(outcome.response)
         if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:
             state.consume(invoke.presented)
         self.recorder.complete(

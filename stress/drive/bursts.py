@@ -140,9 +140,18 @@ class Bursts:
             engine=engine,
             timeout=actions.run.op_timeout_seconds,
         )
+        answers = [
+            actions.classify(invoke, outcome)
+            for invoke, outcome in zip(invokes, result.outcomes, strict=True)
+        ]
+        await actions.learn_keys(answers)
         members = []
-        for i, (invoke, outcome) in enumerate(zip(invokes, result.outcomes, strict=True)):
-            parsed = actions.complete(state, invoke, outcome, i, engine=result.engine)
+        for i, (invoke, outcome, answer) in enumerate(
+            zip(invokes, result.outcomes, answers, strict=True)
+        ):
+            parsed = actions.complete(
+                state, invoke, outcome, i, engine=result.engine, parsed=answer
+            )
             members.append((invoke, outcome, parsed))
         self.records.append(burst_record(burst, result))
         return members

@@ -180,7 +180,7 @@ class Driver:
                 end=self._end,
                 detail=self._detail,
                 wall_seconds=time.monotonic() - started,
-                notes=list(self.notes),
+                notes=[*self.notes, *self.recorder.claims.keys.notes],
                 bursts=list(self.bursts.records),
                 dead_targets=dict(dead),
             )

@@ -101,7 +101,7 @@ class Replayer:
                 end=self._end,
                 detail=self._detail,
                 wall_seconds=time.monotonic() - started,
-                notes=list(self.notes),
+                notes=[*self.notes, *self.recorder.claims.keys.notes],
                 bursts=list(self.bursts),
                 dead_targets=dict(self.actions.dead),
             )
@@ -255,7 +255,16 @@ class Replayer:
         result = await self.parts.wire.burst(
             requests, engine=engine, timeout=self.parts.scenario.run.op_timeout_seconds
         )
-        for (op, state, invoke, token), outcome in zip(invokes, result.outcomes, strict=True):
-            parsed = self.actions.complete(state, invoke, outcome, 0, engine=result.engine)
+        answers = [
+            self.actions.classify(invoke, outcome)
+            for (_, _, invoke, _), outcome in zip(invokes, result.outcomes, strict=True)
+        ]
+        await self.actions.learn_keys(answers)
+        for (op, state, invoke, token), outcome, answer in zip(
+            invokes, result.outcomes, answers, strict=True
+        ):
+            parsed = self.actions.complete(
+                state, invoke, outcome, 0, engine=result.engine, parsed=answer
+            )
             self._keep(op, invoke, parsed, token)
         self.bursts.append(burst_record(burst, result))

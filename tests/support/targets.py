@@ -47,6 +47,7 @@ class TargetSpec:
     generations: int | None = None
     reuse_revokes: str | None = None
     db_latency: float | None = None
+    signing_key_rotates_after: int | None = None
 
     def argv(self, port: int) -> list[str]:
         argv = [sys.executable, "-m", "tests.targets.oauth_behaviours"]
@@ -56,6 +57,7 @@ class TargetSpec:
             ("--generations", self.generations),
             ("--reuse-revokes", self.reuse_revokes),
             ("--db-latency", self.db_latency),
+            ("--signing-key-rotates-after", self.signing_key_rotates_after),
         ):
             if value is not None:
                 argv += [flag, str(value)]
@@ -64,7 +66,13 @@ class TargetSpec:
     @property
     def id(self) -> str:
         """A short name for test ids and log files."""
-        options = (self.grace, self.generations, self.reuse_revokes, self.db_latency)
+        options = (
+            self.grace,
+            self.generations,
+            self.reuse_revokes,
+            self.db_latency,
+            self.signing_key_rotates_after,
+        )
         return "-".join([self.behaviour, *(str(o) for o in options if o is not None)])
 
 

@@ -44,6 +44,7 @@ revoke-access-on-refresh  as idempotent, and every rotation         django-oauth
 Each module's docstring says what the real servers do and how the model differs.
 
 Run: ``python -m tests.targets.oauth_behaviours --behaviour NAME --port PORT [--grace SECONDS]
-[--generations N] [--reuse-revokes family|user|nothing] [--db-latency SECONDS]``; an option a
-behaviour does not use is an error.
+[--generations N] [--reuse-revokes family|user|nothing] [--db-latency SECONDS]
+[--signing-key-rotates-after N]``; an option a behaviour does not use is an error. Access tokens
+are opaque unless ``--signing-key-rotates-after`` makes them JWTs (``signing``).
 """

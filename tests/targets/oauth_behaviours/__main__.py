@@ -29,16 +29,23 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         type=float,
         help="seconds between a refresh's read and its write (default 0.002)",
     )
+    parser.add_argument(
+        "--signing-key-rotates-after",
+        type=int,
+        help="sign access tokens as JWTs, with a new key after this many (default: opaque)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error("--port must be in 1..65535")
     given = {f.name: getattr(args, f.name) for f in fields(Options)}
     given = {name: value for name, value in given.items() if value is not None}
-    uses = BEHAVIOURS[args.behaviour].uses | {"db_latency"}
+    uses = BEHAVIOURS[args.behaviour].uses | {"db_latency", "signing_key_rotates_after"}
     for name in sorted(set(given) - uses):
         parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")
     if given.get("grace", 0) < 0 or given.get("db_latency", 0) < 0:
         parser.error("--grace and --db-latency must be >= 0")
+    if given.get("signing_key_rotates_after", 1) < 1:
+        parser.error("--signing-key-rotates-after must be >= 1")
     if given.get("generations", 1) < 1:
         parser.error("--generations must be >= 1")
     return args.behaviour, args.port, Options(**given)

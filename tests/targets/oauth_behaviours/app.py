@@ -20,11 +20,12 @@ from .last_write_wins import LastWriteWins
 from .overlap import Overlap
 from .reissue import Reissue
 from .revoke_access_on_refresh import RevokeAccessOnRefresh
+from .signing import RotatingSigner
 from .store import Store
 from .strict_revoke_family import StrictRevokeFamily
 from .strict_same_pair import StrictSamePair
 from .strict_tolerant import StrictTolerant
-from .surface import build_app
+from .surface import ACCESS_TOKEN_SECONDS, build_app
 
 __all__ = ["BEHAVIOURS", "CONFIG_ENV", "config_env", "create_app"]
 
@@ -55,4 +56,6 @@ def create_app() -> Starlette:
     config = json.loads(os.environ[CONFIG_ENV])
     cls = BEHAVIOURS[config.pop("behaviour")]
     options = Options(**config)
-    return build_app(cls(Store(options.db_latency), options))
+    rotates_after = options.signing_key_rotates_after
+    signer = RotatingSigner(rotates_after, ACCESS_TOKEN_SECONDS) if rotates_after else None
+    return build_app(cls(Store(options.db_latency, signer), options))

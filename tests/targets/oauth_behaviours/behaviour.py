@@ -26,6 +26,8 @@ class Options:
     generations: int = 2
     reuse_revokes: ReuseRevokes = "family"
     db_latency: float = 0.002
+    # Access tokens: opaque when 0, else JWTs whose signing key rotates after this many.
+    signing_key_rotates_after: int = 0
 
 
 @dataclass(frozen=True)

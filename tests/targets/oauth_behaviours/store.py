@@ -6,7 +6,8 @@ an access token, revoke), are the same everywhere and live here, once, so that e
 module reads as its policy and nothing else.
 
 A family is one login (a grant): every refresh token and access token minted from it belongs to
-it, and revoking the family kills them all. Tokens are opaque random strings.
+it, and revoking the family kills them all. Tokens are opaque random strings (access tokens
+JWTs with a signer, see ``signing``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .signing import RotatingSigner
 
 __all__ = ["AccessToken", "Family", "RefreshToken", "ReuseRevokes", "Store"]
 
@@ -59,8 +62,10 @@ class AccessToken:
 class Store:
     """The rows, and every write a behaviour may make to them."""
 
-    def __init__(self, db_latency: float) -> None:
+    def __init__(self, db_latency: float, signer: RotatingSigner | None = None) -> None:
+        """``signer`` makes the access tokens JWTs (opaque random strings without one)."""
         self.db_latency_seconds = db_latency
+        self.signer = signer
         self.families_of_user: dict[str, list[Family]] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.access_tokens: dict[str, AccessToken] = {}
@@ -96,6 +101,8 @@ class Store:
 
     def mint_access(self, family: Family) -> str:
         value = secrets.token_urlsafe(32)
+        if self.signer is not None:
+            value = self.signer.sign(family.user, token_id=value)
         self.access_tokens[value] = AccessToken(family)
         return value
 

@@ -1,5 +1,5 @@
 """The HTTP surface every behaviour shares: RFC 6749 token endpoint, RFC 7009 revocation, RFC 8414
-metadata, a protected API and a health check.
+metadata, a protected API, a JWKS when access tokens are JWTs, and a health check.
 
 Why this module exists: the targets must differ only in their refresh policy, so parsing,
 client and user checks, error bodies and every endpoint other than the refresh decision live
@@ -173,17 +173,23 @@ def build_app(behaviour: Behaviour) -> Starlette:
 
     async def metadata_endpoint(request: Request) -> Response:
         base = f"{request.url.scheme}://{request.url.netloc}"
-        return JSONResponse(
-            {
-                "issuer": base,
-                "token_endpoint": f"{base}/oauth/token",
-                "revocation_endpoint": f"{base}/oauth/revoke",
-                "grant_types_supported": ["password", "refresh_token"],
-                "token_endpoint_auth_methods_supported": ["none"],
-                "revocation_endpoint_auth_methods_supported": ["none"],
-                "scopes_supported": sorted(SCOPES),
-            }
-        )
+        metadata = {
+            "issuer": base,
+            "token_endpoint": f"{base}/oauth/token",
+            "revocation_endpoint": f"{base}/oauth/revoke",
+            "grant_types_supported": ["password", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+            "scopes_supported": sorted(SCOPES),
+        }
+        if store.signer is not None:
+            metadata["jwks_uri"] = f"{base}/jwks"
+        return JSONResponse(metadata)
+
+    async def jwks_endpoint(request: Request) -> Response:
+        if store.signer is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        return JSONResponse(store.signer.jwks())
 
     async def health_endpoint(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -194,6 +200,7 @@ def build_app(behaviour: Behaviour) -> Starlette:
             Route("/oauth/token", token_endpoint, methods=["POST"]),
             Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
             Route("/api/me", me_endpoint, methods=["GET"]),
+            Route("/jwks", jwks_endpoint, methods=["GET"]),
             Route("/healthz", health_endpoint, methods=["GET"]),
         ]
     )
