@@ -46,7 +46,7 @@ import httpx
 
 from stress.errors import TargetError
 from stress.set_cookie import cookies_set
-from stress.target import fill_placeholders, json_path
+from stress.target import browser_origin, fill_placeholders, json_path
 
 __all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
 
@@ -678,7 +678,7 @@ async def _post(
     cookie the scenario does not send would be learnt wrong."""
     http.cookies.clear()
     try:
-        headers = {"accept": "application/json", **headers}
+        headers = {"accept": "application/json", **_from_origin(http, url, headers), **headers}
         return await http.request(method, url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
@@ -690,9 +690,19 @@ async def _post_form(
     """POST ``form`` form-encoded, with the cookies given and no others (see :func:`_post`)."""
     http.cookies.clear()
     try:
-        return await http.post(url, data=form, headers={"accept": "application/json", **headers})
+        sent = {"accept": "application/json", **_from_origin(http, url, headers), **headers}
+        return await http.post(url, data=form, headers=sent)
     except httpx.HTTPError as exc:
         raise TargetError(f"{url}: unreachable ({type(exc).__name__}: {exc})") from exc
+
+
+def _from_origin(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, str]:
+    """The ``Origin`` header a run sends with this request (see
+    :func:`stress.target.browser_origin`), unless the target's headers or the request's name
+    one; every request probed here has a body."""
+    if "origin" in http.headers or any(name.lower() == "origin" for name in headers):
+        return {}
+    return {"origin": browser_origin(url)}
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus, urlencode, urljoin
+from urllib.parse import quote, quote_plus, urlencode, urljoin, urlsplit
 
 import msgspec
 
@@ -36,6 +36,7 @@ __all__ = [
     "Parsed",
     "TargetProfile",
     "TokenPair",
+    "browser_origin",
     "fill_placeholders",
     "json_path",
     "retry_after",
@@ -134,6 +135,21 @@ def with_user_agent(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str]
     if any(name == "user-agent" for name, _ in given):
         return given
     return (("user-agent", USER_AGENT), *given)
+
+
+@functools.lru_cache(maxsize=64)  # a run's few bases, on every request of a custom API
+def browser_origin(url: str) -> str:
+    """The ``Origin`` a browser sends with a request from a page of ``url``'s own origin.
+
+    Why custom APIs get one: a browser sends it with every POST, PUT, PATCH and DELETE, and
+    servers check it against their own: Django's CSRF check over HTTPS refuses a cookie-session
+    POST with neither ``Origin`` nor ``Referer``, and SvelteKit and Hono refuse a form POST whose
+    ``Origin`` is not the server's. The page is taken to be on the API's origin; an app served
+    from another one sets ``Origin`` in ``target.headers``. OAuth 2.0 token endpoints get none:
+    Keycloak refuses a token request whose ``Origin`` is not among the client's web origins.
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def target_headers(
@@ -384,6 +400,12 @@ class TargetProfile:
     ) -> WireRequest:
         headers = [(k.lower(), fill_placeholders(v, values)) for k, v in spec.headers.items()]
         headers = self._sent_with(headers)
+        if (
+            spec.method != "GET"
+            and self.spec.kind != "oauth2"
+            and not any(name == "origin" for name, _ in headers)
+        ):
+            headers.append(("origin", browser_origin(base)))
         body = b""
         if spec.json is not None:
             body = json.dumps(fill_placeholders(spec.json, values), separators=(",", ":")).encode()

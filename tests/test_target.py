@@ -11,7 +11,7 @@ import pytest
 from stress.errors import ScenarioError
 from stress.scenario import TargetSpec
 from stress.target import USER_AGENT, Endpoints, TargetProfile, json_path, set_cookies
-from stress.wire import WireResponse
+from stress.wire import WireRequest, WireResponse
 
 BASE = "http://127.0.0.1:9/"
 ENDPOINTS = Endpoints(token="/oauth/token", revocation="/oauth/revoke", jwks=None, resource="/me")
@@ -347,3 +347,43 @@ def test_every_request_names_the_tester_unless_the_target_names_another_agent() 
     browser = TargetProfile(spec(kind="oauth2", headers={"User-Agent": "Mozilla/5.0"}), ENDPOINTS)
     agents = [v for name, v in browser.refresh(BASE, "R").headers if name == "user-agent"]
     assert agents == ["Mozilla/5.0"]
+
+
+def origins(request: WireRequest) -> list[str]:
+    return [value for name, value in request.headers if name == "origin"]
+
+
+def test_a_custom_apis_state_changing_requests_come_from_its_origin_as_a_browsers_do() -> None:
+    custom = TargetProfile(
+        spec(kind="cookie", refresh_cookie="rt", refresh={"path": "/auth/refresh"},
+             login={"path": "/auth/login", "json": {"u": "{username}"}},
+             revoke={"path": "/auth/logout", "method": "DELETE"}),
+        ENDPOINTS,
+    )  # fmt: skip
+    base = "https://app.example:8443/api/v1/"
+    for request in (custom.login(base, "u", "p", 0), custom.refresh(base, "R"),
+                    custom.revoke(base, "R")):  # fmt: skip
+        assert origins(request) == ["https://app.example:8443"], request.url
+    assert origins(custom.use(base, "A")) == []  # a GET: a browser sends none on its own origin
+    oauth = TargetProfile(spec(kind="oauth2"), ENDPOINTS)
+    # Keycloak refuses a token request from an origin that is not among the client's.
+    for request in (
+        oauth.login(base, "u", "p", 0),
+        oauth.refresh(base, "R"),
+        oauth.revoke(base, "R"),
+    ):
+        assert origins(request) == [], request.url
+
+
+def test_an_origin_the_target_names_replaces_the_apis_own() -> None:
+    app = "https://app.example"
+    given = TargetProfile(
+        spec(kind="json", refresh={"path": "/r", "json": {"t": "{refresh_token}"}},
+             headers={"Origin": app}),
+        ENDPOINTS,
+    )  # fmt: skip
+    assert origins(given.refresh(BASE, "R")) == [app]
+    templated = TargetProfile(
+        spec(kind="json", refresh={"path": "/r", "headers": {"Origin": app}}), ENDPOINTS
+    )
+    assert origins(templated.refresh(BASE, "R")) == [app]

@@ -55,6 +55,10 @@ about it beyond the scenario file. Fourteen variants:
 - ``gateway``: as ``body``, bug included, behind a gateway that wants an API key: every route
   answers 401 ``{"message": "No API key found in request"}`` (Kong's key-auth, as in front of
   Supabase) unless the request carries ``apikey: demo-anon-key`` (``/healthz`` needs none).
+- ``origin-checked``: as ``body``, bug included, behind an origin check as Django's CSRF
+  middleware makes over HTTPS (and SvelteKit's and Hono's for forms): a POST or DELETE whose
+  ``Origin`` is not the server's own answers 403 ``{"detail": "CSRF Failed: Origin checking
+  failed ..."}``, as one without any does (a browser always sends it).
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -95,6 +99,7 @@ VARIANTS = (
     "csrf-rotate",
     "guarded-logout",
     "gateway",
+    "origin-checked",
 )
 GATEWAY_KEY = "demo-anon-key"
 # The variants whose refresh token travels in the cookie `rt`.
@@ -335,8 +340,22 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             return JSONResponse({"message": "No API key found in request"}, status_code=401)
         return await call_next(request)
 
+    async def same_origin(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        """The origin check: a state-changing request must come from the server's own origin."""
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        sent = request.headers.get("origin", "null")
+        if request.method in ("POST", "DELETE") and sent != own:
+            detail = (
+                f"CSRF Failed: Origin checking failed - {sent} does not match any trusted origins."
+            )
+            return JSONResponse({"detail": detail}, status_code=403)
+        return await call_next(request)
+
+    guards = {"gateway": keyed, "origin-checked": same_origin}
     return Starlette(
-        middleware=[Middleware(BaseHTTPMiddleware, dispatch=keyed)] if variant == "gateway" else [],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=guards[variant])]
+        if variant in guards
+        else [],
         routes=[
             Route("/auth/csrf", handout, methods=["GET"]),
             Route("/auth/login", login, methods=["POST"]),
@@ -366,6 +385,7 @@ csurf_app = build_app("csurf", os.environ.get("EXPRESS_TOKEN_LOG"))
 csrf_rotate_app = build_app("csrf-rotate", os.environ.get("EXPRESS_TOKEN_LOG"))
 guarded_logout_app = build_app("guarded-logout", os.environ.get("EXPRESS_TOKEN_LOG"))
 gateway_app = build_app("gateway", os.environ.get("EXPRESS_TOKEN_LOG"))
+origin_checked_app = build_app("origin-checked", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

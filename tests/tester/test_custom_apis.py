@@ -342,3 +342,24 @@ def test_a_gateway_key_goes_with_every_request_and_stays_out_of_every_file(
     unset = auth_stress("run", str(out), "--no-progress", cwd=tmp_path, env={"APP_PASSWORD": "x"})
     assert unset.returncode == 2, unset.stdout + unset.stderr
     assert "GATEWAY_KEY" in unset.stderr
+
+
+@pytest.mark.parametrize("express_target", ["origin-checked"], indirect=True)
+def test_an_api_that_checks_the_origin_is_sent_its_own_as_a_browser_sends_it(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    out = tmp_path / "origin.toml"
+    made = auth_stress(
+        *_init(express_target.url, "--revoke-path", "/auth/logout", "--grace-max", "1"),
+        "--output", str(out), cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "origin" not in {name.lower() for name in tomllib.loads(out.read_text())["target"]}
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path, env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr  # the fork behind the check is caught
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert "fork" in found
+    assert "Origin checking failed" not in ran.stdout
