@@ -1,4 +1,7 @@
-"""The user's stop signals (SIGINT, SIGTERM), watched once for everything a drive does.
+"""The user's stop signals (SIGINT, SIGTERM, SIGHUP), watched once for everything a drive does.
+
+SIGHUP is one: a terminal that closes sends it, and a run killed by it would leave neither its
+run-end record nor a report, so it stops the run like Ctrl-C.
 
 Why once: a signal receiver that closes gives SIGINT back to Python's default handler, so a
 Ctrl-C between two receivers (after discovery, before the driver's) raised ``KeyboardInterrupt``
@@ -18,11 +21,11 @@ from contextlib import contextmanager
 
 import anyio
 
-__all__ = ["Interrupt", "Interrupted", "watched"]
+__all__ = ["STOP_SIGNALS", "Interrupt", "Interrupted", "watched"]
 
 logger = logging.getLogger(__name__)
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Interrupted(Exception):
@@ -75,7 +78,7 @@ class Interrupt:
 
 @contextmanager
 def watched() -> Iterator[Interrupt]:
-    """An :class:`Interrupt` fed by SIGINT and SIGTERM while the context lasts; the handlers
+    """An :class:`Interrupt` fed by :data:`STOP_SIGNALS` while the context lasts; the handlers
     found at the start are put back at the end (the loop alone would leave the defaults).
 
     The handler is the event loop's own (as anyio's signal receivers use), so it runs in the

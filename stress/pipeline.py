@@ -39,7 +39,7 @@ from stress.errors import HistoryError, ScenarioError, TargetError
 from stress.fingerprint import Fingerprinter, key_check, run_key
 from stress.history import Clock, Header, History, Operation, load_history
 from stress.http_tls import verify_setting
-from stress.interrupt import Interrupt, Interrupted, watched
+from stress.interrupt import STOP_SIGNALS, Interrupt, Interrupted, watched
 from stress.measure.drift import differences, drift
 from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, measure_policy
@@ -491,15 +491,16 @@ def _sink(path: Path) -> BinaryIO:
 
 @contextmanager
 def uninterrupted() -> Iterator[list[int]]:
-    """Hold SIGINT and SIGTERM off while reports are judged and written: a second Ctrl-C must
-    not lose the reports of a run that already stopped. Yields the signals that arrived, so a
-    command making several runs stops after this one instead of forgetting them."""
+    """Hold the stop signals (:data:`STOP_SIGNALS`) off while reports are judged and written: a
+    second Ctrl-C must not lose the reports of a run that already stopped. Yields the signals
+    that arrived, so a command making several runs stops after this one instead of forgetting
+    them."""
     held: list[int] = []
 
     def hold(signum: int, _frame: object) -> None:
         held.append(signum)
 
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, hold) for sig in STOP_SIGNALS}
     try:
         yield held
     finally:

@@ -30,7 +30,8 @@ def test_a_signal_while_reports_are_written_is_held_not_raised() -> None:
     with uninterrupted() as held:
         os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt outside
         os.kill(os.getpid(), signal.SIGTERM)
-    assert held == [signal.SIGINT, signal.SIGTERM]
+        os.kill(os.getpid(), signal.SIGHUP)
+    assert held == [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

@@ -77,10 +77,11 @@ def test_an_interrupt_nobody_feeds_never_fires() -> None:
     anyio.run(main)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_real_signal_between_phases_is_kept_for_the_next(signum: int) -> None:
     """The case one receiver per phase lost: a signal while no phase runs raised
-    KeyboardInterrupt (or killed the process, for SIGTERM) instead of stopping the drive."""
+    KeyboardInterrupt (or killed the process, for SIGTERM and SIGHUP) instead of stopping the
+    drive."""
 
     async def main() -> bool:
         with watched() as interrupt:

@@ -31,8 +31,23 @@ __all__ = [
     "stdout",
 ]
 
-stdout = Console()
-stderr = Console(stderr=True)
+
+
+class _Console(Console):
+    """A rich console that goes quiet when the reader of its pipe has gone (``| head`` quit).
+
+    rich's own answer is to exit with status 1, which here means "a violation was found": the
+    command instead carries on, writes what it was asked to, and exits with its own status.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())  # and Python's last flush of it finds nothing
+
+
+stdout = _Console()
+stderr = _Console(stderr=True)
 
 LogLevel = Annotated[
     str,
@@ -104,11 +119,15 @@ def load(path: Path) -> Scenario:
 def emit(
     report: RunReport, json_path: Path | None, junit_path: Path | None, html_path: Path | None
 ) -> None:
-    """Render the report on the console and write every report file that was asked for."""
-    render_report(report, stdout, json_path=json_path)
+    """Write every report file that was asked for, then render the report on the console.
+
+    Files first: a console that is gone (a closed terminal, a pipe whose reader quit) must not
+    cost the files.
+    """
     if json_path is not None:
         write_json(report, json_path)
     if junit_path is not None:
         write_junit(report, junit_path, json_path)
     if html_path is not None:
         write_html(report, html_path)
+    render_report(report, stdout, json_path=json_path)

@@ -70,11 +70,15 @@ def assert_closed_history(history: Path) -> None:
     assert len(recorded) > 10
 
 
-def test_interrupted_run_keeps_history_and_report(tmp_path: Path, redis_url: str) -> None:
+# Ctrl-C; a kill, a CI runner's cancel; the terminal the run was started from closing.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_interrupted_run_keeps_history_and_report(
+    tmp_path: Path, redis_url: str, signum: int
+) -> None:
     with ServerProcess("atomic", redis_url=redis_url, grace=2.0) as server:
         proc, history, report = start_cli(tmp_path, server.url)
         wait_for_ops(history, 30)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 3, stdout + stderr
     document = json.loads(report.read_text())
