@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 
-
 class _Console(Console):
     """A rich console that goes quiet when the reader of its pipe has gone (``| head`` quit).
 

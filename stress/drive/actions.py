@@ -128,7 +128,8 @@ class Actions:
         )
         outcome = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
         parsed = self.classify(invoke, outcome)
-        await self.learn_keys((parsed,))
+        if kids := self.unknown_keys((parsed,)):
+            await self.recorder.claims.learn_keys(kids)
         parsed = self.complete(state, invoke, outcome, tab, parsed=parsed)
         tokens = parsed.tokens
         if adopt and kind in ("probe", "refresh") and parsed.outcome == "ok" and tokens:
@@ -145,21 +146,21 @@ class Actions:
             return self.profile.parse_tokens(outcome.response)
         return self.profile.parse_plain(outcome.response)
 
-    async def learn_keys(self, answers: Iterable[Parsed]) -> None:
-        """Before access tokens are read: fetch the target's JWKS again if one of them is signed
-        by a key it lacked (a key rotated in during the run, see :mod:`stress.signing_keys`)."""
+    def unknown_keys(self, answers: Iterable[Parsed]) -> set[str]:
+        """The signing keys that access tokens in ``answers`` name and the run lacks: to be
+        fetched (:meth:`ClaimReader.learn_keys`) before the tokens are recorded, since the target
+        may have rotated its key during the run (see :mod:`stress.signing_keys`). Sync, so the
+        run path awaits nothing for the usual answer."""
         claims = self.recorder.claims
         if not claims.verifying:
-            return
-        kids = {
+            return set()
+        return {
             kid
             for parsed in answers
             if parsed.tokens is not None
             and parsed.tokens.access is not None
             and (kid := claims.unknown_key(parsed.tokens.access)) is not None
         }
-        if kids:
-            await claims.learn_keys(kids)
 
     def complete(
         self,

@@ -144,7 +144,8 @@ class Bursts:
             actions.classify(invoke, outcome)
             for invoke, outcome in zip(invokes, result.outcomes, strict=True)
         ]
-        await actions.learn_keys(answers)
+        if kids := actions.unknown_keys(answers):
+            await actions.recorder.claims.learn_keys(kids)
         members = []
         for i, (invoke, outcome, answer) in enumerate(
             zip(invokes, result.outcomes, answers, strict=True)

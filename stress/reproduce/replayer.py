@@ -259,7 +259,8 @@ class Replayer:
             self.actions.classify(invoke, outcome)
             for (_, _, invoke, _), outcome in zip(invokes, result.outcomes, strict=True)
         ]
-        await self.actions.learn_keys(answers)
+        if kids := self.actions.unknown_keys(answers):
+            await self.recorder.claims.learn_keys(kids)
         for (op, state, invoke, token), outcome, answer in zip(
             invokes, result.outcomes, answers, strict=True
         ):
