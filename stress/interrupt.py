@@ -3,10 +3,11 @@
 SIGHUP is one: a terminal that closes sends it, and a run killed by it would leave neither its
 run-end record nor a report, so it stops the run like Ctrl-C.
 
-Why once: a signal receiver that closes gives SIGINT back to Python's default handler, so a
-Ctrl-C between two receivers (after discovery, before the driver's) raised ``KeyboardInterrupt``
-wherever the drive happened to be, and the run ended without its run-end record or report.
-Receivers cannot nest either: closing the inner one removes the outer one's handler as well.
+Why once: a signal receiver that closes gives SIGINT back to Python's default handler, so with
+a receiver per phase a Ctrl-C between two of them (after discovery, before the run) would raise
+``KeyboardInterrupt`` wherever the drive happened to be, and the run would end without its
+run-end record or report. Receivers cannot nest either: closing the inner one removes the outer
+one's handler as well.
 So a drive installs one handler for its whole life, and each phase (discovery, the policy
 measurement, the wait for ``--start-at``, the run) only asks to be stopped by it.
 """
@@ -95,4 +96,5 @@ def watched() -> Iterator[Interrupt]:
     finally:
         for sig, handler in previous.items():
             loop.remove_signal_handler(sig)
-            signal.signal(sig, handler)
+            if handler is not None:  # None: set outside Python, which cannot be put back
+                signal.signal(sig, handler)

@@ -2,9 +2,9 @@
 
 Why again: servers rotate the keys they sign access tokens with, and publish the new key when
 they start using it (Dex rotates every six hours by default; Keycloak, Auth0 and Okta rotate
-when told). A run that kept the JWKS it read at discovery judged every token signed after such
-a rotation as "no key with kid" although the resource servers, which fetch the JWKS again on an
-unknown ``kid`` as JWT libraries do, accept it. So a token naming an unknown key makes the run
+when told). A run that kept the JWKS it read at discovery would judge every token signed after
+such a rotation as "no key with kid", though the resource servers, which fetch the JWKS again on
+an unknown ``kid`` as JWT libraries do, accept it. So a token naming an unknown key makes the run
 fetch the JWKS again before the token is judged: one fetch at a time, and none sooner than
 :data:`REFETCH_COOLDOWN_SECONDS` after the last, so a server that signs with a key it never
 publishes costs a fetch now and then, not one per token (and is still reported).

@@ -2,7 +2,7 @@
 
 The target (``--signing-key-rotates-after``) signs its first access tokens with ``k1`` and the
 rest with ``k2``, which its JWKS lists from then on, as Dex and other servers rotating keys do.
-A run that kept the JWKS of its discovery judged every later token unverifiable.
+A run that kept the JWKS of its discovery would judge every later token unverifiable.
 """
 
 from __future__ import annotations
