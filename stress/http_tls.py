@@ -1,8 +1,11 @@
-"""How the control plane's httpx clients check an https target's certificate.
+"""How every client of the tester checks an https target's certificate.
 
-Why one place: discovery, the custom-API probe, the policy measurement and the run all talk to
-the same target with the same ``--ca-file`` or ``--insecure``, and httpx takes an SSL context
-(a CA bundle given as a path is deprecated there). A context is built once per process:
+Why one place: discovery, the custom-API probe, the policy measurement and the socket-level
+burst engine all talk to the same target with the same ``--ca-file`` or ``--insecure``, and
+they must trust the same CAs: a control plane that trusted certifi's bundle while the engine
+trusted the system's would discover a target whose every burst then fails. The system's CAs are
+the default, as for the reproducer's curl lines (OpenSSL's default paths, which
+``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` override). httpx's context is built once per process:
 loading a CA bundle costs about 0.1 s, which a repetition or a shrink would pay per run.
 """
 
@@ -12,22 +15,34 @@ import functools
 import ssl
 from pathlib import Path
 
-import httpx
-
-__all__ = ["Verify", "verify_setting"]
+__all__ = ["Verify", "ca_file_problem", "client_context", "verify_setting"]
 
 Verify = ssl.SSLContext | bool
 """httpx's ``verify``: a context, or False for no check at all."""
 
 
-@functools.cache
-def verify_setting(ca_file: str | None, insecure: bool) -> Verify:
-    """No check when ``insecure``; else the CAs of ``ca_file`` (a file or a folder of them), or
-    the system's."""
-    if insecure:
-        return False
-    if ca_file is None:
-        return httpx.create_ssl_context(verify=True)
-    if Path(ca_file).is_dir():
+def client_context(ca_file: str | None) -> ssl.SSLContext:
+    """A new verifying client context: the system's CAs, or those of ``ca_file`` (a PEM bundle,
+    or a folder of certificates named by their hash, as ``openssl rehash`` leaves them)."""
+    if ca_file is not None and Path(ca_file).is_dir():
         return ssl.create_default_context(capath=ca_file)
     return ssl.create_default_context(cafile=ca_file)
+
+
+@functools.cache
+def verify_setting(ca_file: str | None, insecure: bool) -> Verify:
+    """httpx's ``verify``: no check when ``insecure``, else :func:`client_context`'s."""
+    if insecure:
+        return False
+    return client_context(ca_file)
+
+
+def ca_file_problem(ca_file: str) -> str | None:
+    """Why ``ca_file`` cannot be a ``--ca-file``, or None when its CAs load."""
+    if not Path(ca_file).exists():
+        return "no such file or folder"
+    try:
+        client_context(ca_file)
+    except (ssl.SSLError, OSError) as exc:
+        return f"not a PEM bundle of CA certificates ({exc})"
+    return None

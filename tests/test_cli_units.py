@@ -191,3 +191,30 @@ def test_headers_for_every_request_are_refused_by_their_flag_when_wrong(
     result = CliRunner().invoke(app, [*argv, "--yes", *args])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", ["run", "init", "policy", "calibrate", "replay", "shrink"])
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("missing.pem", "--ca-file {path}: no such file or folder"),
+        ("not-pem.txt", "--ca-file {path}: not a PEM bundle of CA certificates"),
+    ],
+)
+def test_a_ca_file_that_cannot_be_loaded_is_refused_by_its_flag(
+    tmp_path: Path, command: str, given: str, message: str
+) -> None:
+    (tmp_path / "not-pem.txt").write_text("not a certificate\n")
+    path = str(tmp_path / given)
+    argv = {
+        "run": ["run", str(ROOT / "scenarios" / "multi-tab-burst.toml")],
+        "init": ["init", "--target", "https://127.0.0.1:9", "--output", str(tmp_path / "s.toml")],
+        "policy": ["policy", "--target", "https://127.0.0.1:9"],
+        "calibrate": ["calibrate", "--target", "https://127.0.0.1:9"],
+        "replay": ["replay", str(tmp_path / "h.jsonl"), "--finding", "1"],
+        "shrink": ["shrink", str(ROOT / "scenarios" / "multi-tab-burst.toml")],
+    }[command]
+    result = CliRunner().invoke(app, [*argv, "--ca-file", path])
+    assert result.exit_code == 2, result.output
+    assert message.format(path=path) in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from stress.calibrate import ARRIVAL_HEADER, DEFAULT_ENGINES, METHODS, Calibration, Probe, calibrate
 from stress.cli.output import fail, start_logging, stdout
+from stress.cli.target_options import CaFile
 from stress.types import ExitCode
 from stress.wire import WireClient
 from stress.wire import run as run_async
@@ -187,7 +188,7 @@ def calibrate_command(
     ] = None,
     sizes: Annotated[str, typer.Option(help="Burst sizes N, comma-separated.")] = "2,8,32,128",
     bursts: Annotated[int, typer.Option(min=1, max=1000, help="Measured bursts per N.")] = 7,
-    ca_file: Annotated[str | None, typer.Option(help="CA bundle for an https target.")] = None,
+    ca_file: CaFile = None,
     insecure: Annotated[
         bool, typer.Option(help="Do not verify TLS certificates (test servers only).")
     ] = False,

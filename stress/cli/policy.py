@@ -59,6 +59,7 @@ from stress.cli.custom_options import (
     probe,
 )
 from stress.cli.output import LogLevel, fail, load, stderr, stdout
+from stress.cli.target_options import CaFile
 from stress.custom_probe import CustomPaths
 from stress.errors import ScenarioError, TargetError
 from stress.http_tls import Verify, verify_setting
@@ -376,7 +377,7 @@ def policy_command(
     history: Annotated[
         Path | None, typer.Option(help="Where to stream the JSONL history (default: runs/).")
     ] = None,
-    ca_file: Annotated[str | None, typer.Option(help="CA bundle for https targets.")] = None,
+    ca_file: CaFile = None,
     insecure: Annotated[
         bool, typer.Option(help="Do not verify TLS certificates (test servers only).")
     ] = False,

@@ -25,6 +25,7 @@ from stress.cli.output import (
     stderr,
 )
 from stress.cli.repeat import run_repeated
+from stress.cli.target_options import CaFile
 from stress.errors import ScenarioError
 from stress.pipeline import RUN_KEY_ENV, RunOptions, drive_scenario, judge_drive, uninterrupted
 from stress.report import exit_code
@@ -167,9 +168,7 @@ def run_command(
             help="The JSONL history file to stream (default: runs/<time>-<name>/history.jsonl).",
         ),
     ] = None,
-    ca_file: Annotated[
-        str | None, typer.Option(metavar="FILE", help="CA bundle for https targets.")
-    ] = None,
+    ca_file: CaFile = None,
     insecure: Annotated[
         bool, typer.Option(help="Do not verify TLS certificates (test servers only).")
     ] = False,

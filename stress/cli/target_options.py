@@ -8,6 +8,7 @@ from typing import Annotated, cast
 import typer
 
 from stress.cli.output import fail
+from stress.http_tls import ca_file_problem
 from stress.types import ENGINES, ExitCode
 from stress.wire import HTTP2Mode
 
@@ -37,8 +38,24 @@ EngineOption = Annotated[
         "--engine", metavar="ENGINE", help=f"Override every sync engine: {', '.join(ENGINES)}."
     ),
 ]
+
+
+def _checked_ca_file(value: str | None) -> str | None:
+    """``value`` if its CAs load, else exit 2 saying why (before anything is sent)."""
+    problem = ca_file_problem(value) if value is not None else None
+    if problem is not None:
+        raise fail(ExitCode.USAGE, f"--ca-file {value}: {problem}")
+    return value
+
+
 CaFile = Annotated[
-    str | None, typer.Option("--ca-file", metavar="FILE", help="CA bundle for https targets.")
+    str | None,
+    typer.Option(
+        "--ca-file",
+        metavar="FILE",
+        help="CA bundle (PEM, or a folder of hashed certificates) for https targets.",
+        callback=_checked_ca_file,
+    ),
 ]
 Insecure = Annotated[
     bool, typer.Option("--insecure", help="Do not verify TLS certificates (test servers only).")

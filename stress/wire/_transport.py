@@ -21,6 +21,7 @@ import ssl
 
 import anyio
 
+from stress.http_tls import client_context
 from stress.wire import kernel_stamps
 from stress.wire._models import ErrorClass, Origin
 
@@ -41,8 +42,9 @@ class WireFailure(Exception):
 def make_ssl_context(
     *, ca_file: str | None, insecure: bool, alpn: tuple[str, ...]
 ) -> ssl.SSLContext:
-    """A client context: system CAs (or ``ca_file``), or no verification when ``insecure``."""
-    context = ssl.create_default_context(cafile=ca_file)
+    """A client context: system CAs (or ``ca_file``'s, a file or a folder), or no verification
+    when ``insecure``; the same CAs as the control plane's (:mod:`stress.http_tls`)."""
+    context = client_context(ca_file)
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

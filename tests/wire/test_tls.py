@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
 
+from stress.http_tls import verify_setting
 from stress.wire import WireClient, WireRequest
 
 from .conftest import start_tls_server
@@ -73,3 +77,27 @@ async def test_tight_engines_over_tls(
     assert result.engine == engine
     assert all(o.error is None and o.response is not None for o in result.outcomes)
     assert len(info.rec.arrivals) == 4
+
+
+async def test_a_folder_of_hashed_certificates_is_trusted_by_the_engine_and_httpx(
+    cert_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``--ca-file`` names a bundle or a folder (as ``openssl rehash`` leaves one); the burst
+    engine and the control plane trust the same CAs either way."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to name the certificate by its hash")
+    folder = tmp_path / "cas"
+    folder.mkdir()
+    shutil.copy(cert_files[0], folder / "test-ca.pem")
+    await anyio.run_process(["openssl", "rehash", str(folder)])
+    server, info = await start_tls_server(cert_files, ["http/1.1"])
+    try:
+        async with WireClient(ca_file=str(folder)) as client:
+            outcome = await client.request(WireRequest("GET", info.url("/")), timeout=5)
+        async with httpx.AsyncClient(verify=verify_setting(str(folder), False)) as http:
+            answer = await http.get(info.url("/"), timeout=5)
+    finally:
+        server.close()
+    assert outcome.error is None
+    assert outcome.response is not None
+    assert answer.status_code == outcome.response.status
