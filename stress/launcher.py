@@ -275,7 +275,8 @@ class ServerProcess:
                 env=child_environment(),
             )
         deadline = time.monotonic() + self.start_timeout
-        with httpx.Client(timeout=1.0) as client:
+        # Directly, whatever proxy the environment names: the server is on this machine.
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     break

@@ -27,12 +27,12 @@ from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
 import anyio
-import httpx
 import msgspec
 
 from stress.checkers import run_checkers
 from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
+from stress.control_http import control_client
 from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
 from stress.errors import HistoryError, ScenarioError, TargetError
@@ -253,7 +253,7 @@ async def _discover(
     headers = target_headers(scenario.target)
     with interrupt.stops():
         try:
-            async with httpx.AsyncClient(
+            async with control_client(
                 timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
             ) as http:
                 discovery = await discover(
@@ -450,7 +450,7 @@ def _jwks_source(
     timeout = scenario.run.op_timeout_seconds
 
     async def fetch() -> dict[str, Any] | None:
-        async with httpx.AsyncClient(timeout=timeout, verify=verify, headers=headers) as http:
+        async with control_client(timeout=timeout, verify=verify, headers=headers) as http:
             return await fetch_jwks(http, base, jwks)
 
     return fetch

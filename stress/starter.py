@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from stress.control_http import control_client
 from stress.custom_probe import CustomShape
 from stress.discovery import Discovery, discover
 from stress.errors import ScenarioError
@@ -193,9 +192,7 @@ async def discover_endpoints(
     the rest (``TargetError`` when it is unreachable or silent about one that is needed)."""
     spec = target_spec(target, client or ClientSetup())
     headers = target_headers(spec)
-    async with httpx.AsyncClient(
-        timeout=_REQUEST_TIMEOUT_S, verify=verify, headers=headers
-    ) as http:
+    async with control_client(timeout=_REQUEST_TIMEOUT_S, verify=verify, headers=headers) as http:
         return await discover(http, spec, target if target.endswith("/") else target + "/")
 
 

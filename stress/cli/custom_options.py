@@ -15,11 +15,11 @@ import os
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from stress.cli.client_options import client_flags
 from stress.cli.output import fail, stderr
+from stress.control_http import control_client
 from stress.custom_probe import CustomPaths, CustomShape, probe_custom_api
 from stress.errors import TargetError
 from stress.http_tls import Verify
@@ -144,7 +144,7 @@ def probe(
     base = target if target.endswith("/") else target + "/"
 
     async def run() -> CustomShape:
-        async with httpx.AsyncClient(
+        async with control_client(
             timeout=_PROBE_TIMEOUT_S, verify=verify, headers=with_user_agent(headers)
         ) as http:
             return await probe_custom_api(http, base, paths, username=username, password=password)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 
 from stress.claims import ClaimReader
+from stress.control_http import control_client
 from stress.discovery import discover
 from stress.drive.actions import Actions
 from stress.drive.bursts import Bursts
@@ -115,7 +115,7 @@ async def _measure(setup: ProbeSetup, bounds: Bounds, interrupt: Interrupt) -> M
     resolve_password(scenario.auth)  # an unset password variable stops us before any file
     verify = verify_setting(setup.ca_file, setup.insecure)
     headers = target_headers(scenario.target)  # an unset variable stops us here too
-    async with httpx.AsyncClient(
+    async with control_client(
         timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
     ) as http:
         with interrupt.stops():
