@@ -3,14 +3,13 @@
 ``run --repeat K``, every shrink candidate and every replay are the same loop: K independent
 runs, each streaming its own history into one folder, each judged from that file exactly as
 ``analyze`` would. The user can stop the loop: a signal during a run interrupts that run (its
-partial history is judged like any interrupted run), and a signal while a report is judged is
-held until the report is done; either way no further run starts and the runs made so far are
-still tallied.
+partial history is judged like any interrupted run), and a signal while a report is judged, or
+between two runs, is held until the report is done; either way no further run starts and the
+runs made so far are still tallied.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,7 +20,6 @@ import msgspec
 from stress.pipeline import (
     Drive,
     RunOptions,
-    analyze_history,
     drive_scenario,
     header_of,
     history_path,
@@ -116,27 +114,25 @@ def repeat_drives(
     """
     width = max(2, len(str(times)))
     outcomes: list[RunOutcome] = []
-    for number in range(1, times + 1):
-        if budget is not None and not budget.allows():
-            break
-        path = history_file(first, number, width)
-        made: Drive | None = None
-        # A Ctrl-C outside the drive's own watch (as its event loop starts or stops) raises.
-        with contextlib.suppress(KeyboardInterrupt):
+    # Between two runs (one run's event loop stopping, the next one's starting) the stop
+    # signals are held, not Python's: each run's own watch takes them over while it lasts and
+    # hands them back, so a signal at any moment stops the loop with every run made tallied.
+    with uninterrupted() as between:
+        for number in range(1, times + 1):
+            if between or (budget is not None and not budget.allows()):
+                return Batch(tuple(outcomes), interrupted=bool(between))
+            path = history_file(first, number, width)
             made = drive(replace(options, history_path=path))
-        if budget is not None:
-            budget.runs += 1
-        with uninterrupted() as held:
-            if made is not None:
+            if budget is not None:
+                budget.runs += 1
+            with uninterrupted() as held:
                 crashed = made.end.end == "crashed"
                 outcomes.append(RunOutcome(number, made.path, judge_drive(made), crashed))
-            elif path.exists():
-                outcomes.append(RunOutcome(number, path, analyze_history(path)))
-            if on_run is not None and outcomes and outcomes[-1].number == number:
-                on_run(outcomes[-1])
-        if made is None or made.interrupted or held:
-            return Batch(tuple(outcomes), interrupted=True)
-    return Batch(tuple(outcomes), interrupted=False)
+                if on_run is not None:
+                    on_run(outcomes[-1])
+            if made.interrupted or held:
+                return Batch(tuple(outcomes), interrupted=True)
+        return Batch(tuple(outcomes), interrupted=bool(between))
 
 
 def repeat_runs(

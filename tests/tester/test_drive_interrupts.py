@@ -3,7 +3,8 @@
 Each case sends the process a real SIGINT at a moment a timed signal from outside would rarely
 hit: between discovery and the run's first op, during the policy measurement a run makes first,
 and while the run waits for ``--start-at``. The drive runs in this process, so the moment is
-chosen exactly; the target is a real server process.
+chosen exactly; the target is a real server process. A repetition is stopped between two of
+its runs too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from support.targets import TargetSpec
 from stress.drive import Driver
 from stress.history import load_history
 from stress.pipeline import Drive, DriveParts, RunOptions, drive_scenario, drive_with, header_of
+from stress.reproduce.repeat import repeat_drives
 from stress.scenario import Scenario, load_scenario
 from stress.wire import run as run_async
 
@@ -151,3 +153,25 @@ def test_a_stop_while_waiting_for_the_start_time_ends_the_run(
 async def _interrupt_after(seconds: float) -> None:
     await anyio.sleep(seconds)
     interrupt_now()
+
+
+def test_a_stop_between_two_runs_of_a_repetition_ends_it_with_the_runs_made(
+    tmp_path: Path, oauth_target: str
+) -> None:
+    """Between two runs no event loop watches the signals: a SIGTERM there killed the process
+    and every run made was lost with the batch's report."""
+    scenario, path = scenario_at(tmp_path, oauth_target)
+    first = tmp_path / "history.jsonl"
+    made: list[Drive] = []
+
+    def drive(each: RunOptions) -> Drive:
+        made.append(run_async(drive_scenario, scenario, each))
+        if len(made) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # the run's loop has stopped: no watch
+        return made[-1]
+
+    batch = repeat_drives(drive, RunOptions(scenario_path=path), 3, first)
+    assert batch.interrupted
+    assert [outcome.number for outcome in batch.runs] == [1]
+    assert len(made) == 1
+    assert made[0].end.end == "completed"
