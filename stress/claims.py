@@ -146,8 +146,20 @@ class ClaimReader:
         if kid is not None and not isinstance(kid, str):
             return False, f"kid {kid!r} is not a string"
         if kid is None and kid not in keys:
-            kid = next(iter(keys))
-        key = keys.get(kid)
+            # No kid to choose by: any key of the set may have signed it, and JWT libraries try
+            # each (jose's remote key sets do); the first one that verifies it counts.
+            if len(keys) == 1:
+                return self._verify_with(next(iter(keys)), segments, header)
+            for candidate in keys:
+                if self._verify_with(candidate, segments, header)[0]:
+                    return True, None
+            return False, f"no key of the JWKS verifies it (a token without kid, {len(keys)} keys)"
+        return self._verify_with(kid, segments, header)
+
+    def _verify_with(
+        self, kid: str | None, segments: list[str], header: dict[str, Any]
+    ) -> tuple[bool, str | None]:
+        key = self.keys.keys.get(kid)
         if key is None:
             return False, f"no key with kid {kid!r} in the JWKS"
         alg = key.algorithm_name or header.get("alg")

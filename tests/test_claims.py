@@ -205,6 +205,20 @@ def test_a_token_without_kid_is_checked_by_the_jwks_only_key() -> None:
     assert _verified(reader, forged) is False
 
 
+def test_a_token_without_kid_is_checked_by_each_key_of_the_jwks() -> None:
+    # Two keys with ids, a token naming none: the one that signed it is found, as jose finds it.
+    keyset = {"keys": [*jwks(OTHER, "old")["keys"], *jwks(KEY, "new")["keys"]]}
+    plain = jwt.encode(CLAIMS, KEY, algorithm="EdDSA")
+    assert _verified(ClaimReader(keyset), plain) is True
+    stranger = Ed25519PrivateKey.generate()
+    claims = ClaimReader(keyset).read(jwt.encode(CLAIMS, stranger, algorithm="EdDSA"))
+    assert claims is not None
+    assert (claims.verified, claims.verify_error) == (
+        False,
+        "no key of the JWKS verifies it (a token without kid, 2 keys)",
+    )
+
+
 def test_a_kid_that_is_not_a_string_fails_verification_without_an_exception() -> None:
     def segment(value: object) -> str:
         return jwt.utils.base64url_encode(json.dumps(value).encode()).decode()
