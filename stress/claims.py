@@ -73,11 +73,11 @@ class ClaimReader:
         segment is decoded once per distinct header."""
         if token in self._read:
             return None
-        header_segment, dot, _ = token.partition(".")
-        if not dot:
+        dot = token.find(".")  # not partition: that would copy the rest of the token too
+        if dot < 0:
             return None
         try:
-            header = self._header(header_segment)
+            header = self._header(token[:dot])
         except (ValueError, msgspec.DecodeError):
             return None
         if not isinstance(header, dict) or header.get("alg") in SHARED_SECRET:
