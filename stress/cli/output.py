@@ -3,9 +3,13 @@ the report files a command was asked to write."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, TextIO
 
 import typer
 from rich.console import Console
@@ -19,6 +23,7 @@ from stress.scenario import Scenario, load_scenario
 from stress.types import ExitCode
 
 __all__ = [
+    "ConsoleStream",
     "LogLevel",
     "ReportPaths",
     "emit",
@@ -31,22 +36,57 @@ __all__ = [
     "stdout",
 ]
 
+logger = logging.getLogger(__name__)
 
-class _Console(Console):
-    """A rich console that goes quiet when the reader of its pipe has gone (``| head`` quit).
 
-    rich's own answer is to exit with status 1, which here means "a violation was found": the
-    command instead carries on, writes what it was asked to, and exits with its own status.
+class ConsoleStream:
+    """``sys.stdout`` or ``sys.stderr`` as the consoles write them (looked up at each write, as
+    rich does), going quiet once their reader is gone: a pipe whose reader quit (``| head``,
+    EPIPE) or a terminal that hung up (EIO, after SIGHUP).
+
+    Why: rich exits with status 1 on a broken pipe, which here says "a violation was found",
+    and lets EIO escape as an internal error. The command instead carries on, writes the files
+    it was asked for, and exits with its own status.
     """
 
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.file.fileno())  # and Python's last flush of it finds nothing
+    def __init__(self, name: Literal["stdout", "stderr"]) -> None:
+        self._name = name
+        self.gone = False
+
+    def _stream(self) -> TextIO:
+        stream: TextIO = getattr(sys, self._name)
+        return stream
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._stream(), attribute)  # isatty, fileno, encoding: rich asks
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream().write(text)
+            except OSError as exc:
+                self._lost(exc)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream().flush()
+            except OSError as exc:
+                self._lost(exc)
+
+    def _lost(self, exc: OSError) -> None:
+        if exc.errno not in (errno.EPIPE, errno.EIO):
+            raise exc
+        self.gone = True
+        logger.info("the console is gone (%s): nothing more is shown on it", exc.strerror)
+        # What the stream still buffers would fail again at exit (and make it exit 120).
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream().fileno())
 
 
-stdout = _Console()
-stderr = _Console(stderr=True)
+stdout = Console(file=ConsoleStream("stdout"))  # type: ignore[arg-type]
+stderr = Console(file=ConsoleStream("stderr"))  # type: ignore[arg-type]
 
 LogLevel = Annotated[
     str,
