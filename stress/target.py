@@ -149,7 +149,8 @@ def browser_origin(url: str) -> str:
     Keycloak refuses a token request whose ``Origin`` is not among the client's web origins.
     """
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    # The host as the request's Host header names it (port included), never a userinfo part.
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def target_headers(

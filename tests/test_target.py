@@ -365,6 +365,7 @@ def test_a_custom_apis_state_changing_requests_come_from_its_origin_as_a_browser
                     custom.revoke(base, "R")):  # fmt: skip
         assert origins(request) == ["https://app.example:8443"], request.url
     assert origins(custom.use(base, "A")) == []  # a GET: a browser sends none on its own origin
+    assert origins(custom.refresh("https://u:p@app.example/", "R")) == ["https://app.example"]
     oauth = TargetProfile(spec(kind="oauth2"), ENDPOINTS)
     # Keycloak refuses a token request from an origin that is not among the client's.
     for request in (

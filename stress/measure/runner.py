@@ -101,7 +101,7 @@ async def measure_policy(
     ``Interrupted`` when the user stopped it before its history was opened.
 
     ``interrupt`` is the user's stop as the caller watches it (a run that measures before it
-    starts); without one the measurement watches SIGINT and SIGTERM itself.
+    starts); without one the measurement watches the stop signals itself.
     """
     if interrupt is None:
         with watched() as own:
