@@ -151,11 +151,13 @@ class Overrides:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished run: its report, where its history is, and whether the tester crashed."""
+    """A finished run: its report, where its history is, whether the tester crashed, and
+    whether the user asked to stop (a command running several scenarios then runs no more)."""
 
     report: RunReport
     history_path: Path
     crashed: bool
+    interrupted: bool = False
 
 
 def checks_of(scenario: Scenario) -> Checks:
@@ -539,7 +541,10 @@ async def run_scenario(
     """Run a scenario end to end: discover, drive (streaming the history), then judge it."""
     drive = await drive_scenario(scenario, options, progress)
     return RunResult(
-        report=judge_drive(drive), history_path=drive.path, crashed=drive.end.end == "crashed"
+        report=judge_drive(drive),
+        history_path=drive.path,
+        crashed=drive.end.end == "crashed",
+        interrupted=drive.interrupted,
     )
 
 

@@ -170,6 +170,10 @@ class ScenarioItem(pytest.Item):
             write_html(report, html_path)
             self.user_properties.append(("auth-stress-json", str(json_path)))
             self.user_properties.append(("auth-stress-html", str(html_path)))
+        if result.interrupted:
+            # The run's own watch took the signal, so pytest did not see it: stop the session
+            # after this item, as pytest stops at Ctrl-C, and keep this item's reports.
+            self.session.shouldstop = "interrupted (SIGINT, SIGTERM or SIGHUP)"
         if result.crashed:
             text = failure_text(scenario, report, history, json_path)
             raise ScenarioFailed(f"auth-stress crashed (internal error, see the log)\n{text}")

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -164,3 +168,59 @@ def test_invalid_scenario_and_unreachable_target_fail_clearly(pytester: pytest.P
     assert "not valid TOML" in output
     assert "inconclusive:" in output
     assert "unreachable" in output
+
+
+LONG = """\
+name = "{name}"
+[target]
+kind = "oauth2"
+client_id = "demo-client"
+[auth]
+password = "password"
+[policy]
+kind = "idempotent"
+grace_seconds = 5
+[run]
+sessions = 3
+rounds = 400
+max_seconds = 60
+[[steps]]
+op = "login"
+[[steps]]
+op = "refresh"
+parallel = 2
+[[steps]]
+op = "sleep"
+seconds = 0.05
+"""
+
+
+def test_ctrl_c_stops_the_session_after_the_scenario_it_interrupted(
+    servers: dict[str, str], pytester: pytest.Pytester
+) -> None:
+    """The run's own watch takes the signal, so pytest would not see it and go on to the next
+    scenario: the plugin stops the session after the interrupted one, keeping its reports."""
+    for name in ("long-a", "long-b"):
+        (pytester.path / f"{name}.toml").write_text(LONG.format(name=name))
+    junit = pytester.path / "junit.xml"
+    argv = [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider",
+            "--auth-stress-target", servers["atomic"], "--auth-stress-json-dir", "reports",
+            f"--junitxml={junit}"]  # fmt: skip
+    log = pytester.path / "pytest.log"
+    with log.open("wb") as out:
+        proc = pytester.popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    history = pytester.path / "reports" / "long-a.history.jsonl"
+    deadline = time.monotonic() + 60
+    while not (history.exists() and len(history.read_text().splitlines()) > 30):
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the first scenario recorded too little in 60 s"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, log.read_text()
+    report = json.loads((pytester.path / "reports" / "long-a.json").read_text())
+    assert (report["verdict"], report["inconclusive_reason"]) == ("unknown", "interrupted")
+    assert not (pytester.path / "reports" / "long-b.history.jsonl").exists()
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
