@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -164,3 +168,41 @@ def test_one_replica_dying_leaves_the_survivor_tested(tmp_path: Path, redis_url:
     to_survivor = [op for op in later if op.type == "invoke" and op.target == survivor.url]
     assert len(to_survivor) > 50  # the run went on against the replica still alive
     assert document["checkers"]["threshold"] == "partial"
+
+
+def test_a_run_whose_terminal_closes_keeps_history_and_report(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The run's terminal is a real pty that hangs up mid-run, as a closed terminal window or a
+    dropped ssh session does: the kernel sends SIGHUP, and every later write to it fails (EIO),
+    the progress bar's included. The run stops, and its history and report are written."""
+    scenario = tmp_path / "long.toml"
+    history, report = tmp_path / "history.jsonl", tmp_path / "report.json"
+    with ServerProcess("atomic", redis_url=redis_url, grace=2.0) as server:
+        scenario.write_text(LONG)
+        master, slave = os.openpty()
+        argv = [sys.executable, "-m", "stress", "run", str(scenario), "--target", server.url,
+                "--history", str(history), "--json", str(report)]  # fmt: skip
+        proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            preexec_fn=_take_the_terminal,
+        )  # fmt: skip
+        os.close(slave)
+        try:
+            deadline = time.monotonic() + 30
+            while not (history.exists() and len(history.read_text().splitlines()) > 30):
+                assert time.monotonic() < deadline, "the run recorded too little in 30 s"
+                if select.select([master], [], [], 0.1)[0]:
+                    os.read(master, 65536)  # the progress bar's output, drained
+        finally:
+            os.close(master)  # the terminal hangs up
+        proc.wait(timeout=30)
+    assert proc.returncode == 3
+    document = json.loads(report.read_text())
+    assert (document["verdict"], document["inconclusive_reason"]) == ("unknown", "interrupted")
+    assert_closed_history(history)
+
+
+def _take_the_terminal() -> None:
+    """In the child: make the pty on stdin its controlling terminal (it leads a new session)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
