@@ -18,7 +18,7 @@ from typing import Literal
 
 import msgspec
 
-from stress.pipeline import RunOptions, header_of
+from stress.pipeline import RunOptions, header_of, uninterrupted
 from stress.reproduce.reduce import candidates
 from stress.reproduce.repeat import Batch, Budget, repeat_runs
 from stress.reproduce.tally import Estimate, RunOutcome, failing_classes, reproduces
@@ -89,6 +89,7 @@ class _Shrinker:
         budget: Budget,
         folder: Path,
         on_attempt: ShrinkEvent | None,
+        held: list[int],
     ) -> None:
         self.options = options
         self.reruns = reruns
@@ -96,6 +97,7 @@ class _Shrinker:
         self.folder = folder
         self.on_attempt = on_attempt
         self.attempts: list[Attempt] = []
+        self.held = held  # stop signals that came between two batches of reruns
 
     def run(self, scenario: Scenario) -> Batch:
         """The reruns of the next scenario to measure, each with its history in its folder."""
@@ -115,6 +117,8 @@ class _Shrinker:
         return attempt
 
     def bound(self) -> StopReason | None:
+        if self.held:
+            return "interrupted"
         if self.budget.runs >= self.budget.max_runs:
             return "max-runs"
         if self.budget.remaining_seconds <= 0:
@@ -155,7 +159,16 @@ def shrink(
     if options.scenario_dir is None and options.scenario_path is not None:
         options = replace(options, scenario_dir=options.scenario_path.parent)
     # Candidates are no file: their histories name no scenario path and no rerun command.
-    shrinker = _Shrinker(replace(options, scenario_path=None), reruns, budget, folder, on_attempt)
+    options = replace(options, scenario_path=None)
+    # Between two batches of reruns the stop signals are held, as between two runs of one.
+    with uninterrupted() as held:
+        shrinker = _Shrinker(options, reruns, budget, folder, on_attempt, held)
+        return _shrunk(shrinker, scenario, checker, reruns)
+
+
+def _shrunk(
+    shrinker: _Shrinker, scenario: Scenario, checker: str | None, reruns: int
+) -> ShrinkResult:
     batch = shrinker.run(scenario)
     failing = failing_classes(batch.runs)
     if checker is None and failing:
