@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
+from support.scenario_text import behaviour_scenario, steps
 from support.targets import TargetSpec
 
 from stress.drive import Driver
@@ -31,33 +32,18 @@ pytestmark = [
     pytest.mark.parametrize("oauth_target", [TargetSpec("idempotent", grace=2.0)], indirect=True),
 ]
 
-SCENARIO = """
-name = "interrupted"
-[target]
-kind = "oauth2"
-base_url = "{url}"
-client_id = "demo-client"
-[auth]
-username = "user{{n}}"
-password = "password"
-[policy]
-kind = "idempotent"
-grace_seconds = 2
-[run]
-sessions = 2
-op_timeout_seconds = 5
-max_seconds = 30
-[[steps]]
-op = "login"
-[[steps]]
-op = "refresh"
-parallel = 4
-"""
-
 
 def scenario_at(tmp_path: Path, url: str) -> tuple[Scenario, Path]:
     path = tmp_path / "interrupted.toml"
-    path.write_text(SCENARIO.format(url=url))
+    path.write_text(
+        behaviour_scenario(
+            "interrupted",
+            url,
+            policy='kind = "idempotent"\ngrace_seconds = 2',
+            run="sessions = 2\nop_timeout_seconds = 5\nmax_seconds = 30",
+            steps=steps({"op": "login"}, {"op": "refresh", "parallel": 4}),
+        )
+    )
     return load_scenario(path), path
 
 

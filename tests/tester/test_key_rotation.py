@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.scenario_text import behaviour_scenario, steps
 from support.targets import TargetSpec
 
 from stress.history import load_history
@@ -22,36 +23,8 @@ pytestmark = pytest.mark.integration
 # use steps; the key changes after the sixth, in the middle of the first bursts.
 ROTATING = TargetSpec("idempotent", grace=2.0, signing_key_rotates_after=6)
 
-SCENARIO = """
-name = "key-rotation"
-[target]
-kind = "oauth2"
-base_url = "{url}"
-client_id = "demo-client"
-resource = "/api/me"
-[auth]
-username = "user{{n}}"
-password = "password"
-[policy]
-kind = "idempotent"
-grace_seconds = 2
-[run]
-sessions = 4
-op_timeout_seconds = 5
-max_seconds = 30
-[[steps]]
-op = "login"
-[[steps]]
-op = "refresh"
-parallel = 4
-profile = "multi-tab"
-[[steps]]
-op = "use"
-[[steps]]
-op = "refresh"
-parallel = 4
-profile = "multi-tab"
-"""
+BURST = {"op": "refresh", "parallel": 4, "profile": "multi-tab"}
+STEPS = steps({"op": "login"}, BURST, {"op": "use"}, BURST)
 
 
 @pytest.mark.parametrize("oauth_target", [ROTATING], indirect=True)
@@ -59,7 +32,16 @@ def test_tokens_signed_by_a_key_rotated_in_mid_run_verify(
     cli: CliRunner, tmp_path: Path, oauth_target: str
 ) -> None:
     path = tmp_path / "key-rotation.toml"
-    path.write_text(SCENARIO.format(url=oauth_target))
+    path.write_text(
+        behaviour_scenario(
+            "key-rotation",
+            oauth_target,
+            policy='kind = "idempotent"\ngrace_seconds = 2',
+            run="sessions = 4\nop_timeout_seconds = 5\nmax_seconds = 30",
+            steps=STEPS,
+            resource=True,
+        )
+    )
     result = cli("run", str(path))
     assert result.report is not None, result.stderr
     assert result.report["checkers"]["jwt-claims"] == "pass", result.stdout

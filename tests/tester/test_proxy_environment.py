@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.scenario_text import behaviour_scenario, steps
 from support.targets import TargetSpec
 
 from .conftest import CliRunner
@@ -27,30 +28,6 @@ PROXIED = {
     )
 }
 
-SCENARIO = """
-name = "proxied"
-[target]
-kind = "oauth2"
-base_url = "{url}"
-client_id = "demo-client"
-resource = "/api/me"
-[auth]
-username = "user{{n}}"
-password = "password"
-[policy]
-kind = "idempotent"
-grace_seconds = 2
-[run]
-sessions = 2
-[[steps]]
-op = "login"
-[[steps]]
-op = "refresh"
-parallel = 2
-[[steps]]
-op = "use"
-"""
-
 
 @pytest.mark.parametrize(
     "oauth_target",
@@ -61,7 +38,16 @@ def test_a_run_ignores_the_proxy_the_environment_names(
     cli: CliRunner, tmp_path: Path, oauth_target: str
 ) -> None:
     path = tmp_path / "proxied.toml"
-    path.write_text(SCENARIO.format(url=oauth_target))
+    path.write_text(
+        behaviour_scenario(
+            "proxied",
+            oauth_target,
+            policy='kind = "idempotent"\ngrace_seconds = 2',
+            run="sessions = 2",
+            steps=steps({"op": "login"}, {"op": "refresh", "parallel": 2}, {"op": "use"}),
+            resource=True,
+        )
+    )
     result = cli("run", str(path), env=PROXIED)
     assert result.report is not None, result.stderr
     assert (result.code, result.report["verdict"]) == (0, "pass"), result.stdout + result.stderr

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.scenario_text import behaviour_scenario, steps
 from support.targets import TargetSpec
 
 from stress.pipeline import RunOptions
@@ -22,36 +23,21 @@ from stress.scenario import load_scenario
 
 pytestmark = pytest.mark.integration
 
-SCENARIO = """
-name = "logged-out"
-[target]
-kind = "oauth2"
-base_url = "{url}"
-client_id = "demo-client"
-[auth]
-username = "user{{n}}"
-password = "password"
-[policy]
-kind = "strict"
-[run]
-sessions = 2
-op_timeout_seconds = 5
-max_seconds = 30
-[[steps]]
-op = "login"
-[[steps]]
-op = "refresh"
-parallel = 4
-profile = "multi-tab"
-"""
-
 
 @pytest.mark.parametrize("oauth_target", [TargetSpec("strict-revoke-family")], indirect=True)
 def test_a_stop_between_two_candidates_ends_the_shrink_as_interrupted(
     tmp_path: Path, oauth_target: str
 ) -> None:
     path = tmp_path / "logged-out.toml"
-    path.write_text(SCENARIO.format(url=oauth_target))
+    path.write_text(
+        behaviour_scenario(
+            "logged-out",
+            oauth_target,
+            policy='kind = "strict"',
+            run="sessions = 2\nop_timeout_seconds = 5\nmax_seconds = 30",
+            steps=steps({"op": "login"}, {"op": "refresh", "parallel": 4, "profile": "multi-tab"}),
+        )
+    )
     attempts: list[Attempt] = []
 
     def told(attempt: Attempt, _checker: str | None) -> None:
