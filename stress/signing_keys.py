@@ -92,11 +92,11 @@ class SigningKeys:
         wanted = ", ".join(repr(k) for k in missing)
         fetched = f"the JWKS, fetched again {at:.1f} s into the run for a token signed by {wanted}"
         if document is None:
-            self._note(f"{fetched}, could not be had: the keys read at the start were kept")
+            self._note(f"{fetched}, could not be had: the keys held were kept")
             return
         before = set(self.keys)
         if not self._load(document):
-            self._note(f"{fetched}, held no usable key: the keys read at the start were kept")
+            self._note(f"{fetched}, held no usable key: the keys held were kept")
             return
         added = sorted(str(k) for k in set(self.keys) - before)
         dropped = sorted(str(k) for k in before - set(self.keys))

@@ -121,7 +121,7 @@ def test_a_fetch_that_fails_keeps_the_keys_read_at_the_start() -> None:
     anyio.run(main)
     assert set(keys.keys) == {"k1"}
     [note] = keys.notes
-    assert note.endswith("could not be had: the keys read at the start were kept")
+    assert note.endswith("could not be had: the keys held were kept")
 
 
 def test_a_key_dropped_from_the_set_is_said_and_no_longer_verifies() -> None:
