@@ -58,6 +58,8 @@ class ConsoleStream:
         return stream
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_"):  # none of the stream's, and no recursion before __init__
+            raise AttributeError(attribute)
         return getattr(self._stream(), attribute)  # isatty, fileno, encoding: rich asks
 
     def write(self, text: str) -> int:
