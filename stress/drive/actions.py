@@ -179,7 +179,8 @@ class Actions:
         if outcome.response is None:
             self._note_connect(invoke, outcome)
         else:
-            self._liveness.answered(origin(outcome.request.url), outcome.send_ns, outcome.recv_ns)
+            where = origin(outcome.request.url)
+            self._liveness.answered(where, outcome.recv_ns, self.wire.last_connected)
             if self.profile.spec.session_cookies:
                 state.set_cookies(self.profile.session_cookies(outcome.response))
         if parsed.outcome == "ok" and invoke.kind in ("refresh", "probe") and invoke.presented:

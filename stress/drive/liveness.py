@@ -13,6 +13,8 @@ sent after it. The death is dated at the earlier of that first refusal and the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = ["UNREACHABLE_AFTER", "Liveness"]
 
 # Consecutive connect failures (nothing sent) after which a target is declared dead.
@@ -31,15 +33,21 @@ class Liveness:
         self.dead: dict[str, int] = {}
         self._failures: dict[str, int] = {}
         self._answered: dict[str, int] = {}
-        # The first refusal that no answer to a later request has contradicted.
+        # The first refusal that no connection accepted later has contradicted.
         self._refused: dict[str, int] = {}
 
-    def answered(self, where: str, send_ns: int, recv_ns: int) -> None:
-        """``where`` answered a request that left at ``send_ns``, at ``recv_ns``."""
+    def answered(self, where: str, recv_ns: int, connected: Callable[[str], int | None]) -> None:
+        """``where`` answered a request at ``recv_ns``.
+
+        ``connected(where)`` is when the latest connection ``where`` accepted was attempted
+        (None when none was): asked only while a refusal waits to be confirmed or contradicted.
+        """
         self._failures.pop(where, None)
         self._answered[where] = recv_ns
-        if self._refused and send_ns > self._refused.get(where, send_ns):
-            del self._refused[where]  # it took a request sent after the refusal: alive then
+        if self._refused and where in self._refused:
+            attempted = connected(where)
+            if attempted is not None and attempted > self._refused[where]:
+                del self._refused[where]  # it accepted a connection after the refusal: alive then
 
     def refused(self, where: str, time_ns: int) -> bool:
         """A connection to ``where`` attempted at ``time_ns`` failed (nothing was sent).

@@ -113,6 +113,11 @@ class WireClient:
         """Current counters."""
         return ClientStatistics(connections_opened=self._pool.connections_opened)
 
+    def last_connected(self, url: str) -> int | None:
+        """When the latest connection the origin of ``url`` accepted was attempted (monotonic
+        ns), or None when it accepted none."""
+        return self._pool.connected.get(split_url(url)[0])
+
     async def request(self, req: WireRequest, *, timeout: float) -> WireOutcome:  # noqa: ASYNC109
         """Send one request on a pooled keep-alive connection and read its response."""
         route = self._routes.get(req.url)

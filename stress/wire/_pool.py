@@ -14,6 +14,7 @@ connection is dropped).
 from __future__ import annotations
 
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,6 +52,8 @@ class Pool:
         self._contexts: dict[tuple[str, ...], ssl.SSLContext] = {}
         self._origins: dict[Origin, _OriginState] = {}
         self.connections_opened = 0
+        # Per origin, the monotonic ns at which the latest connection it accepted was attempted.
+        self.connected: dict[Origin, int] = {}
         self.watchdog = Watchdog()
         self.http1_requests = False  # single cleartext requests on HTTP/1.1 even if h2c is spoken
 
@@ -69,8 +72,10 @@ class Pool:
                     ca_file=self._ca_file, insecure=self._insecure, alpn=alpn
                 )
                 self._contexts[alpn] = context
+        attempted = time.monotonic_ns()
         transport = await Transport.connect(origin, context)
         self.connections_opened += 1
+        self.connected[origin] = attempted
         return transport
 
     async def protocol(self, origin: Origin) -> Protocol:
@@ -165,8 +170,10 @@ class Pool:
 
     async def open_fast(self, origin: Origin) -> H1Protocol:
         """A new protocol-callback connection (cleartext HTTP/1.1) to ``origin``."""
+        attempted = time.monotonic_ns()
         conn = await open_connection(origin)
         self.connections_opened += 1
+        self.connected[origin] = attempted
         return conn
 
     def close(self) -> None:

@@ -30,3 +30,8 @@ class Wire(Protocol):
     ) -> BurstResult:
         """``reqs`` released together; outcomes in request order."""
         ...
+
+    def last_connected(self, url: str) -> int | None:
+        """When the latest connection the origin of ``url`` accepted was attempted (monotonic
+        ns), or None when it accepted none: whether the target was alive after a refusal."""
+        ...

@@ -5,6 +5,7 @@ without sockets or servers, on exactly the outcomes the real client produces. Th
 each request and returns a :class:`WireResponse`, or raises :class:`ScriptedError` to play a
 network failure: ``sent=False`` for one where the server certainly saw nothing (a refused
 connection), ``sent=True`` for one after the request went out (a reset, a lost response).
+Every request plays a connection of its own, accepted unless it was refused that way.
 A handler that outlives the timeout is a timeout, as on the wire. Usage::
 
     async def handler(request: WireRequest) -> WireResponse:
@@ -21,7 +22,15 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
-from stress.wire._models import BurstResult, ErrorClass, WireOutcome, WireRequest, WireResponse
+from stress.wire._models import (
+    BurstResult,
+    ErrorClass,
+    Origin,
+    WireOutcome,
+    WireRequest,
+    WireResponse,
+    split_url,
+)
 
 __all__ = ["Handler", "ScriptedError", "ScriptedWire"]
 
@@ -43,19 +52,29 @@ class ScriptedWire:
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self.requests: list[WireRequest] = []
+        self._connected: dict[Origin, int] = {}
+
+    def last_connected(self, url: str) -> int | None:
+        """When the latest request to the origin of ``url`` that was not refused began."""
+        return self._connected.get(split_url(url)[0])
 
     async def request(self, req: WireRequest, *, timeout: float) -> WireOutcome:  # noqa: ASYNC109
         """One request through the handler, classified as the real client classifies it."""
         self.requests.append(req)
         send_ns = time.monotonic_ns()
+        where = split_url(req.url)[0]
         try:
             with anyio.fail_after(timeout):
                 answer = await self._handler(req)
         except TimeoutError:
+            self._connected[where] = send_ns
             return WireOutcome(req, None, send_ns, time.monotonic_ns(), True, "timeout")
         except ScriptedError as exc:
-            sent_at = send_ns if exc.sent else 0
-            return WireOutcome(req, None, sent_at, time.monotonic_ns(), exc.sent, exc.error)
+            if not exc.sent:
+                return WireOutcome(req, None, 0, time.monotonic_ns(), False, exc.error)
+            self._connected[where] = send_ns
+            return WireOutcome(req, None, send_ns, time.monotonic_ns(), True, exc.error)
+        self._connected[where] = send_ns
         return WireOutcome(req, answer, send_ns, time.monotonic_ns(), True)
 
     async def burst(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import anyio
 import pytest
@@ -166,3 +167,27 @@ async def test_auto_falls_back_to_http1_for_h1_only_server(h1_server: Server) ->
         outcome = await client.request(WireRequest("GET", h1_server.url("/echo")), timeout=5)
     assert outcome.response is not None
     assert outcome.response.http_version == "HTTP/1.1"
+
+
+async def test_the_latest_accepted_connection_is_dated_at_its_attempt(h1_server: Server) -> None:
+    """What tells a target's refusal from its death: a connection accepted after it. A request
+    on a reused connection says nothing of the time after that connection was opened."""
+    url = h1_server.url("/echo")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}/token"
+    async with WireClient(http2="never") as client:
+        assert client.last_connected(url) is None
+        before = time.monotonic_ns()
+        first = await client.request(WireRequest("GET", url), timeout=5)
+        opened = client.last_connected(url)
+        assert opened is not None
+        assert before <= opened <= first.send_ns
+        reused = await client.request(WireRequest("GET", url), timeout=5)
+        assert client.last_connected(url) == opened
+        burst = await client.burst([WireRequest("GET", url)] * 2, engine="last-byte", timeout=5)
+        latest = client.last_connected(url)
+        assert latest is not None
+        assert reused.recv_ns <= latest <= burst.outcomes[1].send_ns
+        assert (await client.request(WireRequest("GET", refused), timeout=5)).error == "connect"
+        assert client.last_connected(refused) is None
