@@ -264,6 +264,11 @@ async def probe_custom_api(
         presented="body" if cookie is None else "cookie",
         access_cookie=access_cookie,
     )
+    if _acted_on(response) and cookie is None:
+        raise TargetError(
+            f"the login at {paths.login} answered a redirect with its tokens in the body: a run "
+            "takes a redirect for a login only when it sets the refresh token's cookie"
+        )
     if login_csrf is not None:
         shape = dataclasses.replace(_sourced(shape, login_csrf[0]), login_csrf_header=login_csrf[1])
     jar = _beside(jar, login_csrf)
@@ -326,8 +331,9 @@ async def _logged_in(
     secrets: list[str],
     preflight: tuple[list[_Csrf] | None, dict[str, str]],
 ) -> tuple[httpx.Response, tuple[Encoding, dict[str, Any]], tuple[_Csrf, str] | None]:
-    """The first login body the API takes (its answer, the body, and the CSRF value and header
-    it went with); with values ``handed`` out by a preflight, each body goes with each value in
+    """The first login body the API takes, with a 2xx or with a 302 or 303 that sets cookies (a
+    form login's Post/Redirect/Get): its answer, the body, and the CSRF value and header it
+    went with; with values ``handed`` out by a preflight, each body goes with each value in
     each of :data:`CSRF_HEADERS`, and with the other cookies the preflight set."""
     handed, jar = preflight
     given = paths.login_json
@@ -356,7 +362,7 @@ async def _logged_in(
             if encoding == "json"
             else _post_form(http, url, body, headers)
         )
-        if response.is_success:
+        if response.is_success or (_acted_on(response) and _cookies(response)):
             return response, (encoding, template), csrf
         with_csrf = f" with {csrf[0].source[1]} as {csrf[1]}" if csrf is not None else ""
         answers.append(f"{encoding} {_fields(template)}{with_csrf}: {_said(response, secrets)}")
@@ -487,7 +493,7 @@ async def _refreshed(
                 session = _Session(values, cookies)
                 fields = {"path": path, **candidate.presentation()}
                 answer = await _sent(http, base, candidate, fields, session)
-                if answer.is_success:
+                if _went_through(candidate, answer):
                     kept = _renewed(
                         dataclasses.replace(
                             candidate, session_cookies=tuple(cookies), csrf_after_login=again
@@ -506,6 +512,21 @@ async def _refreshed(
             break
         secrets += [found.value for found in csrf]
     raise TargetError(f"the refresh at {path} refused the token ({'; '.join(answers)})")
+
+
+def _went_through(shape: CustomShape, answer: httpx.Response) -> bool:
+    """Whether a refresh was taken, as a run judges it: a 2xx, or a cookie API's redirect
+    that sets the refresh cookie (see ``TargetProfile.parse_tokens``)."""
+    if answer.is_success:
+        return True
+    cookie = shape.refresh_cookie
+    return _acted_on(answer) and cookie is not None and bool(_cookies(answer).get(cookie))
+
+
+def _acted_on(answer: httpx.Response) -> bool:
+    """A redirect that sends the browser on once the request was acted on: 302 or 303, as a
+    run reads them (``stress.target``); a 307 to the path with a slash was not acted on."""
+    return answer.status_code in (302, 303)
 
 
 @dataclass(frozen=True)
@@ -569,11 +590,11 @@ async def _logged_out(
     secrets: list[str],
 ) -> CustomShape:
     """``shape`` with the first way of logging out (:meth:`CustomShape.revoke_ways`) that the API
-    answers with a 2xx, each sent as a POST, and again as a DELETE when the POST's answer says
-    the route or method is not there (404, 405: a Rails ``sign_out``). Then the refresh token
-    sent with it is refreshed once more: a logout that revoked nothing on the server (one that
-    only clears the client's cookie) is kept, and said so, because a run's revoke steps will
-    find exactly that."""
+    answers with a 2xx or a 302 or 303 (a server-rendered app's, to its sign-in page), each sent
+    as a POST, and again as a DELETE when the POST's answer says the route or method is not
+    there (404, 405: a Rails ``sign_out``). Then the refresh token sent with it is refreshed
+    once more: a logout that revoked nothing on the server (one that only clears the client's
+    cookie) is kept, and said so, because a run's revoke steps will find exactly that."""
     path = shape.paths.revoke
     secrets = [*secrets, *session.values.values(), *session.cookies.values()]
     answers = []
@@ -581,7 +602,7 @@ async def _logged_out(
         for method in ("POST", "DELETE"):
             candidate = dataclasses.replace(shape, revoke_way=way, revoke_method=method)
             answer = await _sent(http, base, candidate, candidate.revoke_fields(), session)
-            if answer.is_success:
+            if answer.is_success or _acted_on(answer):
                 refresh = {"path": shape.paths.refresh, **shape.presentation()}
                 again = await _sent(http, base, shape, refresh, session)
                 return dataclasses.replace(candidate, logout_kept_refresh=again.is_success)

@@ -289,8 +289,13 @@ class TargetProfile:
     # -- response parsing ---------------------------------------------------------------
 
     def parse_tokens(self, response: WireResponse) -> Parsed:
-        """Classify a login/refresh response; a 2xx without an access token is ``info``."""
-        early = self.classify_status(response)
+        """Classify a login/refresh response; a 2xx without an access token is ``info``.
+
+        A cookie API's 302 or 303 that sets the refresh cookie is read as a 2xx: a server-rendered
+        app's form login answers so with its cookies (Post/Redirect/Get), and the browser that
+        follows it keeps them. Any other redirect is a rejection, the sign-in page's included.
+        """
+        early = None if self._redirect_sets_refresh(response) else self.classify_status(response)
         if early is not None:
             return early
         document = _decode_json(response.body)
@@ -306,7 +311,8 @@ class TargetProfile:
             refresh = json_path(document, self.spec.refresh_token_path)
         if not isinstance(access, str) or not access:
             where = "cookie" if self.spec.access_cookie is not None else "body"
-            return Parsed("info", None, f"malformed-response: no access token in 2xx {where}")
+            answer = "2xx" if response.status < 300 else "redirect"
+            return Parsed("info", None, f"malformed-response: no access token in {answer} {where}")
         if refresh is not None and (not isinstance(refresh, str) or not refresh):
             return Parsed("info", None, "malformed-response: refresh token is not a string")
         sourced = self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None
@@ -314,9 +320,23 @@ class TargetProfile:
         return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
 
     def parse_plain(self, response: WireResponse) -> Parsed:
-        """Classify a use/revoke response: 2xx ok, 4xx rejected, 5xx unknown."""
+        """Classify a use/revoke response: 2xx ok, 3xx and 4xx rejected, 5xx unknown."""
         early = self.classify_status(response)
         return early if early is not None else _PLAIN_OK
+
+    def parse_logout(self, response: WireResponse) -> Parsed:
+        """Classify a revoke response as :meth:`parse_plain` does, except that a custom API's
+        302 or 303 is a logout done: Django's ``LogoutView``, Rails' ``sign_out`` and Laravel's
+        logout answer 302 or 303 once the session is ended, and the browser goes on to the page
+        it is sent to. (RFC 7009's revocation endpoint answers 200; a redirect there is none.)"""
+        if self.spec.kind != "oauth2" and _is_redirect(response.status):
+            return _PLAIN_OK
+        return self.parse_plain(response)
+
+    def _redirect_sets_refresh(self, response: WireResponse) -> bool:
+        if self.spec.kind != "cookie" or not _is_redirect(response.status):
+            return False
+        return _set_cookie(response, self.spec.refresh_cookie or "") is not None
 
     @staticmethod
     def classify_status(response: WireResponse) -> Parsed | None:
@@ -498,6 +518,13 @@ def _decode_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _is_redirect(status: int) -> bool:
+    """Whether ``status`` sends the browser on once the request was acted on (302, 303: Post/
+    Redirect/Get). 301, 307 and 308 say the resource is elsewhere (Starlette's 307 to the path
+    with a slash, a 308 to https): the request was not acted on there, and is refused."""
+    return status in (302, 303)
 
 
 def _set_cookie(response: WireResponse, name: str) -> str | None:

@@ -388,3 +388,64 @@ def test_an_origin_the_target_names_replaces_the_apis_own() -> None:
         spec(kind="json", refresh={"path": "/r", "headers": {"Origin": app}}), ENDPOINTS
     )
     assert origins(templated.refresh(BASE, "R")) == [app]
+
+
+def _cookie_app(kind: str = "cookie") -> TargetProfile:
+    return TargetProfile(
+        spec(
+            kind=kind,
+            refresh={"path": "/auth/refresh"},
+            revoke={"path": "/auth/logout"},
+            refresh_cookie="rt" if kind == "cookie" else None,
+            access_cookie="at" if kind == "cookie" else None,
+            access_token_path="accessToken",
+        ),
+        ENDPOINTS,
+    )
+
+
+def test_a_cookie_apis_redirect_that_sets_the_refresh_cookie_is_a_login() -> None:
+    # Post/Redirect/Get: a form login answers 302 with its cookies; the browser keeps them.
+    set_both = (("location", "/"), ("set-cookie", "at=A; Path=/"), ("set-cookie", "rt=R"))
+    parsed = _cookie_app().parse_tokens(response(302, None, set_both))
+    assert parsed.outcome == "ok"
+    assert parsed.tokens is not None
+    assert (parsed.tokens.access, parsed.tokens.refresh) == ("A", "R")
+    only_access = response(303, None, (("set-cookie", "at=A"), ("set-cookie", "rt=; Max-Age=0")))
+    moved = response(307, None, (("location", "/auth/login/"), ("set-cookie", "rt=R")))
+    assert _cookie_app().parse_tokens(moved).outcome == "fail"
+    to_sign_in = response(302, None, (("location", "/login"),))
+    assert _cookie_app().parse_tokens(only_access).outcome == "fail"
+    assert _cookie_app().parse_tokens(to_sign_in) == _cookie_app().parse_plain(to_sign_in)
+    assert _cookie_app().parse_tokens(to_sign_in).error == "http-302"
+
+
+def test_a_redirect_without_the_access_token_is_indeterminate_and_says_redirect() -> None:
+    profile = TargetProfile(
+        spec(kind="cookie", refresh={"path": "/r"}, refresh_cookie="rt"), ENDPOINTS
+    )
+    parsed = profile.parse_tokens(response(302, None, (("set-cookie", "rt=R"),)))
+    assert (parsed.outcome, parsed.error) == (
+        "info",
+        "malformed-response: no access token in redirect body",
+    )
+
+
+@pytest.mark.parametrize("kind", ["cookie", "json"])
+def test_a_custom_apis_logout_that_redirects_has_logged_out(kind: str) -> None:
+    profile = _cookie_app(kind)
+    for status in (302, 303):  # done: on to another page
+        assert profile.parse_logout(response(status, None, (("location", "/"),))).outcome == "ok"
+    for status in (301, 307, 308):  # elsewhere (a trailing slash, https): not done here
+        moved = response(status, None, (("location", "/auth/logout/"),))
+        assert profile.parse_logout(moved).error == f"http-{status}"
+    assert profile.parse_logout(response(403, None)).outcome == "fail"
+    assert profile.parse_logout(response(503, None)).outcome == "info"
+    # A use that is redirected was sent to the sign-in page: refused.
+    assert profile.parse_plain(response(302, None, (("location", "/login"),))).outcome == "fail"
+
+
+def test_an_oauth2_revocation_that_redirects_did_not_revoke() -> None:
+    profile = TargetProfile(spec(kind="oauth2"), ENDPOINTS)
+    assert profile.parse_logout(response(302, None, (("location", "/"),))).outcome == "fail"
+    assert profile.parse_logout(response(200, None)).outcome == "ok"

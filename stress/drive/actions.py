@@ -144,6 +144,8 @@ class Actions:
             return Parsed("info" if outcome.sent else "fail", None, error)
         if invoke.kind in ("login", "refresh", "probe"):
             return self.profile.parse_tokens(outcome.response)
+        if invoke.kind == "revoke":
+            return self.profile.parse_logout(outcome.response)
         return self.profile.parse_plain(outcome.response)
 
     def unknown_keys(self, answers: Iterable[Parsed]) -> set[str]:

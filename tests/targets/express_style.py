@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Fourteen variants:
+about it beyond the scenario file. Sixteen variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -59,6 +59,10 @@ about it beyond the scenario file. Fourteen variants:
   middleware makes over HTTPS (and SvelteKit's and Hono's for forms): a POST or DELETE whose
   ``Origin`` is not the server's own answers 403 ``{"detail": "CSRF Failed: Origin checking
   failed ..."}``, as one without any does (a browser always sends it).
+- ``redirects``: a server-rendered app's session, as Django's, Rails' and Laravel's are: both
+  tokens are cookies (``at``, ``rt``), the login is a form, and the login and the refresh
+  answer ``302 Location: /`` with the new cookies (Post/Redirect/Get), the logout ``303
+  Location: /login`` with both cleared. Its bug is ``body``'s fork.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -100,11 +104,12 @@ VARIANTS = (
     "guarded-logout",
     "gateway",
     "origin-checked",
+    "redirects",
 )
 GATEWAY_KEY = "demo-anon-key"
 # The variants whose refresh token travels in the cookie `rt`.
 REFRESH_IN_COOKIE = frozenset(
-    {"cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf", "csrf-rotate"}
+    {"cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf", "csrf-rotate", "redirects"}
 )
 
 
@@ -153,6 +158,11 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
     store = Store(token_log=token_log)
 
     def tokens_response(refresh: str, access: str) -> Response:
+        if variant == "redirects":
+            response = Response(status_code=302, headers={"location": "/"})
+            response.set_cookie("at", access, httponly=True, samesite="lax")
+            response.set_cookie("rt", refresh, httponly=True, samesite="lax", path="/auth")
+            return response
         if variant == "cookies":
             response = JSONResponse({"ok": True})
             response.raw_headers.append(partitioned_cookie("at", access, "/"))
@@ -222,7 +232,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             echoed = request.headers.get("x-xsrf-token")
             if echoed not in store.handed_out or echoed != request.cookies.get("XSRF-TOKEN"):
                 return JSONResponse({"message": "CSRF token mismatch"}, status_code=403)
-        if variant == "form":
+        if variant in ("form", "redirects"):
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             body = {"email": form.get("username"), "password": form.get("password")}
         else:
@@ -317,10 +327,15 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             return JSONResponse({"message": "No session"}, status_code=401)
         if family_id is not None:
             store.families[family_id].revoked = True
+        if variant == "redirects":  # signed out: on to the sign-in page, the cookies cleared
+            response = Response(status_code=303, headers={"location": "/login"})
+            response.delete_cookie("at")
+            response.delete_cookie("rt", path="/auth")
+            return response
         return Response(status_code=204)
 
     async def profile(request: Request) -> Response:
-        if variant == "cookies":
+        if variant in ("cookies", "redirects"):
             access = request.cookies.get("at", "")
         else:
             access = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -386,6 +401,7 @@ csrf_rotate_app = build_app("csrf-rotate", os.environ.get("EXPRESS_TOKEN_LOG"))
 guarded_logout_app = build_app("guarded-logout", os.environ.get("EXPRESS_TOKEN_LOG"))
 gateway_app = build_app("gateway", os.environ.get("EXPRESS_TOKEN_LOG"))
 origin_checked_app = build_app("origin-checked", os.environ.get("EXPRESS_TOKEN_LOG"))
+redirects_app = build_app("redirects", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

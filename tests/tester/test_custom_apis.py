@@ -18,6 +18,7 @@ from stress.launcher import free_port
 from .conftest import ExpressTarget
 
 pytestmark = pytest.mark.integration
+OUTCOMES = ("ok", "fail", "info")
 
 
 @pytest.mark.parametrize(
@@ -363,3 +364,47 @@ def test_an_api_that_checks_the_origin_is_sent_its_own_as_a_browser_sends_it(
     found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
     assert "fork" in found
     assert "Origin checking failed" not in ran.stdout
+
+
+@pytest.mark.parametrize("express_target", ["redirects"], indirect=True)
+def test_a_server_rendered_apps_redirects_are_read_as_its_browser_reads_them(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    """A form login and a refresh that answer 302 with their cookies went through; a logout
+    that answers 303 to the sign-in page logged out. Read as rejections, init could not learn
+    the app and a run judged every refresh refused."""
+    out, env = tmp_path / "app.toml", {"APP_PASSWORD": "hunter2"}
+    made = auth_stress(
+        *_init(express_target.url), "--output", str(out), "--revoke-path", "/auth/logout",
+        "--resource", "/api/profile", "--policy", "strict", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    target = tomllib.loads(out.read_text())["target"]
+    assert (target["kind"], target["access_cookie"], target["refresh_cookie"]) == (
+        "cookie", "at", "rt",
+    )  # fmt: skip
+    assert target["login"]["form"] == {"username": "{username}", "password": "{password}"}
+    assert target["revoke"] == {"path": "/auth/logout"}
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"), cwd=tmp_path, env=env
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert "fork" in found
+    # One tab at a time, then a logout: a pass, with the logout and its effect recorded.
+    steps = out.read_text().split("[[steps]]")[0]
+    sequential = tmp_path / "sequential.toml"
+    sequential.write_text(
+        steps + "".join(f'[[steps]]\nop = "{op}"\n\n' for op in ("login", "refresh", "use",
+                                                               "revoke", "use"))
+    )  # fmt: skip
+    again = auth_stress(
+        "run", str(sequential), "--no-progress", "--json", str(tmp_path / "s.json"),
+        "--history", str(tmp_path / "s.jsonl"), cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    records = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    done = {(r["kind"], r.get("status"), r["type"]) for r in records if r.get("type") in OUTCOMES}
+    assert ("refresh", 302, "ok") in done
+    assert ("revoke", 303, "ok") in done
+    assert ("use", 401, "fail") in done
