@@ -45,7 +45,7 @@ from urllib.parse import urljoin
 import httpx
 
 from stress.errors import TargetError
-from stress.set_cookie import cookies_set
+from stress.set_cookie import cookie_path, cookies_set, path_matches
 from stress.target import browser_origin, fill_placeholders, json_path
 
 __all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
@@ -109,6 +109,9 @@ class CustomShape:
     refresh_token_path: str | None
     refresh_cookie: str | None
     presented: Presented = "body"
+    # The path the login set the refresh cookie for, when a browser sends it to part of the
+    # site only (not "/"): requests elsewhere go without it (target.refresh_cookie_path).
+    refresh_cookie_path: str | None = None
     access_cookie: str | None = None
     # A CSRF defence: the cookie (a double submit) or the answer's field (a synchronizer
     # token) its value comes in, and the header it goes back in (with the refresh, and with
@@ -127,6 +130,11 @@ class CustomShape:
     revoke_way: RevokeWay = "as-refresh"
     revoke_method: Literal["POST", "DELETE"] = "POST"
     logout_kept_refresh: bool = False
+
+    def sends_refresh_cookie(self, url: str) -> bool:
+        """Whether a browser sends the refresh cookie with a request to ``url``."""
+        scope = self.refresh_cookie_path
+        return scope is None or path_matches(httpx.URL(url).path or "/", scope)
 
     @property
     def csrf_sent_as(self) -> str | None:
@@ -171,6 +179,8 @@ class CustomShape:
             fields["refresh_token_path"] = self.refresh_token_path
         if self.refresh_cookie is not None:
             fields["refresh_cookie"] = self.refresh_cookie
+        if self.refresh_cookie_path is not None:
+            fields["refresh_cookie_path"] = self.refresh_cookie_path
         if self.csrf_cookie is not None:
             fields["csrf_cookie"] = self.csrf_cookie
         if self.csrf_token_path is not None:
@@ -264,6 +274,15 @@ async def probe_custom_api(
         presented="body" if cookie is None else "cookie",
         access_cookie=access_cookie,
     )
+    if cookie is not None:
+        shape = dataclasses.replace(shape, refresh_cookie_path=_scoped(response, cookie))
+        refresh_url = urljoin(base, paths.refresh)
+        if not shape.sends_refresh_cookie(refresh_url):
+            raise TargetError(
+                f"the login at {paths.login} sets the cookie {cookie} for the path "
+                f"{shape.refresh_cookie_path} only, and a browser does not send it to the refresh "
+                f"at {httpx.URL(refresh_url).path}: no browser could refresh there"
+            )
     if _acted_on(response) and cookie is None:
         raise TargetError(
             f"the login at {paths.login} answered a redirect with its tokens in the body: a run "
@@ -549,14 +568,15 @@ async def _sent(
     refresh token as its cookie on a cookie API, the CSRF value as its cookie too on a double
     submit, then the session's cookies."""
     request = fill_placeholders(fields, session.values)
+    url = urljoin(base, request["path"])
     sent = []
-    if shape.refresh_cookie is not None:
+    if shape.refresh_cookie is not None and shape.sends_refresh_cookie(url):
         sent.append(f"{shape.refresh_cookie}={session.values['refresh_token']}")
     if shape.csrf_cookie is not None:
         sent.append(f"{shape.csrf_cookie}={session.values['csrf']}")
     headers = _with_cookies(dict(request.get("headers", {})), sent, session.cookies)
     method = request.get("method", "POST")
-    return await _post(http, urljoin(base, request["path"]), request.get("json"), headers, method)
+    return await _post(http, url, request.get("json"), headers, method)
 
 
 def _after(shape: CustomShape, answer: httpx.Response, before: _Session) -> _Session:
@@ -753,6 +773,12 @@ def _cookies(response: httpx.Response) -> dict[str, str]:
     reads them (a cookie jar would drop a ``Secure`` cookie sent over http)."""
     headers = response.headers.get_list("set-cookie")
     return {name: value for name, value in cookies_set(headers).items() if value}
+
+
+def _scoped(response: httpx.Response, name: str) -> str | None:
+    """The path the cookie ``name`` is set for by ``response``, when it is not the whole site."""
+    where = cookie_path(response.headers.get_list("set-cookie"), name, response.request.url.path)
+    return None if where in (None, "/") else where
 
 
 def _access_cookie(names: list[str]) -> str | None:

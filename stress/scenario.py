@@ -20,6 +20,7 @@ from msgspec import Meta, Struct
 from stress.errors import ScenarioError
 from stress.policy import Invariant, Policy, PresetName, Replay, ReuseScope, resolve_policy
 from stress.scenario_errors import explain
+from stress.set_cookie import path_matches
 from stress.types import Engine, OpKind
 
 __all__ = [
@@ -141,6 +142,9 @@ class TargetSpec(_Strict, frozen=True):
     and response field paths. ``cookie``: like ``json`` but the refresh token travels in the
     cookie named ``refresh_cookie`` (and the access token in the body at ``access_token_path``, or
     in the cookie named ``access_cookie``, which ``use`` then sends as a cookie).
+    ``refresh_cookie_path`` is the path the server sets that cookie for (its ``Path``, or the
+    directory of the login's path without one): as a browser, a request to a path outside it
+    goes without the cookie, so a logout elsewhere is sent as the browser sends it.
 
     ``csrf_cookie`` names the cookie of a double-submit CSRF defence (``XSRF-TOKEN``,
     ``csrftoken``, flask-jwt-extended's ``csrf_refresh_token``): its value is read from the
@@ -188,6 +192,7 @@ class TargetSpec(_Strict, frozen=True):
     access_token_path: str = "access_token"
     refresh_token_path: str | None = "refresh_token"
     refresh_cookie: str | None = None
+    refresh_cookie_path: str | None = None
     access_cookie: str | None = None
     csrf_cookie: str | None = None
     csrf_token_path: str | None = None
@@ -218,6 +223,9 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError(problem)
         if self.kind == "cookie" and not self.refresh_cookie:
             raise ValueError("target.kind = 'cookie' needs target.refresh_cookie (the cookie name)")
+        problem = self._cookie_path_problem()
+        if problem is not None:
+            raise ValueError(problem)
         if self.access_cookie is not None and self.kind != "cookie":
             raise ValueError("target.access_cookie goes with target.kind = 'cookie'")
         if self.kind in ("json", "cookie") and self.refresh is None:
@@ -227,6 +235,24 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError(problem)
         if self.client_secret_env is not None and self.client_auth == "none":
             raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
+
+    def _cookie_path_problem(self) -> str | None:
+        """Why ``refresh_cookie_path`` cannot be: not a path, without a cookie, or one that a
+        browser would not send to the refresh itself (then no refresh could work)."""
+        path = self.refresh_cookie_path
+        if path is None:
+            return None
+        if self.kind != "cookie":
+            return "target.refresh_cookie_path goes with target.kind = 'cookie'"
+        if not path.startswith("/"):
+            return f"target.refresh_cookie_path {path!r}: expected a path starting with '/'"
+        refresh = self.refresh.path.partition("?")[0] if self.refresh is not None else ""
+        if refresh.startswith("/") and not path_matches(refresh, path):
+            return (
+                f"target.refresh_cookie_path {path!r}: a browser does not send the cookie "
+                f"{self.refresh_cookie} to the refresh at {refresh}, so no refresh could present it"
+            )
+        return None
 
     def _session_cookie_problem(self) -> str | None:
         """Why ``session_cookies`` cannot be kept as named: not a cookie name, a name twice, or

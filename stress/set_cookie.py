@@ -12,7 +12,9 @@ between the first ``=`` and the first ``;``, kept as sent (quotes included: a br
 back that way), and an attribute it does not know is skipped, never fatal. Of several
 ``Set-Cookie`` of one name and path, the last counts, as it replaces the others in a browser's
 jar (section 5.3); a clear at another path leaves the cookie set at this one alone. Domains are
-not compared: a run talks to one origin.
+not compared: a run talks to one origin. Paths are, where a browser compares them: a cookie
+goes only to the request paths under its own (:func:`path_matches`), which is ``Path`` or, when
+the header sets none, the directory of the path that set it (:func:`default_path`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-__all__ = ["SetCookie", "cookies_set", "parse_set_cookie"]
+__all__ = [
+    "SetCookie",
+    "cookie_path",
+    "cookies_set",
+    "default_path",
+    "parse_set_cookie",
+    "path_matches",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +97,34 @@ def cookies_set(headers: Iterable[str], now: float | None = None) -> dict[str, s
     for (name, _), value in last.items():
         if value is not None or name not in found:
             found[name] = value
+    return found
+
+
+def default_path(request_path: str) -> str:
+    """The path a cookie set without ``Path`` goes to (RFC 6265, section 5.1.4): the directory
+    of the path of the request that set it, ``/auth`` for ``/auth/login``."""
+    if not request_path.startswith("/") or request_path.count("/") == 1:
+        return "/"
+    return request_path[: request_path.rindex("/")]
+
+
+def path_matches(request_path: str, cookie_path: str) -> bool:
+    """Whether a browser sends a cookie of ``cookie_path`` to ``request_path`` (section 5.1.4):
+    the same path, or one below it (``/auth`` covers ``/auth/refresh``, not ``/authx``)."""
+    if request_path == cookie_path:
+        return True
+    if not request_path.startswith(cookie_path):
+        return False
+    return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+
+
+def cookie_path(headers: Iterable[str], name: str, request_path: str) -> str | None:
+    """The path the last of the ``Set-Cookie`` values ``headers`` that sets ``name`` (with a
+    value) sets it for, the answer being to a request for ``request_path``; None if none does."""
+    found = None
+    at = time.time()
+    for header in headers:
+        cookie = parse_set_cookie(header)
+        if cookie is not None and cookie.name == name and not cookie.clears(at):
+            found = cookie.path if cookie.path is not None else default_path(request_path)
     return found

@@ -271,6 +271,10 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
     if shape.refresh_cookie is not None:
         lines.append(f"refresh_cookie = {_toml_str(shape.refresh_cookie)}   # the refresh token")
+    if shape.refresh_cookie_path is not None:
+        lines.append(
+            f"refresh_cookie_path = {_toml_str(shape.refresh_cookie_path)}   # sent there only"
+        )
     header = shape.csrf_sent_as
     if shape.csrf_cookie is not None:
         lines.append(

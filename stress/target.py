@@ -26,7 +26,7 @@ import msgspec
 from stress import __version__
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
-from stress.set_cookie import cookies_set
+from stress.set_cookie import cookies_set, path_matches
 from stress.wire import WireRequest, WireResponse, build_request
 
 __all__ = [
@@ -434,19 +434,31 @@ class TargetProfile:
         elif spec.form is not None:
             body = urlencode(fill_placeholders(spec.form, values)).encode()
             headers.extend(h for h in FORM_HEADERS if h[0] not in dict(headers))
+        # The path may carry a token: not cached.
+        url = urljoin(base, fill_placeholders(spec.path, values))
         cookies = []
-        if self.spec.kind == "cookie" and cookie is not None and self.spec.refresh_cookie:
+        if (
+            self.spec.kind == "cookie"
+            and cookie is not None
+            and self.spec.refresh_cookie
+            and self._carries_refresh_cookie(url)
+        ):
             cookies.append(f"{self.spec.refresh_cookie}={cookie}")
         if self.spec.csrf_cookie is not None and values.get("csrf"):
             # The double submit: the server compares the cookie with the copy sent elsewhere.
             cookies.append(f"{self.spec.csrf_cookie}={values['csrf']}")
         return WireRequest(
             method=spec.method,
-            # The path may carry a token: not cached.
-            url=urljoin(base, fill_placeholders(spec.path, values)),
+            url=url,
             headers=tuple(_with_cookies(headers, cookies, jar)),
             body=body,
         )
+
+    def _carries_refresh_cookie(self, url: str) -> bool:
+        """Whether a browser sends the refresh cookie to ``url`` (``target.refresh_cookie_path``):
+        a logout outside its path goes without it, as the browser's would."""
+        path = self.spec.refresh_cookie_path
+        return path is None or path_matches(urlsplit(url).path or "/", path)
 
 
 def _with_cookies(

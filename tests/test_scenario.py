@@ -238,6 +238,32 @@ def test_a_csrf_cookie_and_the_csrf_placeholder_go_together(
     assert message in error_of(tmp_path, text)
 
 
+@pytest.mark.parametrize(
+    ("kind", "where", "message"),
+    [
+        ("cookie", "auth", "target.refresh_cookie_path 'auth': expected a path starting with '/'"),
+        ("cookie", "/api", "a browser does not send the cookie rt to the refresh at /auth/r,"),
+        ("cookie", "/auth/re", "a browser does not send the cookie rt to the refresh at /auth/r,"),
+        ("json", "/auth", "target.refresh_cookie_path goes with target.kind = 'cookie'"),
+    ],
+)
+def test_a_refresh_cookie_path_covers_the_refresh(
+    tmp_path: Path, kind: str, where: str, message: str
+) -> None:
+    text = COOKIE if kind == "cookie" else VALID.replace('kind = "oauth2"', 'kind = "json"')
+    text = text.replace(
+        'base_url = "http://127.0.0.1:1"', f'base_url = "http://h"\nrefresh_cookie_path = "{where}"'
+    )
+    text = text.replace(
+        "[auth]",
+        '[target.login]\npath = "/auth/in"\n[target.refresh]\npath = "/auth/r?x=1"\n[auth]',
+    )
+    assert message in error_of(tmp_path, text)
+    covering = text.replace(f'refresh_cookie_path = "{where}"', 'refresh_cookie_path = "/auth"')
+    if kind == "cookie":
+        assert load_scenario(write(tmp_path, covering)).target.refresh_cookie_path == "/auth"
+
+
 def test_a_csrf_value_is_not_known_to_the_login(tmp_path: Path) -> None:
     text = COOKIE.replace(
         'base_url = "http://127.0.0.1:1"', 'base_url = "http://h"\ncsrf_cookie = "c"'

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from stress.set_cookie import SetCookie, cookies_set, parse_set_cookie
+from stress.set_cookie import (
+    SetCookie,
+    cookie_path,
+    cookies_set,
+    default_path,
+    parse_set_cookie,
+    path_matches,
+)
 
 NOW = 1_800_000_000.0  # 2027-01-15
 PAST = "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -96,3 +103,38 @@ def test_a_clear_at_another_path_leaves_the_cookie_set_at_its_own() -> None:
 def test_names_come_in_the_order_they_were_first_set() -> None:
     headers = ["sid=S", "rt=R; Priority=High", "at=A; Partitioned", "sid=T"]
     assert list(cookies_set(headers, NOW).items()) == [("sid", "T"), ("rt", "R"), ("at", "A")]
+
+
+@pytest.mark.parametrize(
+    ("request_path", "expected"),
+    [("/auth/login", "/auth"), ("/login", "/"), ("/", "/"), ("", "/"), ("/a/b/c", "/a/b")],
+)
+def test_a_cookie_without_path_goes_to_the_directory_that_set_it(
+    request_path: str, expected: str
+) -> None:
+    assert default_path(request_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("request_path", "scope", "sent"),
+    [
+        ("/auth/refresh", "/auth/refresh", True),
+        ("/auth/refresh", "/auth", True),
+        ("/auth/refresh", "/auth/", True),
+        ("/auth/refresh", "/", True),
+        ("/auth/logout", "/auth/refresh", False),
+        ("/authx/refresh", "/auth", False),
+        ("/auth", "/auth/", False),
+    ],
+)
+def test_a_cookie_goes_to_its_path_and_below_it_only(
+    request_path: str, scope: str, sent: bool
+) -> None:
+    assert path_matches(request_path, scope) is sent
+
+
+def test_the_path_of_a_cookie_is_that_of_the_last_header_setting_it() -> None:
+    headers = ["rt=A; Path=/x", "at=B", "rt=C; Path=/auth/refresh", f"rt=; Path=/; Expires={PAST}"]
+    assert cookie_path(headers, "rt", "/auth/login") == "/auth/refresh"
+    assert cookie_path(headers, "at", "/auth/login") == "/auth"  # the login's directory
+    assert cookie_path(headers, "sid", "/auth/login") is None

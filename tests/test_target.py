@@ -449,3 +449,20 @@ def test_an_oauth2_revocation_that_redirects_did_not_revoke() -> None:
     profile = TargetProfile(spec(kind="oauth2"), ENDPOINTS)
     assert profile.parse_logout(response(302, None, (("location", "/"),))).outcome == "fail"
     assert profile.parse_logout(response(200, None)).outcome == "ok"
+
+
+def test_a_refresh_cookie_goes_only_where_a_browser_sends_it() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="cookie",
+            refresh={"path": "/auth/refresh"},
+            revoke={"path": "/auth/logout", "headers": {"Authorization": "Bearer {access_token}"}},
+            refresh_cookie="rt",
+            refresh_cookie_path="/auth/refresh",
+        ),
+        ENDPOINTS,
+    )
+    assert ("cookie", "rt=R") in profile.refresh(BASE, "R").headers
+    logout = dict(profile.revoke(BASE, "R", "A").headers)
+    assert "cookie" not in logout
+    assert logout["authorization"] == "Bearer A"

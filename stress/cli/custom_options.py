@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Sequence
 from typing import Annotated, Any
+from urllib.parse import urljoin
 
 import typer
 
@@ -169,6 +170,8 @@ def probe(
         refresh += f", CSRF value at {shape.csrf_token_path} sent back as {shape.csrf_sent_as}"
     if shape.csrf_after_login:
         refresh += " (fetched again after the login, which replaces it)"
+    if shape.refresh_cookie_path is not None:
+        refresh += f" (set for the path {shape.refresh_cookie_path} only)"
     if shape.session_cookies:
         refresh += f", the session's cookies {', '.join(shape.session_cookies)} sent back"
     stderr.print(
@@ -177,10 +180,17 @@ def probe(
         soft_wrap=True,
     )
     if shape.logout_kept_refresh:
+        revoke = shape.paths.revoke or ""
+        unsent = (
+            f" (a browser sends it no {shape.refresh_cookie} cookie, which is set for "
+            f"{shape.refresh_cookie_path} only)"
+            if not shape.sends_refresh_cookie(urljoin(base, revoke))
+            else ""
+        )
         stderr.print(
-            f"note: the logout at {shape.paths.revoke} answered with a 2xx, yet the refresh token "
-            "it was sent still refreshed after it: it revokes nothing on the server, and a "
-            "run's revoke steps will report that (revocation-race)",
+            f"note: the logout at {revoke} answered with a 2xx, yet the refresh token of the "
+            f"session it logged out{unsent} still refreshed after it: it revokes nothing on the "
+            "server, and a run's revoke steps will report that (revocation-race)",
             highlight=False,
             soft_wrap=True,
         )

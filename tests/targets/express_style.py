@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Sixteen variants:
+about it beyond the scenario file. Seventeen variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -63,6 +63,11 @@ about it beyond the scenario file. Sixteen variants:
   tokens are cookies (``at``, ``rt``), the login is a form, and the login and the refresh
   answer ``302 Location: /`` with the new cookies (Post/Redirect/Get), the logout ``303
   Location: /login`` with both cleared. Its bug is ``body``'s fork.
+- ``scoped-cookie``: the refresh token in the cookie ``rt``, set for ``Path=/auth/refresh``
+  only, as guides advise to keep it off every other request; the refresh rotates correctly (no
+  fork, no grace). Its bug: the logout at ``/auth/logout`` revokes the token in the ``rt`` it is
+  sent, and a browser sends it none there, so it only clears the cookie (a 204 all the same)
+  and the refresh token keeps working.
 
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
@@ -105,11 +110,22 @@ VARIANTS = (
     "gateway",
     "origin-checked",
     "redirects",
+    "scoped-cookie",
 )
 GATEWAY_KEY = "demo-anon-key"
 # The variants whose refresh token travels in the cookie `rt`.
 REFRESH_IN_COOKIE = frozenset(
-    {"cookie", "cookies", "csrf", "csrf-body", "csrf-login", "csurf", "csrf-rotate", "redirects"}
+    {
+        "cookie",
+        "cookies",
+        "csrf",
+        "csrf-body",
+        "csrf-login",
+        "csurf",
+        "csrf-rotate",
+        "redirects",
+        "scoped-cookie",
+    }
 )
 
 
@@ -175,6 +191,10 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         if variant == "csrf-login":
             response = JSONResponse({"accessToken": access})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
+            return response
+        if variant == "scoped-cookie":
+            response = JSONResponse({"accessToken": access, "expiresIn": 900})
+            response.set_cookie("rt", refresh, httponly=True, path="/auth/refresh")
             return response
         if variant in ("cookie", "csrf", "csurf", "csrf-rotate"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
@@ -302,7 +322,8 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             family.used.add(token)
         elif token != family.current:
             return JSONResponse({"message": "Refresh token already used"}, status_code=401)
-        await asyncio.sleep(0.003)  # "SELECT ... " then "UPDATE ..." without a lock
+        if variant != "scoped-cookie":  # its check and its write are one step
+            await asyncio.sleep(0.003)  # "SELECT ... " then "UPDATE ..." without a lock
         new_refresh, access = store.issue(family_id)
         family.current = new_refresh
         response = tokens_response(new_refresh, access)
@@ -327,6 +348,10 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             return JSONResponse({"message": "No session"}, status_code=401)
         if family_id is not None:
             store.families[family_id].revoked = True
+        if variant == "scoped-cookie":  # cleared where it was set: it could not be read here
+            response = Response(status_code=204)
+            response.delete_cookie("rt", path="/auth/refresh")
+            return response
         if variant == "redirects":  # signed out: on to the sign-in page, the cookies cleared
             response = Response(status_code=303, headers={"location": "/login"})
             response.delete_cookie("at")
@@ -402,6 +427,7 @@ guarded_logout_app = build_app("guarded-logout", os.environ.get("EXPRESS_TOKEN_L
 gateway_app = build_app("gateway", os.environ.get("EXPRESS_TOKEN_LOG"))
 origin_checked_app = build_app("origin-checked", os.environ.get("EXPRESS_TOKEN_LOG"))
 redirects_app = build_app("redirects", os.environ.get("EXPRESS_TOKEN_LOG"))
+scoped_cookie_app = build_app("scoped-cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

@@ -408,3 +408,44 @@ def test_a_server_rendered_apps_redirects_are_read_as_its_browser_reads_them(
     assert ("refresh", 302, "ok") in done
     assert ("revoke", 303, "ok") in done
     assert ("use", 401, "fail") in done
+
+
+@pytest.mark.parametrize("express_target", ["scoped-cookie"], indirect=True)
+def test_a_refresh_cookie_set_for_the_refresh_path_only_is_not_sent_to_the_logout(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    """The app sets `rt` for `Path=/auth/refresh`: a browser sends it to the refresh and to
+    nothing else, so its logout at /auth/logout gets no token and revokes nothing. A tester
+    that sent the cookie everywhere saw a logout that works, which no browser makes."""
+    out, env = tmp_path / "app.toml", {"APP_PASSWORD": "hunter2"}
+    made = auth_stress(
+        *_init(express_target.url), "--output", str(out), "--revoke-path", "/auth/logout",
+        "--resource", "/api/profile", "--policy", "strict", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    said = " ".join(made.stderr.split())
+    assert "refresh token in the cookie rt (set for the path /auth/refresh only)" in said
+    assert "(a browser sends it no rt cookie, which is set for /auth/refresh only)" in said
+    assert "revokes nothing on the server" in said
+    target = tomllib.loads(out.read_text())["target"]
+    assert (target["refresh_cookie"], target["refresh_cookie_path"]) == ("rt", "/auth/refresh")
+    steps = out.read_text().split("[[steps]]")[0]
+    logout = tmp_path / "logout.toml"
+    logout.write_text(
+        steps + "".join(f'[[steps]]\nop = "{op}"\n\n' for op in ("login", "refresh", "revoke",
+                                                               "refresh"))
+    )  # fmt: skip
+    ran = auth_stress(
+        "run", str(logout), "--no-progress", "--json", str(tmp_path / "r.json"),
+        "--history", str(tmp_path / "h.jsonl"), cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert found == {"revocation-race"}
+    # The cookie without its Path makes the logout work: it was the path, not the server.
+    whole_site = tmp_path / "whole-site.toml"
+    whole_site.write_text(logout.read_text().replace('refresh_cookie_path = "/auth/refresh"', ""))
+    everywhere = auth_stress(
+        "run", str(whole_site), "--no-progress", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert everywhere.returncode == 0, everywhere.stdout + everywhere.stderr
