@@ -8,6 +8,7 @@ import json
 import sys
 import tomllib
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 from support.targets import serving
@@ -366,6 +367,28 @@ def test_an_api_that_checks_the_origin_is_sent_its_own_as_a_browser_sends_it(
     assert "Origin checking failed" not in ran.stdout
 
 
+APP_ENV = {"APP_PASSWORD": "hunter2"}
+
+
+def _learnt(express_target: ExpressTarget, tmp_path: Path) -> tuple[Path, CompletedProcess[str]]:
+    """The scenario init writes for the app, with its logout and API, and init's process."""
+    out = tmp_path / "app.toml"
+    made = auth_stress(
+        *_init(express_target.url), "--output", str(out), "--revoke-path", "/auth/logout",
+        "--resource", "/api/profile", "--policy", "strict", cwd=tmp_path, env=APP_ENV,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    return out, made
+
+
+def _stepped(scenario: Path, *ops: str) -> Path:
+    """A copy of ``scenario`` whose steps are ``ops``, one session-wide op each, in order."""
+    stepped = scenario.with_name(f"{scenario.stem}-{'-'.join(ops)}.toml")
+    target = scenario.read_text().split("[[steps]]")[0]
+    stepped.write_text(target + "".join(f'[[steps]]\nop = "{op}"\n\n' for op in ops))
+    return stepped
+
+
 @pytest.mark.parametrize("express_target", ["redirects"], indirect=True)
 def test_a_server_rendered_apps_redirects_are_read_as_its_browser_reads_them(
     express_target: ExpressTarget, tmp_path: Path
@@ -373,12 +396,7 @@ def test_a_server_rendered_apps_redirects_are_read_as_its_browser_reads_them(
     """A form login and a refresh that answer 302 with their cookies went through; a logout
     that answers 303 to the sign-in page logged out. Read as rejections, init could not learn
     the app and a run judged every refresh refused."""
-    out, env = tmp_path / "app.toml", {"APP_PASSWORD": "hunter2"}
-    made = auth_stress(
-        *_init(express_target.url), "--output", str(out), "--revoke-path", "/auth/logout",
-        "--resource", "/api/profile", "--policy", "strict", cwd=tmp_path, env=env,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stdout + made.stderr
+    out, _ = _learnt(express_target, tmp_path)
     target = tomllib.loads(out.read_text())["target"]
     assert (target["kind"], target["access_cookie"], target["refresh_cookie"]) == (
         "cookie", "at", "rt",
@@ -386,21 +404,22 @@ def test_a_server_rendered_apps_redirects_are_read_as_its_browser_reads_them(
     assert target["login"]["form"] == {"username": "{username}", "password": "{password}"}
     assert target["revoke"] == {"path": "/auth/logout"}
     ran = auth_stress(
-        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"), cwd=tmp_path, env=env
+        "run",
+        str(out),
+        "--no-progress",
+        "--json",
+        str(tmp_path / "r.json"),
+        cwd=tmp_path,
+        env=APP_ENV,
     )
     assert ran.returncode == 1, ran.stdout + ran.stderr
     found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
     assert "fork" in found
     # One tab at a time, then a logout: a pass, with the logout and its effect recorded.
-    steps = out.read_text().split("[[steps]]")[0]
-    sequential = tmp_path / "sequential.toml"
-    sequential.write_text(
-        steps + "".join(f'[[steps]]\nop = "{op}"\n\n' for op in ("login", "refresh", "use",
-                                                               "revoke", "use"))
-    )  # fmt: skip
+    sequential = _stepped(out, "login", "refresh", "use", "revoke", "use")
     again = auth_stress(
         "run", str(sequential), "--no-progress", "--json", str(tmp_path / "s.json"),
-        "--history", str(tmp_path / "s.jsonl"), cwd=tmp_path, env=env,
+        "--history", str(tmp_path / "s.jsonl"), cwd=tmp_path, env=APP_ENV,
     )  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
     records = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
@@ -417,27 +436,17 @@ def test_a_refresh_cookie_set_for_the_refresh_path_only_is_not_sent_to_the_logou
     """The app sets `rt` for `Path=/auth/refresh`: a browser sends it to the refresh and to
     nothing else, so its logout at /auth/logout gets no token and revokes nothing. A tester
     that sent the cookie everywhere saw a logout that works, which no browser makes."""
-    out, env = tmp_path / "app.toml", {"APP_PASSWORD": "hunter2"}
-    made = auth_stress(
-        *_init(express_target.url), "--output", str(out), "--revoke-path", "/auth/logout",
-        "--resource", "/api/profile", "--policy", "strict", cwd=tmp_path, env=env,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stdout + made.stderr
+    out, made = _learnt(express_target, tmp_path)
     said = " ".join(made.stderr.split())
     assert "refresh token in the cookie rt (set for the path /auth/refresh only)" in said
     assert "(a browser sends it no rt cookie, which is set for /auth/refresh only)" in said
     assert "revokes nothing on the server" in said
     target = tomllib.loads(out.read_text())["target"]
     assert (target["refresh_cookie"], target["refresh_cookie_path"]) == ("rt", "/auth/refresh")
-    steps = out.read_text().split("[[steps]]")[0]
-    logout = tmp_path / "logout.toml"
-    logout.write_text(
-        steps + "".join(f'[[steps]]\nop = "{op}"\n\n' for op in ("login", "refresh", "revoke",
-                                                               "refresh"))
-    )  # fmt: skip
+    logout = _stepped(out, "login", "refresh", "revoke", "refresh")
     ran = auth_stress(
         "run", str(logout), "--no-progress", "--json", str(tmp_path / "r.json"),
-        "--history", str(tmp_path / "h.jsonl"), cwd=tmp_path, env=env,
+        "--history", str(tmp_path / "h.jsonl"), cwd=tmp_path, env=APP_ENV,
     )  # fmt: skip
     assert ran.returncode == 1, ran.stdout + ran.stderr
     found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
@@ -446,6 +455,6 @@ def test_a_refresh_cookie_set_for_the_refresh_path_only_is_not_sent_to_the_logou
     whole_site = tmp_path / "whole-site.toml"
     whole_site.write_text(logout.read_text().replace('refresh_cookie_path = "/auth/refresh"', ""))
     everywhere = auth_stress(
-        "run", str(whole_site), "--no-progress", cwd=tmp_path, env=env,
+        "run", str(whole_site), "--no-progress", cwd=tmp_path, env=APP_ENV,
     )  # fmt: skip
     assert everywhere.returncode == 0, everywhere.stdout + everywhere.stderr
