@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import json
 import os
 import re
 import time
+import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -298,7 +300,7 @@ class TargetProfile:
         early = None if self._redirect_sets_refresh(response) else self.classify_status(response)
         if early is not None:
             return early
-        document = _decode_json(response.body)
+        document = _decode_json(_decoded_body(response))
         access: Any = None
         if self.spec.access_cookie is not None:
             access = _set_cookie(response, self.spec.access_cookie)
@@ -344,7 +346,7 @@ class TargetProfile:
         status = response.status
         if 200 <= status < 300:
             return None
-        document = _decode_json(response.body)
+        document = _decode_json(_decoded_body(response))
         error = json_path(document, "error") if isinstance(document, dict) else None
         label = error if isinstance(error, str) and error else f"http-{status}"
         wait = retry_after(response)
@@ -363,7 +365,7 @@ class TargetProfile:
         if self.spec.csrf_cookie is not None:
             return _set_cookie(response, self.spec.csrf_cookie)
         if document is None:
-            document = _decode_json(response.body)
+            document = _decode_json(_decoded_body(response))
         value = json_path(document, self.spec.csrf_token_path or "") if document else None
         return value if isinstance(value, str) and value else None
 
@@ -514,6 +516,38 @@ def retry_after(response: WireResponse, now: float | None = None) -> float | Non
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _decoded_body(response: WireResponse) -> bytes:
+    """The body without its content coding. The tester sends no ``Accept-Encoding``, which
+    allows any coding (RFC 9110, section 12.5.3), and a server that compresses every answer
+    (Tomcat's ``compression="force"``) sends gzip all the same. An unknown or broken coding
+    leaves the body as it came: it then reads as no JSON, as any other undecodable answer."""
+    body = response.body
+    if not body:
+        return body
+    coding = response.header("content-encoding")
+    if coding is None:
+        return body
+    try:
+        for step in reversed([c.strip().lower() for c in coding.split(",")]):
+            if step in ("gzip", "x-gzip"):
+                body = gzip.decompress(body)
+            elif step == "deflate":
+                body = _inflated(body)
+            elif step != "identity":
+                return response.body
+    except (OSError, EOFError, zlib.error):
+        return response.body
+    return body
+
+
+def _inflated(body: bytes) -> bytes:
+    """A ``deflate`` body: zlib-wrapped, as RFC 9110 defines it, or raw, as some servers send."""
+    try:
+        return zlib.decompress(body)
+    except zlib.error:
+        return zlib.decompress(body, -zlib.MAX_WBITS)
 
 
 def _decode_json(body: bytes) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from urllib.parse import parse_qs
 
 import msgspec
@@ -466,3 +468,35 @@ def test_a_refresh_cookie_goes_only_where_a_browser_sends_it() -> None:
     logout = dict(profile.revoke(BASE, "R", "A").headers)
     assert "cookie" not in logout
     assert logout["authorization"] == "Bearer A"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate", "gzip, identity"])
+def test_a_compressed_answer_is_read_although_no_coding_was_asked_for(coding: str) -> None:
+    document = json.dumps({"access_token": "A", "refresh_token": "R"}).encode()
+    packed = {
+        "gzip": gzip.compress,
+        "gzip, identity": gzip.compress,
+        "deflate": zlib.compress,
+        "raw-deflate": lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS),
+    }[coding](document)
+    name = "deflate" if coding == "raw-deflate" else coding
+    answer = WireResponse(200, (("content-encoding", name),), packed, "1.1")
+    tokens = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(answer).tokens
+    assert tokens is not None
+    assert (tokens.access, tokens.refresh) == ("A", "R")
+    refused = WireResponse(400, (("content-encoding", name),), gzip.compress(b'{"error": "x"}'),
+                           "1.1") if name == "gzip" else None  # fmt: skip
+    if refused is not None:
+        assert TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(refused).error == "x"
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"), [("br", b"\x1b\x00"), ("gzip", b"not gzip"), ("deflate", b"nope")]
+)
+def test_an_answer_in_a_coding_not_read_is_no_document(coding: str, body: bytes) -> None:
+    answer = WireResponse(200, (("content-encoding", coding),), body, "1.1")
+    parsed = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(answer)
+    assert (parsed.outcome, parsed.error) == (
+        "info",
+        "malformed-response: no access token in 2xx body",
+    )
