@@ -52,9 +52,10 @@ ClientProfile = Literal[
     "naive-parallel", "single-flight", "multi-tab", "lost-response-retry", "server-fan-out"
 ]
 """How a real client issues refreshes; what each one does is :mod:`stress.drive.profiles`."""
-ClientAuth = Literal["none", "body", "basic"]
-"""How an ``oauth2`` client authenticates: not at all, with its secret in the form body, or by
-HTTP Basic."""
+ClientAuth = Literal["none", "body", "basic", "private_key_jwt", "client_secret_jwt"]
+"""How an ``oauth2`` client authenticates: not at all, with its secret in the form body, by HTTP
+Basic, or with a JWT assertion (RFC 7523) signed by its private key or with its secret."""
+_SECRET_AUTHS = frozenset({"body", "basic", "client_secret_jwt"})
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$")
 # A cookie name: an RFC 6265 token (no separators, spaces or control characters).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -182,6 +183,11 @@ class TargetSpec(_Strict, frozen=True):
     client_id: str | None = None
     client_secret_env: str | None = None
     client_auth: ClientAuth = "none"
+    # private_key_jwt: the variable holding the client's private key (PEM), the key's id in the
+    # client's JWKS, and the assertion's audience when it is not the token endpoint's URL.
+    client_key_env: str | None = None
+    client_key_id: str | None = None
+    client_assertion_audience: str | None = None
     scope: str | None = None
     # protected resource for `use` (all kinds): GET with the access token as a Bearer token
     resource: str | None = None
@@ -233,8 +239,31 @@ class TargetSpec(_Strict, frozen=True):
         problem = self._csrf_problem() or self._session_cookie_problem() or self._header_problem()
         if problem is not None:
             raise ValueError(problem)
-        if self.client_secret_env is not None and self.client_auth == "none":
-            raise ValueError("target.client_secret_env is set but target.client_auth is 'none'")
+        problem = self._client_auth_problem()
+        if problem is not None:
+            raise ValueError(problem)
+
+    def _client_auth_problem(self) -> str | None:
+        """Why the client cannot authenticate as ``client_auth`` says: a credential it needs is
+        missing, or one is given that it does not use."""
+        auth = self.client_auth
+        if self.client_secret_env is not None and auth not in _SECRET_AUTHS:
+            return f"target.client_secret_env is set but target.client_auth is '{auth}'"
+        if auth == "client_secret_jwt" and self.client_secret_env is None:
+            return "target.client_auth = 'client_secret_jwt' needs target.client_secret_env"
+        if auth == "private_key_jwt" and self.client_key_env is None:
+            return "target.client_auth = 'private_key_jwt' needs target.client_key_env"
+        for name, value in (("client_key_env", self.client_key_env),
+                            ("client_key_id", self.client_key_id)):  # fmt: skip
+            if value is not None and auth != "private_key_jwt":
+                return f"target.{name} goes with target.client_auth = 'private_key_jwt'"
+        asserted = auth in ("private_key_jwt", "client_secret_jwt")
+        if self.client_assertion_audience is not None and not asserted:
+            return (
+                "target.client_assertion_audience goes with target.client_auth = "
+                "'private_key_jwt' or 'client_secret_jwt'"
+            )
+        return None
 
     def _cookie_path_problem(self) -> str | None:
         """Why ``refresh_cookie_path`` cannot be: not a path, without a cookie, or one that a
@@ -541,6 +570,12 @@ class Scenario(_Strict, frozen=True):
         )
         if uses_resource and self.target.resource is None:
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
+        auth = self.target.client_auth
+        if auth in ("private_key_jwt", "client_secret_jwt") and not self.target.client_id:
+            # Checked here, not with the target: init settles the client id after its auth.
+            raise ValueError(
+                f"target.client_auth = '{auth}' needs target.client_id (the assertion's issuer)"
+            )
         custom = self.target.kind != "oauth2"
         if custom and self.auth.mode == "password" and self.target.login is None:
             raise ValueError(
@@ -558,7 +593,7 @@ class Scenario(_Strict, frozen=True):
 
     def secret_env_vars(self) -> list[str]:
         """The environment variables holding secrets that a run of this scenario reads."""
-        names = [self.auth.password_env, self.target.client_secret_env]
+        names = [self.auth.password_env, self.target.client_secret_env, self.target.client_key_env]
         return [name for name in names if name is not None] + list(self.target.headers_env.values())
 
     def request_kinds(self) -> frozenset[str]:

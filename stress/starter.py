@@ -73,6 +73,10 @@ class ClientSetup:
     jwks_uri: str | None = None
     client_secret_env: str | None = None
     client_auth: ClientAuth = "none"
+    # private_key_jwt: the variable holding the private key, the key's id, and the audience.
+    client_key_env: str | None = None
+    client_key_id: str | None = None
+    client_assertion_audience: str | None = None
     scope: str | None = None
     # Sent with every request, to any kind of target: (name, value), and (name, variable).
     headers: tuple[tuple[str, str], ...] = ()
@@ -87,6 +91,9 @@ class ClientSetup:
             "jwks_uri": self.jwks_uri,
             "client_secret_env": self.client_secret_env,
             "client_auth": None if self.client_auth == "none" else self.client_auth,
+            "client_key_env": self.client_key_env,
+            "client_key_id": self.client_key_id,
+            "client_assertion_audience": self.client_assertion_audience,
             "scope": self.scope,
         }
         return {name: value for name, value in values.items() if value is not None}
@@ -242,11 +249,19 @@ def _oauth_target(answers: StarterAnswers, endpoints: Endpoints) -> list[str]:
         lines.append(f"client_id = {_toml_str(answers.client_id)}")
     else:
         lines.append('# client_id = "..."   # public clients usually must send one')
-    if "client_secret_env" in given:
+    comments = {
+        "client_secret_env": "the secret's variable",
+        "client_key_env": "the private key's variable (PEM)",
+        "client_key_id": "the key's kid",
+        "client_assertion_audience": "the assertion's aud",
+    }
+    if "client_auth" in given:
         lines.append(f"client_auth = {_toml_str(given['client_auth'])}")
-        lines.append(
-            f"client_secret_env = {_toml_str(given['client_secret_env'])}   # the secret's variable"
-        )
+        lines += [
+            f"{name} = {_toml_str(given[name])}   # {comment}"
+            for name, comment in comments.items()
+            if name in given
+        ]
     else:
         lines.append('# Confidential client: client_auth = "basic" and client_secret_env = "VAR".')
     if "scope" in given:

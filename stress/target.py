@@ -26,6 +26,7 @@ from urllib.parse import quote, quote_plus, urlencode, urljoin, urlsplit
 import msgspec
 
 from stress import __version__
+from stress.client_assertion import ASSERTION_TYPE, ClientAssertion
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set, path_matches
@@ -182,9 +183,11 @@ class TargetProfile:
         *,
         client_secret: str | None = None,
         header_values: Mapping[str, str] | None = None,
+        client_assertion: str | None = None,
     ) -> None:
-        """``client_secret`` overrides the one read from ``target.client_secret_env``, and
-        ``header_values`` the environment that ``target.headers_env`` is read from."""
+        """``client_secret`` overrides the one read from ``target.client_secret_env``,
+        ``header_values`` the environment that ``target.headers_env`` is read from, and
+        ``client_assertion`` every signed client assertion (the request templates' mark)."""
         self.spec = spec
         self.endpoints = endpoints
         self._headers = target_headers(spec, header_values)
@@ -198,6 +201,32 @@ class TargetProfile:
                     f"{spec.client_secret_env} is not set"
                 )
             self._client_secret = secret
+        self._fixed_assertion = client_assertion
+        self._assertion = None if client_assertion is not None else self._assertion_signer()
+
+    def _assertion_signer(self) -> ClientAssertion | None:
+        """What signs the client's assertions, for ``private_key_jwt`` and ``client_secret_jwt``;
+        ``ScenarioError`` when the key cannot be read."""
+        spec, client_id = self.spec, self.spec.client_id or ""
+        if spec.client_auth == "client_secret_jwt":
+            return ClientAssertion.secret(
+                self._client_secret or "", client_id, spec.client_assertion_audience
+            )
+        if spec.client_auth != "private_key_jwt" or spec.client_key_env is None:
+            return None
+        pem = os.environ.get(spec.client_key_env)
+        if pem is None:
+            raise ScenarioError(
+                f"target.client_key_env: environment variable {spec.client_key_env} is not set"
+            )
+        try:
+            return ClientAssertion.private_key(
+                pem, client_id, spec.client_key_id, spec.client_assertion_audience
+            )
+        except ValueError as exc:
+            raise ScenarioError(
+                f"target.client_key_env: {spec.client_key_env} holds no key to sign with: {exc}"
+            ) from None
 
     # -- request builders ---------------------------------------------------------------
 
@@ -389,7 +418,14 @@ class TargetProfile:
         headers, tail = self._client_credentials
         if cookies:
             headers = tuple(_with_cookies(list(headers), [], cookies))
-        return build_request("POST", _join(base, endpoint), headers, _form(form) + tail)
+        url = _join(base, endpoint)
+        # A client assertion is signed for each request: servers refuse one seen before.
+        signed = self._fixed_assertion
+        if signed is None and self._assertion is not None:
+            signed = self._assertion.sign(url)
+        if signed is not None:
+            tail += b"&client_assertion=" + quote_plus(signed).encode()
+        return build_request("POST", url, headers, _form(form) + tail)
 
     def _sent_with(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """``headers`` and then those sent with every request, which replace a default of the
@@ -411,6 +447,8 @@ class TargetProfile:
             extra["client_id"] = client_id
             if self.spec.client_auth == "body" and self._client_secret is not None:
                 extra["client_secret"] = self._client_secret
+            if self.spec.client_auth in ("private_key_jwt", "client_secret_jwt"):
+                extra["client_assertion_type"] = ASSERTION_TYPE
         return tuple(self._sent_with(headers)), b"&" + _form(extra) if extra else b""
 
     def _templated(

@@ -31,6 +31,7 @@ _MARKS = {
     "AUTHSTRESSACCESSMARK": "$ACCESS_TOKEN",
     "AUTHSTRESSCSRFMARK": "$CSRF_TOKEN",
     "AUTHSTRESSSECRETMARK": "$CLIENT_SECRET",
+    "AUTHSTRESSASSERTIONMARK": "$CLIENT_ASSERTION",
     "AUTHSTRESSUSERMARK": "$USERNAME",
     "AUTHSTRESSPASSWORDMARK": "$PASSWORD",
 }
@@ -74,7 +75,11 @@ def request_templates(
     # A header read from a variable is its variable's placeholder: a key never lands in a file.
     keys = {var: f"AUTHSTRESSHEADER{i}MARK" for i, var in enumerate(spec.headers_env.values())}
     profile = TargetProfile(
-        spec, endpoints, client_secret="AUTHSTRESSSECRETMARK", header_values=keys
+        spec,
+        endpoints,
+        client_secret="AUTHSTRESSSECRETMARK",
+        header_values=keys,
+        client_assertion="AUTHSTRESSASSERTIONMARK",
     )
     mark, access, csrf = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK", "AUTHSTRESSCSRFMARK"
     jar = {name: f"AUTHSTRESSCOOKIE{i}MARK" for i, name in enumerate(spec.session_cookies)}

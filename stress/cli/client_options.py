@@ -25,7 +25,10 @@ from stress.types import ExitCode
 
 __all__ = [
     "ENV_NAME",
+    "ClientAssertionAudience",
     "ClientAuthOption",
+    "ClientKeyEnv",
+    "ClientKeyId",
     "ClientSecretEnv",
     "HeaderEnvOption",
     "HeaderOption",
@@ -64,8 +67,20 @@ ClientSecretEnv = Annotated[
 ClientAuthOption = Annotated[
     str | None,
     typer.Option(
-        help="How a confidential client authenticates: basic (the default with a secret) or body."
+        help="How a confidential client authenticates: basic (the default with a secret), body, "
+        "client_secret_jwt, or private_key_jwt (the default with a key)."
     ),
+]
+ClientKeyEnv = Annotated[
+    str | None,
+    typer.Option(help="Environment variable holding a private_key_jwt client's private key (PEM)."),
+]
+ClientKeyId = Annotated[
+    str | None, typer.Option(help="The kid of the client's key, if the server wants one.")
+]
+ClientAssertionAudience = Annotated[
+    str | None,
+    typer.Option(help="The client assertion's aud, where it is not the endpoint's URL."),
 ]
 Scope = Annotated[str | None, typer.Option(help="Scope to ask for at login.")]
 HeaderOption = Annotated[
@@ -112,21 +127,29 @@ def login_flags(login: Login) -> list[str]:
 
 def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | None) -> ClientSetup:
     """``setup`` with its client authentication settled and checked (exit 2 if wrong)."""
-    secret = setup.client_secret_env
-    if secret is not None and not ENV_NAME.match(secret):
-        raise fail(
-            ExitCode.USAGE, f"--client-secret-env {secret!r}: not an environment variable name"
-        )
+    secret, key = setup.client_secret_env, setup.client_key_env
+    for flag, variable in (("--client-secret-env", secret), ("--client-key-env", key)):
+        if variable is not None and not ENV_NAME.match(variable):
+            raise fail(ExitCode.USAGE, f"{flag} {variable!r}: not an environment variable name")
     if client_auth is not None and client_auth not in _CLIENT_AUTHS:
         raise fail(
             ExitCode.USAGE, f"--client-auth {client_auth!r}: expected {', '.join(_CLIENT_AUTHS)}"
         )
-    auth = cast(ClientAuth, client_auth or ("basic" if secret is not None else "none"))
-    if (auth == "none") != (secret is None):
+    default = "private_key_jwt" if key is not None else "basic" if secret is not None else "none"
+    auth = cast(ClientAuth, client_auth or default)
+    if key is not None and secret is not None:
+        raise fail(
+            ExitCode.USAGE, "--client-key-env and --client-secret-env: give one or the other"
+        )
+    if auth == "none":
+        misfit = secret is not None or key is not None
+    else:
+        misfit = (key if auth == "private_key_jwt" else secret) is None
+    if misfit:
         raise fail(
             ExitCode.USAGE,
-            f"--client-auth {auth}: expected basic or body with --client-secret-env, none "
-            "without it",
+            f"--client-auth {auth}: expected basic, body or client_secret_jwt with "
+            "--client-secret-env, private_key_jwt with --client-key-env, none without either",
         )
     setup = dataclasses.replace(setup, client_auth=auth)
     try:
@@ -211,6 +234,8 @@ def needed_variables(login: Login, setup: ClientSetup) -> list[tuple[str, str]]:
     needed = login.variables()
     if setup.client_secret_env is not None:
         needed.append((setup.client_secret_env, "the client's secret"))
+    if setup.client_key_env is not None:
+        needed.append((setup.client_key_env, "the client's private key"))
     return needed + header_variables(setup)
 
 

@@ -25,7 +25,10 @@ from typing import Annotated, Any, cast
 import typer
 
 from stress.cli.client_options import (
+    ClientAssertionAudience,
     ClientAuthOption,
+    ClientKeyEnv,
+    ClientKeyId,
     ClientSecretEnv,
     HeaderEnvOption,
     HeaderOption,
@@ -182,6 +185,9 @@ def init_command(
     jwks_uri: JwksUri = None,
     client_secret_env: ClientSecretEnv = None,
     client_auth: ClientAuthOption = None,
+    client_key_env: ClientKeyEnv = None,
+    client_key_id: ClientKeyId = None,
+    client_assertion_audience: ClientAssertionAudience = None,
     scope: Scope = None,
     mint_command: MintCommand = None,
     login_path: LoginPath = None,
@@ -225,6 +231,9 @@ def init_command(
         revocation_endpoint=revocation_endpoint,
         jwks_uri=jwks_uri,
         client_secret_env=client_secret_env,
+        client_key_env=client_key_env,
+        client_key_id=client_key_id,
+        client_assertion_audience=client_assertion_audience,
         scope=scope,
     )
     client_setup = header_setup(client_setup, header, header_env)
@@ -237,18 +246,23 @@ def init_command(
         require_variables(header_variables(setup), "init sends the headers with every request")
         endpoints = _discovered(target, setup, tls.verify, mint is not None)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
+        if not client and setup.client_auth in ("private_key_jwt", "client_secret_jwt"):
+            raise fail(ExitCode.USAGE, f"--client-id: a {setup.client_auth} client needs its id")
         login = mint or _password_login(username, password_env, yes)
         learnt = _learn_oauth(target, endpoints, client, login, (setup, tls))
     login, setup, client = learnt.login, learnt.setup, learnt.client_id
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
-        scenario = flag_scenario(
-            target=target,
-            client_id=client or None,
-            auth=login.auth(),
-            resource=api or None,
-            target_fields=learnt.fields,
-        )
+        try:
+            scenario = flag_scenario(
+                target=target,
+                client_id=client or None,
+                auth=login.auth(),
+                resource=api or None,
+                target_fields=learnt.fields,
+            )
+        except ScenarioError as exc:
+            raise fail(ExitCode.USAGE, str(exc)) from None
         probe_setup = ProbeSetup(
             scenario=scenario,
             target=target,
@@ -393,8 +407,9 @@ def _write(
     output.write_text(text, encoding="utf-8")
     stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
     variables = [name for name, _ in answers.login.variables()]
-    if answers.client.client_secret_env is not None:
-        variables.append(answers.client.client_secret_env)
+    for variable in (answers.client.client_secret_env, answers.client.client_key_env):
+        if variable is not None:
+            variables.append(variable)
     exports = "".join(f"export {name}=...; " for name in variables)
     run = shlex.join(["auth-stress", "run", str(output), *tls.flags()])
     stdout.print(

@@ -26,7 +26,10 @@ from typing import Annotated, Any
 import typer
 
 from stress.cli.client_options import (
+    ClientAssertionAudience,
     ClientAuthOption,
+    ClientKeyEnv,
+    ClientKeyId,
     ClientSecretEnv,
     HeaderEnvOption,
     HeaderOption,
@@ -259,6 +262,9 @@ class _Flags:
             "--jwks-uri": client.jwks_uri,
             "--client-secret-env": client.client_secret_env,
             "--client-auth": self.client_auth,
+            "--client-key-env": client.client_key_env,
+            "--client-key-id": client.client_key_id,
+            "--client-assertion-audience": client.client_assertion_audience,
             "--scope": client.scope,
             "--header": client.headers or None,
             "--header-env": client.headers_env or None,
@@ -386,6 +392,9 @@ def policy_command(
     jwks_uri: JwksUri = None,
     client_secret_env: ClientSecretEnv = None,
     client_auth: ClientAuthOption = None,
+    client_key_env: ClientKeyEnv = None,
+    client_key_id: ClientKeyId = None,
+    client_assertion_audience: ClientAssertionAudience = None,
     scope: Scope = None,
     mint_command: MintCommand = None,
     login_path: LoginPath = None,
@@ -413,6 +422,9 @@ def policy_command(
         revocation_endpoint=revocation_endpoint,
         jwks_uri=jwks_uri,
         client_secret_env=client_secret_env,
+        client_key_env=client_key_env,
+        client_key_id=client_key_id,
+        client_assertion_audience=client_assertion_audience,
         scope=scope,
     )
     client = header_setup(client, header, header_env)

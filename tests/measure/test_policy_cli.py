@@ -75,7 +75,7 @@ op = "login"
             "--username and --password-env go with the password grant",
         ),
         (("--target", "http://127.0.0.1:1", "--client-auth", "mtls"), "--client-auth 'mtls'"),
-        (("--target", "http://127.0.0.1:1", "--client-auth", "body"), "basic or body with"),
+        (("--target", "http://127.0.0.1:1", "--client-auth", "body"), "basic, body or client_sec"),
         (("--target", "http://127.0.0.1:1", "--token-endpoint", "ftp://x"), "token_endpoint"),
         (("--target", "http://127.0.0.1:1", "--expect", "missing.toml"), "no such scenario file"),
     ],

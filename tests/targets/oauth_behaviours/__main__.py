@@ -34,12 +34,20 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         type=int,
         help="sign access tokens as JWTs, with a new key after this many (default: opaque)",
     )
+    parser.add_argument(
+        "--client-assertion-key",
+        help="PEM public key: demo-client authenticates with private_key_jwt (default: public)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error("--port must be in 1..65535")
     given = {f.name: getattr(args, f.name) for f in fields(Options)}
     given = {name: value for name, value in given.items() if value is not None}
-    uses = BEHAVIOURS[args.behaviour].uses | {"db_latency", "signing_key_rotates_after"}
+    uses = BEHAVIOURS[args.behaviour].uses | {
+        "db_latency",
+        "signing_key_rotates_after",
+        "client_assertion_key",
+    }
     for name in sorted(set(given) - uses):
         parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")
     if given.get("grace", 0) < 0 or given.get("db_latency", 0) < 0:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
+from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.applications import Starlette
 
 from .access_only import AccessOnly
@@ -58,4 +60,7 @@ def create_app() -> Starlette:
     options = Options(**config)
     rotates_after = options.signing_key_rotates_after
     signer = RotatingSigner(rotates_after, ACCESS_TOKEN_SECONDS) if rotates_after else None
-    return build_app(cls(Store(options.db_latency, signer), options))
+    key = None
+    if options.client_assertion_key:
+        key = load_pem_public_key(Path(options.client_assertion_key).read_bytes())
+    return build_app(cls(Store(options.db_latency, signer), options), key)

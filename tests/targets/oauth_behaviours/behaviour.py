@@ -28,6 +28,8 @@ class Options:
     db_latency: float = 0.002
     # Access tokens: opaque when 0, else JWTs whose signing key rotates after this many.
     signing_key_rotates_after: int = 0
+    # A PEM public key: demo-client is then a private_key_jwt client with that key pair.
+    client_assertion_key: str = ""
 
 
 @dataclass(frozen=True)

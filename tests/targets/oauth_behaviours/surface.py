@@ -6,15 +6,19 @@ client and user checks, error bodies and every endpoint other than the refresh d
 here, once. Every malformed request gets a 4xx with an RFC 6749 §5.2 body, never a 500. The
 metadata publishes nothing about the refresh policy: a tester has to measure it.
 
-Users ``user0`` .. ``user9999`` with password ``password``; one public client, ``demo-client``
-(a token request without ``client_id`` is taken as coming from it).
+Users ``user0`` .. ``user9999`` with password ``password``; one client, ``demo-client``: public
+(a token request without ``client_id`` is taken as coming from it), or, given the public key of
+its key pair, confidential with ``private_key_jwt`` (RFC 7523): every token and revocation
+request must carry a signed assertion for this server, each with a ``jti`` never seen before.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +30,7 @@ from .store import Store
 __all__ = ["CLIENT_ID", "PASSWORD", "build_app"]
 
 CLIENT_ID = "demo-client"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PASSWORD = "password"
 SCOPES = frozenset({"api", "profile"})
 DEFAULT_SCOPE = "api"
@@ -92,6 +97,38 @@ def check_client(request: Request, form: dict[str, str]) -> None:
         raise OAuthError("invalid_client", "unknown client", 401)
 
 
+class AssertionCheck:
+    """``demo-client`` as a ``private_key_jwt`` client whose public key is ``key``."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+        self._seen: set[str] = set()
+
+    def __call__(self, request: Request, form: dict[str, str]) -> None:
+        if form.get("client_id", CLIENT_ID) != CLIENT_ID:
+            raise OAuthError("invalid_client", "unknown client", 401)
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise OAuthError(
+                "invalid_client", "demo-client authenticates with private_key_jwt", 401
+            )
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        try:
+            claims = jwt.decode(
+                form.get("client_assertion", ""),
+                self._key,
+                algorithms=["RS256", "ES256", "EdDSA"],
+                audience=[base, f"{base}{request.url.path}"],
+                options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise OAuthError("invalid_client", f"client assertion: {exc}", 401) from exc
+        if claims["iss"] != CLIENT_ID or claims["sub"] != CLIENT_ID:
+            raise OAuthError("invalid_client", "client assertion of another client", 401)
+        if claims["jti"] in self._seen:
+            raise OAuthError("invalid_client", "client assertion replayed", 401)
+        self._seen.add(claims["jti"])
+
+
 def granted_scope(form: dict[str, str]) -> str:
     requested = form.get("scope", DEFAULT_SCOPE).split()
     if not requested or not set(requested) <= SCOPES:
@@ -111,9 +148,12 @@ def issued_response(issued: Issued) -> JSONResponse:
     return JSONResponse(body, headers=_NO_STORE)
 
 
-def build_app(behaviour: Behaviour) -> Starlette:
-    """The Starlette app serving ``behaviour`` over its store."""
+def build_app(behaviour: Behaviour, client_key: Any = None) -> Starlette:
+    """The Starlette app serving ``behaviour`` over its store; with ``client_key`` (a public
+    key), ``demo-client`` is a ``private_key_jwt`` client."""
     store: Store = behaviour.store
+    authenticate = AssertionCheck(client_key) if client_key is not None else check_client
+    auth_method = "none" if client_key is None else "private_key_jwt"
 
     def password_grant(form: dict[str, str]) -> Issued:
         username, password = required(form, "username"), required(form, "password")
@@ -136,7 +176,7 @@ def build_app(behaviour: Behaviour) -> Starlette:
     async def token_endpoint(request: Request) -> Response:
         try:
             form = await read_form(request)
-            check_client(request, form)
+            authenticate(request, form)
             grant_type = required(form, "grant_type")
             if grant_type == "password":
                 return issued_response(password_grant(form))
@@ -149,7 +189,7 @@ def build_app(behaviour: Behaviour) -> Starlette:
     async def revoke_endpoint(request: Request) -> Response:
         try:
             form = await read_form(request)
-            check_client(request, form)
+            authenticate(request, form)
             token = required(form, "token")
             if form.get("token_type_hint", _HINTS[0]) not in _HINTS:
                 raise OAuthError("unsupported_token_type", "token_type_hint not supported")
@@ -178,8 +218,8 @@ def build_app(behaviour: Behaviour) -> Starlette:
             "token_endpoint": f"{base}/oauth/token",
             "revocation_endpoint": f"{base}/oauth/revoke",
             "grant_types_supported": ["password", "refresh_token"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "revocation_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": [auth_method],
+            "revocation_endpoint_auth_methods_supported": [auth_method],
             "scopes_supported": sorted(SCOPES),
         }
         if store.signer is not None:
