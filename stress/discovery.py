@@ -42,11 +42,13 @@ _POLICY_FIELDS = frozenset(PolicySpec.__struct_fields__) - {"relax"}
 @dataclass(frozen=True)
 class Discovery:
     """What discovery found: the endpoints, the policy the target publishes (or None), and the
-    grant types its metadata lists (None when it lists none, or was not fetched)."""
+    grant types and the token endpoint's client authentication methods its metadata lists
+    (None when it lists none, or was not fetched)."""
 
     endpoints: Endpoints
     published: Policy | None = None
     grant_types: tuple[str, ...] | None = None
+    auth_methods: tuple[str, ...] | None = None
 
 
 def _needed(spec: TargetSpec, revocation_needed: bool) -> list[str]:
@@ -107,9 +109,14 @@ async def discover(
         jwks=_relative(_as_str(spec.jwks_uri or metadata.get("jwks_uri")), base),
         resource=spec.resource,
     )
-    listed = metadata.get("grant_types_supported")
-    grants = tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else None
-    return Discovery(endpoints, published_policy(metadata), grants)
+    grants = _strings(metadata.get("grant_types_supported"))
+    methods = _strings(metadata.get("token_endpoint_auth_methods_supported"))
+    return Discovery(endpoints, published_policy(metadata), grants, methods)
+
+
+def _strings(listed: Any) -> tuple[str, ...] | None:
+    """The strings of a metadata list, None when it is not one."""
+    return tuple(g for g in listed if isinstance(g, str)) if isinstance(listed, list) else None
 
 
 def published_policy(metadata: dict[str, Any]) -> Policy | None:

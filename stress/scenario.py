@@ -24,6 +24,7 @@ from stress.set_cookie import path_matches
 from stress.types import Engine, OpKind
 
 __all__ = [
+    "AUTH_METHODS",
     "AuthSpec",
     "ClientAuth",
     "ClientProfile",
@@ -56,6 +57,14 @@ ClientAuth = Literal["none", "body", "basic", "private_key_jwt", "client_secret_
 """How an ``oauth2`` client authenticates: not at all, with its secret in the form body, by HTTP
 Basic, or with a JWT assertion (RFC 7523) signed by its private key or with its secret."""
 _SECRET_AUTHS = frozenset({"body", "basic", "client_secret_jwt"})
+AUTH_METHODS: dict[str, str] = {
+    "none": "none",
+    "basic": "client_secret_basic",
+    "body": "client_secret_post",
+    "private_key_jwt": "private_key_jwt",
+    "client_secret_jwt": "client_secret_jwt",
+}
+"""Each ``client_auth`` by its name in RFC 8414 metadata (``token_endpoint_auth_methods``)."""
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$")
 # A cookie name: an RFC 6265 token (no separators, spaces or control characters).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -70,6 +70,7 @@ from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, flag_scenario
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
+from stress.scenario import AUTH_METHODS
 from stress.starter import (
     ClientSetup,
     Login,
@@ -367,6 +368,19 @@ def _discovered(target: str, setup: ClientSetup, verify: Verify, mint: bool) -> 
         stderr.print(
             f"warning: the server lists the grant types {', '.join(found.grant_types)}, not "
             "the password grant: log sessions in with --mint-command if logins fail",
+            highlight=False,
+            soft_wrap=True,
+        )
+    # A public client is not warned about: Keycloak lists every method but "none", and its
+    # public clients work.
+    method = AUTH_METHODS[setup.client_auth]
+    listed = found.auth_methods
+    if method != "none" and listed is not None and method not in listed:
+        stderr.print(
+            f"warning: the server lists the client authentication methods "
+            f"{', '.join(listed)} for its token endpoint, not {method}: if logins "
+            "fail with invalid_client, give the client's credentials (--client-secret-env, "
+            "--client-key-env, --client-auth)",
             highlight=False,
             soft_wrap=True,
         )

@@ -100,6 +100,19 @@ def test_a_private_key_jwt_client_signs_each_request_afresh(cli: CliRunner, tmp_
             env={"KEY": private, "APP_PASSWORD": "password"},
         )  # fmt: skip
         assert made.code == 0, made.stdout + made.stderr
+        assert "client authentication methods" not in made.stderr
         target = tomllib.loads(written.read_text())["target"]
         assert (target["client_auth"], target["client_key_env"]) == ("private_key_jwt", "KEY")
         assert "export KEY=..." in made.stdout
+        # With a secret instead of the key, init says what the server's metadata wants (with
+        # --policy given it logs nobody in, so the file is written all the same).
+        secret = cli(
+            "init", "--target", url, "--client-id", "demo-client", "--client-secret-env", "S",
+            "--username", "user{n}", "--password-env", "APP_PASSWORD", "--policy", "idempotent",
+            "--grace", "2", "--yes", "--output", str(tmp_path / "secret.toml"),
+            env={"APP_PASSWORD": "password", "S": "not-it"},
+        )  # fmt: skip
+        assert secret.code == 0, secret.stdout + secret.stderr
+        said = " ".join(secret.stderr.split())
+        assert "lists the client authentication methods private_key_jwt for its token " in said
+        assert "endpoint, not client_secret_basic" in said
