@@ -629,8 +629,14 @@ async def _logged_out(
             answers.append(f"{method} {_logout_way(candidate)}: {_said(answer, secrets)}")
             if answer.status_code not in (404, 405):
                 break
+    unsent = ""
+    if not shape.sends_refresh_cookie(urljoin(base, path or "")):
+        unsent = (
+            f" (a browser sends it no {shape.refresh_cookie} cookie, which the login set for "
+            f"{shape.refresh_cookie_path} only)"
+        )
     raise TargetError(
-        f"the logout at {path} refused every way tried ({'; '.join(answers)}); check "
+        f"the logout at {path} refused every way tried{unsent} ({'; '.join(answers)}); check "
         "--revoke-path, or drop it"
     )
 

@@ -422,3 +422,58 @@ def test_a_logout_refused_every_way_names_each_way_and_answer() -> None:
     assert "POST the access token as Bearer alone: 403" in message
     assert "DELETE" not in message  # the route is there: a 403 is no reason to try DELETE
     assert "R2" not in message  # the token sent is masked where the answer echoes it
+
+
+def _scoped_cookie_api(
+    cookie_path: str, seen: list[tuple[str, str | None]]
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A cookie API whose login sets ``rt`` for ``cookie_path`` (its Path, or none when empty)
+    and whose logout wants ``rt``: ``seen`` gets each request's path and cookie header."""
+    attribute = f"; Path={cookie_path}" if cookie_path else ""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, request.headers.get("cookie")))
+        if request.url.path == "/auth/login":
+            return httpx.Response(
+                200, headers={"set-cookie": f"rt=R1{attribute}"}, json={"accessToken": "A1"}
+            )
+        if request.url.path == "/auth/refresh":
+            return httpx.Response(
+                200, headers={"set-cookie": f"rt=R2{attribute}"}, json={"accessToken": "A2"}
+            )
+        if "rt=" not in (request.headers.get("cookie") or ""):
+            return httpx.Response(401, json={"message": "no session"})
+        return httpx.Response(204)
+
+    return answer
+
+
+def test_a_refresh_cookie_scoped_to_the_refresh_does_not_go_to_the_logout() -> None:
+    seen: list[tuple[str, str | None]] = []
+    paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
+    with pytest.raises(TargetError) as raised:
+        _probed(_scoped_cookie_api("/auth/refresh", seen), paths)
+    assert "refused every way tried (a browser sends it no rt cookie, which the login set for " \
+        "/auth/refresh only)" in str(raised.value)  # fmt: skip
+    assert ("/auth/refresh", "rt=R1") in seen
+    assert all("rt=" not in (cookie or "") for path, cookie in seen if path == "/auth/logout")
+
+
+def test_a_refresh_cookie_without_a_path_goes_to_its_directory() -> None:
+    seen: list[tuple[str, str | None]] = []
+    paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
+    shape = _probed(_scoped_cookie_api("", seen), paths)
+    assert shape.refresh_cookie_path == "/auth"  # the login's directory, RFC 6265 5.1.4
+    assert ("/auth/logout", "rt=R2") in seen
+    whole_site = _probed(_scoped_cookie_api("/", []), paths)
+    assert whole_site.refresh_cookie_path is None
+
+
+def test_a_refresh_cookie_a_browser_would_not_send_to_the_refresh_is_refused() -> None:
+    paths = CustomPaths("/auth/login", "/api/refresh")
+    with pytest.raises(TargetError) as raised:
+        _probed(_scoped_cookie_api("/auth", []), paths)
+    assert str(raised.value) == (
+        "the login at /auth/login sets the cookie rt for the path /auth only, and a browser "
+        "does not send it to the refresh at /api/refresh: no browser could refresh there"
+    )
