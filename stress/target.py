@@ -320,7 +320,8 @@ class TargetProfile:
     # -- response parsing ---------------------------------------------------------------
 
     def parse_tokens(self, response: WireResponse) -> Parsed:
-        """Classify a login/refresh response; a 2xx without an access token is ``info``.
+        """Classify a login/refresh response; a 2xx without an access token is ``info``, unless
+        an OAuth 2.0 server's answer is an error document (then a refusal).
 
         A cookie API's 302 or 303 that sets the refresh cookie is read as a 2xx: a server-rendered
         app's form login answers so with its cookies (Post/Redirect/Get), and the browser that
@@ -341,6 +342,11 @@ class TargetProfile:
         elif self.spec.refresh_token_path is not None and document:
             refresh = json_path(document, self.spec.refresh_token_path)
         if not isinstance(access, str) or not access:
+            error = document.get("error") if isinstance(document, dict) else None
+            if self.spec.kind == "oauth2" and isinstance(error, str) and error:
+                # An RFC 6749 error answered with 200, as GitHub's token endpoint answers
+                # {"error": "bad_refresh_token"}: a refusal, however its status reads.
+                return Parsed("fail", None, error)
             where = "cookie" if self.spec.access_cookie is not None else "body"
             answer = "2xx" if response.status < 300 else "redirect"
             return Parsed("info", None, f"malformed-response: no access token in {answer} {where}")

@@ -500,3 +500,18 @@ def test_an_answer_in_a_coding_not_read_is_no_document(coding: str, body: bytes)
         "info",
         "malformed-response: no access token in 2xx body",
     )
+
+
+def test_an_oauth_error_answered_with_200_is_a_refusal() -> None:
+    # GitHub's token endpoint: 200 {"error": "bad_refresh_token", "error_description": ...}.
+    refused = response(200, {"error": "bad_refresh_token", "error_description": "expired"})
+    parsed = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(refused)
+    assert (parsed.outcome, parsed.error) == ("fail", "bad_refresh_token")
+    # A custom API's 200 with an error field stays unknown: its meaning is the API's own.
+    custom = TargetProfile(
+        spec(kind="json", refresh={"path": "/r"}, access_token_path="accessToken"), ENDPOINTS
+    )
+    assert custom.parse_tokens(response(200, {"error": "busy"})).outcome == "info"
+    # An error beside a token is no refusal.
+    both = response(200, {"access_token": "A", "refresh_token": "R", "error": "none"})
+    assert TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(both).outcome == "ok"
