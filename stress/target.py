@@ -290,6 +290,18 @@ class TargetProfile:
             return self._oauth_form(base, endpoint, form, cookies)
         raise ScenarioError("target.revoke: revoke steps on a custom target need [target.revoke]")
 
+    def renewed(self, request: WireRequest) -> WireRequest:
+        """``request`` as a client sends it again (a retry, a lost response's resend): the same,
+        with a new client assertion where it carries one, since a server refuses an assertion
+        it has seen (RFC 7523 section 3)."""
+        if self._assertion is None:
+            return request
+        head, found, _ = request.body.rpartition(b"&client_assertion=")
+        if not found:
+            return request
+        signed = quote_plus(self._assertion.sign(request.url)).encode()
+        return build_request(request.method, request.url, request.headers, head + found + signed)
+
     def preflight(self, base: str, cookies: Mapping[str, str] = _NO_COOKIES) -> WireRequest:
         """The GET that hands out a CSRF value before a login (``target.csrf_preflight``)."""
         assert self.spec.csrf_preflight is not None  # asked for only when set

@@ -250,6 +250,7 @@ class Actions:
             if wait is None:
                 break
             await anyio.sleep(wait)
+            request = self.profile.renewed(request)
             invoke, parsed = await self.send(
                 state,
                 "refresh",
@@ -276,7 +277,8 @@ class Actions:
         invoke = self.recorder.invoke(process, state, "refresh", token, step="lost-response")
         answered = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
         self.complete(state, invoke, discarded(answered, "simulated lost response"), 0)
-        await self.send(state, "refresh", request, token, step="retry", retry_of=invoke.index)
+        again = self.profile.renewed(request)
+        await self.send(state, "refresh", again, token, step="retry", retry_of=invoke.index)
 
     # -- the other single ops ------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 import anyio
 import anyio.lowlevel
+import msgspec
 import pytest
 
 from stress.claims import ClaimReader
@@ -159,3 +160,45 @@ def test_lost_response_retry_discards_an_answer_then_retries_the_same_token() ->
 def test_a_revoke_races_the_burst_as_one_more_request() -> None:
     ops = drive([{"op": "refresh", "parallel": 2, "revoke": True}], TokenEndpoint())
     assert sorted(o.kind for o in ops if o.burst is not None) == ["refresh", "refresh", "revoke"]
+
+
+class AssertionChecking(TokenEndpoint):
+    """As :class:`TokenEndpoint`, refusing a client assertion it has seen (RFC 7523 section 3),
+    as Keycloak and Okta refuse one: a retry that resent the same bytes would be refused."""
+
+    def __init__(self, busy: int = 0) -> None:
+        super().__init__(busy=busy)
+        self.seen: set[str] = set()
+
+    async def __call__(self, request: WireRequest) -> WireResponse:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        assertion = form.get("client_assertion", "")
+        if not assertion or assertion in self.seen:
+            return WireResponse(401, (), b'{"error":"invalid_client"}', "1.1")
+        self.seen.add(assertion)
+        return await super().__call__(request)
+
+
+@pytest.mark.parametrize(
+    ("steps", "busy"),
+    [([{"op": "refresh"}], 1), ([{"op": "refresh", "profile": "lost-response-retry"}], 0)],
+)
+def test_a_resent_request_carries_a_new_client_assertion(
+    monkeypatch: pytest.MonkeyPatch, steps: list[dict[str, Any]], busy: int
+) -> None:
+    monkeypatch.setenv("CLIENT_SECRET", "s3cret-of-32-bytes-or-more-for-hs256")
+    loaded = scenario(steps)
+    target = msgspec.structs.replace(
+        loaded.target, client_auth="client_secret_jwt", client_secret_env="CLIENT_SECRET"
+    )
+    loaded = msgspec.structs.replace(loaded, target=target)
+    history = History(
+        Header(scenario="s", policy=loaded.policy.model(), targets=[BASE], seed=0, started_unix=0)
+    )
+    profile = TargetProfile(loaded.target, Endpoints("/token", "/revoke", None, None))
+    endpoint = AssertionChecking(busy=busy)
+    anyio.run(Driver(loaded, profile, [BASE], ScriptedWire(endpoint), history, ClaimReader()).run)
+    _login, first, retry = history.operations()
+    assert retry.invoke.retry_of == first.index
+    assert retry.status != 401, retry.error  # not refused as a replayed assertion
+    assert len(endpoint.seen) == 3
