@@ -201,8 +201,10 @@ class TargetProfile:
                     f"{spec.client_secret_env} is not set"
                 )
             self._client_secret = secret
-        self._fixed_assertion = client_assertion
-        self._assertion = None if client_assertion is not None else self._assertion_signer()
+        asserted = spec.client_auth in ("private_key_jwt", "client_secret_jwt")
+        self._fixed_assertion = client_assertion if asserted else None
+        signs = asserted and client_assertion is None
+        self._assertion = self._assertion_signer() if signs else None
 
     def _assertion_signer(self) -> ClientAssertion | None:
         """What signs the client's assertions, for ``private_key_jwt`` and ``client_secret_jwt``;
@@ -212,7 +214,7 @@ class TargetProfile:
             return ClientAssertion.secret(
                 self._client_secret or "", client_id, spec.client_assertion_audience
             )
-        if spec.client_auth != "private_key_jwt" or spec.client_key_env is None:
+        if spec.client_key_env is None:  # refused by the scenario's checks
             return None
         pem = os.environ.get(spec.client_key_env)
         if pem is None:

@@ -145,3 +145,8 @@ def test_a_client_credential_goes_with_its_method(
     )
     with pytest.raises(ScenarioError, match=message):
         load_scenario(path)
+
+
+def test_a_client_without_assertions_has_none_in_its_templates() -> None:
+    templates = request_templates(_spec(), ENDPOINTS, "https://as.example/", frozenset({"refresh"}))
+    assert "client_assertion" not in (templates["refresh"].body or "")
