@@ -197,6 +197,8 @@ class TargetSpec(_Strict, frozen=True):
     client_key_env: str | None = None
     client_key_id: str | None = None
     client_assertion_audience: str | None = None
+    # DPoP (RFC 9449): a proof with every token request, DPoP-bound access tokens to the API.
+    dpop: bool = False
     scope: str | None = None
     # protected resource for `use` (all kinds): GET with the access token as a Bearer token
     resource: str | None = None
@@ -251,6 +253,8 @@ class TargetSpec(_Strict, frozen=True):
         problem = self._client_auth_problem()
         if problem is not None:
             raise ValueError(problem)
+        if self.dpop and self.kind != "oauth2":
+            raise ValueError("target.dpop goes with target.kind = 'oauth2'")
 
     def _client_auth_problem(self) -> str | None:
         """Why the client cannot authenticate as ``client_auth`` says: a credential it needs is

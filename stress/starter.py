@@ -77,6 +77,7 @@ class ClientSetup:
     client_key_env: str | None = None
     client_key_id: str | None = None
     client_assertion_audience: str | None = None
+    dpop: bool = False
     scope: str | None = None
     # Sent with every request, to any kind of target: (name, value), and (name, variable).
     headers: tuple[tuple[str, str], ...] = ()
@@ -94,6 +95,7 @@ class ClientSetup:
             "client_key_env": self.client_key_env,
             "client_key_id": self.client_key_id,
             "client_assertion_audience": self.client_assertion_audience,
+            "dpop": True if self.dpop else None,
             "scope": self.scope,
         }
         return {name: value for name, value in values.items() if value is not None}
@@ -264,6 +266,8 @@ def _oauth_target(answers: StarterAnswers, endpoints: Endpoints) -> list[str]:
         ]
     else:
         lines.append('# Confidential client: client_auth = "basic" and client_secret_env = "VAR".')
+    if "dpop" in given:
+        lines.append("dpop = true   # a DPoP proof with every request (RFC 9449)")
     if "scope" in given:
         lines.append(f"scope = {_toml_str(given['scope'])}")
     return lines + _resource_lines(answers)

@@ -27,6 +27,7 @@ import msgspec
 
 from stress import __version__
 from stress.client_assertion import ASSERTION_TYPE, ClientAssertion
+from stress.dpop import DpopKey
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set, path_matches
@@ -184,10 +185,12 @@ class TargetProfile:
         client_secret: str | None = None,
         header_values: Mapping[str, str] | None = None,
         client_assertion: str | None = None,
+        dpop_proof: str | None = None,
     ) -> None:
         """``client_secret`` overrides the one read from ``target.client_secret_env``,
         ``header_values`` the environment that ``target.headers_env`` is read from, and
-        ``client_assertion`` every signed client assertion (the request templates' mark)."""
+        ``client_assertion`` and ``dpop_proof`` every signed client assertion and DPoP proof
+        (the request templates' marks)."""
         self.spec = spec
         self.endpoints = endpoints
         self._headers = target_headers(spec, header_values)
@@ -205,6 +208,8 @@ class TargetProfile:
         self._fixed_assertion = client_assertion if asserted else None
         signs = asserted and client_assertion is None
         self._assertion = self._assertion_signer() if signs else None
+        self._fixed_proof = dpop_proof if spec.dpop else None
+        self._dpop = DpopKey() if spec.dpop and dpop_proof is None else None
 
     def _assertion_signer(self) -> ClientAssertion | None:
         """What signs the client's assertions, for ``private_key_jwt`` and ``client_secret_jwt``;
@@ -294,15 +299,23 @@ class TargetProfile:
 
     def renewed(self, request: WireRequest) -> WireRequest:
         """``request`` as a client sends it again (a retry, a lost response's resend): the same,
-        with a new client assertion where it carries one, since a server refuses an assertion
-        it has seen (RFC 7523 section 3)."""
-        if self._assertion is None:
+        with a new client assertion and DPoP proof where it carries them, since a server may
+        refuse one it has seen (RFC 7523 section 3, RFC 9449 section 11.1)."""
+        body, headers = request.body, request.headers
+        if self._assertion is not None:
+            head, found, _ = body.rpartition(b"&client_assertion=")
+            if found:
+                body = head + found + quote_plus(self._assertion.sign(request.url)).encode()
+        if self._dpop is not None:
+            access = None
+            for name, value in headers:
+                if name == "authorization" and value.startswith("DPoP "):
+                    access = value.removeprefix("DPoP ")
+            proof = self._dpop.proof(request.method, request.url, access)
+            headers = tuple((n, proof if n == "dpop" else v) for n, v in headers)
+        if body is request.body and headers is request.headers:
             return request
-        head, found, _ = request.body.rpartition(b"&client_assertion=")
-        if not found:
-            return request
-        signed = quote_plus(self._assertion.sign(request.url)).encode()
-        return build_request(request.method, request.url, request.headers, head + found + signed)
+        return build_request(request.method, request.url, headers, body)
 
     def preflight(self, base: str, cookies: Mapping[str, str] = _NO_COOKIES) -> WireRequest:
         """The GET that hands out a CSRF value before a login (``target.csrf_preflight``)."""
@@ -317,13 +330,23 @@ class TargetProfile:
         resource = self._require(self.endpoints.resource, "resource")
         sent = []
         headers = self._sent_with([("accept", "application/json")])
+        url = _join(base, resource)
         if self.spec.access_cookie is not None:
             sent.append(f"{self.spec.access_cookie}={access_token}")
+        elif self.spec.dpop:
+            headers[:0] = [
+                ("authorization", f"DPoP {access_token}"),
+                ("dpop", self._proof("GET", url, access_token)),
+            ]
         else:
             headers.insert(0, ("authorization", f"Bearer {access_token}"))
-        return build_request(
-            "GET", _join(base, resource), tuple(_with_cookies(headers, sent, cookies))
-        )
+        return build_request("GET", url, tuple(_with_cookies(headers, sent, cookies)))
+
+    def _proof(self, method: str, url: str, access_token: str | None = None) -> str:
+        """A DPoP proof for the request (the templates' mark in place of one)."""
+        if self._dpop is None:
+            return self._fixed_proof or ""
+        return self._dpop.proof(method, url, access_token)
 
     @property
     def can_revoke(self) -> bool:
@@ -399,7 +422,9 @@ class TargetProfile:
         error = json_path(document, "error") if isinstance(document, dict) else None
         label = error if isinstance(error, str) and error else f"http-{status}"
         wait = retry_after(response)
-        if status >= 500 or status == 408:
+        # A demand for a DPoP nonce refuses the request before its token is looked at, so it
+        # says nothing of the token: unknown, never a refusal that checkers would count.
+        if status >= 500 or status == 408 or label == "use_dpop_nonce":
             return Parsed("info", None, label, wait)
         return Parsed("fail", None, label, wait)
 
@@ -445,6 +470,8 @@ class TargetProfile:
             signed = self._assertion.sign(url)
         if signed is not None:
             tail += b"&client_assertion=" + quote_plus(signed).encode()
+        if self.spec.dpop:
+            headers = (*headers, ("dpop", self._proof("POST", url)))
         return build_request("POST", url, headers, _form(form) + tail)
 
     def _sent_with(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ _MARKS = {
     "AUTHSTRESSCSRFMARK": "$CSRF_TOKEN",
     "AUTHSTRESSSECRETMARK": "$CLIENT_SECRET",
     "AUTHSTRESSASSERTIONMARK": "$CLIENT_ASSERTION",
+    "AUTHSTRESSDPOPMARK": "$DPOP_PROOF",
     "AUTHSTRESSUSERMARK": "$USERNAME",
     "AUTHSTRESSPASSWORDMARK": "$PASSWORD",
 }
@@ -80,6 +81,7 @@ def request_templates(
         client_secret="AUTHSTRESSSECRETMARK",
         header_values=keys,
         client_assertion="AUTHSTRESSASSERTIONMARK",
+        dpop_proof="AUTHSTRESSDPOPMARK",
     )
     mark, access, csrf = "AUTHSTRESSTOKENMARK", "AUTHSTRESSACCESSMARK", "AUTHSTRESSCSRFMARK"
     jar = {name: f"AUTHSTRESSCOOKIE{i}MARK" for i, name in enumerate(spec.session_cookies)}

@@ -30,6 +30,7 @@ __all__ = [
     "ClientKeyEnv",
     "ClientKeyId",
     "ClientSecretEnv",
+    "DpopOption",
     "HeaderEnvOption",
     "HeaderOption",
     "JwksUri",
@@ -83,6 +84,12 @@ ClientAssertionAudience = Annotated[
     typer.Option(help="The client assertion's aud, where it is not the endpoint's URL."),
 ]
 Scope = Annotated[str | None, typer.Option(help="Scope to ask for at login.")]
+DpopOption = Annotated[
+    bool,
+    typer.Option(
+        "--dpop", help="Send a DPoP proof (RFC 9449) with every request: DPoP-bound tokens."
+    ),
+]
 HeaderOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -267,6 +274,8 @@ def client_flags(setup: ClientSetup) -> list[str]:
             flags += [
                 f for header, var in value.items() for f in ("--header-env", f"{header}={var}")
             ]
+        elif value is True:
+            flags.append("--" + name.replace("_", "-"))
         else:
             flags += ["--" + name.replace("_", "-"), str(value)]
     return flags

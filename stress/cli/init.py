@@ -30,6 +30,7 @@ from stress.cli.client_options import (
     ClientKeyEnv,
     ClientKeyId,
     ClientSecretEnv,
+    DpopOption,
     HeaderEnvOption,
     HeaderOption,
     JwksUri,
@@ -189,6 +190,7 @@ def init_command(
     client_key_env: ClientKeyEnv = None,
     client_key_id: ClientKeyId = None,
     client_assertion_audience: ClientAssertionAudience = None,
+    dpop: DpopOption = False,
     scope: Scope = None,
     mint_command: MintCommand = None,
     login_path: LoginPath = None,
@@ -235,6 +237,7 @@ def init_command(
         client_key_env=client_key_env,
         client_key_id=client_key_id,
         client_assertion_audience=client_assertion_audience,
+        dpop=dpop,
         scope=scope,
     )
     client_setup = header_setup(client_setup, header, header_env)

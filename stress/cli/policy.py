@@ -31,6 +31,7 @@ from stress.cli.client_options import (
     ClientKeyEnv,
     ClientKeyId,
     ClientSecretEnv,
+    DpopOption,
     HeaderEnvOption,
     HeaderOption,
     JwksUri,
@@ -265,6 +266,7 @@ class _Flags:
             "--client-key-env": client.client_key_env,
             "--client-key-id": client.client_key_id,
             "--client-assertion-audience": client.client_assertion_audience,
+            "--dpop": True if client.dpop else None,
             "--scope": client.scope,
             "--header": client.headers or None,
             "--header-env": client.headers_env or None,
@@ -395,6 +397,7 @@ def policy_command(
     client_key_env: ClientKeyEnv = None,
     client_key_id: ClientKeyId = None,
     client_assertion_audience: ClientAssertionAudience = None,
+    dpop: DpopOption = False,
     scope: Scope = None,
     mint_command: MintCommand = None,
     login_path: LoginPath = None,
@@ -425,6 +428,7 @@ def policy_command(
         client_key_env=client_key_env,
         client_key_id=client_key_id,
         client_assertion_audience=client_assertion_audience,
+        dpop=dpop,
         scope=scope,
     )
     client = header_setup(client, header, header_env)

@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         "--client-assertion-key",
         help="PEM public key: demo-client authenticates with private_key_jwt (default: public)",
     )
+    parser.add_argument(
+        "--dpop",
+        action="store_true",
+        default=None,
+        help="require DPoP proofs and bind every token to the proof's key",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error("--port must be in 1..65535")
@@ -47,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         "db_latency",
         "signing_key_rotates_after",
         "client_assertion_key",
+        "dpop",
     }
     for name in sorted(set(given) - uses):
         parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")

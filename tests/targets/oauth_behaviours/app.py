@@ -63,4 +63,4 @@ def create_app() -> Starlette:
     key = None
     if options.client_assertion_key:
         key = load_pem_public_key(Path(options.client_assertion_key).read_bytes())
-    return build_app(cls(Store(options.db_latency, signer), options), key)
+    return build_app(cls(Store(options.db_latency, signer), options), key, options.dpop)

@@ -30,6 +30,8 @@ class Options:
     signing_key_rotates_after: int = 0
     # A PEM public key: demo-client is then a private_key_jwt client with that key pair.
     client_assertion_key: str = ""
+    # DPoP required: every token bound to the key of its request's proof.
+    dpop: bool = False
 
 
 @dataclass(frozen=True)

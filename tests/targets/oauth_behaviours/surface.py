@@ -14,7 +14,11 @@ request must carry a signed assertion for this server, each with a ``jti`` never
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -97,6 +101,47 @@ def check_client(request: Request, form: dict[str, str]) -> None:
         raise OAuthError("invalid_client", "unknown client", 401)
 
 
+class DpopCheck:
+    """DPoP (RFC 9449) required: a valid proof with each token and API request, whose key's
+    thumbprint is returned (what the tokens are bound to); a proof's ``jti`` is used once."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, request: Request, access_token: str | None = None) -> str:
+        proof = request.headers.get("dpop", "")
+        try:
+            header = jwt.get_unverified_header(proof)
+            if header.get("typ") != "dpop+jwt" or not isinstance(header.get("jwk"), dict):
+                raise jwt.InvalidTokenError("not a DPoP proof")
+            key = jwt.PyJWK(header["jwk"]).key
+            claims = jwt.decode(
+                proof, key, algorithms=["ES256"], options={"require": ["jti", "htm", "htu", "iat"]}
+            )
+        except (jwt.InvalidTokenError, jwt.PyJWKError, KeyError) as exc:
+            raise OAuthError("invalid_dpop_proof", f"DPoP proof: {exc}") from exc
+        url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
+        if claims["htm"] != request.method or claims["htu"] != url:
+            raise OAuthError("invalid_dpop_proof", "DPoP proof of another request")
+        if abs(claims["iat"] - time.time()) > 60 or claims["jti"] in self._seen:
+            raise OAuthError("invalid_dpop_proof", "DPoP proof stale or replayed")
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode()).digest()
+            if claims.get("ath") != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
+                raise OAuthError("invalid_dpop_proof", "DPoP proof of another access token")
+        self._seen.add(claims["jti"])
+        return thumbprint(header["jwk"])
+
+
+def thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638, for an EC key."""
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"),
+                           sort_keys=True)  # fmt: skip
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    )
+
+
 class AssertionCheck:
     """``demo-client`` as a ``private_key_jwt`` client whose public key is ``key``."""
 
@@ -136,10 +181,10 @@ def granted_scope(form: dict[str, str]) -> str:
     return " ".join(sorted(set(requested)))
 
 
-def issued_response(issued: Issued) -> JSONResponse:
+def issued_response(issued: Issued, token_type: str = "Bearer") -> JSONResponse:
     body: dict[str, object] = {
         "access_token": issued.access_token,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": ACCESS_TOKEN_SECONDS,
         "scope": issued.scope,
     }
@@ -148,10 +193,22 @@ def issued_response(issued: Issued) -> JSONResponse:
     return JSONResponse(body, headers=_NO_STORE)
 
 
-def build_app(behaviour: Behaviour, client_key: Any = None) -> Starlette:
+def build_app(behaviour: Behaviour, client_key: Any = None, dpop: bool = False) -> Starlette:
     """The Starlette app serving ``behaviour`` over its store; with ``client_key`` (a public
-    key), ``demo-client`` is a ``private_key_jwt`` client."""
+    key), ``demo-client`` is a ``private_key_jwt`` client; with ``dpop``, every token is bound
+    to the key of the DPoP proof it was issued with."""
     store: Store = behaviour.store
+    proven = DpopCheck() if dpop else None
+    bound: dict[str, str] = {}  # token -> the thumbprint of the key it is bound to
+
+    def bind(issued: Issued, jkt: str | None) -> JSONResponse:
+        if jkt is None:
+            return issued_response(issued)
+        bound[issued.access_token] = jkt
+        if issued.refresh_token is not None:
+            bound[issued.refresh_token] = jkt
+        return issued_response(issued, "DPoP")
+
     authenticate = AssertionCheck(client_key) if client_key is not None else check_client
     auth_method = "none" if client_key is None else "private_key_jwt"
 
@@ -178,10 +235,13 @@ def build_app(behaviour: Behaviour, client_key: Any = None) -> Starlette:
             form = await read_form(request)
             authenticate(request, form)
             grant_type = required(form, "grant_type")
+            jkt = proven(request) if proven is not None else None
             if grant_type == "password":
-                return issued_response(password_grant(form))
+                return bind(password_grant(form), jkt)
             if grant_type == "refresh_token":
-                return issued_response(await refresh_grant(form))
+                if jkt is not None and bound.get(form.get("refresh_token", "")) != jkt:
+                    raise OAuthError("invalid_grant", "refresh token bound to another key")
+                return bind(await refresh_grant(form), jkt)
             raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} not supported")
         except OAuthError as exc:
             return exc.response()
@@ -202,7 +262,14 @@ def build_app(behaviour: Behaviour, client_key: Any = None) -> Starlette:
 
     async def me_endpoint(request: Request) -> Response:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        access = store.access_tokens.get(value) if scheme.lower() == "bearer" else None
+        wanted = "bearer" if proven is None else "dpop"
+        access = store.access_tokens.get(value) if scheme.lower() == wanted else None
+        if proven is not None and access is not None:
+            try:
+                if bound.get(value) != proven(request, value):
+                    access = None
+            except OAuthError:
+                access = None
         if access is None or not access.live:
             return JSONResponse(
                 {"error": "invalid_token"},

@@ -1,0 +1,74 @@
+"""A public client whose tokens are DPoP-bound (RFC 9449), against a target that wants a valid
+proof with every token and API request, binds each token to the proof's key, and refuses a
+proof it has seen: a burst's requests each carry their own, and the API gets DPoP tokens."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from support.scenario_text import behaviour_scenario, steps
+from support.targets import serving
+
+from stress.history import load_history
+from stress.launcher import free_port
+
+from .conftest import CliRunner
+
+pytestmark = pytest.mark.integration
+
+BURST = {"op": "refresh", "parallel": 4, "profile": "multi-tab"}
+
+
+def test_a_dpop_client_proves_its_key_on_every_request(cli: CliRunner, tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.targets.oauth_behaviours", "--behaviour", "idempotent",
+            "--port", str(port), "--dpop"]  # fmt: skip
+    scenario, bearer = tmp_path / "dpop.toml", tmp_path / "bearer.toml"
+    with serving(argv, port, tmp_path / "target.log", name="DPoP target") as url:
+        text = behaviour_scenario(
+            "dpop",
+            url,
+            policy='kind = "idempotent"\ngrace_seconds = 2',
+            run="sessions = 3\nop_timeout_seconds = 5\nmax_seconds = 30",
+            steps=steps(
+                {"op": "login"},
+                BURST,
+                {"op": "use"},
+                {"op": "refresh", "profile": "lost-response-retry"},
+                {"op": "use"},
+                {"op": "revoke"},
+            ),
+            resource=True,
+        )
+        scenario.write_text(
+            text.replace('client_id = "demo-client"\n', 'client_id = "demo-client"\ndpop = true\n')
+        )
+        ran = cli("run", str(scenario))
+        assert (ran.code, ran.report and ran.report["verdict"]) == (0, "pass"), ran.stdout
+        history = load_history(tmp_path / "history.jsonl")
+        completed = [op for op in history if op.type != "invoke" and op.kind != "probe"]
+        taken = [op for op in completed if op.error != "response-lost"]
+        assert {op.kind for op in taken} == {"login", "refresh", "use", "revoke"}
+        assert all(op.type == "ok" for op in taken), [op.error for op in taken]
+        written = (tmp_path / "history.jsonl").read_text()
+        assert '"dpop","$DPOP_PROOF"' in written.replace(" ", "")
+        assert "DPoP $ACCESS_TOKEN" in written
+        assert "eyJ" not in written  # no proof is kept
+        # Without proofs the target refuses every login: it does check them.
+        bearer.write_text(text)
+        refused = cli("run", str(bearer))
+        assert refused.code == 3, refused.stdout + refused.stderr
+        assert "invalid_dpop_proof" in refused.stdout
+        # init writes the client from its flag, and its measurement proves the key as a run does.
+        written = tmp_path / "written.toml"
+        made = cli(
+            "init", "--target", url, "--client-id", "demo-client", "--dpop", "--username",
+            "user{n}", "--password-env", "APP_PASSWORD", "--grace-max", "3", "--yes",
+            "--output", str(written), env={"APP_PASSWORD": "password"},
+        )  # fmt: skip
+        assert made.code == 0, made.stdout + made.stderr
+        assert tomllib.loads(written.read_text())["target"]["dpop"] is True
+        assert "idempotent" in written.read_text()
