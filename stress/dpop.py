@@ -7,9 +7,10 @@ binding is checked the same way for every family, and rotation under concurrency
 depend on which key a family is bound to.
 
 Each proof is signed when its request is built, with its own ``jti`` (a server may refuse one it
-has seen, section 11.1), the request's method and URL (``htm``, ``htu``), and on a request to a
-protected resource the hash of the access token it goes with (``ath``). Server-provided nonces
-(section 8) are not supported.
+has seen, section 11.1), the request's method and URL (``htm``, ``htu``), on a request to a
+protected resource the hash of the access token it goes with (``ath``), and the nonce the
+endpoint last gave, when it gives them (sections 8 and 9: Okta demands one). A request refused
+for want of a fresh nonce (``use_dpop_nonce``) is sent once more with it, as clients do.
 """
 
 from __future__ import annotations
@@ -52,17 +53,31 @@ class DpopKey:
         }
         self.thumbprint = thumbprint(self.jwk)
         self._header = {"typ": "dpop+jwt", "jwk": self.jwk}
+        self._nonces: dict[str, str] = {}  # htu -> the nonce that endpoint gave last
 
     def proof(self, method: str, url: str, access_token: str | None = None) -> str:
         """A new proof for ``method`` ``url`` (``htu`` without its query), binding
         ``access_token`` when the request carries one."""
-        scheme, netloc, path, _, _ = urlsplit(url)
+        htu = _htu(url)
         claims: dict[str, object] = {
             "jti": secrets.token_urlsafe(18),
             "htm": method,
-            "htu": urlunsplit((scheme, netloc, path or "/", "", "")),
+            "htu": htu,
             "iat": int(time.time()),
         }
+        nonce = self._nonces.get(htu)
+        if nonce is not None:
+            claims["nonce"] = nonce
         if access_token is not None:
             claims["ath"] = _b64(hashlib.sha256(access_token.encode()).digest())
         return jwt.encode(claims, self._key, algorithm="ES256", headers=self._header)
+
+    def heard(self, url: str, nonce: str | None) -> None:
+        """Keep the ``DPoP-Nonce`` an answer from ``url`` gave (None: it gave none)."""
+        if nonce:
+            self._nonces[_htu(url)] = nonce
+
+
+def _htu(url: str) -> str:
+    scheme, netloc, path, _, _ = urlsplit(url)
+    return urlunsplit((scheme, netloc, path or "/", "", ""))

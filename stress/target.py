@@ -31,7 +31,7 @@ from stress.dpop import DpopKey
 from stress.errors import ScenarioError
 from stress.scenario import RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set, path_matches
-from stress.wire import WireRequest, WireResponse, build_request
+from stress.wire import WireOutcome, WireRequest, WireResponse, build_request
 
 __all__ = [
     "RETRY_LATER_STATUSES",
@@ -342,6 +342,28 @@ class TargetProfile:
             headers.insert(0, ("authorization", f"Bearer {access_token}"))
         return build_request("GET", url, tuple(_with_cookies(headers, sent, cookies)))
 
+    def hear(self, outcome: WireOutcome) -> None:
+        """Keep the DPoP nonce ``outcome``'s answer gives, for the next proofs to its endpoint."""
+        if self._dpop is not None and outcome.response is not None:
+            self._dpop.heard(outcome.request.url, outcome.response.header("dpop-nonce"))
+
+    def nonce_resend(self, outcome: WireOutcome) -> WireRequest | None:
+        """The request of ``outcome`` to send again with the nonce its answer gave, when the
+        answer refused it for want of one (``use_dpop_nonce``, RFC 9449 sections 8 and 9);
+        None otherwise. Every answer's nonce is kept for the next proofs to that endpoint."""
+        answer = outcome.response
+        self.hear(outcome)
+        if self._dpop is None or answer is None or answer.status not in (400, 401):
+            return None
+        if not answer.header("dpop-nonce"):
+            return None
+        challenge = answer.header("www-authenticate") or ""
+        document = _decode_json(_decoded_body(answer))
+        error = document.get("error") if isinstance(document, dict) else None
+        if error != "use_dpop_nonce" and 'error="use_dpop_nonce"' not in challenge:
+            return None
+        return self.renewed(outcome.request)
+
     def _proof(self, method: str, url: str, access_token: str | None = None) -> str:
         """A DPoP proof for the request (the templates' mark in place of one)."""
         if self._dpop is None:
@@ -423,7 +445,8 @@ class TargetProfile:
         label = error if isinstance(error, str) and error else f"http-{status}"
         wait = retry_after(response)
         # A demand for a DPoP nonce refuses the request before its token is looked at, so it
-        # says nothing of the token: unknown, never a refusal that checkers would count.
+        # says nothing of the token: unknown, never a refusal that checkers would count (a
+        # single request is sent again with the nonce; a burst member cannot be).
         if status >= 500 or status == 408 or label == "use_dpop_nonce":
             return Parsed("info", None, label, wait)
         return Parsed("fail", None, label, wait)

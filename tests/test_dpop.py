@@ -1,4 +1,5 @@
-"""DPoP proofs (RFC 9449): what each claims, and that a request sent again is proven afresh."""
+"""DPoP proofs (RFC 9449): what each claims, the nonces servers hand out, and that a request sent
+again is proven afresh."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from stress.errors import ScenarioError
 from stress.scenario import TargetSpec, load_scenario
 from stress.target import TargetProfile
 from stress.templates import request_templates
-from stress.wire import WireResponse
+from stress.wire import WireOutcome, WireResponse
 
 ENDPOINTS = Endpoints(
     token="https://as.example/oauth/token", revocation=None, jwks=None, resource="/api/me"
@@ -81,6 +82,30 @@ def test_dpop_goes_with_oauth2(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match=r"target\.dpop goes with target\.kind = 'oauth2'"):
         load_scenario(path)
+
+
+def test_a_request_refused_for_want_of_a_nonce_is_sent_again_with_it() -> None:
+    profile = _profile()
+    refresh = profile.refresh("https://as.example/", "R")
+    assert "nonce" not in _claims(dict(refresh.headers)["dpop"])
+    wanted = WireResponse(400, (("dpop-nonce", "n1"),), b'{"error":"use_dpop_nonce"}', "1.1")
+    again = profile.nonce_resend(WireOutcome(refresh, wanted, 1, 2, True))
+    assert again is not None
+    assert _claims(dict(again.headers)["dpop"])["nonce"] == "n1"
+    # The API's own nonce comes with a 401 challenge; each endpoint keeps its own.
+    use = profile.use("https://as.example/", "A")
+    challenge = (("www-authenticate", 'DPoP error="use_dpop_nonce"'), ("dpop-nonce", "n2"))
+    resent = profile.nonce_resend(
+        WireOutcome(use, WireResponse(401, challenge, b"", "1.1"), 1, 2, True)
+    )
+    assert resent is not None
+    assert _claims(dict(resent.headers)["dpop"])["nonce"] == "n2"
+    assert (
+        _claims(dict(profile.refresh("https://as.example/", "R").headers)["dpop"])["nonce"] == "n1"
+    )
+    # Any other refusal is the answer: nothing to send again.
+    refused = WireResponse(400, (("dpop-nonce", "n3"),), b'{"error":"invalid_grant"}', "1.1")
+    assert profile.nonce_resend(WireOutcome(refresh, refused, 1, 2, True)) is None
 
 
 def test_a_demand_for_a_nonce_is_no_refusal_of_the_token() -> None:

@@ -127,6 +127,9 @@ class Actions:
             phase=phase,
         )
         outcome = await self.wire.request(request, timeout=self.run.op_timeout_seconds)
+        again = self.profile.nonce_resend(outcome)
+        if again is not None:  # refused before its token was looked at: one op, sent twice
+            outcome = await self.wire.request(again, timeout=self.run.op_timeout_seconds)
         parsed = self.classify(invoke, outcome)
         if kids := self.unknown_keys((parsed,)):
             await self.recorder.claims.learn_keys(kids)
@@ -181,6 +184,7 @@ class Actions:
         if outcome.response is None:
             self._note_connect(invoke, outcome)
         else:
+            self.profile.hear(outcome)  # a DPoP nonce, for the next proofs
             where = origin(outcome.request.url)
             self._liveness.answered(where, outcome.recv_ns, self.wire.last_connected)
             if self.profile.spec.session_cookies:

@@ -22,10 +22,15 @@ pytestmark = pytest.mark.integration
 BURST = {"op": "refresh", "parallel": 4, "profile": "multi-tab"}
 
 
-def test_a_dpop_client_proves_its_key_on_every_request(cli: CliRunner, tmp_path: Path) -> None:
+@pytest.mark.parametrize("nonce", [False, True], ids=["no-nonce", "nonce"])
+def test_a_dpop_client_proves_its_key_on_every_request(
+    cli: CliRunner, tmp_path: Path, nonce: bool
+) -> None:
+    """With ``nonce`` the token endpoint and the API each want their own nonce, as Okta does:
+    the first request to each is refused for want of it and sent again, inside its op."""
     port = free_port()
     argv = [sys.executable, "-m", "tests.targets.oauth_behaviours", "--behaviour", "idempotent",
-            "--port", str(port), "--dpop"]  # fmt: skip
+            "--port", str(port), "--dpop", *(["--dpop-nonce"] if nonce else [])]  # fmt: skip
     scenario, bearer = tmp_path / "dpop.toml", tmp_path / "bearer.toml"
     with serving(argv, port, tmp_path / "target.log", name="DPoP target") as url:
         text = behaviour_scenario(
@@ -53,6 +58,7 @@ def test_a_dpop_client_proves_its_key_on_every_request(cli: CliRunner, tmp_path:
         taken = [op for op in completed if op.error != "response-lost"]
         assert {op.kind for op in taken} == {"login", "refresh", "use", "revoke"}
         assert all(op.type == "ok" for op in taken), [op.error for op in taken]
+        assert not [op for op in history if op.error == "use_dpop_nonce"]
         written = (tmp_path / "history.jsonl").read_text()
         assert '"dpop","$DPOP_PROOF"' in written.replace(" ", "")
         assert "DPoP $ACCESS_TOKEN" in written

@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         default=None,
         help="require DPoP proofs and bind every token to the proof's key",
     )
+    parser.add_argument(
+        "--dpop-nonce",
+        action="store_true",
+        default=None,
+        help="with --dpop: want a server nonce in every proof (use_dpop_nonce until given)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error("--port must be in 1..65535")
@@ -54,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         "signing_key_rotates_after",
         "client_assertion_key",
         "dpop",
+        "dpop_nonce",
     }
     for name in sorted(set(given) - uses):
         parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")

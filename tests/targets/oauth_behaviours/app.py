@@ -63,4 +63,5 @@ def create_app() -> Starlette:
     key = None
     if options.client_assertion_key:
         key = load_pem_public_key(Path(options.client_assertion_key).read_bytes())
-    return build_app(cls(Store(options.db_latency, signer), options), key, options.dpop)
+    store = Store(options.db_latency, signer)
+    return build_app(cls(store, options), key, options.dpop, options.dpop_nonce)

@@ -32,6 +32,8 @@ class Options:
     client_assertion_key: str = ""
     # DPoP required: every token bound to the key of its request's proof.
     dpop: bool = False
+    # With dpop: the token endpoint and the API each want their own nonce in proofs.
+    dpop_nonce: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qsl
@@ -49,15 +50,18 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class OAuthError(Exception):
     """An RFC 6749 §5.2 error response."""
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(
+        self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
         body = {"error": self.error, "error_description": self.description}
-        return JSONResponse(body, status_code=self.status, headers=_NO_STORE)
+        return JSONResponse(body, status_code=self.status, headers={**_NO_STORE, **self.headers})
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -105,8 +109,11 @@ class DpopCheck:
     """DPoP (RFC 9449) required: a valid proof with each token and API request, whose key's
     thumbprint is returned (what the tokens are bound to); a proof's ``jti`` is used once."""
 
-    def __init__(self) -> None:
+    def __init__(self, nonces: bool = False) -> None:
         self._seen: set[str] = set()
+        # With nonces, the token endpoint and the API each want their own in every proof.
+        token = secrets.token_urlsafe(12)
+        self.nonces = {"/oauth/token": f"as-{token}", "/api/me": f"rs-{token}"} if nonces else {}
 
     def __call__(self, request: Request, access_token: str | None = None) -> str:
         proof = request.headers.get("dpop", "")
@@ -125,6 +132,9 @@ class DpopCheck:
             raise OAuthError("invalid_dpop_proof", "DPoP proof of another request")
         if abs(claims["iat"] - time.time()) > 60 or claims["jti"] in self._seen:
             raise OAuthError("invalid_dpop_proof", "DPoP proof stale or replayed")
+        wanted = self.nonces.get(request.url.path)
+        if wanted is not None and claims.get("nonce") != wanted:
+            raise OAuthError("use_dpop_nonce", "a nonce is wanted", headers={"DPoP-Nonce": wanted})
         if access_token is not None:
             digest = hashlib.sha256(access_token.encode()).digest()
             if claims.get("ath") != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
@@ -193,12 +203,14 @@ def issued_response(issued: Issued, token_type: str = "Bearer") -> JSONResponse:
     return JSONResponse(body, headers=_NO_STORE)
 
 
-def build_app(behaviour: Behaviour, client_key: Any = None, dpop: bool = False) -> Starlette:
+def build_app(
+    behaviour: Behaviour, client_key: Any = None, dpop: bool = False, dpop_nonce: bool = False
+) -> Starlette:
     """The Starlette app serving ``behaviour`` over its store; with ``client_key`` (a public
     key), ``demo-client`` is a ``private_key_jwt`` client; with ``dpop``, every token is bound
     to the key of the DPoP proof it was issued with."""
     store: Store = behaviour.store
-    proven = DpopCheck() if dpop else None
+    proven = DpopCheck(dpop_nonce) if dpop else None
     bound: dict[str, str] = {}  # token -> the thumbprint of the key it is bound to
 
     def bind(issued: Issued, jkt: str | None) -> JSONResponse:
@@ -207,7 +219,14 @@ def build_app(behaviour: Behaviour, client_key: Any = None, dpop: bool = False) 
         bound[issued.access_token] = jkt
         if issued.refresh_token is not None:
             bound[issued.refresh_token] = jkt
-        return issued_response(issued, "DPoP")
+        return with_nonce(issued_response(issued, "DPoP"), "/oauth/token")
+
+    def with_nonce(response: Response, path: str) -> Response:
+        """``response`` with the endpoint's nonce, as servers hand it out with every answer."""
+        nonce = proven.nonces.get(path) if proven is not None else None
+        if nonce is not None:
+            response.headers["DPoP-Nonce"] = nonce
+        return response
 
     authenticate = AssertionCheck(client_key) if client_key is not None else check_client
     auth_method = "none" if client_key is None else "private_key_jwt"
@@ -268,7 +287,10 @@ def build_app(behaviour: Behaviour, client_key: Any = None, dpop: bool = False) 
             try:
                 if bound.get(value) != proven(request, value):
                     access = None
-            except OAuthError:
+            except OAuthError as exc:
+                if exc.error == "use_dpop_nonce":  # RFC 9449 section 9: a 401 challenge
+                    challenge = {"WWW-Authenticate": 'DPoP error="use_dpop_nonce"'}
+                    return Response(status_code=401, headers={**challenge, **exc.headers})
                 access = None
         if access is None or not access.live:
             return JSONResponse(
@@ -276,7 +298,8 @@ def build_app(behaviour: Behaviour, client_key: Any = None, dpop: bool = False) 
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        return JSONResponse({"sub": access.family.user, "scope": access.family.scope})
+        answer = JSONResponse({"sub": access.family.user, "scope": access.family.scope})
+        return with_nonce(answer, "/api/me")
 
     async def metadata_endpoint(request: Request) -> Response:
         base = f"{request.url.scheme}://{request.url.netloc}"
