@@ -44,6 +44,8 @@ _STDERR_LINES = 5
 
 # RFC 6749 section 5.2 errors that say the grant itself is refused, not the credentials.
 _NO_PASSWORD_GRANT = frozenset({"unsupported_grant_type", "unauthorized_client"})
+# The errors of a server that wants DPoP proofs (RFC 9449 sections 7.1 and 8).
+_DPOP_WANTED = frozenset({"invalid_dpop_proof", "use_dpop_nonce"})
 
 
 class MintError(Exception):
@@ -113,6 +115,12 @@ class Logins:
                     ": the server does not take the password grant from this client; log "
                     'sessions in with a command instead (auth.mode = "mint", or '
                     "--mint-command for init and policy)"
+                )
+            spec = actions.profile.spec
+            if spec.kind == "oauth2" and not spec.dpop and parsed.error in _DPOP_WANTED:
+                self.problem += (
+                    ": the server wants a DPoP proof from this client; set target.dpop = true "
+                    "(--dpop for init and policy)"
                 )
             return None
         tokens = parsed.tokens

@@ -68,6 +68,8 @@ def test_a_dpop_client_proves_its_key_on_every_request(
         refused = cli("run", str(bearer))
         assert refused.code == 3, refused.stdout + refused.stderr
         assert "invalid_dpop_proof" in refused.stdout
+        said = " ".join(refused.stdout.split())
+        assert "the server wants a DPoP proof from this client; set target.dpop = true" in said
         # init writes the client from its flag, and its measurement proves the key as a run does.
         written = tmp_path / "written.toml"
         made = cli(
