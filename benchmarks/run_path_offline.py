@@ -89,6 +89,10 @@ class _Canned:
     ) -> BurstResult:
         raise NotImplementedError("a load step sends no bursts")
 
+    def last_connected(self, url: str) -> int | None:
+        """No connection is ever refused here, so none is asked about."""
+        return None
+
 
 def _answers(key: Ed25519PrivateKey, count: int) -> list[WireOutcome]:
     """``count`` token responses, each with its own signed access token and refresh token."""
