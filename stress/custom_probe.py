@@ -45,8 +45,8 @@ from urllib.parse import urljoin
 import httpx
 
 from stress.errors import TargetError
-from stress.set_cookie import cookie_path, cookies_set, path_matches
-from stress.target import browser_origin, fill_placeholders, json_path
+from stress.set_cookie import cookie_path, cookies_set, sent_to
+from stress.target import acted_on, browser_origin, fill_placeholders, json_path
 
 __all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_api"]
 
@@ -133,8 +133,7 @@ class CustomShape:
 
     def sends_refresh_cookie(self, url: str) -> bool:
         """Whether a browser sends the refresh cookie with a request to ``url``."""
-        scope = self.refresh_cookie_path
-        return scope is None or path_matches(httpx.URL(url).path or "/", scope)
+        return sent_to(url, self.refresh_cookie_path)
 
     @property
     def csrf_sent_as(self) -> str | None:
@@ -543,9 +542,9 @@ def _went_through(shape: CustomShape, answer: httpx.Response) -> bool:
 
 
 def _acted_on(answer: httpx.Response) -> bool:
-    """A redirect that sends the browser on once the request was acted on: 302 or 303, as a
-    run reads them (``stress.target``); a 307 to the path with a slash was not acted on."""
-    return answer.status_code in (302, 303)
+    """A redirect that sends the browser on once the request was acted on, as a run reads it
+    (:func:`stress.target.acted_on`)."""
+    return acted_on(answer.status_code)
 
 
 @dataclass(frozen=True)

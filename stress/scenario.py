@@ -24,6 +24,7 @@ from stress.set_cookie import path_matches
 from stress.types import Engine, OpKind
 
 __all__ = [
+    "ASSERTED_AUTHS",
     "AUTH_METHODS",
     "AuthSpec",
     "ClientAuth",
@@ -57,6 +58,8 @@ ClientAuth = Literal["none", "body", "basic", "private_key_jwt", "client_secret_
 """How an ``oauth2`` client authenticates: not at all, with its secret in the form body, by HTTP
 Basic, or with a JWT assertion (RFC 7523) signed by its private key or with its secret."""
 _SECRET_AUTHS = frozenset({"body", "basic", "client_secret_jwt"})
+ASSERTED_AUTHS: frozenset[str] = frozenset({"private_key_jwt", "client_secret_jwt"})
+"""The ``client_auth`` methods that send a client assertion (RFC 7523) with each request."""
 AUTH_METHODS: dict[str, str] = {
     "none": "none",
     "basic": "client_secret_basic",
@@ -270,7 +273,7 @@ class TargetSpec(_Strict, frozen=True):
                             ("client_key_id", self.client_key_id)):  # fmt: skip
             if value is not None and auth != "private_key_jwt":
                 return f"target.{name} goes with target.client_auth = 'private_key_jwt'"
-        asserted = auth in ("private_key_jwt", "client_secret_jwt")
+        asserted = auth in ASSERTED_AUTHS
         if self.client_assertion_audience is not None and not asserted:
             return (
                 "target.client_assertion_audience goes with target.client_auth = "
@@ -584,7 +587,7 @@ class Scenario(_Strict, frozen=True):
         if uses_resource and self.target.resource is None:
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
         auth = self.target.client_auth
-        if auth in ("private_key_jwt", "client_secret_jwt") and not self.target.client_id:
+        if auth in ASSERTED_AUTHS and not self.target.client_id:
             # Checked here, not with the target: init settles the client id after its auth.
             raise ValueError(
                 f"target.client_auth = '{auth}' needs target.client_id (the assertion's issuer)"

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 __all__ = [
     "SetCookie",
@@ -31,6 +32,7 @@ __all__ = [
     "default_path",
     "parse_set_cookie",
     "path_matches",
+    "sent_to",
 ]
 
 
@@ -116,6 +118,12 @@ def path_matches(request_path: str, cookie_path: str) -> bool:
     if not request_path.startswith(cookie_path):
         return False
     return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+
+
+def sent_to(url: str, cookie_path: str | None) -> bool:
+    """Whether a browser sends a cookie set for ``cookie_path`` (None: the whole site) with a
+    request to ``url``."""
+    return cookie_path is None or path_matches(urlsplit(url).path or "/", cookie_path)
 
 
 def cookie_path(headers: Iterable[str], name: str, request_path: str) -> str | None:

@@ -29,8 +29,8 @@ from stress import __version__
 from stress.client_assertion import ASSERTION_TYPE, ClientAssertion
 from stress.dpop import DpopKey
 from stress.errors import ScenarioError
-from stress.scenario import RequestSpec, TargetSpec
-from stress.set_cookie import cookies_set, path_matches
+from stress.scenario import ASSERTED_AUTHS, RequestSpec, TargetSpec
+from stress.set_cookie import cookies_set, sent_to
 from stress.wire import WireOutcome, WireRequest, WireResponse, build_request
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Parsed",
     "TargetProfile",
     "TokenPair",
+    "acted_on",
     "browser_origin",
     "fill_placeholders",
     "json_path",
@@ -204,7 +205,7 @@ class TargetProfile:
                     f"{spec.client_secret_env} is not set"
                 )
             self._client_secret = secret
-        asserted = spec.client_auth in ("private_key_jwt", "client_secret_jwt")
+        asserted = spec.client_auth in ASSERTED_AUTHS
         self._fixed_assertion = client_assertion if asserted else None
         signs = asserted and client_assertion is None
         self._assertion = self._assertion_signer() if signs else None
@@ -350,9 +351,9 @@ class TargetProfile:
     def nonce_resend(self, outcome: WireOutcome) -> WireRequest | None:
         """The request of ``outcome`` to send again with the nonce its answer gave, when the
         answer refused it for want of one (``use_dpop_nonce``, RFC 9449 sections 8 and 9);
-        None otherwise. Every answer's nonce is kept for the next proofs to that endpoint."""
+        None otherwise. The nonce of an answer not sent again is kept when it is recorded
+        (:meth:`hear`)."""
         answer = outcome.response
-        self.hear(outcome)
         if self._dpop is None or answer is None or answer.status not in (400, 401):
             return None
         if not answer.header("dpop-nonce"):
@@ -362,6 +363,7 @@ class TargetProfile:
         error = document.get("error") if isinstance(document, dict) else None
         if error != "use_dpop_nonce" and 'error="use_dpop_nonce"' not in challenge:
             return None
+        self.hear(outcome)  # this answer is not recorded: its nonce is kept here
         return self.renewed(outcome.request)
 
     def _proof(self, method: str, url: str, access_token: str | None = None) -> str:
@@ -425,12 +427,12 @@ class TargetProfile:
         302 or 303 is a logout done: Django's ``LogoutView``, Rails' ``sign_out`` and Laravel's
         logout answer 302 or 303 once the session is ended, and the browser goes on to the page
         it is sent to. (RFC 7009's revocation endpoint answers 200; a redirect there is none.)"""
-        if self.spec.kind != "oauth2" and _is_redirect(response.status):
+        if self.spec.kind != "oauth2" and acted_on(response.status):
             return _PLAIN_OK
         return self.parse_plain(response)
 
     def _redirect_sets_refresh(self, response: WireResponse) -> bool:
-        if self.spec.kind != "cookie" or not _is_redirect(response.status):
+        if self.spec.kind != "cookie" or not acted_on(response.status):
             return False
         return _set_cookie(response, self.spec.refresh_cookie or "") is not None
 
@@ -517,7 +519,7 @@ class TargetProfile:
             extra["client_id"] = client_id
             if self.spec.client_auth == "body" and self._client_secret is not None:
                 extra["client_secret"] = self._client_secret
-            if self.spec.client_auth in ("private_key_jwt", "client_secret_jwt"):
+            if self.spec.client_auth in ASSERTED_AUTHS:
                 extra["client_assertion_type"] = ASSERTION_TYPE
         return tuple(self._sent_with(headers)), b"&" + _form(extra) if extra else b""
 
@@ -547,11 +549,13 @@ class TargetProfile:
         # The path may carry a token: not cached.
         url = urljoin(base, fill_placeholders(spec.path, values))
         cookies = []
+        # A request outside the cookie's path (a logout elsewhere) goes without it, as a
+        # browser's would.
         if (
             self.spec.kind == "cookie"
             and cookie is not None
             and self.spec.refresh_cookie
-            and self._carries_refresh_cookie(url)
+            and sent_to(url, self.spec.refresh_cookie_path)
         ):
             cookies.append(f"{self.spec.refresh_cookie}={cookie}")
         if self.spec.csrf_cookie is not None and values.get("csrf"):
@@ -563,12 +567,6 @@ class TargetProfile:
             headers=tuple(_with_cookies(headers, cookies, jar)),
             body=body,
         )
-
-    def _carries_refresh_cookie(self, url: str) -> bool:
-        """Whether a browser sends the refresh cookie to ``url`` (``target.refresh_cookie_path``):
-        a logout outside its path goes without it, as the browser's would."""
-        path = self.spec.refresh_cookie_path
-        return path is None or path_matches(urlsplit(url).path or "/", path)
 
 
 def _with_cookies(
@@ -674,7 +672,7 @@ def _decode_json(body: bytes) -> Any:
         return None
 
 
-def _is_redirect(status: int) -> bool:
+def acted_on(status: int) -> bool:
     """Whether ``status`` sends the browser on once the request was acted on (302, 303: Post/
     Redirect/Get). 301, 307 and 308 say the resource is elsewhere (Starlette's 307 to the path
     with a slash, a 308 to https): the request was not acted on there, and is refused."""
