@@ -48,6 +48,9 @@ class TargetSpec:
     reuse_revokes: str | None = None
     db_latency: float | None = None
     signing_key_rotates_after: int | None = None
+    client_assertion_key: str | None = None  # a PEM public key's file: private_key_jwt
+    dpop: bool = False
+    dpop_nonce: bool = False
 
     def argv(self, port: int) -> list[str]:
         argv = [sys.executable, "-m", "tests.targets.oauth_behaviours"]
@@ -58,9 +61,13 @@ class TargetSpec:
             ("--reuse-revokes", self.reuse_revokes),
             ("--db-latency", self.db_latency),
             ("--signing-key-rotates-after", self.signing_key_rotates_after),
+            ("--client-assertion-key", self.client_assertion_key),
         ):
             if value is not None:
                 argv += [flag, str(value)]
+        argv += [
+            flag for flag, on in (("--dpop", self.dpop), ("--dpop-nonce", self.dpop_nonce)) if on
+        ]
         return argv
 
     @property
@@ -73,7 +80,9 @@ class TargetSpec:
             self.db_latency,
             self.signing_key_rotates_after,
         )
-        return "-".join([self.behaviour, *(str(o) for o in options if o is not None)])
+        flags = [name for name, on in (("pkjwt", self.client_assertion_key), ("dpop", self.dpop),
+                                       ("nonce", self.dpop_nonce)) if on]  # fmt: skip
+        return "-".join([self.behaviour, *(str(o) for o in options if o is not None), *flags])
 
 
 @contextmanager

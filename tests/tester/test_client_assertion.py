@@ -8,7 +8,6 @@ concurrent refreshes refused for a replay the server rightly caught.
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
@@ -16,10 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.scenario_text import behaviour_scenario, steps
-from support.targets import serving
+from support.targets import TargetSpec, running_target
 
 from stress.history import load_history
-from stress.launcher import free_port
 
 from .conftest import CliRunner
 
@@ -48,11 +46,9 @@ def _key_pair(tmp_path: Path) -> tuple[str, Path]:
 
 def test_a_private_key_jwt_client_signs_each_request_afresh(cli: CliRunner, tmp_path: Path) -> None:
     private, public = _key_pair(tmp_path)
-    port = free_port()
-    argv = [sys.executable, "-m", "tests.targets.oauth_behaviours", "--behaviour", "idempotent",
-            "--port", str(port), "--client-assertion-key", str(public)]  # fmt: skip
+    spec = TargetSpec("idempotent", client_assertion_key=str(public))
     scenario = tmp_path / "confidential.toml"
-    with serving(argv, port, tmp_path / "target.log", name="private_key_jwt target") as url:
+    with running_target(spec, tmp_path / "target.log") as url:
         text = behaviour_scenario(
             "confidential",
             url,

@@ -4,16 +4,14 @@ proof it has seen: a burst's requests each carry their own, and the API gets DPo
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 from support.scenario_text import behaviour_scenario, steps
-from support.targets import serving
+from support.targets import TargetSpec, running_target
 
 from stress.history import load_history
-from stress.launcher import free_port
 
 from .conftest import CliRunner
 
@@ -28,11 +26,9 @@ def test_a_dpop_client_proves_its_key_on_every_request(
 ) -> None:
     """With ``nonce`` the token endpoint and the API each want their own nonce, as Okta does:
     the first request to each is refused for want of it and sent again, inside its op."""
-    port = free_port()
-    argv = [sys.executable, "-m", "tests.targets.oauth_behaviours", "--behaviour", "idempotent",
-            "--port", str(port), "--dpop", *(["--dpop-nonce"] if nonce else [])]  # fmt: skip
+    spec = TargetSpec("idempotent", dpop=True, dpop_nonce=nonce)
     scenario, bearer = tmp_path / "dpop.toml", tmp_path / "bearer.toml"
-    with serving(argv, port, tmp_path / "target.log", name="DPoP target") as url:
+    with running_target(spec, tmp_path / "target.log") as url:
         text = behaviour_scenario(
             "dpop",
             url,
