@@ -15,6 +15,7 @@ policy.
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -84,6 +85,8 @@ async def discover(
     if wanted and (missing or spec.jwks_uri is None):
         try:
             metadata = await _metadata(client, base)
+        except _Unreachable:
+            raise  # no endpoint given would reach it either
         except TargetError as exc:
             if missing:
                 raise TargetError(f"{exc}; {_advice(missing)}") from exc
@@ -96,6 +99,7 @@ async def discover(
             f"{base}: discovery is off (target.discovery = false); {_advice(missing)}"
         )
     refresh_path = spec.refresh.path if spec.refresh is not None else None
+    metadata = _with_mtls_aliases(metadata) if spec.client_cert_env is not None else metadata
     token = spec.token_endpoint or metadata.get("token_endpoint") or refresh_path
     if spec.kind == "oauth2" and token is None:
         raise TargetError(
@@ -112,6 +116,17 @@ async def discover(
     grants = _strings(metadata.get("grant_types_supported"))
     methods = _strings(metadata.get("token_endpoint_auth_methods_supported"))
     return Discovery(endpoints, published_policy(metadata), grants, methods)
+
+
+def _with_mtls_aliases(metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` with the endpoints of its ``mtls_endpoint_aliases`` (RFC 8705 section 5)
+    in place of the plain ones: a client presenting a certificate uses those, which may be on
+    another host whose TLS asks for it (Keycloak and Okta publish them)."""
+    aliases = metadata.get("mtls_endpoint_aliases")
+    if not isinstance(aliases, dict):
+        return metadata
+    named = {k: v for k, v in aliases.items() if k.endswith("_endpoint") and _as_str(v)}
+    return {**metadata, **named}
 
 
 def _strings(listed: Any) -> tuple[str, ...] | None:
@@ -195,13 +210,22 @@ def metadata_urls(base: str) -> list[str]:
     ]
 
 
+class _Unreachable(TargetError):
+    """No connection to the target carries a request: refused, or its TLS refused us (a server
+    that wants a client certificate it did not get)."""
+
+
 async def _metadata(client: httpx.AsyncClient, base: str) -> dict[str, Any]:
     last_status: str = ""
     for url in metadata_urls(base):
         try:
             response = await client.get(url)
         except httpx.ConnectError as exc:
-            raise TargetError(f"{base}: target unreachable: {exc}") from exc
+            raise _Unreachable(f"{base}: target unreachable: {exc}") from exc
+        except httpx.ReadError as exc:
+            if isinstance(exc.__cause__, ssl.SSLError):
+                raise _Unreachable(f"{base}: the target's TLS refused us: {exc}") from exc
+            raise TargetError(f"{base}: discovery failed at {url}: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise TargetError(f"{base}: discovery failed at {url}: {exc!r}") from exc
         if response.status_code == 200:

@@ -15,7 +15,16 @@ import functools
 import ssl
 from pathlib import Path
 
-__all__ = ["Verify", "ca_file_problem", "client_context", "verify_setting"]
+from stress.client_certificate import ClientCertificate
+
+__all__ = [
+    "Verify",
+    "ca_file_problem",
+    "client_context",
+    "tls_context",
+    "tls_failure",
+    "verify_setting",
+]
 
 Verify = ssl.SSLContext | bool
 """httpx's ``verify``: a context, or False for no check at all."""
@@ -29,12 +38,29 @@ def client_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-@functools.cache
-def verify_setting(ca_file: str | None, insecure: bool) -> Verify:
-    """httpx's ``verify``: no check when ``insecure``, else :func:`client_context`'s."""
+def tls_context(
+    ca_file: str | None, insecure: bool, certificate: ClientCertificate | None = None
+) -> ssl.SSLContext:
+    """A new client context: :func:`client_context`'s, checking nothing when ``insecure``, and
+    presenting ``certificate`` to servers that ask for one (mutual TLS)."""
+    context = client_context(ca_file)
     if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if certificate is not None:
+        certificate.load_into(context)
+    return context
+
+
+@functools.cache
+def verify_setting(
+    ca_file: str | None, insecure: bool, certificate: ClientCertificate | None = None
+) -> Verify:
+    """httpx's ``verify``: :func:`tls_context`'s, or False (no check at all) when ``insecure``
+    and there is no certificate to present."""
+    if insecure and certificate is None:
         return False
-    return client_context(ca_file)
+    return tls_context(ca_file, insecure, certificate)
 
 
 def ca_file_problem(ca_file: str) -> str | None:
@@ -46,3 +72,16 @@ def ca_file_problem(ca_file: str) -> str | None:
     except (ssl.SSLError, OSError) as exc:
         return f"not a PEM bundle of CA certificates ({exc})"
     return None
+
+
+def tls_failure(exc: ssl.SSLError) -> str:
+    """What ``exc`` says, and what to do when it is a server's refusal of a client without a
+    certificate (TLS 1.3's ``certificate_required`` alert): the same words from the control
+    plane and from the burst engine."""
+    said = f"{type(exc).__name__}: {exc}"
+    if "CERTIFICATE_REQUIRED" in said.upper():
+        return (
+            f"{said}: the server wants a client certificate (mutual TLS); set "
+            "target.client_cert_env (init and policy: --client-cert-env)"
+        )
+    return said

@@ -32,6 +32,7 @@ import msgspec
 from stress.checkers import run_checkers
 from stress.checkers.base import CheckContext, Threshold
 from stress.claims import ClaimReader
+from stress.client_certificate import target_certificate
 from stress.control_http import control_client
 from stress.discovery import POLICY_EXTENSION, discover, fetch_jwks
 from stress.drive import Driver, ProgressCallback
@@ -394,7 +395,8 @@ async def _drive(
     targets = list(header.targets)
     path = history_path(scenario, options)
     path.parent.mkdir(parents=True, exist_ok=True)
-    verify = verify_setting(options.ca_file, options.insecure)
+    certificate = target_certificate(scenario.target, targets)
+    verify = verify_setting(options.ca_file, options.insecure, certificate)
     discovered = await _discover(scenario, targets[0], verify, interrupt)
     if isinstance(discovered, TargetError):
         return _ended(path, header, RunEnd(end="target-unreachable", detail=str(discovered)))
@@ -427,6 +429,7 @@ async def _drive(
             async with WireClient(
                 ca_file=options.ca_file,
                 insecure=options.insecure,
+                certificate=certificate,
                 http2=options.http2,
                 http1_requests=options.http2 != "always",
             ) as wire:

@@ -26,6 +26,7 @@ from stress.types import Engine, OpKind
 __all__ = [
     "ASSERTED_AUTHS",
     "AUTH_METHODS",
+    "TLS_AUTHS",
     "AuthSpec",
     "ClientAuth",
     "ClientProfile",
@@ -54,18 +55,32 @@ ClientProfile = Literal[
     "naive-parallel", "single-flight", "multi-tab", "lost-response-retry", "server-fan-out"
 ]
 """How a real client issues refreshes; what each one does is :mod:`stress.drive.profiles`."""
-ClientAuth = Literal["none", "body", "basic", "private_key_jwt", "client_secret_jwt"]
+ClientAuth = Literal[
+    "none",
+    "body",
+    "basic",
+    "private_key_jwt",
+    "client_secret_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+]
 """How an ``oauth2`` client authenticates: not at all, with its secret in the form body, by HTTP
-Basic, or with a JWT assertion (RFC 7523) signed by its private key or with its secret."""
+Basic, with a JWT assertion (RFC 7523) signed by its private key or with its secret, or by the
+certificate it presents in the TLS handshake (RFC 8705: one a CA issued, or a self-signed one
+the client registered)."""
 _SECRET_AUTHS = frozenset({"body", "basic", "client_secret_jwt"})
 ASSERTED_AUTHS: frozenset[str] = frozenset({"private_key_jwt", "client_secret_jwt"})
 """The ``client_auth`` methods that send a client assertion (RFC 7523) with each request."""
+TLS_AUTHS: frozenset[str] = frozenset({"tls_client_auth", "self_signed_tls_client_auth"})
+"""The ``client_auth`` methods that authenticate the client by its TLS certificate."""
 AUTH_METHODS: dict[str, str] = {
     "none": "none",
     "basic": "client_secret_basic",
     "body": "client_secret_post",
     "private_key_jwt": "private_key_jwt",
     "client_secret_jwt": "client_secret_jwt",
+    "tls_client_auth": "tls_client_auth",
+    "self_signed_tls_client_auth": "self_signed_tls_client_auth",
 }
 """Each ``client_auth`` by its name in RFC 8414 metadata (``token_endpoint_auth_methods``)."""
 _BASE_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$")
@@ -200,6 +215,10 @@ class TargetSpec(_Strict, frozen=True):
     client_key_env: str | None = None
     client_key_id: str | None = None
     client_assertion_audience: str | None = None
+    # Mutual TLS (RFC 8705): the variable holding the client's certificate chain (PEM), and the
+    # one holding its private key when the first does not. Presented on every connection.
+    client_cert_env: str | None = None
+    client_cert_key_env: str | None = None
     # DPoP (RFC 9449): a proof with every token request, DPoP-bound access tokens to the API.
     dpop: bool = False
     scope: str | None = None
@@ -273,6 +292,16 @@ class TargetSpec(_Strict, frozen=True):
                             ("client_key_id", self.client_key_id)):  # fmt: skip
             if value is not None and auth != "private_key_jwt":
                 return f"target.{name} goes with target.client_auth = 'private_key_jwt'"
+        if auth in TLS_AUTHS and self.client_cert_env is None:
+            return f"target.client_auth = '{auth}' needs target.client_cert_env"
+        if self.client_cert_key_env is not None and self.client_cert_env is None:
+            return "target.client_cert_key_env goes with target.client_cert_env"
+        plain = self.base_url is not None and not self.base_url.startswith("https://")
+        if self.client_cert_env is not None and plain:
+            return (
+                "target.client_cert_env: a client certificate is presented over TLS only, "
+                f"and target.base_url {self.base_url!r} is not https"
+            )
         asserted = auth in ASSERTED_AUTHS
         if self.client_assertion_audience is not None and not asserted:
             return (
@@ -587,11 +616,10 @@ class Scenario(_Strict, frozen=True):
         if uses_resource and self.target.resource is None:
             raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
         auth = self.target.client_auth
-        if auth in ASSERTED_AUTHS and not self.target.client_id:
+        if auth in ASSERTED_AUTHS | TLS_AUTHS and not self.target.client_id:
             # Checked here, not with the target: init settles the client id after its auth.
-            raise ValueError(
-                f"target.client_auth = '{auth}' needs target.client_id (the assertion's issuer)"
-            )
+            which = "the assertion's issuer" if auth in ASSERTED_AUTHS else "sent with each request"
+            raise ValueError(f"target.client_auth = '{auth}' needs target.client_id ({which})")
         custom = self.target.kind != "oauth2"
         if custom and self.auth.mode == "password" and self.target.login is None:
             raise ValueError(
@@ -609,7 +637,9 @@ class Scenario(_Strict, frozen=True):
 
     def secret_env_vars(self) -> list[str]:
         """The environment variables holding secrets that a run of this scenario reads."""
-        names = [self.auth.password_env, self.target.client_secret_env, self.target.client_key_env]
+        target = self.target
+        names = [self.auth.password_env, target.client_secret_env, target.client_key_env]
+        names += [target.client_cert_env, target.client_cert_key_env]
         return [name for name in names if name is not None] + list(self.target.headers_env.values())
 
     def request_kinds(self) -> frozenset[str]:

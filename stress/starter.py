@@ -82,11 +82,15 @@ class ClientSetup:
     # Sent with every request, to any kind of target: (name, value), and (name, variable).
     headers: tuple[tuple[str, str], ...] = ()
     headers_env: tuple[tuple[str, str], ...] = ()
+    # Presented on every connection, to any kind of target: the variables of the client
+    # certificate (mutual TLS) and of its key.
+    client_cert_env: str | None = None
+    client_cert_key_env: str | None = None
 
     def fields(self) -> dict[str, Any]:
         """The ``[target]`` fields this setup sets, in the scenario's own names."""
         values: dict[str, Any] = {
-            **self.header_fields(),
+            **self.shared_fields(),
             "token_endpoint": self.token_endpoint,
             "revocation_endpoint": self.revocation_endpoint,
             "jwks_uri": self.jwks_uri,
@@ -100,10 +104,16 @@ class ClientSetup:
         }
         return {name: value for name, value in values.items() if value is not None}
 
-    def header_fields(self) -> dict[str, dict[str, str]]:
-        """``headers`` and ``headers_env``, those that are set: the fields of every kind."""
-        tables = {"headers": dict(self.headers), "headers_env": dict(self.headers_env)}
-        return {name: table for name, table in tables.items() if table}
+    def shared_fields(self) -> dict[str, Any]:
+        """The fields of every kind, those that are set: ``headers``, ``headers_env`` and the
+        client certificate's variables."""
+        values: dict[str, Any] = {
+            "headers": dict(self.headers),
+            "headers_env": dict(self.headers_env),
+            "client_cert_env": self.client_cert_env,
+            "client_cert_key_env": self.client_cert_key_env,
+        }
+        return {name: value for name, value in values.items() if value}
 
 
 @dataclass(frozen=True)
@@ -336,7 +346,16 @@ def _resource_lines(answers: StarterAnswers) -> list[str]:
         lines = [f"resource = {_toml_str(answers.resource)}   # protected API for `use`"]
     else:
         lines = ['# resource = "/api/me"   # a protected API, to add {op = "use"} steps']
-    given = answers.client.header_fields()
+    given = answers.client.shared_fields()
+    if "client_cert_env" in given:
+        lines.append(
+            f"client_cert_env = {_toml_str(given['client_cert_env'])}   # the client "
+            "certificate's variable (PEM): mutual TLS"
+        )
+    if "client_cert_key_env" in given:
+        lines.append(
+            f"client_cert_key_env = {_toml_str(given['client_cert_key_env'])}   # its key's"
+        )
     if "headers" in given:
         lines.append(f"headers = {_toml_value(given['headers'])}   # with every request")
     if "headers_env" in given:

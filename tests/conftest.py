@@ -14,7 +14,8 @@ Fixtures:
   same running server; a different ``replica`` name gives a second process with the same
   configuration on the same Redis.
 - ``log_dir`` (session): a directory for child-process logs.
-- ``cert_files`` (session): a self-signed certificate for 127.0.0.1 and its key, as PEM files.
+- ``cert_files`` (session): a self-signed certificate for 127.0.0.1 and its key, as PEM files;
+  ``client_cert_files`` (session): a client certificate it issued and its key (mutual TLS).
 - ``metadata_less_site`` (session): the base URL of a plain static web server that answers 404
   to every discovery path, as many real servers do.
 - ``oauth_target`` (module, from ``support.targets``): an OAuth behaviour target
@@ -24,7 +25,6 @@ Fixtures:
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import signal
@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.certificates import Pair, issue, write_pair
 from support.servers import ServerFactory
 
 from stress.launcher import RedisProcess, free_port
@@ -135,41 +136,23 @@ def metadata_less_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def cert_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 made with ``cryptography``."""
-    import ipaddress
+def certificate_authority() -> Pair:
+    """A self-signed certificate for 127.0.0.1 that is also the CA of the client certificates."""
+    return issue("auth-stress test")
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth-stress test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+@pytest.fixture(scope="session")
+def cert_files(
+    certificate_authority: Pair, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """``certificate_authority`` and its key as PEM files: a server's certificate."""
+    return write_pair(certificate_authority, tmp_path_factory.mktemp("tls"), "cert")
+
+
+@pytest.fixture(scope="session")
+def client_cert_files(
+    certificate_authority: Pair, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """A client certificate that ``cert_files`` issued, and its key, as PEM files."""
+    client = issue("demo-client", certificate_authority)
+    return write_pair(client, tmp_path_factory.mktemp("client-tls"), "client")

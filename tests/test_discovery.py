@@ -3,6 +3,7 @@ what was missing (the control plane's httpx client, scripted with MockTransport)
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import anyio
@@ -143,3 +144,53 @@ def test_the_grant_types_the_metadata_lists_are_kept() -> None:
     listed = {"token_endpoint": "/t", "grant_types_supported": ["authorization_code", 7]}
     assert run(spec(), listed).grant_types == ("authorization_code",)
     assert run(spec(), {"token_endpoint": "/t"}).grant_types is None
+
+
+def test_a_client_with_a_certificate_uses_the_mutual_tls_aliases_of_rfc_8705() -> None:
+    """Keycloak and Okta publish ``mtls_endpoint_aliases``: the endpoints a client presenting a
+    certificate must use (often another host, whose TLS asks for the certificate)."""
+    metadata = {
+        "token_endpoint": f"{BASE}token",
+        "revocation_endpoint": f"{BASE}revoke",
+        "mtls_endpoint_aliases": {
+            "token_endpoint": "https://mtls.example/token",
+            "revocation_endpoint": "https://mtls.example/revoke",
+            "userinfo_endpoint": 7,
+        },
+    }
+    found = run(spec(client_cert_env="CERT"), metadata)
+    assert found.endpoints.token == "https://mtls.example/token"
+    assert found.endpoints.revocation == "https://mtls.example/revoke"
+    assert run(spec(), metadata).endpoints.token == "/token"
+    given = run(spec(client_cert_env="CERT", token_endpoint="/t"), metadata)
+    assert given.endpoints.token == "/t"  # a given endpoint still wins
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (httpx.ConnectError("connection refused"), "target unreachable: connection refused"),
+        (
+            ssl.SSLError(1, "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED]"),
+            "the target's TLS refused us",
+        ),
+    ],
+)
+def test_a_target_that_takes_no_request_gets_no_advice_to_name_endpoints(
+    failure: Exception, said: str
+) -> None:
+    """Naming the token endpoint would not reach a target that refuses every connection."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if isinstance(failure, ssl.SSLError):
+            raise httpx.ReadError(str(failure), request=request) from failure
+        raise failure
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            await discover(client, spec(), BASE)
+
+    with pytest.raises(TargetError) as info:
+        anyio.run(go)
+    assert said in str(info.value)
+    assert "set target.token_endpoint" not in str(info.value)

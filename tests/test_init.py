@@ -212,10 +212,17 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
         (("--client-secret-env", "a-b"), "--client-secret-env 'a-b': not an environment"),
         (("--client-auth", "mtls"), "--client-auth 'mtls': expected none, body, basic"),
         (("--client-auth", "basic"), "--client-auth basic: expected basic, body or client_secret"),
-        (("--client-auth", "private_key_jwt"), "private_key_jwt with --client-key-env, none"),
+        (("--client-auth", "private_key_jwt"), "with --client-key-env, tls_client_auth"),
         (("--client-key-env", "K", "--client-auth", "basic"), "--client-auth basic: expected"),
         (("--client-key-env", "K", "--client-secret-env", "S"), "give one or the other"),
         (("--client-key-env", "a-b"), "--client-key-env 'a-b': not an environment"),
+        (("--client-cert-env", "a-b"), "--client-cert-env 'a-b': not an environment"),
+        (("--client-cert-key-env", "K"), "--client-cert-key-env goes with --client-cert-env"),
+        (("--client-cert-env", "C"), "presented over TLS only, and the target http://127.0.0.1"),
+        (
+            ("--client-auth", "tls_client_auth"),
+            "tls_client_auth or self_signed_tls_client_auth with --client-cert-env alone",
+        ),
         (("--client-key-env", "K"), "--client-id: a private_key_jwt client needs its id"),
         (
             (

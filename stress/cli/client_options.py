@@ -18,7 +18,9 @@ from typing import Annotated, cast, get_args
 import typer
 
 from stress.cli.output import fail
-from stress.scenario import ClientAuth, TargetSpec
+from stress.client_certificate import ClientCertificate, target_certificate
+from stress.errors import ScenarioError
+from stress.scenario import TLS_AUTHS, ClientAuth, TargetSpec
 from stress.starter import ClientSetup, Login, MintLogin, PasswordLogin, target_spec
 from stress.target import target_headers
 from stress.types import ExitCode
@@ -27,6 +29,8 @@ __all__ = [
     "ENV_NAME",
     "ClientAssertionAudience",
     "ClientAuthOption",
+    "ClientCertEnv",
+    "ClientCertKeyEnv",
     "ClientKeyEnv",
     "ClientKeyId",
     "ClientSecretEnv",
@@ -39,6 +43,7 @@ __all__ = [
     "Scope",
     "TokenEndpoint",
     "checked_client_setup",
+    "client_certificate",
     "client_flags",
     "header_setup",
     "header_variables",
@@ -69,8 +74,20 @@ ClientAuthOption = Annotated[
     str | None,
     typer.Option(
         help="How a confidential client authenticates: basic (the default with a secret), body, "
-        "client_secret_jwt, or private_key_jwt (the default with a key)."
+        "client_secret_jwt, private_key_jwt (the default with a key), tls_client_auth (the "
+        "default with a certificate alone) or self_signed_tls_client_auth."
     ),
+]
+ClientCertEnv = Annotated[
+    str | None,
+    typer.Option(
+        help="Environment variable holding the client certificate (PEM) presented on every "
+        "connection: mutual TLS (RFC 8705), its key too unless --client-cert-key-env names it."
+    ),
+]
+ClientCertKeyEnv = Annotated[
+    str | None,
+    typer.Option(help="Environment variable holding the client certificate's private key (PEM)."),
 ]
 ClientKeyEnv = Annotated[
     str | None,
@@ -134,7 +151,7 @@ def login_flags(login: Login) -> list[str]:
 
 def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | None) -> ClientSetup:
     """``setup`` with its client authentication settled and checked (exit 2 if wrong)."""
-    secret, key = setup.client_secret_env, setup.client_key_env
+    secret, key, cert = setup.client_secret_env, setup.client_key_env, setup.client_cert_env
     for flag, variable in (("--client-secret-env", secret), ("--client-key-env", key)):
         if variable is not None and not ENV_NAME.match(variable):
             raise fail(ExitCode.USAGE, f"{flag} {variable!r}: not an environment variable name")
@@ -142,28 +159,67 @@ def checked_client_setup(target: str, setup: ClientSetup, client_auth: str | Non
         raise fail(
             ExitCode.USAGE, f"--client-auth {client_auth!r}: expected {', '.join(_CLIENT_AUTHS)}"
         )
-    default = "private_key_jwt" if key is not None else "basic" if secret is not None else "none"
-    auth = cast(ClientAuth, client_auth or default)
     if key is not None and secret is not None:
         raise fail(
             ExitCode.USAGE, "--client-key-env and --client-secret-env: give one or the other"
         )
+    credential = key or secret
+    default = (
+        "private_key_jwt" if key is not None
+        else "basic" if secret is not None
+        else "tls_client_auth" if cert is not None
+        else "none"
+    )  # fmt: skip
+    auth = cast(ClientAuth, client_auth or default)
     if auth == "none":
-        misfit = secret is not None or key is not None
+        misfit = credential is not None
+    elif auth in TLS_AUTHS:
+        misfit = cert is None or credential is not None
     else:
         misfit = (key if auth == "private_key_jwt" else secret) is None
     if misfit:
         raise fail(
             ExitCode.USAGE,
             f"--client-auth {auth}: expected basic, body or client_secret_jwt with "
-            "--client-secret-env, private_key_jwt with --client-key-env, none without either",
+            "--client-secret-env, private_key_jwt with --client-key-env, tls_client_auth or "
+            "self_signed_tls_client_auth with --client-cert-env alone, none without either",
         )
     setup = dataclasses.replace(setup, client_auth=auth)
     try:
         target_spec(target, setup)
     except ValueError as exc:
-        raise fail(ExitCode.USAGE, str(exc)) from None
+        raise fail(ExitCode.USAGE, _as_flags(str(exc))) from None
     return setup
+
+
+def client_certificate(target: str, setup: ClientSetup) -> ClientCertificate | None:
+    """The certificate ``--client-cert-env`` (and ``--client-cert-key-env``) name, read and
+    checked before any request, or None when none is named; exit 2 saying what is wrong (a
+    variable unset, not a certificate and its key, a target that is not https)."""
+    if setup.client_cert_env is None:
+        if setup.client_cert_key_env is not None:
+            raise fail(ExitCode.USAGE, "--client-cert-key-env goes with --client-cert-env")
+        return None
+    for flag, variable in (("--client-cert-env", setup.client_cert_env),
+                           ("--client-cert-key-env", setup.client_cert_key_env)):  # fmt: skip
+        if variable is not None and not ENV_NAME.match(variable):
+            raise fail(ExitCode.USAGE, f"{flag} {variable!r}: not an environment variable name")
+    spec = TargetSpec(
+        kind="oauth2",
+        client_cert_env=setup.client_cert_env,
+        client_cert_key_env=setup.client_cert_key_env,
+    )
+    try:
+        return target_certificate(spec, [target])
+    except ScenarioError as exc:
+        raise fail(ExitCode.USAGE, _as_flags(str(exc))) from None
+
+
+def _as_flags(message: str) -> str:
+    """``message`` with the client certificate's fields and the base URL named by their flags."""
+    for name in ("client_cert_key_env", "client_cert_env"):
+        message = message.replace(f"target.{name}", "--" + name.replace("_", "-"))
+    return message.replace("target.base_url", "--target")
 
 
 def header_setup(
@@ -243,6 +299,10 @@ def needed_variables(login: Login, setup: ClientSetup) -> list[tuple[str, str]]:
         needed.append((setup.client_secret_env, "the client's secret"))
     if setup.client_key_env is not None:
         needed.append((setup.client_key_env, "the client's private key"))
+    if setup.client_cert_env is not None:
+        needed.append((setup.client_cert_env, "the client certificate"))
+    if setup.client_cert_key_env is not None:
+        needed.append((setup.client_cert_key_env, "the client certificate's key"))
     return needed + header_variables(setup)
 
 

@@ -122,7 +122,10 @@ def oauth_only(
     """Exit 2 naming the OAuth 2.0 flags given for a custom API, if any."""
     named = {"--client-id": client_id, "--mint-command": mint_command, "--client-auth": client_auth}
     given = [flag for flag, value in named.items() if value is not None]
-    given += client_flags(dataclasses.replace(setup, headers=(), headers_env=()))[::2]
+    oauth = dataclasses.replace(
+        setup, headers=(), headers_env=(), client_cert_env=None, client_cert_key_env=None
+    )
+    given += client_flags(oauth)[::2]
     if given:
         raise fail(
             ExitCode.USAGE,

@@ -27,6 +27,8 @@ import typer
 from stress.cli.client_options import (
     ClientAssertionAudience,
     ClientAuthOption,
+    ClientCertEnv,
+    ClientCertKeyEnv,
     ClientKeyEnv,
     ClientKeyId,
     ClientSecretEnv,
@@ -39,6 +41,7 @@ from stress.cli.client_options import (
     Scope,
     TokenEndpoint,
     checked_client_setup,
+    client_certificate,
     client_flags,
     header_setup,
     header_variables,
@@ -64,6 +67,7 @@ from stress.cli.custom_options import (
 from stress.cli.output import fail, stderr, stdout
 from stress.cli.policy import check_bounds, measured_comments, retirement_note, run_measurement
 from stress.cli.target_options import CaFile, Insecure
+from stress.client_certificate import ClientCertificate
 from stress.custom_probe import CustomPaths, CustomShape
 from stress.errors import ScenarioError, TargetError
 from stress.http_tls import Verify, verify_setting
@@ -190,6 +194,8 @@ def init_command(
     client_key_env: ClientKeyEnv = None,
     client_key_id: ClientKeyId = None,
     client_assertion_audience: ClientAssertionAudience = None,
+    client_cert_env: ClientCertEnv = None,
+    client_cert_key_env: ClientCertKeyEnv = None,
     dpop: DpopOption = False,
     scope: Scope = None,
     mint_command: MintCommand = None,
@@ -228,7 +234,6 @@ def init_command(
     custom = custom_paths(
         login_path, refresh_path, revoke_path, login_json, refresh_cookie, csrf_preflight
     )
-    tls = _Tls(ca_file, insecure)
     client_setup = ClientSetup(
         token_endpoint=token_endpoint,
         revocation_endpoint=revocation_endpoint,
@@ -239,8 +244,11 @@ def init_command(
         client_assertion_audience=client_assertion_audience,
         dpop=dpop,
         scope=scope,
+        client_cert_env=client_cert_env,
+        client_cert_key_env=client_cert_key_env,
     )
     client_setup = header_setup(client_setup, header, header_env)
+    tls = _Tls(ca_file, insecure, client_certificate(target, client_setup))
     if custom is not None:
         oauth_only(client_id, mint_command, client_auth, client_setup)
         password = _password_login(username, password_env, yes)
@@ -321,15 +329,17 @@ def _learn_oauth(
 
 @dataclass(frozen=True)
 class _Tls:
-    """How an https target's certificate is checked: ``--ca-file`` or ``--insecure``."""
+    """How an https target's certificate is checked (``--ca-file`` or ``--insecure``), and the
+    client certificate init's own requests present (``--client-cert-env``)."""
 
     ca_file: str | None
     insecure: bool
+    certificate: ClientCertificate | None = None
 
     @property
     def verify(self) -> Verify:
-        """The certificate check of init's own requests (discovery, the probe)."""
-        return verify_setting(self.ca_file, self.insecure)
+        """The TLS of init's own requests (discovery, the probe)."""
+        return verify_setting(self.ca_file, self.insecure, self.certificate)
 
     def flags(self) -> list[str]:
         """The flags that say it again, for the commands init prints."""
@@ -350,7 +360,7 @@ def _learn_custom(
     needed = needed_variables(login, sent)
     require_variables(needed, "init logs the first test user in to learn the API")
     shape = probe(target, paths, login, tls.verify, sent_headers(sent))
-    fields = {"kind": shape.kind, **shape.target_fields(), **sent.header_fields()}
+    fields = {"kind": shape.kind, **shape.target_fields(), **sent.shared_fields()}
     # The file init writes is the shortest way to measure the same API again.
     command = ["auth-stress", "policy", str(output), *tls.flags()]
     return _Learnt(shape, login, "", sent, fields, command)
@@ -423,10 +433,7 @@ def _write(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     stdout.print(f"wrote {output}", highlight=False, soft_wrap=True)
-    variables = [name for name, _ in answers.login.variables()]
-    for variable in (answers.client.client_secret_env, answers.client.client_key_env):
-        if variable is not None:
-            variables.append(variable)
+    variables = dict.fromkeys(name for name, _ in needed_variables(answers.login, answers.client))
     exports = "".join(f"export {name}=...; " for name in variables)
     run = shlex.join(["auth-stress", "run", str(output), *tls.flags()])
     stdout.print(

@@ -28,6 +28,8 @@ import typer
 from stress.cli.client_options import (
     ClientAssertionAudience,
     ClientAuthOption,
+    ClientCertEnv,
+    ClientCertKeyEnv,
     ClientKeyEnv,
     ClientKeyId,
     ClientSecretEnv,
@@ -40,6 +42,7 @@ from stress.cli.client_options import (
     Scope,
     TokenEndpoint,
     checked_client_setup,
+    client_certificate,
     client_flags,
     header_setup,
     login_flags,
@@ -270,6 +273,8 @@ class _Flags:
             "--scope": client.scope,
             "--header": client.headers or None,
             "--header-env": client.headers_env or None,
+            "--client-cert-env": client.client_cert_env,
+            "--client-cert-key-env": client.client_cert_key_env,
         }
         given = [flag for flag, value in values.items() if value is not None]
         return given + (custom_flags(self.custom)[::2] if self.custom is not None else [])
@@ -314,7 +319,7 @@ def _scenario(
         fields: dict[str, Any] = {
             "kind": shape.kind,
             **shape.target_fields(),
-            **flags.client.header_fields(),
+            **flags.client.shared_fields(),
         }
         described = [*custom_flags(flags.custom), *client_flags(flags.client)]
     else:
@@ -397,6 +402,8 @@ def policy_command(
     client_key_env: ClientKeyEnv = None,
     client_key_id: ClientKeyId = None,
     client_assertion_audience: ClientAssertionAudience = None,
+    client_cert_env: ClientCertEnv = None,
+    client_cert_key_env: ClientCertKeyEnv = None,
     dpop: DpopOption = False,
     scope: Scope = None,
     mint_command: MintCommand = None,
@@ -430,6 +437,8 @@ def policy_command(
         client_assertion_audience=client_assertion_audience,
         dpop=dpop,
         scope=scope,
+        client_cert_env=client_cert_env,
+        client_cert_key_env=client_cert_key_env,
     )
     client = header_setup(client, header, header_env)
     custom = custom_paths(
@@ -438,7 +447,9 @@ def policy_command(
     given = _Flags(
         client_id, username, password_env, mint_command, resource, client, client_auth, custom
     )
-    verify = verify_setting(ca_file, insecure)
+    # Only the flags' certificate: a scenario's is read by the measurement, which it configures.
+    certificate = client_certificate(target, client) if scenario is None and target else None
+    verify = verify_setting(ca_file, insecure, certificate)
     loaded, url, flags = _scenario(scenario, target, given, verify)
     if not _URL.match(url):
         raise fail(ExitCode.USAGE, f"target {url!r}: expected an http:// or https:// base URL")

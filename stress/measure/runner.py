@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from stress.claims import ClaimReader
+from stress.client_certificate import target_certificate
 from stress.control_http import control_client
 from stress.discovery import discover
 from stress.drive.actions import Actions
@@ -113,7 +114,8 @@ async def _measure(setup: ProbeSetup, bounds: Bounds, interrupt: Interrupt) -> M
     scenario = setup.scenario
     base = setup.target if setup.target.endswith("/") else setup.target + "/"
     resolve_password(scenario.auth)  # an unset password variable stops us before any file
-    verify = verify_setting(setup.ca_file, setup.insecure)
+    certificate = target_certificate(scenario.target, [base])
+    verify = verify_setting(setup.ca_file, setup.insecure, certificate)
     headers = target_headers(scenario.target)  # an unset variable stops us here too
     async with control_client(
         timeout=scenario.run.op_timeout_seconds, verify=verify, headers=headers
@@ -142,7 +144,10 @@ async def _measure(setup: ProbeSetup, bounds: Bounds, interrupt: Interrupt) -> M
         history = History(header, sink)
         # Single requests ride HTTP/1.1 keep-alive, as a run's do; the burst picks its engine's.
         async with WireClient(
-            ca_file=setup.ca_file, insecure=setup.insecure, http1_requests=True
+            ca_file=setup.ca_file,
+            insecure=setup.insecure,
+            http1_requests=True,
+            certificate=certificate,
         ) as wire:
             life = _Life(setup, bounds, history)
             actions = Actions(life.recorder, wire, profile, [base], scenario.run, life.unreachable)

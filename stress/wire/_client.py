@@ -25,6 +25,7 @@ from typing import get_args
 
 import anyio
 
+from stress.client_certificate import ClientCertificate
 from stress.wire._burst import Slot, run_burst
 from stress.wire._h1_protocol import H1Protocol, exchange
 from stress.wire._http1 import encode_request
@@ -59,7 +60,8 @@ class WireClient:
     """HTTP/1.1 and HTTP/2 client on raw sockets, built for tight bursts.
 
     ``ca_file`` adds a CA bundle for https; ``insecure`` disables certificate checks (explicit
-    opt-in). ``http2``: ``auto`` uses h2 when ALPN (https) or a prior-knowledge probe (http)
+    opt-in); ``certificate`` is presented to servers that want a client certificate (mutual
+    TLS). ``http2``: ``auto`` uses h2 when ALPN (https) or a prior-knowledge probe (http)
     says the origin speaks it, ``never`` sticks to HTTP/1.1, ``always`` requires h2.
     ``settle`` is the pause between sending the request prefixes and releasing the final
     bytes/frames in the last-byte and single-packet engines (seconds); ``collect_after`` is
@@ -83,12 +85,13 @@ class WireClient:
         settle: float = 0.005,
         collect_after: float = 0.003,
         http1_requests: bool = False,
+        certificate: ClientCertificate | None = None,
     ) -> None:
         if http2 not in get_args(HTTP2Mode):
             raise ValueError(f"http2 must be one of {get_args(HTTP2Mode)}, not {http2!r}")
         if http1_requests and http2 == "always":
             raise ValueError("http1_requests needs http2='auto' (or 'never'), not 'always'")
-        self._pool = Pool(ca_file=ca_file, insecure=insecure, http2=http2)
+        self._pool = Pool(ca_file=ca_file, insecure=insecure, http2=http2, certificate=certificate)
         self._pool.http1_requests = http1_requests
         self._routes: dict[str, _Route] = {}
         self.settle = settle

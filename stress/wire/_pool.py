@@ -20,6 +20,7 @@ from typing import Literal
 
 import anyio
 
+from stress.client_certificate import ClientCertificate
 from stress.wire._h1_protocol import H1Protocol, Watchdog, open_connection
 from stress.wire._http1 import H1Connection
 from stress.wire._http2 import H2Connection
@@ -45,9 +46,17 @@ class _OriginState:
 class Pool:
     """The connections of one :class:`~stress.wire.WireClient`."""
 
-    def __init__(self, *, ca_file: str | None, insecure: bool, http2: HTTP2Mode) -> None:
+    def __init__(
+        self,
+        *,
+        ca_file: str | None,
+        insecure: bool,
+        http2: HTTP2Mode,
+        certificate: ClientCertificate | None = None,
+    ) -> None:
         self._ca_file = ca_file
         self._insecure = insecure
+        self._certificate = certificate
         self.http2 = http2
         self._contexts: dict[tuple[str, ...], ssl.SSLContext] = {}
         self._origins: dict[Origin, _OriginState] = {}
@@ -69,7 +78,10 @@ class Pool:
             context = self._contexts.get(alpn)
             if context is None:
                 context = make_ssl_context(
-                    ca_file=self._ca_file, insecure=self._insecure, alpn=alpn
+                    ca_file=self._ca_file,
+                    insecure=self._insecure,
+                    alpn=alpn,
+                    certificate=self._certificate,
                 )
                 self._contexts[alpn] = context
         attempted = time.monotonic_ns()

@@ -21,7 +21,8 @@ import ssl
 
 import anyio
 
-from stress.http_tls import client_context
+from stress.client_certificate import ClientCertificate
+from stress.http_tls import tls_context, tls_failure
 from stress.wire import kernel_stamps
 from stress.wire._models import ErrorClass, Origin
 
@@ -40,14 +41,15 @@ class WireFailure(Exception):
 
 
 def make_ssl_context(
-    *, ca_file: str | None, insecure: bool, alpn: tuple[str, ...]
+    *,
+    ca_file: str | None,
+    insecure: bool,
+    alpn: tuple[str, ...],
+    certificate: ClientCertificate | None = None,
 ) -> ssl.SSLContext:
-    """A client context: system CAs (or ``ca_file``'s, a file or a folder), or no verification
-    when ``insecure``; the same CAs as the control plane's (:mod:`stress.http_tls`)."""
-    context = client_context(ca_file)
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    """A client context offering ``alpn``, with the same CAs and client certificate as the
+    control plane's (:func:`stress.http_tls.tls_context`)."""
+    context = tls_context(ca_file, insecure, certificate)
     context.set_alpn_protocols(list(alpn))
     return context
 
@@ -98,7 +100,7 @@ class Transport:
                     raise WireFailure("tls", "connection closed during the TLS handshake") from None
                 self._incoming.write(data)
             except ssl.SSLError as exc:
-                raise WireFailure("tls", f"{type(exc).__name__}: {exc}") from exc
+                raise WireFailure("tls", tls_failure(exc)) from exc
         self.write_wire(self._outgoing.read())
         await self.flush()
         self.alpn = self._tls.selected_alpn_protocol()
@@ -196,7 +198,7 @@ class Transport:
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
                 return b""
             except ssl.SSLError as exc:
-                raise WireFailure("tls", f"{type(exc).__name__}: {exc}") from exc
+                raise WireFailure("tls", tls_failure(exc)) from exc
             else:
                 self._flush_tls_side_channel()
                 return data

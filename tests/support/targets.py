@@ -31,11 +31,22 @@ import pytest
 
 from stress.launcher import free_port
 
-__all__ = ["TargetSpec", "oauth_target", "running_target", "serving"]
+__all__ = ["Https", "TargetSpec", "oauth_target", "running_target", "serving"]
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 20
 STOP_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Https:
+    """A target's https: its certificate (``cert``, also the CA it trusts for client
+    certificates) and key; with ``client`` (a certificate ``cert`` issued, and its key) it
+    wants a client certificate, and ``client`` is what its start-up check presents."""
+
+    cert: Path
+    key: Path
+    client: tuple[Path, Path] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class TargetSpec:
     client_assertion_key: str | None = None  # a PEM public key's file: private_key_jwt
     dpop: bool = False
     dpop_nonce: bool = False
+    https: Https | None = None
 
     def argv(self, port: int) -> list[str]:
         argv = [sys.executable, "-m", "tests.targets.oauth_behaviours"]
@@ -68,6 +80,10 @@ class TargetSpec:
         argv += [
             flag for flag, on in (("--dpop", self.dpop), ("--dpop-nonce", self.dpop_nonce)) if on
         ]
+        if self.https is not None:
+            argv += ["--ssl-cert", str(self.https.cert), "--ssl-key", str(self.https.key)]
+            if self.https.client is not None:
+                argv += ["--ssl-client-ca", str(self.https.cert)]
         return argv
 
     @property
@@ -80,8 +96,10 @@ class TargetSpec:
             self.db_latency,
             self.signing_key_rotates_after,
         )
+        mtls = self.https is not None and self.https.client is not None
         flags = [name for name, on in (("pkjwt", self.client_assertion_key), ("dpop", self.dpop),
-                                       ("nonce", self.dpop_nonce)) if on]  # fmt: skip
+                                       ("nonce", self.dpop_nonce), ("https", self.https),
+                                       ("mtls", mtls)) if on]  # fmt: skip
         return "-".join([self.behaviour, *(str(o) for o in options if o is not None), *flags])
 
 
@@ -89,7 +107,15 @@ class TargetSpec:
 def running_target(spec: TargetSpec, log_path: Path) -> Iterator[str]:
     """Start ``spec`` on a free port, wait for ``/healthz``, yield its URL, then stop it."""
     port = free_port()
-    with serving(spec.argv(port), port, log_path, name=spec.id) as url:
+    https = spec.https
+    with serving(
+        spec.argv(port),
+        port,
+        log_path,
+        name=spec.id,
+        ca_file=https.cert if https else None,
+        client_cert=https.client if https else None,
+    ) as url:
         yield url
 
 
@@ -102,16 +128,22 @@ def serving(
     name: str,
     env: dict[str, str] | None = None,
     ca_file: Path | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> Iterator[str]:
     """Run ``argv`` (a server on 127.0.0.1:``port``) from the repository root, logging to
     ``log_path``; yield its URL once ``/healthz`` answers 200; terminate it (kill if need be).
-    With ``ca_file`` the server speaks https, with a certificate that file vouches for."""
+    With ``ca_file`` the server speaks https, with a certificate that file vouches for; with
+    ``client_cert`` too, the check presents that client certificate (and key)."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     url = f"{'https' if ca_file else 'http'}://127.0.0.1:{port}"
-    verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        verify = ssl.create_default_context(cafile=ca_file)
+        if client_cert is not None:
+            verify.load_cert_chain(*client_cert)
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:

@@ -267,11 +267,16 @@ async def h2_server() -> AsyncIterator[Server]:
 
 
 async def start_tls_server(
-    cert_files: tuple[Path, Path], alpn: list[str]
+    cert_files: tuple[Path, Path], alpn: list[str], *, client_ca: Path | None = None
 ) -> tuple[asyncio.Server, Server]:
+    """An https server with ``cert_files``; with ``client_ca`` it wants a client certificate
+    that CA issued (mutual TLS)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*cert_files)
     context.set_alpn_protocols(alpn)
+    if client_ca is not None:
+        context.load_verify_locations(cafile=client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
     rec = Recorder()
 
     async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -9,6 +9,7 @@ import anyio
 import httpx
 import pytest
 
+from stress.client_certificate import ClientCertificate
 from stress.http_tls import verify_setting
 from stress.wire import WireClient, WireRequest
 
@@ -101,3 +102,50 @@ async def test_a_folder_of_hashed_certificates_is_trusted_by_the_engine_and_http
     assert outcome.error is None
     assert outcome.response is not None
     assert answer.status_code == outcome.response.status
+
+
+def _certificate(client_cert_files: tuple[Path, Path]) -> ClientCertificate:
+    chain, key = client_cert_files
+    return ClientCertificate(chain.read_bytes(), key.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("alpn", "engine"), [(["http/1.1"], "last-byte"), (["h2"], "single-packet")]
+)
+async def test_a_client_certificate_is_presented_on_every_connection(
+    cert_files: tuple[Path, Path],
+    client_cert_files: tuple[Path, Path],
+    alpn: list[str],
+    engine: str,
+) -> None:
+    """Mutual TLS: single requests, bursts and the control plane present the same certificate
+    to a server that wants one."""
+    certificate = _certificate(client_cert_files)
+    server, info = await start_tls_server(cert_files, alpn, client_ca=cert_files[0])
+    ca = str(cert_files[0])
+    try:
+        async with WireClient(ca_file=ca, certificate=certificate, settle=0.005) as client:
+            single = await client.request(WireRequest("GET", info.url("/")), timeout=5)
+            reqs = [WireRequest("POST", info.url("/token"), (), BODY)] * 3
+            burst = await client.burst(reqs, engine="auto", timeout=5)
+        async with httpx.AsyncClient(verify=verify_setting(ca, False, certificate)) as http:
+            answer = await http.get(info.url("/"), timeout=5)
+    finally:
+        server.close()
+    assert single.error is None, single.error_detail
+    assert burst.engine == engine
+    assert all(o.error is None and o.response is not None for o in burst.outcomes)
+    assert answer.status_code == 200
+
+
+async def test_without_the_certificate_a_mutual_tls_server_answers_nothing(
+    cert_files: tuple[Path, Path],
+) -> None:
+    server, info = await start_tls_server(cert_files, ["http/1.1"], client_ca=cert_files[0])
+    try:
+        async with WireClient(ca_file=str(cert_files[0])) as client:
+            outcome = await client.request(WireRequest("GET", info.url("/")), timeout=5)
+    finally:
+        server.close()
+    assert outcome.response is None
+    print(outcome)

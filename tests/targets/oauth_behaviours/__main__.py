@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 from .app import BEHAVIOURS, CONFIG_ENV, config_env
 from .behaviour import Options
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
+@dataclass(frozen=True)
+class Tls:
+    """The server's https: its certificate and key, and the CA of the client certificates it
+    wants (None: it wants none)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | None]:
     parser = argparse.ArgumentParser(
         prog="python -m tests.targets.oauth_behaviours",
         description="A small OAuth 2.0 server with one real refresh-rotation behaviour.",
@@ -50,7 +61,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         default=None,
         help="with --dpop: want a server nonce in every proof (use_dpop_nonce until given)",
     )
+    parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")
+    parser.add_argument("--ssl-key", type=Path, help="and this key")
+    parser.add_argument(
+        "--ssl-client-ca", type=Path, help="want a client certificate this CA issued (mutual TLS)"
+    )
     args = parser.parse_args(argv)
+    if (args.ssl_cert is None) != (args.ssl_key is None):
+        parser.error("--ssl-cert and --ssl-key go together")
+    if args.ssl_client_ca is not None and args.ssl_cert is None:
+        parser.error("--ssl-client-ca needs --ssl-cert")
     if not 1 <= args.port <= 65535:
         parser.error("--port must be in 1..65535")
     given = {f.name: getattr(args, f.name) for f in fields(Options)}
@@ -70,11 +90,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options]:
         parser.error("--signing-key-rotates-after must be >= 1")
     if given.get("generations", 1) < 1:
         parser.error("--generations must be >= 1")
-    return args.behaviour, args.port, Options(**given)
+    tls = Tls(args.ssl_cert, args.ssl_key, args.ssl_client_ca) if args.ssl_cert else None
+    return args.behaviour, args.port, Options(**given), tls
 
 
 def main() -> None:
-    behaviour, port, options = parse_args()
+    behaviour, port, options, tls = parse_args()
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -87,6 +108,10 @@ def main() -> None:
         interface=Interfaces.ASGI,
         websockets=False,
         log_access=False,
+        ssl_cert=tls.cert if tls else None,
+        ssl_key=tls.key if tls else None,
+        ssl_ca=tls.client_ca if tls else None,
+        ssl_client_verify=bool(tls and tls.client_ca),
     ).serve()
 
 
