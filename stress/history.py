@@ -30,7 +30,7 @@ import msgspec
 
 from stress.errors import HistoryError
 from stress.policy import Policy, PresetName, preset
-from stress.run_record import Checks, RequestTemplate, RunEnd, ShardId
+from stress.run_record import Checks, RequestTemplate, RunEnd, ShardId, TlsRecord
 from stress.types import OpKind
 
 __all__ = [
@@ -155,7 +155,8 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
     ``command`` is the command line that reproduces the run; ``requests`` the shape of each
     kind of request (by op kind), for the reproducer lines of findings. ``run_id``, ``shard``,
     ``scenario_digest`` and ``key_check`` (a digest of the fingerprint key) say which run a
-    shard's history belongs to; ``start_at`` is the wall-clock start the shards agreed on.
+    shard's history belongs to; ``start_at`` is the wall-clock start the shards agreed on;
+    ``tls`` how the run did TLS, when it was told anything about it (for the curl lines).
     """
 
     format: int = FORMAT_VERSION
@@ -174,6 +175,7 @@ class Header(msgspec.Struct, frozen=True, kw_only=True):
     key_check: str | None = None
     clock: Clock | None = None
     start_at: float | None = None
+    tls: TlsRecord | None = None
 
 
 class Operation(msgspec.Struct, frozen=True, kw_only=True, gc=False):

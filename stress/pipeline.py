@@ -47,7 +47,14 @@ from stress.measure.runner import ProbeSetup, measure_policy
 from stress.policy import Policy
 from stress.report import RunReport, build_report
 from stress.report.timeline import RequestDescriber, RequestShape
-from stress.run_record import Checks, Limits, RequestTemplate, RunEnd, inconclusive_reason
+from stress.run_record import (
+    Checks,
+    Limits,
+    RequestTemplate,
+    RunEnd,
+    TlsRecord,
+    inconclusive_reason,
+)
 from stress.scenario import Scenario
 from stress.shard import Shard, scenario_digest
 from stress.signing_keys import KeySource
@@ -98,7 +105,6 @@ class RunOptions:
     ca_file: str | None = None
     insecure: bool = False
     http2: HTTP2Mode = "auto"
-    extra_argv: Sequence[str] = field(default_factory=tuple)
     # Where a mint command runs, for a scenario that is not (or no longer) its file: a shrink
     # candidate runs where its original would.
     scenario_dir: Path | None = None
@@ -228,7 +234,25 @@ def _command(options: RunOptions, targets: list[str], seed: int) -> list[str]:
         argv += ["--target", target]
     if options.engine:
         argv += ["--engine", options.engine]
+    if options.insecure:
+        argv.append("--insecure")
+    elif options.ca_file is not None:
+        argv += ["--ca-file", options.ca_file]
     return [*argv, "--seed", str(seed)]
+
+
+def _tls_record(scenario: Scenario, options: RunOptions) -> TlsRecord | None:
+    """How the run does TLS, for the reproducer's curl lines; None when nothing was said of it
+    (the system's CAs, no client certificate)."""
+    target = scenario.target
+    record = TlsRecord(
+        ca_file=options.ca_file,
+        ca_folder=options.ca_file is not None and Path(options.ca_file).is_dir(),
+        insecure=options.insecure,
+        client_cert_env=target.client_cert_env,
+        client_cert_key_env=target.client_cert_key_env,
+    )
+    return None if record == TlsRecord() else record
 
 
 @dataclass(frozen=True)
@@ -298,6 +322,7 @@ def header_of(
         scenario_digest=scenario_digest(path) if path is not None and path.is_file() else None,
         key_check=key_check(identity.key) if identity is not None else None,
         clock=Clock(time.time_ns(), time.monotonic_ns()),
+        tls=_tls_record(scenario, options),
         start_at=options.start_at,
     )
 
@@ -664,4 +689,5 @@ def judge(history: History, path: Path, overrides: Overrides | None = None) -> R
         describe=_describer(header),
         notes=notes,
         thresholds=checks.thresholds,
+        curl_options=header.tls.curl_options() if header.tls is not None else (),
     )

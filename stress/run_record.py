@@ -12,6 +12,7 @@ placeholders (``$REFRESH_TOKEN``) and credential headers are replaced by placeho
 
 from __future__ import annotations
 
+import shlex
 from typing import Literal
 
 import msgspec
@@ -26,6 +27,7 @@ __all__ = [
     "RunEnd",
     "ShardEnd",
     "ShardId",
+    "TlsRecord",
     "inconclusive_reason",
 ]
 
@@ -74,6 +76,36 @@ class RequestTemplate(msgspec.Struct, frozen=True, kw_only=True):
     path: str
     headers: list[tuple[str, str]] = []
     body: str | None = None
+
+
+class TlsRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """How the run did TLS, for the reproducer's curl lines: the CA bundle it trusted (a file,
+    or a folder of hashed certificates), no certificate check at all, and the variables that
+    hold the client certificate and its key (mutual TLS). Names and paths, never their text."""
+
+    ca_file: str | None = None
+    ca_folder: bool = False
+    insecure: bool = False
+    client_cert_env: str | None = None
+    client_cert_key_env: str | None = None
+
+    def curl_options(self) -> list[str]:
+        """curl's options for the same TLS, as shell words; a variable's text is read as a
+        file, as bash and zsh give one (``<(printenv VAR)``), so the certificate stays out of
+        the line.
+
+        >>> TlsRecord(ca_file="my ca.pem", client_cert_env="APP_CERT").curl_options()
+        ['--cacert', "'my ca.pem'", '--cert', '<(printenv APP_CERT)']
+        """
+        options: list[str] = []
+        if self.insecure:
+            options.append("--insecure")
+        elif self.ca_file is not None:
+            options += ["--capath" if self.ca_folder else "--cacert", shlex.quote(self.ca_file)]
+        for flag, name in (("--cert", self.client_cert_env), ("--key", self.client_cert_key_env)):
+            if name is not None:
+                options += [flag, f"<(printenv {shlex.quote(name)})"]
+        return options
 
 
 class BurstRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -147,12 +147,14 @@ def build_report(
     describe: RequestDescriber | None = None,
     notes: Sequence[str] = (),
     thresholds: Mapping[str, Limits] | None = None,
+    curl_options: Sequence[str] = (),
 ) -> RunReport:
     """Assemble a :class:`RunReport`; pure.
 
     ``bursts`` defaults to the bursts derived from the operations; pass the engine's own
     summary when it knows more (notes, release spreads measured inside the engine).
-    ``describe`` maps an operation to its request, to render a curl line per finding.
+    ``describe`` maps an operation to its request, to render a curl line per finding, with
+    ``curl_options`` in it (the run's TLS set-up, as shell words).
 
     >>> report = build_report(scenario="s", targets=[], policy=Policy(),
     ...     results=[], operations=[], wall_seconds=0, started_unix=0)
@@ -167,7 +169,7 @@ def build_report(
             for finding in result.findings:
                 key = by_index.get(finding.key)
                 if key is not None:
-                    curl[finding] = curl_command(key, describe)
+                    curl[finding] = curl_command(key, describe, curl_options)
     return RunReport(
         scenario=scenario,
         scenario_path=scenario_path,

@@ -158,13 +158,14 @@ def _escape_double(text: str) -> str:
     return re.sub(r'([\\"`$])', r"\\\1", text)
 
 
-def curl_command(op: Operation, describe: RequestDescriber) -> str:
+def curl_command(op: Operation, describe: RequestDescriber, options: Sequence[str] = ()) -> str:
     """A curl line for ``op``; credential headers without a placeholder become one.
 
     The body is used as given, so ``describe`` must put placeholders where tokens go.
+    ``options`` are shell words put as they are after curl's own (the run's TLS set-up).
     """
     method, url, headers, body = describe(op)
-    parts = ["curl", "-sS", "-X", method.upper(), _shell_arg(url)]
+    parts = ["curl", "-sS", *options, "-X", method.upper(), _shell_arg(url)]
     for name, value in headers.items():
         if name.lower() in _SECRET_HEADERS and not _PLACEHOLDER.search(value):
             value = "$" + re.sub(r"[^A-Z0-9]", "_", name.upper())

@@ -13,6 +13,7 @@ from stress.report.timeline import (
     format_duration,
     render_timeline,
 )
+from stress.run_record import TlsRecord
 
 
 def _by_index(operations: list[Operation]) -> dict[int, Operation]:
@@ -107,3 +108,17 @@ def test_curl_line_expands_placeholders_in_a_real_shell(operations: list[Operati
 
 def test_durations_keep_their_unit() -> None:
     assert [format_duration(ns) for ns in (300, 12_500, 4_700_000)] == ["300ns", "12.5us", "4.7ms"]
+
+
+def test_the_runs_tls_goes_into_the_curl_line_as_shell_words(operations: list[Operation]) -> None:
+    """A CA folder is ``--capath``; ``--insecure`` wins over a CA; a certificate's variable
+    is read as a file by the shell, so its text never lands in the line."""
+    record = TlsRecord(
+        ca_file="certs dir", ca_folder=True, client_cert_env="CERT", client_cert_key_env="KEY"
+    )
+    line = curl_command(operations[1], _describe, record.curl_options())
+    assert line.startswith(
+        "curl -sS --capath 'certs dir' --cert <(printenv CERT) --key <(printenv KEY) -X POST "
+    )
+    assert TlsRecord(ca_file="ca.pem", insecure=True).curl_options() == ["--insecure"]
+    assert TlsRecord().curl_options() == []

@@ -4,10 +4,13 @@ logins, bursts and uses alike, and a run without it says what is missing."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
+from support.scenario_text import behaviour_scenario, steps
 from support.targets import Https, TargetSpec, running_target
 
 from .conftest import CliRunner
@@ -64,3 +67,52 @@ def test_a_client_certificate_is_learnt_by_init_and_presented_by_the_run(
     assert without.code == 3, without.stdout + without.stderr
     assert "the server wants a client certificate" in " ".join(without.stdout.split())
     assert "Traceback" not in without.stderr
+
+
+def test_the_reproducer_of_a_finding_over_mutual_tls_reaches_the_server(
+    cli: CliRunner,
+    tmp_path: Path,
+    cert_files: tuple[Path, Path],
+    client_cert_files: tuple[Path, Path],
+) -> None:
+    """The report's curl line and rerun command carry the run's TLS: its CA file and the
+    client certificate's variables, read by bash as files; the certificate never in the line."""
+    spec = TargetSpec("strict-revoke-family", https=Https(*cert_files, client=client_cert_files))
+    chain, key = client_cert_files
+    env = {"APP_CLIENT_CERT": chain.read_text(), "APP_CLIENT_KEY": key.read_text()}
+    scenario = tmp_path / "logout.toml"
+    with running_target(spec, tmp_path / "target.log") as url:
+        text = behaviour_scenario(
+            "logout",
+            url,
+            policy='kind = "strict"',
+            run="sessions = 2\nop_timeout_seconds = 5\nmax_seconds = 30",
+            steps=steps({"op": "login"}, {"op": "refresh", "parallel": 4, "profile": "multi-tab"}),
+        )
+        scenario.write_text(
+            text.replace(
+                'client_id = "demo-client"\n',
+                'client_id = "demo-client"\nclient_auth = "tls_client_auth"\n'
+                'client_cert_env = "APP_CLIENT_CERT"\nclient_cert_key_env = "APP_CLIENT_KEY"\n',
+            )
+        )
+        ran = cli("run", str(scenario), "--ca-file", str(cert_files[0]), env=env)
+        assert ran.code == 1, ran.stdout + ran.stderr
+        assert ran.report is not None
+        line = next(f["curl"] for f in ran.report["findings"] if f["curl"])
+        assert f"--cacert {cert_files[0]}" in line
+        assert "--cert <(printenv APP_CLIENT_CERT) --key <(printenv APP_CLIENT_KEY)" in line
+        assert "BEGIN" not in line
+        assert "--ca-file" in ran.report["reproduce"][0]
+        # The line reaches the server as it is (the token is stale: what it answers is beside
+        # the point); without the certificate the handshake would fail, curl exit 56.
+        sent = subprocess.run(
+            ["bash", "-c", line + " -o /dev/null -w '%{http_code}'"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "REFRESH_TOKEN": "stale"},
+            timeout=30,
+            check=False,
+        )
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout in ("400", "401"), sent.stdout
