@@ -29,6 +29,7 @@ from stress import __version__
 from stress.client_assertion import ASSERTION_TYPE, ClientAssertion
 from stress.dpop import DpopKey
 from stress.errors import ScenarioError
+from stress.graphql import graphql_error
 from stress.scenario import ASSERTED_AUTHS, RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set, sent_to
 from stress.wire import WireOutcome, WireRequest, WireResponse, build_request
@@ -408,6 +409,9 @@ class TargetProfile:
                 # An RFC 6749 error answered with 200, as GitHub's token endpoint answers
                 # {"error": "bad_refresh_token"}: a refusal, however its status reads.
                 return Parsed("fail", None, error)
+            refused = graphql_error(document) if self.spec.kind != "oauth2" else None
+            if refused is not None:
+                return Parsed(refused[0], None, refused[1])
             where = "cookie" if self.spec.access_cookie is not None else "body"
             answer = "2xx" if response.status < 300 else "redirect"
             return Parsed("info", None, f"malformed-response: no access token in {answer} {where}")
@@ -418,9 +422,17 @@ class TargetProfile:
         return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
 
     def parse_plain(self, response: WireResponse) -> Parsed:
-        """Classify a use/revoke response: 2xx ok, 3xx and 4xx rejected, 5xx unknown."""
+        """Classify a use/revoke response: 2xx ok, 3xx and 4xx rejected, 5xx unknown; a custom
+        API's 2xx that is a GraphQL error answer reads as :func:`graphql_error` says."""
         early = self.classify_status(response)
-        return early if early is not None else _PLAIN_OK
+        if early is not None:
+            return early
+        if self.spec.kind == "oauth2":
+            return _PLAIN_OK
+        # Looked for before any JSON is decoded: a use's answer is read on the load path.
+        body = _decoded_body(response)
+        refused = graphql_error(_decode_json(body)) if b'"errors"' in body else None
+        return _PLAIN_OK if refused is None else Parsed(refused[0], None, refused[1])
 
     def parse_logout(self, response: WireResponse) -> Parsed:
         """Classify a revoke response as :meth:`parse_plain` does, except that a custom API's

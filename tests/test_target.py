@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from typing import Any
 from urllib.parse import parse_qs
 
 import msgspec
@@ -515,3 +516,51 @@ def test_an_oauth_error_answered_with_200_is_a_refusal() -> None:
     # An error beside a token is no refusal.
     both = response(200, {"access_token": "A", "refresh_token": "R", "error": "none"})
     assert TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(both).outcome == "ok"
+
+
+def _graphql_error(code: str | None, message: str = "Invalid refresh token") -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "path": ["tokens"]}
+    if code is not None:
+        error["extensions"] = {"code": code}
+    return {"errors": [error], "data": {"tokens": None}}
+
+
+PARTIAL = {"errors": [{"message": "x"}], "data": {"tokens": {"accessToken": ""}}}
+
+
+@pytest.mark.parametrize(
+    ("document", "tokens", "plain"),
+    [
+        (_graphql_error("UNAUTHENTICATED"), ("fail", "UNAUTHENTICATED"), None),
+        (_graphql_error(None), ("fail", "graphql-error"), None),
+        (_graphql_error("INTERNAL_SERVER_ERROR"), ("info", "INTERNAL_SERVER_ERROR"), None),
+        (_graphql_error(None, "Unexpected error."), ("info", "graphql-unexpected-error"), None),
+        (PARTIAL, ("info", "malformed-response: no access token in 2xx body"), ("ok", None)),
+    ],
+)  # fmt: skip
+def test_a_graphql_refusal_answered_with_200_is_read_as_one(
+    document: dict[str, Any], tokens: tuple[str, str], plain: tuple[str, None] | None
+) -> None:
+    """A GraphQL API answers a resolver's refusal with 200, ``errors`` and null data; an error
+    the server did not expect (Apollo's INTERNAL_SERVER_ERROR, Yoga's mask) stays unknown, and
+    an answer with data beside its errors is no refusal. ``plain``: how a use or a logout
+    answered so reads, when not as the refresh does."""
+    custom = TargetProfile(
+        spec(kind="json", refresh={"path": "/graphql"}, access_token_path="data.tokens.a"),
+        ENDPOINTS,
+    )
+    got = custom.parse_tokens(response(200, document))
+    assert (got.outcome, got.error) == tokens
+    used = custom.parse_plain(response(200, document))
+    assert (used.outcome, used.error) == (plain or tokens)
+    # An OAuth 2.0 server's answer is read by RFC 6749 alone.
+    oauth = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(response(200, document))
+    assert oauth.outcome == "info"
+
+
+def test_a_compressed_graphql_refusal_of_a_use_is_read_too() -> None:
+    body = gzip.compress(json.dumps(_graphql_error("UNAUTHENTICATED")).encode())
+    answer = WireResponse(200, (("content-encoding", "gzip"),), body, "1.1")
+    custom = TargetProfile(spec(kind="json", refresh={"path": "/graphql"}), ENDPOINTS)
+    used = custom.parse_plain(answer)
+    assert (used.outcome, used.error) == ("fail", "UNAUTHENTICATED")

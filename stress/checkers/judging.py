@@ -34,16 +34,20 @@ RETRYABLE_STATUSES = frozenset({409, 429})
 
 
 def rejected(op: Operation, ctx: CheckContext) -> bool:
-    """True when the server explicitly refused the op with a 4xx that means "no".
+    """True when the server explicitly refused the op: with a 4xx that means "no", or with a
+    2xx whose body says no (the client recorded it ``fail``: an RFC 6749 error document, as
+    GitHub answers with 200, or a GraphQL error answer).
 
     A connect error is ``fail`` too, but nothing reached the server, so it proves nothing about
     the token. Documented and retryable statuses (409, 429) are not rejections of the token.
     """
     status = op.status
+    if op.outcome != "fail" or status is None:
+        return False
+    if 200 <= status < 300:
+        return True
     return (
-        op.outcome == "fail"
-        and status is not None
-        and 400 <= status < 500
+        400 <= status < 500
         and status not in RETRYABLE_STATUSES
         and status not in ctx.documented_statuses
     )

@@ -154,3 +154,23 @@ def test_a_second_burst_on_a_dead_family_is_reported_once() -> None:
     h.probe(p=3, presented="B", t=(50, 51), o="fail")
     result = logout.check(h.operations(), ctx("strict"))
     assert [f.message.split(":")[0] for f in result.findings] == ["burst 1"]
+
+
+@pytest.mark.parametrize("error", ["bad_refresh_token", "UNAUTHENTICATED"])
+def test_a_refusal_answered_with_200_counts_as_one(error: str) -> None:
+    """GitHub's token endpoint and GraphQL APIs refuse with a 200 whose body says no (the
+    client recorded it ``fail``): the logout is the same one."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=1, presented="A", returned="B", t=(2, 5), burst=1)
+    h.refresh(p=2, presented="A", t=(2, 6), o="fail", status=200, error=error, burst=1)
+    probe = h.probe(p=3, presented="B", t=(50, 51), o="fail", status=200, error=error)
+    result = logout.check(h.operations(), ctx("strict"))
+    assert result.verdict == "fail"
+    assert result.findings[0].key == probe
+    # ...and a 200 the client took for a success is none (nothing was refused).
+    alive = History()
+    alive.login(p=0, returned="A", t=(0, 1))
+    alive.refresh(p=1, presented="A", returned="B", t=(2, 5), burst=1)
+    alive.probe(p=3, presented="B", returned="C", t=(50, 51))
+    assert logout.check(alive.operations(), ctx("strict")).verdict == "pass"
