@@ -12,7 +12,8 @@ are looked for under the usual names (``access_token``, ``accessToken``, ``acces
 (``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
 a ``cookie`` target, whose access token may be a cookie too (one named like ``access_token``).
 The refresh is then tried the same way (the token under its own field name, else as a Bearer
-token; or the cookie), so what is written is known to work. A login that sets a CSRF cookie
+token; or the cookie), as a POST and, where there is no such POST route, as a GET, so what is
+written is known to work. A login that sets a CSRF cookie
 (named like ``XSRF-TOKEN``, ``csrftoken`` or ``csrf_refresh_token``) may guard the refresh with a
 double submit, and one that answers a ``csrfToken`` with a synchronizer token: a refresh refused
 without it is tried again with the value in the header the usual frameworks read
@@ -81,6 +82,9 @@ _SHOWN = 200  # characters of an unexpected answer quoted in an error
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 # The ways a JSON API's refresh may want its token, tried in this order (see Presented).
 _BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access")
+# A logout's methods, each tried when the one before says the route or method is not there
+# (404, 405): a form's POST, a Rails ``sign_out``'s DELETE, an Express ``router.get("/logout")``.
+_LOGOUT_METHODS: tuple[Literal["POST", "DELETE", "GET"], ...] = ("POST", "DELETE", "GET")
 # The headers a double-submit CSRF value is read from: flask-jwt-extended's (and Rails'),
 # Angular's (which Spring Security and Laravel follow), Django's.
 CSRF_HEADERS = ("X-CSRF-Token", "X-XSRF-TOKEN", "X-CSRFToken")
@@ -128,8 +132,10 @@ class CustomShape:
     # The logout: how it presents the session, its method, and whether the refresh token it
     # was sent still refreshed after it answered (it revoked nothing on the server).
     revoke_way: RevokeWay = "as-refresh"
-    revoke_method: Literal["POST", "DELETE"] = "POST"
+    revoke_method: Literal["POST", "DELETE", "GET"] = "POST"
     logout_kept_refresh: bool = False
+    # A refresh that is a GET route (the refresh token in a cookie or a Bearer header).
+    refresh_method: Literal["POST", "GET"] = "POST"
 
     def sends_refresh_cookie(self, url: str) -> bool:
         """Whether a browser sends the refresh cookie with a request to ``url``."""
@@ -159,9 +165,16 @@ class CustomShape:
             return {"json": body, "headers": {"Authorization": "Bearer {access_token}"}}
         return {"json": body}
 
+    def refresh_fields(self) -> dict[str, Any]:
+        """The ``[target.refresh]`` template."""
+        fields: dict[str, Any] = {"path": self.paths.refresh, **self.presentation()}
+        if self.refresh_method != "POST":
+            fields["method"] = self.refresh_method
+        return fields
+
     def target_fields(self) -> dict[str, Any]:
         """The ``[target]`` fields beyond ``kind`` and ``base_url``, in the scenario's names."""
-        refresh: dict[str, Any] = {"path": self.paths.refresh, **self.presentation()}
+        refresh = self.refresh_fields()
         login: dict[str, Any] = {"path": self.paths.login, self.login_body[0]: self.login_body[1]}
         if self.login_csrf_header is not None:
             login["headers"] = {self.login_csrf_header: "{csrf}"}
@@ -509,8 +522,14 @@ async def _refreshed(
                     "csrf": csrf_values.get(key, ""),
                 }
                 session = _Session(values, cookies)
-                fields = {"path": path, **candidate.presentation()}
-                answer = await _sent(http, base, candidate, fields, session)
+                answer = await _sent(http, base, candidate, candidate.refresh_fields(), session)
+                if answer.status_code in (404, 405) and "json" not in candidate.presentation():
+                    # No such POST route: a refresh that reads a cookie or a header may be a
+                    # GET (an Express ``router.get("/refresh")``).
+                    answers.append(f"POST {_presented(candidate)}{also}: {_said(answer, secrets)}")
+                    candidate = dataclasses.replace(candidate, refresh_method="GET")
+                    fields = candidate.refresh_fields()
+                    answer = await _sent(http, base, candidate, fields, session)
                 if _went_through(candidate, answer):
                     kept = _renewed(
                         dataclasses.replace(
@@ -522,7 +541,8 @@ async def _refreshed(
                         return kept
                     after = _after(kept, answer, session)
                     return await _logged_out(http, base, kept, after, secrets)
-                answers.append(f"{_presented(candidate)}{also}: {_said(answer, secrets)}")
+                said = f"{_presented(candidate)}{also}: {_said(answer, secrets)}"
+                answers.append(f"GET {said}" if candidate.refresh_method == "GET" else said)
         if again or refetch is None:
             break
         csrf, again = await refetch(jar), True
@@ -610,20 +630,23 @@ async def _logged_out(
 ) -> CustomShape:
     """``shape`` with the first way of logging out (:meth:`CustomShape.revoke_ways`) that the API
     answers with a 2xx or a 302 or 303 (a server-rendered app's, to its sign-in page), each sent
-    as a POST, and again as a DELETE when the POST's answer says the route or method is not
-    there (404, 405: a Rails ``sign_out``). Then the refresh token sent with it is refreshed
-    once more: a logout that revoked nothing on the server (one that only clears the client's
-    cookie) is kept, and said so, because a run's revoke steps will find exactly that."""
+    as a POST, and again as a DELETE, then as a GET (without a body), while the answer says the
+    route or method is not there (404, 405: a Rails ``sign_out``, an Express GET route). Then
+    the refresh token sent with it is refreshed once more: a logout that revoked nothing on the
+    server (one that only clears the client's cookie) is kept, and said so, because a run's
+    revoke steps will find exactly that."""
     path = shape.paths.revoke
     secrets = [*secrets, *session.values.values(), *session.cookies.values()]
     answers = []
     for way in shape.revoke_ways():
-        for method in ("POST", "DELETE"):
+        for method in _LOGOUT_METHODS:
             candidate = dataclasses.replace(shape, revoke_way=way, revoke_method=method)
-            answer = await _sent(http, base, candidate, candidate.revoke_fields(), session)
+            fields = candidate.revoke_fields()
+            if method == "GET" and "json" in fields:
+                break  # a GET carries no body
+            answer = await _sent(http, base, candidate, fields, session)
             if answer.is_success or _acted_on(answer):
-                refresh = {"path": shape.paths.refresh, **shape.presentation()}
-                again = await _sent(http, base, shape, refresh, session)
+                again = await _sent(http, base, shape, shape.refresh_fields(), session)
                 return dataclasses.replace(candidate, logout_kept_refresh=again.is_success)
             answers.append(f"{method} {_logout_way(candidate)}: {_said(answer, secrets)}")
             if answer.status_code not in (404, 405):

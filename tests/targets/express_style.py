@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Seventeen variants:
+about it beyond the scenario file. Eighteen variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -69,6 +69,10 @@ about it beyond the scenario file. Seventeen variants:
   sent, and a browser sends it none there, so it only clears the cookie (a 204 all the same)
   and the refresh token keeps working.
 
+- ``get-routes``: as ``cookie``, bug included, but the refresh and the logout are GET routes
+  that read the cookie ``rt`` (``router.get("/refresh", ...)``, as the most copied Express
+  tutorial on refresh-token rotation has them); a POST to either answers 405.
+
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
 """
@@ -111,6 +115,7 @@ VARIANTS = (
     "origin-checked",
     "redirects",
     "scoped-cookie",
+    "get-routes",
 )
 GATEWAY_KEY = "demo-anon-key"
 # The variants whose refresh token travels in the cookie `rt`.
@@ -125,6 +130,7 @@ REFRESH_IN_COOKIE = frozenset(
         "csrf-rotate",
         "redirects",
         "scoped-cookie",
+        "get-routes",
     }
 )
 
@@ -196,7 +202,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, path="/auth/refresh")
             return response
-        if variant in ("cookie", "csrf", "csurf", "csrf-rotate"):
+        if variant in ("cookie", "csrf", "csurf", "csrf-rotate", "get-routes"):
             response = JSONResponse({"accessToken": access, "expiresIn": 900})
             response.set_cookie("rt", refresh, httponly=True, samesite="strict", path="/auth")
             if variant == "csrf":  # readable by the page's script, which echoes it
@@ -315,7 +321,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         family = store.families[family_id]
         if family.revoked:
             return JSONResponse({"message": "Session revoked"}, status_code=401)
-        if variant in ("cookie", "cookies"):
+        if variant in ("cookie", "cookies", "get-routes"):
             if token in family.used:
                 family.revoked = True  # reuse detected, no grace: log everyone out
                 return JSONResponse({"message": "Token reuse detected"}, status_code=401)
@@ -392,6 +398,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         return await call_next(request)
 
     guards = {"gateway": keyed, "origin-checked": same_origin}
+    logout_method = {"guarded-logout": "DELETE", "get-routes": "GET"}.get(variant, "POST")
     return Starlette(
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=guards[variant])]
         if variant in guards
@@ -399,12 +406,8 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         routes=[
             Route("/auth/csrf", handout, methods=["GET"]),
             Route("/auth/login", login, methods=["POST"]),
-            Route("/auth/refresh", refresh, methods=["POST"]),
-            Route(
-                "/auth/logout",
-                logout,
-                methods=["DELETE" if variant == "guarded-logout" else "POST"],
-            ),
+            Route("/auth/refresh", refresh, methods=["GET" if variant == "get-routes" else "POST"]),
+            Route("/auth/logout", logout, methods=[logout_method]),
             Route("/api/profile", profile, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ],
@@ -428,6 +431,7 @@ gateway_app = build_app("gateway", os.environ.get("EXPRESS_TOKEN_LOG"))
 origin_checked_app = build_app("origin-checked", os.environ.get("EXPRESS_TOKEN_LOG"))
 redirects_app = build_app("redirects", os.environ.get("EXPRESS_TOKEN_LOG"))
 scoped_cookie_app = build_app("scoped-cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
+get_routes_app = build_app("get-routes", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

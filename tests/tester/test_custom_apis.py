@@ -458,3 +458,23 @@ def test_a_refresh_cookie_set_for_the_refresh_path_only_is_not_sent_to_the_logou
         "run", str(whole_site), "--no-progress", cwd=tmp_path, env=APP_ENV,
     )  # fmt: skip
     assert everywhere.returncode == 0, everywhere.stdout + everywhere.stderr
+
+
+@pytest.mark.parametrize("express_target", ["get-routes"], indirect=True)
+def test_a_refresh_and_a_logout_that_are_get_routes_are_learnt_and_run(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    """The app's refresh and logout are GET routes reading the cookie ``rt`` (a POST answers
+    405): init learns both as GETs, and the run finds the app's multi-tab logout."""
+    out, made = _learnt(express_target, tmp_path)
+    target = tomllib.loads(out.read_text())["target"]
+    assert target["refresh"] == {"path": "/auth/refresh", "method": "GET"}
+    assert target["revoke"] == {"path": "/auth/logout", "method": "GET"}
+    assert "Traceback" not in made.stderr
+    ran = auth_stress(
+        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path, env=APP_ENV,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+    assert "self-inflicted-logout" in found
