@@ -8,9 +8,10 @@ and whether the refresh token travels in a cookie. Most such APIs follow a few c
 ``{"username", "password"}``, then ``{"email", "password"}``, then form-encoded (FastAPI's
 OAuth2 form), unless one is given; the tokens
 are looked for under the usual names (``access_token``, ``accessToken``, ``access``, ``token``;
-``refresh_token``, ``refreshToken``, ``refresh``), at the top of the response or one object down
-(``data.accessToken``); a refresh token that is in no field but in a cookie the login set makes
-a ``cookie`` target, whose access token may be a cookie too (one named like ``access_token``).
+``refresh_token``, ``refreshToken``, ``refresh``), at the top of the response or one or two
+objects down (``data.accessToken``, GraphQL's ``data.login.accessToken``), the shallowest
+first; a refresh token that is in no field but in a cookie the login set makes a ``cookie``
+target, whose access token may be a cookie too (one named like ``access_token``).
 The refresh is then tried the same way (the token under its own field name, else as a Bearer
 token; or the cookie), as a POST and, where there is no such POST route, as a GET, so what is
 written is known to work. A login that sets a CSRF cookie
@@ -54,10 +55,11 @@ __all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_
 Encoding = Literal["json", "form"]
 """How a login body is sent: as JSON, or form-encoded."""
 
-Presented = Literal["body", "bearer", "both", "body-and-access", "cookie"]
+Presented = Literal["body", "bearer", "both", "body-and-access", "cookie", "given"]
 """How a refresh presents the refresh token: ``body`` under the login's field name; ``bearer`` as
 an Authorization header; ``both`` tokens in the body (a common ASP.NET pattern); the body with
-the access token as a Bearer header (``body-and-access``); or the ``cookie`` alone."""
+the access token as a Bearer header (``body-and-access``); the ``cookie`` alone; or in the body
+the person ``given`` (``--refresh-json``)."""
 
 RevokeWay = Literal["as-refresh", "with-access", "access"]
 """How a logout presents the session: as the refresh does; as the refresh does with the access
@@ -79,6 +81,7 @@ LOGIN_BODIES: tuple[tuple[Encoding, dict[str, str]], ...] = (
     ("form", {"username": "{username}", "password": "{password}"}),  # FastAPI's OAuth2 form
 )
 _SHOWN = 200  # characters of an unexpected answer quoted in an error
+_DEPTH = 2  # objects down that tokens are looked for
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 # The ways a JSON API's refresh may want its token, tried in this order (see Presented).
 _BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access")
@@ -100,6 +103,9 @@ class CustomPaths:
     login_json: dict[str, Any] | None = None
     refresh_cookie: str | None = None
     csrf_preflight: str | None = None
+    # The refresh's and the logout's bodies where no usual one fits (a GraphQL mutation).
+    refresh_json: dict[str, Any] | None = None
+    revoke_json: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,8 @@ class CustomShape:
         return fields
 
     def _token_fields(self) -> dict[str, Any]:
+        if self.paths.refresh_json is not None:
+            return {"json": self.paths.refresh_json}
         if self.presented == "cookie" or self.refresh_token_path is None:
             return {}
         if self.presented == "bearer":
@@ -209,6 +217,9 @@ class CustomShape:
         on every POST)."""
         assert self.paths.revoke is not None  # asked for only when there is a logout
         presented = self.presentation()
+        if self.paths.revoke_json is not None:
+            csrf = {self.csrf_header: "{csrf}"} if self.csrf_header is not None else {}
+            presented = {"json": self.paths.revoke_json, **({"headers": csrf} if csrf else {})}
         bearer = {"Authorization": "Bearer {access_token}"}
         if self.revoke_way == "access":
             csrf = {self.csrf_header: "{csrf}"} if self.csrf_header is not None else {}
@@ -230,6 +241,8 @@ class CustomShape:
             "headers", {}
         ):
             return ("as-refresh",)
+        if self.paths.revoke_json is not None:
+            return ("as-refresh", "with-access")  # the body given, alone or with the access
         alone: tuple[RevokeWay, ...] = ("access",) if self.refresh_cookie is None else ()
         return ("as-refresh", "with-access", *alone)
 
@@ -493,7 +506,8 @@ async def _refreshed(
         ways = [shape]
     else:
         token = str(json_path(document, shape.refresh_token_path or ""))
-        ways = [dataclasses.replace(shape, presented=way) for way in _BODY_WAYS]
+        given = ("given",) if shape.paths.refresh_json is not None else _BODY_WAYS
+        ways = [dataclasses.replace(shape, presented=way) for way in given]
     access = str(json_path(document, shape.access_token_path) or "")
     if shape.access_cookie is not None:
         access = _cookies(response).get(shape.access_cookie, "")
@@ -694,6 +708,8 @@ def _presented(shape: CustomShape) -> str:
 
 
 def _token_presented(shape: CustomShape) -> str:
+    if shape.presented == "given":
+        return "the body --refresh-json gives"
     if shape.presented == "cookie":
         return f"the cookie {shape.refresh_cookie}"
     if shape.presented == "bearer":
@@ -783,16 +799,21 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 def _find(document: Any, names: tuple[str, ...]) -> str | None:
-    """The path of the first token-like string under ``names``, at the top or one object down."""
-    if not isinstance(document, dict):
-        return None
-    for name in names:
-        if isinstance(document.get(name), str) and document[name]:
-            return name
-    for key, value in document.items():
-        inner = _find(value, names) if isinstance(value, dict) and "." not in key else None
-        if inner is not None and "." not in inner:
-            return f"{key}.{inner}"
+    """The path of the first token-like string under ``names``: at the top, else one object
+    down (``data.accessToken``), else two (a GraphQL answer's ``data.login.accessToken``), the
+    shallowest first."""
+    level: list[tuple[str, Any]] = [("", document)] if isinstance(document, dict) else []
+    for _ in range(_DEPTH + 1):
+        for prefix, node in level:
+            for name in names:
+                if isinstance(node.get(name), str) and node[name]:
+                    return prefix + name
+        level = [
+            (f"{prefix}{key}.", value)
+            for prefix, node in level
+            for key, value in node.items()
+            if isinstance(value, dict) and "." not in key
+        ]
     return None
 
 

@@ -47,7 +47,12 @@ def _probed(answer: Callable[[httpx.Request], httpx.Response], paths: CustomPath
         ({"data": {"token": "a", "refresh": "r"}}, "data.token", "data.refresh"),
         ({"user": {"id": 1}, "tokens": {"accessToken": "a"}}, "tokens.accessToken", None),
         ({"token": "", "jwt": "a"}, None, None),  # empty strings and other names are no token
-        ({"a": {"b": {"access_token": "deep"}}}, None, None),  # only one object down
+        ({"data": {"login": {"accessToken": "a", "refreshToken": "r"}}},
+         "data.login.accessToken", "data.login.refreshToken"),  # GraphQL: two objects down
+        ({"a": {"b": {"c": {"access_token": "deep"}}}}, None, None),  # no further
+        ({"user": {"p": {"token": "x"}}, "session": {"accessToken": "a"}}, "session.accessToken",
+         None),  # the shallowest first
+        ([{"access_token": "a"}], None, None),
     ],
 )  # fmt: skip
 def test_tokens_are_found_under_the_usual_names(

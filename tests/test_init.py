@@ -247,6 +247,15 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
         (("--login-json", "{}"), "--login-json: go with --login-path and --refresh-path"),
         (("--login-path", "/l", "--refresh-path", "/r", "--login-json", "[1]"), "a JSON object"),
         (("--login-path", "/l", "--refresh-path", "/r", "--login-json", "{"), "not JSON"),
+        (
+            ("--login-path", "/l", "--refresh-path", "/r", "--refresh-json", '{"t": "x"}'),
+            "--refresh-json: expected {refresh_token} where the token goes",
+        ),
+        (
+            ("--login-path", "/l", "--refresh-path", "/r", "--revoke-json", "{}"),
+            "--revoke-json goes with --revoke-path",
+        ),
+        (("--refresh-json", "{}"), "--refresh-json: go with --login-path and --refresh-path"),
         (("--login-path", "ftp://x/l", "--refresh-path", "/r"), "--login-path 'ftp://x/l'"),
         (
             ("--login-path", "/l", "--refresh-path", "/r", "--client-id", "c"),

@@ -35,7 +35,9 @@ __all__ = [
     "LoginJson",
     "LoginPath",
     "RefreshCookie",
+    "RefreshJson",
     "RefreshPath",
+    "RevokeJson",
     "RevokePath",
     "custom_flags",
     "custom_paths",
@@ -55,6 +57,20 @@ LoginJson = Annotated[
     typer.Option(
         help="Custom API: the login body as a JSON object with {username} and {password} "
         "(default: tried as username/password, then email/password)."
+    ),
+]
+RefreshJson = Annotated[
+    str | None,
+    typer.Option(
+        help="Custom API: the refresh body as a JSON object with {refresh_token}, where no "
+        "usual body fits (a GraphQL mutation with its variables; default: found)."
+    ),
+]
+RevokeJson = Annotated[
+    str | None,
+    typer.Option(
+        help="Custom API: the logout body as a JSON object with {refresh_token} (a GraphQL "
+        "mutation; default: as the refresh presents the token)."
     ),
 ]
 RefreshCookie = Annotated[
@@ -77,14 +93,19 @@ def custom_paths(
     login_json: str | None,
     refresh_cookie: str | None,
     csrf_preflight: str | None = None,
+    bodies: tuple[str | None, str | None] = (None, None),
 ) -> CustomPaths | None:
-    """The custom API the flags name, None for an OAuth 2.0 target; exit 2 when they clash."""
+    """The custom API the flags name, None for an OAuth 2.0 target; exit 2 when they clash.
+    ``bodies`` are ``--refresh-json`` and ``--revoke-json``."""
+    refresh_json, revoke_json = bodies
     if login is None and refresh is None:
         extra = [
             flag
             for flag, value in (
                 ("--revoke-path", revoke),
                 ("--login-json", login_json),
+                ("--refresh-json", refresh_json),
+                ("--revoke-json", revoke_json),
                 ("--refresh-cookie", refresh_cookie),
                 ("--csrf-preflight", csrf_preflight),
             )
@@ -97,6 +118,8 @@ def custom_paths(
         return None
     if login is None or refresh is None:
         raise fail(ExitCode.USAGE, "--login-path and --refresh-path go together (a custom API)")
+    if revoke_json is not None and revoke is None:
+        raise fail(ExitCode.USAGE, "--revoke-json goes with --revoke-path")
     for flag, path in (
         ("--login-path", login),
         ("--refresh-path", refresh),
@@ -105,15 +128,31 @@ def custom_paths(
     ):
         if path is not None and not joinable(path):
             raise fail(ExitCode.USAGE, f"{flag} {path!r}: expected a path or an http(s) URL")
-    body = None
-    if login_json is not None:
-        try:
-            body = json.loads(login_json)
-        except ValueError as exc:
-            raise fail(ExitCode.USAGE, f"--login-json: not JSON ({exc})") from None
-        if not isinstance(body, dict):
-            raise fail(ExitCode.USAGE, "--login-json: expected a JSON object")
-    return CustomPaths(login, refresh, revoke, body, refresh_cookie, csrf_preflight)
+    return CustomPaths(
+        login,
+        refresh,
+        revoke,
+        _json_object("--login-json", login_json),
+        refresh_cookie,
+        csrf_preflight,
+        _json_object("--refresh-json", refresh_json, "{refresh_token}"),
+        _json_object("--revoke-json", revoke_json),
+    )
+
+
+def _json_object(flag: str, text: str | None, needs: str | None = None) -> dict[str, Any] | None:
+    """``text`` as the JSON object it must be (holding ``needs`` somewhere), or exit 2."""
+    if text is None:
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise fail(ExitCode.USAGE, f"{flag}: not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise fail(ExitCode.USAGE, f"{flag}: expected a JSON object")
+    if needs is not None and needs not in text:
+        raise fail(ExitCode.USAGE, f"{flag}: expected {needs} where the token goes")
+    return body
 
 
 def oauth_only(
@@ -219,6 +258,8 @@ def custom_flags(paths: CustomPaths) -> list[str]:
         "--refresh-path": paths.refresh,
         "--revoke-path": paths.revoke,
         "--login-json": None if paths.login_json is None else json.dumps(paths.login_json),
+        "--refresh-json": None if paths.refresh_json is None else json.dumps(paths.refresh_json),
+        "--revoke-json": None if paths.revoke_json is None else json.dumps(paths.revoke_json),
         "--refresh-cookie": paths.refresh_cookie,
         "--csrf-preflight": paths.csrf_preflight,
     }

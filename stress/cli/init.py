@@ -58,7 +58,9 @@ from stress.cli.custom_options import (
     LoginJson,
     LoginPath,
     RefreshCookie,
+    RefreshJson,
     RefreshPath,
+    RevokeJson,
     RevokePath,
     custom_paths,
     oauth_only,
@@ -203,6 +205,8 @@ def init_command(
     refresh_path: RefreshPath = None,
     revoke_path: RevokePath = None,
     login_json: LoginJson = None,
+    refresh_json: RefreshJson = None,
+    revoke_json: RevokeJson = None,
     refresh_cookie: RefreshCookie = None,
     csrf_preflight: CsrfPreflight = None,
     header: HeaderOption = None,
@@ -232,7 +236,13 @@ def init_command(
     mint = None if mint_command is None else mint_login(mint_command)
     refuse_mint_with_password(mint_command, username, password_env)
     custom = custom_paths(
-        login_path, refresh_path, revoke_path, login_json, refresh_cookie, csrf_preflight
+        login_path,
+        refresh_path,
+        revoke_path,
+        login_json,
+        refresh_cookie,
+        csrf_preflight,
+        (refresh_json, revoke_json),
     )
     client_setup = ClientSetup(
         token_endpoint=token_endpoint,

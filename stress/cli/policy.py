@@ -58,7 +58,9 @@ from stress.cli.custom_options import (
     LoginJson,
     LoginPath,
     RefreshCookie,
+    RefreshJson,
     RefreshPath,
+    RevokeJson,
     RevokePath,
     custom_flags,
     custom_paths,
@@ -411,6 +413,8 @@ def policy_command(
     refresh_path: RefreshPath = None,
     revoke_path: RevokePath = None,
     login_json: LoginJson = None,
+    refresh_json: RefreshJson = None,
+    revoke_json: RevokeJson = None,
     refresh_cookie: RefreshCookie = None,
     csrf_preflight: CsrfPreflight = None,
     header: HeaderOption = None,
@@ -442,7 +446,13 @@ def policy_command(
     )
     client = header_setup(client, header, header_env)
     custom = custom_paths(
-        login_path, refresh_path, revoke_path, login_json, refresh_cookie, csrf_preflight
+        login_path,
+        refresh_path,
+        revoke_path,
+        login_json,
+        refresh_cookie,
+        csrf_preflight,
+        (refresh_json, revoke_json),
     )
     given = _Flags(
         client_id, username, password_env, mint_command, resource, client, client_auth, custom

@@ -5,6 +5,7 @@ found, and an error the server did not expect stays unknown."""
 from __future__ import annotations
 
 import sys
+import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,45 @@ def test_an_error_the_server_did_not_expect_is_unknown(
     assert ran.code == 1, ran.stdout + ran.stderr
     assert ran.report is not None
     assert {f["checker"] for f in ran.report["findings"]} == {"self-inflicted-logout"}
+
+
+LOGIN = (
+    '{"query": "mutation($email: String!, $password: String!) { tokens: login(email: $email, '
+    'password: $password) { accessToken refreshToken } }", '
+    '"variables": {"email": "{username}", "password": "{password}"}}'
+)
+REFRESH = (
+    '{"query": "mutation($token: String!) { tokens: refresh(token: $token) { accessToken '
+    'refreshToken } }", "variables": {"token": "{refresh_token}"}}'
+)
+LOGOUT = (
+    '{"query": "mutation($token: String!) { logout(token: $token) }", '
+    '"variables": {"token": "{refresh_token}"}}'
+)
+
+
+@pytest.mark.parametrize("graphql_api", ["coded"], indirect=True)
+def test_init_learns_a_graphql_api_from_the_bodies_given(
+    cli: CliRunner, tmp_path: Path, graphql_api: str
+) -> None:
+    """The mutations are given (init cannot guess one); init finds the tokens two objects down,
+    checks the refresh and the logout work, and the scenario it writes finds the bug."""
+    written = tmp_path / "graphql.toml"
+    made = cli(
+        "init", "--target", graphql_api, "--login-path", "/graphql", "--refresh-path",
+        "/graphql", "--revoke-path", "/graphql", "--login-json", LOGIN, "--refresh-json",
+        REFRESH, "--revoke-json", LOGOUT, "--resource", "/graphql?query=%7Bme%7Bemail%7D%7D",
+        "--username", "user{n}@example.com", "--password-env", "APP_PASSWORD",
+        "--policy", "strict", "--yes", "--output", str(written),
+        env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert made.code == 0, made.stdout + made.stderr
+    target = tomllib.loads(written.read_text())["target"]
+    assert target["access_token_path"] == "data.tokens.accessToken"
+    assert target["refresh_token_path"] == "data.tokens.refreshToken"
+    assert target["refresh"]["json"]["variables"] == {"token": "{refresh_token}"}
+    assert "logout(token" in target["revoke"]["json"]["query"]
+    ran = cli("run", str(written), env={"APP_PASSWORD": "hunter2"})
+    assert ran.code == 1, ran.stdout + ran.stderr
+    assert ran.report is not None
+    assert "self-inflicted-logout" in {f["checker"] for f in ran.report["findings"]}
