@@ -111,7 +111,7 @@ async def discover(
             _as_str(spec.revocation_endpoint or metadata.get("revocation_endpoint")), base
         ),
         jwks=_relative(_as_str(spec.jwks_uri or metadata.get("jwks_uri")), base),
-        resource=spec.resource,
+        resource=spec.resource or (spec.use.path if spec.use is not None else None),
     )
     grants = _strings(metadata.get("grant_types_supported"))
     methods = _strings(metadata.get("token_endpoint_auth_methods_supported"))

@@ -222,8 +222,10 @@ class TargetSpec(_Strict, frozen=True):
     # DPoP (RFC 9449): a proof with every token request, DPoP-bound access tokens to the API.
     dpop: bool = False
     scope: str | None = None
-    # protected resource for `use` (all kinds): GET with the access token as a Bearer token
+    # protected resource for `use` (all kinds): GET with the access token as a Bearer token,
+    # or the request `use` describes (a POST, a GraphQL query), with the token where it says
     resource: str | None = None
+    use: RequestSpec | None = None
     # json / cookie
     login: RequestSpec | None = None
     refresh: RequestSpec | None = None
@@ -277,6 +279,24 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError(problem)
         if self.dpop and self.kind != "oauth2":
             raise ValueError("target.dpop goes with target.kind = 'oauth2'")
+        problem = self._use_problem()
+        if problem is not None:
+            raise ValueError(problem)
+
+    def _use_problem(self) -> str | None:
+        """Why ``[target.use]`` cannot be: given beside ``resource``, or naming a value a use
+        does not know (it has the session's access token only)."""
+        if self.use is None:
+            return None
+        if self.resource is not None:
+            return "target.resource and [target.use] name the protected API twice: keep one"
+        for name in ("refresh_token", "username", "password", "n", "csrf"):
+            if self.use.uses(name):
+                return (
+                    f"[target.use]: {{{name}}} is not known to a use; it may hold "
+                    "{access_token} (without it the token goes as the default use sends it)"
+                )
+        return None
 
     def _client_auth_problem(self) -> str | None:
         """Why the client cannot authenticate as ``client_auth`` says: a credential it needs is
@@ -613,8 +633,11 @@ class Scenario(_Strict, frozen=True):
         uses_resource = UseStep in kinds or any(
             isinstance(step, LoadStep) and step.mix.get("use") for step in self.steps
         )
-        if uses_resource and self.target.resource is None:
-            raise ValueError("steps use op = 'use' but target.resource (protected API) is not set")
+        if uses_resource and self.target.resource is None and self.target.use is None:
+            raise ValueError(
+                "steps use op = 'use' but target.resource (protected API) is not set "
+                "(nor [target.use])"
+            )
         auth = self.target.client_auth
         if auth in ASSERTED_AUTHS | TLS_AUTHS and not self.target.client_id:
             # Checked here, not with the target: init settles the client id after its auth.

@@ -329,20 +329,42 @@ class TargetProfile:
     def use(
         self, base: str, access_token: str, cookies: Mapping[str, str] = _NO_COOKIES
     ) -> WireRequest:
+        """A call of the protected API: ``GET resource``, or the ``[target.use]`` request,
+        with the access token where its template puts ``{access_token}``, else as a default
+        use sends it (a cookie, ``Authorization: DPoP`` with a proof, or a Bearer token)."""
+        if self.spec.use is not None:
+            return self._templated_use(base, self.spec.use, access_token, cookies)
         resource = self._require(self.endpoints.resource, "resource")
-        sent = []
         headers = self._sent_with([("accept", "application/json")])
         url = _join(base, resource)
-        if self.spec.access_cookie is not None:
-            sent.append(f"{self.spec.access_cookie}={access_token}")
-        elif self.spec.dpop:
-            headers[:0] = [
-                ("authorization", f"DPoP {access_token}"),
-                ("dpop", self._proof("GET", url, access_token)),
-            ]
-        else:
-            headers.insert(0, ("authorization", f"Bearer {access_token}"))
+        presented, sent = self._access_presented("GET", url, access_token)
+        headers[:0] = presented
         return build_request("GET", url, tuple(_with_cookies(headers, sent, cookies)))
+
+    def _access_presented(
+        self, method: str, url: str, access_token: str
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """How a use presents the access token: the headers, and the cookies, it goes in."""
+        if self.spec.access_cookie is not None:
+            return [], [f"{self.spec.access_cookie}={access_token}"]
+        if self.spec.dpop:
+            proof = self._proof(method, url, access_token)
+            return [("authorization", f"DPoP {access_token}"), ("dpop", proof)], []
+        return [("authorization", f"Bearer {access_token}")], []
+
+    def _templated_use(
+        self, base: str, spec: RequestSpec, access_token: str, cookies: Mapping[str, str]
+    ) -> WireRequest:
+        request = self._templated(base, spec, {"access_token": access_token}, None, cookies)
+        if spec.uses("access_token"):
+            return request
+        presented, sent = self._access_presented(spec.method, request.url, access_token)
+        if sent:  # the access cookie, beside the session's
+            jar = {**cookies, self.spec.access_cookie or "": access_token}
+            return self._templated(base, spec, {"access_token": access_token}, None, jar)
+        return build_request(
+            request.method, request.url, (*presented, *request.headers), request.body
+        )
 
     def hear(self, outcome: WireOutcome) -> None:
         """Keep the DPoP nonce ``outcome``'s answer gives, for the next proofs to its endpoint."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from typing import Any
 from urllib.parse import parse_qs
@@ -564,3 +565,42 @@ def test_a_compressed_graphql_refusal_of_a_use_is_read_too() -> None:
     custom = TargetProfile(spec(kind="json", refresh={"path": "/graphql"}), ENDPOINTS)
     used = custom.parse_plain(answer)
     assert (used.outcome, used.error) == ("fail", "UNAUTHENTICATED")
+
+
+ME = {"query": "{ me { email } }"}
+
+
+def test_a_use_described_by_its_request_presents_the_token_as_a_use_does() -> None:
+    """``[target.use]``: a POST GraphQL query, an RPC call. Without ``{access_token}`` in it,
+    the token goes as a default use sends it; with it, only where the template says."""
+    json_api = {"kind": "json", "refresh": {"path": "/graphql"}}
+    bearer = TargetProfile(spec(**json_api, use={"path": "/graphql", "json": ME}), ENDPOINTS)
+    sent = bearer.use("http://h/", "AT")
+    assert (sent.method, sent.url) == ("POST", "http://h/graphql")
+    assert json.loads(sent.body) == ME
+    headers = dict(sent.headers)
+    assert headers["authorization"] == "Bearer AT"
+    assert headers["content-type"] == "application/json"
+    placed = {"path": "/rpc", "json": {"token": "{access_token}"}, "headers": {"X-Api": "1"}}
+    own = TargetProfile(spec(**json_api, use=placed), ENDPOINTS).use("http://h/", "AT")
+    assert json.loads(own.body) == {"token": "AT"}
+    assert "authorization" not in dict(own.headers)
+    cookie_api = {"kind": "cookie", "refresh_cookie": "rt", "access_cookie": "at"}
+    cookies = TargetProfile(
+        spec(**cookie_api, refresh={"path": "/r"}, use={"path": "/graphql", "json": ME}),
+        ENDPOINTS,
+    ).use("http://h/", "AT", {"sid": "S"})
+    assert dict(cookies.headers)["cookie"] == "sid=S; at=AT"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"resource": "/me", "use": {"path": "/graphql"}}, "name the protected API twice"),
+        ({"use": {"path": "/rpc", "json": {"t": "{refresh_token}"}}},
+         "[target.use]: {refresh_token} is not known to a use"),
+    ],
+)  # fmt: skip
+def test_a_use_request_is_checked(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=re.escape(message)):
+        spec(kind="json", refresh={"path": "/r"}, **fields)

@@ -97,9 +97,13 @@ def test_an_error_the_server_did_not_expect_is_unknown(
 ) -> None:
     """Apollo's INTERNAL_SERVER_ERROR says nothing of what the resolver consumed: the loser
     refused so is unknown, never a refusal (the ones after it, refused for the family it
-    revoked, are refusals); the family's death is still seen at the next use."""
+    revoked, are refusals); the family's death is still seen at the next use. The API is used
+    by a POSTed query here (``[target.use]``), as Apollo Server wants one."""
     scenario = tmp_path / "graphql.toml"
-    scenario.write_text(SCENARIO.replace("URL", graphql_api))
+    posted = SCENARIO.replace('resource = "/graphql?query=%7Bme%7Bemail%7D%7D"\n', "").replace(
+        "[auth]", '[target.use]\npath = "/graphql"\njson = { query = "{ me { email } }" }\n[auth]'
+    )
+    scenario.write_text(posted.replace("URL", graphql_api))
     ran = cli("run", str(scenario), env={"APP_PASSWORD": "hunter2"})
     history = load_history(tmp_path / "history.jsonl")
     members = [op for op in history.operations() if op.kind == "refresh" and op.burst is not None]
@@ -111,6 +115,9 @@ def test_an_error_the_server_did_not_expect_is_unknown(
     assert ran.code == 1, ran.stdout + ran.stderr
     assert ran.report is not None
     assert {f["checker"] for f in ran.report["findings"]} == {"self-inflicted-logout"}
+    uses = [op for op in history.operations() if op.kind == "use"]
+    assert sorted(op.outcome for op in uses) == ["fail", "fail", "ok", "ok"]
+    assert history.header.requests["use"].method == "POST"  # the query, POSTed
 
 
 LOGIN = (
