@@ -13,10 +13,10 @@ objects down (``data.accessToken``, GraphQL's ``data.login.accessToken``), the s
 first; a refresh token that is in no field but in a cookie the login set makes a ``cookie``
 target, whose access token may be a cookie too (one named like ``access_token``).
 The refresh is then tried the same way (the token under its own field name, else as a Bearer
-token; or the cookie), as a POST and, where there is no such POST route, as a GET, so what is
-written is known to work. A login that sets a CSRF cookie
-(named like ``XSRF-TOKEN``, ``csrftoken`` or ``csrf_refresh_token``) may guard the refresh with a
-double submit, and one that answers a ``csrfToken`` with a synchronizer token: a refresh refused
+token, else form-encoded; or the cookie), as a POST and, where there is no such POST route,
+as a GET, so what is written is known to work. A login that sets a CSRF cookie (named like
+``XSRF-TOKEN``, ``csrftoken`` or ``csrf_refresh_token``) may guard the refresh with a double
+submit, and one that answers a ``csrfToken`` with a synchronizer token: a refresh refused
 without it is tried again with the value in the header the usual frameworks read
 (``X-CSRF-Token``, ``X-XSRF-TOKEN``, ``X-CSRFToken``), and a cookie's sent back too; a login that
 wants the value itself gets it from the preflight GET the person names, tried the same way.
@@ -55,11 +55,12 @@ __all__ = ["CustomPaths", "CustomShape", "Encoding", "Presented", "probe_custom_
 Encoding = Literal["json", "form"]
 """How a login body is sent: as JSON, or form-encoded."""
 
-Presented = Literal["body", "bearer", "both", "body-and-access", "cookie", "given"]
+Presented = Literal["body", "bearer", "both", "body-and-access", "form", "cookie", "given"]
 """How a refresh presents the refresh token: ``body`` under the login's field name; ``bearer`` as
 an Authorization header; ``both`` tokens in the body (a common ASP.NET pattern); the body with
-the access token as a Bearer header (``body-and-access``); the ``cookie`` alone; or in the body
-the person ``given`` (``--refresh-json``)."""
+the access token as a Bearer header (``body-and-access``); a ``form``-encoded body under the
+login's field name (a FastAPI ``Form`` field); the ``cookie`` alone; or in the body the person
+``given`` (``--refresh-json``)."""
 
 RevokeWay = Literal["as-refresh", "with-access", "access"]
 """How a logout presents the session: as the refresh does; as the refresh does with the access
@@ -84,7 +85,8 @@ _SHOWN = 200  # characters of an unexpected answer quoted in an error
 _DEPTH = 2  # objects down that tokens are looked for
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 # The ways a JSON API's refresh may want its token, tried in this order (see Presented).
-_BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access")
+_BODY_WAYS: tuple[Presented, ...] = ("body", "bearer", "both", "body-and-access", "form")
+_BODIES = frozenset({"json", "form"})  # the template fields that make a request carry a body
 # A logout's methods, each tried when the one before says the route or method is not there
 # (404, 405): a form's POST, a Rails ``sign_out``'s DELETE, an Express ``router.get("/logout")``.
 _LOGOUT_METHODS: tuple[Literal["POST", "DELETE", "GET"], ...] = ("POST", "DELETE", "GET")
@@ -167,6 +169,8 @@ class CustomShape:
         if self.presented == "bearer":
             return {"headers": {"Authorization": "Bearer {refresh_token}"}}
         body = {_field(self.refresh_token_path): "{refresh_token}"}
+        if self.presented == "form":
+            return {"form": body}
         if self.presented == "both":
             return {"json": {_field(self.access_token_path): "{access_token}", **body}}
         if self.presented == "body-and-access":
@@ -537,7 +541,10 @@ async def _refreshed(
                 }
                 session = _Session(values, cookies)
                 answer = await _sent(http, base, candidate, candidate.refresh_fields(), session)
-                if answer.status_code in (404, 405) and "json" not in candidate.presentation():
+                if (
+                    answer.status_code in (404, 405)
+                    and not _BODIES & candidate.presentation().keys()
+                ):
                     # No such POST route: a refresh that reads a cookie or a header may be a
                     # GET (an Express ``router.get("/refresh")``).
                     answers.append(f"POST {_presented(candidate)}{also}: {_said(answer, secrets)}")
@@ -608,6 +615,8 @@ async def _sent(
     if shape.csrf_cookie is not None:
         sent.append(f"{shape.csrf_cookie}={session.values['csrf']}")
     headers = _with_cookies(dict(request.get("headers", {})), sent, session.cookies)
+    if "form" in request:
+        return await _post_form(http, url, request["form"], headers)
     method = request.get("method", "POST")
     return await _post(http, url, request.get("json"), headers, method)
 
@@ -656,7 +665,7 @@ async def _logged_out(
         for method in _LOGOUT_METHODS:
             candidate = dataclasses.replace(shape, revoke_way=way, revoke_method=method)
             fields = candidate.revoke_fields()
-            if method == "GET" and "json" in fields:
+            if method == "GET" and _BODIES & fields.keys():
                 break  # a GET carries no body
             answer = await _sent(http, base, candidate, fields, session)
             if answer.is_success or _acted_on(answer):
@@ -714,6 +723,8 @@ def _token_presented(shape: CustomShape) -> str:
         return f"the cookie {shape.refresh_cookie}"
     if shape.presented == "bearer":
         return "an Authorization: Bearer header"
+    if shape.presented == "form":
+        return f"the form {_fields(shape.presentation()['form'])}"
     said = f"the body {_fields(shape.presentation()['json'])}"
     return (
         said + " and the access token as Bearer" if shape.presented == "body-and-access" else said

@@ -204,7 +204,7 @@ def test_a_synchronizer_token_in_the_login_answer_is_learnt_as_a_header() -> Non
         return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
 
     shape = _probed(answer, CustomPaths("/login", "/refresh"))
-    assert len(sent) == 5  # the four ways alone, then the first with the value as a header
+    assert len(sent) == 6  # the five ways alone, then the first with the value as a header
     assert sent[-1] == (None, "S1")
     assert (shape.csrf_token_path, shape.csrf_cookie) == ("csrf_token", None)
     assert shape.target_fields()["refresh"] == {
@@ -241,7 +241,7 @@ def test_a_refresh_refused_without_the_logins_session_cookie_is_learnt_with_it()
         return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
 
     shape = _probed(answer, CustomPaths("/login", "/refresh"))
-    assert sent == [None, None, None, None, "sid=S1"]  # the four ways alone, then with it
+    assert sent == [None, None, None, None, None, "sid=S1"]  # the five ways alone, then with it
     assert (shape.kind, shape.presented, shape.session_cookies) == ("json", "body", ("sid",))
     assert shape.target_fields()["session_cookies"] == ["sid"]
 
@@ -482,3 +482,31 @@ def test_a_refresh_cookie_a_browser_would_not_send_to_the_refresh_is_refused() -
         "the login at /auth/login sets the cookie rt for the path /auth only, and a browser "
         "does not send it to the refresh at /api/refresh: no browser could refresh there"
     )
+
+
+def test_a_refresh_that_takes_a_form_is_learnt_after_the_json_ways() -> None:
+    """A FastAPI refresh whose token is a ``Form`` field answers 422 to every JSON body and to
+    a Bearer header; the form under the login's field name is taken, and the logout sent so."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            return httpx.Response(200, json={"access_token": "A1", "refresh_token": "R1"})
+        seen.append(request.headers.get("content-type", "-"))
+        if request.headers.get("content-type") != "application/x-www-form-urlencoded":
+            return httpx.Response(422, json={"detail": [{"msg": "Field required"}]})
+        if request.url.path == "/logout":
+            return httpx.Response(204)
+        return httpx.Response(200, json={"access_token": "A2", "refresh_token": "R2"})
+
+    shape = _probed(answer, CustomPaths("/login", "/refresh", revoke="/logout"))
+    assert shape.presented == "form"
+    assert shape.target_fields()["refresh"] == {
+        "path": "/refresh",
+        "form": {"refresh_token": "{refresh_token}"},
+    }
+    assert shape.revoke_fields() == {
+        "path": "/logout",
+        "form": {"refresh_token": "{refresh_token}"},
+    }
+    assert seen[:4] == ["application/json", "-", "application/json", "application/json"]
