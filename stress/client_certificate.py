@@ -98,8 +98,9 @@ def _no_password() -> str:
 
 @contextlib.contextmanager
 def _memory_file(data: bytes) -> Iterator[str]:
-    """A path that reads as ``data``, gone when the block ends (see the module's docstring)."""
-    if hasattr(os, "memfd_create"):
+    """A path that reads as ``data``, gone when the block ends (see the module's docstring);
+    a private file where there is no memory-only one or no ``/proc`` to open it by."""
+    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
         fd = os.memfd_create("auth-stress-client-certificate", os.MFD_CLOEXEC)
         try:
             view = memoryview(data)

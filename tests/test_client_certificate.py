@@ -152,3 +152,15 @@ def test_a_certificate_for_any_kind_of_target_is_a_variable_to_check_for(tmp_pat
     )
     scenario = load_scenario(path)
     assert {"C", "K"} <= set(scenario.secret_env_vars())
+
+
+def test_without_a_memory_only_file_the_key_is_in_a_private_file_removed_at_once(
+    monkeypatch: pytest.MonkeyPatch, pem: tuple[str, str], tmp_path: Path
+) -> None:
+    """Where there is no ``memfd_create`` (macOS), the certificate is loaded from a file only
+    this user may read, in a folder removed once it is loaded."""
+    monkeypatch.delattr("os.memfd_create", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    certificate = _read(monkeypatch, *pem)
+    tls_context(None, False, certificate)
+    assert list(tmp_path.iterdir()) == []
