@@ -85,9 +85,9 @@ async def discover(
     if wanted and (missing or spec.jwks_uri is None):
         try:
             metadata = await _metadata(client, base)
-        except _Unreachable:
-            raise  # no endpoint given would reach it either
         except TargetError as exc:
+            if missing and isinstance(exc, _Unreachable):
+                raise  # no endpoint given would reach it either: no advice to give one
             if missing:
                 raise TargetError(f"{exc}; {_advice(missing)}") from exc
             logger.warning(

@@ -194,3 +194,11 @@ def test_a_target_that_takes_no_request_gets_no_advice_to_name_endpoints(
         anyio.run(go)
     assert said in str(info.value)
     assert "set target.token_endpoint" not in str(info.value)
+
+    # With every endpoint a run needs given, discovery was for the JWKS only: a warning, and
+    # the run goes on (to find out itself whether the target takes its requests).
+    async def given() -> Discovery:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            return await discover(client, spec(token_endpoint="/token"), BASE)
+
+    assert anyio.run(given).endpoints.token == "/token"
