@@ -75,6 +75,10 @@ class Actions:
         sent to them after it says nothing about the target's behaviour."""
         return self._liveness.dead
 
+    def ever_answered(self, where: str) -> bool:
+        """Whether the target ``where`` answered any request of the run."""
+        return self._liveness.ever_answered(where)
+
     def base(self, state: SessionState, i: int = 0) -> str:
         """The target the session's ``i``-th concurrent request goes to (a live one)."""
         alive = self._alive or self.targets

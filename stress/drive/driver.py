@@ -173,9 +173,11 @@ class Driver:
             for where, since in dead.items():
                 after = (since - started_ns) / 1e9
                 rest = "the run went on with the others" if survivors else "none was left"
-                self.notes.append(
-                    f"target {where} stopped answering {after:.1f}s into the run; {rest}"
-                )
+                if self.actions.ever_answered(where):
+                    said = f"stopped answering {after:.1f}s into the run"
+                else:  # refused from the start (down, or its TLS refused us): it never died
+                    said = "took no request of the run"
+                self.notes.append(f"target {where} {said}; {rest}")
             end = RunEnd(
                 end=self._end,
                 detail=self._detail,

@@ -49,6 +49,11 @@ class Liveness:
             if attempted is not None and attempted > self._refused[where]:
                 del self._refused[where]  # it accepted a connection after the refusal: alive then
 
+    def ever_answered(self, where: str) -> bool:
+        """Whether ``where`` answered any request of the run (a target refused from the start
+        did not: it never took one, which is not the same as going down)."""
+        return where in self._answered
+
     def refused(self, where: str, time_ns: int) -> bool:
         """A connection to ``where`` attempted at ``time_ns`` failed (nothing was sent).
 

@@ -23,6 +23,7 @@ def test_a_target_that_never_answered_is_dead_at_its_first_refusal() -> None:
     assert live.refused(A, 7) is True
     assert live.dead == {A: 7}
     assert live.refused(A, 9) is False  # already dead: reported once
+    assert not live.ever_answered(A)  # refused from the start: it never took a request
 
 
 def test_a_target_that_answered_is_dead_after_refusals_in_a_row_dated_at_its_last_answer() -> None:
@@ -32,6 +33,7 @@ def test_a_target_that_answered_is_dead_after_refusals_in_a_row_dated_at_its_las
     died = _refuse(live, A, range(100, 100 + UNREACHABLE_AFTER))
     assert died == [False] * (UNREACHABLE_AFTER - 1) + [True]
     assert live.dead == {A: 20}
+    assert live.ever_answered(A)
 
 
 def test_an_answer_breaks_the_row_of_refusals() -> None:

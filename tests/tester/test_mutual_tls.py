@@ -66,6 +66,7 @@ def test_a_client_certificate_is_learnt_by_init_and_presented_by_the_run(
         without = cli("run", str(bare), "--ca-file", str(cert_files[0]), env=env)
     assert without.code == 3, without.stdout + without.stderr
     assert "the server wants a client certificate" in " ".join(without.stdout.split())
+    assert "took no request of the run; none was left" in " ".join(without.stdout.split())
     assert "Traceback" not in without.stderr
 
 
