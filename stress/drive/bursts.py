@@ -9,6 +9,7 @@ spreads of every burst are kept for the run-end record.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import anyio
@@ -26,6 +27,7 @@ from stress.wire import BurstResult, WireOutcome, WireRequest
 __all__ = ["Bursts", "burst_record"]
 
 Member = tuple[Op, WireOutcome, Parsed]
+_NONCE_NOTE = "released again: the server wanted a new DPoP nonce of every request"
 
 
 class Bursts:
@@ -135,11 +137,17 @@ class Bursts:
                     phase="burst",
                 )
             )
-        result = await actions.wire.burst(
-            [request for _, request in requests],
-            engine=engine,
-            timeout=actions.run.op_timeout_seconds,
-        )
+        sent = [request for _, request in requests]
+        timeout = actions.run.op_timeout_seconds
+        result = await actions.wire.burst(sent, engine=engine, timeout=timeout)
+        again = [actions.profile.nonce_resend(outcome) for outcome in result.outcomes]
+        if again and all(request is not None for request in again):
+            # The server wanted a new DPoP nonce of every member: it refused each before
+            # looking at its token, so the burst is released again, whole and as tight, with
+            # it (each op is its request and its final answer, as a single one resent is).
+            renewed = [request for request in again if request is not None]
+            result = await actions.wire.burst(renewed, engine=engine, timeout=timeout)
+            result = dataclasses.replace(result, notes=(*result.notes, _NONCE_NOTE))
         answers = [
             actions.classify(invoke, outcome)
             for invoke, outcome in zip(invokes, result.outcomes, strict=True)

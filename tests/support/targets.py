@@ -62,6 +62,7 @@ class TargetSpec:
     client_assertion_key: str | None = None  # a PEM public key's file: private_key_jwt
     dpop: bool = False
     dpop_nonce: bool = False
+    dpop_nonce_lifetime: float | None = None
     https: Https | None = None
 
     def argv(self, port: int) -> list[str]:
@@ -74,6 +75,7 @@ class TargetSpec:
             ("--db-latency", self.db_latency),
             ("--signing-key-rotates-after", self.signing_key_rotates_after),
             ("--client-assertion-key", self.client_assertion_key),
+            ("--dpop-nonce-lifetime", self.dpop_nonce_lifetime),
         ):
             if value is not None:
                 argv += [flag, str(value)]
@@ -95,6 +97,7 @@ class TargetSpec:
             self.reuse_revokes,
             self.db_latency,
             self.signing_key_rotates_after,
+            self.dpop_nonce_lifetime,
         )
         mtls = self.https is not None and self.https.client is not None
         flags = [name for name, on in (("pkjwt", self.client_assertion_key), ("dpop", self.dpop),

@@ -76,3 +76,32 @@ def test_a_dpop_client_proves_its_key_on_every_request(
         assert made.code == 0, made.stdout + made.stderr
         assert tomllib.loads(written.read_text())["target"]["dpop"] is True
         assert "idempotent" in written.read_text()
+
+
+def test_a_burst_refused_whole_for_a_new_nonce_is_released_again_with_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """The server's nonces expire after a second (as Okta's do): the burst after a 1.5 s pause
+    carries the old one and every member is refused before its token is looked at, so the
+    burst goes again, whole, with the new one; no member is left unknown."""
+    spec = TargetSpec("idempotent", dpop=True, dpop_nonce=True, dpop_nonce_lifetime=1.0)
+    scenario = tmp_path / "nonce.toml"
+    with running_target(spec, tmp_path / "target.log") as url:
+        text = behaviour_scenario(
+            "nonce",
+            url,
+            policy='kind = "idempotent"\ngrace_seconds = 2',
+            run="sessions = 1\nop_timeout_seconds = 5\nmax_seconds = 30",
+            steps=steps({"op": "login"}, {"op": "sleep", "seconds": 1.5}, BURST),
+        )
+        scenario.write_text(
+            text.replace('client_id = "demo-client"\n', 'client_id = "demo-client"\ndpop = true\n')
+        )
+        ran = cli("run", str(scenario))
+    assert (ran.code, ran.report and ran.report["verdict"]) == (0, "pass"), ran.stdout
+    history = load_history(tmp_path / "history.jsonl")
+    members = [op for op in history.operations() if op.burst is not None]
+    assert len(members) == 4
+    assert {op.outcome for op in members} == {"ok"}
+    [burst] = history.end.bursts if history.end is not None else []
+    assert burst.notes[-1] == "released again: the server wanted a new DPoP nonce of every request"

@@ -61,6 +61,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         default=None,
         help="with --dpop: want a server nonce in every proof (use_dpop_nonce until given)",
     )
+    parser.add_argument(
+        "--dpop-nonce-lifetime",
+        type=float,
+        help="with --dpop-nonce: new nonces after this many seconds (default: never)",
+    )
     parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")
     parser.add_argument("--ssl-key", type=Path, help="and this key")
     parser.add_argument(
@@ -81,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         "client_assertion_key",
         "dpop",
         "dpop_nonce",
+        "dpop_nonce_lifetime",
     }
     for name in sorted(set(given) - uses):
         parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")
@@ -88,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         parser.error("--grace and --db-latency must be >= 0")
     if given.get("signing_key_rotates_after", 1) < 1:
         parser.error("--signing-key-rotates-after must be >= 1")
+    if given.get("dpop_nonce_lifetime", 1) <= 0 or ("dpop_nonce_lifetime" in given and not
+                                                      given.get("dpop_nonce")):  # fmt: skip
+        parser.error("--dpop-nonce-lifetime must be > 0, with --dpop-nonce")
     if given.get("generations", 1) < 1:
         parser.error("--generations must be >= 1")
     tls = Tls(args.ssl_cert, args.ssl_key, args.ssl_client_ca) if args.ssl_cert else None

@@ -32,8 +32,10 @@ class Options:
     client_assertion_key: str = ""
     # DPoP required: every token bound to the key of its request's proof.
     dpop: bool = False
-    # With dpop: the token endpoint and the API each want their own nonce in proofs.
+    # With dpop: the token endpoint and the API each want their own nonce in proofs, new ones
+    # after this many seconds (0: the same for the whole run).
     dpop_nonce: bool = False
+    dpop_nonce_lifetime: float = 0.0
 
 
 @dataclass(frozen=True)

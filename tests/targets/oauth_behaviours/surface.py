@@ -109,11 +109,25 @@ class DpopCheck:
     """DPoP (RFC 9449) required: a valid proof with each token and API request, whose key's
     thumbprint is returned (what the tokens are bound to); a proof's ``jti`` is used once."""
 
-    def __init__(self, nonces: bool = False) -> None:
+    def __init__(self, nonces: bool = False, lifetime: float = 0.0) -> None:
         self._seen: set[str] = set()
-        # With nonces, the token endpoint and the API each want their own in every proof.
-        token = secrets.token_urlsafe(12)
-        self.nonces = {"/oauth/token": f"as-{token}", "/api/me": f"rs-{token}"} if nonces else {}
+        # With nonces, the token endpoint and the API each want their own in every proof; with
+        # a lifetime, new ones once it is over (as Okta's expire), told with the next answer.
+        self._nonces = nonces
+        self._lifetime = lifetime
+        self._made = 0.0
+        self._current: dict[str, str] = {}
+
+    def nonce(self, path: str) -> str | None:
+        """The nonce the endpoint at ``path`` wants now, None when it wants none."""
+        if not self._nonces or path not in ("/oauth/token", "/api/me"):
+            return None
+        now = time.monotonic()
+        if not self._current or (self._lifetime and now - self._made > self._lifetime):
+            token = secrets.token_urlsafe(12)
+            self._current = {"/oauth/token": f"as-{token}", "/api/me": f"rs-{token}"}
+            self._made = now
+        return self._current[path]
 
     def __call__(self, request: Request, access_token: str | None = None) -> str:
         proof = request.headers.get("dpop", "")
@@ -132,7 +146,7 @@ class DpopCheck:
             raise OAuthError("invalid_dpop_proof", "DPoP proof of another request")
         if abs(claims["iat"] - time.time()) > 60 or claims["jti"] in self._seen:
             raise OAuthError("invalid_dpop_proof", "DPoP proof stale or replayed")
-        wanted = self.nonces.get(request.url.path)
+        wanted = self.nonce(request.url.path)
         if wanted is not None and claims.get("nonce") != wanted:
             raise OAuthError("use_dpop_nonce", "a nonce is wanted", headers={"DPoP-Nonce": wanted})
         if access_token is not None:
@@ -204,13 +218,17 @@ def issued_response(issued: Issued, token_type: str = "Bearer") -> JSONResponse:
 
 
 def build_app(
-    behaviour: Behaviour, client_key: Any = None, dpop: bool = False, dpop_nonce: bool = False
+    behaviour: Behaviour,
+    client_key: Any = None,
+    dpop: bool = False,
+    dpop_nonce: bool = False,
+    nonce_lifetime: float = 0.0,
 ) -> Starlette:
     """The Starlette app serving ``behaviour`` over its store; with ``client_key`` (a public
     key), ``demo-client`` is a ``private_key_jwt`` client; with ``dpop``, every token is bound
     to the key of the DPoP proof it was issued with."""
     store: Store = behaviour.store
-    proven = DpopCheck(dpop_nonce) if dpop else None
+    proven = DpopCheck(dpop_nonce, nonce_lifetime) if dpop else None
     bound: dict[str, str] = {}  # token -> the thumbprint of the key it is bound to
 
     def bind(issued: Issued, jkt: str | None) -> JSONResponse:
@@ -223,7 +241,7 @@ def build_app(
 
     def with_nonce(response: Response, path: str) -> Response:
         """``response`` with the endpoint's nonce, as servers hand it out with every answer."""
-        nonce = proven.nonces.get(path) if proven is not None else None
+        nonce = proven.nonce(path) if proven is not None else None
         if nonce is not None:
             response.headers["DPoP-Nonce"] = nonce
         return response
