@@ -149,6 +149,16 @@ class CustomShape:
         """Whether a browser sends the refresh cookie with a request to ``url``."""
         return sent_to(url, self.refresh_cookie_path)
 
+    def unsent_note(self, url: str) -> str:
+        """`` (a browser sends it no rt cookie, ...)`` when a browser sends the refresh cookie
+        no request to ``url``, else nothing: what the messages about such a request add."""
+        if self.sends_refresh_cookie(url):
+            return ""
+        return (
+            f" (a browser sends it no {self.refresh_cookie} cookie, which is set for "
+            f"{self.refresh_cookie_path} only)"
+        )
+
     @property
     def csrf_sent_as(self) -> str | None:
         """The header a CSRF value goes back in: the refresh's, else the login's."""
@@ -674,12 +684,7 @@ async def _logged_out(
             answers.append(f"{method} {_logout_way(candidate)}: {_said(answer, secrets)}")
             if answer.status_code not in (404, 405):
                 break
-    unsent = ""
-    if not shape.sends_refresh_cookie(urljoin(base, path or "")):
-        unsent = (
-            f" (a browser sends it no {shape.refresh_cookie} cookie, which the login set for "
-            f"{shape.refresh_cookie_path} only)"
-        )
+    unsent = shape.unsent_note(urljoin(base, path or ""))
     raise TargetError(
         f"the logout at {path} refused every way tried{unsent} ({'; '.join(answers)}); check "
         "--revoke-path, or drop it"

@@ -458,7 +458,7 @@ def test_a_refresh_cookie_scoped_to_the_refresh_does_not_go_to_the_logout() -> N
     paths = CustomPaths("/auth/login", "/auth/refresh", revoke="/auth/logout")
     with pytest.raises(TargetError) as raised:
         _probed(_scoped_cookie_api("/auth/refresh", seen), paths)
-    assert "refused every way tried (a browser sends it no rt cookie, which the login set for " \
+    assert "refused every way tried (a browser sends it no rt cookie, which is set for " \
         "/auth/refresh only)" in str(raised.value)  # fmt: skip
     assert ("/auth/refresh", "rt=R1") in seen
     assert all("rt=" not in (cookie or "") for path, cookie in seen if path == "/auth/logout")

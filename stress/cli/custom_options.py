@@ -223,12 +223,7 @@ def probe(
     )
     if shape.logout_kept_refresh:
         revoke = shape.paths.revoke or ""
-        unsent = (
-            f" (a browser sends it no {shape.refresh_cookie} cookie, which is set for "
-            f"{shape.refresh_cookie_path} only)"
-            if not shape.sends_refresh_cookie(urljoin(base, revoke))
-            else ""
-        )
+        unsent = shape.unsent_note(urljoin(base, revoke))
         stderr.print(
             f"note: the logout at {revoke} answered with a 2xx, yet the refresh token of the "
             f"session it logged out{unsent} still refreshed after it: it revokes nothing on the "
