@@ -144,6 +144,10 @@ class CustomShape:
     logout_kept_refresh: bool = False
     # A refresh that is a GET route (the refresh token in a cookie or a Bearer header).
     refresh_method: Literal["POST", "GET"] = "POST"
+    # Where the login's answer has the tokens, when the refresh's has them elsewhere (the
+    # paths above are then the refresh's).
+    login_access_token_path: str | None = None
+    login_refresh_token_path: str | None = None
 
     def sends_refresh_cookie(self, url: str) -> bool:
         """Whether a browser sends the refresh cookie with a request to ``url``."""
@@ -178,11 +182,14 @@ class CustomShape:
             return {}
         if self.presented == "bearer":
             return {"headers": {"Authorization": "Bearer {refresh_token}"}}
-        body = {_field(self.refresh_token_path): "{refresh_token}"}
+        # The tokens go back under the names the login gave them, wherever the refresh answers.
+        refresh_field = _field(self.login_refresh_token_path or self.refresh_token_path)
+        body = {refresh_field: "{refresh_token}"}
         if self.presented == "form":
             return {"form": body}
         if self.presented == "both":
-            return {"json": {_field(self.access_token_path): "{access_token}", **body}}
+            access_field = _field(self.login_access_token_path or self.access_token_path)
+            return {"json": {access_field: "{access_token}", **body}}
         if self.presented == "body-and-access":
             return {"json": body, "headers": {"Authorization": "Bearer {access_token}"}}
         return {"json": body}
@@ -211,6 +218,10 @@ class CustomShape:
             fields["access_token_path"] = self.access_token_path
         if self.refresh_token_path is not None:
             fields["refresh_token_path"] = self.refresh_token_path
+        if self.login_access_token_path is not None:
+            fields["login_access_token_path"] = self.login_access_token_path
+        if self.login_refresh_token_path is not None:
+            fields["login_refresh_token_path"] = self.login_refresh_token_path
         if self.refresh_cookie is not None:
             fields["refresh_cookie"] = self.refresh_cookie
         if self.refresh_cookie_path is not None:
@@ -707,10 +718,24 @@ def _renewed(shape: CustomShape, answer: httpx.Response) -> CustomShape:
         return shape
     refreshed = _json_or_none(answer)
     if not isinstance(json_path(refreshed, shape.access_token_path), str):
-        raise TargetError(
-            f"the refresh at {path} answered no access token at {shape.access_token_path} "
-            f"(fields: {_keys(refreshed)})"
+        # The refresh may answer its tokens elsewhere than the login did ({user, tokens} at
+        # the login, the tokens alone at the refresh): then the paths are the refresh's.
+        access = _find(refreshed, ACCESS_NAMES)
+        if access is None:
+            raise TargetError(
+                f"the refresh at {path} answered no access token at {shape.access_token_path} "
+                f"nor under {', '.join(ACCESS_NAMES)} (fields: {_keys(refreshed)})"
+            )
+        shape = dataclasses.replace(
+            shape, access_token_path=access, login_access_token_path=shape.access_token_path
         )
+    old = shape.refresh_token_path
+    if old is not None and not isinstance(json_path(refreshed, old), str):
+        found = _find(refreshed, REFRESH_NAMES)
+        if found is not None:  # (none at all: a refresh that keeps its token)
+            shape = dataclasses.replace(
+                shape, refresh_token_path=found, login_refresh_token_path=old
+            )
     return shape
 
 

@@ -232,6 +232,10 @@ class TargetSpec(_Strict, frozen=True):
     revoke: RequestSpec | None = None
     access_token_path: str = "access_token"
     refresh_token_path: str | None = "refresh_token"
+    # Where the login's answer has them, when not where the refresh's has them (a login that
+    # answers {user, tokens: {...}} and a refresh that answers the tokens alone).
+    login_access_token_path: str | None = None
+    login_refresh_token_path: str | None = None
     refresh_cookie: str | None = None
     refresh_cookie_path: str | None = None
     access_cookie: str | None = None
@@ -279,9 +283,20 @@ class TargetSpec(_Strict, frozen=True):
             raise ValueError(problem)
         if self.dpop and self.kind != "oauth2":
             raise ValueError("target.dpop goes with target.kind = 'oauth2'")
-        problem = self._use_problem()
+        problem = self._use_problem() or self._login_paths_problem()
         if problem is not None:
             raise ValueError(problem)
+
+    def _login_paths_problem(self) -> str | None:
+        """Why the login's own token paths cannot be: on a target whose answers have no paths
+        there (an OAuth 2.0 server's are RFC 6749's, a cookie's is its name)."""
+        if self.login_access_token_path is not None and (
+            self.kind == "oauth2" or self.access_cookie is not None
+        ):
+            return "target.login_access_token_path goes with an access token in a custom body"
+        if self.login_refresh_token_path is not None and self.kind != "json":
+            return "target.login_refresh_token_path goes with target.kind = 'json'"
+        return None
 
     def _use_problem(self) -> str | None:
         """Why ``[target.use]`` cannot be: given beside ``resource``, or naming a value a use

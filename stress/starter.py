@@ -298,6 +298,10 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         lines.append(f"access_token_path = {_toml_str(shape.access_token_path)}")
     if shape.refresh_token_path is not None:
         lines.append(f"refresh_token_path = {_toml_str(shape.refresh_token_path)}")
+    for name, path in (("login_access_token_path", shape.login_access_token_path),
+                       ("login_refresh_token_path", shape.login_refresh_token_path)):  # fmt: skip
+        if path is not None:
+            lines.append(f"{name} = {_toml_str(path)}   # where the login answers it")
     if shape.refresh_cookie is not None:
         lines.append(f"refresh_cookie = {_toml_str(shape.refresh_cookie)}   # the refresh token")
     if shape.refresh_cookie_path is not None:

@@ -403,9 +403,10 @@ class TargetProfile:
 
     # -- response parsing ---------------------------------------------------------------
 
-    def parse_tokens(self, response: WireResponse) -> Parsed:
+    def parse_tokens(self, response: WireResponse, login: bool = False) -> Parsed:
         """Classify a login/refresh response; a 2xx without an access token is ``info``, unless
-        an OAuth 2.0 server's answer is an error document (then a refusal).
+        an OAuth 2.0 server's answer is an error document (then a refusal). A ``login``'s answer
+        is read at the login's own token paths, where the scenario gives them.
 
         A cookie API's 302 or 303 that sets the refresh cookie is read as a 2xx: a server-rendered
         app's form login answers so with its cookies (Post/Redirect/Get), and the browser that
@@ -419,12 +420,13 @@ class TargetProfile:
         if self.spec.access_cookie is not None:
             access = _set_cookie(response, self.spec.access_cookie)
         elif document:
-            access = json_path(document, self.spec.access_token_path)
+            access = json_path(document, self._access_path(login))
         refresh: Any = None
+        refresh_path = self._refresh_path(login)
         if self.spec.kind == "cookie":
             refresh = _set_cookie(response, self.spec.refresh_cookie or "")
-        elif self.spec.refresh_token_path is not None and document:
-            refresh = json_path(document, self.spec.refresh_token_path)
+        elif refresh_path is not None and document:
+            refresh = json_path(document, refresh_path)
         if not isinstance(access, str) or not access:
             error = document.get("error") if isinstance(document, dict) else None
             if self.spec.kind == "oauth2" and isinstance(error, str) and error:
@@ -442,6 +444,18 @@ class TargetProfile:
         sourced = self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None
         csrf = self.csrf(response, document) if sourced else None
         return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
+
+    def _access_path(self, login: bool) -> str:
+        spec = self.spec
+        return (spec.login_access_token_path if login else None) or spec.access_token_path
+
+    def _refresh_path(self, login: bool) -> str | None:
+        spec = self.spec
+        return (spec.login_refresh_token_path if login else None) or spec.refresh_token_path
+
+    def token_paths(self, login: bool) -> tuple[str, str | None]:
+        """Where an answer has the access and the refresh token: a login's, or a refresh's."""
+        return self._access_path(login), self._refresh_path(login)
 
     def parse_plain(self, response: WireResponse) -> Parsed:
         """Classify a use/revoke response: 2xx ok, 3xx and 4xx rejected, 5xx unknown; a custom

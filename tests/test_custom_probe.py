@@ -510,3 +510,22 @@ def test_a_refresh_that_takes_a_form_is_learnt_after_the_json_ways() -> None:
         "form": {"refresh_token": "{refresh_token}"},
     }
     assert seen[:4] == ["application/json", "-", "application/json", "application/json"]
+
+
+def test_a_refresh_answering_elsewhere_keeps_both_paths_and_the_logins_field_names() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            return httpx.Response(200, json={"data": {"access_token": "A1", "refresh_token": "R1"}})
+        if json.loads(request.content or b"{}").get("refresh_token") != "R1":
+            return httpx.Response(401, json={"message": "Invalid refresh token"})
+        return httpx.Response(200, json={"accessToken": "A2", "refreshToken": "R2"})
+
+    shape = _probed(answer, CustomPaths("/login", "/refresh"))
+    fields = shape.target_fields()
+    assert (fields["access_token_path"], fields["refresh_token_path"]) == (
+        "accessToken", "refreshToken",
+    )  # fmt: skip
+    assert (fields["login_access_token_path"], fields["login_refresh_token_path"]) == (
+        "data.access_token", "data.refresh_token",
+    )  # fmt: skip
+    assert fields["refresh"]["json"] == {"refresh_token": "{refresh_token}"}  # the login's name

@@ -604,3 +604,39 @@ def test_a_use_described_by_its_request_presents_the_token_as_a_use_does() -> No
 def test_a_use_request_is_checked(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(msgspec.ValidationError, match=re.escape(message)):
         spec(kind="json", refresh={"path": "/r"}, **fields)
+
+
+def test_a_login_answer_is_read_at_the_logins_own_paths() -> None:
+    profile = TargetProfile(
+        spec(
+            kind="json",
+            refresh={"path": "/r"},
+            access_token_path="accessToken",
+            refresh_token_path="refreshToken",
+            login_access_token_path="tokens.accessToken",
+            login_refresh_token_path="tokens.refreshToken",
+        ),
+        ENDPOINTS,
+    )
+    nested = response(200, {"user": {}, "tokens": {"accessToken": "A", "refreshToken": "R"}})
+    flat = response(200, {"accessToken": "A2", "refreshToken": "R2"})
+    login = profile.parse_tokens(nested, login=True)
+    assert login.tokens is not None
+    assert (login.tokens.access, login.tokens.refresh) == ("A", "R")
+    refresh = profile.parse_tokens(flat)
+    assert refresh.tokens is not None
+    assert (refresh.tokens.access, refresh.tokens.refresh) == ("A2", "R2")
+    assert profile.parse_tokens(nested).outcome == "info"  # a refresh is read at its own
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "oauth2", "login_access_token_path": "a"}, "login_access_token_path goes with"),
+        ({"kind": "cookie", "refresh_cookie": "rt", "refresh": {"path": "/r"},
+          "login_refresh_token_path": "a"}, "login_refresh_token_path goes with target.kind"),
+    ],
+)  # fmt: skip
+def test_the_logins_own_paths_go_with_a_custom_body(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=re.escape(message)):
+        spec(**fields)

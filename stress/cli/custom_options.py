@@ -201,11 +201,15 @@ def probe(
         if shape.access_cookie is not None
         else f"access token at {shape.access_token_path}"
     )
+    if shape.login_access_token_path is not None:
+        access += f" (the login's at {shape.login_access_token_path})"
     refresh = (
         f"refresh token at {shape.refresh_token_path}"
         if shape.refresh_cookie is None
         else f"refresh token in the cookie {shape.refresh_cookie}"
     )
+    if shape.login_refresh_token_path is not None:
+        refresh += f" (the login's at {shape.login_refresh_token_path})"
     if shape.csrf_cookie is not None:
         refresh += f", CSRF cookie {shape.csrf_cookie} sent back as {shape.csrf_sent_as}"
     elif shape.csrf_token_path is not None:

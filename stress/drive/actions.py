@@ -150,7 +150,7 @@ class Actions:
             error = outcome.error or ("response-lost" if outcome.sent else "error")
             return Parsed("info" if outcome.sent else "fail", None, error)
         if invoke.kind in ("login", "refresh", "probe"):
-            return self.profile.parse_tokens(outcome.response)
+            return self.profile.parse_tokens(outcome.response, login=invoke.kind == "login")
         if invoke.kind == "revoke":
             return self.profile.parse_logout(outcome.response)
         return self.profile.parse_plain(outcome.response)

@@ -238,11 +238,9 @@ class Logins:
         except ValueError as exc:
             raise MintError(f"{argv[0]} printed no JSON object on stdout: {exc}") from exc
         spec = self.actions.profile.spec
+        access_path, refresh_path = self.actions.profile.token_paths(login=True)
         tokens: dict[str, str] = {}
-        for name, path in (
-            ("access", spec.access_token_path),
-            ("refresh", spec.refresh_token_path or "refresh_token"),
-        ):
+        for name, path in (("access", access_path), ("refresh", refresh_path or "refresh_token")):
             value = json_path(document, path)
             if not isinstance(value, str) or not value:
                 raise MintError(f"{argv[0]} printed no {name} token at `{path}`")

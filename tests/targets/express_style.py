@@ -1,7 +1,7 @@
 """A JSON auth API in the style of a typical Express app, with a rotation bug of its own.
 
 It is a second, independent target: the tester must catch its bugs without knowing anything
-about it beyond the scenario file. Eighteen variants:
+about it beyond the scenario file. Nineteen variants:
 
 - ``body``: ``POST /auth/refresh`` with ``{"refreshToken": ...}`` answers
   ``{"accessToken", "refreshToken"}``. Its bug is the classic one: the handler looks the token up,
@@ -73,6 +73,9 @@ about it beyond the scenario file. Eighteen variants:
   that read the cookie ``rt`` (``router.get("/refresh", ...)``, as the most copied Express
   tutorial on refresh-token rotation has them); a POST to either answers 405.
 
+- ``nested-login``: as ``body``, bug included, but the login answers ``{"user", "tokens":
+  {"accessToken", "refreshToken"}}`` and the refresh the tokens alone, at the top.
+
 Run: ``python -m tests.targets.express_style --variant body --port 8123``; with
 ``EXPRESS_TOKEN_LOG=PATH`` set, every issued token is appended to PATH (a test hook).
 """
@@ -116,6 +119,7 @@ VARIANTS = (
     "redirects",
     "scoped-cookie",
     "get-routes",
+    "nested-login",
 )
 GATEWAY_KEY = "demo-anon-key"
 # The variants whose refresh token travels in the cookie `rt`.
@@ -179,7 +183,10 @@ def partitioned_cookie(name: str, value: str, path: str) -> tuple[bytes, bytes]:
 def build_app(variant: str, token_log: str | None = None) -> Starlette:
     store = Store(token_log=token_log)
 
-    def tokens_response(refresh: str, access: str) -> Response:
+    def tokens_response(refresh: str, access: str, user: str | None = None) -> Response:
+        if variant == "nested-login" and user is not None:  # the login's answer only
+            tokens = {"accessToken": access, "refreshToken": refresh}
+            return JSONResponse({"user": {"email": user}, "tokens": tokens})
         if variant == "redirects":
             response = Response(status_code=302, headers={"location": "/"})
             response.set_cookie("at", access, httponly=True, samesite="lax")
@@ -268,7 +275,7 @@ def build_app(variant: str, token_log: str | None = None) -> Starlette:
         family_id = secrets.token_hex(8)
         refresh, access = store.issue(family_id)
         store.families[family_id] = Family(user=body["email"], current=refresh)
-        response = tokens_response(refresh, access)
+        response = tokens_response(refresh, access, body["email"])
         if variant == "csrf-login":  # a new value for the session, as Django's login rotates it
             store.families[family_id].csrf = secrets.token_urlsafe(16)
             response.set_cookie("XSRF-TOKEN", store.families[family_id].csrf, samesite="strict")
@@ -432,6 +439,7 @@ origin_checked_app = build_app("origin-checked", os.environ.get("EXPRESS_TOKEN_L
 redirects_app = build_app("redirects", os.environ.get("EXPRESS_TOKEN_LOG"))
 scoped_cookie_app = build_app("scoped-cookie", os.environ.get("EXPRESS_TOKEN_LOG"))
 get_routes_app = build_app("get-routes", os.environ.get("EXPRESS_TOKEN_LOG"))
+nested_login_app = build_app("nested-login", os.environ.get("EXPRESS_TOKEN_LOG"))
 
 
 def main() -> None:

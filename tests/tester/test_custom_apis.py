@@ -460,6 +460,16 @@ def test_a_refresh_cookie_set_for_the_refresh_path_only_is_not_sent_to_the_logou
     assert everywhere.returncode == 0, everywhere.stdout + everywhere.stderr
 
 
+def _failing_checkers(scenario: Path, tmp_path: Path) -> set[str]:
+    """The checkers with findings in a run of ``scenario``, which must fail (exit 1)."""
+    ran = auth_stress(
+        "run", str(scenario), "--no-progress", "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path, env=APP_ENV,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    return {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
+
+
 @pytest.mark.parametrize("express_target", ["get-routes"], indirect=True)
 def test_a_refresh_and_a_logout_that_are_get_routes_are_learnt_and_run(
     express_target: ExpressTarget, tmp_path: Path
@@ -471,10 +481,24 @@ def test_a_refresh_and_a_logout_that_are_get_routes_are_learnt_and_run(
     assert target["refresh"] == {"path": "/auth/refresh", "method": "GET"}
     assert target["revoke"] == {"path": "/auth/logout", "method": "GET"}
     assert "Traceback" not in made.stderr
-    ran = auth_stress(
-        "run", str(out), "--no-progress", "--json", str(tmp_path / "r.json"),
-        cwd=tmp_path, env=APP_ENV,
+    assert "self-inflicted-logout" in _failing_checkers(out, tmp_path)
+
+
+@pytest.mark.parametrize("express_target", ["nested-login"], indirect=True)
+def test_a_login_that_answers_its_tokens_elsewhere_than_the_refresh_is_learnt(
+    express_target: ExpressTarget, tmp_path: Path
+) -> None:
+    """The login answers ``{user, tokens: {...}}``, the refresh the tokens alone: init keeps
+    each answer's paths, and the run reads each where it is and finds the app's fork."""
+    out, made = _learnt(express_target, tmp_path)
+    said = " ".join(made.stderr.split())
+    assert "access token at accessToken (the login's at tokens.accessToken)" in said
+    target = tomllib.loads(out.read_text())["target"]
+    assert (target["access_token_path"], target["refresh_token_path"]) == (
+        "accessToken", "refreshToken",
     )  # fmt: skip
-    assert ran.returncode == 1, ran.stdout + ran.stderr
-    found = {f["checker"] for f in json.loads((tmp_path / "r.json").read_text())["findings"]}
-    assert "self-inflicted-logout" in found
+    assert (target["login_access_token_path"], target["login_refresh_token_path"]) == (
+        "tokens.accessToken", "tokens.refreshToken",
+    )  # fmt: skip
+    assert target["refresh"]["json"] == {"refreshToken": "{refresh_token}"}
+    assert "fork" in _failing_checkers(out, tmp_path)
