@@ -458,13 +458,14 @@ class TargetProfile:
         return self._access_path(login), self._refresh_path(login)
 
     def parse_plain(self, response: WireResponse) -> Parsed:
-        """Classify a use/revoke response: 2xx ok, 3xx and 4xx rejected, 5xx unknown; a custom
-        API's 2xx that is a GraphQL error answer reads as :func:`graphql_error` says."""
+        """Classify a use/revoke response: 2xx ok, 3xx and 4xx rejected, 5xx unknown; a 2xx
+        that is a GraphQL error answer reads as :func:`graphql_error` says, whatever the kind:
+        the API an OAuth 2.0 server's tokens are used at may be a GraphQL one (Hasura answers
+        an expired token with 200 and ``invalid-jwt``), and RFC 7009's revocation endpoint
+        answers no such document."""
         early = self.classify_status(response)
         if early is not None:
             return early
-        if self.spec.kind == "oauth2":
-            return _PLAIN_OK
         # Looked for before any JSON is decoded: a use's answer is read on the load path.
         body = _decoded_body(response)
         refused = graphql_error(_decode_json(body)) if b'"errors"' in body else None
