@@ -493,11 +493,16 @@ class TargetProfile:
             return None
         document = _decode_json(_decoded_body(response))
         error = json_path(document, "error") if isinstance(document, dict) else None
-        label = error if isinstance(error, str) and error else f"http-{status}"
+        if isinstance(error, str) and error:
+            label = error
+        else:  # a GraphQL server's error code names it better (application/graphql-response+json)
+            graphql = graphql_error(document)
+            label = graphql[1] if graphql is not None else f"http-{status}"
         wait = retry_after(response)
         # A demand for a DPoP nonce refuses the request before its token is looked at, so it
         # says nothing of the token: unknown, never a refusal that checkers would count (a
-        # single request is sent again with the nonce; a burst member cannot be).
+        # single request is sent again with the nonce, and a burst refused whole; a member
+        # refused alone cannot be).
         if status >= 500 or status == 408 or label == "use_dpop_nonce":
             return Parsed("info", None, label, wait)
         return Parsed("fail", None, label, wait)

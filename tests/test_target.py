@@ -643,3 +643,14 @@ def test_a_login_answer_is_read_at_the_logins_own_paths() -> None:
 def test_the_logins_own_paths_go_with_a_custom_body(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(msgspec.ValidationError, match=re.escape(message)):
         spec(**fields)
+
+
+def test_a_graphql_refusal_with_its_own_status_is_named_by_its_code() -> None:
+    """GraphQL over HTTP's ``application/graphql-response+json`` answers a refusal with a 4xx:
+    the status says what it is, the code names it."""
+    custom = TargetProfile(spec(kind="json", refresh={"path": "/graphql"}), ENDPOINTS)
+    refused = custom.parse_tokens(response(401, _graphql_error("UNAUTHENTICATED")))
+    assert (refused.outcome, refused.error) == ("fail", "UNAUTHENTICATED")
+    crashed = custom.parse_tokens(response(500, _graphql_error("INTERNAL_SERVER_ERROR")))
+    assert (crashed.outcome, crashed.error) == ("info", "INTERNAL_SERVER_ERROR")
+    assert custom.parse_tokens(response(401, {"message": "no"})).error == "http-401"
