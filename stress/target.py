@@ -355,13 +355,14 @@ class TargetProfile:
     def _templated_use(
         self, base: str, spec: RequestSpec, access_token: str, cookies: Mapping[str, str]
     ) -> WireRequest:
-        request = self._templated(base, spec, {"access_token": access_token}, None, cookies)
+        values = {"access_token": access_token}
         if spec.uses("access_token"):
-            return request
-        presented, sent = self._access_presented(spec.method, request.url, access_token)
-        if sent:  # the access cookie, beside the session's
-            jar = {**cookies, self.spec.access_cookie or "": access_token}
-            return self._templated(base, spec, {"access_token": access_token}, None, jar)
+            return self._templated(base, spec, values, None, cookies)
+        if self.spec.access_cookie is not None:  # the access cookie, beside the session's
+            jar = {**cookies, self.spec.access_cookie: access_token}
+            return self._templated(base, spec, values, None, jar)
+        request = self._templated(base, spec, values, None, cookies)
+        presented, _ = self._access_presented(spec.method, request.url, access_token)
         return build_request(
             request.method, request.url, (*presented, *request.headers), request.body
         )
