@@ -77,7 +77,7 @@ from stress.measure.prober import Bounds
 from stress.measure.runner import ProbeSetup, default_history_path, flag_scenario
 from stress.policy import PRESETS, Policy, PresetName, resolve_policy
 from stress.run_record import INCONCLUSIVE_ENDS
-from stress.scenario import ASSERTED_AUTHS, AUTH_METHODS
+from stress.scenario import ASSERTED_AUTHS, AUTH_METHODS, TLS_AUTHS
 from stress.starter import (
     ClientSetup,
     Login,
@@ -268,7 +268,7 @@ def init_command(
         require_variables(header_variables(setup), "init sends the headers with every request")
         endpoints = _discovered(target, setup, tls.verify, mint is not None)
         client = _ask(client_id, "OAuth client id (empty for none)", "", yes)
-        if not client and setup.client_auth in ASSERTED_AUTHS:
+        if not client and setup.client_auth in ASSERTED_AUTHS | TLS_AUTHS:
             raise fail(ExitCode.USAGE, f"--client-id: a {setup.client_auth} client needs its id")
         login = mint or _password_login(username, password_env, yes)
         learnt = _learn_oauth(target, endpoints, client, login, (setup, tls))

@@ -43,6 +43,14 @@ def test_a_client_certificate_is_learnt_by_init_and_presented_by_the_run(
         assert "the server wants a client certificate" in " ".join(refused.stderr.split())
         assert "Traceback" not in refused.stderr
         assert "set target.token_endpoint" not in refused.stderr  # naming it would not help
+        cert_flags = ("--client-cert-env", "APP_CLIENT_CERT", "--client-cert-key-env",
+                      "APP_CLIENT_KEY")  # fmt: skip
+        anonymous = [f for f in flags if f not in ("--client-id", "demo-client")]
+        nameless = cli(
+            "init", "--target", url, *anonymous, *cert_flags, "--output", str(written), env=env
+        )
+        assert nameless.code == 2, nameless.stdout + nameless.stderr
+        assert "--client-id: a tls_client_auth client needs its id" in nameless.stderr
         made = cli(
             "init", "--target", url, *flags, "--client-cert-env", "APP_CLIENT_CERT",
             "--client-cert-key-env", "APP_CLIENT_KEY", "--output", str(written), env=env,
