@@ -11,6 +11,7 @@ import tomli_w
 
 __all__ = ["behaviour_scenario", "steps"]
 
+_CLIENT_ID = 'client_id = "demo-client"\n'
 _HEAD = """\
 name = "{name}"
 [target]
@@ -29,14 +30,24 @@ password = "password"
 
 
 def behaviour_scenario(
-    name: str, url: str, *, policy: str, run: str, steps: str, resource: bool = False
+    name: str,
+    url: str,
+    *,
+    policy: str,
+    run: str,
+    steps: str,
+    resource: bool = False,
+    client: str = "",
 ) -> str:
     """A scenario named ``name`` against the target at ``url``; ``policy``, ``run`` and
-    ``steps`` are TOML (the ``[policy]`` and ``[run]`` tables' lines, the ``[[steps]]``)."""
+    ``steps`` are TOML (the ``[policy]`` and ``[run]`` tables' lines, the ``[[steps]]``), and
+    ``client`` the ``[target]`` lines that say more of the client (``dpop = true``)."""
     head = _HEAD.format(
         name=name, url=url, resource='resource = "/api/me"' if resource else "", policy=policy,
         run=run,
     )  # fmt: skip
+    if client:
+        head = head.replace(_CLIENT_ID, _CLIENT_ID + client.rstrip("\n") + "\n", 1)
     return head + steps
 
 

@@ -93,10 +93,9 @@ def test_a_burst_refused_whole_for_a_new_nonce_is_released_again_with_it(
             policy='kind = "idempotent"\ngrace_seconds = 2',
             run="sessions = 1\nop_timeout_seconds = 5\nmax_seconds = 30",
             steps=steps({"op": "login"}, {"op": "sleep", "seconds": 1.5}, BURST),
+            client="dpop = true",
         )
-        scenario.write_text(
-            text.replace('client_id = "demo-client"\n', 'client_id = "demo-client"\ndpop = true\n')
-        )
+        scenario.write_text(text)
         ran = cli("run", str(scenario))
     assert (ran.code, ran.report and ran.report["verdict"]) == (0, "pass"), ran.stdout
     history = load_history(tmp_path / "history.jsonl")

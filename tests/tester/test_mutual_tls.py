@@ -97,14 +97,10 @@ def test_the_reproducer_of_a_finding_over_mutual_tls_reaches_the_server(
             policy='kind = "strict"',
             run="sessions = 2\nop_timeout_seconds = 5\nmax_seconds = 30",
             steps=steps({"op": "login"}, {"op": "refresh", "parallel": 4, "profile": "multi-tab"}),
+            client='client_auth = "tls_client_auth"\nclient_cert_env = "APP_CLIENT_CERT"\n'
+            'client_cert_key_env = "APP_CLIENT_KEY"',
         )
-        scenario.write_text(
-            text.replace(
-                'client_id = "demo-client"\n',
-                'client_id = "demo-client"\nclient_auth = "tls_client_auth"\n'
-                'client_cert_env = "APP_CLIENT_CERT"\nclient_cert_key_env = "APP_CLIENT_KEY"\n',
-            )
-        )
+        scenario.write_text(text)
         ran = cli("run", str(scenario), "--ca-file", str(cert_files[0]), env=env)
         assert ran.code == 1, ran.stdout + ran.stderr
         assert ran.report is not None
