@@ -20,6 +20,9 @@ servers differ along a few independent axes, so the model is those axes as expli
   detection starts after the longer of the window and the tolerance;
 - ``refresh_revokes_access``: a rotation revokes the access token issued with the presented
   refresh token;
+- ``use_retires``: the window of a rotation also ends, early, once the access token it handed
+  out is accepted by the API: the previous token, and every sibling the window minted but the
+  used one, are retired then (Doorkeeper's ``previous_refresh_token``: "revoked on use");
 - ``relax``: invariants the scenario explicitly downgrades to warnings.
 
 The presets ``strict``, ``idempotent``, ``overlap`` and ``none`` name the common combinations.
@@ -71,6 +74,7 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     reuse_revokes: ReuseScope = "family"
     tolerance_seconds: float = 0.0
     refresh_revokes_access: bool = False
+    use_retires: bool = False
     relax: tuple[Invariant, ...] = ()
 
     @property
@@ -136,6 +140,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             parts.append(f"tolerance {self.tolerance_seconds:g}s")
         if self.refresh_revokes_access:
             parts.append("refresh revokes the access token")
+        if self.use_retires:
+            parts.append("a use of the new access token ends the window")
         return ", ".join(parts) + relax
 
 
@@ -157,6 +163,7 @@ def resolve_policy(
     reuse_revokes: ReuseScope | None = None,
     tolerance_seconds: float | None = None,
     refresh_revokes_access: bool = False,
+    use_retires: bool = False,
     relax: tuple[Invariant, ...] = (),
 ) -> Policy:
     """Combine a preset (optional) with explicit fields; contradictions raise ``ValueError``.
@@ -183,8 +190,9 @@ def resolve_policy(
             "tolerance_seconds": tolerance_seconds or None,
         }
         extra = [f"policy.{k}" for k, v in given.items() if v is not None]
-        if extra or refresh_revokes_access:
-            extra += ["policy.refresh_revokes_access"] if refresh_revokes_access else []
+        flags = {"refresh_revokes_access": refresh_revokes_access, "use_retires": use_retires}
+        if extra or any(flags.values()):
+            extra += [f"policy.{k}" for k, v in flags.items() if v]
             raise ValueError(
                 f"policy 'none' means no rotation: {', '.join(extra)} do(es) not apply; "
                 "remove them or pick another policy.kind"
@@ -217,6 +225,11 @@ def resolve_policy(
                 f"policy.generations = {generations}: a policy that rejects every replay "
                 "accepts no older generation (use 0 or drop it)"
             )
+        if use_retires:
+            raise ValueError(
+                "policy.use_retires ends a replay window early, and a policy that rejects every "
+                "replay has none: drop it, or say what a replay inside the window returns"
+            )
         depth = 0
     else:
         if grace <= 0:
@@ -235,5 +248,6 @@ def resolve_policy(
         reuse_revokes=reuse_revokes or "family",
         tolerance_seconds=0.0 if tolerance_seconds is None else tolerance_seconds,
         refresh_revokes_access=refresh_revokes_access,
+        use_retires=use_retires,
         relax=relax,
     )

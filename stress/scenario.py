@@ -502,6 +502,7 @@ class PolicySpec(_Strict, frozen=True):
     reuse_revokes: ReuseScope | None = None
     tolerance_seconds: NonNegative | None = None
     refresh_revokes_access: bool = False
+    use_retires: bool = False
     relax: list[Invariant] = []
 
     def __post_init__(self) -> None:
@@ -517,6 +518,7 @@ class PolicySpec(_Strict, frozen=True):
             reuse_revokes=self.reuse_revokes,
             tolerance_seconds=self.tolerance_seconds,
             refresh_revokes_access=self.refresh_revokes_access,
+            use_retires=self.use_retires,
             relax=tuple(dict.fromkeys(self.relax)),
         )
 

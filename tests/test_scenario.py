@@ -122,6 +122,13 @@ def test_policy_fields_without_a_preset(tmp_path: Path) -> None:
     assert policy.relax == ("self-inflicted-logout",)
 
 
+def test_a_window_may_end_at_the_first_use_of_the_new_access_token(tmp_path: Path) -> None:
+    block = 'kind = "overlap"\ngrace_seconds = 60\nuse_retires = true'
+    policy = load_scenario(write(tmp_path, VALID.replace(POLICY, block))).policy.model()
+    assert (policy.replay, policy.use_retires, policy.preset) == ("new-pair", True, None)
+    assert policy.describe().endswith("a use of the new access token ends the window")
+
+
 def test_a_strict_policy_may_spare_reuses_for_a_tolerance(tmp_path: Path) -> None:
     block = 'kind = "strict"\ntolerance_seconds = 1.5'
     policy = load_scenario(write(tmp_path, VALID.replace(POLICY, block))).policy.model()
@@ -142,6 +149,8 @@ def test_a_strict_policy_may_spare_reuses_for_a_tolerance(tmp_path: Path) -> Non
         ('kind = "strict"\nrelax = ["forks"]', "`policy.relax[0]`"),
         ('kind = "none"\ntolerance_seconds = 1', "policy.tolerance_seconds do(es) not apply"),
         ('kind = "strict"\ntolerance_seconds = -1', "`policy.tolerance_seconds`"),
+        ('kind = "strict"\nuse_retires = true', "policy.use_retires ends a replay window"),
+        ('kind = "none"\nuse_retires = true', "policy.use_retires do(es) not apply"),
     ],
 )
 def test_contradicting_policy_fields_name_the_field(

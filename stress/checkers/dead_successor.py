@@ -9,8 +9,9 @@ one written first is dead although nobody ever used it; the client that kept it 
 The proof: op ``m`` returned token ``t``; ``t``'s first presentation was rejected and no later
 one worked; and nothing legitimately retired ``t`` before that rejection: no revoke of its
 family, no possibly stale reuse in it (as ``policy.reuse_revokes`` scopes it), and no other
-branch of the family moved on (under ``new-pair`` refreshing one sibling retires the others;
-under any other policy a second branch is already a ``fork``).
+branch of the family moved on (under ``new-pair`` refreshing one sibling retires the others, and
+so does using its access token under ``use_retires``; under any other policy a second branch is
+already a ``fork``).
 """
 
 from __future__ import annotations
@@ -43,12 +44,18 @@ _ISSUING = frozenset({"login", "refresh", "probe"})
 
 
 def _advances(grace: Grace) -> dict[str, tuple[list[int], list[Operation]]]:
-    """Per family, the sends (sorted) and ops of every presentation that may have rotated."""
+    """Per family, the sends (sorted) and ops of every presentation that may have rotated, and,
+    under ``policy.use_retires``, of every use that may have ended a window."""
     lineage = grace.lineage
+    uses = grace.policy.use_retires
     per_family: dict[str, list[Operation]] = defaultdict(list)
     for o in lineage.ops:
-        family = lineage.family_of(o.presented)
-        if o.kind in ROTATING_KINDS and possibly_effective(o) and family is not None:
+        if not possibly_effective(o) or (
+            o.kind not in ROTATING_KINDS and not (uses and o.kind == "use")
+        ):
+            continue
+        family = lineage.family_of_op(o)
+        if family is not None:
             per_family[family].append(o)
     index: dict[str, tuple[list[int], list[Operation]]] = {}
     for family, ops in per_family.items():
@@ -64,14 +71,16 @@ def _moved_on(
     since: int,
     until: int,
 ) -> bool:
-    """True when another branch of ``token``'s family may have advanced in ``[since, until)``."""
+    """True when another branch of ``token``'s family may have advanced in ``[since, until)``
+    (a use of a branch's access token advances it under ``policy.use_retires``)."""
     lineage = grace.lineage
     family = lineage.family_of(token)
     sends, ops = advances.get(family or "", ([], []))
-    return any(
-        o.presented != token and not lineage.is_ancestor(o.presented or "", token)
+    branches = (
+        lineage.access_to_refresh.get(o.presented or "") if o.kind == "use" else o.presented
         for o in ops[bisect_left(sends, since) : bisect_left(sends, until)]
     )
+    return any(b != token and not lineage.is_ancestor(b or "", token) for b in branches)
 
 
 def _dead_at_first_use(grace: Grace, ctx: CheckContext, mint: Operation) -> Operation | None:

@@ -10,17 +10,20 @@ explicitly (``policy.relax``). Two rules (RFC 9700 §4.14.2; ROTATION.md invaria
 - all policies: at quiescence, ok probes of two distinct leaves of one family (neither derived from
   the other) prove two live heads. Under ``new-pair`` siblings minted inside the window are
   allowed to live until the window closes, so both probes must start certainly after ``W``
-  past both mintings. Without rotation a probe that handed back its own token does not count,
-  and live leaves of a server that mints new tokens but keeps old ones valid are a warning.
+  past both mintings (or, under ``use_retires``, after an accepted use of the access token
+  that one of the rotations of the token they branch from handed out). Without rotation a
+  probe that handed back its own token does not count, and live leaves of a server that mints
+  new tokens but keeps old ones valid are a warning.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
+from stress.checkers.grace import Grace
 from stress.checkers.judging import finding, verdict
 from stress.checkers.lineage import ROTATING_KINDS, Lineage, build_lineage, short
 from stress.history import Operation
@@ -101,11 +104,12 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
             probed.add(token)
             live[family].append(op)
     findings: list[Finding] = []
+    closed = _closed_by_use(Grace.of(lineage, ctx)) if ctx.policy.use_retires else None
     for family, probes in live.items():
-        pair = _first_fork_pair(lineage, probes, ctx.policy.replay == "new-pair", window)
+        pair = _first_fork_pair(lineage, probes, ctx.policy.replay == "new-pair", window, closed)
         if pair is None:
             continue
-        p, q = pair
+        p, q, ended = pair
         mints = [
             lineage.by_index[i]
             for t in (p.presented, q.presented)
@@ -128,6 +132,11 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
                 key=(q, f"{short(q.presented)} works too: a second live head"),
                 proof=[
                     *((m, f"issued {short(m.returned)}") for m in mints),
+                    *(
+                        ()
+                        if ended is None
+                        else [(ended, f"used {short(ended.presented)}: the window ended")]
+                    ),
                     (p, f"{short(p.presented)} works after quiescence"),
                 ],
                 severity="warning" if not rotates or ctx.policy.relaxed("fork") else "error",
@@ -136,17 +145,65 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
     return findings
 
 
+ClosedByUse = Callable[[Lineage, Operation, Operation], Operation | None]
+
+
 def _first_fork_pair(
-    lineage: Lineage, probes: list[Operation], overlap: bool, window: int
-) -> tuple[Operation, Operation] | None:
+    lineage: Lineage,
+    probes: list[Operation],
+    overlap: bool,
+    window: int,
+    closed: ClosedByUse | None,
+) -> tuple[Operation, Operation, Operation | None] | None:
+    """Two probes proving two live heads, and the use that ended their window early if that
+    is what lets them count."""
     for i, p in enumerate(probes):
         for q in probes[i + 1 :]:
             a, b = p.presented, q.presented
             if a is None or b is None or lineage.is_ancestor(a, b) or lineage.is_ancestor(b, a):
                 continue
-            if overlap and not _after_window(lineage, (p, q), window):
-                continue
-            return p, q
+            if not overlap or _after_window(lineage, (p, q), window):
+                return p, q, None
+            ended = closed(lineage, p, q) if closed is not None else None
+            if ended is not None:
+                return p, q, ended
+    return None
+
+
+def _closed_by_use(grace: Grace) -> ClosedByUse:
+    """Under ``policy.use_retires``: the use that ended, before both probes, the window in
+    which the two probed leaves' branches were minted: an accepted use of the access token that
+    one of the rotations of the token they branch from handed out. After it at most one branch
+    may live."""
+
+    def closed(lineage: Lineage, p: Operation, q: Operation) -> Operation | None:
+        fork = _branching(lineage, p.presented or "", q.presented or "")
+        if fork is None:
+            return None
+        start = min(p.send_ns, q.send_ns)
+        for child in lineage.children.get(fork, ()):
+            use = grace.first_use(lineage.by_index[lineage.minted_by[child]].access)
+            if use is not None and (use.recv_ns or 0) < start:
+                return use
+        return None
+
+    return closed
+
+
+def _branching(lineage: Lineage, a: str, b: str) -> str | None:
+    """The token from which the chains of ``a`` and ``b`` part (their latest common ancestor)."""
+    above: set[str] = set()
+    t: str | None = a
+    while t is not None and t not in above:
+        above.add(t)
+        t = lineage.parent.get(t)
+    seen: set[str] = set()
+    t = lineage.parent.get(b)
+    while t is not None and t not in seen:
+        if t in above:
+            return t
+        seen.add(t)
+        t = lineage.parent.get(t)
     return None
 
 

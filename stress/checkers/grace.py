@@ -9,9 +9,12 @@ any refresh that may have consumed ``r`` (``ok`` or ``info``) and the earliest c
 - otherwise ambiguous, and checkers stay silent.
 
 ``W`` is the policy's window: 0 when the policy accepts no replay. Without rotation a refresh
-consumes its token only if the server actually returned a different one. A replay may go
-``policy.depth`` generations back; a token further behind the family's head is stale whatever
-the clock says.
+consumes its token only if the server actually returned a different one. Under
+``policy.use_retires`` the window also ends once an access token that a rotation of ``r``
+handed out is used: ``q`` is certainly within it only if no such use was sent before ``q``
+completed, and certainly after it once an accepted one completed before ``q`` was sent. A
+replay may go ``policy.depth`` generations back; a token further behind the family's head is
+stale whatever the clock says.
 
 This module also answers the "was the family already legitimately killed?" questions that keep
 checkers from blaming the server for a rejection it was entitled to make.
@@ -162,7 +165,54 @@ class Grace:
         if op.presented is None or op.recv_ns is None:
             return False
         earliest = self.earliest_rotation(op.presented, (op,))
-        return earliest is not None and op.recv_ns - earliest <= self.window
+        if earliest is None or op.recv_ns - earliest > self.window:
+            return False
+        return not self.policy.use_retires or not any(
+            (send := self._use_sent(c.access)) is not None and send < op.recv_ns
+            for c in self._consumers(op.presented)
+            if c.index != op.index and c.access is not None
+        )
+
+    @cached_property
+    def _uses(self) -> tuple[dict[str, int], dict[str, Operation]]:
+        """Per access token, the earliest send of a use that may have been served (``ok`` or
+        ``info``) and the accepted use that completed first: where ``policy.use_retires`` ends
+        a window."""
+        sent: dict[str, int] = {}
+        accepted: dict[str, Operation] = {}
+        for o in self.lineage.ops:
+            token = o.presented
+            if o.kind != "use" or token is None or not possibly_effective(o):
+                continue
+            if token not in sent or o.send_ns < sent[token]:
+                sent[token] = o.send_ns
+            if o.outcome == "ok" and o.recv_ns is not None:
+                first = accepted.get(token)
+                if first is None or o.recv_ns < (first.recv_ns or 0):
+                    accepted[token] = o
+        return sent, accepted
+
+    def _use_sent(self, access: str) -> int | None:
+        return self._uses[0].get(access)
+
+    def first_use(self, access: str | None) -> Operation | None:
+        """The accepted use of ``access`` that completed first (None: never accepted)."""
+        return None if access is None else self._uses[1].get(access)
+
+    def retired_by_use(self, op: Operation) -> tuple[Operation, Operation] | None:
+        """(rotation, use) proving ``op`` presented a token its window had already given up
+        under ``policy.use_retires``: a rotation of the token other than ``op`` handed out an
+        access token whose accepted use completed before ``op`` was sent."""
+        if not self.policy.use_retires or op.presented is None:
+            return None
+        proofs = [
+            (consumer, use)
+            for consumer in self._consumers(op.presented)
+            if consumer.index != op.index
+            and (use := self.first_use(consumer.access)) is not None
+            and (use.recv_ns or 0) < op.send_ns
+        ]
+        return min(proofs, key=lambda p: p[1].recv_ns or 0) if proofs else None
 
     def stale_after_window(self, op: Operation, horizon: int | None = None) -> Operation | None:
         """The op whose completed rotation proves ``op`` presented its token more than
@@ -256,7 +306,7 @@ class Grace:
         consumer = self.stale_after_window(op, self.policy.reuse_horizon_ns)
         if consumer is not None:
             return (consumer,)
-        return self.stale_ancestor(op)
+        return self.retired_by_use(op) or self.stale_ancestor(op)
 
     def _deep_earliest(self, token: str) -> int | None:
         """Earliest send that may have rotated a token ``policy.depth`` generations below."""

@@ -97,9 +97,15 @@ def finding(
 def stale_blame(proof: Sequence[Operation]) -> list[Why]:
     """Why each op of a staleness proof (see ``Grace.stale_proof``) matters.
 
-    The proof is the mints down the family, then the op that rotated the last of them.
+    The proof is the mints down the family, then the op that rotated the last of them; or,
+    under ``policy.use_retires``, a rotation and the use of the access token it handed out.
     """
     *mints, rotation = proof
+    if rotation.kind == "use":
+        return [
+            *((m, f"rotated {short(m.presented)}, handing out {short(m.access)}") for m in mints),
+            (rotation, f"used {short(rotation.presented)}: the window ended"),
+        ]
     return [
         *((m, f"issued {short(m.returned)}") for m in mints),
         (rotation, f"rotated {short(rotation.presented)}"),

@@ -4,7 +4,8 @@ An ``ok`` refresh or probe presenting ``r`` is a violation when (ROTATION.md inv
 
 - ``r`` had been consumed by a refresh that completed more than ``W`` before this op was sent
   (``W`` is 0 when the policy accepts no replay, so any op started after a completed rotation
-  counts); or
+  counts); or, under ``policy.use_retires``, by a refresh whose access token was accepted by
+  the API before this op was sent; or
 - ``r`` is further behind the family's head than ``policy.generations`` allows: a descendant
   that many generations down had itself been consumed before this op was sent (see
   ``Grace.stale_ancestor`` for ``new-pair``).
@@ -51,6 +52,18 @@ def _violation(grace: Grace, op: Operation) -> Finding | None:
             f"{consumer.index} rotated it (grace {grace.window / 1e6:.1f} ms)",
             key=(op, f"presented {short(token)} after op {consumer.index} rotated it, accepted"),
             proof=[(consumer, f"rotated {short(token)}")],
+            severity=severity,
+        )
+    retired = grace.retired_by_use(op)
+    if retired is not None:
+        rotation, use = retired
+        return finding(
+            CHECKER_ID,
+            f"{op.kind}({short(token)}) op {op.index} accepted after op {use.index} used the "
+            f"access token that op {rotation.index}, its rotation, handed out (the policy says "
+            "that use ends the window)",
+            key=(op, f"presented {short(token)} after its window ended, accepted"),
+            proof=stale_blame(retired),
             severity=severity,
         )
     ancestor = grace.stale_ancestor(op)

@@ -38,6 +38,7 @@ __all__ = [
     "decide_generations",
     "decide_grace",
     "decide_replay",
+    "decide_retirement",
     "decide_reuse",
     "decide_rotation",
     "decide_tolerance",
@@ -439,6 +440,45 @@ def decide_tolerance(trials: Sequence[Sequence[Operation]], *, floor: float) -> 
 
 
 # -- the access token ---------------------------------------------------------------------------
+
+
+def decide_retirement(ops: Sequence[Operation], window: float) -> Decision[bool]:
+    """Does a use of the new access token end the window? Doorkeeper's does.
+
+    The trial rotates, calls the resource with the access token the rotation issued (it must
+    work), then replays the predecessor at once. Rejected, while replays ``window`` seconds
+    after a rotation were accepted by the grace search, it was the use that retired it.
+    """
+    rotation, use = _first(ops, ROTATE), _first(ops, USE_NEW)
+    replay = _first(ops, REPLAY_STEP)
+    if rotation is None or use is None:
+        return Decision(None, "the trial did not get as far as a use of the new access token")
+    if accepted(use) is not True:
+        why = "the access token the refresh issued did not work at target.resource"
+        return Decision(None, why, (use.index,))
+    if replay is None:
+        return Decision(None, "the trial did not get as far as the replay", (use.index,))
+    shown = (rotation.index, use.index, replay.index)
+    point = replay_point(ops)
+    answer = accepted(replay)
+    if answer is None or point is None:
+        return Decision(None, "the replay after the use got no answer", shown)
+    if answer:
+        why = "the predecessor replayed right after the new access token was used was accepted"
+        return Decision(False, why, shown)
+    if point.bound >= window:
+        why = (
+            f"the predecessor replayed right after the new access token was used was rejected, "
+            f"but as late as {point.bound:.3f} s after the rotation, and replays were accepted "
+            f"only up to {window:.3f} s: the window may have ended by itself"
+        )
+        return Decision(None, why, shown)
+    why = (
+        f"the predecessor replayed right after the new access token was used was rejected "
+        f"(within {point.bound:.3f} s of the rotation, while replays {window:.3f} s after a "
+        "rotation were accepted): the use ended the window"
+    )
+    return Decision(True, why, shown)
 
 
 def decide_access(ops: Sequence[Operation]) -> Decision[bool]:

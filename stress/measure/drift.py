@@ -40,8 +40,11 @@ def differences(found: Policy, declared: Policy) -> list[Drift]:
     return [Drift(name, ours[name], theirs[name]) for name in FIELDS if ours[name] != theirs[name]]
 
 
-# The fields a measurement that rejected no replay leaves open to a target retiring nothing.
-_RETIREMENT = tuple(name for name in FIELDS if name != "refresh_revokes_access")
+# The fields a measurement that rejected no replay leaves open to a target retiring nothing
+# (a use that ends the window rejects a replay, so it is never one of them).
+_RETIREMENT = tuple(
+    name for name in FIELDS if name not in ("refresh_revokes_access", "use_retires")
+)
 
 
 def drift(measurement: Measurement, declared: Policy) -> tuple[list[Drift], list[str]]:

@@ -5,8 +5,10 @@
 2. ``access`` (with ``target.resource``): does a refresh revoke the access token issued before
    it?
 3. With replays accepted: the grace search (:class:`~stress.measure.search.GraceSearch`, the
-   trials of each of its rounds at once), then replays 2, 3, ... generations back inside the
-   window, then one reuse just past the window.
+   trials of each of its rounds at once), then (with ``target.resource``) a replay right after
+   the new access token was used: does that use end the window (Doorkeeper's does)? Then
+   replays 2, 3, ... generations back inside the window, then one reuse just past the window,
+   or right after such a use when no window's end was found.
    With replays rejected there is no window, and the reuse is the replay itself.
    A reuse that revoked nothing starts the tolerance search (the same search, over reuse
    trials): a server may spare rejected reuses for a while after a rotation, so that its
@@ -104,18 +106,31 @@ class Prober:
             none = Decision(0.0, "replays are rejected: there is no window", replay.ops)
             self._set("grace_seconds", none)
             self._set("generations", Decision(0, "replays are rejected", replay.ops))
+            self._set("use_retires", Decision(False, "replays are rejected: no window to end"))
             await self._reuse(0.0)
         elif replay.value is None:
             self._unmeasured(
-                ("grace_seconds", "generations", "reuse_revokes", "tolerance_seconds"), replay.why
+                (
+                    "grace_seconds",
+                    "generations",
+                    "reuse_revokes",
+                    "tolerance_seconds",
+                    "use_retires",
+                ),
+                replay.why,
             )
         else:
             window = await self._grace()
             if window.value is None:
-                self._unmeasured(("generations", "reuse_revokes", "tolerance_seconds"), window.why)
+                self._unmeasured(
+                    ("generations", "reuse_revokes", "tolerance_seconds", "use_retires"), window.why
+                )
             elif window.accepted_at is not None:
+                retires = await self._retirement(window.accepted_at)
                 await self._generations(window.accepted_at)
-                if window.rejected_at is None:
+                if window.rejected_at is None and retires:
+                    await self._reuse(0.0, after_use=True)
+                elif window.rejected_at is None:
                     why = "the window is longer than --grace-max, so no reuse after it was tried"
                     self._unmeasured(("reuse_revokes", "tolerance_seconds"), why)
                 else:
@@ -190,6 +205,18 @@ class Prober:
         shown = Decision(window.value, window.why, window.ops, lower_bound=window.lower_bound)
         self._set("grace_seconds", shown)
 
+    async def _retirement(self, window: float) -> bool:
+        """Does a use of the new access token end the window (True: it does)?"""
+        if not self.has_resource:
+            why = "target.resource is not set (set it, or pass --resource), so no access token "
+            self._set("use_retires", Decision(None, why + "was used before a replay"))
+            return False
+        _, decision = await self._decided(
+            self.trials.retire, partial(decide.decide_retirement, window=window)
+        )
+        self._set("use_retires", decision)
+        return decision.value is True
+
     async def _generations(self, window: float) -> None:
         trials: list[Ops] = []
         for depth in range(2, GENERATIONS_BOUND + 1):
@@ -200,10 +227,17 @@ class Prober:
         decision = decide.decide_generations(trials, bound=GENERATIONS_BOUND, window=window)
         self._set("generations", decision)
 
-    async def _reuse(self, delay: float) -> None:
-        """A reuse ``delay`` s after the rotation; one that revoked nothing may have come
-        within a tolerance, so the tolerance search follows it."""
-        ops, decision = await self._decided(partial(self.trials.reuse, delay), decide.decide_reuse)
+    async def _reuse(self, delay: float, *, after_use: bool = False) -> None:
+        """A reuse ``delay`` s after the rotation (``after_use``: right after the new access
+        token retired the predecessor); one that revoked nothing may have come within a
+        tolerance, so the tolerance search follows it, unless the use had ended the window."""
+        trial = partial(self.trials.reuse, delay, after_use=after_use)
+        ops, decision = await self._decided(trial, decide.decide_reuse)
+        if decision.value == "nothing" and after_use:
+            self._set("reuse_revokes", decision)
+            why = "reuse revokes nothing, so no tolerance applies"
+            self._set("tolerance_seconds", Decision(0.0, why))
+            return
         if decision.value == "nothing":
             await self._tolerance(delay, ops, decision)
             return

@@ -37,6 +37,7 @@ FieldName = Literal[
     "reuse_revokes",
     "tolerance_seconds",
     "refresh_revokes_access",
+    "use_retires",
 ]
 FIELDS: tuple[FieldName, ...] = get_args(FieldName)
 FieldValue = bool | int | float | str
@@ -126,10 +127,12 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
         every earlier one valid for the whole login session. The measured fields then hold only
         as lower bounds. A replay answered with the successor already issued is another shape
         (Supabase Auth gives the parent of the current token the current one, for as long as it
-        is the parent), so ``same-pair`` is left out."""
+        is the parent), so ``same-pair`` is left out, and so is a window that a use of the new
+        access token ends (Doorkeeper's)."""
         grace, generations = self.field("grace_seconds"), self.field("generations")
         return (
             bool(self.value("rotates"))
+            and not self.value("use_retires")
             and self.value("replay") == "new-pair"
             and grace.measured
             and grace.lower_bound
@@ -150,6 +153,7 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
             reuse_revokes=scope,
             tolerance_seconds=float(self.value("tolerance_seconds")),
             refresh_revokes_access=bool(self.value("refresh_revokes_access")),
+            use_retires=bool(self.value("use_retires")),
         )
 
 
@@ -197,6 +201,8 @@ def policy_lines(policy: Policy) -> list[str]:
         lines.append(f"tolerance_seconds = {_number(policy.tolerance_seconds)}")
     if name is None:
         lines.append(f"refresh_revokes_access = {str(policy.refresh_revokes_access).lower()}")
+    if policy.use_retires:
+        lines.append("use_retires = true")
     if policy.relax:
         lines.append("relax = [" + ", ".join(f'"{r}"' for r in policy.relax) + "]")
     return lines

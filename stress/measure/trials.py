@@ -65,13 +65,23 @@ class Trials:
         await self._send_replay(state, first)
         return self._since(start, state)
 
-    async def reuse(self, delay: float) -> list[Operation]:
+    async def retire(self) -> list[Operation]:
+        """Log in, rotate, call the resource with the new access token, replay the predecessor
+        at once: does that use end the window?"""
+        start, state = self._mark(), await self._login()
+        first = self._current(state)
+        if await self._rotate(state) and await self._use_new(state):
+            await self._send_replay(state, first)
+        return self._since(start, state)
+
+    async def reuse(self, delay: float, *, after_use: bool = False) -> list[Operation]:
         """Log one user in twice, rotate the first session, replay its predecessor ``delay``
-        seconds later, then probe both sessions' current tokens."""
+        seconds later (``after_use``: at once, once the new access token was used), then
+        probe both sessions' current tokens."""
         start, logins = self._mark(), self._same_user()
         holder, twin = await self._login(logins), await self._login(logins)
         first = self._current(holder)
-        if await self._rotate(holder):
+        if await self._rotate(holder) and (not after_use or await self._use_new(holder)):
             await anyio.sleep(delay)
             await self._send_replay(holder, first)
             await self._probe(holder, self._current(holder))
@@ -155,6 +165,9 @@ class Trials:
         request = self.actions.refresh_request(state, token)
         _, parsed = await self.actions.send(state, "probe", request, token, step=PROBE)
         return parsed.outcome == "ok"
+
+    async def _use_new(self, state: SessionState) -> bool:
+        return state.access is not None and await self._use(state, state.access, USE_NEW)
 
     async def _use(self, state: SessionState, access: str, step: str) -> bool:
         request = self.actions.profile.use(self.actions.base(state), access, state.cookies)

@@ -328,6 +328,39 @@ def test_whether_a_refresh_revokes_the_access_token_before_it(
     assert decide.decide_access(_access_trial(before, old, new)).value is revokes
 
 
+def _retire_trial(use: str, replay: str, replay_at_ms: float = 8) -> list[Operation]:
+    """A rotation answered at 5 ms, its access token used, then the predecessor replayed."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", access="at-new", t=(2, 5), step="rotate")
+    h.use(p=0, presented="at-new", t=(6, 7), o=use, step="use-new")  # type: ignore[arg-type]
+    h.refresh(
+        p=0, presented="A", returned="C", t=(replay_at_ms, replay_at_ms + 1), o=replay,  # type: ignore[arg-type]
+        step="replay",
+    )  # fmt: skip
+    return h.operations()
+
+
+@pytest.mark.parametrize(
+    ("use", "replay", "window", "retires"),
+    [
+        ("ok", "fail", 1.0, True),  # rejected at once, while replays 1 s late were accepted
+        ("ok", "ok", 1.0, False),
+        ("ok", "fail", 0.002, None),  # the window itself may have ended: no verdict
+        ("fail", "fail", 1.0, None),  # the new access token did not work
+        ("ok", "info", 1.0, None),
+    ],
+)
+def test_whether_a_use_of_the_new_access_token_ends_the_window(
+    use: str, replay: str, window: float, retires: bool | None
+) -> None:
+    decision = decide.decide_retirement(_retire_trial(use, replay), window)
+    assert decision.value is retires, decision.why
+    if retires:
+        assert decision.ops == (1, 2, 3)
+        assert "the use ended the window" in decision.why
+
+
 # -- the burst ----------------------------------------------------------------------------------
 
 

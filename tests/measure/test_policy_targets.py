@@ -36,7 +36,7 @@ FLAGS = ("--client-id", "demo-client", "--resource", "/api/me", "--grace-max", "
 
 STRICT = {"rotates": True, "replay": "rejected", "grace_seconds": 0, "generations": 0,
           "reuse_revokes": "family", "tolerance_seconds": 0,
-          "refresh_revokes_access": False}  # fmt: skip
+          "refresh_revokes_access": False, "use_retires": False}  # fmt: skip
 WINDOW = {**STRICT, "replay": "same-pair", "grace_seconds": GRACE, "generations": 1}
 
 
@@ -50,16 +50,18 @@ class Case:
     @property
     def block(self) -> dict[str, Any]:
         """The [policy] table it writes: the preset, or every field but ``rotates`` (and the
-        tolerance when it is 0)."""
+        tolerance when it is 0, ``use_retires`` when false)."""
         if self.preset is not None:
             return self.preset
-        unwritten = {"rotates"} | (
-            {"tolerance_seconds"} if not self.fields["tolerance_seconds"] else set()
-        )
+        unwritten = {"rotates"} | {
+            name for name in ("tolerance_seconds", "use_retires") if not self.fields[name]
+        }
         return {k: v for k, v in self.fields.items() if k not in unwritten}
 
 
 IDEMPOTENT = {"kind": "idempotent", "grace_seconds": GRACE}
+USED = {**STRICT, "replay": "new-pair", "grace_seconds": 1.5, "generations": 4,
+        "reuse_revokes": "nothing", "use_retires": True}  # fmt: skip
 # Keycloak's default: a new refresh token at every refresh, and every old one still valid.
 REISSUE = TargetSpec("reissue")
 CASES = {
@@ -107,6 +109,12 @@ CASES = {
     "revoke-access-on-refresh": Case(
         TargetSpec("revoke-access-on-refresh", grace=GRACE),
         {**WINDOW, "refresh_revokes_access": True},
+    ),
+    # Doorkeeper: no window's end up to --grace-max, yet no "none": a use of the new access
+    # token retires the predecessor, and a reuse after it revokes nothing.
+    "revoke-on-use": Case(
+        TargetSpec("revoke-on-use"), USED,
+        burst={"winners": 8, "distinct_pairs": 8, "survived": True},
     ),
 }  # fmt: skip
 

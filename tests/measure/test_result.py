@@ -51,6 +51,7 @@ def _measurement(
         "reuse_revokes": "family",
         "tolerance_seconds": 0.0,
         "refresh_revokes_access": False,
+        "use_retires": False,
     }
     fields = [
         FieldResult(

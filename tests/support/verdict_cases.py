@@ -80,6 +80,12 @@ class Case:
         return "fail" if self.failing else "pass"
 
 
+USE_RETIRES = """replay = "new-pair"
+grace_seconds = 3600
+generations = 4
+reuse_revokes = "nothing"
+use_retires = true"""
+
 # Targets whose burst outcome depends on the requests overlapping run with a round trip far
 # longer than a burst's spread, so that the outcome is certain.
 SLOW = 0.1
@@ -130,6 +136,16 @@ CASES = {
     # A server that signs a new refresh token at every refresh and keeps the old ones valid
     # (Keycloak's default) rotates nothing: judged as no rotation, its bursts are no finding.
     "reissue": Case(TargetSpec("reissue"), 'kind = "none"'),
+    # Doorkeeper's revoke-on-use: a replay mints a new pair until an access token of its
+    # successors is used, then only the token presented is retired. The burst's siblings that
+    # the session did not keep stay alive after its use: a fork...
+    "revoke-on-use": Case(
+        TargetSpec("revoke-on-use"),
+        USE_RETIRES,
+        frozenset({"fork"}),
+    ),
+    # ...which the same server avoids by retiring every other sibling at that use.
+    "revoke-on-use-siblings": Case(TargetSpec("revoke-on-use-siblings"), USE_RETIRES),
     # The same generations server judged under a policy that promises only the predecessor:
     # its accepted grandparent replays are stale reuses.
     "generations-declared-one": Case(

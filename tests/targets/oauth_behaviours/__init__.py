@@ -39,6 +39,14 @@ last-write-wins           promises strict (no reuse detection); a   unlocked com
                           burst gives dead successors               of one token column
 revoke-access-on-refresh  as idempotent, and every rotation         django-oauth-toolkit; Ory Hydra
                           revokes the current access token
+reissue                   no rotation: every refresh token stays    Keycloak's default
+                          valid
+revoke-on-use             new pair until a successor's access       Doorkeeper (previous_refresh_
+                          token is used, which retires only the     token column)
+                          token presented; reuse revokes nothing.
+                          A burst: N live siblings for good (fork)
+revoke-on-use-siblings    the same, and the first use retires       Doorkeeper done right
+                          every other sibling too
 ========================  ========================================  ================================
 
 Each module's docstring says what the real servers do and how the model differs.

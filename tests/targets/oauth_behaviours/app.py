@@ -22,6 +22,7 @@ from .last_write_wins import LastWriteWins
 from .overlap import Overlap
 from .reissue import Reissue
 from .revoke_access_on_refresh import RevokeAccessOnRefresh
+from .revoke_on_use import RevokeOnUse, RevokeOnUseSiblings
 from .signing import RotatingSigner
 from .store import Store
 from .strict_revoke_family import StrictRevokeFamily
@@ -46,6 +47,8 @@ BEHAVIOURS: dict[str, type[Behaviour]] = {
         LastWriteWins,
         RevokeAccessOnRefresh,
         Reissue,
+        RevokeOnUse,
+        RevokeOnUseSiblings,
     )
 }
 

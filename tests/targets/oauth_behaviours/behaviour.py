@@ -73,6 +73,9 @@ class Behaviour(ABC):
     async def refresh(self, presented: str) -> Issued | Rejected:
         """Answer a refresh of ``presented``."""
 
+    def used(self, access: str) -> None:  # noqa: B027 (most behaviours do nothing here)
+        """The API accepted ``access``: most servers do nothing more (``revoke-on-use``)."""
+
     def within_grace(self, token: RefreshToken) -> bool:
         """Was ``token`` rotated less than ``--grace`` seconds ago?"""
         rotated_at = token.rotated_at

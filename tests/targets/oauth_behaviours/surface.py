@@ -316,6 +316,7 @@ def build_app(
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+        behaviour.used(value)
         answer = JSONResponse({"sub": access.family.user, "scope": access.family.scope})
         return with_nonce(answer, "/api/me")
 
