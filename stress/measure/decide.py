@@ -261,9 +261,9 @@ def decide_grace(
             f"replays were accepted up to {accepted_at:.3f} s after the rotation, the longest "
             f"delay tried (--grace-max {grace_max:g}): the window is at least that"
         )
-        return GraceDecision(
-            accepted_at, why, (last_yes.op,), accepted_at, None, res, lower_bound=True
-        )
+        # Stated as the roundest value within the resolution below: still a lower bound.
+        value = simplest_between(max(accepted_at - res, accepted_at / 2), accepted_at)
+        return GraceDecision(value, why, (last_yes.op,), accepted_at, None, res, lower_bound=True)
     pair, rejected_at = (last_yes.op, first_no.op), first_no.bound
     if accepted_at >= rejected_at:
         why = (
