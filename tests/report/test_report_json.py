@@ -65,6 +65,7 @@ def test_failing_report_round_trips(failing_report: RunReport, tmp_path: Path) -
         "reuse_revokes": "family",
         "tolerance_seconds": 0.0,
         "refresh_revokes_access": False,
+        "use_retires": False,
         "relax": [],
     }
     assert doc["checkers"] == {
