@@ -152,12 +152,19 @@ def retirement_note(measurement: Measurement) -> str | None:
     if not measurement.retires_nothing:
         return None
     grace, generations = measurement.field("grace_seconds"), measurement.field("generations")
+    unused = (
+        ""
+        if measurement.field("use_retires").measured
+        else "; and give --resource (target.resource): a target may retire the previous token "
+        "only once the new access token is used (Doorkeeper does), which only a use shows"
+    )
     return (
         f"no replay was rejected: the previous refresh token still worked {grace.value:.3g} s "
         f"after its rotation (--grace-max), and so did one {generations.value} generations "
         "back. The target may keep every refresh token it issued valid (Keycloak does, unless "
         'the realm\'s "Revoke Refresh Token" is on): its refreshes then rotate nothing, and '
         'kind = "none" describes it. If not, raise --grace-max to find where the window ends'
+        + unused
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stress.cli.policy import retirement_note
 from stress.measure.drift import differences, drift
 from stress.measure.result import (
     FIELDS,
@@ -224,11 +225,28 @@ def test_a_target_retires_nothing_only_when_no_search_found_a_rejection(
 
 
 @pytest.mark.parametrize(
+    ("unmeasured", "hint"),
+    [(frozenset({"use_retires"}), True), (frozenset(), False)],
+)
+def test_a_target_retiring_nothing_is_told_a_use_may_retire_when_none_was_tried(
+    unmeasured: frozenset[str], hint: bool
+) -> None:
+    values: dict[str, FieldValue] = {"replay": "new-pair", "grace_seconds": 10.0, "generations": 4}
+    lower = frozenset({"grace_seconds", "generations"})
+    note = retirement_note(_measurement(values, lower=lower, unmeasured=unmeasured))
+    assert note is not None
+    assert note.startswith("no replay was rejected")
+    assert ("give --resource" in note) is hint
+
+
+@pytest.mark.parametrize(
     "values",
     [
         {"rotates": False},
         # The successor already issued, with no end in sight: Supabase Auth's parent rule.
         {"replay": "same-pair", "grace_seconds": 10.0, "generations": 4},
+        # Doorkeeper: no end in sight, but a use of the new access token ends the window.
+        {"replay": "new-pair", "grace_seconds": 10.0, "generations": 4, "use_retires": True},
     ],
 )
 def test_no_rotation_and_a_replayed_successor_are_not_said_to_retire_nothing(
