@@ -30,6 +30,7 @@ __all__ = [
     "AuthSpec",
     "ClientAuth",
     "ClientProfile",
+    "HttpMethod",
     "LoadStep",
     "LoginStep",
     "PolicySpec",
@@ -134,6 +135,10 @@ def _strings(node: Any) -> Iterator[str]:
             yield from _strings(value)
 
 
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+"""The methods a request template may use."""
+
+
 class RequestSpec(_Strict, frozen=True):
     """One HTTP request template for custom APIs.
 
@@ -144,7 +149,7 @@ class RequestSpec(_Strict, frozen=True):
     """
 
     path: str
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    method: HttpMethod = "POST"
     form: dict[str, str] | None = None
     json: dict[str, Any] | None = None
     headers: dict[str, str] = {}

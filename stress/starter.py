@@ -194,6 +194,8 @@ class StarterAnswers:
     policy: Policy
     policy_comments: tuple[str, ...] = ()
     resource: str | None = None
+    # How ``use`` calls ``resource`` when not by a GET: the ``[target.use]`` table's fields.
+    use: dict[str, Any] | None = None
     client: ClientSetup = field(default_factory=ClientSetup)
     parallel: int = 8
     sessions: int = 8
@@ -280,7 +282,7 @@ def _oauth_target(answers: StarterAnswers, endpoints: Endpoints) -> list[str]:
         lines.append("dpop = true   # a DPoP proof with every request (RFC 9449)")
     if "scope" in given:
         lines.append(f"scope = {_toml_str(given['scope'])}")
-    return lines + _resource_lines(answers)
+    return lines + _resource_lines(answers) + _use_lines(answers)
 
 
 def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
@@ -330,7 +332,15 @@ def _custom_target(answers: StarterAnswers, shape: CustomShape) -> list[str]:
         if table in fields:
             lines += ["", f"[target.{table}]"]
             lines += [f"{key} = {_toml_value(value)}" for key, value in fields[table].items()]
-    return lines
+    return lines + _use_lines(answers)
+
+
+def _use_lines(answers: StarterAnswers) -> list[str]:
+    """The ``[target.use]`` table, when a use is not a GET (a GraphQL query)."""
+    if answers.use is None:
+        return []
+    lines = ["", "[target.use]   # the access token goes as `resource` sends it"]
+    return lines + [f"{key} = {_toml_value(value)}" for key, value in answers.use.items()]
 
 
 def _name_lines(answers: StarterAnswers) -> list[str]:
@@ -346,7 +356,9 @@ def _name_lines(answers: StarterAnswers) -> list[str]:
 
 def _resource_lines(answers: StarterAnswers) -> list[str]:
     """The protected API, then the headers sent with every request (both kinds end so)."""
-    if answers.resource:
+    if answers.use is not None:
+        lines = ["# The protected API for `use`: see [target.use] below."]
+    elif answers.resource:
         lines = [f"resource = {_toml_str(answers.resource)}   # protected API for `use`"]
     else:
         lines = ['# resource = "/api/me"   # a protected API, to add {op = "use"} steps']

@@ -256,6 +256,11 @@ def test_existing_file_needs_force(atomic_url: str, tmp_path: Path) -> None:
             "--revoke-json goes with --revoke-path",
         ),
         (("--refresh-json", "{}"), "--refresh-json: go with --login-path and --refresh-path"),
+        (("--use-json", "{}"), "--use-method, --use-json: go with --resource"),
+        (("--resource", "/q", "--use-method", "FETCH"), "--use-method 'FETCH': expected one of"),
+        (("--resource", "/q", "--use-method", "get", "--use-json", "{}"), "a GET sends no body"),
+        (("--resource", "/q", "--use-json", '{"variables": null}'), "cannot hold a JSON null"),
+        (("--resource", "/q", "--use-json", "[]"), "--use-json: expected a JSON object"),
         (("--login-path", "ftp://x/l", "--refresh-path", "/r"), "--login-path 'ftp://x/l'"),
         (
             ("--login-path", "/l", "--refresh-path", "/r", "--client-id", "c"),

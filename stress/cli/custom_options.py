@@ -41,6 +41,7 @@ __all__ = [
     "RevokePath",
     "custom_flags",
     "custom_paths",
+    "json_object",
     "oauth_only",
     "probe",
 ]
@@ -132,15 +133,15 @@ def custom_paths(
         login,
         refresh,
         revoke,
-        _json_object("--login-json", login_json),
+        json_object("--login-json", login_json),
         refresh_cookie,
         csrf_preflight,
-        _json_object("--refresh-json", refresh_json, "{refresh_token}"),
-        _json_object("--revoke-json", revoke_json),
+        json_object("--refresh-json", refresh_json, "{refresh_token}"),
+        json_object("--revoke-json", revoke_json),
     )
 
 
-def _json_object(flag: str, text: str | None, needs: str | None = None) -> dict[str, Any] | None:
+def json_object(flag: str, text: str | None, needs: str | None = None) -> dict[str, Any] | None:
     """``text`` as the JSON object it must be (holding ``needs`` somewhere), or exit 2."""
     if text is None:
         return None

@@ -69,6 +69,7 @@ from stress.cli.custom_options import (
 from stress.cli.output import fail, stderr, stdout
 from stress.cli.policy import check_bounds, measured_comments, retirement_note, run_measurement
 from stress.cli.target_options import CaFile, Insecure
+from stress.cli.use_options import UseJson, UseMethod, use_call, use_shape
 from stress.client_certificate import ClientCertificate
 from stress.custom_probe import CustomPaths, CustomShape
 from stress.errors import ScenarioError, TargetError
@@ -177,6 +178,8 @@ def init_command(
     resource: Annotated[
         str | None, typer.Option(help="Protected API path for `use` steps (empty for none).")
     ] = None,
+    use_method: UseMethod = None,
+    use_json: UseJson = None,
     name: Annotated[str | None, typer.Option(help="Scenario name.")] = None,
     measure: Annotated[
         bool, typer.Option(help="Measure the policy (off: declare it by prompt or flags).")
@@ -233,6 +236,9 @@ def init_command(
     bounds = Bounds(grace_max=grace_max)
     if measuring:
         check_bounds(bounds)
+    shape = use_shape(use_method, use_json)
+    if yes:  # no prompt will ask for the path: the use flags need --resource now
+        use_call(resource, shape)
     mint = None if mint_command is None else mint_login(mint_command)
     refuse_mint_with_password(mint_command, username, password_env)
     custom = custom_paths(
@@ -275,6 +281,7 @@ def init_command(
     login, setup, client = learnt.login, learnt.setup, learnt.client_id
     if measuring:
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
+        call = use_call(api, shape)
         try:
             scenario = flag_scenario(
                 target=target,
@@ -282,6 +289,7 @@ def init_command(
                 auth=login.auth(),
                 resource=api or None,
                 target_fields=learnt.fields,
+                use=call.fields() if call is not None else None,
             )
         except ScenarioError as exc:
             raise fail(ExitCode.USAGE, str(exc)) from None
@@ -298,6 +306,7 @@ def init_command(
         chosen = _declared(policy, grace, yes)
         comments = declared_comments(chosen)
         api = _ask(resource, "Protected API path for `use` steps (empty for none)", "", yes)
+        call = use_call(api, shape)
     answers = StarterAnswers(
         target=target,
         name=name or output.stem,
@@ -306,6 +315,7 @@ def init_command(
         policy=chosen,
         policy_comments=comments,
         resource=api or None,
+        use=call.fields() if call is not None else None,
         client=setup,
     )
     _write(output, answers, learnt.described, tls)

@@ -69,6 +69,7 @@ from stress.cli.custom_options import (
 )
 from stress.cli.output import LogLevel, fail, load, stderr, stdout
 from stress.cli.target_options import CaFile
+from stress.cli.use_options import UseJson, UseMethod, UseShape, use_call, use_shape
 from stress.custom_probe import CustomPaths
 from stress.errors import ScenarioError, TargetError
 from stress.http_tls import Verify, verify_setting
@@ -260,6 +261,7 @@ class _Flags:
     client: ClientSetup
     client_auth: str | None
     custom: CustomPaths | None = None
+    use: UseShape | None = None
 
     def given(self) -> list[str]:
         """The flags that were passed, which a scenario would contradict."""
@@ -270,6 +272,7 @@ class _Flags:
             "--password-env": self.password_env,
             "--mint-command": self.mint_command,
             "--resource": self.resource,
+            "--use-method": self.use.method if self.use is not None else None,
             "--token-endpoint": client.token_endpoint,
             "--revocation-endpoint": client.revocation_endpoint,
             "--jwks-uri": client.jwks_uri,
@@ -335,6 +338,7 @@ def _scenario(
         client = checked_client_setup(target, flags.client, flags.client_auth)
         fields = client.fields()
         described = client_flags(client)
+    call = use_call(flags.resource, flags.use)
     try:
         made = flag_scenario(
             target=target,
@@ -342,6 +346,7 @@ def _scenario(
             auth=login.auth(),
             resource=flags.resource,
             target_fields=fields,
+            use=call.fields() if call is not None else None,
         )
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
@@ -349,6 +354,7 @@ def _scenario(
         *(["--client-id", flags.client_id] if flags.client_id else []),
         *login_flags(login),
         *(["--resource", flags.resource] if flags.resource else []),
+        *(call.flags() if call is not None else []),
         *described,
     ]
     return made, target, rebuilt
@@ -376,6 +382,8 @@ def policy_command(
         str | None,
         typer.Option(help="Protected API path, to see if a refresh revokes the access token."),
     ] = None,
+    use_method: UseMethod = None,
+    use_json: UseJson = None,
     grace_max: Annotated[
         float, typer.Option(help="Longest grace window searched for, in seconds.")
     ] = 10.0,
@@ -462,7 +470,15 @@ def policy_command(
         (refresh_json, revoke_json),
     )
     given = _Flags(
-        client_id, username, password_env, mint_command, resource, client, client_auth, custom
+        client_id,
+        username,
+        password_env,
+        mint_command,
+        resource,
+        client,
+        client_auth,
+        custom,
+        use_shape(use_method, use_json),
     )
     # Only the flags' certificate: a scenario's is read by the measurement, which it configures.
     certificate = client_certificate(target, client) if scenario is None and target else None

@@ -53,12 +53,14 @@ def flag_scenario(
     resource: str | None,
     op_timeout_seconds: float = 10.0,
     target_fields: Mapping[str, Any] | None = None,
+    use: Mapping[str, Any] | None = None,
 ) -> Scenario:
     """The scenario a measurement without a scenario file stands on, from command-line flags:
     an RFC 6749 target found by discovery unless ``target_fields`` says more of ``[target]``
     (endpoints, client authentication, scope; or another ``kind`` with its requests), logged
     into as ``auth`` says (the ``[auth]`` table: the password grant with its password's
-    variable, or a mint command)."""
+    variable, or a mint command). ``use`` is the ``[target.use]`` call of ``resource``'s path,
+    when a use is not a GET."""
     document: dict[str, Any] = {
         "name": "policy",
         "target": {"kind": "oauth2", "base_url": target},
@@ -69,7 +71,9 @@ def flag_scenario(
     }
     if client_id:
         document["target"]["client_id"] = client_id
-    if resource:
+    if use is not None:
+        document["target"]["use"] = dict(use)
+    elif resource:
         document["target"]["resource"] = resource
     document["target"].update(target_fields or {})
     return parse_scenario(document, "the command line")
@@ -127,7 +131,8 @@ async def _measure(setup: ProbeSetup, bounds: Bounds, interrupt: Interrupt) -> M
     profile = TargetProfile(scenario.target, endpoints)
     # The measurement's own requests: logins (unless minted), refreshes, probes, and uses when
     # there is a protected API to use.
-    needed = scenario.request_kinds() | ({"use"} if scenario.target.resource else set())
+    api = scenario.target.resource or scenario.target.use
+    needed = scenario.request_kinds() | ({"use"} if api else set())
     templates = request_templates(scenario.target, endpoints, base, needed)
     header = Header(
         scenario=scenario.name,

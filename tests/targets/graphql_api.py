@@ -6,7 +6,8 @@ names (this target reads no more of GraphQL than that):
 
 - ``login(email, password)`` and ``refresh(token)`` answer ``{accessToken, refreshToken}`` under
   the field's alias (``tokens: refresh(...)``, so that both answers have one path);
-- ``logout(token)`` answers ``true``; ``GET /graphql?query={me{email}}`` is the API.
+- ``logout(token)`` answers ``true``; the query ``{me{email}}`` is the API, in the URL of a
+  GET or the body of a POST.
 
 Every refusal is a 200 with ``errors`` and null data, as GraphQL servers answer: code
 ``UNAUTHENTICATED`` for a token it does not take, ``BAD_USER_INPUT`` for a bad password. Its

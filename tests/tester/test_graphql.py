@@ -160,3 +160,39 @@ def test_init_learns_a_graphql_api_from_the_bodies_given(
     assert ran.code == 1, ran.stdout + ran.stderr
     assert ran.report is not None
     assert "self-inflicted-logout" in {f["checker"] for f in ran.report["findings"]}
+
+
+USE = ("--resource", "/graphql", "--use-json", '{"query": "{ me { email } }"}')
+
+
+@pytest.mark.parametrize("graphql_api", ["coded"], indirect=True)
+def test_init_and_policy_use_the_api_by_posting_a_query(
+    cli: CliRunner, tmp_path: Path, graphql_api: str
+) -> None:
+    """A GraphQL API is called with a POST: --use-json makes `use` that request (the access
+    token as a Bearer header) in the scenario init writes and in the policy's measurement,
+    whose uses the API answers."""
+    custom = ("--target", graphql_api, "--login-path", "/graphql", "--refresh-path", "/graphql",
+              "--login-json", LOGIN, "--refresh-json", REFRESH, *USE, "--username",
+              "user{n}@example.com", "--password-env", "APP_PASSWORD")  # fmt: skip
+    written = tmp_path / "graphql.toml"
+    made = cli(
+        "init", *custom, "--policy", "strict", "--yes", "--output", str(written),
+        env={"APP_PASSWORD": "hunter2"},
+    )  # fmt: skip
+    assert made.code == 0, made.stdout + made.stderr
+    target = tomllib.loads(written.read_text())["target"]
+    assert "resource" not in target
+    assert target["use"] == {
+        "path": "/graphql",
+        "method": "POST",
+        "json": {"query": "{ me { email } }"},
+    }
+    assert cli("check", str(written)).code == 0
+    history = tmp_path / "policy.jsonl"
+    measured = cli("policy", *custom, "--history", str(history), env={"APP_PASSWORD": "hunter2"})
+    assert measured.code == 0, measured.stdout + measured.stderr
+    assert "refresh_revokes_access = false" in measured.stdout
+    uses = [op for op in load_history(history).operations() if op.kind == "use"]
+    assert uses
+    assert {op.outcome for op in uses} == {"ok"}, [(op.status, op.done) for op in uses]
