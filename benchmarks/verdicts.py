@@ -130,7 +130,9 @@ def _run_once(scenario: Path, urls: list[str], folder: Path, i: int) -> tuple[st
         argv += ["--target", url]
     subprocess.run(argv, capture_output=True, timeout=180, check=False, cwd=ROOT)
     document = json.loads(report.read_text())
-    failing = frozenset(c for c, v in document["checkers"].items() if v != "pass")
+    # A warning fails nothing (the verdict test counts the same way): a server that promised
+    # no rotation and keeps old tokens valid is warned about, and passes.
+    failing = frozenset(c for c, v in document["checkers"].items() if v not in ("pass", "warning"))
     return document["verdict"], failing
 
 
