@@ -32,9 +32,11 @@ from stress.errors import ScenarioError
 from stress.graphql import graphql_error
 from stress.scenario import ASSERTED_AUTHS, RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set, sent_to
+from stress.types import RETRYABLE_STATUSES
 from stress.wire import WireOutcome, WireRequest, WireResponse, build_request
 
 __all__ = [
+    "NOT_OAUTH",
     "RETRY_LATER_STATUSES",
     "USER_AGENT",
     "Endpoints",
@@ -53,6 +55,10 @@ __all__ = [
 
 # Statuses whose Retry-After a well-behaved client honours by waiting and trying again.
 RETRY_LATER_STATUSES = frozenset({429, 503})
+
+NOT_OAUTH = "no-oauth-error"
+"""The label of an OAuth 2.0 token endpoint's 3xx or 4xx without an RFC 6749 error document:
+likely not the endpoint's answer (see :meth:`TargetProfile.parse_tokens`), so unknown."""
 
 JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
 FORM_HEADERS = (
@@ -411,11 +417,13 @@ class TargetProfile:
 
         A cookie API's 302 or 303 that sets the refresh cookie is read as a 2xx: a server-rendered
         app's form login answers so with its cookies (Post/Redirect/Get), and the browser that
-        follows it keeps them. Any other redirect is a rejection, the sign-in page's included.
+        follows it keeps them. Any other redirect is a rejection, the sign-in page's included,
+        except from an OAuth 2.0 token endpoint, whose refusals carry an RFC 6749 error: its 3xx
+        or 4xx without one is unknown (:data:`NOT_OAUTH`).
         """
         early = None if self._redirect_sets_refresh(response) else self.classify_status(response)
         if early is not None:
-            return early
+            return self._foreign(response, early)
         document = _decode_json(_decoded_body(response))
         access: Any = None
         if self.spec.access_cookie is not None:
@@ -445,6 +453,25 @@ class TargetProfile:
         sourced = self.spec.csrf_cookie is not None or self.spec.csrf_token_path is not None
         csrf = self.csrf(response, document) if sourced else None
         return Parsed("ok", TokenPair(access=access, refresh=refresh, csrf=csrf), None)
+
+    def _foreign(self, response: WireResponse, early: Parsed) -> Parsed:
+        """``early``, unless an OAuth 2.0 token endpoint seems not to have given it.
+
+        Such an endpoint refuses with an RFC 6749 error document (section 5.2), whatever the
+        status (400; 401; Auth0's 403). A 3xx or 4xx without one, a proxy's or a WAF's HTML
+        403 to a burst or a gateway's 413, is no verdict on the token: unknown, as a 5xx is, so
+        that no checker takes a request the endpoint may never have seen for a refusal. A 409
+        or 429 stays what it is: a demand to wait, never a rejection.
+        """
+        status = response.status
+        if (
+            self.spec.kind != "oauth2"
+            or early.outcome != "fail"
+            or status in RETRYABLE_STATUSES
+            or early.error != f"http-{status}"
+        ):
+            return early
+        return Parsed("info", None, NOT_OAUTH, early.retry_after)
 
     def _access_path(self, login: bool) -> str:
         spec = self.spec

@@ -1,8 +1,8 @@
 """The tester's shared vocabulary: names that several modules must spell the same way.
 
 Kept in one stdlib-only module so that the scenario schema, the wire client, the history, the
-CLI and the reports agree: sync engines, op kinds, and exit codes. Policy names live with the
-policy model (:mod:`stress.policy`).
+CLI and the reports agree: sync engines, op kinds, retryable statuses and exit codes. Policy
+names live with the policy model (:mod:`stress.policy`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,15 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Literal, get_args
 
-__all__ = ["ENGINES", "OP_KINDS", "Engine", "ExitCode", "OpKind", "ReleaseEngine"]
+__all__ = [
+    "ENGINES",
+    "OP_KINDS",
+    "RETRYABLE_STATUSES",
+    "Engine",
+    "ExitCode",
+    "OpKind",
+    "ReleaseEngine",
+]
 
 Engine = Literal["none", "barrier", "last-byte", "single-packet", "auto"]
 """How a burst is released: ``none`` (as scheduled), ``barrier`` (warm connections, one event),
@@ -24,6 +32,9 @@ ReleaseEngine = Literal["none", "barrier", "last-byte", "single-packet"]
 
 OpKind = Literal["login", "refresh", "use", "revoke", "probe"]
 OP_KINDS: tuple[OpKind, ...] = get_args(OpKind)
+
+RETRYABLE_STATUSES = frozenset({409, 429})
+"""Statuses that say "try again later", not "this token is dead": never a logout."""
 
 
 class ExitCode(IntEnum):

@@ -163,8 +163,12 @@ def test_an_access_token_in_a_cookie_is_read_from_it_and_sent_back_as_one() -> N
     ("status", "body", "outcome", "error"),
     [
         (400, {"error": "invalid_grant"}, "fail", "invalid_grant"),
-        (401, {"message": "nope"}, "fail", "http-401"),
-        (403, None, "fail", "http-403"),
+        (403, {"error": "invalid_grant"}, "fail", "invalid_grant"),  # as Auth0 refuses
+        # No RFC 6749 error: not the token endpoint's verdict (a WAF's 403, a gateway's).
+        (401, {"message": "nope"}, "info", "no-oauth-error"),
+        (403, None, "info", "no-oauth-error"),
+        (302, None, "info", "no-oauth-error"),
+        (429, None, "fail", "http-429"),  # a demand to wait stays one
         (500, None, "info", "http-500"),
         (503, {"error": "temporarily_unavailable"}, "info", "temporarily_unavailable"),
         (408, None, "info", "http-408"),
@@ -173,6 +177,13 @@ def test_an_access_token_in_a_cookie_is_read_from_it_and_sent_back_as_one() -> N
 def test_status_classification(status: int, body: object, outcome: str, error: str) -> None:
     parsed = TargetProfile(spec(kind="oauth2"), ENDPOINTS).parse_tokens(response(status, body))
     assert (parsed.outcome, parsed.error) == (outcome, error)
+
+
+@pytest.mark.parametrize(("status", "body"), [(401, {"message": "nope"}), (403, None)])
+def test_a_custom_api_refuses_with_any_4xx(status: int, body: object) -> None:
+    custom = spec(kind="json", login={"path": "/login"}, refresh={"path": "/refresh"})
+    parsed = TargetProfile(custom, ENDPOINTS).parse_tokens(response(status, body))
+    assert (parsed.outcome, parsed.error) == ("fail", f"http-{status}")
 
 
 def test_2xx_without_access_token_is_indeterminate() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from stress.checkers.base import Blame, CheckContext, CheckResult, Finding, Severity
 from stress.checkers.lineage import short
 from stress.history import Operation
+from stress.types import RETRYABLE_STATUSES
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -28,9 +29,6 @@ __all__ = [
 
 Why = tuple[Operation, str]
 """An op of a witness and why it matters, as the checker that proved the finding says it."""
-
-# Statuses that say "try again later", not "this token is dead": never a logout.
-RETRYABLE_STATUSES = frozenset({409, 429})
 
 
 def rejected(op: Operation, ctx: CheckContext) -> bool:

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding, Severity, Verdict
-from stress.checkers.judging import RETRYABLE_STATUSES, counted, finding
+from stress.checkers.judging import counted, finding
 from stress.history import Operation
+from stress.types import RETRYABLE_STATUSES
 
 __all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 

@@ -63,6 +63,7 @@ class TargetSpec:
     dpop: bool = False
     dpop_nonce: bool = False
     dpop_nonce_lifetime: float | None = None
+    waf_every: int | None = None
     https: Https | None = None
 
     def argv(self, port: int) -> list[str]:
@@ -76,6 +77,7 @@ class TargetSpec:
             ("--signing-key-rotates-after", self.signing_key_rotates_after),
             ("--client-assertion-key", self.client_assertion_key),
             ("--dpop-nonce-lifetime", self.dpop_nonce_lifetime),
+            ("--waf-every", self.waf_every),
         ):
             if value is not None:
                 argv += [flag, str(value)]
@@ -98,6 +100,7 @@ class TargetSpec:
             self.db_latency,
             self.signing_key_rotates_after,
             self.dpop_nonce_lifetime,
+            self.waf_every,
         )
         mtls = self.https is not None and self.https.client is not None
         flags = [name for name, on in (("pkjwt", self.client_assertion_key), ("dpop", self.dpop),

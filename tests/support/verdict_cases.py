@@ -116,6 +116,11 @@ CASES = {
         extra=REPLAY_GRANDPARENT,
     ),
     "overlap": Case(TargetSpec("overlap", grace=2.0), 'kind = "overlap"\ngrace_seconds = 2'),
+    # The same idempotent server behind a firewall that blocks every fifth refresh with an
+    # HTML 403: that is no refusal of the token by the server, so no tab is taken for one.
+    "idempotent-behind-a-firewall": Case(
+        TargetSpec("idempotent", grace=2.0, waf_every=5), 'kind = "idempotent"\ngrace_seconds = 2'
+    ),
     "access-only": Case(
         TargetSpec("access-only", grace=2.0), 'replay = "access-only"\ngrace_seconds = 2'
     ),

@@ -53,6 +53,8 @@ Each module's docstring says what the real servers do and how the model differs.
 
 Run: ``python -m tests.targets.oauth_behaviours --behaviour NAME --port PORT [--grace SECONDS]
 [--generations N] [--reuse-revokes family|user|nothing] [--db-latency SECONDS]
-[--signing-key-rotates-after N]``; an option a behaviour does not use is an error. Access tokens
-are opaque unless ``--signing-key-rotates-after`` makes them JWTs (``signing``).
+[--signing-key-rotates-after N] [--waf-every N]``; an option a behaviour does not use is an
+error. ``--waf-every N`` puts a firewall in front that answers every N-th refresh itself with
+an HTML 403, as a WAF blocking part of a burst does. Access tokens are opaque unless
+``--signing-key-rotates-after`` makes them JWTs (``signing``).
 """

@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         type=float,
         help="with --dpop-nonce: new nonces after this many seconds (default: never)",
     )
+    parser.add_argument(
+        "--waf-every",
+        type=int,
+        help="a firewall in front blocks every N-th refresh with an HTML 403 (default: none)",
+    )
     parser.add_argument("--ssl-cert", type=Path, help="serve https with this certificate")
     parser.add_argument("--ssl-key", type=Path, help="and this key")
     parser.add_argument(
@@ -87,6 +92,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         "dpop",
         "dpop_nonce",
         "dpop_nonce_lifetime",
+        "waf_every",
     }
     for name in sorted(set(given) - uses):
         parser.error(f"--{name.replace('_', '-')} does not apply to {args.behaviour}")
@@ -99,6 +105,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         parser.error("--dpop-nonce-lifetime must be > 0, with --dpop-nonce")
     if given.get("generations", 1) < 1:
         parser.error("--generations must be >= 1")
+    if given.get("waf_every", 2) < 2:
+        parser.error("--waf-every must be >= 2")
     tls = Tls(args.ssl_cert, args.ssl_key, args.ssl_client_ca) if args.ssl_cert else None
     return args.behaviour, args.port, Options(**given), tls
 

@@ -68,5 +68,10 @@ def create_app() -> Starlette:
         key = load_pem_public_key(Path(options.client_assertion_key).read_bytes())
     store = Store(options.db_latency, signer)
     return build_app(
-        cls(store, options), key, options.dpop, options.dpop_nonce, options.dpop_nonce_lifetime
+        cls(store, options),
+        key,
+        options.dpop,
+        options.dpop_nonce,
+        options.dpop_nonce_lifetime,
+        options.waf_every,
     )

@@ -36,6 +36,9 @@ class Options:
     # after this many seconds (0: the same for the whole run).
     dpop_nonce: bool = False
     dpop_nonce_lifetime: float = 0.0
+    # A web application firewall in front: every this many refreshes it answers itself, with
+    # an HTML 403, and the server never sees the request (0: none).
+    waf_every: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -45,6 +46,8 @@ _USER = re.compile(r"user(0|[1-9][0-9]{0,3})")
 _FORM = "application/x-www-form-urlencoded"
 _HINTS = ("refresh_token", "access_token")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# What a web application firewall answers a request it blocks (AWS WAF's default is alike).
+_BLOCKED = "<html><head><title>403 Forbidden</title></head><body>Request blocked.</body></html>"
 
 
 class OAuthError(Exception):
@@ -223,11 +226,14 @@ def build_app(
     dpop: bool = False,
     dpop_nonce: bool = False,
     nonce_lifetime: float = 0.0,
+    waf_every: int = 0,
 ) -> Starlette:
     """The Starlette app serving ``behaviour`` over its store; with ``client_key`` (a public
     key), ``demo-client`` is a ``private_key_jwt`` client; with ``dpop``, every token is bound
-    to the key of the DPoP proof it was issued with."""
+    to the key of the DPoP proof it was issued with; with ``waf_every``, a firewall's HTML 403
+    answers every ``waf_every``-th refresh before the server sees it."""
     store: Store = behaviour.store
+    refreshes = itertools.count(1)
     proven = DpopCheck(dpop_nonce, nonce_lifetime) if dpop else None
     bound: dict[str, str] = {}  # token -> the thumbprint of the key it is bound to
 
@@ -276,6 +282,8 @@ def build_app(
             if grant_type == "password":
                 return bind(password_grant(form), jkt)
             if grant_type == "refresh_token":
+                if waf_every and next(refreshes) % waf_every == 0:
+                    return Response(_BLOCKED, status_code=403, media_type="text/html")
                 if jkt is not None and bound.get(form.get("refresh_token", "")) != jkt:
                     raise OAuthError("invalid_grant", "refresh token bound to another key")
                 return bind(await refresh_grant(form), jkt)
