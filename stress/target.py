@@ -32,11 +32,10 @@ from stress.errors import ScenarioError
 from stress.graphql import graphql_error
 from stress.scenario import ASSERTED_AUTHS, RequestSpec, TargetSpec
 from stress.set_cookie import cookies_set, sent_to
-from stress.types import RETRYABLE_STATUSES
+from stress.types import NOT_OAUTH, RETRYABLE_STATUSES
 from stress.wire import WireOutcome, WireRequest, WireResponse, build_request
 
 __all__ = [
-    "NOT_OAUTH",
     "RETRY_LATER_STATUSES",
     "USER_AGENT",
     "Endpoints",
@@ -55,10 +54,6 @@ __all__ = [
 
 # Statuses whose Retry-After a well-behaved client honours by waiting and trying again.
 RETRY_LATER_STATUSES = frozenset({429, 503})
-
-NOT_OAUTH = "no-oauth-error"
-"""The label of an OAuth 2.0 token endpoint's 3xx or 4xx without an RFC 6749 error document:
-likely not the endpoint's answer (see :meth:`TargetProfile.parse_tokens`), so unknown."""
 
 JSON_HEADERS = (("content-type", "application/json"), ("accept", "application/json"))
 FORM_HEADERS = (

@@ -12,6 +12,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "ENGINES",
+    "NOT_OAUTH",
     "OP_KINDS",
     "RETRYABLE_STATUSES",
     "Engine",
@@ -35,6 +36,10 @@ OP_KINDS: tuple[OpKind, ...] = get_args(OpKind)
 
 RETRYABLE_STATUSES = frozenset({409, 429})
 """Statuses that say "try again later", not "this token is dead": never a logout."""
+
+NOT_OAUTH = "no-oauth-error"
+"""The label of an OAuth 2.0 token endpoint's 3xx or 4xx without an RFC 6749 error document:
+likely not the endpoint's answer (a firewall's or a proxy's page), so unknown."""
 
 
 class ExitCode(IntEnum):

@@ -8,6 +8,9 @@ Losing requests must get a deterministic 4xx (RFC 6749 §5.2; ROTATION.md invari
   (with Retry-After); the history does not record headers, so every 503 is treated that way.
 - a status in ``documented_statuses``, or an undocumented 409 or 429: warning (reported, not
   failed). Other 4xx are rejections and are judged by the rotation checkers.
+- an OAuth 2.0 token endpoint's 3xx or 4xx without an RFC 6749 error document (recorded
+  unknown, ``no-oauth-error``): warning. It is likely a firewall's or a proxy's page, not the
+  server's answer, and the user should know that part of the run was not judged.
 
 Findings are grouped per (kind, status): the witness is the first such op and the message gives
 the count and the phases of the run they happened in (a burst, a step, sustained load, or the
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding, Severity, Verdict
 from stress.checkers.judging import counted, finding
 from stress.history import Operation
-from stress.types import RETRYABLE_STATUSES
+from stress.types import NOT_OAUTH, RETRYABLE_STATUSES
 
 __all__ = ["CHECKER_ID", "KIND", "MEANING", "check"]
 
@@ -31,14 +34,19 @@ MEANING = (
     "The target answered with a server error (5xx) under concurrency, or with a status it does "
     "not document: the losers of a race must get a deterministic 4xx (invalid_grant) so that "
     "clients know their token is gone. A 503 (overload) and the statuses the scenario documents "
-    "are reported as warnings. Look in the server's log at the time of the op shown."
+    "are reported as warnings, as is a token endpoint's answer without an OAuth 2.0 error (a "
+    "firewall's page, say), which was not judged. Look in the server's log at the time of the "
+    "op shown."
 )
 
 OVERLOAD_STATUS = 503
 
 
-def _severity(status: int, ctx: CheckContext) -> Severity | None:
-    if status in ctx.documented_statuses or status == OVERLOAD_STATUS:
+def _severity(op: Operation, ctx: CheckContext) -> Severity | None:
+    status = op.status
+    if status is None:
+        return None
+    if op.error == NOT_OAUTH or status in ctx.documented_statuses or status == OVERLOAD_STATUS:
         return "warning"
     if status >= 500:
         return "error"
@@ -49,18 +57,23 @@ def _severity(status: int, ctx: CheckContext) -> Severity | None:
 
 def check(ops: Sequence[Operation], ctx: CheckContext) -> CheckResult:
     """Report 5xx answers (errors) and documented or retryable statuses (warnings)."""
-    groups: dict[tuple[str, int], list[Operation]] = {}
-    reported = (o for o in ops if o.status is not None and _severity(o.status, ctx) is not None)
+    groups: dict[tuple[str, int, bool], list[Operation]] = {}
+    reported = (o for o in ops if o.status is not None and _severity(o, ctx) is not None)
     for op in sorted(reported, key=lambda o: (o.send_ns, o.index)):
         if op.status is not None:
-            groups.setdefault((op.kind, op.status), []).append(op)
+            groups.setdefault((op.kind, op.status, op.error == NOT_OAUTH), []).append(op)
     findings: list[Finding] = []
-    for (kind, status), group in groups.items():
-        severity = _severity(status, ctx)
+    for (kind, status, foreign), group in groups.items():
+        first = group[0]
+        severity = _severity(first, ctx)
         if severity is None:
             continue
-        why = "documented" if status in ctx.documented_statuses else "undocumented"
-        first = group[0]
+        if foreign:
+            why = "without an OAuth 2.0 error: a firewall's or a proxy's page? counted unknown"
+        elif status in ctx.documented_statuses:
+            why = "documented"
+        else:
+            why = "undocumented"
         phases = ", ".join(dict.fromkeys(o.phase or "step" for o in group))
         findings.append(
             finding(

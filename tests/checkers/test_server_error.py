@@ -52,3 +52,21 @@ def test_clean_and_indeterminate_ops_pass() -> None:
     result = server_error.check(h.operations(), ctx("strict"))
     assert result.verdict == "pass"
     assert result.findings == ()
+
+
+def test_an_answer_without_an_oauth_error_is_a_warning_apart_from_refusals() -> None:
+    """A firewall's 403 (recorded unknown) is reported, so the user knows it was not judged;
+    the server's own 403 refusals beside it are no server error."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    first = h.refresh(p=1, presented="A", t=(2, 5), o="info", status=403, error="no-oauth-error")
+    h.refresh(p=2, presented="A", t=(2, 6), o="info", status=403, error="no-oauth-error")
+    h.refresh(p=3, presented="A", t=(2, 7), o="fail", status=403, error="invalid_grant")
+    result = server_error.check(h.operations(), ctx("strict"))
+    assert result.verdict == "pass"
+    [found] = result.findings
+    assert (found.severity, found.witness) == ("warning", (first,))
+    assert found.message.startswith(
+        "refresh answered 403 (without an OAuth 2.0 error: a firewall's or a proxy's page? "
+        "counted unknown) 2 times during step"
+    )
