@@ -1,12 +1,12 @@
 """The reference server's token endpoint without Redis: the ceiling of any refresh on this stack.
 
-Why this module exists: issue 2 asks the refresh endpoint for a share of ``/healthz``
-throughput. This app keeps everything a refresh does except the store: the same granian and
-Starlette, the same middleware-free route shape as ``/healthz``, the form read
+Why this module exists: a strategy's refresh throughput is judged against what the same stack
+reaches without a store. This app keeps everything a refresh does except the store: the same
+granian and Starlette, the same middleware-free route shape as ``/healthz``, the form read
 (``reference_server.oauth.BodyReader``), a fresh refresh token, an access token signed with the
 reference server's Ed25519 code, and the same response body and headers. What it reaches beside
-its own ``/healthz`` bounds what any Redis-backed strategy can reach on the same machine.
-Served by ``benchmarks/reference_server.py --strategies ceiling``; never used by the project.
+its own ``/healthz`` bounds what any Redis-backed strategy can reach on the same machine. Served
+by ``benchmarks/reference_server.py --strategies ceiling``; never used by the project.
 """
 
 from __future__ import annotations

@@ -1,18 +1,17 @@
 """Benchmark: how tightly each sync engine lands a burst, beside naive httpx ``gather``.
 
-Why this script exists: issue 4 asks that single-packet's median arrival spread at N=32 be
-within 150 us and at least 20x tighter than naive httpx ``gather``, and last-byte within
-1.2 ms. One run starts the built-in timestamping server (stress.wire.timestamp_server) in a
-child process and, against that same server, measures every wire engine and an httpx
-``AsyncClient`` (warmed with N concurrent requests, then ``asyncio.gather`` of N posts). The
-spread of a burst is its last minus first server-side ``X-Arrival-Ns``, which that server takes
-from the kernel's receive timestamps (the wire's figure, not its loop's); beside it the loopback
-floor measured just before each burst (the release's writes on idle loopback connections,
-kernel-stamped: what this machine cannot do faster) and the client's own release spread (last
-minus first ``send_ns``, the kernel's transmit stamps). ``--send-loop`` adds last-byte with its
-release forced back to a send loop (before ``stress.wire._release`` batched it). Client and
-server share this machine (and it is shared with other work), so compare figures within one
-run only.
+Why this script exists: single-packet's median arrival spread at N=32 must be within 150 us and
+at least 20x tighter than naive httpx ``gather``, and last-byte's within 1.2 ms. One run starts
+the built-in timestamping server (stress.wire.timestamp_server) in a child process and, against
+that same server, measures every wire engine and an httpx ``AsyncClient`` (warmed with N
+concurrent requests, then ``asyncio.gather`` of N posts). The spread of a burst is its last
+minus first server-side ``X-Arrival-Ns``, which that server takes from the kernel's receive
+timestamps (the wire's figure, not its loop's); beside it the loopback floor measured just
+before each burst (the release's writes on idle loopback connections, kernel-stamped: what this
+machine cannot do faster) and the client's own release spread (last minus first ``send_ns``, the
+kernel's transmit stamps). ``--send-loop`` adds last-byte with its release forced back to a send
+loop (before ``stress.wire._release`` batched it). Client and server share this machine (and it
+is shared with other work), so compare figures within one run only.
 
 Usage::
 

@@ -1,8 +1,8 @@
 """Benchmark: client CPU per request for the wire client beside wrk and Locust FastHttpUser.
 
-Why this script exists: issue 4 asks that the wire client's sustained load cost be within 2.5x
-of wrk's client CPU-seconds per 10k requests, and that it drive at least 4x the requests per
-client-CPU-second of Locust's FastHttpUser. One run starts one embedded Redis and one reference
+Why this script exists: the wire client's sustained load must cost within 2.5x of wrk's
+client CPU-seconds per 10k requests, and drive at least 4x the requests per client-CPU-second
+of Locust's FastHttpUser. One run starts one embedded Redis and one reference
 server (``atomic``, one worker, ``--log-level warning``) on 127.0.0.1 and points every tool at
 the same ``GET /healthz``, one after the other, closed loop with keep-alive at the same
 concurrency, for the same measured duration:
