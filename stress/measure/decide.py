@@ -27,6 +27,7 @@ from stress.policy import Replay, ReuseScope
 __all__ = [
     "PROBE",
     "ROTATE",
+    "SIBLING",
     "USE_BEFORE",
     "USE_NEW",
     "USE_OLD",
@@ -62,6 +63,9 @@ USE_OLD = "use-old"
 """The same access token again, after a refresh issued a new one."""
 USE_NEW = "use-new"
 """The access token the refresh issued."""
+SIBLING = "sibling"
+"""A refresh of a burst winner's successor other than the one kept, after the kept one's access
+token was used: does the sibling outlive a window that such a use ends?"""
 
 
 @dataclass(frozen=True)
@@ -525,6 +529,8 @@ def summarize_burst(ops: Sequence[Operation]) -> BurstOutcome:
 
     The family survived when a probe of a token the burst handed out (stopping at the first
     that works) was accepted; when no member won there is nothing to probe and it did not.
+    Under a window that a use of the new access token ends, the other successors were tried
+    after such a use (:data:`SIBLING`): any that still works outlived its window.
     """
     members = [o for o in ops if o.kind == "refresh" and o.burst is not None]
     for o in ops:  # a member told to come back later retried: its retries count with it
@@ -545,6 +551,14 @@ def summarize_burst(ops: Sequence[Operation]) -> BurstOutcome:
         fate = "every token it handed out was rejected: the burst logged its own holder out"
     else:
         survived, fate = None, "whether the family survived is unknown (a probe got no answer)"
+    siblings = _step(ops, SIBLING)
+    alive = [o for o in siblings if accepted(o)]
+    if siblings:
+        fate += (
+            f"; after the access token of the successor kept was used, {len(alive)} of the "
+            f"{len(siblings)} other successors still worked"
+            + (": the family forked for good" if alive else ": the use retired them")
+        )
     outcome = BurstOutcome(
         size=sum(1 for o in members if o.burst is not None),
         winners=len(wins),
@@ -553,8 +567,9 @@ def summarize_burst(ops: Sequence[Operation]) -> BurstOutcome:
         rejected=sum(1 for o in final if o.outcome == "fail"),
         unknown=sum(1 for o in final if o.outcome == "info"),
         survived=survived,
+        outlived_use=len(alive) if siblings else None,
         summary="",
-        evidence=evidence([*members, *probes]),
+        evidence=evidence([*members, *probes, *siblings]),
     )
     counts = (
         f"{outcome.winners} of {outcome.size} accepted ({outcome.distinct_pairs} distinct "

@@ -13,7 +13,9 @@
    A reuse that revoked nothing starts the tolerance search (the same search, over reuse
    trials): a server may spare rejected reuses for a while after a rotation, so that its
    holder's late-stamped concurrent requests do not log the user out, and revoke after that.
-4. ``burst``: N concurrent refreshes of one token; reported, it decides no field.
+4. ``burst``: N concurrent refreshes of one token; reported, it decides no field. Under a
+   window that a use ends, the access token of the successor kept is used and the others are
+   refreshed: siblings that still work outlived their window (Doorkeeper's fork).
 
 Every field is decided from recorded ops by :mod:`stress.measure.decide`. A trial that ended
 indeterminate (a 5xx, a timeout) is run once more on fresh sessions; a field still undecided
@@ -290,8 +292,10 @@ class Prober:
         self._set("tolerance_seconds", Decision(found.value, found.why, found.ops))
 
     async def _burst(self) -> None:
-        ops = await self._trial(partial(self.trials.burst, self.bounds.burst))
-        self.burst = decide.summarize_burst(ops)
+        retires = self.fields.get("use_retires")
+        use_kept = retires is not None and retires.value is True
+        trial = partial(self.trials.burst, self.bounds.burst, use_kept=use_kept)
+        self.burst = decide.summarize_burst(await self._trial(trial))
 
     # -- trials and results ----------------------------------------------------------------------
 

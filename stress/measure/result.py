@@ -82,7 +82,9 @@ class BurstOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
     ``distinct_pairs`` counts the distinct successor refresh tokens the winners got;
     ``access_only`` the winners that got an access token and no refresh token; ``survived``
-    whether a token the burst handed out still worked afterwards (None: unknown).
+    whether a token the burst handed out still worked afterwards (None: unknown);
+    ``outlived_use``, under a window a use ends (``use_retires``), how many of the other
+    successors still worked after the access token of the one kept was used (None: not tried).
     """
 
     size: int
@@ -92,6 +94,7 @@ class BurstOutcome(msgspec.Struct, frozen=True, kw_only=True):
     rejected: int
     unknown: int
     survived: bool | None
+    outlived_use: int | None = None
     summary: str
     evidence: list[Evidence] = []
 

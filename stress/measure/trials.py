@@ -20,7 +20,7 @@ from stress.drive.bursts import Bursts
 from stress.drive.logins import Logins
 from stress.drive.session import SessionState
 from stress.history import REPLAY_STEP, Operation, pair_operations
-from stress.measure.decide import PROBE, ROTATE, USE_BEFORE, USE_NEW, USE_OLD
+from stress.measure.decide import PROBE, ROTATE, SIBLING, USE_BEFORE, USE_NEW, USE_OLD
 from stress.scenario import AuthSpec, RefreshStep
 
 __all__ = ["LoginFailed", "Trials"]
@@ -103,13 +103,19 @@ class Trials:
                 await self._use(state, state.access, USE_NEW)
         return self._since(start, state)
 
-    async def burst(self, size: int) -> list[Operation]:
+    async def burst(self, size: int, *, use_kept: bool = False) -> list[Operation]:
         """``size`` concurrent refreshes of one fresh token, then a probe of each token the
-        burst handed out until one works."""
+        burst handed out until one works; with ``use_kept``, first a use of the access token of
+        the successor the session kept and a refresh of every other one."""
         start, state = self._mark(), await self._login()
         token = self._current(state)
         await self.bursts.refresh(state, RefreshStep(parallel=size), token)
         handed_out = [t for t in state.issued.values() if t != token] or [token]
+        kept = state.current
+        if use_kept and kept is not None and await self._use_new(state):
+            for sibling in dict.fromkeys(t for t in handed_out if t != kept):
+                request = self.actions.refresh_request(state, sibling)
+                await self.actions.send(state, "probe", request, sibling, step=SIBLING, adopt=False)
         for candidate in handed_out:
             if await self._probe(state, candidate):
                 break

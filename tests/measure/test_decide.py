@@ -384,11 +384,32 @@ def test_a_burst_whose_losers_revoke_the_family_logs_its_holder_out() -> None:
 def test_one_identical_pair_for_every_member_and_a_live_family() -> None:
     summary = _burst([("ok", "B")] * 8, ["ok"])
     assert (summary.winners, summary.distinct_pairs, summary.survived) == (8, 1, True)
+    assert summary.outlived_use is None  # no sibling was tried
 
 
 def test_access_only_answers_and_distinct_pairs_are_counted_apart() -> None:
     summary = _burst([("ok", "B"), ("ok", "A"), ("ok", "A"), ("ok", "C")], ["ok"])
     assert (summary.distinct_pairs, summary.access_only) == (2, 2)
+
+
+@pytest.mark.parametrize(("siblings", "alive", "said"), [
+    (["ok", "ok", "fail"], 2, "2 of the 3 other successors still worked: the family forked"),
+    (["fail", "fail", "fail"], 0, "0 of the 3 other successors still worked: the use retired"),
+])  # fmt: skip
+def test_siblings_tried_after_the_kept_one_was_used_are_counted(
+    siblings: list[str], alive: int, said: str
+) -> None:
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    for i, returned in enumerate("BCDE"):
+        h.refresh(p=1 + i, presented="A", returned=returned, t=(2, 5 + i), burst=0)
+    h.use(p=1, presented="at1", t=(10, 11), step="use-new")
+    for j, (token, o) in enumerate(zip("CDE", siblings, strict=True)):
+        h.probe(p=1, presented=token, returned=f"S{j}", t=(12 + j, 13 + j), o=o, step="sibling")  # type: ignore[arg-type]
+    h.probe(p=1, presented="B", returned="Z", t=(20, 21), step="probe")
+    summary = decide.summarize_burst(h.operations())
+    assert (summary.survived, summary.outlived_use) == (True, alive)
+    assert said in summary.summary
 
 
 def test_a_burst_with_no_winner_leaves_no_token() -> None:

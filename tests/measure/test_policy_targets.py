@@ -114,7 +114,12 @@ CASES = {
     # token retires the predecessor, and a reuse after it revokes nothing.
     "revoke-on-use": Case(
         TargetSpec("revoke-on-use"), USED,
-        burst={"winners": 8, "distinct_pairs": 8, "survived": True},
+        burst={"winners": 8, "distinct_pairs": 8, "survived": True, "outlived_use": 7},
+    ),
+    # ...and the same server retiring the other siblings at that use.
+    "revoke-on-use-siblings": Case(
+        TargetSpec("revoke-on-use-siblings"), USED,
+        burst={"winners": 8, "distinct_pairs": 8, "survived": True, "outlived_use": 0},
     ),
 }  # fmt: skip
 
