@@ -128,7 +128,13 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
                 CHECKER_ID,
                 f"family {short(family)} has two live leaves after quiescence: "
                 f"{short(p.presented)} (probe op {p.index}) and {short(q.presented)} "
-                f"(probe op {q.index}){kept}",
+                f"(probe op {q.index}){kept}"
+                + (
+                    ""
+                    if ended is None
+                    else f", though the use at op {ended.index} ended the window that minted "
+                    "them (the policy says it retires every sibling but the one used)"
+                ),
                 key=(q, f"{short(q.presented)} works too: a second live head"),
                 proof=[
                     *((m, f"issued {short(m.returned)}") for m in mints),

@@ -49,6 +49,7 @@ def test_siblings_alive_after_a_use_ended_their_window_are_a_fork() -> None:
     assert use in found.witness
     assert [x.why for x in found.blame if x.index == use] == ["used at1: the window ended"]
     assert "two live leaves" in found.message
+    assert f"though the use at op {use} ended the window that minted them" in found.message
 
 
 def test_siblings_inside_their_window_are_no_fork() -> None:
