@@ -34,6 +34,7 @@ from stress.errors import ScenarioError
 from stress.lifeline import exec_failure, guarded
 from stress.scenario import AuthSpec
 from stress.target import TokenPair, json_path
+from stress.types import NOT_OAUTH
 
 __all__ = ["Logins", "MintError", "resolve_password"]
 
@@ -117,6 +118,12 @@ class Logins:
                     "--mint-command for init and policy)"
                 )
             spec = actions.profile.spec
+            if parsed.error == NOT_OAUTH:
+                self.problem += (
+                    ": a 3xx or 4xx without an OAuth 2.0 error, likely not the token endpoint's "
+                    "own answer (a firewall, a proxy or a sign-in page in front of it?); check "
+                    "the token endpoint's URL and what answers it"
+                )
             if spec.kind == "oauth2" and not spec.dpop and parsed.error in _DPOP_WANTED:
                 self.problem += (
                     ": the server wants a DPoP proof from this client; set target.dpop = true "

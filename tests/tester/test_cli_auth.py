@@ -109,3 +109,22 @@ def test_a_server_without_the_password_grant_is_told_apart_from_a_wrong_password
     reason = result.report["inconclusive_reason"]
     assert "unsupported_grant_type" in reason
     assert 'auth.mode = "mint"' in reason
+
+
+def test_a_login_answered_by_something_in_front_of_the_server_is_named_so(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # A gateway's own refusal, in front of the token endpoint: a 403 with no RFC 6749 error.
+    with json_server(lambda *_: (403, {"message": "Forbidden"})) as url:
+        scenario = tmp_path / "gateway.toml"
+        scenario.write_text(
+            SCENARIO.format(auth='password = "password"').replace(
+                'kind = "oauth2"', 'kind = "oauth2"\ndiscovery = false\ntoken_endpoint = "/token"'
+            )
+        )
+        result = cli("run", str(scenario), "--target", url)
+    assert result.code == 3, result.stdout + result.stderr
+    assert result.report is not None
+    reason = result.report["inconclusive_reason"]
+    assert "login answered info (no-oauth-error)" in reason
+    assert "a firewall, a proxy or a sign-in page in front of it?" in reason
