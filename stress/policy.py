@@ -23,6 +23,9 @@ servers differ along a few independent axes, so the model is those axes as expli
 - ``use_retires``: the window of a rotation also ends, early, once the access token it handed
   out is accepted by the API: the previous token, and every sibling the window minted but the
   used one, are retired then (Doorkeeper's ``previous_refresh_token``: "revoked on use");
+- ``max_replays``: how many times inside the window the previous token may be presented
+  again (0: no limit); one more is reuse (Keycloak's "Refresh Token Max Reuse", Ory Hydra's
+  grace reuse count);
 - ``relax``: invariants the scenario explicitly downgrades to warnings.
 
 The presets ``strict``, ``idempotent``, ``overlap`` and ``none`` name the common combinations.
@@ -75,6 +78,7 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     tolerance_seconds: float = 0.0
     refresh_revokes_access: bool = False
     use_retires: bool = False
+    max_replays: int = 0
     relax: tuple[Invariant, ...] = ()
 
     @property
@@ -142,6 +146,8 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             parts.append("refresh revokes the access token")
         if self.use_retires:
             parts.append("a use of the new access token ends the window")
+        if self.max_replays:
+            parts.append(f"at most {self.max_replays} replay(s)")
         return ", ".join(parts) + relax
 
 
@@ -164,6 +170,7 @@ def resolve_policy(
     tolerance_seconds: float | None = None,
     refresh_revokes_access: bool = False,
     use_retires: bool = False,
+    max_replays: int = 0,
     relax: tuple[Invariant, ...] = (),
 ) -> Policy:
     """Combine a preset (optional) with explicit fields; contradictions raise ``ValueError``.
@@ -179,6 +186,8 @@ def resolve_policy(
     >>> resolve_policy("strict", tolerance_seconds=1).describe()
     'strict, tolerance 1s'
     """
+    if max_replays < 0:
+        raise ValueError(f"policy.max_replays must be >= 0 (0: no limit), found {max_replays}")
     if tolerance_seconds is not None and tolerance_seconds < 0:
         raise ValueError(f"policy.tolerance_seconds must be >= 0, found {tolerance_seconds:g}")
     if kind == "none":
@@ -190,7 +199,11 @@ def resolve_policy(
             "tolerance_seconds": tolerance_seconds or None,
         }
         extra = [f"policy.{k}" for k, v in given.items() if v is not None]
-        flags = {"refresh_revokes_access": refresh_revokes_access, "use_retires": use_retires}
+        flags = {
+            "refresh_revokes_access": refresh_revokes_access,
+            "use_retires": use_retires,
+            "max_replays": bool(max_replays),
+        }
         if extra or any(flags.values()):
             extra += [f"policy.{k}" for k, v in flags.items() if v]
             raise ValueError(
@@ -225,11 +238,12 @@ def resolve_policy(
                 f"policy.generations = {generations}: a policy that rejects every replay "
                 "accepts no older generation (use 0 or drop it)"
             )
-        if use_retires:
-            raise ValueError(
-                "policy.use_retires ends a replay window early, and a policy that rejects every "
-                "replay has none: drop it, or say what a replay inside the window returns"
-            )
+        for name, limit in (("use_retires", use_retires), ("max_replays", max_replays)):
+            if limit:
+                raise ValueError(
+                    f"policy.{name} limits a replay window, and a policy that rejects every "
+                    "replay has none: drop it, or say what a replay inside the window returns"
+                )
         depth = 0
     else:
         if grace <= 0:
@@ -249,5 +263,6 @@ def resolve_policy(
         tolerance_seconds=0.0 if tolerance_seconds is None else tolerance_seconds,
         refresh_revokes_access=refresh_revokes_access,
         use_retires=use_retires,
+        max_replays=max_replays,
         relax=relax,
     )

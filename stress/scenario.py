@@ -508,6 +508,7 @@ class PolicySpec(_Strict, frozen=True):
     tolerance_seconds: NonNegative | None = None
     refresh_revokes_access: bool = False
     use_retires: bool = False
+    max_replays: Annotated[int, Meta(ge=0, le=1000)] = 0
     relax: list[Invariant] = []
 
     def __post_init__(self) -> None:
@@ -524,6 +525,7 @@ class PolicySpec(_Strict, frozen=True):
             tolerance_seconds=self.tolerance_seconds,
             refresh_revokes_access=self.refresh_revokes_access,
             use_retires=self.use_retires,
+            max_replays=self.max_replays,
             relax=tuple(dict.fromkeys(self.relax)),
         )
 

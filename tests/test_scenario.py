@@ -149,8 +149,10 @@ def test_a_strict_policy_may_spare_reuses_for_a_tolerance(tmp_path: Path) -> Non
         ('kind = "strict"\nrelax = ["forks"]', "`policy.relax[0]`"),
         ('kind = "none"\ntolerance_seconds = 1', "policy.tolerance_seconds do(es) not apply"),
         ('kind = "strict"\ntolerance_seconds = -1', "`policy.tolerance_seconds`"),
-        ('kind = "strict"\nuse_retires = true', "policy.use_retires ends a replay window"),
+        ('kind = "strict"\nuse_retires = true', "policy.use_retires limits a replay window"),
         ('kind = "none"\nuse_retires = true', "policy.use_retires do(es) not apply"),
+        ('kind = "strict"\nmax_replays = 2', "policy.max_replays limits a replay window"),
+        ('kind = "overlap"\ngrace_seconds = 5\nmax_replays = -1', "`policy.max_replays`"),
     ],
 )
 def test_contradicting_policy_fields_name_the_field(

@@ -12,7 +12,10 @@ any refresh that may have consumed ``r`` (``ok`` or ``info``) and the earliest c
 consumes its token only if the server actually returned a different one. Under
 ``policy.use_retires`` the window also ends once an access token that a rotation of ``r``
 handed out is used: ``q`` is certainly within it only if no such use was sent before ``q``
-completed, and certainly after it once an accepted one completed before ``q`` was sent. A
+completed, and certainly after it once an accepted one completed before ``q`` was sent. Under
+``policy.max_replays`` a presentation counts past the limit once that many replays and the
+rotation, each possibly accepted, were sent before it completed (certainly, once they were
+all accepted before it was sent). A
 replay may go ``policy.depth`` generations back; a token further behind the family's head is
 stale whatever the clock says.
 
@@ -167,6 +170,8 @@ class Grace:
         earliest = self.earliest_rotation(op.presented, (op,))
         if earliest is None or op.recv_ns - earliest > self.window:
             return False
+        if self.policy.max_replays and self._maybe_beyond_replays(op):
+            return False
         return not self.policy.use_retires or not any(
             (send := self._use_sent(c.access)) is not None and send < op.recv_ns
             for c in self._consumers(op.presented)
@@ -198,6 +203,37 @@ class Grace:
     def first_use(self, access: str | None) -> Operation | None:
         """The accepted use of ``access`` that completed first (None: never accepted)."""
         return None if access is None else self._uses[1].get(access)
+
+    def _maybe_beyond_replays(self, op: Operation) -> bool:
+        """Under ``policy.max_replays``: may the server have counted ``op`` past the replays
+        it allows? So when the rotation and those replays, ``max_replays + 1`` other
+        presentations that may have been accepted, were sent before ``op`` completed."""
+        token, recv = op.presented, op.recv_ns
+        if token is None or recv is None:
+            return False
+        earlier = sum(
+            1
+            for o in self.lineage.presenting.get(token, ())
+            if o.index != op.index and possibly_effective(o) and o.send_ns < recv
+        )
+        return earlier > self.policy.max_replays
+
+    def beyond_replays(self, op: Operation) -> tuple[Operation, ...] | None:
+        """The accepted presentations proving ``op`` came after the rotation and every replay
+        ``policy.max_replays`` allows: ``max_replays + 1`` of them completed before ``op`` was
+        sent (None: not proven, or no limit)."""
+        limit, token = self.policy.max_replays, op.presented
+        if not limit or token is None:
+            return None
+        done = sorted(
+            (
+                o
+                for o in self._consumers(token)
+                if o.index != op.index and (o.recv_ns or 0) < op.send_ns
+            ),
+            key=lambda o: (o.recv_ns or 0, o.index),
+        )
+        return tuple(done[: limit + 1]) if len(done) > limit else None
 
     def retired_by_use(self, op: Operation) -> tuple[Operation, Operation] | None:
         """(rotation, use) proving ``op`` presented a token its window had already given up
@@ -306,7 +342,7 @@ class Grace:
         consumer = self.stale_after_window(op, self.policy.reuse_horizon_ns)
         if consumer is not None:
             return (consumer,)
-        return self.retired_by_use(op) or self.stale_ancestor(op)
+        return self.retired_by_use(op) or self.beyond_replays(op) or self.stale_ancestor(op)
 
     def _deep_earliest(self, token: str) -> int | None:
         """Earliest send that may have rotated a token ``policy.depth`` generations below."""

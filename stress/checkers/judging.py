@@ -96,9 +96,15 @@ def stale_blame(proof: Sequence[Operation]) -> list[Why]:
     """Why each op of a staleness proof (see ``Grace.stale_proof``) matters.
 
     The proof is the mints down the family, then the op that rotated the last of them; or,
-    under ``policy.use_retires``, a rotation and the use of the access token it handed out.
+    under ``policy.use_retires``, a rotation and the use of the access token it handed out; or,
+    under ``policy.max_replays``, the accepted presentations of one token the limit allows.
     """
     *mints, rotation = proof
+    if mints and all(m.presented == rotation.presented for m in mints):  # policy.max_replays
+        return [
+            (o, f"presented {short(o.presented)}, accepted ({i} of {len(proof)} allowed)")
+            for i, o in enumerate(proof, 1)
+        ]
     if rotation.kind == "use":
         return [
             *((m, f"rotated {short(m.presented)}, handing out {short(m.access)}") for m in mints),

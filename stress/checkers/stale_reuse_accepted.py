@@ -5,7 +5,8 @@ An ``ok`` refresh or probe presenting ``r`` is a violation when (ROTATION.md inv
 - ``r`` had been consumed by a refresh that completed more than ``W`` before this op was sent
   (``W`` is 0 when the policy accepts no replay, so any op started after a completed rotation
   counts); or, under ``policy.use_retires``, by a refresh whose access token was accepted by
-  the API before this op was sent; or
+  the API before this op was sent; or, under ``policy.max_replays``, after the rotation and
+  every replay the policy allows had been accepted; or
 - ``r`` is further behind the family's head than ``policy.generations`` allows: a descendant
   that many generations down had itself been consumed before this op was sent (see
   ``Grace.stale_ancestor`` for ``new-pair``).
@@ -64,6 +65,17 @@ def _violation(grace: Grace, op: Operation) -> Finding | None:
             "that use ends the window)",
             key=(op, f"presented {short(token)} after its window ended, accepted"),
             proof=stale_blame(retired),
+            severity=severity,
+        )
+    allowed = grace.beyond_replays(op)
+    if allowed is not None:
+        return finding(
+            CHECKER_ID,
+            f"{op.kind}({short(token)}) op {op.index} accepted after {len(allowed)} accepted "
+            f"presentations of it, the rotation and the {grace.policy.max_replays} replay(s) the "
+            "policy allows",
+            key=(op, f"presented {short(token)} once more than allowed, accepted"),
+            proof=stale_blame(allowed),
             severity=severity,
         )
     ancestor = grace.stale_ancestor(op)

@@ -206,6 +206,8 @@ def policy_lines(policy: Policy) -> list[str]:
         lines.append(f"refresh_revokes_access = {str(policy.refresh_revokes_access).lower()}")
     if policy.use_retires:
         lines.append("use_retires = true")
+    if policy.max_replays:
+        lines.append(f"max_replays = {policy.max_replays}")
     if policy.relax:
         lines.append("relax = [" + ", ".join(f'"{r}"' for r in policy.relax) + "]")
     return lines

@@ -275,3 +275,15 @@ def test_a_declared_no_rotation_agrees_with_a_target_that_rejected_no_replay() -
     # ...and a window that closed is rotation: no rotation declared is drift.
     closed = _measurement(values, lower=frozenset({"generations"}))
     assert "rotates" in [d.field for d in drift(closed, preset("none"))[0]]
+
+
+def test_a_declared_replay_limit_is_written_and_loads_back(tmp_path: Path) -> None:
+    """Not measured, but a policy that has one (declared, or rebuilt from a history's header)
+    writes it, and the block loads as the same policy."""
+    policy = resolve_policy("overlap", grace_seconds=30, max_replays=2)
+    block = policy_toml(policy)
+    assert "max_replays = 2" in block.splitlines()
+    path = tmp_path / "scenario.toml"
+    path.write_text(SCENARIO.format(policy=block))
+    assert load_scenario(path).policy.model() == policy
+    assert policy.describe().endswith("at most 2 replay(s)")

@@ -66,6 +66,7 @@ def test_failing_report_round_trips(failing_report: RunReport, tmp_path: Path) -
         "tolerance_seconds": 0.0,
         "refresh_revokes_access": False,
         "use_retires": False,
+        "max_replays": 0,
         "relax": [],
     }
     assert doc["checkers"] == {

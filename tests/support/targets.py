@@ -55,6 +55,7 @@ class TargetSpec:
 
     behaviour: str
     grace: float | None = None
+    replays: int | None = None
     generations: int | None = None
     reuse_revokes: str | None = None
     db_latency: float | None = None
@@ -71,6 +72,7 @@ class TargetSpec:
         argv += ["--behaviour", self.behaviour, "--port", str(port)]
         for flag, value in (
             ("--grace", self.grace),
+            ("--replays", self.replays),
             ("--generations", self.generations),
             ("--reuse-revokes", self.reuse_revokes),
             ("--db-latency", self.db_latency),
@@ -95,6 +97,7 @@ class TargetSpec:
         """A short name for test ids and log files."""
         options = (
             self.grace,
+            self.replays,
             self.generations,
             self.reuse_revokes,
             self.db_latency,

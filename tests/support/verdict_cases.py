@@ -116,6 +116,26 @@ CASES = {
         extra=REPLAY_GRANDPARENT,
     ),
     "overlap": Case(TargetSpec("overlap", grace=2.0), 'kind = "overlap"\ngrace_seconds = 2'),
+    # Keycloak's "Refresh Token Max Reuse" of 1: the burst's third tab is reuse and the session
+    # goes, so the user is logged out by the tabs the limit was raised for...
+    "overlap-max-replays": Case(
+        TargetSpec("overlap", grace=2.0, replays=1),
+        'kind = "overlap"\ngrace_seconds = 2\nmax_replays = 1',
+        frozenset({"self-inflicted-logout"}),
+    ),
+    # ...and, judged as if it had no limit, its refusals of those tabs break the window too,
+    # and the successors the session lost with them look as if a 200 handed out dead tokens.
+    "overlap-max-replays-declared-unlimited": Case(
+        TargetSpec("overlap", grace=2.0, replays=1),
+        'kind = "overlap"\ngrace_seconds = 2',
+        frozenset({"self-inflicted-logout", "sibling-invalidation", "dead-successor"}),
+    ),
+    # The same limit where a presentation past it is only refused: its tabs are refused as
+    # promised, and nobody is logged out.
+    "overlap-max-replays-sparing": Case(
+        TargetSpec("overlap", grace=2.0, replays=1, reuse_revokes="nothing"),
+        'kind = "overlap"\ngrace_seconds = 2\nmax_replays = 1\nreuse_revokes = "nothing"',
+    ),
     # The same idempotent server behind a firewall that blocks every fifth refresh with an
     # HTML 403: that is no refusal of the token by the server, so no tab is taken for one.
     "idempotent-behind-a-firewall": Case(

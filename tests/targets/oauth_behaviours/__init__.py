@@ -29,7 +29,9 @@ idempotent                idempotent, same pair, 1 generation,      django-oauth
                           ``--grace``; reuse revokes what           period; Supabase's parent rule
                           ``--reuse-revokes`` says
 overlap                   overlap, new pair, 1 generation,          Auth0 rotation overlap; Ory
-                          ``--grace``; reuse revokes the family     Hydra graceful refresh
+                          ``--grace``; reuse revokes the family     Hydra graceful refresh;
+                          (``--reuse-revokes``); ``--replays N``:   Keycloak's Refresh Token Max
+                          at most N replays                         Reuse
 access-only               in-window replay gets an access token     servers answering a replay as a
                           only, 1 generation, ``--grace``; reuse    plain access refresh
                           revokes the family

@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
     parser.add_argument("--grace", type=float, help="grace window in seconds (default 2.0)")
     parser.add_argument("--generations", type=int, help="generations accepted back (default 2)")
     parser.add_argument(
+        "--replays", type=int, help="replays accepted inside the window (default: no limit)"
+    )
+    parser.add_argument(
         "--reuse-revokes",
         choices=["family", "user", "nothing"],
         help="what reuse after the grace window revokes (default family)",
@@ -105,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[str, int, Options, Tls | 
         parser.error("--dpop-nonce-lifetime must be > 0, with --dpop-nonce")
     if given.get("generations", 1) < 1:
         parser.error("--generations must be >= 1")
+    if given.get("replays", 1) < 1:
+        parser.error("--replays must be >= 1")
     if given.get("waf_every", 2) < 2:
         parser.error("--waf-every must be >= 2")
     tls = Tls(args.ssl_cert, args.ssl_key, args.ssl_client_ca) if args.ssl_cert else None

@@ -23,6 +23,8 @@ class Options:
     """The knobs of a behaviour; each behaviour reads only the ones it names in ``uses``."""
 
     grace: float = 2.0
+    # How many times a replay of the previous token is accepted inside the window (0: always).
+    replays: int = 0
     generations: int = 2
     reuse_revokes: ReuseRevokes = "family"
     db_latency: float = 0.002
