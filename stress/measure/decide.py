@@ -25,6 +25,7 @@ from stress.measure.search import resolution, simplest_between
 from stress.policy import Replay, ReuseScope
 
 __all__ = [
+    "ALLOWED",
     "PROBE",
     "ROTATE",
     "SIBLING",
@@ -39,6 +40,7 @@ __all__ = [
     "decide_generations",
     "decide_grace",
     "decide_replay",
+    "decide_replays",
     "decide_retirement",
     "decide_reuse",
     "decide_rotation",
@@ -63,6 +65,8 @@ USE_OLD = "use-old"
 """The same access token again, after a refresh issued a new one."""
 USE_NEW = "use-new"
 """The access token the refresh issued."""
+ALLOWED = "replay-allowed"
+"""A replay the policy's limit allows, sent before a reuse past that limit."""
 SIBLING = "sibling"
 """A refresh of a burst winner's successor other than the one kept, after the kept one's access
 token was used: does the sibling outlive a window that such a use ends?"""
@@ -483,6 +487,35 @@ def decide_retirement(ops: Sequence[Operation], window: float) -> Decision[bool]
         "rotation were accepted): the use ended the window"
     )
     return Decision(True, why, shown)
+
+
+def decide_replays(ops: Sequence[Operation], *, bound: int, window: float) -> Decision[int]:
+    """How many replays the window accepts: the trial rotates, then replays the predecessor at
+    once, one after another, until one is rejected or ``bound`` were accepted. A rejection while
+    replays ``window`` seconds after a rotation were accepted is a limit (Keycloak's "Refresh
+    Token Max Reuse"); ``bound`` accepted is no limit, as far as was tried (0)."""
+    rotation, replays = _first(ops, ROTATE), _step(ops, REPLAY_STEP)
+    if rotation is None or not replays:
+        return Decision(None, "the trial did not get as far as a replay")
+    shown = tuple(o.index for o in replays)
+    for count, op in enumerate(replays):
+        answer = accepted(op)
+        if answer is None:
+            return Decision(None, f"replay {count + 1} in a row got no answer", shown)
+        if answer:
+            continue
+        point = replay_point([rotation, op])
+        if point is None or point.bound >= window or count == 0:
+            why = f"replay {count + 1} in a row was rejected, but the window may have ended"
+            return Decision(None, why, shown)
+        why = (
+            f"{count} replay(s) in a row were accepted and the next one rejected, within "
+            f"{point.bound:.3f} s of the rotation (replays {window:.3f} s after a rotation were "
+            "accepted): a limit on replays"
+        )
+        return Decision(count, why, shown)
+    why = f"{bound} replays in a row were accepted, the most tried: no limit as far as was tried"
+    return Decision(0, why, shown, lower_bound=True)
 
 
 def decide_access(ops: Sequence[Operation]) -> Decision[bool]:

@@ -41,9 +41,9 @@ def differences(found: Policy, declared: Policy) -> list[Drift]:
 
 
 # The fields a measurement that rejected no replay leaves open to a target retiring nothing
-# (a use that ends the window rejects a replay, so it is never one of them).
+# (a use that ends the window, or a limit on replays, rejects one, so they are never among them).
 _RETIREMENT = tuple(
-    name for name in FIELDS if name not in ("refresh_revokes_access", "use_retires")
+    name for name in FIELDS if name not in ("refresh_revokes_access", "use_retires", "max_replays")
 )
 
 

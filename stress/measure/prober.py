@@ -7,8 +7,10 @@
 3. With replays accepted: the grace search (:class:`~stress.measure.search.GraceSearch`, the
    trials of each of its rounds at once), then (with ``target.resource``) a replay right after
    the new access token was used: does that use end the window (Doorkeeper's does)? Then
-   replays 2, 3, ... generations back inside the window, then one reuse just past the window,
-   or right after such a use when no window's end was found.
+   replays in a row: does the window accept only so many (Keycloak's "Refresh Token Max
+   Reuse")? Then replays 2, 3, ... generations back inside the window, then one reuse just
+   past the window, or right after such a use or past such a limit when no window's end was
+   found.
    With replays rejected there is no window, and the reuse is the replay itself.
    A reuse that revoked nothing starts the tolerance search (the same search, over reuse
    trials): a server may spare rejected reuses for a while after a rotation, so that its
@@ -48,10 +50,14 @@ from stress.measure.search import GraceSearch
 from stress.measure.trials import Trials
 from stress.policy import Policy, ReuseScope, preset
 
-__all__ = ["GENERATIONS_BOUND", "Bounds", "Prober"]
+__all__ = ["GENERATIONS_BOUND", "REPLAYS_BOUND", "Bounds", "Prober"]
 
 T = TypeVar("T")
 Ops = list[Operation]
+
+REPLAYS_BOUND = 4
+"""Replays in a row are tried up to this many; a target accepting that many is reported as
+having no limit on them (as far as was tried)."""
 
 GENERATIONS_BOUND = 4
 """Replays are tried up to this many generations back; a target accepting that many is
@@ -109,6 +115,7 @@ class Prober:
             self._set("grace_seconds", none)
             self._set("generations", Decision(0, "replays are rejected", replay.ops))
             self._set("use_retires", Decision(False, "replays are rejected: no window to end"))
+            self._set("max_replays", Decision(0, "replays are rejected: no window to limit"))
             await self._reuse(0.0)
         elif replay.value is None:
             self._unmeasured(
@@ -118,20 +125,28 @@ class Prober:
                     "reuse_revokes",
                     "tolerance_seconds",
                     "use_retires",
+                    "max_replays",
                 ),
                 replay.why,
             )
         else:
             window = await self._grace()
             if window.value is None:
-                self._unmeasured(
-                    ("generations", "reuse_revokes", "tolerance_seconds", "use_retires"), window.why
+                left: tuple[FieldName, ...] = (
+                    "generations",
+                    "reuse_revokes",
+                    "tolerance_seconds",
+                    "use_retires",
                 )
+                self._unmeasured((*left, "max_replays"), window.why)
             elif window.accepted_at is not None:
                 retires = await self._retirement(window.accepted_at)
+                allowed = await self._replay_limit(window.accepted_at)
                 await self._generations(window.accepted_at)
                 if window.rejected_at is None and retires:
                     await self._reuse(0.0, after_use=True)
+                elif window.rejected_at is None and allowed:
+                    await self._reuse(0.0, allowed=allowed)
                 elif window.rejected_at is None:
                     why = "the window is longer than --grace-max, so no reuse after it was tried"
                     self._unmeasured(("reuse_revokes", "tolerance_seconds"), why)
@@ -219,6 +234,14 @@ class Prober:
         self._set("use_retires", decision)
         return decision.value is True
 
+    async def _replay_limit(self, window: float) -> int:
+        """How many replays in a row the window accepts (0: no limit found)."""
+        trial = partial(self.trials.replays, REPLAYS_BOUND)
+        decide_on = partial(decide.decide_replays, bound=REPLAYS_BOUND, window=window)
+        _, decision = await self._decided(trial, decide_on)
+        self._set("max_replays", decision)
+        return decision.value or 0
+
     async def _generations(self, window: float) -> None:
         trials: list[Ops] = []
         for depth in range(2, GENERATIONS_BOUND + 1):
@@ -229,13 +252,14 @@ class Prober:
         decision = decide.decide_generations(trials, bound=GENERATIONS_BOUND, window=window)
         self._set("generations", decision)
 
-    async def _reuse(self, delay: float, *, after_use: bool = False) -> None:
+    async def _reuse(self, delay: float, *, after_use: bool = False, allowed: int = 0) -> None:
         """A reuse ``delay`` s after the rotation (``after_use``: right after the new access
-        token retired the predecessor); one that revoked nothing may have come within a
-        tolerance, so the tolerance search follows it, unless the use had ended the window."""
-        trial = partial(self.trials.reuse, delay, after_use=after_use)
+        token retired the predecessor; ``allowed``: right after the replays the window allows);
+        one that revoked nothing may have come within a tolerance, so the tolerance search
+        follows it, unless a use or the limit had ended the window."""
+        trial = partial(self.trials.reuse, delay, after_use=after_use, allowed=allowed)
         ops, decision = await self._decided(trial, decide.decide_reuse)
-        if decision.value == "nothing" and after_use:
+        if decision.value == "nothing" and (after_use or allowed):
             self._set("reuse_revokes", decision)
             why = "reuse revokes nothing, so no tolerance applies"
             self._set("tolerance_seconds", Decision(0.0, why))

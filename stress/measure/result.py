@@ -38,6 +38,7 @@ FieldName = Literal[
     "tolerance_seconds",
     "refresh_revokes_access",
     "use_retires",
+    "max_replays",
 ]
 FIELDS: tuple[FieldName, ...] = get_args(FieldName)
 FieldValue = bool | int | float | str
@@ -136,6 +137,7 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
         return (
             bool(self.value("rotates"))
             and not self.value("use_retires")
+            and not self.value("max_replays")
             and self.value("replay") == "new-pair"
             and grace.measured
             and grace.lower_bound
@@ -157,6 +159,7 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
             tolerance_seconds=float(self.value("tolerance_seconds")),
             refresh_revokes_access=bool(self.value("refresh_revokes_access")),
             use_retires=bool(self.value("use_retires")),
+            max_replays=int(self.value("max_replays")),
         )
 
 

@@ -20,7 +20,7 @@ from stress.drive.bursts import Bursts
 from stress.drive.logins import Logins
 from stress.drive.session import SessionState
 from stress.history import REPLAY_STEP, Operation, pair_operations
-from stress.measure.decide import PROBE, ROTATE, SIBLING, USE_BEFORE, USE_NEW, USE_OLD
+from stress.measure.decide import ALLOWED, PROBE, ROTATE, SIBLING, USE_BEFORE, USE_NEW, USE_OLD
 from stress.scenario import AuthSpec, RefreshStep
 
 __all__ = ["LoginFailed", "Trials"]
@@ -74,14 +74,30 @@ class Trials:
             await self._send_replay(state, first)
         return self._since(start, state)
 
-    async def reuse(self, delay: float, *, after_use: bool = False) -> list[Operation]:
+    async def replays(self, bound: int) -> list[Operation]:
+        """Log in, rotate, replay the predecessor at once, again and again, until a replay is
+        rejected or ``bound`` were accepted."""
+        start, state = self._mark(), await self._login()
+        first = self._current(state)
+        if await self._rotate(state):
+            for _ in range(bound):
+                if not await self._send_replay(state, first):
+                    break
+        return self._since(start, state)
+
+    async def reuse(
+        self, delay: float, *, after_use: bool = False, allowed: int = 0
+    ) -> list[Operation]:
         """Log one user in twice, rotate the first session, replay its predecessor ``delay``
-        seconds later (``after_use``: at once, once the new access token was used), then
-        probe both sessions' current tokens."""
+        seconds later (``after_use``: at once, once the new access token was used; with
+        ``allowed``, after that many replays the window accepts), then probe both sessions'
+        current tokens."""
         start, logins = self._mark(), self._same_user()
         holder, twin = await self._login(logins), await self._login(logins)
         first = self._current(holder)
         if await self._rotate(holder) and (not after_use or await self._use_new(holder)):
+            for _ in range(allowed):
+                await self._send_replay(holder, first, step=ALLOWED)
             await anyio.sleep(delay)
             await self._send_replay(holder, first)
             await self._probe(holder, self._current(holder))
@@ -163,9 +179,12 @@ class Trials:
         _, parsed = await self.actions.send(state, "refresh", request, token, step=ROTATE)
         return parsed.outcome == "ok"
 
-    async def _send_replay(self, state: SessionState, token: str) -> None:
+    async def _send_replay(self, state: SessionState, token: str, step: str = REPLAY_STEP) -> bool:
         request = self.actions.refresh_request(state, token)
-        await self.actions.send(state, "refresh", request, token, step=REPLAY_STEP, adopt=False)
+        _, parsed = await self.actions.send(
+            state, "refresh", request, token, step=step, adopt=False
+        )
+        return parsed.outcome == "ok"
 
     async def _probe(self, state: SessionState, token: str) -> bool:
         request = self.actions.refresh_request(state, token)

@@ -361,6 +361,35 @@ def test_whether_a_use_of_the_new_access_token_ends_the_window(
         assert "the use ended the window" in decision.why
 
 
+def _replays_trial(answers: str) -> list[Operation]:
+    """A rotation answered at 5 ms, then the predecessor replayed in a row: ``o`` accepted."""
+    h = History()
+    h.login(p=0, returned="A", t=(0, 1))
+    h.refresh(p=0, presented="A", returned="B", t=(2, 5), step="rotate")
+    for i, answer in enumerate(answers):
+        h.refresh(
+            p=0, presented="A", returned=f"C{i}" if answer == "o" else None, step="replay",
+            t=(6 + 2 * i, 7 + 2 * i), o="ok" if answer == "o" else "fail",
+        )  # fmt: skip
+    return h.operations()
+
+
+@pytest.mark.parametrize(
+    ("answers", "window", "limit", "lower"),
+    [
+        ("oox", 1.0, 2, False),  # the third replay at once refused: a limit of two
+        ("oooo", 1.0, 0, True),  # four accepted, the most tried: no limit found
+        ("oox", 0.005, None, False),  # the window itself may have ended
+        ("x", 1.0, None, False),  # not even one: that is the window's business, not a limit's
+    ],
+)
+def test_how_many_replays_in_a_row_the_window_accepts(
+    answers: str, window: float, limit: int | None, lower: bool
+) -> None:
+    decision = decide.decide_replays(_replays_trial(answers), bound=4, window=window)
+    assert (decision.value, decision.lower_bound) == (limit, lower), decision.why
+
+
 # -- the burst ----------------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ def test_a_custom_api_is_measured_from_its_scenario_and_no_token_leaks(
         "tolerance_seconds": 0,
         "refresh_revokes_access": False,
         "use_retires": False,
+        "max_replays": 0,
     }
     tokens = [t for t in express_target.token_log.read_text().split() if t]
     assert len(tokens) > 10  # the measurement really received tokens

@@ -90,6 +90,7 @@ def test_idempotent_same_pair_window_within_resolution_and_family_revocation(
         "tolerance_seconds": 0,
         "refresh_revokes_access": False,
         "use_retires": False,
+        "max_replays": 0,
     }
     assert '[policy]\nkind = "idempotent"\ngrace_seconds = ' in result.stdout
     # The burst decides no field, and its outcome here depends on Redis keeping up (a 503
@@ -121,6 +122,7 @@ def test_strict_mode_is_single_use_with_its_tolerance_and_family_revocation(
         "reuse_revokes": "family",
         "refresh_revokes_access": False,
         "use_retires": False,
+        "max_replays": 0,
     }
     assert '[policy]\nkind = "strict"\ntolerance_seconds = ' in result.stdout
 

@@ -36,7 +36,7 @@ FLAGS = ("--client-id", "demo-client", "--resource", "/api/me", "--grace-max", "
 
 STRICT = {"rotates": True, "replay": "rejected", "grace_seconds": 0, "generations": 0,
           "reuse_revokes": "family", "tolerance_seconds": 0,
-          "refresh_revokes_access": False, "use_retires": False}  # fmt: skip
+          "refresh_revokes_access": False, "use_retires": False, "max_replays": 0}  # fmt: skip
 WINDOW = {**STRICT, "replay": "same-pair", "grace_seconds": GRACE, "generations": 1}
 
 
@@ -50,11 +50,13 @@ class Case:
     @property
     def block(self) -> dict[str, Any]:
         """The [policy] table it writes: the preset, or every field but ``rotates`` (and the
-        tolerance when it is 0, ``use_retires`` when false)."""
+        tolerance and ``max_replays`` when 0, ``use_retires`` when false)."""
         if self.preset is not None:
             return self.preset
         unwritten = {"rotates"} | {
-            name for name in ("tolerance_seconds", "use_retires") if not self.fields[name]
+            name
+            for name in ("tolerance_seconds", "use_retires", "max_replays")
+            if not self.fields[name]
         }
         return {k: v for k, v in self.fields.items() if k not in unwritten}
 
@@ -94,6 +96,11 @@ CASES = {
         TargetSpec("overlap", grace=GRACE), {**WINDOW, "replay": "new-pair"},
         {"kind": "overlap", "grace_seconds": GRACE},
         {"winners": 8, "distinct_pairs": 8, "survived": True},
+    ),
+    # Keycloak's "Refresh Token Max Reuse": two replays, and the third is reuse.
+    "overlap-max-replays": Case(
+        TargetSpec("overlap", grace=GRACE, replays=2),
+        {**WINDOW, "replay": "new-pair", "max_replays": 2},
     ),
     "access-only": Case(
         TargetSpec("access-only", grace=GRACE), {**WINDOW, "replay": "access-only"},

@@ -53,6 +53,7 @@ def _measurement(
         "tolerance_seconds": 0.0,
         "refresh_revokes_access": False,
         "use_retires": False,
+        "max_replays": 0,
     }
     fields = [
         FieldResult(
