@@ -96,17 +96,7 @@ def test_a_server_without_the_password_grant_is_told_apart_from_a_wrong_password
     cli: CliRunner, tmp_path: Path
 ) -> None:
     # A token endpoint that takes no password grant, as most OpenID providers are.
-    with json_server(lambda *_: (400, {"error": "unsupported_grant_type"})) as url:
-        scenario = tmp_path / "no-password-grant.toml"
-        scenario.write_text(  # no discovery: the token endpoint is given
-            SCENARIO.format(auth='password = "password"').replace(
-                'kind = "oauth2"', 'kind = "oauth2"\ndiscovery = false\ntoken_endpoint = "/token"'
-            )
-        )
-        result = cli("run", str(scenario), "--target", url)
-    assert result.code == 3, result.stdout + result.stderr
-    assert result.report is not None
-    reason = result.report["inconclusive_reason"]
+    reason = _login_refused(cli, tmp_path, 400, {"error": "unsupported_grant_type"})
     assert "unsupported_grant_type" in reason
     assert 'auth.mode = "mint"' in reason
 
@@ -115,9 +105,16 @@ def test_a_login_answered_by_something_in_front_of_the_server_is_named_so(
     cli: CliRunner, tmp_path: Path
 ) -> None:
     # A gateway's own refusal, in front of the token endpoint: a 403 with no RFC 6749 error.
-    with json_server(lambda *_: (403, {"message": "Forbidden"})) as url:
-        scenario = tmp_path / "gateway.toml"
-        scenario.write_text(
+    reason = _login_refused(cli, tmp_path, 403, {"message": "Forbidden"})
+    assert "login answered info (no-oauth-error)" in reason
+    assert "a firewall, a proxy or a sign-in page in front of it?" in reason
+
+
+def _login_refused(cli: CliRunner, tmp_path: Path, status: int, body: object) -> str:
+    """Why a run against a token endpoint that answers every login so was inconclusive."""
+    with json_server(lambda *_: (status, body)) as url:
+        scenario = tmp_path / "refusing.toml"
+        scenario.write_text(  # no discovery: the token endpoint is given
             SCENARIO.format(auth='password = "password"').replace(
                 'kind = "oauth2"', 'kind = "oauth2"\ndiscovery = false\ntoken_endpoint = "/token"'
             )
@@ -125,6 +122,5 @@ def test_a_login_answered_by_something_in_front_of_the_server_is_named_so(
         result = cli("run", str(scenario), "--target", url)
     assert result.code == 3, result.stdout + result.stderr
     assert result.report is not None
-    reason = result.report["inconclusive_reason"]
-    assert "login answered info (no-oauth-error)" in reason
-    assert "a firewall, a proxy or a sign-in page in front of it?" in reason
+    reason: str = result.report["inconclusive_reason"]
+    return reason
