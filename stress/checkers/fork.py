@@ -19,7 +19,7 @@ explicitly (``policy.relax``). Two rules (RFC 9700 §4.14.2; ROTATION.md invaria
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from stress.checkers.base import CheckContext, CheckerClass, CheckResult, Finding
@@ -104,9 +104,9 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
             probed.add(token)
             live[family].append(op)
     findings: list[Finding] = []
-    closed = _closed_by_use(Grace.of(lineage, ctx)) if ctx.policy.use_retires else None
+    uses = Grace.of(lineage, ctx) if ctx.policy.use_retires else None
     for family, probes in live.items():
-        pair = _first_fork_pair(lineage, probes, ctx.policy.replay == "new-pair", window, closed)
+        pair = _first_fork_pair(lineage, probes, ctx.policy.replay == "new-pair", window, uses)
         if pair is None:
             continue
         p, q, ended = pair
@@ -151,18 +151,15 @@ def _live_forks(lineage: Lineage, ctx: CheckContext) -> list[Finding]:
     return findings
 
 
-ClosedByUse = Callable[[Lineage, Operation, Operation], Operation | None]
-
-
 def _first_fork_pair(
     lineage: Lineage,
     probes: list[Operation],
     overlap: bool,
     window: int,
-    closed: ClosedByUse | None,
+    uses: Grace | None,
 ) -> tuple[Operation, Operation, Operation | None] | None:
     """Two probes proving two live heads, and the use that ended their window early if that
-    is what lets them count."""
+    is what lets them count (``uses``: the grace to ask, under ``policy.use_retires``)."""
     for i, p in enumerate(probes):
         for q in probes[i + 1 :]:
             a, b = p.presented, q.presented
@@ -170,30 +167,27 @@ def _first_fork_pair(
                 continue
             if not overlap or _after_window(lineage, (p, q), window):
                 return p, q, None
-            ended = closed(lineage, p, q) if closed is not None else None
+            ended = _ended_by_use(uses, p, q) if uses is not None else None
             if ended is not None:
                 return p, q, ended
     return None
 
 
-def _closed_by_use(grace: Grace) -> ClosedByUse:
+def _ended_by_use(grace: Grace, p: Operation, q: Operation) -> Operation | None:
     """Under ``policy.use_retires``: the use that ended, before both probes, the window in
     which the two probed leaves' branches were minted: an accepted use of the access token that
     one of the rotations of the token they branch from handed out. After it at most one branch
     may live."""
-
-    def closed(lineage: Lineage, p: Operation, q: Operation) -> Operation | None:
-        fork = _branching(lineage, p.presented or "", q.presented or "")
-        if fork is None:
-            return None
-        start = min(p.send_ns, q.send_ns)
-        for child in lineage.children.get(fork, ()):
-            use = grace.first_use(lineage.by_index[lineage.minted_by[child]].access)
-            if use is not None and (use.recv_ns or 0) < start:
-                return use
+    lineage = grace.lineage
+    fork = _branching(lineage, p.presented or "", q.presented or "")
+    if fork is None:
         return None
-
-    return closed
+    start = min(p.send_ns, q.send_ns)
+    for child in lineage.children.get(fork, ()):
+        use = grace.first_use(lineage.by_index[lineage.minted_by[child]].access)
+        if use is not None and (use.recv_ns or 0) < start:
+            return use
+    return None
 
 
 def _branching(lineage: Lineage, a: str, b: str) -> str | None:

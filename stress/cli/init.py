@@ -289,7 +289,7 @@ def init_command(
                 auth=login.auth(),
                 resource=api or None,
                 target_fields=learnt.fields,
-                use=call.fields() if call is not None else None,
+                use=call,
             )
         except ScenarioError as exc:
             raise fail(ExitCode.USAGE, str(exc)) from None
@@ -315,7 +315,7 @@ def init_command(
         policy=chosen,
         policy_comments=comments,
         resource=api or None,
-        use=call.fields() if call is not None else None,
+        use=call,
         client=setup,
     )
     _write(output, answers, learnt.described, tls)

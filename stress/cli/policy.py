@@ -346,7 +346,7 @@ def _scenario(
             auth=login.auth(),
             resource=flags.resource,
             target_fields=fields,
-            use=call.fields() if call is not None else None,
+            use=call,
         )
     except ScenarioError as exc:
         raise fail(ExitCode.USAGE, str(exc)) from None
@@ -354,7 +354,7 @@ def _scenario(
         *(["--client-id", flags.client_id] if flags.client_id else []),
         *login_flags(login),
         *(["--resource", flags.resource] if flags.resource else []),
-        *(call.flags() if call is not None else []),
+        *(flags.use.flags() if flags.use is not None else []),
         *described,
     ]
     return made, target, rebuilt

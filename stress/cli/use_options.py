@@ -20,7 +20,7 @@ from stress.cli.output import fail
 from stress.scenario import HttpMethod
 from stress.types import ExitCode
 
-__all__ = ["UseCall", "UseJson", "UseMethod", "UseShape", "use_call", "use_shape"]
+__all__ = ["UseJson", "UseMethod", "UseShape", "use_call", "use_shape"]
 
 UseMethod = Annotated[
     str | None,
@@ -39,32 +39,16 @@ UseJson = Annotated[
 
 
 @dataclass(frozen=True)
-class UseCall:
-    """The ``[target.use]`` request: ``--resource``'s path with a method and a JSON body."""
-
-    path: str
-    method: str
-    json: dict[str, Any] | None
-
-    def fields(self) -> dict[str, Any]:
-        """The table's fields, as a scenario's ``[target.use]`` holds them."""
-        table: dict[str, Any] = {"path": self.path, "method": self.method}
-        if self.json is not None:
-            table["json"] = self.json
-        return table
-
-    def flags(self) -> list[str]:
-        """The flags that name this call again (``--resource`` is the caller's)."""
-        body = ["--use-json", json.dumps(self.json)] if self.json is not None else []
-        return ["--use-method", self.method, *body]
-
-
-@dataclass(frozen=True)
 class UseShape:
     """What ``--use-method`` and ``--use-json`` say, before the path is known."""
 
     method: str
     json: dict[str, Any] | None
+
+    def flags(self) -> list[str]:
+        """The flags that name this call again (``--resource`` is the caller's)."""
+        body = ["--use-json", json.dumps(self.json)] if self.json is not None else []
+        return ["--use-method", self.method, *body]
 
 
 def use_shape(method: str | None, body: str | None) -> UseShape | None:
@@ -86,14 +70,17 @@ def use_shape(method: str | None, body: str | None) -> UseShape | None:
     return UseShape(chosen, parsed)
 
 
-def use_call(resource: str | None, shape: UseShape | None) -> UseCall | None:
-    """The ``[target.use]`` call on ``resource``, None for a plain GET of it (or no API); exit
-    2 when the use flags come without a path."""
+def use_call(resource: str | None, shape: UseShape | None) -> dict[str, Any] | None:
+    """The ``[target.use]`` table's fields for ``shape`` on ``resource``, None for a plain GET
+    of it (or no API); exit 2 when the use flags come without a path."""
     if shape is None:
         return None
     if not resource:
         raise fail(ExitCode.USAGE, "--use-method, --use-json: go with --resource (the API's path)")
-    return UseCall(resource, shape.method, shape.json)
+    table: dict[str, Any] = {"path": resource, "method": shape.method}
+    if shape.json is not None:
+        table["json"] = shape.json
+    return table
 
 
 def _has_null(value: object) -> bool:

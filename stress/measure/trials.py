@@ -130,8 +130,7 @@ class Trials:
         kept = state.current
         if use_kept and kept is not None and await self._use_new(state):
             for sibling in dict.fromkeys(t for t in handed_out if t != kept):
-                request = self.actions.refresh_request(state, sibling)
-                await self.actions.send(state, "probe", request, sibling, step=SIBLING, adopt=False)
+                await self._probe(state, sibling, step=SIBLING, adopt=False)
         for candidate in handed_out:
             if await self._probe(state, candidate):
                 break
@@ -186,9 +185,11 @@ class Trials:
         )
         return parsed.outcome == "ok"
 
-    async def _probe(self, state: SessionState, token: str) -> bool:
+    async def _probe(
+        self, state: SessionState, token: str, *, step: str = PROBE, adopt: bool = True
+    ) -> bool:
         request = self.actions.refresh_request(state, token)
-        _, parsed = await self.actions.send(state, "probe", request, token, step=PROBE)
+        _, parsed = await self.actions.send(state, "probe", request, token, step=step, adopt=adopt)
         return parsed.outcome == "ok"
 
     async def _use_new(self, state: SessionState) -> bool:
